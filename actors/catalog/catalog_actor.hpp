@@ -1,0 +1,21 @@
+#pragma once
+// The node's menu read model as an actor: fed by menu/stock events, answers menu and restaurant listings.
+#include <caf/typed_actor.hpp>
+
+#include "actors/common/atoms.hpp"
+
+namespace bento::store {
+class entity_store;
+}
+
+namespace bento::actors {
+
+using catalog_actor = caf::typed_actor<caf::replies_to<domain::menu_query>::with<domain::menu_page>,
+                                       caf::replies_to<domain::restaurants_query>::with<domain::restaurant_list>,
+                                       caf::reacts_to<domain::event>,
+                                       caf::replies_to<stats_atom>::with<catalog_stats>>;
+
+/// Loads every restaurant and item from the store before it answers anything (start-up, not request path).
+catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store);
+
+} // namespace bento::actors

@@ -1,0 +1,121 @@
+#include "actors/catalog/catalog_state.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "actors/restaurant/restaurant_state.hpp"
+#include "protocol/domain/ids.hpp"
+
+namespace bento::actors {
+
+using namespace bento::domain;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+} // namespace
+
+std::string catalog_state::item_key(const std::string& place, const std::string& rid, const std::string& iid) {
+  std::string key = place;
+  key.push_back('\0');
+  key += rid;
+  key.push_back('\0');
+  key += iid;
+  return key;
+}
+
+void catalog_state::load(const restaurant& r) {
+  restaurants_[r.id] = r;
+}
+
+void catalog_state::load(const menu_item& item) {
+  put_item(item);
+}
+
+void catalog_state::put_item(const menu_item& item) {
+  auto r = restaurants_.find(item.restaurant_id);
+  if (r == restaurants_.end())
+    return;
+  items_[item_key(r->second.place, item.restaurant_id, item.id)] = item;
+}
+
+void catalog_state::erase_item(const std::string& rid, const std::string& iid) {
+  auto r = restaurants_.find(rid);
+  if (r != restaurants_.end())
+    items_.erase(item_key(r->second.place, rid, iid));
+}
+
+void catalog_state::apply(const event& ev) {
+  if (auto* r = std::get_if<restaurant>(&ev.payload)) {
+    load(*r);
+  } else if (auto* item = std::get_if<menu_item>(&ev.payload)) {
+    if (ev.type == "menu.item_deleted")
+      erase_item(item->restaurant_id, item->id);
+    else
+      put_item(*item);
+  } else if (auto* levels = std::get_if<std::vector<stock_level>>(&ev.payload)) {
+    auto r = restaurants_.find(ev.restaurant_id);
+    if (r == restaurants_.end())
+      return;
+    for (auto& level : *levels) {
+      auto it = items_.find(item_key(r->second.place, ev.restaurant_id, level.item_id));
+      if (it != items_.end()) {
+        it->second.stock = level.stock;
+        it->second.stock_date = level.stock_date;
+      }
+    }
+  }
+}
+
+outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& today) const {
+  menu_page page;
+  std::string start;
+  if (!q.cursor.empty() && !from_hex(q.cursor, start))
+    return fail(errc::invalid_argument, "cursor is not valid");
+  if (!q.place.empty() && !start.empty() && start.rfind(q.place + '\0', 0) != 0)
+    return fail(errc::invalid_argument, "cursor does not belong to this query");
+  auto it = start.empty() ? items_.lower_bound(q.place.empty() ? std::string() : q.place + '\0')
+                          : items_.upper_bound(start);
+  auto text = lower(q.text);
+  std::string last_key;
+  for (; it != items_.end(); ++it) {
+    auto& item = it->second;
+    auto r = restaurants_.find(item.restaurant_id);
+    if (r == restaurants_.end())
+      continue;
+    if (!q.place.empty() && r->second.place != q.place)
+      break; // keys are ordered by place first
+    if (!q.tag.empty() && std::find(item.tags.begin(), item.tags.end(), q.tag) == item.tags.end())
+      continue;
+    if (q.for_meal && !item.meals.empty()
+        && std::find(item.meals.begin(), item.meals.end(), *q.for_meal) == item.meals.end())
+      continue;
+    if (!text.empty() && lower(item.name).find(text) == std::string::npos
+        && lower(item.description).find(text) == std::string::npos)
+      continue;
+    if (page.items.size() == q.limit) {
+      page.next_cursor = to_hex(last_key);
+      break;
+    }
+    page.items.push_back(catalog_entry{r->second.name, item});
+    page.items.back().item.stock = effective_stock(item, today);
+    last_key = it->first;
+  }
+  return page;
+}
+
+restaurant_list catalog_state::restaurants(const std::string& place) const {
+  restaurant_list out;
+  for (auto& [id, r] : restaurants_)
+    if (place.empty() || r.place == place)
+      out.restaurants.push_back(r);
+  std::sort(out.restaurants.begin(), out.restaurants.end(),
+            [](const restaurant& a, const restaurant& b) { return a.name != b.name ? a.name < b.name : a.id < b.id; });
+  return out;
+}
+
+} // namespace bento::actors

@@ -1,0 +1,35 @@
+#pragma once
+// The menu read model: every restaurant and item of this node, indexed by place, fed by menu and stock events.
+// GET /menu reads it instead of asking every restaurant actor.
+#include <map>
+#include <string>
+#include <unordered_map>
+
+#include "protocol/domain/commands.hpp"
+#include "protocol/domain/outcome.hpp"
+
+namespace bento::actors {
+
+class catalog_state {
+public:
+  void apply(const domain::event& ev);
+  void load(const domain::restaurant& r);
+  void load(const domain::menu_item& item);
+
+  /// Items ordered by (place, restaurant id, item id); the cursor is the last key returned, hex-encoded.
+  domain::outcome<domain::menu_page> query(const domain::menu_query& q, const std::string& today) const;
+  domain::restaurant_list restaurants(const std::string& place) const;
+
+  size_t item_count() const noexcept { return items_.size(); }
+  size_t restaurant_count() const noexcept { return restaurants_.size(); }
+
+private:
+  static std::string item_key(const std::string& place, const std::string& rid, const std::string& iid);
+  void put_item(const domain::menu_item& item);
+  void erase_item(const std::string& rid, const std::string& iid);
+
+  std::unordered_map<std::string, domain::restaurant> restaurants_;
+  std::map<std::string, domain::menu_item> items_; // item_key -> item
+};
+
+} // namespace bento::actors

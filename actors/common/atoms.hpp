@@ -1,0 +1,59 @@
+#pragma once
+// Atoms and the local-only message types actors exchange. Domain structs travel between actors of one node by
+// value; they never cross the network (cluster traffic is Protobuf bytes), hence CAF_ALLOW_UNSAFE_MESSAGE_TYPE.
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include "protocol/domain/commands.hpp"
+
+namespace bento::actors {
+
+using idle_tick_atom = caf::atom_constant<caf::atom("idletick")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using hash_atom = caf::atom_constant<caf::atom("hash")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
+
+struct entity_counts {
+  uint64_t users = 0;
+  uint64_t restaurants = 0;
+  uint64_t orders = 0;
+  uint64_t activations = 0;
+  uint64_t passivations = 0;
+};
+
+struct catalog_stats {
+  uint64_t restaurants = 0;
+  uint64_t items = 0;
+};
+
+} // namespace bento::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::register_user)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::verify_login)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::get_user)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::user_view)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::create_restaurant)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::restaurant)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::upsert_menu_item)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::upsert_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::delete_menu_item)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::get_menu)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::menu_view)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::set_reservation)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::reservation_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::finalize_reservation)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::place_order)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::get_order)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::transition_order)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::edit_order)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::order)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::list_orders)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::order_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::menu_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::menu_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::restaurants_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::restaurant_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::actors::entity_counts)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::actors::catalog_stats)

@@ -1,0 +1,71 @@
+#pragma once
+// What every entity actor is given at activation, and the idle/passivation protocol they share.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <caf/typed_actor.hpp>
+
+#include "actors/crypto/password_hasher.hpp"
+#include "actors/router/router_actor.hpp"
+#include "actors/user/user_state.hpp"
+
+namespace bento::store {
+class entity_store;
+}
+
+namespace bento::actors {
+
+struct entity_context {
+  store::entity_store* store = nullptr;
+  router_actor router;
+  hasher_actor hasher;
+  std::shared_ptr<hash_gate> gate;
+  std::string dummy_hash; // unknown-user logins verify against it, so they cost what a real one costs
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds empty_idle_timeout{std::chrono::seconds(10)}; // entities that do not exist
+  std::chrono::milliseconds call_timeout{std::chrono::seconds(5)};        // entity -> entity requests
+  login_throttle_policy login_policy;
+};
+
+/// Idle bookkeeping of one entity actor. Touch on every message; on each tick, an entity idle for longer than
+/// its timeout asks the router to forget it and stops once the router agrees. Messages the router routed
+/// before agreeing are ahead of its answer in the mailbox, so none is lost.
+struct idle_state {
+  std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
+  bool passivating = false;
+  void touch() { last_activity = std::chrono::steady_clock::now(); }
+};
+
+template <class Self>
+void schedule_idle_tick(Self* self, const entity_context& ctx) {
+  auto period = std::min(ctx.idle_timeout, ctx.empty_idle_timeout) / 2;
+  if (period < std::chrono::milliseconds(10))
+    period = std::chrono::milliseconds(10);
+  self->delayed_send(self, period, idle_tick_atom::value);
+}
+
+template <class Self>
+void on_idle_tick(Self* self, idle_state& idle, const entity_context& ctx, const std::string& key, bool exists) {
+  auto timeout = exists ? ctx.idle_timeout : ctx.empty_idle_timeout;
+  if (idle.passivating)
+    return;
+  if (std::chrono::steady_clock::now() - idle.last_activity < timeout) {
+    schedule_idle_tick(self, ctx);
+    return;
+  }
+  idle.passivating = true;
+  self->request(ctx.router, caf::infinite, passivate_atom::value, key)
+    .then(
+      [self, &idle, &ctx](bool agreed) {
+        if (agreed) {
+          self->quit();
+        } else {
+          idle.passivating = false;
+          schedule_idle_tick(self, ctx);
+        }
+      },
+      [self](caf::error&) { self->quit(); });
+}
+
+} // namespace bento::actors

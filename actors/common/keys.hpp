@@ -1,0 +1,34 @@
+#pragma once
+// Entity keys (what the router routes on) and store keys (where an entity's records live). Ids never contain
+// '/', which validation guarantees, so prefixes cannot collide.
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace bento::actors::keys {
+
+inline std::string user_entity(const std::string& username) { return "user/" + username; }
+inline std::string restaurant_entity(const std::string& id) { return "restaurant/" + id; }
+inline std::string order_entity(const std::string& id) { return "order/" + id; }
+
+// entities column
+inline std::string user_record(const std::string& username) { return "u/" + username; }
+inline std::string restaurant_record(const std::string& id) { return "r/" + id; }
+inline std::string restaurant_children(const std::string& id) { return "r/" + id + "/"; }
+inline std::string item_record(const std::string& rid, const std::string& iid) { return "r/" + rid + "/i/" + iid; }
+inline std::string reservation_record(const std::string& rid, const std::string& oid) {
+  return "r/" + rid + "/v/" + oid;
+}
+inline std::string order_record(const std::string& id) { return "o/" + id; }
+
+// indexes column: orders by customer and by merchant, by order date, newest last in key order
+inline std::string customer_orders(const std::string& customer_id) { return "oc/" + customer_id + "/"; }
+inline std::string merchant_orders(const std::string& merchant_id) { return "om/" + merchant_id + "/"; }
+inline std::string order_index_suffix(const std::string& date, int64_t created_at_ms, const std::string& oid) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%015lld", static_cast<long long>(created_at_ms));
+  return date + "/" + buf + "/" + oid;
+}
+inline std::string user_by_id(const std::string& id) { return "uid/" + id; }
+
+} // namespace bento::actors::keys

@@ -1,0 +1,19 @@
+#pragma once
+// order/<id>: one order's life. Talks to its restaurant (through the router) to reserve and release stock.
+#include <caf/typed_actor.hpp>
+
+#include "actors/common/atoms.hpp"
+
+namespace bento::actors {
+
+struct entity_context;
+
+using order_actor = caf::typed_actor<caf::replies_to<domain::place_order>::with<domain::order>,
+                                     caf::replies_to<domain::get_order>::with<domain::order>,
+                                     caf::replies_to<domain::transition_order>::with<domain::order>,
+                                     caf::replies_to<domain::edit_order>::with<domain::order>,
+                                     caf::reacts_to<idle_tick_atom>>;
+
+order_actor spawn_order_actor(caf::actor_system& sys, const entity_context& ctx, std::string id);
+
+} // namespace bento::actors

@@ -1,0 +1,21 @@
+#pragma once
+// restaurant/<id>: the restaurant, its menu and its stock. The single writer of its stock.
+#include <caf/typed_actor.hpp>
+
+#include "actors/common/atoms.hpp"
+
+namespace bento::actors {
+
+struct entity_context;
+
+using restaurant_actor
+  = caf::typed_actor<caf::replies_to<domain::create_restaurant>::with<domain::restaurant>,
+                     caf::replies_to<domain::upsert_menu_item>::with<domain::upsert_result>,
+                     caf::replies_to<domain::delete_menu_item>::with<bool>,
+                     caf::replies_to<domain::get_menu>::with<domain::menu_view>,
+                     caf::replies_to<domain::set_reservation>::with<domain::reservation_result>,
+                     caf::reacts_to<domain::finalize_reservation>, caf::reacts_to<idle_tick_atom>>;
+
+restaurant_actor spawn_restaurant_actor(caf::actor_system& sys, const entity_context& ctx, std::string id);
+
+} // namespace bento::actors

@@ -1,0 +1,216 @@
+#include "actors/restaurant/restaurant_state.hpp"
+
+#include <algorithm>
+
+#include "protocol/domain/validation.hpp"
+
+namespace bento::actors {
+
+using namespace bento::domain;
+
+int64_t effective_stock(const menu_item& item, const std::string& today) {
+  if (item.daily_stock > 0 && item.stock_date < today)
+    return item.daily_stock;
+  return item.stock;
+}
+
+bool restaurant_state::refresh(menu_item& item, const std::string& today) {
+  if (item.daily_stock > 0 && item.stock_date < today) {
+    item.stock = item.daily_stock;
+    item.stock_date = today;
+    return true;
+  }
+  return false;
+}
+
+std::optional<failure> restaurant_state::check_owner(const principal& caller) const {
+  if (!info_)
+    return fail(errc::not_found, "restaurant not found");
+  if (caller.role != role::merchant || caller.user_id != info_->owner_id)
+    return fail(errc::forbidden, "only the restaurant's merchant may change it");
+  return std::nullopt;
+}
+
+outcome<with_change<restaurant>> restaurant_state::create(const create_restaurant& cmd, int64_t now_ms) {
+  if (cmd.caller.role != role::merchant)
+    return fail(errc::forbidden, "only merchants may create restaurants");
+  if (auto f = check_text("name", cmd.name, max_name_length, true))
+    return *f;
+  if (auto f = check_text("place", cmd.place, max_place_length, true))
+    return *f;
+  if (info_)
+    return fail(errc::already_exists, "restaurant exists");
+  restaurant r{cmd.restaurant_id, cmd.name, cmd.place, cmd.caller.user_id, now_ms, 1};
+  info_ = r;
+  restaurant_change change;
+  change.restaurant_changed = true;
+  return with_change<restaurant>{std::move(r), std::move(change)};
+}
+
+outcome<with_change<upsert_result>> restaurant_state::upsert_item(const upsert_menu_item& cmd,
+                                                                  const std::string& today) {
+  if (auto f = check_owner(cmd.caller))
+    return *f;
+  if (auto f = check_id("item id", cmd.item_id))
+    return *f;
+  if (auto f = check_menu_item(cmd.input))
+    return *f;
+  auto it = items_.find(cmd.item_id);
+  bool created = it == items_.end();
+  menu_item item;
+  item.restaurant_id = info_->id;
+  item.id = cmd.item_id;
+  item.name = cmd.input.name;
+  item.description = cmd.input.description;
+  item.price_cents = cmd.input.price_cents;
+  item.stock = cmd.input.stock;
+  item.daily_stock = cmd.input.daily_stock;
+  item.stock_date = today;
+  item.tags = cmd.input.tags;
+  std::sort(item.tags.begin(), item.tags.end());
+  item.tags.erase(std::unique(item.tags.begin(), item.tags.end()), item.tags.end());
+  item.meals = cmd.input.meals;
+  std::sort(item.meals.begin(), item.meals.end());
+  item.image_url = cmd.input.image_url;
+  item.version = created ? 1 : it->second.version + 1;
+  items_[item.id] = item;
+  restaurant_change change;
+  change.changed_items.push_back(item.id);
+  return with_change<upsert_result>{upsert_result{std::move(item), created}, std::move(change)};
+}
+
+outcome<restaurant_change> restaurant_state::delete_item(const delete_menu_item& cmd) {
+  if (auto f = check_owner(cmd.caller))
+    return *f;
+  auto it = items_.find(cmd.item_id);
+  if (it == items_.end())
+    return fail(errc::not_found, "menu item not found");
+  items_.erase(it);
+  restaurant_change change;
+  change.deleted_items.push_back(cmd.item_id);
+  return change;
+}
+
+menu_view restaurant_state::menu(const std::string& today) const {
+  menu_view view;
+  if (info_)
+    view.info = *info_;
+  view.items.reserve(items_.size());
+  for (auto& [id, item] : items_) {
+    view.items.push_back(item);
+    view.items.back().stock = effective_stock(item, today);
+  }
+  return view;
+}
+
+outcome<with_change<reservation_result>> restaurant_state::reserve(const set_reservation& cmd,
+                                                                           const std::string& today) {
+  if (!info_)
+    return fail(errc::not_found, "restaurant not found");
+  // Wanted quantity per item (duplicate lines add up).
+  std::map<std::string, int64_t> wanted;
+  for (auto& l : cmd.lines) {
+    if (l.qty < 1 || l.qty > max_line_qty)
+      return fail(errc::invalid_argument, "qty must be between 1 and " + std::to_string(max_line_qty), l.item_id);
+    auto it = items_.find(l.item_id);
+    if (it == items_.end()) {
+      wanted[l.item_id] += l.qty; // checked below: only what the order already holds may stay
+      continue;
+    }
+    if (cmd.for_meal && !it->second.meals.empty()
+        && std::find(it->second.meals.begin(), it->second.meals.end(), *cmd.for_meal) == it->second.meals.end())
+      return fail(errc::meal_unavailable, "item is not served at " + std::string(to_string(*cmd.for_meal)),
+                  l.item_id);
+    wanted[l.item_id] += l.qty;
+    if (wanted[l.item_id] > max_line_qty)
+      return fail(errc::invalid_argument, "qty must be between 1 and " + std::to_string(max_line_qty), l.item_id);
+  }
+  // What this order already holds against the current stock. Holdings taken on an earlier day no longer
+  // count against a resetting item: its stock was reset since.
+  std::map<std::string, int64_t> held;
+  auto old = reservations_.find(cmd.order_id);
+  if (old != reservations_.end())
+    for (auto& l : old->second.lines) {
+      auto it = items_.find(l.item_id);
+      if (it == items_.end())
+        continue;
+      bool reset_since = it->second.daily_stock > 0 && old->second.stock_date < today;
+      if (!reset_since)
+        held[l.item_id] += l.qty;
+    }
+  // An item deleted from the menu can stay in an order that already holds it, but cannot be added or raised.
+  for (auto& [id, qty] : wanted) {
+    if (items_.count(id))
+      continue;
+    int64_t held_before = 0;
+    if (old != reservations_.end())
+      for (auto& l : old->second.lines)
+        if (l.item_id == id)
+          held_before += l.qty;
+    if (qty > held_before)
+      return fail(errc::invalid_argument, "unknown menu item", id);
+  }
+  // Check everything before changing anything.
+  for (auto& [id, qty] : wanted) {
+    auto found = items_.find(id);
+    if (found == items_.end())
+      continue;
+    auto& item = found->second;
+    auto delta = qty - held[id];
+    if (delta > effective_stock(item, today))
+      return fail(errc::out_of_stock, "not enough stock for " + item.name, id);
+  }
+  restaurant_change change;
+  std::map<std::string, int64_t> deltas;
+  for (auto& [id, qty] : wanted)
+    deltas[id] += qty;
+  for (auto& [id, qty] : held)
+    deltas[id] -= qty;
+  for (auto& [id, delta] : deltas) {
+    auto it = items_.find(id);
+    if (it == items_.end())
+      continue;
+    bool refreshed = refresh(it->second, today);
+    if (delta != 0 || refreshed) {
+      it->second.stock -= delta;
+      change.changed_items.push_back(id);
+    }
+  }
+  reservation_result result;
+  result.info = *info_;
+  reservation record{cmd.order_id, today, {}};
+  for (auto& [id, qty] : wanted) {
+    order_line line{id, {}, 0, static_cast<int32_t>(qty)};
+    if (auto found = items_.find(id); found != items_.end()) {
+      line.name = found->second.name;
+      line.price_cents = found->second.price_cents;
+    } else {
+      for (auto& l : old->second.lines)
+        if (l.item_id == id) {
+          line.name = l.name;
+          line.price_cents = l.price_cents;
+        }
+    }
+    result.lines.push_back(line);
+    record.lines.push_back(std::move(line));
+  }
+  if (wanted.empty()) {
+    if (old != reservations_.end()) {
+      reservations_.erase(old);
+      change.reservation_erased = cmd.order_id;
+    }
+  } else {
+    reservations_[cmd.order_id] = std::move(record);
+    change.reservation_put = cmd.order_id;
+  }
+  return with_change<reservation_result>{std::move(result), std::move(change)};
+}
+
+restaurant_change restaurant_state::finalize(const std::string& order_id) {
+  restaurant_change change;
+  if (reservations_.erase(order_id) > 0)
+    change.reservation_erased = order_id;
+  return change;
+}
+
+} // namespace bento::actors

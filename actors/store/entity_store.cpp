@@ -1,0 +1,243 @@
+#include "actors/store/entity_store.hpp"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "protocol/codec/entity_codec.hpp"
+
+namespace bento::store {
+
+namespace {
+
+const char* const column_names[] = {"entities", "events", "indexes", "outbox", "meta"};
+constexpr size_t column_count = 5;
+
+domain::failure storage_error(const rocksdb::Status& s) {
+  return domain::fail(domain::errc::storage_failure, "store: " + s.ToString());
+}
+
+rocksdb::Slice slice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
+
+std::string event_key(uint64_t seq) {
+  // Big-endian so that byte order is numeric order.
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    key[static_cast<size_t>(i)] = static_cast<char>(seq & 0xff);
+    seq >>= 8;
+  }
+  return key;
+}
+
+uint64_t seq_of(const rocksdb::Slice& key) {
+  uint64_t seq = 0;
+  for (size_t i = 0; i < key.size() && i < 8; ++i)
+    seq = (seq << 8) | static_cast<unsigned char>(key[i]);
+  return seq;
+}
+
+} // namespace
+
+struct entity_store::impl {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::WriteOptions write_options;
+  std::shared_ptr<rocksdb::Cache> cache;
+
+  rocksdb::ColumnFamilyHandle* cf(column c) const {
+    return handles[static_cast<size_t>(c)];
+  }
+
+  ~impl() {
+    if (db) {
+      for (auto* h : handles)
+        db->DestroyColumnFamilyHandle(h);
+      db->Close();
+    }
+  }
+};
+
+void write_batch::put(column cf, std::string_view key, std::string_view value) {
+  ops_.push_back(op{cf, false, std::string(key), std::string(value)});
+}
+
+void write_batch::erase(column cf, std::string_view key) {
+  ops_.push_back(op{cf, true, std::string(key), {}});
+}
+
+void write_batch::append_event(domain::event ev) {
+  events_.push_back(std::move(ev));
+}
+
+domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_options& options) {
+  auto p = std::make_unique<impl>();
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+  db_options.max_open_files = 512;
+  db_options.keep_log_file_num = 4;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+
+  p->cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = p->cache;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.compression = rocksdb::kLZ4Compression;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (auto* name : column_names)
+    descriptors.emplace_back(name, cf_options);
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto status = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (!status.ok())
+    return storage_error(status);
+  p->db.reset(raw);
+  // handles[0] is the default family, which we do not use.
+  p->db->DestroyColumnFamilyHandle(handles[0]);
+  p->handles.assign(handles.begin() + 1, handles.end());
+  p->write_options.sync = options.sync_writes;
+
+  std::unique_ptr<entity_store> store(new entity_store(std::move(p)));
+  // Resume the event sequence after the last stored event.
+  std::unique_ptr<rocksdb::Iterator> it(
+    store->impl_->db->NewIterator(rocksdb::ReadOptions(), store->impl_->cf(column::events)));
+  it->SeekToLast();
+  if (it->Valid())
+    store->seq_ = seq_of(it->key());
+  return store;
+}
+
+entity_store::entity_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+entity_store::~entity_store() = default;
+
+domain::outcome<std::optional<std::string>> entity_store::get(column cf, std::string_view key) const {
+  std::string value;
+  auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(cf), slice(key), &value);
+  if (status.IsNotFound())
+    return std::optional<std::string>{};
+  if (!status.ok())
+    return storage_error(status);
+  return std::optional<std::string>{std::move(value)};
+}
+
+domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
+  rocksdb::WriteBatch wb;
+  for (auto& o : batch.ops_) {
+    auto status = o.erase ? wb.Delete(impl_->cf(o.cf), slice(o.key))
+                          : wb.Put(impl_->cf(o.cf), slice(o.key), slice(o.value));
+    if (!status.ok())
+      return storage_error(status);
+  }
+  for (auto& ev : batch.events_) {
+    ev.seq = ++seq_;
+    auto status = wb.Put(impl_->cf(column::events), event_key(ev.seq), codec::encode(ev));
+    if (!status.ok())
+      return storage_error(status);
+  }
+  auto status = impl_->db->Write(impl_->write_options, &wb);
+  if (!status.ok())
+    return storage_error(status);
+  if (listener_)
+    for (auto& ev : batch.events_)
+      listener_(ev);
+  return domain::unit;
+}
+
+domain::outcome<domain::unit_t> entity_store::scan(column cf, std::string_view prefix,
+                                                   std::string_view start_after, const visitor& fn) const {
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(cf)));
+  if (start_after.empty()) {
+    it->Seek(slice(prefix));
+  } else {
+    it->Seek(slice(start_after));
+    if (it->Valid() && it->key() == slice(start_after))
+      it->Next();
+  }
+  for (; it->Valid() && it->key().starts_with(slice(prefix)); it->Next())
+    if (!fn(std::string_view(it->key().data(), it->key().size()),
+            std::string_view(it->value().data(), it->value().size())))
+      break;
+  if (!it->status().ok())
+    return storage_error(it->status());
+  return domain::unit;
+}
+
+domain::outcome<domain::unit_t> entity_store::scan_reverse(column cf, std::string_view prefix,
+                                                           std::string_view start_before,
+                                                           const visitor& fn) const {
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(cf)));
+  if (start_before.empty()) {
+    // Position past the last key with this prefix: prefix followed by 0xff bytes sorts after all of them.
+    std::string upper(prefix);
+    upper.append(32, '\xff');
+    it->SeekForPrev(slice(upper));
+  } else {
+    it->SeekForPrev(slice(start_before));
+    if (it->Valid() && it->key() == slice(start_before))
+      it->Prev();
+  }
+  for (; it->Valid() && it->key().starts_with(slice(prefix)); it->Prev())
+    if (!fn(std::string_view(it->key().data(), it->key().size()),
+            std::string_view(it->value().data(), it->value().size())))
+      break;
+  if (!it->status().ok())
+    return storage_error(it->status());
+  return domain::unit;
+}
+
+void entity_store::set_event_listener(event_listener fn) {
+  listener_ = std::move(fn);
+}
+
+std::map<std::string, double> entity_store::stats() const {
+  std::map<std::string, double> out;
+  static const std::pair<const char*, const char*> props[] = {
+    {"estimate_num_keys", "rocksdb.estimate-num-keys"},
+    {"live_sst_files_size_bytes", "rocksdb.live-sst-files-size"},
+    {"memtable_size_bytes", "rocksdb.cur-size-all-mem-tables"},
+    {"pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes"},
+    {"num_running_compactions", "rocksdb.num-running-compactions"},
+  };
+  for (auto& [name, prop] : props) {
+    double total = 0;
+    for (auto* h : impl_->handles) {
+      uint64_t v = 0;
+      if (impl_->db->GetIntProperty(h, prop, &v))
+        total += static_cast<double>(v);
+    }
+    out[name] = total;
+  }
+  out["block_cache_usage_bytes"] = static_cast<double>(impl_->cache->GetUsage());
+  out["last_event_seq"] = static_cast<double>(seq_.load());
+  return out;
+}
+
+void entity_store::close() {
+  if (!impl_->db)
+    return;
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  impl_->db->Flush(fo, impl_->handles);
+  impl_->db->FlushWAL(true);
+  for (auto* h : impl_->handles)
+    impl_->db->DestroyColumnFamilyHandle(h);
+  impl_->handles.clear();
+  impl_->db->Close();
+  impl_->db.reset();
+}
+
+} // namespace bento::store

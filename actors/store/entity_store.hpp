@@ -1,0 +1,95 @@
+#pragma once
+// The node's embedded store: one RocksDB database with a column family per kind of data. RocksDB types and
+// Status stop here; callers see domain outcomes. Thread-safe: entity actors commit concurrently and RocksDB
+// groups their WAL writes (group commit).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/domain/outcome.hpp"
+#include "protocol/domain/types.hpp"
+
+namespace bento::store {
+
+enum class column : uint8_t { entities = 0, events = 1, indexes = 2, outbox = 3, meta = 4 };
+
+struct store_options {
+  std::string path;
+  bool sync_writes = false;   // fsync the WAL on every commit (power-loss safety); off: kill -9 safe only
+  size_t block_cache_bytes = 64u << 20;
+};
+
+/// A set of writes applied atomically: an entity's new state, its index entries and its events together.
+class write_batch {
+public:
+  void put(column cf, std::string_view key, std::string_view value);
+  void erase(column cf, std::string_view key);
+  /// Events get their sequence number at commit and are published to the listener after the write.
+  void append_event(domain::event ev);
+  bool empty() const noexcept { return ops_.empty() && events_.empty(); }
+
+private:
+  friend class entity_store;
+  struct op {
+    column cf;
+    bool erase;
+    std::string key;
+    std::string value;
+  };
+  std::vector<op> ops_;
+  std::vector<domain::event> events_;
+};
+
+class entity_store {
+public:
+  using event_listener = std::function<void(const domain::event&)>;
+  /// Return false to stop the scan.
+  using visitor = std::function<bool(std::string_view key, std::string_view value)>;
+
+  /// Opens (creating if missing) the database at options.path. A second process on the same directory fails
+  /// here, because RocksDB holds a lock file.
+  static domain::outcome<std::unique_ptr<entity_store>> open(const store_options& options);
+
+  ~entity_store();
+  entity_store(const entity_store&) = delete;
+  entity_store& operator=(const entity_store&) = delete;
+
+  domain::outcome<std::optional<std::string>> get(column cf, std::string_view key) const;
+
+  /// Writes the batch to the WAL (and fsyncs it when sync_writes) before returning: acknowledged = durable
+  /// against process death. Then hands the batch's events to the listener, in commit order per caller.
+  domain::outcome<domain::unit_t> commit(write_batch& batch);
+
+  /// Visits keys starting with prefix in order, beginning strictly after start_after when that is non-empty.
+  domain::outcome<domain::unit_t> scan(column cf, std::string_view prefix, std::string_view start_after,
+                                       const visitor& fn) const;
+
+  /// Visits keys with the prefix from the last one backwards (newest-first listings keyed by time).
+  domain::outcome<domain::unit_t> scan_reverse(column cf, std::string_view prefix, std::string_view start_before,
+                                               const visitor& fn) const;
+
+  void set_event_listener(event_listener fn);
+
+  uint64_t last_event_seq() const noexcept { return seq_.load(); }
+
+  /// Selected RocksDB statistics for /metrics (name -> value).
+  std::map<std::string, double> stats() const;
+
+  /// Flushes memtables and closes; used on graceful shutdown (the WAL alone is already enough for recovery).
+  void close();
+
+private:
+  struct impl;
+  explicit entity_store(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+  std::atomic<uint64_t> seq_{0};
+  event_listener listener_;
+};
+
+} // namespace bento::store

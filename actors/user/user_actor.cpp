@@ -1,0 +1,147 @@
+#include "actors/user/user_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/common/domain_error.hpp"
+#include "actors/common/entity_context.hpp"
+#include "actors/common/keys.hpp"
+#include "actors/store/entity_store.hpp"
+#include "protocol/codec/entity_codec.hpp"
+#include "protocol/domain/calendar.hpp"
+#include "protocol/domain/ids.hpp"
+
+namespace bento::actors {
+
+namespace {
+
+using namespace bento::domain;
+
+struct user_actor_state {
+  explicit user_actor_state() = default;
+  entity_context ctx;
+  std::string username;
+  user_state rules;
+  idle_state idle;
+  static inline const char* name = "user";
+};
+
+using self_ptr = user_actor::stateful_pointer<user_actor_state>;
+
+caf::error unauthenticated() {
+  return make_error(fail(errc::unauthenticated, "invalid username or password"));
+}
+
+user_actor::behavior_type user_behavior(self_ptr self, entity_context ctx, std::string username) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.username = std::move(username);
+  st.rules = user_state(st.ctx.login_policy);
+  auto loaded = st.ctx.store->get(store::column::entities, keys::user_record(st.username));
+  if (!loaded) {
+    // The behavior below is still returned; quit() makes the actor stop before it handles anything.
+    spdlog::error("user.load_failed user={} error={}", st.username, loaded.error().message);
+    self->quit(make_error(loaded.error()));
+  } else if (*loaded) {
+    domain::user u;
+    if (!codec::decode(**loaded, u)) {
+      // Continuing would let a registration overwrite an existing user's record.
+      spdlog::critical("user.corrupt_record user={}", st.username);
+      std::abort();
+    }
+    st.rules.load(std::move(u));
+  }
+  schedule_idle_tick(self, st.ctx);
+  return {
+    [self](register_user& cmd) -> caf::result<user_view> {
+      auto& st = self->state;
+      st.idle.touch();
+      auto ok = st.rules.check_register(cmd);
+      if (!ok)
+        return make_error(ok.error());
+      if (!st.ctx.gate->try_enter())
+        return make_error(fail(errc::overloaded, "too many password operations in flight; retry"));
+      auto rp = self->make_response_promise<user_view>();
+      // await: the next registration for this username must see the outcome of this one.
+      self->request(st.ctx.hasher, caf::infinite, hash_atom::value, cmd.password)
+        .await(
+          [self, rp, cmd](std::string& hash) mutable {
+            auto& st = self->state;
+            st.ctx.gate->leave();
+            auto u = st.rules.make_user(cmd, std::move(hash), random_id("u_"), now_ms());
+            store::write_batch batch;
+            batch.put(store::column::entities, keys::user_record(u.username), codec::encode(u));
+            batch.put(store::column::indexes, keys::user_by_id(u.id), u.username);
+            auto public_copy = u;
+            public_copy.password_hash.clear();
+            batch.append_event(event{0, "user.registered", keys::user_entity(u.username), u.created_at_ms,
+                                     std::move(public_copy), {}});
+            auto committed = st.ctx.store->commit(batch);
+            if (!committed) {
+              rp.deliver(make_error(committed.error()));
+              return;
+            }
+            st.rules.commit(u);
+            spdlog::info("user.registered user={} id={} role={}", u.username, u.id, to_string(u.role));
+            rp.deliver(view_of(u));
+          },
+          [self, rp](caf::error& err) mutable {
+            self->state.ctx.gate->leave();
+            rp.deliver(make_error(to_failure(err)));
+          });
+      return rp;
+    },
+    [self](verify_login& cmd) -> caf::result<user_view> {
+      auto& st = self->state;
+      st.idle.touch();
+      auto now = now_ms();
+      if (auto wait = st.rules.retry_after_ms(now); wait > 0)
+        return make_error(fail(errc::throttled, "too many failed logins; retry later", std::to_string(wait)));
+      if (!st.ctx.gate->try_enter())
+        return make_error(fail(errc::overloaded, "too many password operations in flight; retry"));
+      auto rp = self->make_response_promise<user_view>();
+      bool known = st.rules.exists();
+      auto hash = known ? st.rules.user()->password_hash : st.ctx.dummy_hash;
+      self->request(st.ctx.hasher, caf::infinite, verify_atom::value, std::move(hash), std::move(cmd.password))
+        .await(
+          [self, rp, known](bool match) mutable {
+            auto& st = self->state;
+            st.ctx.gate->leave();
+            if (known && match) {
+              st.rules.record_success();
+              rp.deliver(st.rules.view());
+              return;
+            }
+            st.rules.record_failure(now_ms());
+            spdlog::info("user.login_failed user={}", st.username);
+            rp.deliver(unauthenticated());
+          },
+          [self, rp](caf::error& err) mutable {
+            self->state.ctx.gate->leave();
+            rp.deliver(make_error(to_failure(err)));
+          });
+      return rp;
+    },
+    [self](get_user&) -> caf::result<user_view> {
+      auto& st = self->state;
+      st.idle.touch();
+      if (!st.rules.exists())
+        return make_error(fail(errc::not_found, "user not found"));
+      return st.rules.view();
+    },
+    [self](idle_tick_atom) {
+      auto& st = self->state;
+      on_idle_tick(self, st.idle, st.ctx, keys::user_entity(st.username), st.rules.exists());
+    },
+  };
+}
+
+} // namespace
+
+user_actor spawn_user_actor(caf::actor_system& sys, const entity_context& ctx, std::string username) {
+  return sys.spawn(user_behavior, ctx, std::move(username));
+}
+
+} // namespace bento::actors

@@ -1,0 +1,231 @@
+#include "cluster/local_router.hpp"
+
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/common/domain_error.hpp"
+#include "actors/common/keys.hpp"
+#include "actors/order/order_actor.hpp"
+#include "actors/restaurant/restaurant_actor.hpp"
+#include "actors/user/user_actor.hpp"
+#include "protocol/domain/validation.hpp"
+
+namespace bento::cluster {
+
+namespace {
+
+using namespace bento::actors;
+using namespace bento::domain;
+
+template <class Handle>
+struct registry {
+  std::unordered_map<std::string, Handle> by_id;
+};
+
+struct router_state {
+  entity_context ctx;
+  registry<user_actor> users;
+  registry<restaurant_actor> restaurants;
+  registry<order_actor> orders;
+  std::unordered_map<caf::actor_addr, std::string> keys_by_addr;
+  uint64_t activations = 0;
+  uint64_t passivations = 0;
+  static inline const char* name = "router";
+};
+
+using self_ptr = router_actor::stateful_pointer<router_state>;
+
+template <class Handle, class Spawn>
+Handle activate(self_ptr self, registry<Handle>& reg, const std::string& id, const std::string& key, Spawn spawn) {
+  auto it = reg.by_id.find(id);
+  if (it != reg.by_id.end())
+    return it->second;
+  auto handle = spawn(self->system(), self->state.ctx, id);
+  self->monitor(handle);
+  self->state.keys_by_addr.emplace(handle.address(), key);
+  ++self->state.activations;
+  reg.by_id.emplace(id, handle);
+  return handle;
+}
+
+user_actor user_for(self_ptr self, const std::string& username) {
+  return activate(self, self->state.users, username, keys::user_entity(username), spawn_user_actor);
+}
+
+restaurant_actor restaurant_for(self_ptr self, const std::string& id) {
+  return activate(self, self->state.restaurants, id, keys::restaurant_entity(id), spawn_restaurant_actor);
+}
+
+order_actor order_for(self_ptr self, const std::string& id) {
+  return activate(self, self->state.orders, id, keys::order_entity(id), spawn_order_actor);
+}
+
+/// Forgets the entity with this key if it is `who`; false if the key now belongs to another activation.
+bool forget(self_ptr self, const std::string& key, const caf::actor_addr& who) {
+  auto& st = self->state;
+  auto slash = key.find('/');
+  if (slash == std::string::npos)
+    return false;
+  auto kind = key.substr(0, slash);
+  auto id = key.substr(slash + 1);
+  auto drop = [&](auto& reg) {
+    auto it = reg.by_id.find(id);
+    if (it == reg.by_id.end() || it->second.address() != who)
+      return false;
+    reg.by_id.erase(it);
+    return true;
+  };
+  bool dropped = kind == "user" ? drop(st.users) : kind == "restaurant" ? drop(st.restaurants) : drop(st.orders);
+  if (dropped)
+    st.keys_by_addr.erase(who);
+  return dropped;
+}
+
+// Keys are validated before an actor is activated for them: no garbage key ever gets an actor or a store read.
+caf::error invalid_key(const failure& f) {
+  return make_error(f);
+}
+
+router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
+  self->state.ctx = std::move(ctx);
+  self->state.ctx.router = self;
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto it = st.keys_by_addr.find(msg.source);
+    if (it == st.keys_by_addr.end())
+      return;
+    auto key = it->second;
+    if (msg.reason && msg.reason != caf::exit_reason::normal)
+      spdlog::warn("router.entity_down entity={} reason={}", key, self->system().render(msg.reason));
+    forget(self, key, msg.source);
+  });
+  return {
+    [self](register_user& cmd) -> caf::delegated<user_view> {
+      if (auto f = check_username(cmd.username)) {
+        auto rp = self->make_response_promise<user_view>();
+        rp.deliver(invalid_key(*f));
+        return {};
+      }
+      return self->delegate(user_for(self, cmd.username), std::move(cmd));
+    },
+    [self](verify_login& cmd) -> caf::delegated<user_view> {
+      if (check_username(cmd.username)) {
+        // Same answer as a wrong password: do not reveal which usernames are well-formed.
+        auto rp = self->make_response_promise<user_view>();
+        rp.deliver(make_error(fail(errc::unauthenticated, "invalid username or password")));
+        return {};
+      }
+      return self->delegate(user_for(self, cmd.username), std::move(cmd));
+    },
+    [self](get_user& cmd) -> caf::delegated<user_view> {
+      if (auto f = check_username(cmd.username)) {
+        auto rp = self->make_response_promise<user_view>();
+        rp.deliver(make_error(fail(errc::not_found, "user not found")));
+        return {};
+      }
+      return self->delegate(user_for(self, cmd.username), std::move(cmd));
+    },
+    [self](create_restaurant& cmd) -> caf::delegated<restaurant> {
+      if (auto f = check_id("restaurant id", cmd.restaurant_id)) {
+        auto rp = self->make_response_promise<restaurant>();
+        rp.deliver(invalid_key(*f));
+        return {};
+      }
+      return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+    },
+    [self](upsert_menu_item& cmd) -> caf::delegated<upsert_result> {
+      if (check_id("restaurant id", cmd.restaurant_id)) {
+        auto rp = self->make_response_promise<upsert_result>();
+        rp.deliver(make_error(fail(errc::not_found, "restaurant not found")));
+        return {};
+      }
+      return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+    },
+    [self](delete_menu_item& cmd) -> caf::delegated<bool> {
+      if (check_id("restaurant id", cmd.restaurant_id)) {
+        auto rp = self->make_response_promise<bool>();
+        rp.deliver(make_error(fail(errc::not_found, "restaurant not found")));
+        return {};
+      }
+      return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+    },
+    [self](get_menu& cmd) -> caf::delegated<menu_view> {
+      if (check_id("restaurant id", cmd.restaurant_id)) {
+        auto rp = self->make_response_promise<menu_view>();
+        rp.deliver(make_error(fail(errc::not_found, "restaurant not found")));
+        return {};
+      }
+      return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+    },
+    [self](set_reservation& cmd) -> caf::delegated<reservation_result> {
+      if (check_id("restaurant id", cmd.restaurant_id)) {
+        auto rp = self->make_response_promise<reservation_result>();
+        rp.deliver(make_error(fail(errc::not_found, "restaurant not found")));
+        return {};
+      }
+      return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+    },
+    [self](finalize_reservation& cmd) {
+      if (!check_id("restaurant id", cmd.restaurant_id))
+        self->send(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+    },
+    [self](place_order& cmd) -> caf::delegated<order> {
+      if (auto f = check_id("order id", cmd.order_id)) {
+        auto rp = self->make_response_promise<order>();
+        rp.deliver(invalid_key(*f));
+        return {};
+      }
+      return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
+    },
+    [self](get_order& cmd) -> caf::delegated<order> {
+      if (check_id("order id", cmd.order_id)) {
+        auto rp = self->make_response_promise<order>();
+        rp.deliver(make_error(fail(errc::not_found, "order not found")));
+        return {};
+      }
+      return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
+    },
+    [self](transition_order& cmd) -> caf::delegated<order> {
+      if (check_id("order id", cmd.order_id)) {
+        auto rp = self->make_response_promise<order>();
+        rp.deliver(make_error(fail(errc::not_found, "order not found")));
+        return {};
+      }
+      return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
+    },
+    [self](edit_order& cmd) -> caf::delegated<order> {
+      if (check_id("order id", cmd.order_id)) {
+        auto rp = self->make_response_promise<order>();
+        rp.deliver(make_error(fail(errc::not_found, "order not found")));
+        return {};
+      }
+      return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
+    },
+    [self](passivate_atom, const std::string& key) -> bool {
+      auto sender = self->current_sender();
+      if (!sender)
+        return false;
+      bool ok = forget(self, key, caf::actor_cast<caf::actor_addr>(sender));
+      if (ok)
+        ++self->state.passivations;
+      return ok;
+    },
+    [self](stats_atom) -> entity_counts {
+      auto& st = self->state;
+      return entity_counts{st.users.by_id.size(), st.restaurants.by_id.size(), st.orders.by_id.size(),
+                           st.activations, st.passivations};
+    },
+  };
+}
+
+} // namespace
+
+router_actor spawn_local_router(caf::actor_system& sys, entity_context ctx) {
+  return sys.spawn(router_behavior, std::move(ctx));
+}
+
+} // namespace bento::cluster

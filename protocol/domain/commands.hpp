@@ -1,0 +1,189 @@
+#pragma once
+// Commands and replies: the one vocabulary both edges (HTTP now, the binary client protocol next) translate
+// into. Each command names the entity it addresses; the router uses that key, the entity actor the rest.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/domain/types.hpp"
+
+namespace bento::domain {
+
+// --- users -------------------------------------------------------------------------------------------------
+
+struct register_user {
+  std::string username; // entity key: user/<username>
+  std::string password;
+  std::string email;
+  domain::role role = role::customer;
+  std::string place;
+};
+
+struct verify_login {
+  std::string username;
+  std::string password;
+};
+
+struct get_user {
+  std::string username;
+};
+
+/// A user as others may see it (never the password hash).
+struct user_view {
+  std::string id;
+  std::string username;
+  std::string email;
+  domain::role role = role::customer;
+  std::string place;
+  int64_t created_at_ms = 0;
+};
+
+// --- restaurants and menus -----------------------------------------------------------------------------------
+
+struct create_restaurant {
+  principal caller;
+  std::string restaurant_id; // chosen by the edge: entity key restaurant/<id>
+  std::string name;
+  std::string place;
+};
+
+struct menu_item_input {
+  std::string name;
+  std::string description;
+  int64_t price_cents = 0;
+  int64_t stock = 0;
+  int64_t daily_stock = 0;
+  std::vector<std::string> tags;
+  std::vector<meal> meals;
+  std::string image_url;
+};
+
+struct upsert_menu_item {
+  principal caller;
+  std::string restaurant_id;
+  std::string item_id;
+  menu_item_input input;
+};
+
+struct upsert_result {
+  menu_item item;
+  bool created = false;
+};
+
+struct delete_menu_item {
+  principal caller;
+  std::string restaurant_id;
+  std::string item_id;
+};
+
+struct get_menu {
+  std::string restaurant_id;
+};
+
+struct menu_view {
+  restaurant info;
+  std::vector<menu_item> items;
+};
+
+/// Sets what restaurant `restaurant_id` holds for `order_id` to exactly `lines` (item_id + qty), all or none.
+/// Idempotent: repeating it changes nothing. Empty lines release everything.
+struct set_reservation {
+  std::string restaurant_id;
+  std::string order_id;
+  std::vector<order_line> lines;
+  std::optional<meal> for_meal; // checked against the items' meals when present
+};
+
+struct reservation_result {
+  restaurant info;
+  std::vector<order_line> lines; // with current names and prices
+};
+
+/// The order is delivered: the reservation is consumed and can be forgotten (stock is not restored).
+struct finalize_reservation {
+  std::string restaurant_id;
+  std::string order_id;
+};
+
+// --- orders ---------------------------------------------------------------------------------------------------
+
+struct line_request {
+  std::string item_id;
+  int32_t qty = 0;
+};
+
+struct place_order {
+  principal caller;
+  std::string order_id; // derived from (customer, Idempotency-Key) when a key is given
+  std::string restaurant_id;
+  std::vector<line_request> lines;
+  std::optional<meal> for_meal;
+  std::optional<std::string> date;
+  std::string note;
+  std::string idempotency_key;
+};
+
+struct get_order {
+  principal caller;
+  std::string order_id;
+};
+
+enum class order_action : uint8_t { confirm, deliver, cancel };
+
+struct transition_order {
+  principal caller;
+  std::string order_id;
+  order_action action = order_action::confirm;
+};
+
+struct edit_order {
+  principal caller;
+  std::string order_id;
+  std::optional<std::vector<line_request>> lines;
+  std::optional<std::string> note;
+};
+
+struct list_orders {
+  principal caller;
+  std::optional<order_status> status;
+  std::optional<std::string> month; // YYYY-MM of the order date
+  uint32_t limit = 100;
+  std::string cursor;
+};
+
+struct order_list {
+  std::vector<order> orders;
+  std::string next_cursor;
+};
+
+// --- catalog (read model) ---------------------------------------------------------------------------------
+
+struct menu_query {
+  std::string place;
+  std::string tag;
+  std::optional<meal> for_meal;
+  std::string text; // case-insensitive substring of name or description
+  uint32_t limit = 20;
+  std::string cursor;
+};
+
+struct catalog_entry {
+  std::string restaurant_name;
+  menu_item item;
+};
+
+struct menu_page {
+  std::vector<catalog_entry> items;
+  std::string next_cursor;
+};
+
+struct restaurants_query {
+  std::string place;
+};
+
+struct restaurant_list {
+  std::vector<restaurant> restaurants;
+};
+
+} // namespace bento::domain

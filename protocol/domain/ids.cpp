@@ -1,0 +1,54 @@
+#include "protocol/domain/ids.hpp"
+
+#include <sodium.h>
+
+namespace bento::domain {
+
+std::string to_hex(const std::string& bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 0xf]);
+  }
+  return out;
+}
+
+bool from_hex(const std::string& hex, std::string& out) {
+  if (hex.size() % 2 != 0)
+    return false;
+  auto value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  out.clear();
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = value(hex[i]), lo = value(hex[i + 1]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+
+std::string random_id(const char* prefix) {
+  std::string bytes(10, '\0');
+  randombytes_buf(bytes.data(), bytes.size());
+  return std::string(prefix) + to_hex(bytes);
+}
+
+std::string order_id_for_key(const std::string& customer_id, const std::string& idempotency_key) {
+  std::string input = customer_id;
+  input.push_back('\0');
+  input += idempotency_key;
+  unsigned char hash[16];
+  crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+                     nullptr, 0);
+  return "o_" + to_hex(std::string(reinterpret_cast<char*>(hash), sizeof hash));
+}
+
+} // namespace bento::domain

@@ -1,0 +1,19 @@
+#pragma once
+// Entity identifiers. Random ids use the OS CSPRNG (libsodium) so that ids are unguessable; order ids for
+// idempotent requests are derived, so that the same (customer, key) always addresses the same order actor.
+#include <string>
+
+namespace bento::domain {
+
+/// prefix + 20 lowercase hex characters (80 random bits).
+std::string random_id(const char* prefix);
+
+/// "o_" + 32 hex characters of BLAKE2b(customer_id, key): the order a keyed request addresses.
+std::string order_id_for_key(const std::string& customer_id, const std::string& idempotency_key);
+
+/// Lowercase hex of arbitrary bytes.
+std::string to_hex(const std::string& bytes);
+/// Inverse of to_hex; false on odd length or a non-hex character.
+bool from_hex(const std::string& hex, std::string& out);
+
+} // namespace bento::domain

@@ -45,7 +45,9 @@ Handle activate(self_ptr self, registry<Handle>& reg, const std::string& id, con
   if (it != reg.by_id.end())
     return it->second;
   auto handle = spawn(self->system(), self->state.ctx, id);
+  // Monitor to forget it when it stops; link so that it stops when the router does (shutdown).
   self->monitor(handle);
+  self->link_to(handle);
   self->state.keys_by_addr.emplace(handle.address(), key);
   ++self->state.activations;
   reg.by_id.emplace(id, handle);
@@ -93,6 +95,11 @@ caf::error invalid_key(const failure& f) {
 router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
   self->state.ctx = std::move(ctx);
   self->state.ctx.router = self;
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    // Entities are linked to us: their exits are handled as down messages. Anyone else's ends the router.
+    if (self->state.keys_by_addr.count(msg.source) == 0)
+      self->quit(msg.reason);
+  });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     auto it = st.keys_by_addr.find(msg.source);

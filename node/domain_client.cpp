@@ -1,0 +1,111 @@
+#include "node/domain_client.hpp"
+
+#include <atomic>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/common/domain_error.hpp"
+#include "node/runtime.hpp"
+
+namespace bento::node {
+
+namespace {
+
+/// Work for a bridge actor: issue one request and arrange for its callback.
+struct bridge_job {
+  std::function<void(caf::event_based_actor*)> run;
+};
+
+} // namespace
+} // namespace bento::node
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::node::bridge_job)
+
+namespace bento::node {
+
+struct domain_client::impl {
+  node_runtime rt;
+  caf::duration timeout;
+  std::vector<caf::actor> bridges;
+  std::atomic<size_t> next{0};
+
+  void post(std::function<void(caf::event_based_actor*)> fn) {
+    auto& bridge = bridges[next.fetch_add(1, std::memory_order_relaxed) % bridges.size()];
+    caf::anon_send(bridge, bridge_job{std::move(fn)});
+  }
+
+  template <class Reply, class Handle, class Cmd>
+  void dispatch(const Handle& target, Cmd cmd, callback<Reply> done) {
+    post([target, cmd = std::move(cmd), done = std::move(done), t = timeout](caf::event_based_actor* self) mutable {
+      self->request(target, t, std::move(cmd))
+        .then([done](Reply& reply) { done(std::move(reply)); },
+              [done](caf::error& err) { done(actors::to_failure(err)); });
+    });
+  }
+};
+
+domain_client::domain_client(const node_runtime& rt, std::chrono::milliseconds timeout, size_t bridges)
+  : impl_(std::make_shared<impl>()) {
+  impl_->rt = rt;
+  impl_->timeout = caf::duration{timeout};
+  for (size_t i = 0; i < bridges; ++i)
+    impl_->bridges.push_back(rt.system->spawn([](caf::event_based_actor* self) -> caf::behavior {
+      return {[self](bridge_job& job) { job.run(self); }};
+    }));
+}
+
+domain_client::~domain_client() {
+  stop();
+}
+
+void domain_client::stop() {
+  for (auto& b : impl_->bridges)
+    caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+  impl_->bridges.clear();
+}
+
+#define BENTO_ROUTE(Cmd, Reply, target)                                                                         \
+  void domain_client::call(domain::Cmd cmd, callback<Reply> done) {                                            \
+    impl_->dispatch<Reply>(impl_->rt.target, std::move(cmd), std::move(done));                                  \
+  }
+
+BENTO_ROUTE(register_user, domain::user_view, router)
+BENTO_ROUTE(verify_login, domain::user_view, router)
+BENTO_ROUTE(get_user, domain::user_view, router)
+BENTO_ROUTE(create_restaurant, domain::restaurant, router)
+BENTO_ROUTE(upsert_menu_item, domain::upsert_result, router)
+BENTO_ROUTE(delete_menu_item, bool, router)
+BENTO_ROUTE(get_menu, domain::menu_view, router)
+BENTO_ROUTE(place_order, domain::order, router)
+BENTO_ROUTE(get_order, domain::order, router)
+BENTO_ROUTE(transition_order, domain::order, router)
+BENTO_ROUTE(edit_order, domain::order, router)
+BENTO_ROUTE(list_orders, domain::order_list, order_index)
+BENTO_ROUTE(menu_query, domain::menu_page, catalog)
+BENTO_ROUTE(restaurants_query, domain::restaurant_list, catalog)
+
+#undef BENTO_ROUTE
+
+void domain_client::stats(callback<entity_stats> done) {
+  auto rt = impl_->rt;
+  auto t = impl_->timeout;
+  impl_->post([rt, t, done = std::move(done)](caf::event_based_actor* self) {
+    self->request(rt.router, t, actors::stats_atom::value)
+      .then(
+        [self, rt, t, done](actors::entity_counts& counts) {
+          self->request(rt.catalog, t, actors::stats_atom::value)
+            .then(
+              [done, counts](actors::catalog_stats& cat) {
+                done(entity_stats{counts.users, counts.restaurants, counts.orders, counts.activations,
+                                  counts.passivations, cat.restaurants, cat.items});
+              },
+              [done](caf::error& err) { done(actors::to_failure(err)); });
+        },
+        [done](caf::error& err) { done(actors::to_failure(err)); });
+  });
+}
+
+} // namespace bento::node

@@ -1,0 +1,681 @@
+#include "node/http/api_routes.hpp"
+
+#include <chrono>
+#include <map>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/store/entity_store.hpp"
+#include "node/auth/revocation_list.hpp"
+#include "node/auth/throttles.hpp"
+#include "node/auth/token.hpp"
+#include "node/domain_client.hpp"
+#include "node/http/json_views.hpp"
+#include "node/metrics/node_metrics.hpp"
+#include "node/openapi_document.hpp"
+#include "protocol/domain/calendar.hpp"
+#include "protocol/domain/ids.hpp"
+#include "protocol/domain/validation.hpp"
+
+namespace bento::node {
+
+namespace {
+
+using namespace bento::domain;
+using json = nlohmann::json;
+namespace jv = json_views;
+
+int status_of(errc code) {
+  switch (code) {
+    case errc::invalid_argument: return 400;
+    case errc::meal_unavailable: return 400;
+    case errc::unauthenticated: return 401;
+    case errc::forbidden: return 403;
+    case errc::not_found: return 404;
+    case errc::already_exists: return 409;
+    case errc::out_of_stock: return 409;
+    case errc::invalid_transition: return 409;
+    case errc::idempotency_mismatch: return 422;
+    case errc::throttled: return 429;
+    case errc::overloaded: return 503;
+    case errc::storage_failure: return 503;
+    case errc::outcome_unknown: return 504;
+    case errc::none: return 200;
+  }
+  return 503;
+}
+
+int64_t now_s() {
+  return now_ms() / 1000;
+}
+
+bool hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/// application/x-www-form-urlencoded decoding; false on a broken escape or invalid UTF-8.
+bool url_decode(const std::string& in, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out.push_back(' ');
+    } else if (in[i] == '%') {
+      if (i + 2 >= in.size() || !hex_digit(in[i + 1]) || !hex_digit(in[i + 2]))
+        return false;
+      out.push_back(static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return utf8_length(out) >= 0;
+}
+
+bool parse_query(const std::string& raw, std::map<std::string, std::string>& out) {
+  size_t pos = 0;
+  while (pos <= raw.size() && !raw.empty()) {
+    auto amp = raw.find('&', pos);
+    auto part = raw.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (!part.empty()) {
+      auto eq = part.find('=');
+      std::string key, value;
+      if (!url_decode(part.substr(0, eq), key)
+          || !url_decode(eq == std::string::npos ? std::string() : part.substr(eq + 1), value))
+        return false;
+      out[key] = value;
+    }
+    if (amp == std::string::npos)
+      break;
+    pos = amp + 1;
+  }
+  return true;
+}
+
+struct call;
+using handler_fn = void (*)(const std::shared_ptr<call>&);
+
+struct route {
+  const char* method;
+  const char* pattern; // segments; "{}" matches one id-like segment
+  handler_fn handler;
+  std::vector<std::string> segments;
+};
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  size_t pos = 1;
+  while (pos <= path.size()) {
+    auto slash = path.find('/', pos);
+    out.push_back(path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos));
+    if (slash == std::string::npos)
+      break;
+    pos = slash + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+struct api_router::impl {
+  api_dependencies deps;
+  std::vector<route> routes;
+};
+
+namespace {
+
+/// One request in flight. Shared so that domain callbacks can finish it from any thread.
+struct call : std::enable_shared_from_this<call> {
+  api_router::impl* api = nullptr;
+  http_request req;
+  http_responder done;
+  std::vector<std::string> params;
+  std::map<std::string, std::string> query;
+  std::string route_name = "unmatched";
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  principal caller;
+  token_claims claims;
+  json body;
+
+  domain_client& domain() { return *api->deps.domain; }
+
+  void respond(http_response resp) {
+    auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    api->deps.metrics->observe_request(route_name, req.method, resp.status, elapsed);
+    resp.headers.emplace_back("X-Request-Id", req.request_id);
+    if (resp.status >= 500)
+      spdlog::warn("http.request request_id={} method={} route={} status={} ms={:.2f}", req.request_id,
+                   req.method, route_name, resp.status, elapsed * 1000);
+    else
+      spdlog::debug("http.request request_id={} method={} route={} status={} ms={:.2f}", req.request_id,
+                    req.method, route_name, resp.status, elapsed * 1000);
+    done(std::move(resp));
+  }
+
+  void reply(int status, const json& j) {
+    http_response resp;
+    resp.status = status;
+    resp.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    respond(std::move(resp));
+  }
+
+  void no_content() {
+    http_response resp;
+    resp.status = 204;
+    resp.content_type = "application/json";
+    respond(std::move(resp));
+  }
+
+  void fail(const failure& f) {
+    http_response resp;
+    resp.status = status_of(f.code);
+    resp.body = jv::error_body(f).dump(-1, ' ', false, json::error_handler_t::replace);
+    if (f.code == errc::throttled) {
+      auto ms = f.item_id.empty() ? 1000 : std::max<long long>(1000, std::atoll(f.item_id.c_str()));
+      resp.headers.emplace_back("Retry-After", std::to_string((ms + 999) / 1000));
+      resp.body = json{{"error", "too_many_requests"}, {"message", f.message}}.dump();
+    } else if (f.code == errc::overloaded || f.code == errc::storage_failure) {
+      resp.headers.emplace_back("Retry-After", "1");
+    }
+    respond(std::move(resp));
+  }
+
+  void fail(errc code, std::string message) { fail(domain::fail(code, std::move(message))); }
+
+  /// Verifies the bearer token locally (signature, expiry, revocation); answers 401/403 itself.
+  bool authenticate(std::optional<role> required = std::nullopt) {
+    const auto& h = req.authorization;
+    static const std::string scheme = "Bearer ";
+    if (h.size() <= scheme.size() || h.compare(0, scheme.size(), scheme) != 0) {
+      fail(errc::unauthenticated, "missing bearer token");
+      return false;
+    }
+    auto verified = api->deps.tokens->verify(h.substr(scheme.size()), now_s());
+    if (!verified || api->deps.revocations->is_revoked(verified->token_id)) {
+      fail(errc::unauthenticated, "missing, invalid or expired token");
+      return false;
+    }
+    claims = *verified;
+    caller = principal{claims.user_id, claims.username, claims.role};
+    if (required && caller.role != *required) {
+      fail(errc::forbidden, std::string("this requires the ") + to_string(*required) + " role");
+      return false;
+    }
+    return true;
+  }
+
+  /// Parses the body as a JSON object; answers 400 itself.
+  bool parse_body() {
+    // The body must be JSON whatever Content-Type says: curl's default form type is a common slip, and
+    // refusing it would add nothing since nothing else is accepted.
+    body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded()) {
+      fail(errc::invalid_argument, "body is not valid JSON");
+      return false;
+    }
+    if (!body.is_object()) {
+      fail(errc::invalid_argument, "body must be a JSON object");
+      return false;
+    }
+    return true;
+  }
+
+  /// A callback for the domain that maps success through `on_ok` and failure to an error response.
+  template <class T, class F>
+  std::function<void(outcome<T>)> then(F on_ok) {
+    return [self = shared_from_this(), on_ok](outcome<T> r) mutable {
+      if (!r) {
+        self->fail(r.error());
+        return;
+      }
+      on_ok(*self, *r);
+    };
+  }
+};
+
+using call_ptr = std::shared_ptr<call>;
+
+// --- operational ---------------------------------------------------------------------------------------------
+
+void healthz(const call_ptr& c) {
+  c->reply(200, {{"status", "ok"}});
+}
+
+void readyz(const call_ptr& c) {
+  if (!c->api->deps.ready->load()) {
+    c->reply(503, {{"status", "starting"}});
+    return;
+  }
+  // Ready means the actors answer, not only that the process runs.
+  c->domain().stats([c](outcome<entity_stats> r) {
+    if (r)
+      c->reply(200, {{"status", "ready"}});
+    else
+      c->reply(503, {{"status", "not_ready"}, {"message", r.error().message}});
+  });
+}
+
+void metrics(const call_ptr& c) {
+  c->domain().stats([c](outcome<entity_stats> r) {
+    auto& deps = c->api->deps;
+    std::map<std::string, double> edge = {{"open_connections", static_cast<double>(deps.open_connections())},
+                                          {"revoked_tokens", static_cast<double>(deps.revocations->size())}};
+    http_response resp;
+    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp.body = deps.metrics->render(r ? &*r : nullptr, deps.store->stats(), edge);
+    c->respond(std::move(resp));
+  });
+}
+
+void openapi(const call_ptr& c) {
+  http_response resp;
+  resp.content_type = "application/yaml";
+  resp.body = openapi_document();
+  c->respond(std::move(resp));
+}
+
+// --- users and sessions -----------------------------------------------------------------------------------
+
+void create_user(const call_ptr& c) {
+  if (!c->parse_body())
+    return;
+  jv::reader r(c->body);
+  register_user cmd;
+  cmd.username = r.string("username", true).value_or("");
+  cmd.password = r.string("password", true).value_or("");
+  cmd.email = r.string("email", true).value_or("");
+  auto role_text = r.string("role", true);
+  cmd.place = r.string("place", true).value_or("");
+  if (!r.ok())
+    return c->fail(r.error());
+  auto role = parse_role(*role_text);
+  if (!role)
+    return c->fail(errc::invalid_argument, "role must be customer or merchant");
+  cmd.role = *role;
+  if (auto f = check_registration(cmd))
+    return c->fail(*f);
+  c->domain().call(std::move(cmd),
+                   c->then<user_view>([](call& c, user_view& u) { c.reply(201, jv::to_json(u)); }));
+}
+
+void create_session(const call_ptr& c) {
+  auto& deps = c->api->deps;
+  if (auto wait = deps.login_throttle->retry_after_ms(c->req.client_address, now_ms()); wait > 0)
+    return c->fail(domain::fail(errc::throttled, "too many failed logins from this address",
+                                std::to_string(wait)));
+  if (!c->parse_body())
+    return;
+  jv::reader r(c->body);
+  verify_login cmd;
+  cmd.username = r.string("username", true).value_or("");
+  cmd.password = r.string("password", true).value_or("");
+  if (!r.ok())
+    return c->fail(r.error());
+  if (cmd.password.size() > 1024)
+    return c->fail(errc::unauthenticated, "invalid username or password");
+  c->domain().call(std::move(cmd), [c](outcome<user_view> u) {
+    auto& deps = c->api->deps;
+    if (!u) {
+      if (u.error().code == errc::unauthenticated)
+        deps.login_throttle->record_failure(c->req.client_address, now_ms());
+      return c->fail(u.error());
+    }
+    deps.login_throttle->record_success(c->req.client_address);
+    token_claims claims;
+    claims.user_id = u->id;
+    claims.username = u->username;
+    claims.role = u->role;
+    claims.token_id = random_id("t_");
+    claims.issued_at_s = now_s();
+    claims.expires_at_s = claims.issued_at_s + deps.token_ttl_s;
+    c->reply(201, {{"token", deps.tokens->issue(claims)},
+                   {"expires_at", jv::iso8601(claims.expires_at_s * 1000)},
+                   {"user", jv::to_json(*u)}});
+  });
+}
+
+void delete_session(const call_ptr& c) {
+  if (!c->authenticate())
+    return;
+  auto done = c->api->deps.revocations->revoke(c->claims.token_id, c->claims.expires_at_s, now_s());
+  if (!done)
+    return c->fail(done.error());
+  c->no_content();
+}
+
+void get_me(const call_ptr& c) {
+  if (!c->authenticate())
+    return;
+  c->domain().call(get_user{c->caller.username},
+                   c->then<user_view>([](call& c, user_view& u) { c.reply(200, jv::to_json(u)); }));
+}
+
+// --- restaurants and menus -------------------------------------------------------------------------------
+
+void create_restaurant_route(const call_ptr& c) {
+  if (!c->authenticate(role::merchant) || !c->parse_body())
+    return;
+  jv::reader r(c->body);
+  create_restaurant cmd;
+  cmd.caller = c->caller;
+  cmd.restaurant_id = random_id("r_");
+  cmd.name = r.string("name", true).value_or("");
+  cmd.place = r.string("place", true).value_or("");
+  if (!r.ok())
+    return c->fail(r.error());
+  c->domain().call(std::move(cmd),
+                   c->then<restaurant>([](call& c, restaurant& x) { c.reply(201, jv::to_json(x)); }));
+}
+
+void list_restaurants(const call_ptr& c) {
+  if (!c->authenticate())
+    return;
+  restaurants_query q{c->query["place"]};
+  if (auto f = check_text("place", q.place, max_place_length, false))
+    return c->fail(*f);
+  c->domain().call(std::move(q), c->then<restaurant_list>([](call& c, restaurant_list& list) {
+    json out = json::array();
+    for (auto& r : list.restaurants)
+      out.push_back(jv::to_json(r));
+    c.reply(200, {{"restaurants", out}});
+  }));
+}
+
+void get_menu_route(const call_ptr& c) {
+  if (!c->authenticate())
+    return;
+  c->domain().call(get_menu{c->params[0]}, c->then<menu_view>([](call& c, menu_view& m) {
+    json items = json::array();
+    for (auto& i : m.items)
+      items.push_back(jv::to_json(i));
+    c.reply(200, {{"restaurant", jv::to_json(m.info)}, {"items", items}});
+  }));
+}
+
+void put_item(const call_ptr& c) {
+  if (!c->authenticate(role::merchant) || !c->parse_body())
+    return;
+  if (auto f = check_id("item id", c->params[1]))
+    return c->fail(*f);
+  jv::reader r(c->body);
+  upsert_menu_item cmd;
+  cmd.caller = c->caller;
+  cmd.restaurant_id = c->params[0];
+  cmd.item_id = c->params[1];
+  auto& in = cmd.input;
+  in.name = r.string("name", true).value_or("");
+  in.description = r.string("description", false).value_or("");
+  in.price_cents = r.integer("price_cents", true, 0, max_price_cents).value_or(0);
+  in.stock = r.integer("stock", true, 0, max_stock).value_or(0);
+  in.daily_stock = r.integer("daily_stock", false, 0, max_stock).value_or(0);
+  in.tags = r.strings("tags", false, max_tags).value_or(std::vector<std::string>{});
+  auto meals = r.strings("meals", false, 3).value_or(std::vector<std::string>{});
+  in.image_url = r.string("image_url", false).value_or("");
+  if (!r.ok())
+    return c->fail(r.error());
+  for (auto& m : meals) {
+    auto parsed = parse_meal(m);
+    if (!parsed)
+      return c->fail(errc::invalid_argument, "meals may contain only breakfast, lunch, dinner");
+    in.meals.push_back(*parsed);
+  }
+  if (auto f = check_menu_item(in))
+    return c->fail(*f);
+  c->domain().call(std::move(cmd), c->then<upsert_result>([](call& c, upsert_result& res) {
+    c.reply(res.created ? 201 : 200, jv::to_json(res.item));
+  }));
+}
+
+void delete_item(const call_ptr& c) {
+  if (!c->authenticate(role::merchant))
+    return;
+  c->domain().call(delete_menu_item{c->caller, c->params[0], c->params[1]},
+                   c->then<bool>([](call& c, bool) { c.no_content(); }));
+}
+
+void search_menu(const call_ptr& c) {
+  if (!c->authenticate())
+    return;
+  menu_query q;
+  q.place = c->query["place"];
+  q.tag = c->query["tag"];
+  q.text = c->query["q"];
+  q.cursor = c->query["cursor"];
+  if (auto f = check_text("place", q.place, max_place_length, false))
+    return c->fail(*f);
+  if (auto f = check_text("q", q.text, max_name_length, false))
+    return c->fail(*f);
+  if (q.tag.size() > max_tag_length || q.cursor.size() > 1024)
+    return c->fail(errc::invalid_argument, "tag or cursor is too long");
+  if (auto m = c->query.find("meal"); m != c->query.end() && !m->second.empty()) {
+    q.for_meal = parse_meal(m->second);
+    if (!q.for_meal)
+      return c->fail(errc::invalid_argument, "meal must be breakfast, lunch or dinner");
+  }
+  if (auto l = c->query.find("limit"); l != c->query.end()) {
+    char* end = nullptr;
+    long v = std::strtol(l->second.c_str(), &end, 10);
+    if (l->second.empty() || *end != '\0' || v < 1 || v > 100)
+      return c->fail(errc::invalid_argument, "limit must be an integer between 1 and 100");
+    q.limit = static_cast<uint32_t>(v);
+  }
+  c->domain().call(std::move(q), c->then<menu_page>([](call& c, menu_page& page) {
+    json items = json::array();
+    for (auto& e : page.items) {
+      auto j = jv::to_json(e.item);
+      j["restaurant_id"] = e.item.restaurant_id;
+      j["restaurant_name"] = e.restaurant_name;
+      items.push_back(std::move(j));
+    }
+    c.reply(200, {{"items", items}, {"next_cursor", page.next_cursor.empty() ? json() : json(page.next_cursor)}});
+  }));
+}
+
+// --- orders -------------------------------------------------------------------------------------------------
+
+void create_order(const call_ptr& c) {
+  if (!c->authenticate(role::customer) || !c->parse_body())
+    return;
+  jv::reader r(c->body);
+  place_order cmd;
+  cmd.caller = c->caller;
+  cmd.restaurant_id = r.string("restaurant_id", true).value_or("");
+  cmd.lines = r.lines("items", true).value_or(std::vector<line_request>{});
+  auto meal_text = r.string("meal", false);
+  cmd.date = r.string("date", false);
+  cmd.note = r.string("note", false).value_or("");
+  if (!r.ok())
+    return c->fail(r.error());
+  if (meal_text) {
+    cmd.for_meal = parse_meal(*meal_text);
+    if (!cmd.for_meal)
+      return c->fail(errc::invalid_argument, "meal must be breakfast, lunch or dinner");
+  }
+  if (cmd.date && !is_valid_date(*cmd.date))
+    return c->fail(errc::invalid_argument, "date must be a real day as YYYY-MM-DD");
+  const auto& key = c->req.idempotency_key;
+  if (!key.empty()) {
+    if (key.size() > 128 || check_text("Idempotency-Key", key, 128, true))
+      return c->fail(errc::invalid_argument, "Idempotency-Key must be 1-128 printable characters");
+    cmd.idempotency_key = key;
+    cmd.order_id = order_id_for_key(c->caller.user_id, key);
+  } else {
+    cmd.order_id = random_id("o_");
+  }
+  if (auto f = check_id("restaurant_id", cmd.restaurant_id))
+    return c->fail(errc::not_found, "restaurant not found");
+  if (auto f = check_lines(cmd.lines))
+    return c->fail(*f);
+  if (auto f = check_text("note", cmd.note, max_note_length, false, true))
+    return c->fail(*f);
+  c->domain().call(std::move(cmd), c->then<order>([](call& c, order& o) { c.reply(201, jv::to_json(o)); }));
+}
+
+void list_orders_route(const call_ptr& c) {
+  if (!c->authenticate())
+    return;
+  list_orders q;
+  q.caller = c->caller;
+  if (auto s = c->query.find("status"); s != c->query.end() && !s->second.empty()) {
+    q.status = parse_order_status(s->second);
+    if (!q.status)
+      return c->fail(errc::invalid_argument, "status must be placed, confirmed, delivered or cancelled");
+  }
+  if (auto m = c->query.find("month"); m != c->query.end() && !m->second.empty()) {
+    if (!is_valid_month(m->second))
+      return c->fail(errc::invalid_argument, "month must be YYYY-MM");
+    q.month = m->second;
+  }
+  if (auto l = c->query.find("limit"); l != c->query.end()) {
+    char* end = nullptr;
+    long v = std::strtol(l->second.c_str(), &end, 10);
+    if (l->second.empty() || *end != '\0' || v < 1 || v > 500)
+      return c->fail(errc::invalid_argument, "limit must be an integer between 1 and 500");
+    q.limit = static_cast<uint32_t>(v);
+  }
+  q.cursor = c->query["cursor"];
+  if (q.cursor.size() > 1024)
+    return c->fail(errc::invalid_argument, "cursor is not valid");
+  c->domain().call(std::move(q), c->then<order_list>([](call& c, order_list& list) {
+    json out = json::array();
+    for (auto& o : list.orders)
+      out.push_back(jv::to_json(o));
+    c.reply(200, {{"orders", out}, {"next_cursor", list.next_cursor.empty() ? json() : json(list.next_cursor)}});
+  }));
+}
+
+void get_order_route(const call_ptr& c) {
+  if (!c->authenticate())
+    return;
+  c->domain().call(get_order{c->caller, c->params[0]},
+                   c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
+}
+
+void transition(const call_ptr& c, order_action action) {
+  if (!c->authenticate())
+    return;
+  c->domain().call(transition_order{c->caller, c->params[0], action},
+                   c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
+}
+
+void confirm_order(const call_ptr& c) { transition(c, order_action::confirm); }
+void deliver_order(const call_ptr& c) { transition(c, order_action::deliver); }
+void cancel_order(const call_ptr& c) { transition(c, order_action::cancel); }
+
+void patch_order(const call_ptr& c) {
+  if (!c->authenticate(role::merchant) || !c->parse_body())
+    return;
+  jv::reader r(c->body);
+  edit_order cmd;
+  cmd.caller = c->caller;
+  cmd.order_id = c->params[0];
+  cmd.lines = r.lines("items", false);
+  cmd.note = r.string("note", false);
+  if (!r.ok())
+    return c->fail(r.error());
+  if (!cmd.lines && !cmd.note)
+    return c->fail(errc::invalid_argument, "give items and/or note");
+  if (cmd.lines)
+    if (auto f = check_lines(*cmd.lines))
+      return c->fail(*f);
+  c->domain().call(std::move(cmd), c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
+}
+
+std::vector<route> make_routes() {
+  std::vector<route> routes = {
+    {"GET", "/healthz", healthz, {}},
+    {"GET", "/readyz", readyz, {}},
+    {"GET", "/metrics", metrics, {}},
+    {"GET", "/api/v1/openapi.yaml", openapi, {}},
+    {"POST", "/api/v1/users", create_user, {}},
+    {"POST", "/api/v1/sessions", create_session, {}},
+    {"DELETE", "/api/v1/sessions/current", delete_session, {}},
+    {"GET", "/api/v1/me", get_me, {}},
+    {"POST", "/api/v1/restaurants", create_restaurant_route, {}},
+    {"GET", "/api/v1/restaurants", list_restaurants, {}},
+    {"GET", "/api/v1/restaurants/{}/menu", get_menu_route, {}},
+    {"PUT", "/api/v1/restaurants/{}/menu/items/{}", put_item, {}},
+    {"DELETE", "/api/v1/restaurants/{}/menu/items/{}", delete_item, {}},
+    {"GET", "/api/v1/menu", search_menu, {}},
+    {"POST", "/api/v1/orders", create_order, {}},
+    {"GET", "/api/v1/orders", list_orders_route, {}},
+    {"GET", "/api/v1/orders/{}", get_order_route, {}},
+    {"PATCH", "/api/v1/orders/{}", patch_order, {}},
+    {"POST", "/api/v1/orders/{}/confirm", confirm_order, {}},
+    {"POST", "/api/v1/orders/{}/deliver", deliver_order, {}},
+    {"POST", "/api/v1/orders/{}/cancel", cancel_order, {}},
+  };
+  for (auto& r : routes)
+    r.segments = split_path(r.pattern);
+  return routes;
+}
+
+bool match(const route& r, const std::vector<std::string>& segments, std::vector<std::string>& params) {
+  if (r.segments.size() != segments.size())
+    return false;
+  std::vector<std::string> captured;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (r.segments[i] == "{}") {
+      if (segments[i].empty())
+        return false;
+      captured.push_back(segments[i]);
+    } else if (r.segments[i] != segments[i]) {
+      return false;
+    }
+  }
+  params = std::move(captured);
+  return true;
+}
+
+} // namespace
+
+api_router::api_router(api_dependencies deps) : impl_(std::make_shared<impl>()) {
+  impl_->deps = std::move(deps);
+  impl_->routes = make_routes();
+}
+
+api_router::~api_router() = default;
+
+void api_router::handle(http_request req, http_responder done) {
+  auto c = std::make_shared<call>();
+  c->api = impl_.get();
+  c->req = std::move(req);
+  c->done = std::move(done);
+  if (c->req.path.empty() || c->req.path.front() != '/' || c->req.path.size() > 2048)
+    return c->fail(errc::invalid_argument, "malformed request target");
+  if (c->req.path.rfind("/api/", 0) == 0) {
+    if (auto wait = impl_->deps.limiter->acquire(c->req.client_address, now_ms()); wait > 0)
+      return c->fail(domain::fail(errc::throttled, "rate limit exceeded", std::to_string(wait)));
+  }
+  auto segments = split_path(c->req.path);
+  std::string allowed;
+  for (auto& r : impl_->routes) {
+    std::vector<std::string> params;
+    if (!match(r, segments, params))
+      continue;
+    if (c->req.method != r.method) {
+      allowed += (allowed.empty() ? "" : ", ") + std::string(r.method);
+      continue;
+    }
+    c->route_name = r.pattern;
+    c->params = std::move(params);
+    if (!parse_query(c->req.raw_query, c->query))
+      return c->fail(errc::invalid_argument, "malformed query string");
+    r.handler(c);
+    return;
+  }
+  if (!allowed.empty()) {
+    http_response resp;
+    resp.status = 405;
+    resp.headers.emplace_back("Allow", allowed);
+    resp.body = json{{"error", "method_not_allowed"}, {"message", "use " + allowed}}.dump();
+    c->respond(std::move(resp));
+    return;
+  }
+  http_response resp;
+  resp.status = 404;
+  resp.body = json{{"error", "not_found"}, {"message", "no such endpoint"}}.dump();
+  c->respond(std::move(resp));
+}
+
+} // namespace bento::node

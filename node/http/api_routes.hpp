@@ -1,0 +1,51 @@
+#pragma once
+// The HTTP API: routes a parsed request to a handler that authenticates, validates, builds a domain command,
+// calls the domain and maps the reply to JSON. No business rule lives here.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "node/http/http_types.hpp"
+
+namespace bento::store {
+class entity_store;
+}
+
+namespace bento::node {
+
+class domain_client;
+class token_signer;
+class revocation_list;
+class rate_limiter;
+class login_failure_throttle;
+class node_metrics;
+
+struct api_dependencies {
+  domain_client* domain = nullptr;
+  const token_signer* tokens = nullptr;
+  revocation_list* revocations = nullptr;
+  rate_limiter* limiter = nullptr;
+  login_failure_throttle* login_throttle = nullptr;
+  node_metrics* metrics = nullptr;
+  store::entity_store* store = nullptr;
+  std::function<uint64_t()> open_connections;
+  const std::atomic<bool>* ready = nullptr;
+  uint32_t token_ttl_s = 86400;
+};
+
+class api_router {
+public:
+  explicit api_router(api_dependencies deps);
+  ~api_router();
+
+  void handle(http_request req, http_responder done);
+
+  struct impl; // public so that handlers in the .cpp can name it
+
+private:
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace bento::node

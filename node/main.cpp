@@ -1,0 +1,211 @@
+// bento-node: one member of a Bento deployment (for now: a single node). The one place that reads the
+// configuration, opens the store, spawns and wires the actors and starts the edges.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <pthread.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/catalog/catalog_actor.hpp"
+#include "actors/common/entity_context.hpp"
+#include "actors/order_index/order_index_actor.hpp"
+#include "actors/store/entity_store.hpp"
+#include "cluster/local_router.hpp"
+#include "node/auth/revocation_list.hpp"
+#include "node/auth/throttles.hpp"
+#include "node/auth/token.hpp"
+#include "node/domain_client.hpp"
+#include "node/http/api_routes.hpp"
+#include "node/http/http_server.hpp"
+#include "node/logging.hpp"
+#include "node/metrics/node_metrics.hpp"
+#include "node/node_config.hpp"
+#include "node/runtime.hpp"
+#include "node/secret_file.hpp"
+#include "protocol/domain/calendar.hpp"
+
+namespace {
+
+using namespace bento;
+
+constexpr int exit_config = 2;
+constexpr int exit_runtime = 1;
+
+void print_help() {
+  std::printf("bento-node: a Bento node. Configuration comes only from the environment:\n\n");
+  for (auto& o : node::option_docs())
+    std::printf("  %-26s %s (default: %s)\n", o.name.c_str(), o.description.c_str(),
+                o.default_value.empty() ? "-" : o.default_value.c_str());
+}
+
+int run(const node::node_config& cfg, sigset_t signals) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) {
+    spdlog::critical("node.start_failed reason=data_dir path={} error={}", cfg.data_dir, ec.message());
+    return exit_runtime;
+  }
+  auto secret = cfg.secret;
+  if (secret.empty()) {
+    auto loaded = node::load_or_create_secret(cfg.data_dir);
+    if (!loaded) {
+      spdlog::critical("node.start_failed reason=secret error={}", loaded.error().message);
+      return exit_runtime;
+    }
+    secret = *loaded;
+  }
+
+  store::store_options so;
+  so.path = cfg.data_dir + "/db";
+  so.sync_writes = cfg.sync_writes;
+  auto opened = store::entity_store::open(so);
+  if (!opened) {
+    spdlog::critical("node.start_failed reason=store path={} error={}", so.path, opened.error().message);
+    return exit_runtime;
+  }
+  auto store = std::move(*opened);
+
+  node::revocation_list revocations(*store);
+  if (auto loaded = revocations.load(domain::now_ms() / 1000); !loaded) {
+    spdlog::critical("node.start_failed reason=revocations error={}", loaded.error().message);
+    return exit_runtime;
+  }
+
+  caf::actor_system_config caf_cfg;
+  caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.scheduler_threads));
+  caf_cfg.set("logger.verbosity", caf::atom("quiet"));
+  int exit_code = 0;
+  {
+    caf::actor_system sys{caf_cfg};
+
+    actors::hash_settings hs;
+    hs.ops_limit = cfg.argon2_ops;
+    hs.mem_limit_bytes = static_cast<size_t>(cfg.argon2_mem_kib) * 1024;
+    actors::entity_context ctx;
+    ctx.store = store.get();
+    ctx.hasher = actors::spawn_hasher_pool(sys, cfg.hash_workers, hs);
+    ctx.gate = std::make_shared<actors::hash_gate>();
+    ctx.gate->limit = static_cast<int>(cfg.hash_workers) * 32;
+    auto dummy = actors::hash_password("bento dummy password for unknown users", hs);
+    if (!dummy) {
+      spdlog::critical("node.start_failed reason=argon2 error={}", dummy.error().message);
+      return exit_runtime;
+    }
+    ctx.dummy_hash = *dummy;
+    ctx.idle_timeout = std::chrono::seconds(cfg.idle_passivate_s);
+    ctx.empty_idle_timeout = std::min(ctx.idle_timeout, std::chrono::milliseconds(10'000));
+    ctx.call_timeout = std::chrono::milliseconds(cfg.request_timeout_ms / 2);
+
+    node::node_runtime rt;
+    rt.system = &sys;
+    rt.catalog = actors::spawn_catalog_actor(sys, store.get());
+    auto catalog = rt.catalog;
+    store->set_event_listener([catalog](const domain::event& ev) {
+      if (ev.type.rfind("menu.", 0) == 0 || ev.type.rfind("stock.", 0) == 0 || ev.type.rfind("restaurant.", 0) == 0)
+        caf::anon_send(catalog, ev);
+    });
+    rt.router = cluster::spawn_local_router(sys, ctx);
+    rt.order_index = actors::spawn_order_index_actor(sys, store.get());
+
+    node::domain_client domain(rt, std::chrono::milliseconds(cfg.request_timeout_ms));
+    node::token_signer tokens(secret);
+    node::rate_limiter limiter(cfg.rate_limit);
+    node::login_failure_throttle login_throttle;
+    node::node_metrics metrics;
+    std::atomic<bool> ready{false};
+
+    node::http_server_options ho;
+    ho.bind = cfg.bind;
+    ho.port = cfg.http_port;
+    ho.threads = cfg.http_threads;
+    ho.max_connections = cfg.max_connections;
+    node::http_server* server_ptr = nullptr;
+    node::api_dependencies deps;
+    deps.domain = &domain;
+    deps.tokens = &tokens;
+    deps.revocations = &revocations;
+    deps.limiter = &limiter;
+    deps.login_throttle = &login_throttle;
+    deps.metrics = &metrics;
+    deps.store = store.get();
+    deps.open_connections = [&server_ptr] { return server_ptr ? server_ptr->open_connections() : 0; };
+    deps.ready = &ready;
+    deps.token_ttl_s = cfg.token_ttl_s;
+    node::api_router api(deps);
+    node::http_server server(ho, [&api](node::http_request req, node::http_responder done) {
+      api.handle(std::move(req), std::move(done));
+    });
+    server_ptr = &server;
+    if (auto started = server.start(); !started) {
+      spdlog::critical("node.start_failed reason=http error={}", started.error().message);
+      exit_code = exit_runtime;
+    } else {
+      ready = true;
+      spdlog::info("node.started http=http://{}:{} data_dir={} tz={} rate_limit={} sync_writes={}", cfg.bind,
+                   cfg.http_port, cfg.data_dir, cfg.time_zone, cfg.rate_limit, cfg.sync_writes);
+      int sig = 0;
+      sigwait(&signals, &sig);
+      spdlog::info("node.stopping signal={}", sig);
+      ready = false;
+      // Stop accepting, let in-flight requests finish (the domain answers within its request timeout).
+      server.stop(8000);
+    }
+    domain.stop();
+    caf::anon_send_exit(rt.router, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(rt.catalog, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(rt.order_index, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
+    store->set_event_listener(nullptr);
+    // Entity actors are linked to nothing: ask them to stop through the router's registry by shutting the
+    // system down; actor_system's destructor waits for every actor.
+    ctx = actors::entity_context{};
+  }
+  store->close();
+  spdlog::info("node.stopped");
+  return exit_code;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      print_help();
+      return 0;
+    }
+    std::fprintf(stderr, "bento-node takes no arguments (configuration is BENTO_* environment variables); "
+                         "see --help\n");
+    return exit_config;
+  }
+  auto cfg = node::load_config([](const char* name) { return std::getenv(name); });
+  if (!cfg) {
+    std::fprintf(stderr, "bento-node: invalid configuration: %s\n", cfg.error().message.c_str());
+    return exit_config;
+  }
+  if (!domain::set_time_zone(cfg->time_zone)) {
+    std::fprintf(stderr, "bento-node: invalid configuration: BENTO_TZ='%s' is not a known time zone\n",
+                 cfg->time_zone.c_str());
+    return exit_config;
+  }
+  node::init_logging(cfg->node_id, cfg->log_level);
+  if (sodium_init() < 0) {
+    spdlog::critical("node.start_failed reason=libsodium");
+    return exit_runtime;
+  }
+  // Block the stop signals before any thread starts so that only sigwait() sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  return run(*cfg, signals);
+}

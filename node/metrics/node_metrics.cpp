@@ -1,0 +1,113 @@
+#include "node/metrics/node_metrics.hpp"
+
+#include <mutex>
+#include <sstream>
+#include <unordered_map>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include "node/domain_client.hpp"
+
+namespace bento::node {
+
+struct node_metrics::impl {
+  prometheus::Registry registry;
+  prometheus::Family<prometheus::Counter>& requests = prometheus::BuildCounter()
+                                                        .Name("bento_http_requests_total")
+                                                        .Help("HTTP requests by route, method and status")
+                                                        .Register(registry);
+  prometheus::Family<prometheus::Histogram>& latency = prometheus::BuildHistogram()
+                                                         .Name("bento_http_request_duration_seconds")
+                                                         .Help("HTTP request latency by route and method")
+                                                         .Register(registry);
+  prometheus::Family<prometheus::Gauge>& actors = prometheus::BuildGauge()
+                                                    .Name("bento_entity_actors")
+                                                    .Help("Active entity actors by kind")
+                                                    .Register(registry);
+  prometheus::Family<prometheus::Counter>& lifecycle = prometheus::BuildCounter()
+                                                         .Name("bento_entity_lifecycle_total")
+                                                         .Help("Entity activations and passivations")
+                                                         .Register(registry);
+  prometheus::Family<prometheus::Gauge>& catalog = prometheus::BuildGauge()
+                                                     .Name("bento_catalog_entries")
+                                                     .Help("Entries in the menu read model by kind")
+                                                     .Register(registry);
+  prometheus::Family<prometheus::Gauge>& rocksdb = prometheus::BuildGauge()
+                                                     .Name("bento_rocksdb")
+                                                     .Help("RocksDB statistics by name")
+                                                     .Register(registry);
+  prometheus::Family<prometheus::Gauge>& edge = prometheus::BuildGauge()
+                                                  .Name("bento_edge")
+                                                  .Help("Edge gauges by name")
+                                                  .Register(registry);
+  const prometheus::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                        0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  // Handles are cached: Family::Add takes a lock and hashes labels on every call.
+  std::mutex mutex;
+  std::unordered_map<std::string, prometheus::Counter*> counters;
+  std::unordered_map<std::string, prometheus::Histogram*> histograms;
+  double last_activations = 0;
+  double last_passivations = 0;
+};
+
+node_metrics::node_metrics() : impl_(std::make_unique<impl>()) {}
+
+node_metrics::~node_metrics() = default;
+
+void node_metrics::observe_request(const std::string& route, const std::string& method, int status,
+                                   double seconds) {
+  auto status_text = std::to_string(status);
+  auto counter_key = route + '\0' + method + '\0' + status_text;
+  auto histogram_key = route + '\0' + method;
+  prometheus::Counter* counter;
+  prometheus::Histogram* histogram;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto c = impl_->counters.find(counter_key);
+    if (c == impl_->counters.end())
+      c = impl_->counters
+            .emplace(counter_key,
+                     &impl_->requests.Add({{"route", route}, {"method", method}, {"status", status_text}}))
+            .first;
+    counter = c->second;
+    auto h = impl_->histograms.find(histogram_key);
+    if (h == impl_->histograms.end())
+      h = impl_->histograms
+            .emplace(histogram_key, &impl_->latency.Add({{"route", route}, {"method", method}}, impl_->buckets))
+            .first;
+    histogram = h->second;
+  }
+  counter->Increment();
+  histogram->Observe(seconds);
+}
+
+std::string node_metrics::render(const entity_stats* entities, const std::map<std::string, double>& store_stats,
+                                 const std::map<std::string, double>& edge_gauges) {
+  if (entities) {
+    impl_->actors.Add({{"kind", "user"}}).Set(static_cast<double>(entities->users));
+    impl_->actors.Add({{"kind", "restaurant"}}).Set(static_cast<double>(entities->restaurants));
+    impl_->actors.Add({{"kind", "order"}}).Set(static_cast<double>(entities->orders));
+    std::lock_guard lock(impl_->mutex);
+    auto act = static_cast<double>(entities->activations);
+    auto pas = static_cast<double>(entities->passivations);
+    impl_->lifecycle.Add({{"event", "activation"}}).Increment(act - impl_->last_activations);
+    impl_->lifecycle.Add({{"event", "passivation"}}).Increment(pas - impl_->last_passivations);
+    impl_->last_activations = act;
+    impl_->last_passivations = pas;
+    impl_->catalog.Add({{"kind", "restaurant"}}).Set(static_cast<double>(entities->catalog_restaurants));
+    impl_->catalog.Add({{"kind", "item"}}).Set(static_cast<double>(entities->catalog_items));
+  }
+  for (auto& [name, value] : store_stats)
+    impl_->rocksdb.Add({{"stat", name}}).Set(value);
+  for (auto& [name, value] : edge_gauges)
+    impl_->edge.Add({{"gauge", name}}).Set(value);
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, impl_->registry.Collect());
+  return out.str();
+}
+
+} // namespace bento::node

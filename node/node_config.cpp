@@ -1,0 +1,155 @@
+#include "node/node_config.hpp"
+
+#include <climits>
+#include <cstdlib>
+#include <unistd.h>
+
+namespace bento::node {
+
+namespace {
+
+using domain::errc;
+using domain::fail;
+
+struct reader {
+  const env_lookup& getenv;
+  std::vector<std::string> errors;
+
+  const char* raw(const char* name) {
+    auto v = getenv(name);
+    return v && *v ? v : nullptr;
+  }
+
+  void text(const char* name, std::string& out, size_t max_len) {
+    if (auto v = raw(name)) {
+      std::string s(v);
+      if (s.size() > max_len)
+        errors.push_back(std::string(name) + " is longer than " + std::to_string(max_len) + " characters");
+      else
+        out = s;
+    }
+  }
+
+  template <class Int>
+  void integer(const char* name, Int& out, long long min, long long max) {
+    auto v = raw(name);
+    if (!v)
+      return;
+    char* end = nullptr;
+    errno = 0;
+    long long parsed = std::strtoll(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || parsed < min || parsed > max) {
+      errors.push_back(std::string(name) + "='" + v + "' must be an integer in [" + std::to_string(min) + ", "
+                       + std::to_string(max) + "]");
+      return;
+    }
+    out = static_cast<Int>(parsed);
+  }
+
+  void boolean(const char* name, bool& out) {
+    auto v = raw(name);
+    if (!v)
+      return;
+    std::string s(v);
+    if (s == "1" || s == "true" || s == "yes" || s == "on")
+      out = true;
+    else if (s == "0" || s == "false" || s == "no" || s == "off")
+      out = false;
+    else
+      errors.push_back(std::string(name) + "='" + s + "' must be 1/0, true/false, yes/no or on/off");
+  }
+};
+
+bool plausible_bind_address(const std::string& s) {
+  if (s.empty() || s.size() > 253)
+    return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '-'))
+      return false;
+  return true;
+}
+
+} // namespace
+
+const std::vector<option_doc>& option_docs() {
+  static const std::vector<option_doc> docs = {
+    {"BENTO_BIND", "address the HTTP and client ports bind to", "127.0.0.1"},
+    {"BENTO_HTTP_PORT", "HTTP/JSON API port (1-65535)", "8080"},
+    {"BENTO_CLIENT_PORT", "binary client protocol port (1-65535)", "7410"},
+    {"BENTO_CLUSTER_PORT", "cluster port for peer nodes (1-65535)", "4710"},
+    {"BENTO_DATA_DIR", "RocksDB data directory (created if missing)", "./data"},
+    {"BENTO_NODE_ID", "node name in logs and cluster membership", "host name"},
+    {"BENTO_LOG_LEVEL", "trace|debug|info|warn|error|critical|off", "info"},
+    {"BENTO_SECRET", "token signing key, at least 32 characters; unset: generated and kept in the data dir", ""},
+    {"BENTO_TZ", "IANA time zone for 'today' and meal slots", "Asia/Taipei"},
+    {"BENTO_RATE_LIMIT", "requests/s per client address with equal burst; 0 = off", "0"},
+    {"BENTO_SYNC_WRITES", "fsync the write-ahead log before acknowledging (power-loss safety)", "0"},
+    {"BENTO_HTTP_THREADS", "HTTP I/O threads (1-64)", "2"},
+    {"BENTO_SCHEDULER_THREADS", "actor scheduler threads (1-256)", "2"},
+    {"BENTO_HASH_WORKERS", "password hashing threads (1-64)", "2"},
+    {"BENTO_ARGON2_OPS", "Argon2id passes (1-10)", "2"},
+    {"BENTO_ARGON2_MEM_KIB", "Argon2id memory in KiB (8192-1048576)", "65536"},
+    {"BENTO_TOKEN_TTL_S", "session token lifetime in seconds (60-2592000)", "86400"},
+    {"BENTO_REQUEST_TIMEOUT_MS", "time an edge waits for the domain (100-120000)", "10000"},
+    {"BENTO_IDLE_PASSIVATE_S", "idle seconds before an entity actor is passivated (1-86400)", "300"},
+    {"BENTO_MAX_CONNECTIONS", "concurrent HTTP connections (1-1000000)", "10000"},
+  };
+  return docs;
+}
+
+domain::outcome<node_config> load_config(const env_lookup& getenv) {
+  node_config cfg;
+  reader r{getenv, {}};
+  r.text("BENTO_BIND", cfg.bind, 253);
+  if (!plausible_bind_address(cfg.bind))
+    r.errors.push_back("BENTO_BIND='" + cfg.bind + "' is not an address or host name");
+  r.integer("BENTO_HTTP_PORT", cfg.http_port, 1, 65535);
+  r.integer("BENTO_CLIENT_PORT", cfg.client_port, 1, 65535);
+  r.integer("BENTO_CLUSTER_PORT", cfg.cluster_port, 1, 65535);
+  if (cfg.http_port == cfg.client_port || cfg.http_port == cfg.cluster_port || cfg.client_port == cfg.cluster_port)
+    r.errors.push_back("BENTO_HTTP_PORT, BENTO_CLIENT_PORT and BENTO_CLUSTER_PORT must differ");
+  r.text("BENTO_DATA_DIR", cfg.data_dir, 4096);
+  char host[HOST_NAME_MAX + 1] = {0};
+  if (::gethostname(host, sizeof host - 1) == 0)
+    cfg.node_id = host;
+  r.text("BENTO_NODE_ID", cfg.node_id, 64);
+  for (char c : cfg.node_id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      r.errors.push_back("BENTO_NODE_ID may contain only letters, digits, '-', '_', '.'");
+      break;
+    }
+  if (cfg.node_id.empty())
+    cfg.node_id = "bento";
+  r.text("BENTO_LOG_LEVEL", cfg.log_level, 16);
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  bool level_ok = false;
+  for (auto* l : levels)
+    level_ok = level_ok || cfg.log_level == l;
+  if (!level_ok)
+    r.errors.push_back("BENTO_LOG_LEVEL='" + cfg.log_level + "' must be one of trace, debug, info, warn, error, "
+                       "critical, off");
+  r.text("BENTO_SECRET", cfg.secret, 4096);
+  if (!cfg.secret.empty() && cfg.secret.size() < 32)
+    r.errors.push_back("BENTO_SECRET must be at least 32 characters");
+  r.text("BENTO_TZ", cfg.time_zone, 64);
+  r.integer("BENTO_RATE_LIMIT", cfg.rate_limit, 0, 1000000);
+  r.boolean("BENTO_SYNC_WRITES", cfg.sync_writes);
+  r.integer("BENTO_HTTP_THREADS", cfg.http_threads, 1, 64);
+  r.integer("BENTO_SCHEDULER_THREADS", cfg.scheduler_threads, 1, 256);
+  r.integer("BENTO_HASH_WORKERS", cfg.hash_workers, 1, 64);
+  r.integer("BENTO_ARGON2_OPS", cfg.argon2_ops, 1, 10);
+  r.integer("BENTO_ARGON2_MEM_KIB", cfg.argon2_mem_kib, 8192, 1048576);
+  r.integer("BENTO_TOKEN_TTL_S", cfg.token_ttl_s, 60, 2592000);
+  r.integer("BENTO_REQUEST_TIMEOUT_MS", cfg.request_timeout_ms, 100, 120000);
+  r.integer("BENTO_IDLE_PASSIVATE_S", cfg.idle_passivate_s, 1, 86400);
+  r.integer("BENTO_MAX_CONNECTIONS", cfg.max_connections, 1, 1000000);
+  if (!r.errors.empty()) {
+    std::string all;
+    for (auto& e : r.errors)
+      all += (all.empty() ? "" : "; ") + e;
+    return fail(errc::invalid_argument, all);
+  }
+  return cfg;
+}
+
+} // namespace bento::node

@@ -1,0 +1,49 @@
+#pragma once
+// Every setting of a node, read only from BENTO_* environment variables, each with a safe default and bounds.
+// A bad value stops the node at start with a message naming the variable (exit code 2).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "protocol/domain/outcome.hpp"
+
+namespace bento::node {
+
+struct node_config {
+  std::string bind = "127.0.0.1";
+  uint16_t http_port = 8080;
+  uint16_t client_port = 7410;
+  uint16_t cluster_port = 4710;
+  std::string data_dir = "./data";
+  std::string node_id;          // default: host name
+  std::string log_level = "info";
+  std::string secret;           // token signing key; empty: generated once and kept in the data dir
+  std::string time_zone = "Asia/Taipei";
+  uint32_t rate_limit = 0;      // requests/s per client address, burst equal; 0 = off
+  bool sync_writes = false;
+  uint32_t http_threads = 2;
+  uint32_t scheduler_threads = 2;
+  uint32_t hash_workers = 2;
+  uint32_t argon2_ops = 2;
+  uint32_t argon2_mem_kib = 65536;
+  uint32_t token_ttl_s = 86400;
+  uint32_t request_timeout_ms = 10000;
+  uint32_t idle_passivate_s = 300;
+  uint32_t max_connections = 10000;
+};
+
+struct option_doc {
+  std::string name;
+  std::string description;
+  std::string default_value;
+};
+
+/// Everything the node reads, for `bento-node --help` and docs.
+const std::vector<option_doc>& option_docs();
+
+using env_lookup = std::function<const char*(const char*)>;
+
+domain::outcome<node_config> load_config(const env_lookup& getenv);
+
+} // namespace bento::node

@@ -1,0 +1,16 @@
+#pragma once
+// Handles of the actors one node runs; built by node/main.cpp, the only place that spawns and wires actors.
+#include "actors/catalog/catalog_actor.hpp"
+#include "actors/order_index/order_index_actor.hpp"
+#include "actors/router/router_actor.hpp"
+
+namespace bento::node {
+
+struct node_runtime {
+  caf::actor_system* system = nullptr;
+  actors::router_actor router;
+  actors::catalog_actor catalog;
+  actors::order_index_actor order_index;
+};
+
+} // namespace bento::node

@@ -96,8 +96,9 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
   self->state.ctx = std::move(ctx);
   self->state.ctx.router = self;
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    // Entities are linked to us: their exits are handled as down messages. Anyone else's ends the router.
-    if (self->state.keys_by_addr.count(msg.source) == 0)
+    // Entities are linked to us and stop normally (passivation) or with a domain error; both are handled as
+    // down messages. Only a shutdown or kill, which entities never use, ends the router.
+    if (msg.reason == caf::exit_reason::user_shutdown || msg.reason == caf::exit_reason::kill)
       self->quit(msg.reason);
   });
   self->set_down_handler([self](caf::down_msg& msg) {

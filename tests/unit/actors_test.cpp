@@ -1,0 +1,211 @@
+// Entity actors behind the local router, on a real actor system and a real store: the properties that need
+// concurrency, crash recovery and passivation. Waits are bounded and on conditions.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <sodium.h>
+
+#include "actors/common/domain_error.hpp"
+#include "actors/common/entity_context.hpp"
+#include "actors/common/keys.hpp"
+#include "actors/store/entity_store.hpp"
+#include "cluster/local_router.hpp"
+#include "protocol/codec/entity_codec.hpp"
+#include "protocol/domain/calendar.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace bento;
+using namespace bento::domain;
+using namespace std::chrono_literals;
+
+namespace {
+
+const principal merchant{"u_m", "mia", role::merchant};
+
+caf::actor_system_config& config() {
+  static caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", size_t{2});
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  return cfg;
+}
+
+struct fixture {
+  test::temp_dir dir;
+  std::unique_ptr<store::entity_store> db;
+  caf::actor_system sys{config()};
+  actors::entity_context ctx;
+  actors::router_actor router;
+
+  explicit fixture(std::chrono::milliseconds idle = std::chrono::minutes(5)) {
+    REQUIRE(sodium_init() >= 0);
+    REQUIRE(set_time_zone("Asia/Taipei"));
+    auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+    REQUIRE(s);
+    db = std::move(*s);
+    actors::hash_settings cheap{1, 8u << 20};
+    ctx.store = db.get();
+    ctx.hasher = actors::spawn_hasher_pool(sys, 2, cheap);
+    ctx.gate = std::make_shared<actors::hash_gate>();
+    ctx.dummy_hash = *actors::hash_password("dummy", cheap);
+    ctx.idle_timeout = idle;
+    ctx.empty_idle_timeout = idle;
+    router = cluster::spawn_local_router(sys, ctx);
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
+    ctx = {};
+    router = nullptr;
+  }
+
+  template <class Reply, class Cmd>
+  outcome<Reply> ask(Cmd cmd) {
+    caf::scoped_actor self{sys};
+    std::optional<outcome<Reply>> result;
+    self->request(router, 10s, std::move(cmd))
+      .receive([&](Reply& r) { result.emplace(std::move(r)); },
+               [&](caf::error& e) { result.emplace(actors::to_failure(e)); });
+    return std::move(*result);
+  }
+
+  void restaurant_with_stock(int64_t stock) {
+    REQUIRE(ask<restaurant>(create_restaurant{merchant, "r1", "Mia's", "taipei"}));
+    menu_item_input in;
+    in.name = "Katsu";
+    in.price_cents = 1200;
+    in.stock = stock;
+    REQUIRE(ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in}));
+  }
+
+  int64_t stock() {
+    auto m = ask<menu_view>(get_menu{"r1"});
+    REQUIRE(m);
+    return m->items.at(0).stock;
+  }
+};
+
+place_order order_for(int customer, int qty) {
+  place_order cmd;
+  cmd.caller = principal{"u_c" + std::to_string(customer), "c" + std::to_string(customer), role::customer};
+  cmd.order_id = "o_" + std::to_string(customer);
+  cmd.restaurant_id = "r1";
+  cmd.lines = {{"katsu", qty}};
+  cmd.for_meal = meal::lunch;
+  return cmd;
+}
+
+} // namespace
+
+TEST_CASE("actors: customers racing for the last units never oversell", "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(10);
+  caf::scoped_actor self{f.sys};
+  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> pending;
+  int placed = 0, refused = 0;
+  std::vector<std::function<void()>> waits;
+  for (int i = 0; i < 40; ++i) {
+    auto h = self->request(f.router, 10s, order_for(i, 1));
+    waits.push_back([h, &placed, &refused]() mutable {
+      h.receive([&](order&) { ++placed; },
+                [&](caf::error& e) {
+                  CHECK(actors::to_failure(e).code == errc::out_of_stock);
+                  ++refused;
+                });
+    });
+  }
+  for (auto& w : waits)
+    w();
+  CHECK(placed == 10);
+  CHECK(refused == 30);
+  CHECK(f.stock() == 0);
+}
+
+TEST_CASE("actors: a cancelled order gives its stock back", "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(5);
+  auto o = f.ask<order>(order_for(1, 3));
+  REQUIRE(o);
+  CHECK(f.stock() == 2);
+  auto cancelled = f.ask<order>(transition_order{order_for(1, 3).caller, o->id, order_action::cancel});
+  REQUIRE(cancelled);
+  CHECK(cancelled->status == order_status::cancelled);
+  CHECK(f.stock() == 5);
+}
+
+TEST_CASE("actors: an interrupted placement is undone when the order is next activated", "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(5);
+  // Simulate a crash between "restaurant reserved" and "order committed": the restaurant holds 2 units for
+  // an order whose record is still an intent.
+  REQUIRE(f.ask<reservation_result>(set_reservation{"r1", "o_crashed", {{"katsu", "", 0, 2}}, {}}));
+  CHECK(f.stock() == 3);
+  order intent;
+  intent.id = "o_crashed";
+  intent.customer_id = "u_c1";
+  intent.restaurant_id = "r1";
+  intent.pending_lines = std::vector<order_line>{{"katsu", "", 0, 2}};
+  intent.committed = false;
+  store::write_batch b;
+  b.put(store::column::entities, actors::keys::order_record("o_crashed"), codec::encode(intent));
+  REQUIRE(f.db->commit(b));
+  auto read = f.ask<order>(get_order{principal{"u_c1", "c1", role::customer}, "o_crashed"});
+  REQUIRE_FALSE(read);
+  CHECK(read.error().code == errc::not_found);
+  CHECK(f.stock() == 5);
+  auto gone = f.db->get(store::column::entities, actors::keys::order_record("o_crashed"));
+  REQUIRE(gone);
+  CHECK_FALSE(gone->has_value());
+}
+
+TEST_CASE("actors: idle entities are passivated and reactivate with their state", "[unit]") {
+  fixture f(100ms);
+  f.restaurant_with_stock(7);
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  actors::entity_counts counts;
+  do {
+    auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
+    if (!c)
+      FAIL(c.error().message);
+    counts = *c;
+    if (counts.restaurants == 0)
+      break;
+    std::this_thread::sleep_for(20ms); // polling interval of a bounded wait, not synchronisation
+  } while (std::chrono::steady_clock::now() < deadline);
+  CHECK(counts.restaurants == 0);
+  CHECK(counts.passivations >= 1);
+  CHECK(f.stock() == 7);
+}
+
+TEST_CASE("actors: a username is registered once however many try at once", "[unit]") {
+  fixture f;
+  caf::scoped_actor self{f.sys};
+  std::vector<std::function<void()>> waits;
+  int ok = 0, taken = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto h = self->request(f.router, 10s, register_user{"alice", "password123", "a@x.io", role::customer, "tp"});
+    waits.push_back([h, &ok, &taken]() mutable {
+      h.receive([&](user_view&) { ++ok; },
+                [&](caf::error& e) {
+                  CHECK(actors::to_failure(e).code == errc::already_exists);
+                  ++taken;
+                });
+    });
+  }
+  for (auto& w : waits)
+    w();
+  CHECK(ok == 1);
+  CHECK(taken == 7);
+  CHECK(f.ask<user_view>(verify_login{"alice", "password123"}));
+  auto wrong = f.ask<user_view>(verify_login{"alice", "password124"});
+  REQUIRE_FALSE(wrong);
+  CHECK(wrong.error().code == errc::unauthenticated);
+  auto unknown = f.ask<user_view>(verify_login{"nobody", "password123"});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == errc::unauthenticated);
+}

@@ -1,0 +1,141 @@
+// Plain domain rules: calendar, validation, ids, codec round trips.
+#include <catch2/catch.hpp>
+
+#include "protocol/codec/entity_codec.hpp"
+#include "protocol/domain/calendar.hpp"
+#include "protocol/domain/ids.hpp"
+#include "protocol/domain/validation.hpp"
+
+using namespace bento::domain;
+
+TEST_CASE("calendar: validates dates strictly", "[unit]") {
+  CHECK(is_valid_date("2024-02-29"));
+  CHECK_FALSE(is_valid_date("2023-02-29"));
+  CHECK_FALSE(is_valid_date("2024-13-01"));
+  CHECK_FALSE(is_valid_date("2024-1-01"));
+  CHECK_FALSE(is_valid_date("2024-01-01x"));
+  CHECK_FALSE(is_valid_date("abcd-ef-gh"));
+  CHECK(is_valid_month("2024-12"));
+  CHECK_FALSE(is_valid_month("2024-00"));
+  CHECK(add_days("2024-02-28", 1) == "2024-02-29");
+  CHECK(add_days("2024-12-31", 1) == "2025-01-01");
+  CHECK(add_days("2025-03-01", -1) == "2025-02-28");
+}
+
+TEST_CASE("calendar: picks the next meal slot in the configured zone", "[unit]") {
+  REQUIRE(set_time_zone("Asia/Taipei"));
+  // 2025-01-15 00:30 UTC = 08:30 in Taipei (UTC+8): breakfast the same day.
+  int64_t t = 1736901000000;
+  auto slot = next_meal_slot(t);
+  CHECK(slot.meal == meal::breakfast);
+  CHECK(slot.date == "2025-01-15");
+  // 12:30 UTC = 20:30 Taipei: after dinner, tomorrow's breakfast.
+  slot = next_meal_slot(t + 12 * 3600 * 1000LL);
+  CHECK(slot.meal == meal::breakfast);
+  CHECK(slot.date == "2025-01-16");
+  // 04:30 UTC = 12:30 Taipei: lunch.
+  CHECK(next_meal_slot(t + 4 * 3600 * 1000LL).meal == meal::lunch);
+  CHECK(next_meal_slot(t + 8 * 3600 * 1000LL).meal == meal::dinner);
+}
+
+TEST_CASE("calendar: refuses unknown or hostile zone names", "[unit]") {
+  CHECK_FALSE(set_time_zone("Mars/Olympus"));
+  CHECK_FALSE(set_time_zone("../../etc/passwd"));
+  CHECK_FALSE(set_time_zone(""));
+  CHECK(set_time_zone("Asia/Taipei"));
+}
+
+TEST_CASE("validation: usernames, passwords and emails", "[unit]") {
+  CHECK_FALSE(check_username("alice_01.x-y"));
+  CHECK(check_username("al"));
+  CHECK(check_username("Alice"));
+  CHECK(check_username(std::string(33, 'a')));
+  CHECK(check_username("al ice"));
+  CHECK_FALSE(check_password("12345678"));
+  CHECK(check_password("1234567"));
+  CHECK(check_password(std::string(129, 'x')));
+  CHECK_FALSE(check_password(std::string(40, 'x') + "\xe4\xbd\xa0")); // multi-byte counts as one
+  CHECK(check_password("abcdefg\xff"));                                 // invalid UTF-8
+  CHECK_FALSE(check_email("a@b.co"));
+  CHECK(check_email("ab.co"));
+  CHECK(check_email("a@b"));
+  CHECK(check_email("a@@b.co"));
+  CHECK(check_email("a b@c.co"));
+}
+
+TEST_CASE("validation: menu items and order lines", "[unit]") {
+  menu_item_input in;
+  in.name = "Katsu";
+  in.price_cents = 100;
+  in.stock = 5;
+  CHECK_FALSE(check_menu_item(in));
+  auto bad = in;
+  bad.price_cents = -1;
+  CHECK(check_menu_item(bad));
+  bad = in;
+  bad.name = "   ";
+  CHECK(check_menu_item(bad));
+  bad = in;
+  bad.tags = {"Sea Food"};
+  CHECK(check_menu_item(bad));
+  bad = in;
+  bad.meals = {meal::lunch, meal::lunch};
+  CHECK(check_menu_item(bad));
+  bad = in;
+  bad.image_url = "javascript:alert(1)";
+  CHECK(check_menu_item(bad));
+  CHECK(check_lines({}));
+  CHECK(check_lines({{"a", 0}}));
+  CHECK(check_lines({{"a", 1001}}));
+  CHECK(check_lines({{"a/b", 1}}));
+  CHECK_FALSE(check_lines({{"a", 1000}}));
+}
+
+TEST_CASE("ids: keyed order ids are stable per customer and key", "[unit]") {
+  auto a = order_id_for_key("u_1", "key");
+  CHECK(a == order_id_for_key("u_1", "key"));
+  CHECK(a != order_id_for_key("u_2", "key"));
+  CHECK(a != order_id_for_key("u_1", "key2"));
+  CHECK_FALSE(check_id("order id", a));
+  CHECK(random_id("r_") != random_id("r_"));
+  std::string back;
+  REQUIRE(from_hex(to_hex(std::string("\x00\xff", 2)), back));
+  CHECK(back == std::string("\x00\xff", 2));
+  CHECK_FALSE(from_hex("zz", back));
+}
+
+TEST_CASE("codec: entities survive a round trip", "[unit]") {
+  order o;
+  o.id = "o_1";
+  o.customer_id = "u_1";
+  o.lines = {{"katsu", "Katsu", 1200, 2}};
+  o.total_cents = 2400;
+  o.meal = meal::dinner;
+  o.status = order_status::confirmed;
+  o.pending_lines = std::vector<order_line>{};
+  o.committed = true;
+  order back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(o), back));
+  CHECK(back.lines.size() == 1);
+  CHECK(back.lines[0].qty == 2);
+  CHECK(back.meal == meal::dinner);
+  CHECK(back.status == order_status::confirmed);
+  CHECK(back.pending_lines.has_value());
+  CHECK(back.pending_lines->empty());
+
+  menu_item i;
+  i.id = "x";
+  i.tags = {"a", "b"};
+  i.meals = {meal::breakfast, meal::dinner};
+  event ev{7, "menu.item_upserted", "restaurant/r", 1, i, "r"};
+  event ev_back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(ev), ev_back));
+  REQUIRE(std::holds_alternative<menu_item>(ev_back.payload));
+  CHECK(std::get<menu_item>(ev_back.payload).meals.size() == 2);
+  CHECK(ev_back.seq == 7);
+}
+
+TEST_CASE("codec: garbage does not decode", "[unit]") {
+  order o;
+  CHECK_FALSE(bento::codec::decode(std::string("\xff\xff\xff\xff", 4), o));
+}

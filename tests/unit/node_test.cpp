@@ -1,0 +1,124 @@
+// Edge-side pieces: configuration, tokens, revocation, throttles, log lines.
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include "actors/store/entity_store.hpp"
+#include "node/auth/revocation_list.hpp"
+#include "node/auth/throttles.hpp"
+#include "node/auth/token.hpp"
+#include "node/logging.hpp"
+#include "node/node_config.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace bento;
+
+namespace {
+
+node::env_lookup env(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const char* name) -> const char* {
+    auto it = vars.find(name);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  };
+}
+
+} // namespace
+
+TEST_CASE("config: safe defaults with nothing set", "[unit]") {
+  auto cfg = node::load_config(env({}));
+  REQUIRE(cfg);
+  CHECK(cfg->bind == "127.0.0.1");
+  CHECK(cfg->http_port == 8080);
+  CHECK(cfg->data_dir == "./data");
+  CHECK(cfg->rate_limit == 0);
+  CHECK(cfg->time_zone == "Asia/Taipei");
+}
+
+TEST_CASE("config: bad values are named in the error", "[unit]") {
+  auto bad_port = node::load_config(env({{"BENTO_HTTP_PORT", "70000"}}));
+  REQUIRE_FALSE(bad_port);
+  CHECK(bad_port.error().message.find("BENTO_HTTP_PORT") != std::string::npos);
+  CHECK_FALSE(node::load_config(env({{"BENTO_HTTP_PORT", "80x"}})));
+  CHECK_FALSE(node::load_config(env({{"BENTO_LOG_LEVEL", "loud"}})));
+  CHECK_FALSE(node::load_config(env({{"BENTO_SECRET", "short"}})));
+  CHECK_FALSE(node::load_config(env({{"BENTO_SYNC_WRITES", "maybe"}})));
+  CHECK_FALSE(node::load_config(env({{"BENTO_HTTP_PORT", "7410"}})));
+  CHECK_FALSE(node::load_config(env({{"BENTO_BIND", "1.2.3.4; rm -rf"}})));
+  auto ok = node::load_config(env({{"BENTO_RATE_LIMIT", "50"}, {"BENTO_SYNC_WRITES", "true"}}));
+  REQUIRE(ok);
+  CHECK(ok->rate_limit == 50);
+  CHECK(ok->sync_writes);
+}
+
+TEST_CASE("token: verifies what it issued and nothing else", "[unit]") {
+  REQUIRE(sodium_init() >= 0);
+  node::token_signer signer("a-secret-that-is-long-enough-for-tests");
+  node::token_claims c{"u_1", "alice", domain::role::merchant, "t_1", 100, 200};
+  auto token = signer.issue(c);
+  auto back = signer.verify(token, 150);
+  REQUIRE(back);
+  CHECK(back->username == "alice");
+  CHECK(back->role == domain::role::merchant);
+  CHECK_FALSE(signer.verify(token, 200)); // expired
+  node::token_signer other("another-secret-that-is-long-enough!!");
+  CHECK_FALSE(other.verify(token, 150));
+  auto tampered = token;
+  tampered[3] = tampered[3] == 'A' ? 'B' : 'A';
+  CHECK_FALSE(signer.verify(tampered, 150));
+  CHECK_FALSE(signer.verify("", 150));
+  CHECK_FALSE(signer.verify("....", 150));
+  CHECK_FALSE(signer.verify(std::string(10000, 'a'), 150));
+}
+
+TEST_CASE("revocation: survives a restart and forgets expired tokens", "[unit]") {
+  test::temp_dir dir;
+  {
+    auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+    REQUIRE(s);
+    node::revocation_list list(**s);
+    REQUIRE(list.revoke("t_live", 1000, 10));
+    REQUIRE(list.revoke("t_old", 20, 10));
+    CHECK(list.is_revoked("t_live"));
+  }
+  auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+  REQUIRE(s);
+  node::revocation_list list(**s);
+  REQUIRE(list.load(100));
+  CHECK(list.is_revoked("t_live"));
+  CHECK_FALSE(list.is_revoked("t_old"));
+  CHECK(list.size() == 1);
+}
+
+TEST_CASE("throttles: token bucket and login back-off per address", "[unit]") {
+  node::rate_limiter off(0);
+  for (int i = 0; i < 100; ++i)
+    CHECK(off.acquire("a", 0) == 0);
+  node::rate_limiter limiter(2);
+  CHECK(limiter.acquire("a", 0) == 0);
+  CHECK(limiter.acquire("a", 0) == 0);
+  CHECK(limiter.acquire("a", 0) > 0);
+  CHECK(limiter.acquire("b", 0) == 0); // per address
+  CHECK(limiter.acquire("a", 500) == 0); // refilled one token
+  node::login_failure_throttle logins(2, 1000, 60000);
+  logins.record_failure("a", 0);
+  CHECK(logins.retry_after_ms("a", 0) == 0);
+  logins.record_failure("a", 0);
+  CHECK(logins.retry_after_ms("a", 0) == 1000);
+  CHECK(logins.retry_after_ms("a", 1000) == 0);
+  logins.record_success("a");
+  CHECK(logins.retry_after_ms("a", 0) == 0);
+}
+
+TEST_CASE("logging: one JSON object per line with event name and fields", "[unit]") {
+  auto line = node::format_log_line("t", "info", "n1", "order.placed order=o_1 error=disk \"full\" now");
+  auto j = nlohmann::json::parse(line);
+  CHECK(j["msg"] == "order.placed");
+  CHECK(j["order"] == "o_1");
+  CHECK(j["error"] == "disk \"full\" now");
+  CHECK(j["node"] == "n1");
+  auto bad_utf8 = node::format_log_line("t", "info", "n1", "user.login_failed user=\xff");
+  CHECK(nlohmann::json::parse(bad_utf8)["msg"] == "user.login_failed");
+}

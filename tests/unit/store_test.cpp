@@ -1,0 +1,124 @@
+// The RocksDB store, for real, in a temp directory.
+#include <catch2/catch.hpp>
+
+#include "actors/common/keys.hpp"
+#include "actors/order_index/order_index_actor.hpp"
+#include "actors/store/entity_store.hpp"
+#include "protocol/codec/entity_codec.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace bento;
+using store::column;
+
+namespace {
+
+std::unique_ptr<store::entity_store> open_store(const std::string& path) {
+  auto s = store::entity_store::open(store::store_options{path, false, 8u << 20});
+  REQUIRE(s);
+  return std::move(*s);
+}
+
+} // namespace
+
+TEST_CASE("store: a batch is atomic, durable across reopen, and numbers its events", "[unit]") {
+  test::temp_dir dir;
+  std::vector<uint64_t> seen;
+  {
+    auto s = open_store(dir / "db");
+    s->set_event_listener([&](const domain::event& ev) { seen.push_back(ev.seq); });
+    store::write_batch b;
+    b.put(column::entities, "u/alice", "1");
+    b.put(column::indexes, "x", "2");
+    b.append_event(domain::event{0, "user.registered", "user/alice", 1, {}, {}});
+    b.append_event(domain::event{0, "user.other", "user/alice", 1, {}, {}});
+    REQUIRE(s->commit(b));
+    CHECK(seen == std::vector<uint64_t>{1, 2});
+    s->close();
+  }
+  auto s = open_store(dir / "db");
+  CHECK(s->last_event_seq() == 2);
+  auto v = s->get(column::entities, "u/alice");
+  REQUIRE(v);
+  CHECK(**v == "1");
+  auto missing = s->get(column::entities, "u/bob");
+  REQUIRE(missing);
+  CHECK_FALSE(missing->has_value());
+}
+
+TEST_CASE("store: a second process cannot open the same directory", "[unit]") {
+  test::temp_dir dir;
+  auto s = open_store(dir / "db");
+  auto second = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == domain::errc::storage_failure);
+}
+
+TEST_CASE("store: scans by prefix forwards and backwards with cursors", "[unit]") {
+  test::temp_dir dir;
+  auto s = open_store(dir / "db");
+  store::write_batch b;
+  for (auto k : {"p/1", "p/2", "p/3", "q/1"})
+    b.put(column::indexes, k, k);
+  REQUIRE(s->commit(b));
+  std::vector<std::string> keys;
+  auto collect = [&](std::string_view k, std::string_view) {
+    keys.emplace_back(k);
+    return true;
+  };
+  REQUIRE(s->scan(column::indexes, "p/", {}, collect));
+  CHECK(keys == std::vector<std::string>{"p/1", "p/2", "p/3"});
+  keys.clear();
+  REQUIRE(s->scan(column::indexes, "p/", "p/1", collect));
+  CHECK(keys == std::vector<std::string>{"p/2", "p/3"});
+  keys.clear();
+  REQUIRE(s->scan_reverse(column::indexes, "p/", {}, collect));
+  CHECK(keys == std::vector<std::string>{"p/3", "p/2", "p/1"});
+  keys.clear();
+  REQUIRE(s->scan_reverse(column::indexes, "p/", "p/3", collect));
+  CHECK(keys == std::vector<std::string>{"p/2", "p/1"});
+}
+
+TEST_CASE("order index: lists a caller's orders newest first, by status and month, in pages", "[unit]") {
+  test::temp_dir dir;
+  auto s = open_store(dir / "db");
+  store::write_batch b;
+  for (int i = 0; i < 5; ++i) {
+    domain::order o;
+    o.id = "o" + std::to_string(i);
+    o.customer_id = "u_c";
+    o.merchant_id = "u_m";
+    o.date = i < 3 ? "2025-01-1" + std::to_string(i) : "2025-02-0" + std::to_string(i);
+    o.created_at_ms = 1000 + i;
+    o.status = i == 1 ? domain::order_status::cancelled : domain::order_status::placed;
+    auto suffix = actors::keys::order_index_suffix(o.date, o.created_at_ms, o.id);
+    b.put(column::indexes, actors::keys::customer_orders(o.customer_id) + suffix, codec::encode(o));
+    b.put(column::indexes, actors::keys::merchant_orders(o.merchant_id) + suffix, codec::encode(o));
+  }
+  REQUIRE(s->commit(b));
+  domain::list_orders q;
+  q.caller = domain::principal{"u_c", "carl", domain::role::customer};
+  auto all = actors::query_orders(*s, q);
+  REQUIRE(all);
+  REQUIRE(all->orders.size() == 5);
+  CHECK(all->orders.front().id == "o4");
+  q.month = "2025-01";
+  CHECK(actors::query_orders(*s, q)->orders.size() == 3);
+  q.status = domain::order_status::cancelled;
+  CHECK(actors::query_orders(*s, q)->orders.size() == 1);
+  domain::list_orders paged;
+  paged.caller = domain::principal{"u_m", "mia", domain::role::merchant};
+  paged.limit = 2;
+  auto p1 = actors::query_orders(*s, paged);
+  REQUIRE(p1);
+  CHECK(p1->orders.size() == 2);
+  paged.cursor = p1->next_cursor;
+  auto p2 = actors::query_orders(*s, paged);
+  REQUIRE(p2);
+  CHECK(p2->orders.size() == 2);
+  CHECK(p2->orders[0].id == "o2");
+  domain::list_orders stranger;
+  stranger.caller = domain::principal{"u_x", "x", domain::role::customer};
+  CHECK(actors::query_orders(*s, stranger)->orders.empty());
+  stranger.cursor = p1->next_cursor; // someone else's cursor
+  CHECK_FALSE(actors::query_orders(*s, stranger));
+}

@@ -1,0 +1,100 @@
+// Process lifecycle: acknowledged writes survive kill -9, SIGTERM exits cleanly, bad configuration exits 2.
+#include <catch2/catch.hpp>
+
+#include "tests/support/api_session.hpp"
+#include "tests/support/node_process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace bento::test;
+
+TEST_CASE("durability: everything acknowledged before kill -9 is there after restart", "[integration]") {
+  temp_dir dir;
+  node_process node(dir / "data");
+  node.start();
+  api_session mia(node.base_url()), carl(node.base_url()), gone(node.base_url());
+  mia.sign_up("mia", "merchant");
+  carl.sign_up("carl", "customer");
+  gone.sign_up("gone", "customer");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "katsu", 1200, 10, {{"daily_stock", 10}, {"tags", {"meat"}}});
+  std::vector<std::string> orders;
+  for (int i = 0; i < 3; ++i) {
+    auto r = carl.call("POST", "/api/v1/orders",
+                       {{"restaurant_id", rid}, {"items", {{{"item_id", "katsu"}, {"qty", 2}}}}, {"meal", "lunch"}},
+                       {{"Idempotency-Key", "k" + std::to_string(i)}});
+    REQUIRE(r.status == 201);
+    orders.push_back(body_of(r)["id"]);
+  }
+  REQUIRE(mia.call("POST", "/api/v1/orders/" + orders[0] + "/confirm").status == 200);
+  REQUIRE(carl.call("POST", "/api/v1/orders/" + orders[1] + "/cancel").status == 200);
+  REQUIRE(gone.call("DELETE", "/api/v1/sessions/current").status == 204);
+
+  node.kill9();
+  node.start();
+
+  // Tokens issued before the crash still work (the generated secret was kept), the revoked one does not.
+  check_error(gone.call("GET", "/api/v1/me"), 401, "unauthorized");
+  auto me = carl.call("GET", "/api/v1/me");
+  REQUIRE(me.status == 200);
+  carl.login("carl");
+
+  auto o0 = carl.call("GET", "/api/v1/orders/" + orders[0]);
+  REQUIRE(o0.status == 200);
+  CHECK(body_of(o0)["status"] == "confirmed");
+  CHECK(body_of(carl.call("GET", "/api/v1/orders/" + orders[1]))["status"] == "cancelled");
+  CHECK(body_of(carl.call("GET", "/api/v1/orders/" + orders[2]))["status"] == "placed");
+  CHECK(body_of(carl.call("GET", "/api/v1/orders"))["orders"].size() == 3);
+  auto menu = body_of(carl.call("GET", "/api/v1/restaurants/" + rid + "/menu"));
+  CHECK(menu["items"][0]["stock"] == 10 - 2 * 2);
+  // The catalog read model is rebuilt from the store.
+  auto catalog = body_of(carl.call("GET", "/api/v1/menu?tag=meat"));
+  REQUIRE(catalog["items"].size() == 1);
+  CHECK(catalog["items"][0]["stock"] == 6);
+
+  // Retrying an acknowledged keyed order after the crash returns it and does not reserve again.
+  auto retry = carl.call("POST", "/api/v1/orders",
+                         {{"restaurant_id", rid}, {"items", {{{"item_id", "katsu"}, {"qty", 2}}}}, {"meal", "lunch"}},
+                         {{"Idempotency-Key", "k2"}});
+  REQUIRE(retry.status == 201);
+  CHECK(body_of(retry)["id"] == orders[2]);
+  CHECK(body_of(carl.call("GET", "/api/v1/restaurants/" + rid + "/menu"))["items"][0]["stock"] == 6);
+  CHECK(node.stop() == 0);
+}
+
+TEST_CASE("lifecycle: SIGTERM stops the node cleanly and the data reopens", "[integration]") {
+  temp_dir dir;
+  node_process node(dir / "data");
+  node.start();
+  api_session carl(node.base_url());
+  carl.sign_up("carl", "customer");
+  CHECK(node.stop() == 0);
+  auto out = node.output();
+  CHECK(out.find("\"msg\":\"node.stopped\"") != std::string::npos);
+  node.start();
+  carl.login("carl");
+  CHECK(node.stop() == 0);
+}
+
+TEST_CASE("lifecycle: a second node on the same data directory refuses to start", "[integration]") {
+  temp_dir dir;
+  node_process first(dir / "data");
+  first.start();
+  std::string out;
+  auto env = fast_node_env();
+  env["BENTO_DATA_DIR"] = dir / "data";
+  env["BENTO_HTTP_PORT"] = std::to_string(free_port());
+  CHECK(run_node_to_exit(env, out) == 1);
+  CHECK(out.find("node.start_failed") != std::string::npos);
+  CHECK(first.stop() == 0);
+}
+
+TEST_CASE("lifecycle: invalid configuration is a clear error and exit code 2", "[integration]") {
+  temp_dir dir;
+  std::string out;
+  CHECK(run_node_to_exit({{"BENTO_HTTP_PORT", "not-a-port"}, {"BENTO_DATA_DIR", dir / "d"}}, out) == 2);
+  CHECK(out.find("BENTO_HTTP_PORT") != std::string::npos);
+  CHECK(run_node_to_exit({{"BENTO_TZ", "Nowhere/Land"}, {"BENTO_DATA_DIR", dir / "d"}}, out) == 2);
+  CHECK(out.find("BENTO_TZ") != std::string::npos);
+  CHECK(run_node_to_exit({{"BENTO_SECRET", "too-short"}, {"BENTO_DATA_DIR", dir / "d"}}, out) == 2);
+  CHECK(out.find("BENTO_SECRET") != std::string::npos);
+}

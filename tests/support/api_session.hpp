@@ -1,0 +1,83 @@
+#pragma once
+// Test helper: a typed walk through the HTTP API on top of client::http_client (register, log in, create, order).
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "client/http_client.hpp"
+
+namespace bento::test {
+
+using json = nlohmann::json;
+
+inline json body_of(const client::http_result& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  return j.is_discarded() ? json() : j;
+}
+
+/// Every error answer is JSON with "error" and "message".
+inline void check_error(const client::http_result& r, int status, const std::string& code) {
+  INFO("status " << r.status << " body " << r.body);
+  CHECK(r.status == status);
+  auto j = body_of(r);
+  REQUIRE(j.is_object());
+  CHECK(j.value("error", "") == code);
+  CHECK(j.contains("message"));
+}
+
+class api_session {
+public:
+  explicit api_session(const std::string& base_url) : http(base_url) {}
+
+  client::http_client http;
+  std::string token;
+  json user;
+
+  json register_user(const std::string& username, const std::string& role, const std::string& place = "taipei") {
+    auto r = http.post("/api/v1/users", json{{"username", username}, {"password", "correct horse"},
+                                             {"email", username + "@example.com"}, {"role", role},
+                                             {"place", place}}.dump());
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return body_of(r);
+  }
+
+  void login(const std::string& username, const std::string& password = "correct horse") {
+    auto r = http.post("/api/v1/sessions", json{{"username", username}, {"password", password}}.dump());
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    auto j = body_of(r);
+    token = j["token"];
+    user = j["user"];
+  }
+
+  void sign_up(const std::string& username, const std::string& role, const std::string& place = "taipei") {
+    register_user(username, role, place);
+    login(username);
+  }
+
+  client::http_result call(const std::string& method, const std::string& path, const json& body = nullptr,
+                           std::vector<std::pair<std::string, std::string>> headers = {}) {
+    headers.emplace_back("Authorization", "Bearer " + token);
+    return http.request(method, path, body.is_null() ? std::string() : body.dump(), headers);
+  }
+
+  std::string create_restaurant(const std::string& name, const std::string& place = "taipei") {
+    auto r = call("POST", "/api/v1/restaurants", {{"name", name}, {"place", place}});
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return body_of(r)["id"];
+  }
+
+  void put_item(const std::string& rid, const std::string& iid, int64_t price, int64_t stock, json extra = {}) {
+    json body = {{"name", iid}, {"price_cents", price}, {"stock", stock}};
+    if (extra.is_object())
+      body.update(extra);
+    auto r = call("PUT", "/api/v1/restaurants/" + rid + "/menu/items/" + iid, body);
+    INFO(r.body);
+    REQUIRE((r.status == 201 || r.status == 200));
+  }
+};
+
+} // namespace bento::test

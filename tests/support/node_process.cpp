@@ -1,0 +1,218 @@
+#include "tests/support/node_process.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "client/http_client.hpp"
+
+extern char** environ;
+
+namespace bento::test {
+
+namespace {
+
+pid_t spawn(const std::map<std::string, std::string>& env, const std::string& log_path) {
+  std::map<std::string, std::string> all;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && kv.rfind("BENTO_", 0) != 0)
+      all[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (auto& [k, v] : env)
+    all[k] = v;
+  std::vector<std::string> storage;
+  for (auto& [k, v] : all)
+    storage.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : storage)
+    envp.push_back(s.data());
+  envp.push_back(nullptr);
+  auto bin = node_binary();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      ::close(fd);
+    }
+    char* argv[] = {bin.data(), nullptr};
+    execve(bin.c_str(), argv, envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+/// Waits for the child to exit within timeout; returns exit code, or -1 when it did not exit in time.
+int wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    auto r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10)); // polling interval of a bounded wait
+  }
+  return -1;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+} // namespace
+
+std::string node_binary() {
+  const char* dir = std::getenv("BENTO_BIN_DIR");
+  return std::string(dir ? dir : "build/bin") + "/bento-node";
+}
+
+uint16_t free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::map<std::string, std::string> fast_node_env() {
+  return {{"BENTO_ARGON2_MEM_KIB", "8192"}, {"BENTO_ARGON2_OPS", "1"}, {"BENTO_LOG_LEVEL", "info"}};
+}
+
+node_process::node_process(std::string data_dir, std::map<std::string, std::string> env)
+  : data_dir_(std::move(data_dir)), env_(std::move(env)) {
+  log_path_ = data_dir_ + ".log";
+}
+
+node_process::~node_process() {
+  if (pid_ > 0)
+    kill9();
+}
+
+void node_process::start() {
+  REQUIRE(pid_ <= 0);
+  // A restarted node keeps its port, so clients of the test can carry on as after a real restart.
+  if (port_ == 0)
+    port_ = free_port();
+  auto env = env_;
+  env["BENTO_DATA_DIR"] = data_dir_;
+  env["BENTO_HTTP_PORT"] = std::to_string(port_);
+  env["BENTO_CLIENT_PORT"] = std::to_string(free_port());
+  env["BENTO_CLUSTER_PORT"] = std::to_string(free_port());
+  env["BENTO_BIND"] = "127.0.0.1";
+  pid_ = spawn(env, log_path_);
+  REQUIRE(pid_ > 0);
+  client::http_client probe(base_url(), std::chrono::seconds(2));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (probe.get("/healthz").status == 200)
+      return;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      FAIL("bento-node exited during start-up:\n" << output());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling interval of a bounded wait
+  }
+  FAIL("bento-node did not become healthy within 30 s:\n" << output());
+}
+
+int node_process::stop() {
+  if (pid_ <= 0)
+    return -1;
+  ::kill(pid_, SIGTERM);
+  auto code = wait_exit(pid_, std::chrono::seconds(15));
+  if (code == -1) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_, std::chrono::seconds(5));
+  }
+  pid_ = -1;
+  return code;
+}
+
+void node_process::kill9() {
+  if (pid_ <= 0)
+    return;
+  ::kill(pid_, SIGKILL);
+  wait_exit(pid_, std::chrono::seconds(10));
+  pid_ = -1;
+}
+
+std::string node_process::output() const {
+  return read_file(log_path_);
+}
+
+int run_node_to_exit(const std::map<std::string, std::string>& env, std::string& output, int timeout_s) {
+  char tmpl[] = "/tmp/bento-run-XXXXXX";
+  int fd = mkstemp(tmpl);
+  ::close(fd);
+  auto pid = spawn(env, tmpl);
+  auto code = wait_exit(pid, std::chrono::seconds(timeout_s));
+  if (code == -1) {
+    ::kill(pid, SIGKILL);
+    wait_exit(pid, std::chrono::seconds(5));
+  }
+  output = read_file(tmpl);
+  ::unlink(tmpl);
+  return code;
+}
+
+std::string raw_http(uint16_t port, const std::string& bytes, int timeout_ms) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return {};
+  }
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0)
+      break;
+    sent += static_cast<size_t>(n);
+  }
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0)
+      continue;
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0)
+      break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+} // namespace bento::test

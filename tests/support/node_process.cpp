@@ -83,8 +83,13 @@ std::string read_file(const std::string& path) {
 } // namespace
 
 std::string node_binary() {
-  const char* dir = std::getenv("BENTO_BIN_DIR");
-  return std::string(dir ? dir : "build/bin") + "/bento-node";
+  if (const char* dir = std::getenv("BENTO_BIN_DIR"))
+    return std::string(dir) + "/bento-node";
+  // Test executables are built next to bento-node.
+  char self[4096];
+  auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string path(self, n > 0 ? static_cast<size_t>(n) : 0);
+  return path.substr(0, path.rfind('/')) + "/bento-node";
 }
 
 uint16_t free_port() {

@@ -88,9 +88,15 @@ bool forget(self_ptr self, const std::string& key, const caf::actor_addr& who) {
 }
 
 // Keys are validated before an actor is activated for them: no garbage key ever gets an actor or a store read.
-caf::error invalid_key(const failure& f) {
-  return make_error(f);
+template <class Reply>
+caf::delegated<Reply> refuse(self_ptr self, const failure& f) {
+  auto rp = self->make_response_promise<Reply>();
+  rp.deliver(make_error(f));
+  return {};
 }
+
+const failure no_restaurant = fail(errc::not_found, "restaurant not found");
+const failure no_order = fail(errc::not_found, "order not found");
 
 router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
   self->state.ctx = std::move(ctx);
@@ -113,68 +119,44 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
   });
   return {
     [self](register_user& cmd) -> caf::delegated<user_view> {
-      if (auto f = check_username(cmd.username)) {
-        auto rp = self->make_response_promise<user_view>();
-        rp.deliver(invalid_key(*f));
-        return {};
-      }
+      if (auto f = check_username(cmd.username))
+        return refuse<user_view>(self, *f);
       return self->delegate(user_for(self, cmd.username), std::move(cmd));
     },
     [self](verify_login& cmd) -> caf::delegated<user_view> {
-      if (check_username(cmd.username)) {
-        // Same answer as a wrong password: do not reveal which usernames are well-formed.
-        auto rp = self->make_response_promise<user_view>();
-        rp.deliver(make_error(fail(errc::unauthenticated, "invalid username or password")));
-        return {};
-      }
+      // A malformed name gets the same answer as a wrong password: do not reveal which names are well-formed.
+      if (check_username(cmd.username))
+        return refuse<user_view>(self, fail(errc::unauthenticated, "invalid username or password"));
       return self->delegate(user_for(self, cmd.username), std::move(cmd));
     },
     [self](get_user& cmd) -> caf::delegated<user_view> {
-      if (auto f = check_username(cmd.username)) {
-        auto rp = self->make_response_promise<user_view>();
-        rp.deliver(make_error(fail(errc::not_found, "user not found")));
-        return {};
-      }
+      if (check_username(cmd.username))
+        return refuse<user_view>(self, fail(errc::not_found, "user not found"));
       return self->delegate(user_for(self, cmd.username), std::move(cmd));
     },
     [self](create_restaurant& cmd) -> caf::delegated<restaurant> {
-      if (auto f = check_id("restaurant id", cmd.restaurant_id)) {
-        auto rp = self->make_response_promise<restaurant>();
-        rp.deliver(invalid_key(*f));
-        return {};
-      }
+      if (auto f = check_id("restaurant id", cmd.restaurant_id))
+        return refuse<restaurant>(self, *f);
       return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
     },
     [self](upsert_menu_item& cmd) -> caf::delegated<upsert_result> {
-      if (check_id("restaurant id", cmd.restaurant_id)) {
-        auto rp = self->make_response_promise<upsert_result>();
-        rp.deliver(make_error(fail(errc::not_found, "restaurant not found")));
-        return {};
-      }
+      if (check_id("restaurant id", cmd.restaurant_id))
+        return refuse<upsert_result>(self, no_restaurant);
       return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
     },
     [self](delete_menu_item& cmd) -> caf::delegated<bool> {
-      if (check_id("restaurant id", cmd.restaurant_id)) {
-        auto rp = self->make_response_promise<bool>();
-        rp.deliver(make_error(fail(errc::not_found, "restaurant not found")));
-        return {};
-      }
+      if (check_id("restaurant id", cmd.restaurant_id))
+        return refuse<bool>(self, no_restaurant);
       return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
     },
     [self](get_menu& cmd) -> caf::delegated<menu_view> {
-      if (check_id("restaurant id", cmd.restaurant_id)) {
-        auto rp = self->make_response_promise<menu_view>();
-        rp.deliver(make_error(fail(errc::not_found, "restaurant not found")));
-        return {};
-      }
+      if (check_id("restaurant id", cmd.restaurant_id))
+        return refuse<menu_view>(self, no_restaurant);
       return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
     },
     [self](set_reservation& cmd) -> caf::delegated<reservation_result> {
-      if (check_id("restaurant id", cmd.restaurant_id)) {
-        auto rp = self->make_response_promise<reservation_result>();
-        rp.deliver(make_error(fail(errc::not_found, "restaurant not found")));
-        return {};
-      }
+      if (check_id("restaurant id", cmd.restaurant_id))
+        return refuse<reservation_result>(self, no_restaurant);
       return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
     },
     [self](finalize_reservation& cmd) {
@@ -182,35 +164,23 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
         self->send(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
     },
     [self](place_order& cmd) -> caf::delegated<order> {
-      if (auto f = check_id("order id", cmd.order_id)) {
-        auto rp = self->make_response_promise<order>();
-        rp.deliver(invalid_key(*f));
-        return {};
-      }
+      if (auto f = check_id("order id", cmd.order_id))
+        return refuse<order>(self, *f);
       return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
     },
     [self](get_order& cmd) -> caf::delegated<order> {
-      if (check_id("order id", cmd.order_id)) {
-        auto rp = self->make_response_promise<order>();
-        rp.deliver(make_error(fail(errc::not_found, "order not found")));
-        return {};
-      }
+      if (check_id("order id", cmd.order_id))
+        return refuse<order>(self, no_order);
       return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
     },
     [self](transition_order& cmd) -> caf::delegated<order> {
-      if (check_id("order id", cmd.order_id)) {
-        auto rp = self->make_response_promise<order>();
-        rp.deliver(make_error(fail(errc::not_found, "order not found")));
-        return {};
-      }
+      if (check_id("order id", cmd.order_id))
+        return refuse<order>(self, no_order);
       return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
     },
     [self](edit_order& cmd) -> caf::delegated<order> {
-      if (check_id("order id", cmd.order_id)) {
-        auto rp = self->make_response_promise<order>();
-        rp.deliver(make_error(fail(errc::not_found, "order not found")));
-        return {};
-      }
+      if (check_id("order id", cmd.order_id))
+        return refuse<order>(self, no_order);
       return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
     },
     [self](passivate_atom, const std::string& key) -> bool {

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates tzdata
+  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates tzdata python3
   libcaf-dev libprotobuf-dev protobuf-compiler librocksdb-dev libspdlog-dev libfmt-dev catch2
   libboost-dev libboost-system-dev nlohmann-json3-dev libsodium-dev libcurl4-openssl-dev
   prometheus-cpp-dev libssl-dev wrk

@@ -166,7 +166,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context ctx, std
               rp.deliver(make_error(fail(errc::outcome_unknown, "order could not be stored")));
               return;
             }
-            spdlog::info("order.placed order={} restaurant={} customer={} total_cents={}", placed.id,
+            spdlog::debug("order.placed order={} restaurant={} customer={} total_cents={}", placed.id,
                          placed.restaurant_id, placed.customer_id, placed.total_cents);
             rp.deliver(std::move(placed));
           },
@@ -206,7 +206,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context ctx, std
           return make_error(fail(errc::outcome_unknown, "order could not be stored"));
         if (plan->finalize)
           self->send(st.ctx.router, finalize_reservation{plan->next.restaurant_id, st.id});
-        spdlog::info("{} order={}", event_type, st.id);
+        spdlog::debug("{} order={}", event_type, st.id);
         return plan->next;
       }
       if (!commit(self, st.rules.with_intent({}), nullptr))
@@ -221,7 +221,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context ctx, std
               rp.deliver(make_error(fail(errc::outcome_unknown, "order could not be stored")));
               return;
             }
-            spdlog::info("{} order={}", event_type, next.id);
+            spdlog::debug("{} order={}", event_type, next.id);
             rp.deliver(std::move(next));
           },
           [self, rp](caf::error&) mutable {

@@ -38,7 +38,7 @@ int status_of(errc code) {
     case errc::invalid_transition: return 409;
     case errc::idempotency_mismatch: return 422;
     case errc::throttled: return 429;
-    case errc::overloaded: return 503;
+    case errc::overloaded: return 429; // a flood of expensive requests is the client's to slow down
     case errc::storage_failure: return 503;
     case errc::outcome_unknown: return 504;
     case errc::none: return 200;

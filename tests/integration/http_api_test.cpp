@@ -289,6 +289,9 @@ TEST_CASE("http: hostile and malformed input gets a 4xx JSON error, never a cras
     check_error(wrong_method, 405, "method_not_allowed");
     CHECK(wrong_method.headers["allow"] == "POST");
     check_error(anon.post("/api/v1/users", std::string(2 << 20, 'x')), 413, "payload_too_large");
+    // 300k levels of nesting: must not exhaust the stack while parsing or freeing.
+    check_error(anon.post("/api/v1/users", std::string(300000, '[') + std::string(300000, ']')), 400,
+                "invalid_argument");
     auto garbage = raw_http(n.node.port(), "THIS IS NOT HTTP\r\n\r\n");
     CHECK(garbage.rfind("HTTP/1.1 400", 0) == 0);
     auto huge_header = raw_http(n.node.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 << 10, 'a') + "\r\n\r\n");

@@ -139,3 +139,65 @@ TEST_CASE("codec: garbage does not decode", "[unit]") {
   order o;
   CHECK_FALSE(bento::codec::decode(std::string("\xff\xff\xff\xff", 4), o));
 }
+
+#include "protocol/codec/command_codec.hpp"
+
+TEST_CASE("codec: commands keep their optional fields across the wire", "[unit]") {
+  place_order cmd;
+  cmd.caller = principal{"u_1", "carl", role::customer};
+  cmd.order_id = "o_1";
+  cmd.restaurant_id = "r_1";
+  cmd.lines = {{"a", 2}, {"b", 1}};
+  cmd.for_meal = meal::dinner;
+  cmd.idempotency_key = "k";
+  place_order back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(cmd), back));
+  CHECK(back.caller.username == "carl");
+  CHECK(back.lines.size() == 2);
+  CHECK(back.for_meal == std::optional<meal>(meal::dinner));
+  CHECK_FALSE(back.date.has_value());
+  CHECK(back.idempotency_key == "k");
+
+  edit_order edit{principal{"u_m", "mia", role::merchant}, "o_1", std::nullopt, std::string("")};
+  edit_order edit_back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(edit), edit_back));
+  CHECK_FALSE(edit_back.lines.has_value());
+  REQUIRE(edit_back.note.has_value());
+  CHECK(edit_back.note->empty());
+  edit.lines = std::vector<line_request>{};
+  REQUIRE(bento::codec::decode(bento::codec::encode(edit), edit_back));
+  CHECK(edit_back.lines.has_value());
+
+  list_orders q;
+  q.status = order_status::cancelled;
+  q.limit = 7;
+  list_orders q_back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(q), q_back));
+  CHECK(q_back.status == std::optional<order_status>(order_status::cancelled));
+  CHECK_FALSE(q_back.month.has_value());
+  CHECK(q_back.limit == 7);
+}
+
+TEST_CASE("codec: replies and failures round trip; unknown codes are not trusted", "[unit]") {
+  menu_page page;
+  page.items.push_back(catalog_entry{"Mia's", menu_item{}});
+  page.items[0].item.id = "katsu";
+  page.next_cursor = "ab";
+  menu_page back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(page), back));
+  REQUIRE(back.items.size() == 1);
+  CHECK(back.items[0].item.id == "katsu");
+  CHECK(back.next_cursor == "ab");
+
+  failure f{errc::out_of_stock, "no", "katsu"};
+  failure f_back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(f), f_back));
+  CHECK(f_back.code == errc::out_of_stock);
+  CHECK(f_back.item_id == "katsu");
+  failure hostile;
+  std::string bytes = "\x08\xc8\x01"; // field 1 (code) = 200
+  REQUIRE(bento::codec::decode(bytes, hostile));
+  CHECK(hostile.code == errc::outcome_unknown);
+  place_order garbage;
+  CHECK_FALSE(bento::codec::decode(std::string("\xff\xff\xff", 3), garbage));
+}

@@ -1,0 +1,176 @@
+#pragma once
+// Internal to protocol/codec: conversions between domain structs and generated Protobuf messages. Include only
+// from codec .cpp files, so the generated headers stay out of everything else.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bento/v1/api.pb.h"
+#include "bento/v1/entities.pb.h"
+#include "bento/v1/events.pb.h"
+#include "protocol/domain/commands.hpp"
+
+namespace bento::codec::detail {
+
+namespace pb = bento::v1;
+using namespace bento::domain;
+
+template <class Pb>
+inline std::string serialize(const Pb& m) {
+  std::string out;
+  m.SerializeToString(&out);
+  return out;
+}
+
+template <class Pb>
+inline bool parse(std::string_view bytes, Pb& m) {
+  return m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+}
+
+template <class Enum>
+Enum clamp_enum(int value, Enum max) {
+  return value < 0 || value > static_cast<int>(max) ? Enum{} : static_cast<Enum>(value);
+}
+
+inline void to_pb(const user& x, pb::User& m) {
+  m.set_id(x.id);
+  m.set_username(x.username);
+  m.set_email(x.email);
+  m.set_role(static_cast<pb::Role>(x.role));
+  m.set_place(x.place);
+  m.set_password_hash(x.password_hash);
+  m.set_created_at_ms(x.created_at_ms);
+  m.set_version(x.version);
+}
+
+inline void from_pb(const pb::User& m, user& x) {
+  x.id = m.id();
+  x.username = m.username();
+  x.email = m.email();
+  x.role = clamp_enum(m.role(), role::merchant);
+  x.place = m.place();
+  x.password_hash = m.password_hash();
+  x.created_at_ms = m.created_at_ms();
+  x.version = m.version();
+}
+
+inline void to_pb(const restaurant& x, pb::Restaurant& m) {
+  m.set_id(x.id);
+  m.set_name(x.name);
+  m.set_place(x.place);
+  m.set_owner_id(x.owner_id);
+  m.set_created_at_ms(x.created_at_ms);
+  m.set_version(x.version);
+}
+
+inline void from_pb(const pb::Restaurant& m, restaurant& x) {
+  x.id = m.id();
+  x.name = m.name();
+  x.place = m.place();
+  x.owner_id = m.owner_id();
+  x.created_at_ms = m.created_at_ms();
+  x.version = m.version();
+}
+
+inline void to_pb(const menu_item& x, pb::MenuItem& m) {
+  m.set_restaurant_id(x.restaurant_id);
+  m.set_id(x.id);
+  m.set_name(x.name);
+  m.set_description(x.description);
+  m.set_price_cents(x.price_cents);
+  m.set_stock(x.stock);
+  m.set_daily_stock(x.daily_stock);
+  m.set_stock_date(x.stock_date);
+  for (auto& t : x.tags)
+    m.add_tags(t);
+  for (auto ml : x.meals)
+    m.add_meals(static_cast<pb::Meal>(ml));
+  m.set_image_url(x.image_url);
+  m.set_version(x.version);
+}
+
+inline void from_pb(const pb::MenuItem& m, menu_item& x) {
+  x.restaurant_id = m.restaurant_id();
+  x.id = m.id();
+  x.name = m.name();
+  x.description = m.description();
+  x.price_cents = m.price_cents();
+  x.stock = m.stock();
+  x.daily_stock = m.daily_stock();
+  x.stock_date = m.stock_date();
+  x.tags.assign(m.tags().begin(), m.tags().end());
+  x.meals.clear();
+  for (auto ml : m.meals())
+    x.meals.push_back(clamp_enum(ml, meal::dinner));
+  x.image_url = m.image_url();
+  x.version = m.version();
+}
+
+inline void to_pb(const order_line& x, pb::OrderLine& m) {
+  m.set_item_id(x.item_id);
+  m.set_name(x.name);
+  m.set_price_cents(x.price_cents);
+  m.set_qty(x.qty);
+}
+
+template <class Repeated>
+std::vector<order_line> lines_from_pb(const Repeated& r) {
+  std::vector<order_line> out;
+  out.reserve(static_cast<size_t>(r.size()));
+  for (auto& l : r)
+    out.push_back(order_line{l.item_id(), l.name(), l.price_cents(), l.qty()});
+  return out;
+}
+
+inline void to_pb(const order& x, pb::Order& m) {
+  m.set_id(x.id);
+  m.set_customer_id(x.customer_id);
+  m.set_restaurant_id(x.restaurant_id);
+  m.set_restaurant_name(x.restaurant_name);
+  m.set_merchant_id(x.merchant_id);
+  for (auto& l : x.lines)
+    to_pb(l, *m.add_lines());
+  m.set_total_cents(x.total_cents);
+  m.set_meal(static_cast<pb::Meal>(x.meal));
+  m.set_date(x.date);
+  m.set_note(x.note);
+  m.set_status(static_cast<pb::OrderStatus>(x.status));
+  m.set_created_at_ms(x.created_at_ms);
+  m.set_updated_at_ms(x.updated_at_ms);
+  m.set_idempotency_key(x.idempotency_key);
+  m.set_request_fingerprint(x.request_fingerprint);
+  if (x.pending_lines) {
+    auto* p = m.mutable_pending();
+    for (auto& l : *x.pending_lines)
+      to_pb(l, *p->add_lines());
+  }
+  m.set_committed(x.committed);
+  m.set_version(x.version);
+}
+
+inline void from_pb(const pb::Order& m, order& x) {
+  x.id = m.id();
+  x.customer_id = m.customer_id();
+  x.restaurant_id = m.restaurant_id();
+  x.restaurant_name = m.restaurant_name();
+  x.merchant_id = m.merchant_id();
+  x.lines = lines_from_pb(m.lines());
+  x.total_cents = m.total_cents();
+  x.meal = clamp_enum(m.meal(), meal::dinner);
+  x.date = m.date();
+  x.note = m.note();
+  x.status = clamp_enum(m.status(), order_status::cancelled);
+  x.created_at_ms = m.created_at_ms();
+  x.updated_at_ms = m.updated_at_ms();
+  x.idempotency_key = m.idempotency_key();
+  x.request_fingerprint = m.request_fingerprint();
+  if (m.has_pending())
+    x.pending_lines = lines_from_pb(m.pending().lines());
+  else
+    x.pending_lines.reset();
+  x.committed = m.committed();
+  x.version = m.version();
+}
+
+
+} // namespace bento::codec::detail

@@ -65,3 +65,5 @@ for name in healthz menu_read place_order; do
   printf "  %-12s %10s req/s   ratio to healthz %s   (p99 of run 1: %s)\n" "$name" "$rps" "$ratio" "$p99"
 done
 rm -f "$results"
+echo "  node RSS after the run: $(awk '/VmRSS/ {print $2, $3}' /proc/$PID/status)"
+echo "  active entity actors: $(curl -s "$URL/metrics" | awk '/^bento_entity_actors/ {printf "%s=%s ", $1, $2}')"

@@ -1,6 +1,8 @@
 #include "cluster/local_router.hpp"
 
+#include <list>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -28,29 +30,69 @@ struct registry {
 
 struct router_state {
   entity_context ctx;
+  entity_context_ptr shared_ctx; // what entities get: ctx with the router filled in
   registry<user_actor> users;
   registry<restaurant_actor> restaurants;
   registry<order_actor> orders;
   std::unordered_map<caf::actor_addr, std::string> keys_by_addr;
   uint64_t activations = 0;
   uint64_t passivations = 0;
+  uint64_t evictions = 0;
+  // Least recently routed at the back. Past ctx.max_active_entities the back is asked to passivate.
+  std::list<std::string> lru;
+  std::unordered_map<std::string, std::list<std::string>::iterator> lru_pos;
+  std::unordered_set<std::string> evicting;
   static inline const char* name = "router";
 };
 
 using self_ptr = router_actor::stateful_pointer<router_state>;
 
+void touch(router_state& st, const std::string& key) {
+  auto it = st.lru_pos.find(key);
+  if (it != st.lru_pos.end()) {
+    st.lru.splice(st.lru.begin(), st.lru, it->second);
+    return;
+  }
+  st.lru.push_front(key);
+  st.lru_pos.emplace(key, st.lru.begin());
+}
+
+void send_evict(self_ptr self, const std::string& key);
+
+/// Asks the least recently used entities to passivate while more than the cap are active. They go through the
+/// normal handshake, so a message routed to one meanwhile is still served.
+void evict_over_cap(self_ptr self) {
+  auto& st = self->state;
+  if (st.lru.size() <= st.ctx.max_active_entities)
+    return;
+  auto excess = st.lru.size() - st.ctx.max_active_entities;
+  if (st.evicting.size() >= excess)
+    return;
+  // Evict in batches (a tenth of the cap) so that a busy router does not do this per message.
+  auto wanted = excess + st.ctx.max_active_entities / 10;
+  for (auto it = st.lru.rbegin(); it != st.lru.rend() && st.evicting.size() < wanted; ++it) {
+    if (st.evicting.insert(*it).second) {
+      ++st.evictions;
+      send_evict(self, *it);
+    }
+  }
+}
+
 template <class Handle, class Spawn>
 Handle activate(self_ptr self, registry<Handle>& reg, const std::string& id, const std::string& key, Spawn spawn) {
+  auto& st = self->state;
+  touch(st, key);
   auto it = reg.by_id.find(id);
   if (it != reg.by_id.end())
     return it->second;
-  auto handle = spawn(self->system(), self->state.ctx, id);
+  auto handle = spawn(self->system(), st.shared_ctx, id);
   // Monitor to forget it when it stops; link so that it stops when the router does (shutdown).
   self->monitor(handle);
   self->link_to(handle);
-  self->state.keys_by_addr.emplace(handle.address(), key);
-  ++self->state.activations;
+  st.keys_by_addr.emplace(handle.address(), key);
+  ++st.activations;
   reg.by_id.emplace(id, handle);
+  evict_over_cap(self);
   return handle;
 }
 
@@ -82,9 +124,32 @@ bool forget(self_ptr self, const std::string& key, const caf::actor_addr& who) {
     return true;
   };
   bool dropped = kind == "user" ? drop(st.users) : kind == "restaurant" ? drop(st.restaurants) : drop(st.orders);
-  if (dropped)
+  if (dropped) {
     st.keys_by_addr.erase(who);
+    if (auto pos = st.lru_pos.find(key); pos != st.lru_pos.end()) {
+      st.lru.erase(pos->second);
+      st.lru_pos.erase(pos);
+    }
+    st.evicting.erase(key);
+  }
   return dropped;
+}
+
+void send_evict(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto slash = key.find('/');
+  auto kind = key.substr(0, slash);
+  auto id = key.substr(slash + 1);
+  auto poke = [&](auto& reg) {
+    if (auto it = reg.by_id.find(id); it != reg.by_id.end())
+      self->send(it->second, evict_atom::value);
+  };
+  if (kind == "user")
+    poke(st.users);
+  else if (kind == "restaurant")
+    poke(st.restaurants);
+  else
+    poke(st.orders);
 }
 
 // Keys are validated before an actor is activated for them: no garbage key ever gets an actor or a store read.
@@ -101,6 +166,7 @@ const failure no_order = fail(errc::not_found, "order not found");
 router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
   self->state.ctx = std::move(ctx);
   self->state.ctx.router = self;
+  self->state.shared_ctx = std::make_shared<const entity_context>(self->state.ctx);
   self->set_exit_handler([self](caf::exit_msg& msg) {
     // Entities are linked to us and stop normally (passivation) or with a domain error; both are handled as
     // down messages. Only a shutdown or kill, which entities never use, ends the router.

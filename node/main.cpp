@@ -102,6 +102,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     ctx.idle_timeout = std::chrono::seconds(cfg.idle_passivate_s);
     ctx.empty_idle_timeout = std::min(ctx.idle_timeout, std::chrono::milliseconds(10'000));
     ctx.call_timeout = std::chrono::milliseconds(cfg.request_timeout_ms / 2);
+    ctx.max_active_entities = cfg.max_active_entities;
 
     node::node_runtime rt;
     rt.system = &sys;

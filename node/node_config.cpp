@@ -93,6 +93,8 @@ const std::vector<option_doc>& option_docs() {
     {"BENTO_REQUEST_TIMEOUT_MS", "time an edge waits for the domain (100-120000)", "10000"},
     {"BENTO_IDLE_PASSIVATE_S", "idle seconds before an entity actor is passivated (1-86400)", "300"},
     {"BENTO_MAX_CONNECTIONS", "concurrent HTTP connections (1-1000000)", "10000"},
+    {"BENTO_MAX_ACTIVE_ENTITIES", "entity actors kept in memory before the least recently used are passivated "
+                                  "(100-100000000)", "100000"},
   };
   return docs;
 }
@@ -143,6 +145,7 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
   r.integer("BENTO_REQUEST_TIMEOUT_MS", cfg.request_timeout_ms, 100, 120000);
   r.integer("BENTO_IDLE_PASSIVATE_S", cfg.idle_passivate_s, 1, 86400);
   r.integer("BENTO_MAX_CONNECTIONS", cfg.max_connections, 1, 1000000);
+  r.integer("BENTO_MAX_ACTIVE_ENTITIES", cfg.max_active_entities, 100, 100000000);
   if (!r.errors.empty()) {
     std::string all;
     for (auto& e : r.errors)

@@ -31,6 +31,7 @@ struct node_config {
   uint32_t request_timeout_ms = 10000;
   uint32_t idle_passivate_s = 300;
   uint32_t max_connections = 10000;
+  uint32_t max_active_entities = 100000;
 };
 
 struct option_doc {

@@ -10,6 +10,8 @@ namespace bento::actors {
 
 using idle_tick_atom = caf::atom_constant<caf::atom("idletick")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+/// From the router to an entity: too many are active, passivate now if you can.
+using evict_atom = caf::atom_constant<caf::atom("evict")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using hash_atom = caf::atom_constant<caf::atom("hash")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;

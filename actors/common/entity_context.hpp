@@ -26,7 +26,11 @@ struct entity_context {
   std::chrono::milliseconds empty_idle_timeout{std::chrono::seconds(10)}; // entities that do not exist
   std::chrono::milliseconds call_timeout{std::chrono::seconds(5)};        // entity -> entity requests
   login_throttle_policy login_policy;
+  size_t max_active_entities = 100000; // beyond this the router evicts the least recently used
 };
+
+/// Entities share one immutable context instead of each holding a copy.
+using entity_context_ptr = std::shared_ptr<const entity_context>;
 
 /// Idle bookkeeping of one entity actor. Touch on every message; on each tick, an entity idle for longer than
 /// its timeout asks the router to forget it and stops once the router agrees. Messages the router routed
@@ -45,15 +49,11 @@ void schedule_idle_tick(Self* self, const entity_context& ctx) {
   self->delayed_send(self, period, idle_tick_atom::value);
 }
 
+/// Starts the passivation handshake (idle timeout or eviction by the router).
 template <class Self>
-void on_idle_tick(Self* self, idle_state& idle, const entity_context& ctx, const std::string& key, bool exists) {
-  auto timeout = exists ? ctx.idle_timeout : ctx.empty_idle_timeout;
+void request_passivation(Self* self, idle_state& idle, const entity_context& ctx, const std::string& key) {
   if (idle.passivating)
     return;
-  if (std::chrono::steady_clock::now() - idle.last_activity < timeout) {
-    schedule_idle_tick(self, ctx);
-    return;
-  }
   idle.passivating = true;
   self->request(ctx.router, caf::infinite, passivate_atom::value, key)
     .then(
@@ -66,6 +66,18 @@ void on_idle_tick(Self* self, idle_state& idle, const entity_context& ctx, const
         }
       },
       [self](caf::error&) { self->quit(); });
+}
+
+template <class Self>
+void on_idle_tick(Self* self, idle_state& idle, const entity_context& ctx, const std::string& key, bool exists) {
+  if (idle.passivating)
+    return;
+  auto timeout = exists ? ctx.idle_timeout : ctx.empty_idle_timeout;
+  if (std::chrono::steady_clock::now() - idle.last_activity < timeout) {
+    schedule_idle_tick(self, ctx);
+    return;
+  }
+  request_passivation(self, idle, ctx, key);
 }
 
 } // namespace bento::actors

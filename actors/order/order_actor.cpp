@@ -20,7 +20,7 @@ namespace {
 using namespace bento::domain;
 
 struct order_actor_state {
-  entity_context ctx;
+  entity_context_ptr ctx;
   std::string id;
   order_state rules;
   idle_state idle;
@@ -60,7 +60,7 @@ bool commit(self_ptr self, order o, const char* event_type) {
   }
   if (event_type)
     batch.append_event(event{0, event_type, keys::order_entity(st.id), o.updated_at_ms, o, o.restaurant_id});
-  auto done = st.ctx.store->commit(batch);
+  auto done = st.ctx->store->commit(batch);
   if (!done) {
     spdlog::error("order.persist_failed order={} error={}", st.id, done.error().message);
     self->quit(make_error(done.error()));
@@ -74,7 +74,7 @@ bool erase_intent(self_ptr self) {
   auto& st = self->state;
   store::write_batch batch;
   batch.erase(store::column::entities, record_key(st));
-  auto done = st.ctx.store->commit(batch);
+  auto done = st.ctx->store->commit(batch);
   if (!done) {
     self->quit(make_error(done.error()));
     return false;
@@ -92,7 +92,7 @@ void recover(self_ptr self) {
   if (o.committed && o.status != order_status::cancelled && o.status != order_status::delivered)
     target = o.lines;
   spdlog::warn("order.recovering order={} committed={}", st.id, o.committed);
-  self->request(st.ctx.router, st.ctx.call_timeout, set_reservation{o.restaurant_id, st.id, target, {}})
+  self->request(st.ctx->router, st.ctx->call_timeout, set_reservation{o.restaurant_id, st.id, target, {}})
     .await(
       [self, o](reservation_result&) mutable {
         if (!o.committed) {
@@ -121,11 +121,11 @@ bool pending(const order_actor_state& st) {
   return st.rules.exists() && st.rules.current()->pending_lines.has_value();
 }
 
-order_actor::behavior_type order_behavior(self_ptr self, entity_context ctx, std::string id) {
+order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx, std::string id) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.id = std::move(id);
-  auto loaded = st.ctx.store->get(store::column::entities, record_key(st));
+  auto loaded = st.ctx->store->get(store::column::entities, record_key(st));
   if (!loaded) {
     // The behavior is still returned; quit() stops the actor before it handles anything.
     self->quit(make_error(loaded.error()));
@@ -139,7 +139,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context ctx, std
     if (pending(st))
       recover(self);
   }
-  schedule_idle_tick(self, st.ctx);
+  schedule_idle_tick(self, *st.ctx);
   return {
     [self](place_order& cmd) -> caf::result<order> {
       auto& st = self->state;
@@ -157,7 +157,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context ctx, std
         return make_error(fail(errc::storage_failure, "could not record the order"));
       auto rp = self->make_response_promise<order>();
       set_reservation req{intent.restaurant_id, intent.id, *intent.pending_lines, intent.meal};
-      self->request(self->state.ctx.router, self->state.ctx.call_timeout, std::move(req))
+      self->request(self->state.ctx->router, self->state.ctx->call_timeout, std::move(req))
         .await(
           [self, rp, intent](reservation_result& r) mutable {
             auto& st = self->state;
@@ -205,7 +205,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context ctx, std
         if (!commit(self, plan->next, event_type))
           return make_error(fail(errc::outcome_unknown, "order could not be stored"));
         if (plan->finalize)
-          self->send(st.ctx.router, finalize_reservation{plan->next.restaurant_id, st.id});
+          self->send(st.ctx->router, finalize_reservation{plan->next.restaurant_id, st.id});
         spdlog::debug("{} order={}", event_type, st.id);
         return plan->next;
       }
@@ -213,7 +213,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context ctx, std
         return make_error(fail(errc::storage_failure, "could not record the cancellation"));
       auto rp = self->make_response_promise<order>();
       auto next = std::move(plan->next);
-      self->request(st.ctx.router, st.ctx.call_timeout, set_reservation{next.restaurant_id, st.id, {}, {}})
+      self->request(st.ctx->router, st.ctx->call_timeout, set_reservation{next.restaurant_id, st.id, {}, {}})
         .await(
           [self, rp, next, event_type](reservation_result&) mutable {
             next.pending_lines.reset();
@@ -250,7 +250,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context ctx, std
       auto rp = self->make_response_promise<order>();
       auto& o = *st.rules.current();
       set_reservation req{o.restaurant_id, st.id, plan->target, o.meal};
-      self->request(st.ctx.router, st.ctx.call_timeout, std::move(req))
+      self->request(st.ctx->router, st.ctx->call_timeout, std::move(req))
         .await(
           [self, rp, p = *plan](reservation_result& r) mutable {
             auto& st = self->state;
@@ -276,17 +276,21 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context ctx, std
           });
       return rp;
     },
+    [self](evict_atom) {
+      auto& st = self->state;
+      request_passivation(self, st.idle, *st.ctx, keys::order_entity(st.id));
+    },
     [self](idle_tick_atom) {
       auto& st = self->state;
-      on_idle_tick(self, st.idle, st.ctx, keys::order_entity(st.id), st.rules.exists());
+      on_idle_tick(self, st.idle, *st.ctx, keys::order_entity(st.id), st.rules.exists());
     },
   };
 }
 
 } // namespace
 
-order_actor spawn_order_actor(caf::actor_system& sys, const entity_context& ctx, std::string id) {
-  return sys.spawn(order_behavior, ctx, std::move(id));
+order_actor spawn_order_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string id) {
+  return sys.spawn(order_behavior, std::move(ctx), std::move(id));
 }
 
 } // namespace bento::actors

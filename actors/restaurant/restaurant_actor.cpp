@@ -20,7 +20,7 @@ namespace {
 using namespace bento::domain;
 
 struct restaurant_actor_state {
-  entity_context ctx;
+  entity_context_ptr ctx;
   std::string id;
   restaurant_state rules;
   idle_state idle;
@@ -35,7 +35,7 @@ using self_ptr = restaurant_actor::stateful_pointer<restaurant_actor_state>;
 }
 
 bool load(restaurant_actor_state& st) {
-  auto header = st.ctx.store->get(store::column::entities, keys::restaurant_record(st.id));
+  auto header = st.ctx->store->get(store::column::entities, keys::restaurant_record(st.id));
   if (!header) {
     spdlog::error("restaurant.load_failed restaurant={} error={}", st.id, header.error().message);
     return false;
@@ -47,7 +47,7 @@ bool load(restaurant_actor_state& st) {
     corrupt(st.id, keys::restaurant_record(st.id));
   st.rules.load(std::move(r));
   auto prefix = keys::restaurant_children(st.id);
-  auto scanned = st.ctx.store->scan(store::column::entities, prefix, {}, [&](std::string_view key,
+  auto scanned = st.ctx->store->scan(store::column::entities, prefix, {}, [&](std::string_view key,
                                                                              std::string_view value) {
     auto rest = key.substr(prefix.size());
     if (rest.rfind("i/", 0) == 0) {
@@ -107,7 +107,7 @@ caf::error persist(self_ptr self, const restaurant_change& change, const char* i
     batch.erase(store::column::entities, keys::reservation_record(st.id, *change.reservation_erased));
   if (batch.empty())
     return {};
-  auto committed = st.ctx.store->commit(batch);
+  auto committed = st.ctx->store->commit(batch);
   if (!committed) {
     spdlog::error("restaurant.persist_failed restaurant={} error={}", st.id, committed.error().message);
     auto err = make_error(committed.error());
@@ -117,13 +117,13 @@ caf::error persist(self_ptr self, const restaurant_change& change, const char* i
   return {};
 }
 
-restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_context ctx, std::string id) {
+restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_context_ptr ctx, std::string id) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.id = std::move(id);
   if (!load(st)) // the behavior is still returned; quit() stops the actor before it handles anything
     self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));
-  schedule_idle_tick(self, st.ctx);
+  schedule_idle_tick(self, *st.ctx);
   return {
     [self](create_restaurant& cmd) -> caf::result<restaurant> {
       auto& st = self->state;
@@ -178,17 +178,21 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       st.idle.touch();
       persist(self, st.rules.finalize(cmd.order_id), nullptr);
     },
+    [self](evict_atom) {
+      auto& st = self->state;
+      request_passivation(self, st.idle, *st.ctx, keys::restaurant_entity(st.id));
+    },
     [self](idle_tick_atom) {
       auto& st = self->state;
-      on_idle_tick(self, st.idle, st.ctx, keys::restaurant_entity(st.id), st.rules.exists());
+      on_idle_tick(self, st.idle, *st.ctx, keys::restaurant_entity(st.id), st.rules.exists());
     },
   };
 }
 
 } // namespace
 
-restaurant_actor spawn_restaurant_actor(caf::actor_system& sys, const entity_context& ctx, std::string id) {
-  return sys.spawn(restaurant_behavior, ctx, std::move(id));
+restaurant_actor spawn_restaurant_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string id) {
+  return sys.spawn(restaurant_behavior, std::move(ctx), std::move(id));
 }
 
 } // namespace bento::actors

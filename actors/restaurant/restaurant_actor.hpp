@@ -1,5 +1,7 @@
 #pragma once
 // restaurant/<id>: the restaurant, its menu and its stock. The single writer of its stock.
+#include <memory>
+
 #include <caf/typed_actor.hpp>
 
 #include "actors/common/atoms.hpp"
@@ -7,6 +9,7 @@
 namespace bento::actors {
 
 struct entity_context;
+using entity_context_ptr = std::shared_ptr<const entity_context>;
 
 using restaurant_actor
   = caf::typed_actor<caf::replies_to<domain::create_restaurant>::with<domain::restaurant>,
@@ -14,8 +17,8 @@ using restaurant_actor
                      caf::replies_to<domain::delete_menu_item>::with<bool>,
                      caf::replies_to<domain::get_menu>::with<domain::menu_view>,
                      caf::replies_to<domain::set_reservation>::with<domain::reservation_result>,
-                     caf::reacts_to<domain::finalize_reservation>, caf::reacts_to<idle_tick_atom>>;
+                     caf::reacts_to<domain::finalize_reservation>, caf::reacts_to<idle_tick_atom>, caf::reacts_to<evict_atom>>;
 
-restaurant_actor spawn_restaurant_actor(caf::actor_system& sys, const entity_context& ctx, std::string id);
+restaurant_actor spawn_restaurant_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string id);
 
 } // namespace bento::actors

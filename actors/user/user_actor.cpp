@@ -21,7 +21,7 @@ using namespace bento::domain;
 
 struct user_actor_state {
   explicit user_actor_state() = default;
-  entity_context ctx;
+  entity_context_ptr ctx;
   std::string username;
   user_state rules;
   idle_state idle;
@@ -34,12 +34,12 @@ caf::error unauthenticated() {
   return make_error(fail(errc::unauthenticated, "invalid username or password"));
 }
 
-user_actor::behavior_type user_behavior(self_ptr self, entity_context ctx, std::string username) {
+user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, std::string username) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.username = std::move(username);
-  st.rules = user_state(st.ctx.login_policy);
-  auto loaded = st.ctx.store->get(store::column::entities, keys::user_record(st.username));
+  st.rules = user_state(st.ctx->login_policy);
+  auto loaded = st.ctx->store->get(store::column::entities, keys::user_record(st.username));
   if (!loaded) {
     // The behavior below is still returned; quit() makes the actor stop before it handles anything.
     spdlog::error("user.load_failed user={} error={}", st.username, loaded.error().message);
@@ -53,7 +53,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context ctx, std::
     }
     st.rules.load(std::move(u));
   }
-  schedule_idle_tick(self, st.ctx);
+  schedule_idle_tick(self, *st.ctx);
   return {
     [self](register_user& cmd) -> caf::result<user_view> {
       auto& st = self->state;
@@ -61,15 +61,15 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context ctx, std::
       auto ok = st.rules.check_register(cmd);
       if (!ok)
         return make_error(ok.error());
-      if (!st.ctx.gate->try_enter())
+      if (!st.ctx->gate->try_enter())
         return make_error(fail(errc::overloaded, "too many password operations in flight; retry"));
       auto rp = self->make_response_promise<user_view>();
       // await: the next registration for this username must see the outcome of this one.
-      self->request(st.ctx.hasher, caf::infinite, hash_atom::value, cmd.password)
+      self->request(st.ctx->hasher, caf::infinite, hash_atom::value, cmd.password)
         .await(
           [self, rp, cmd](std::string& hash) mutable {
             auto& st = self->state;
-            st.ctx.gate->leave();
+            st.ctx->gate->leave();
             auto u = st.rules.make_user(cmd, std::move(hash), random_id("u_"), now_ms());
             store::write_batch batch;
             batch.put(store::column::entities, keys::user_record(u.username), codec::encode(u));
@@ -78,7 +78,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context ctx, std::
             public_copy.password_hash.clear();
             batch.append_event(event{0, "user.registered", keys::user_entity(u.username), u.created_at_ms,
                                      std::move(public_copy), {}});
-            auto committed = st.ctx.store->commit(batch);
+            auto committed = st.ctx->store->commit(batch);
             if (!committed) {
               rp.deliver(make_error(committed.error()));
               return;
@@ -88,7 +88,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context ctx, std::
             rp.deliver(view_of(u));
           },
           [self, rp](caf::error& err) mutable {
-            self->state.ctx.gate->leave();
+            self->state.ctx->gate->leave();
             rp.deliver(make_error(to_failure(err)));
           });
       return rp;
@@ -99,16 +99,16 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context ctx, std::
       auto now = now_ms();
       if (auto wait = st.rules.retry_after_ms(now); wait > 0)
         return make_error(fail(errc::throttled, "too many failed logins; retry later", std::to_string(wait)));
-      if (!st.ctx.gate->try_enter())
+      if (!st.ctx->gate->try_enter())
         return make_error(fail(errc::overloaded, "too many password operations in flight; retry"));
       auto rp = self->make_response_promise<user_view>();
       bool known = st.rules.exists();
-      auto hash = known ? st.rules.user()->password_hash : st.ctx.dummy_hash;
-      self->request(st.ctx.hasher, caf::infinite, verify_atom::value, std::move(hash), std::move(cmd.password))
+      auto hash = known ? st.rules.user()->password_hash : st.ctx->dummy_hash;
+      self->request(st.ctx->hasher, caf::infinite, verify_atom::value, std::move(hash), std::move(cmd.password))
         .await(
           [self, rp, known](bool match) mutable {
             auto& st = self->state;
-            st.ctx.gate->leave();
+            st.ctx->gate->leave();
             if (known && match) {
               st.rules.record_success();
               rp.deliver(st.rules.view());
@@ -119,7 +119,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context ctx, std::
             rp.deliver(unauthenticated());
           },
           [self, rp](caf::error& err) mutable {
-            self->state.ctx.gate->leave();
+            self->state.ctx->gate->leave();
             rp.deliver(make_error(to_failure(err)));
           });
       return rp;
@@ -131,17 +131,21 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context ctx, std::
         return make_error(fail(errc::not_found, "user not found"));
       return st.rules.view();
     },
+    [self](evict_atom) {
+      auto& st = self->state;
+      request_passivation(self, st.idle, *st.ctx, keys::user_entity(st.username));
+    },
     [self](idle_tick_atom) {
       auto& st = self->state;
-      on_idle_tick(self, st.idle, st.ctx, keys::user_entity(st.username), st.rules.exists());
+      on_idle_tick(self, st.idle, *st.ctx, keys::user_entity(st.username), st.rules.exists());
     },
   };
 }
 
 } // namespace
 
-user_actor spawn_user_actor(caf::actor_system& sys, const entity_context& ctx, std::string username) {
-  return sys.spawn(user_behavior, ctx, std::move(username));
+user_actor spawn_user_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string username) {
+  return sys.spawn(user_behavior, std::move(ctx), std::move(username));
 }
 
 } // namespace bento::actors

@@ -1,5 +1,7 @@
 #pragma once
 // user/<username>: registration, login verification and profile of one user.
+#include <memory>
+
 #include <caf/typed_actor.hpp>
 
 #include "actors/common/atoms.hpp"
@@ -7,12 +9,13 @@
 namespace bento::actors {
 
 struct entity_context;
+using entity_context_ptr = std::shared_ptr<const entity_context>;
 
 using user_actor = caf::typed_actor<caf::replies_to<domain::register_user>::with<domain::user_view>,
                                     caf::replies_to<domain::verify_login>::with<domain::user_view>,
                                     caf::replies_to<domain::get_user>::with<domain::user_view>,
-                                    caf::reacts_to<idle_tick_atom>>;
+                                    caf::reacts_to<idle_tick_atom>, caf::reacts_to<evict_atom>>;
 
-user_actor spawn_user_actor(caf::actor_system& sys, const entity_context& ctx, std::string username);
+user_actor spawn_user_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string username);
 
 } // namespace bento::actors

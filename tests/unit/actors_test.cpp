@@ -41,7 +41,7 @@ struct fixture {
   actors::entity_context ctx;
   actors::router_actor router;
 
-  explicit fixture(std::chrono::milliseconds idle = std::chrono::minutes(5)) {
+  explicit fixture(std::chrono::milliseconds idle = std::chrono::minutes(5), size_t max_active = 100000) {
     REQUIRE(sodium_init() >= 0);
     REQUIRE(set_time_zone("Asia/Taipei"));
     auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
@@ -54,6 +54,7 @@ struct fixture {
     ctx.dummy_hash = *actors::hash_password("dummy", cheap);
     ctx.idle_timeout = idle;
     ctx.empty_idle_timeout = idle;
+    ctx.max_active_entities = max_active;
     router = cluster::spawn_local_router(sys, ctx);
   }
 
@@ -208,4 +209,34 @@ TEST_CASE("actors: a username is registered once however many try at once", "[un
   auto unknown = f.ask<user_view>(verify_login{"nobody", "password123"});
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().code == errc::unauthenticated);
+}
+
+TEST_CASE("actors: past the cap the least recently used entities are passivated, none is lost", "[unit]") {
+  fixture f(std::chrono::minutes(5), 10);
+  f.restaurant_with_stock(100);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) {
+    auto o = f.ask<order>(order_for(i, 1));
+    REQUIRE(o);
+    ids.push_back(o->id);
+  }
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  actors::entity_counts counts;
+  do {
+    auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
+    if (!c)
+      FAIL(c.error().message);
+    counts = *c;
+    if (counts.users + counts.restaurants + counts.orders <= 11)
+      break;
+    std::this_thread::sleep_for(20ms); // polling interval of a bounded wait, not synchronisation
+  } while (std::chrono::steady_clock::now() < deadline);
+  CHECK(counts.users + counts.restaurants + counts.orders <= 11);
+  CHECK(counts.passivations >= 30);
+  for (int i = 0; i < 40; ++i) {
+    auto o = f.ask<order>(get_order{order_for(i, 1).caller, ids[static_cast<size_t>(i)]});
+    REQUIRE(o);
+    CHECK(o->status == order_status::placed);
+  }
+  CHECK(f.stock() == 60);
 }

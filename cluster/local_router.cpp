@@ -34,7 +34,6 @@ struct router_state {
   registry<user_actor> users;
   registry<restaurant_actor> restaurants;
   registry<order_actor> orders;
-  std::unordered_map<caf::actor_addr, std::string> keys_by_addr;
   uint64_t activations = 0;
   uint64_t passivations = 0;
   uint64_t evictions = 0;
@@ -48,6 +47,8 @@ struct router_state {
 using self_ptr = router_actor::stateful_pointer<router_state>;
 
 void touch(router_state& st, const std::string& key) {
+  if (st.evicting.count(key))
+    return; // on its way out; its next activation enters the list afresh
   auto it = st.lru_pos.find(key);
   if (it != st.lru_pos.end()) {
     st.lru.splice(st.lru.begin(), st.lru, it->second);
@@ -60,21 +61,22 @@ void touch(router_state& st, const std::string& key) {
 void send_evict(self_ptr self, const std::string& key);
 
 /// Asks the least recently used entities to passivate while more than the cap are active. They go through the
-/// normal handshake, so a message routed to one meanwhile is still served.
+/// normal handshake, so a message routed to one meanwhile is still served. Keys being evicted leave the list,
+/// so each eviction costs O(1) however many are in flight.
 void evict_over_cap(self_ptr self) {
   auto& st = self->state;
-  if (st.lru.size() <= st.ctx.max_active_entities)
+  auto cap = st.ctx.max_active_entities;
+  if (st.lru.size() + st.evicting.size() <= cap)
     return;
-  auto excess = st.lru.size() - st.ctx.max_active_entities;
-  if (st.evicting.size() >= excess)
-    return;
-  // Evict in batches (a tenth of the cap) so that a busy router does not do this per message.
-  auto wanted = excess + st.ctx.max_active_entities / 10;
-  for (auto it = st.lru.rbegin(); it != st.lru.rend() && st.evicting.size() < wanted; ++it) {
-    if (st.evicting.insert(*it).second) {
-      ++st.evictions;
-      send_evict(self, *it);
-    }
+  // Evict down to 90% of the cap at once, so that a busy router does not do this on every activation.
+  auto target = cap - cap / 10;
+  while (!st.lru.empty() && st.lru.size() > target) {
+    auto key = std::move(st.lru.back());
+    st.lru.pop_back();
+    st.lru_pos.erase(key);
+    ++st.evictions;
+    send_evict(self, key);
+    st.evicting.insert(std::move(key));
   }
 }
 
@@ -86,10 +88,8 @@ Handle activate(self_ptr self, registry<Handle>& reg, const std::string& id, con
   if (it != reg.by_id.end())
     return it->second;
   auto handle = spawn(self->system(), st.shared_ctx, id);
-  // Monitor to forget it when it stops; link so that it stops when the router does (shutdown).
-  self->monitor(handle);
-  self->link_to(handle);
-  st.keys_by_addr.emplace(handle.address(), key);
+  // No link or monitor: CAF keeps those in a list per actor, which would make every entity exit cost O(active
+  // entities) here. Entities report their own exit (report_exit_to_router); shutdown fans out explicitly.
   ++st.activations;
   reg.by_id.emplace(id, handle);
   evict_over_cap(self);
@@ -125,12 +125,12 @@ bool forget(self_ptr self, const std::string& key, const caf::actor_addr& who) {
   };
   bool dropped = kind == "user" ? drop(st.users) : kind == "restaurant" ? drop(st.restaurants) : drop(st.orders);
   if (dropped) {
-    st.keys_by_addr.erase(who);
     if (auto pos = st.lru_pos.find(key); pos != st.lru_pos.end()) {
       st.lru.erase(pos->second);
       st.lru_pos.erase(pos);
+    } else {
+      st.evicting.erase(key);
     }
-    st.evicting.erase(key);
   }
   return dropped;
 }
@@ -168,20 +168,17 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
   self->state.ctx.router = self;
   self->state.shared_ctx = std::make_shared<const entity_context>(self->state.ctx);
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    // Entities are linked to us and stop normally (passivation) or with a domain error; both are handled as
-    // down messages. Only a shutdown or kill, which entities never use, ends the router.
-    if (msg.reason == caf::exit_reason::user_shutdown || msg.reason == caf::exit_reason::kill)
-      self->quit(msg.reason);
-  });
-  self->set_down_handler([self](caf::down_msg& msg) {
+    // Shutdown: stop every entity, then ourselves.
     auto& st = self->state;
-    auto it = st.keys_by_addr.find(msg.source);
-    if (it == st.keys_by_addr.end())
-      return;
-    auto key = it->second;
-    if (msg.reason && msg.reason != caf::exit_reason::normal)
-      spdlog::warn("router.entity_down entity={} reason={}", key, self->system().render(msg.reason));
-    forget(self, key, msg.source);
+    auto stop_all = [&](auto& reg) {
+      for (auto& [id, handle] : reg.by_id)
+        self->send_exit(handle, msg.reason);
+      reg.by_id.clear();
+    };
+    stop_all(st.users);
+    stop_all(st.restaurants);
+    stop_all(st.orders);
+    self->quit(msg.reason);
   });
   return {
     [self](register_user& cmd) -> caf::delegated<user_view> {
@@ -248,6 +245,11 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
       if (check_id("order id", cmd.order_id))
         return refuse<order>(self, no_order);
       return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
+    },
+    [self](entity_down_atom, const std::string& key, const caf::actor_addr& who) {
+      // Passivated entities were forgotten already; this matters for one that stopped on an error.
+      if (forget(self, key, who))
+        spdlog::warn("router.entity_down entity={}", key);
     },
     [self](passivate_atom, const std::string& key) -> bool {
       auto sender = self->current_sender();

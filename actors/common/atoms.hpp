@@ -12,6 +12,8 @@ using idle_tick_atom = caf::atom_constant<caf::atom("idletick")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 /// From the router to an entity: too many are active, passivate now if you can.
 using evict_atom = caf::atom_constant<caf::atom("evict")>;
+/// From an entity's exit hook to the router: forget me if I am still registered.
+using entity_down_atom = caf::atom_constant<caf::atom("entdown")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using hash_atom = caf::atom_constant<caf::atom("hash")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
 
 #include "actors/crypto/password_hasher.hpp"
@@ -47,6 +48,14 @@ void schedule_idle_tick(Self* self, const entity_context& ctx) {
   if (period < std::chrono::milliseconds(10))
     period = std::chrono::milliseconds(10);
   self->delayed_send(self, period, idle_tick_atom::value);
+}
+
+/// Tells the router when this entity stops for any reason, so that a crashed entity is not routed to again.
+template <class Self>
+void report_exit_to_router(Self* self, const entity_context& ctx, std::string key) {
+  self->attach_functor([router = ctx.router, key = std::move(key), who = self->address()](const caf::error&) {
+    caf::anon_send(router, entity_down_atom::value, key, who);
+  });
 }
 
 /// Starts the passivation handshake (idle timeout or eviction by the router).

@@ -24,6 +24,7 @@ using router_actor = caf::typed_actor<
   caf::replies_to<domain::edit_order>::with<domain::order>,
   // An idle entity asks to be forgotten; true means no further messages will be routed to it.
   caf::replies_to<passivate_atom, std::string>::with<bool>,
+  caf::reacts_to<entity_down_atom, std::string, caf::actor_addr>,
   caf::replies_to<stats_atom>::with<entity_counts>>;
 
 } // namespace bento::actors

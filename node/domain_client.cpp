@@ -99,8 +99,16 @@ void domain_client::stats(callback<entity_stats> done) {
           self->request(rt.catalog, t, actors::stats_atom::value)
             .then(
               [done, counts](actors::catalog_stats& cat) {
-                done(entity_stats{counts.users, counts.restaurants, counts.orders, counts.activations,
-                                  counts.passivations, cat.restaurants, cat.items});
+                entity_stats out;
+                out.users = counts.users;
+                out.restaurants = counts.restaurants;
+                out.orders = counts.orders;
+                out.activations = counts.activations;
+                out.passivations = counts.passivations;
+                out.evictions = counts.evictions;
+                out.catalog_restaurants = cat.restaurants;
+                out.catalog_items = cat.items;
+                done(out);
               },
               [done](caf::error& err) { done(actors::to_failure(err)); });
         },

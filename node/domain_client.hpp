@@ -19,7 +19,7 @@ namespace bento::node {
 struct node_runtime; // the spawned actors (node/runtime.hpp)
 
 struct entity_stats {
-  uint64_t users = 0, restaurants = 0, orders = 0, activations = 0, passivations = 0;
+  uint64_t users = 0, restaurants = 0, orders = 0, activations = 0, passivations = 0, evictions = 0;
   uint64_t catalog_restaurants = 0, catalog_items = 0;
 };
 

@@ -24,6 +24,7 @@ struct entity_counts {
   uint64_t orders = 0;
   uint64_t activations = 0;
   uint64_t passivations = 0;
+  uint64_t evictions = 0; // passivations the router asked for because the cap was reached
 };
 
 struct catalog_stats {

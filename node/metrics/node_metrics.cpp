@@ -30,7 +30,7 @@ struct node_metrics::impl {
                                                     .Register(registry);
   prometheus::Family<prometheus::Counter>& lifecycle = prometheus::BuildCounter()
                                                          .Name("bento_entity_lifecycle_total")
-                                                         .Help("Entity activations and passivations")
+                                                         .Help("Entity activations, passivations and evictions (passivations forced by the cap)")
                                                          .Register(registry);
   prometheus::Family<prometheus::Gauge>& catalog = prometheus::BuildGauge()
                                                      .Name("bento_catalog_entries")
@@ -52,6 +52,7 @@ struct node_metrics::impl {
   std::unordered_map<std::string, prometheus::Histogram*> histograms;
   double last_activations = 0;
   double last_passivations = 0;
+  double last_evictions = 0;
 };
 
 node_metrics::node_metrics() : impl_(std::make_unique<impl>()) {}
@@ -98,6 +99,9 @@ std::string node_metrics::render(const entity_stats* entities, const std::map<st
     impl_->lifecycle.Add({{"event", "passivation"}}).Increment(pas - impl_->last_passivations);
     impl_->last_activations = act;
     impl_->last_passivations = pas;
+    auto ev = static_cast<double>(entities->evictions);
+    impl_->lifecycle.Add({{"event", "eviction"}}).Increment(ev - impl_->last_evictions);
+    impl_->last_evictions = ev;
     impl_->catalog.Add({{"kind", "restaurant"}}).Set(static_cast<double>(entities->catalog_restaurants));
     impl_->catalog.Add({{"kind", "item"}}).Set(static_cast<double>(entities->catalog_items));
   }

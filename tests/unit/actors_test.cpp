@@ -240,3 +240,29 @@ TEST_CASE("actors: past the cap the least recently used entities are passivated,
   }
   CHECK(f.stock() == 60);
 }
+
+TEST_CASE("actors: past the cap each activation evicts one entity, however slow the handshakes", "[unit]") {
+  // 300 placements arrive at once, so the evicted entities' passivation requests queue behind them. Counting
+  // entities still on their way out against the cap once made every activation evict again, until nothing
+  // was left active; the invariant is that only the overflow is ever evicted.
+  constexpr size_t cap = 10;
+  fixture f(std::chrono::minutes(5), cap);
+  f.restaurant_with_stock(1000);
+  caf::scoped_actor self{f.sys};
+  std::vector<std::function<void()>> waits;
+  int placed = 0;
+  for (int i = 0; i < 300; ++i) {
+    auto h = self->request(f.router, 10s, order_for(i, 1));
+    waits.push_back([h, &placed]() mutable {
+      h.receive([&](order&) { ++placed; }, [&](caf::error& e) { FAIL(actors::to_failure(e).message); });
+    });
+  }
+  for (auto& w : waits)
+    w();
+  CHECK(placed == 300);
+  auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
+  REQUIRE(c);
+  CHECK(c->activations >= 301);
+  CHECK(c->evictions == c->activations - cap);
+  CHECK(f.stock() == 700);
+}

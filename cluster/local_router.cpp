@@ -243,6 +243,10 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
         return refuse<order>(self, no_order);
       return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
     },
+    [self](wake_atom, const std::string& order_id) {
+      if (!check_id("order id", order_id))
+        self->send(order_for(self, order_id), wake_atom::value);
+    },
     [self](entity_down_atom, const std::string& key, const caf::actor_addr& who) {
       // Passivated entities were forgotten already; this matters for one that stopped on an error.
       if (forget(self, key, who))

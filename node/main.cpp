@@ -15,6 +15,7 @@
 
 #include "actors/catalog/catalog_actor.hpp"
 #include "actors/common/entity_context.hpp"
+#include "actors/order/order_recovery.hpp"
 #include "actors/order_index/order_index_actor.hpp"
 #include "actors/store/entity_store.hpp"
 #include "cluster/local_router.hpp"
@@ -78,6 +79,22 @@ int run(const node::node_config& cfg, sigset_t signals) {
     return exit_runtime;
   }
 
+  auto interrupted = actors::interrupted_orders(*store);
+  if (!interrupted) {
+    spdlog::critical("node.start_failed reason=recovery_sweep error={}", interrupted.error().message);
+    return exit_runtime;
+  }
+
+  actors::hash_settings hs;
+  hs.ops_limit = cfg.argon2_ops;
+  hs.mem_limit_bytes = static_cast<size_t>(cfg.argon2_mem_kib) * 1024;
+  // Before any actor exists: returning from inside the actor system's scope would wait for actors forever.
+  auto dummy = actors::hash_password("bento dummy password for unknown users", hs);
+  if (!dummy) {
+    spdlog::critical("node.start_failed reason=argon2 error={}", dummy.error().message);
+    return exit_runtime;
+  }
+
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.scheduler_threads));
   caf_cfg.set("logger.verbosity", caf::atom("quiet"));
@@ -85,19 +102,11 @@ int run(const node::node_config& cfg, sigset_t signals) {
   {
     caf::actor_system sys{caf_cfg};
 
-    actors::hash_settings hs;
-    hs.ops_limit = cfg.argon2_ops;
-    hs.mem_limit_bytes = static_cast<size_t>(cfg.argon2_mem_kib) * 1024;
     actors::entity_context ctx;
     ctx.store = store.get();
     ctx.hasher = actors::spawn_hasher_pool(sys, cfg.hash_workers, hs);
     ctx.gate = std::make_shared<actors::hash_gate>();
     ctx.gate->limit = static_cast<int>(cfg.hash_workers) * 32;
-    auto dummy = actors::hash_password("bento dummy password for unknown users", hs);
-    if (!dummy) {
-      spdlog::critical("node.start_failed reason=argon2 error={}", dummy.error().message);
-      return exit_runtime;
-    }
     ctx.dummy_hash = *dummy;
     ctx.idle_timeout = std::chrono::seconds(cfg.idle_passivate_s);
     ctx.empty_idle_timeout = std::min(ctx.idle_timeout, std::chrono::milliseconds(10'000));
@@ -113,6 +122,10 @@ int run(const node::node_config& cfg, sigset_t signals) {
         caf::anon_send(catalog, ev);
     });
     rt.router = cluster::spawn_local_router(sys, ctx);
+    for (auto& id : *interrupted)
+      caf::anon_send(rt.router, actors::wake_atom::value, id);
+    if (!interrupted->empty())
+      spdlog::warn("node.recovering_orders count={}", interrupted->size());
     rt.order_index = actors::spawn_order_index_actor(sys, store.get());
 
     node::domain_client domain(rt, std::chrono::milliseconds(cfg.request_timeout_ms));

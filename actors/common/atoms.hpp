@@ -14,6 +14,8 @@ using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using evict_atom = caf::atom_constant<caf::atom("evict")>;
 /// From an entity's exit hook to the router: forget me if I am still registered.
 using entity_down_atom = caf::atom_constant<caf::atom("entdown")>;
+/// To the router: activate order/<id> (the crash-recovery sweep). The activation itself does the recovery.
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using hash_atom = caf::atom_constant<caf::atom("hash")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;

@@ -29,6 +29,10 @@ inline std::string order_index_suffix(const std::string& date, int64_t created_a
   std::snprintf(buf, sizeof buf, "%015lld", static_cast<long long>(created_at_ms));
   return date + "/" + buf + "/" + oid;
 }
+// An order whose stock change is in flight (intent written, outcome not yet): swept at start so that a crash
+// between the restaurant's commit and the order's cannot leave stock held for an order nobody will touch again.
+inline const std::string pending_orders_prefix = "po/";
+inline std::string pending_order(const std::string& oid) { return pending_orders_prefix + oid; }
 inline std::string user_by_id(const std::string& id) { return "uid/" + id; }
 
 } // namespace bento::actors::keys

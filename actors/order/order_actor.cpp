@@ -48,11 +48,19 @@ std::string record_key(const order_actor_state& st) {
 
 /// Writes the order with its index entries and event. A failed write leaves memory ahead of the store: stop,
 /// and let the next activation recover from what is stored.
+bool pending(const order_actor_state& st) {
+  return st.rules.exists() && st.rules.current()->pending_lines.has_value();
+}
+
 bool commit(self_ptr self, order o, const char* event_type) {
   auto& st = self->state;
   store::write_batch batch;
   auto bytes = codec::encode(o);
   batch.put(store::column::entities, record_key(st), bytes);
+  if (o.pending_lines)
+    batch.put(store::column::indexes, keys::pending_order(st.id), {});
+  else if (pending(st))
+    batch.erase(store::column::indexes, keys::pending_order(st.id));
   if (o.committed) {
     auto suffix = keys::order_index_suffix(o.date, o.created_at_ms, o.id);
     batch.put(store::column::indexes, keys::customer_orders(o.customer_id) + suffix, bytes);
@@ -74,6 +82,7 @@ bool erase_intent(self_ptr self) {
   auto& st = self->state;
   store::write_batch batch;
   batch.erase(store::column::entities, record_key(st));
+  batch.erase(store::column::indexes, keys::pending_order(st.id));
   auto done = st.ctx->store->commit(batch);
   if (!done) {
     self->quit(make_error(done.error()));
@@ -115,10 +124,6 @@ void recover(self_ptr self) {
 caf::error still_recovering(self_ptr self) {
   recover(self);
   return make_error(fail(errc::overloaded, "order is recovering from an interrupted change; retry"));
-}
-
-bool pending(const order_actor_state& st) {
-  return st.rules.exists() && st.rules.current()->pending_lines.has_value();
 }
 
 order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx, std::string id) {
@@ -281,8 +286,18 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       auto& st = self->state;
       request_passivation(self, st.idle, *st.ctx, keys::order_entity(st.id));
     },
+    [](wake_atom) {
+      // Activation already started the recovery of an interrupted change, if there was one.
+    },
     [self](idle_tick_atom) {
       auto& st = self->state;
+      if (pending(st)) {
+        // The last recovery attempt failed (restaurant unreachable): retry rather than passivate with stock
+        // possibly held for this order.
+        recover(self);
+        schedule_idle_tick(self, *st.ctx);
+        return;
+      }
       on_idle_tick(self, st.idle, *st.ctx, keys::order_entity(st.id), st.rules.exists());
     },
   };

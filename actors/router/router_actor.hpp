@@ -25,6 +25,8 @@ using router_actor = caf::typed_actor<
   // An idle entity asks to be forgotten; true means no further messages will be routed to it.
   caf::replies_to<passivate_atom, std::string>::with<bool>,
   caf::reacts_to<entity_down_atom, std::string, caf::actor_addr>,
+  // Activates order/<id> so that it finishes or undoes an interrupted stock change (start-up sweep).
+  caf::reacts_to<wake_atom, std::string>,
   caf::replies_to<stats_atom>::with<entity_counts>>;
 
 } // namespace bento::actors

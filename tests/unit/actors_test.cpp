@@ -13,6 +13,7 @@
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
 #include "actors/common/keys.hpp"
+#include "actors/order/order_recovery.hpp"
 #include "actors/store/entity_store.hpp"
 #include "cluster/local_router.hpp"
 #include "protocol/codec/entity_codec.hpp"
@@ -160,6 +161,50 @@ TEST_CASE("actors: an interrupted placement is undone when the order is next act
   CHECK(read.error().code == errc::not_found);
   CHECK(f.stock() == 5);
   auto gone = f.db->get(store::column::entities, actors::keys::order_record("o_crashed"));
+  REQUIRE(gone);
+  CHECK_FALSE(gone->has_value());
+}
+
+TEST_CASE("actors: the start-up sweep undoes an interrupted placement nobody asks about again", "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(5);
+  // A placed order leaves no trace for the sweep.
+  REQUIRE(f.ask<order>(order_for(1, 1)));
+  auto none = actors::interrupted_orders(*f.db);
+  REQUIRE(none);
+  CHECK(none->empty());
+  // The crash state: the restaurant holds 2 units for an order that is still an intent, and the customer
+  // never learned its id.
+  REQUIRE(f.ask<reservation_result>(set_reservation{"r1", "o_lost", {{"katsu", "", 0, 2}}, {}}));
+  order intent;
+  intent.id = "o_lost";
+  intent.customer_id = "u_c9";
+  intent.restaurant_id = "r1";
+  intent.pending_lines = std::vector<order_line>{{"katsu", "", 0, 2}};
+  intent.committed = false;
+  store::write_batch b;
+  b.put(store::column::entities, actors::keys::order_record("o_lost"), codec::encode(intent));
+  b.put(store::column::indexes, actors::keys::pending_order("o_lost"), {});
+  REQUIRE(f.db->commit(b));
+  CHECK(f.stock() == 2);
+
+  auto found = actors::interrupted_orders(*f.db);
+  REQUIRE(found);
+  REQUIRE(*found == std::vector<std::string>{"o_lost"});
+  caf::anon_send(f.router, actors::wake_atom::value, found->front());
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (f.stock() != 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms); // polling interval of a bounded wait, not synchronisation
+  CHECK(f.stock() == 4);
+  deadline = std::chrono::steady_clock::now() + 20s;
+  auto left = actors::interrupted_orders(*f.db);
+  while (left && !left->empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+    left = actors::interrupted_orders(*f.db);
+  }
+  REQUIRE(left);
+  CHECK(left->empty());
+  auto gone = f.db->get(store::column::entities, actors::keys::order_record("o_lost"));
   REQUIRE(gone);
   CHECK_FALSE(gone->has_value());
 }

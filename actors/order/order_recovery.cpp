@@ -1,0 +1,20 @@
+#include "actors/order/order_recovery.hpp"
+
+#include "actors/common/keys.hpp"
+#include "actors/store/entity_store.hpp"
+
+namespace bento::actors {
+
+domain::outcome<std::vector<std::string>> interrupted_orders(const store::entity_store& store) {
+  std::vector<std::string> ids;
+  const auto& prefix = keys::pending_orders_prefix;
+  auto scanned = store.scan(store::column::indexes, prefix, {}, [&](std::string_view key, std::string_view) {
+    ids.emplace_back(key.substr(prefix.size()));
+    return true;
+  });
+  if (!scanned)
+    return scanned.error();
+  return ids;
+}
+
+} // namespace bento::actors

@@ -90,6 +90,22 @@ struct fixture {
     REQUIRE(m);
     return m->items.at(0).stock;
   }
+
+  /// The state a crash leaves between "restaurant reserved" and "order committed": the restaurant holds `qty`
+  /// units for an order whose record (and pending marker) is still an intent.
+  void interrupted_placement(const std::string& oid, const std::string& customer_id, int32_t qty) {
+    REQUIRE(ask<reservation_result>(set_reservation{"r1", oid, {{"katsu", "", 0, qty}}, {}}));
+    order intent;
+    intent.id = oid;
+    intent.customer_id = customer_id;
+    intent.restaurant_id = "r1";
+    intent.pending_lines = std::vector<order_line>{{"katsu", "", 0, qty}};
+    intent.committed = false;
+    store::write_batch b;
+    b.put(store::column::entities, actors::keys::order_record(oid), codec::encode(intent));
+    b.put(store::column::indexes, actors::keys::pending_order(oid), {});
+    REQUIRE(db->commit(b));
+  }
 };
 
 place_order order_for(int customer, int qty) {
@@ -143,19 +159,8 @@ TEST_CASE("actors: a cancelled order gives its stock back", "[unit]") {
 TEST_CASE("actors: an interrupted placement is undone when the order is next activated", "[unit]") {
   fixture f;
   f.restaurant_with_stock(5);
-  // Simulate a crash between "restaurant reserved" and "order committed": the restaurant holds 2 units for
-  // an order whose record is still an intent.
-  REQUIRE(f.ask<reservation_result>(set_reservation{"r1", "o_crashed", {{"katsu", "", 0, 2}}, {}}));
+  f.interrupted_placement("o_crashed", "u_c1", 2);
   CHECK(f.stock() == 3);
-  order intent;
-  intent.id = "o_crashed";
-  intent.customer_id = "u_c1";
-  intent.restaurant_id = "r1";
-  intent.pending_lines = std::vector<order_line>{{"katsu", "", 0, 2}};
-  intent.committed = false;
-  store::write_batch b;
-  b.put(store::column::entities, actors::keys::order_record("o_crashed"), codec::encode(intent));
-  REQUIRE(f.db->commit(b));
   auto read = f.ask<order>(get_order{principal{"u_c1", "c1", role::customer}, "o_crashed"});
   REQUIRE_FALSE(read);
   CHECK(read.error().code == errc::not_found);
@@ -173,19 +178,8 @@ TEST_CASE("actors: the start-up sweep undoes an interrupted placement nobody ask
   auto none = actors::interrupted_orders(*f.db);
   REQUIRE(none);
   CHECK(none->empty());
-  // The crash state: the restaurant holds 2 units for an order that is still an intent, and the customer
-  // never learned its id.
-  REQUIRE(f.ask<reservation_result>(set_reservation{"r1", "o_lost", {{"katsu", "", 0, 2}}, {}}));
-  order intent;
-  intent.id = "o_lost";
-  intent.customer_id = "u_c9";
-  intent.restaurant_id = "r1";
-  intent.pending_lines = std::vector<order_line>{{"katsu", "", 0, 2}};
-  intent.committed = false;
-  store::write_batch b;
-  b.put(store::column::entities, actors::keys::order_record("o_lost"), codec::encode(intent));
-  b.put(store::column::indexes, actors::keys::pending_order("o_lost"), {});
-  REQUIRE(f.db->commit(b));
+  // The customer never learned this order's id, so nobody will ask about it.
+  f.interrupted_placement("o_lost", "u_c9", 2);
   CHECK(f.stock() == 2);
 
   auto found = actors::interrupted_orders(*f.db);

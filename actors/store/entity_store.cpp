@@ -113,8 +113,10 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   std::unique_ptr<rocksdb::Iterator> it(
     store->impl_->db->NewIterator(rocksdb::ReadOptions(), store->impl_->cf(column::events)));
   it->SeekToLast();
-  if (it->Valid())
-    store->seq_ = seq_of(it->key());
+  if (it->Valid()) {
+    store->assigned_seq_ = seq_of(it->key());
+    store->visible_seq_ = store->assigned_seq_;
+  }
   return store;
 }
 
@@ -140,13 +142,31 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
     if (!status.ok())
       return storage_error(status);
   }
+  uint64_t first_seq = 0;
+  if (!batch.events_.empty()) {
+    std::lock_guard lock(seq_mutex_);
+    first_seq = assigned_seq_ + 1;
+    for (auto& ev : batch.events_)
+      ev.seq = ++assigned_seq_;
+    in_flight_.insert(first_seq);
+  }
+  // Whatever happens below, this batch's numbers stop holding back the visible sequence.
+  auto settle = [this, first_seq] {
+    if (first_seq == 0)
+      return;
+    std::lock_guard lock(seq_mutex_);
+    in_flight_.erase(first_seq);
+    visible_seq_ = in_flight_.empty() ? assigned_seq_ : *in_flight_.begin() - 1;
+  };
   for (auto& ev : batch.events_) {
-    ev.seq = ++seq_;
     auto status = wb.Put(impl_->cf(column::events), event_key(ev.seq), codec::encode(ev));
-    if (!status.ok())
+    if (!status.ok()) {
+      settle();
       return storage_error(status);
+    }
   }
   auto status = impl_->db->Write(impl_->write_options, &wb);
+  settle();
   if (!status.ok())
     return storage_error(status);
   if (listener_)
@@ -222,7 +242,7 @@ std::map<std::string, double> entity_store::stats() const {
     out[name] = total;
   }
   out["block_cache_usage_bytes"] = static_cast<double>(impl_->cache->GetUsage());
-  out["last_event_seq"] = static_cast<double>(seq_.load());
+  out["last_event_seq"] = static_cast<double>(visible_seq_.load());
   return out;
 }
 

@@ -7,7 +7,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,7 +78,10 @@ public:
 
   void set_event_listener(event_listener fn);
 
-  uint64_t last_event_seq() const noexcept { return seq_.load(); }
+  /// Every event with a sequence number up to this one is written (or, if its write failed, never will be).
+  /// Concurrent commits take numbers in one order and reach the WAL in another; a reader that tails the events
+  /// column must stop here, or it could pass over a lower number that is still being written.
+  uint64_t last_event_seq() const noexcept { return visible_seq_.load(); }
 
   /// Selected RocksDB statistics for /metrics (name -> value).
   std::map<std::string, double> stats() const;
@@ -88,7 +93,10 @@ private:
   struct impl;
   explicit entity_store(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
-  std::atomic<uint64_t> seq_{0};
+  std::mutex seq_mutex_;
+  uint64_t assigned_seq_ = 0;           // guarded by seq_mutex_
+  std::set<uint64_t> in_flight_;        // first seq of each batch being written; guarded by seq_mutex_
+  std::atomic<uint64_t> visible_seq_{0};
   event_listener listener_;
 };
 

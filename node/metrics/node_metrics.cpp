@@ -22,7 +22,7 @@ struct node_metrics::impl {
                                                         .Register(registry);
   prometheus::Family<prometheus::Histogram>& latency = prometheus::BuildHistogram()
                                                          .Name("bento_http_request_duration_seconds")
-                                                         .Help("HTTP request latency by route and method")
+                                                         .Help("HTTP request latency by route, method and status")
                                                          .Register(registry);
   prometheus::Family<prometheus::Gauge>& actors = prometheus::BuildGauge()
                                                     .Name("bento_entity_actors")
@@ -63,7 +63,8 @@ void node_metrics::observe_request(const std::string& route, const std::string& 
                                    double seconds) {
   auto status_text = std::to_string(status);
   auto counter_key = route + '\0' + method + '\0' + status_text;
-  auto histogram_key = route + '\0' + method;
+  // Latency by status too: a fast 4xx and a slow 201 on one route are different stories.
+  const auto& histogram_key = counter_key;
   prometheus::Counter* counter;
   prometheus::Histogram* histogram;
   {
@@ -78,7 +79,8 @@ void node_metrics::observe_request(const std::string& route, const std::string& 
     auto h = impl_->histograms.find(histogram_key);
     if (h == impl_->histograms.end())
       h = impl_->histograms
-            .emplace(histogram_key, &impl_->latency.Add({{"route", route}, {"method", method}}, impl_->buckets))
+            .emplace(histogram_key, &impl_->latency.Add({{"route", route}, {"method", method}, {"status", status_text}},
+                                                    impl_->buckets))
             .first;
     histogram = h->second;
   }

@@ -353,6 +353,9 @@ TEST_CASE("http: health, readiness, metrics and the OpenAPI document", "[integra
   REQUIRE(metrics.status == 200);
   CHECK(metrics.body.find("bento_http_requests_total") != std::string::npos);
   CHECK(metrics.body.find("bento_http_request_duration_seconds_bucket") != std::string::npos);
+  // Latency by route and status: the registration above is one series of its own.
+  CHECK(metrics.body.find("bento_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/users\","
+                          "status=\"201\"} 1") != std::string::npos);
   CHECK(metrics.body.find("bento_entity_actors") != std::string::npos);
   CHECK(metrics.body.find("bento_rocksdb") != std::string::npos);
   temp_dir d;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -39,6 +40,20 @@ using namespace bento;
 constexpr int exit_config = 2;
 constexpr int exit_runtime = 1;
 
+/// Connections and RocksDB files share the descriptor limit, whose soft value is often 1024: use the hard one.
+uint64_t raise_file_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    auto wanted = rl;
+    wanted.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &wanted) == 0)
+      rl = wanted;
+  }
+  return static_cast<uint64_t>(rl.rlim_cur);
+}
+
 void print_help() {
   std::printf("bento-node: a Bento node. Configuration comes only from the environment:\n\n");
   for (auto& o : node::option_docs())
@@ -47,6 +62,7 @@ void print_help() {
 }
 
 int run(const node::node_config& cfg, sigset_t signals) {
+  auto file_limit = raise_file_limit();
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
   if (ec) {
@@ -162,8 +178,9 @@ int run(const node::node_config& cfg, sigset_t signals) {
       exit_code = exit_runtime;
     } else {
       ready = true;
-      spdlog::info("node.started http=http://{}:{} data_dir={} tz={} rate_limit={} sync_writes={}", cfg.bind,
-                   cfg.http_port, cfg.data_dir, cfg.time_zone, cfg.rate_limit, cfg.sync_writes);
+      spdlog::info("node.started http=http://{}:{} data_dir={} tz={} rate_limit={} sync_writes={} file_limit={}",
+                   cfg.bind, cfg.http_port, cfg.data_dir, cfg.time_zone, cfg.rate_limit, cfg.sync_writes,
+                   file_limit);
       int sig = 0;
       sigwait(&signals, &sig);
       spdlog::info("node.stopping signal={}", sig);

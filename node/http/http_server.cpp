@@ -10,6 +10,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -44,9 +45,13 @@ struct http_server::impl {
   std::condition_variable idle;
   net::io_context ioc;
   std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<net::steady_timer> accept_backoff;
+  std::chrono::steady_clock::time_point last_accept_warning{};
+  uint64_t suppressed_accept_warnings = 0;
   std::vector<std::thread> threads;
 
   void accept();
+  void accept_later(const beast::error_code& ec);
   void request_done() {
     if (in_flight.fetch_sub(1) == 1) {
       std::lock_guard lock(mutex);
@@ -181,13 +186,34 @@ private:
 
 } // namespace
 
+/// An accept that fails (out of file descriptors, most often) fails again at once if retried at once: pause
+/// before the next one instead of spinning, and log the condition at most once a second.
+void http_server::impl::accept_later(const beast::error_code& ec) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_accept_warning >= std::chrono::seconds(1)) {
+    spdlog::warn("http.accept_failed error={} open_connections={} suppressed={}", ec.message(), connections.load(),
+                 suppressed_accept_warnings);
+    last_accept_warning = now;
+    suppressed_accept_warnings = 0;
+  } else {
+    ++suppressed_accept_warnings;
+  }
+  accept_backoff->expires_after(std::chrono::milliseconds(50));
+  accept_backoff->async_wait([this](beast::error_code wait_ec) {
+    if (!wait_ec && !stopping)
+      accept();
+  });
+}
+
 void http_server::impl::accept() {
+  // One accept (or backoff wait) is pending at a time, so the backoff fields are never touched concurrently.
   acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
-      if (stopping || ec == net::error::operation_aborted)
-        return;
-      spdlog::warn("http.accept_failed error={}", ec.message());
-    } else if (connections >= options.max_connections) {
+      if (!stopping && ec != net::error::operation_aborted)
+        accept_later(ec);
+      return;
+    }
+    if (connections >= options.max_connections) {
       beast::error_code ignored;
       socket.close(ignored); // over the cap: refuse rather than degrade everyone
     } else {
@@ -231,6 +257,7 @@ domain::outcome<domain::unit_t> http_server::start() {
     return domain::fail(errc::invalid_argument, "cannot listen on " + impl_->options.bind + ":"
                                                   + std::to_string(impl_->options.port) + ": " + ec.message());
   impl_->acceptor = std::move(acceptor);
+  impl_->accept_backoff = std::make_unique<net::steady_timer>(impl_->ioc);
   impl_->accept();
   for (uint32_t i = 0; i < impl_->options.threads; ++i)
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
@@ -245,6 +272,8 @@ void http_server::stop(uint32_t grace_ms) {
     beast::error_code ec;
     if (impl_->acceptor)
       impl_->acceptor->close(ec);
+    if (impl_->accept_backoff)
+      impl_->accept_backoff->cancel();
   });
   {
     std::unique_lock lock(impl_->mutex);

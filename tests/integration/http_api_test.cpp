@@ -1,7 +1,13 @@
 // The real bento-node over real sockets and a real RocksDB: the HTTP API as a client sees it.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
@@ -303,6 +309,46 @@ TEST_CASE("http: hostile and malformed input gets a 4xx JSON error, never a cras
   }
   // Whatever happened above, the node still serves.
   CHECK(anon.get("/healthz").status == 200);
+}
+
+TEST_CASE("http: out of file descriptors, the node backs off accepting and recovers", "[integration]") {
+  temp_dir dir;
+  node_process node(dir / "data");
+  node.set_file_limit(64); // RocksDB, the store's WAL and the threads' descriptors leave room for few sockets
+  node.start();
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
+      ++n;
+    return n;
+  };
+  std::vector<int> sockets;
+  for (int i = 0; i < 100; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(node.port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0); // the kernel's backlog takes it
+    sockets.push_back(fd);
+  }
+  // Two warnings: the node has been out of descriptors for a second at least (one warning a second).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (count(node.output(), "http.accept_failed") < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling interval of a bounded wait
+  REQUIRE(count(node.output(), "http.accept_failed") >= 2);
+  for (int fd : sockets)
+    ::close(fd);
+  bento::client::http_client c(node.base_url(), std::chrono::seconds(5));
+  int status = 0;
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((status = c.get("/healthz").status) != 200 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(status == 200);
+  // Retrying accept at once spun a core and wrote hundreds of thousands of lines a second; now one a second.
+  CHECK(count(node.output(), "http.accept_failed") < 30);
+  CHECK(node.stop() == 0);
 }
 
 TEST_CASE("http: per-address rate limit and failed-login throttle answer 429 with Retry-After", "[integration]") {

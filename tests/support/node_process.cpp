@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,7 +28,7 @@ namespace bento::test {
 
 namespace {
 
-pid_t spawn(const std::map<std::string, std::string>& env, const std::string& log_path) {
+pid_t spawn(const std::map<std::string, std::string>& env, const std::string& log_path, uint64_t file_limit = 0) {
   std::map<std::string, std::string> all;
   for (char** e = environ; *e; ++e) {
     std::string kv(*e);
@@ -52,6 +53,10 @@ pid_t spawn(const std::map<std::string, std::string>& env, const std::string& lo
       dup2(fd, 1);
       dup2(fd, 2);
       ::close(fd);
+    }
+    if (file_limit > 0) {
+      rlimit rl{static_cast<rlim_t>(file_limit), static_cast<rlim_t>(file_limit)};
+      setrlimit(RLIMIT_NOFILE, &rl);
     }
     char* argv[] = {bin.data(), nullptr};
     execve(bin.c_str(), argv, envp.data());
@@ -130,7 +135,7 @@ void node_process::start() {
   env["BENTO_CLIENT_PORT"] = std::to_string(free_port());
   env["BENTO_CLUSTER_PORT"] = std::to_string(free_port());
   env["BENTO_BIND"] = "127.0.0.1";
-  pid_ = spawn(env, log_path_);
+  pid_ = spawn(env, log_path_, file_limit_);
   REQUIRE(pid_ > 0);
   client::http_client probe(base_url(), std::chrono::seconds(2));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

@@ -28,6 +28,9 @@ public:
   /// SIGKILL: the process gets no chance to flush anything.
   void kill9();
 
+  /// Runs the node with this RLIMIT_NOFILE (soft and hard); 0 inherits the test's.
+  void set_file_limit(uint64_t limit) { file_limit_ = limit; }
+
   bool running() const { return pid_ > 0; }
   uint16_t port() const { return port_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -38,6 +41,7 @@ private:
   std::map<std::string, std::string> env_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;
+  uint64_t file_limit_ = 0;
   std::string log_path_;
 };
 

@@ -57,6 +57,9 @@ outcome<with_change<upsert_result>> restaurant_state::upsert_item(const upsert_m
     return *f;
   auto it = items_.find(cmd.item_id);
   bool created = it == items_.end();
+  if (created && items_.size() >= max_menu_items)
+    return fail(errc::invalid_argument,
+                "a menu holds at most " + std::to_string(max_menu_items) + " items; delete one first");
   menu_item item;
   item.restaurant_id = info_->id;
   item.id = cmd.item_id;

@@ -21,6 +21,8 @@ inline constexpr int32_t max_line_qty = 1000;
 inline constexpr int64_t max_price_cents = 100'000'000;
 inline constexpr int64_t max_stock = 1'000'000;
 inline constexpr int max_days_ahead = 60;
+// A restaurant actor holds its whole menu and GET .../menu returns it unpaged: bound it.
+inline constexpr size_t max_menu_items = 500;
 
 /// Number of Unicode code points in valid UTF-8, or -1 when the bytes are not valid UTF-8.
 long utf8_length(const std::string& s);

@@ -4,6 +4,7 @@
 #include "actors/catalog/catalog_state.hpp"
 #include "actors/order/order_state.hpp"
 #include "actors/restaurant/restaurant_state.hpp"
+#include "protocol/domain/validation.hpp"
 #include "actors/user/user_state.hpp"
 
 using namespace bento::domain;
@@ -103,6 +104,22 @@ TEST_CASE("restaurant: unknown items, meals and owners are refused", "[unit]") {
   auto customer_create = restaurant_state().create(create_restaurant{customer, "r2", "C", "taipei"}, 1);
   REQUIRE_FALSE(customer_create);
   CHECK(customer_create.error().code == errc::forbidden);
+}
+
+TEST_CASE("restaurant: a menu holds a bounded number of items, edits of existing ones still pass", "[unit]") {
+  auto st = restaurant_with({});
+  menu_item_input in;
+  in.name = "Dish";
+  in.stock = 1;
+  for (size_t i = 0; i < max_menu_items; ++i)
+    REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "i" + std::to_string(i), in}, today));
+  auto one_more = st.upsert_item(upsert_menu_item{merchant, "r1", "extra", in}, today);
+  REQUIRE_FALSE(one_more);
+  CHECK(one_more.error().code == errc::invalid_argument);
+  in.stock = 5;
+  CHECK(st.upsert_item(upsert_menu_item{merchant, "r1", "i0", in}, today));
+  REQUIRE(st.delete_item(delete_menu_item{merchant, "r1", "i1"}));
+  CHECK(st.upsert_item(upsert_menu_item{merchant, "r1", "extra", in}, today));
 }
 
 TEST_CASE("restaurant: daily stock resets on the first use of a new day", "[unit]") {

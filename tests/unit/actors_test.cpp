@@ -85,6 +85,24 @@ struct fixture {
     REQUIRE(ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in}));
   }
 
+  /// Sends every command before reading any answer, so that they race; answers in command order.
+  template <class Reply, class Cmd>
+  std::vector<outcome<Reply>> ask_all(std::vector<Cmd> cmds) {
+    caf::scoped_actor self{sys};
+    std::vector<outcome<Reply>> results;
+    std::vector<std::function<void()>> waits;
+    for (auto& cmd : cmds) {
+      auto h = self->request(router, 10s, std::move(cmd));
+      waits.push_back([h, &results]() mutable {
+        h.receive([&](Reply& r) { results.emplace_back(std::move(r)); },
+                  [&](caf::error& e) { results.emplace_back(actors::to_failure(e)); });
+      });
+    }
+    for (auto& w : waits)
+      w();
+    return results;
+  }
+
   int64_t stock() {
     auto m = ask<menu_view>(get_menu{"r1"});
     REQUIRE(m);
@@ -123,22 +141,18 @@ place_order order_for(int customer, int qty) {
 TEST_CASE("actors: customers racing for the last units never oversell", "[unit]") {
   fixture f;
   f.restaurant_with_stock(10);
-  caf::scoped_actor self{f.sys};
-  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> pending;
+  std::vector<place_order> cmds;
+  for (int i = 0; i < 40; ++i)
+    cmds.push_back(order_for(i, 1));
   int placed = 0, refused = 0;
-  std::vector<std::function<void()>> waits;
-  for (int i = 0; i < 40; ++i) {
-    auto h = self->request(f.router, 10s, order_for(i, 1));
-    waits.push_back([h, &placed, &refused]() mutable {
-      h.receive([&](order&) { ++placed; },
-                [&](caf::error& e) {
-                  CHECK(actors::to_failure(e).code == errc::out_of_stock);
-                  ++refused;
-                });
-    });
+  for (auto& r : f.ask_all<order>(std::move(cmds))) {
+    if (r) {
+      ++placed;
+    } else {
+      CHECK(r.error().code == errc::out_of_stock);
+      ++refused;
+    }
   }
-  for (auto& w : waits)
-    w();
   CHECK(placed == 10);
   CHECK(refused == 30);
   CHECK(f.stock() == 0);
@@ -224,21 +238,16 @@ TEST_CASE("actors: idle entities are passivated and reactivate with their state"
 
 TEST_CASE("actors: a username is registered once however many try at once", "[unit]") {
   fixture f;
-  caf::scoped_actor self{f.sys};
-  std::vector<std::function<void()>> waits;
+  std::vector<register_user> cmds(8, register_user{"alice", "password123", "a@x.io", role::customer, "tp"});
   int ok = 0, taken = 0;
-  for (int i = 0; i < 8; ++i) {
-    auto h = self->request(f.router, 10s, register_user{"alice", "password123", "a@x.io", role::customer, "tp"});
-    waits.push_back([h, &ok, &taken]() mutable {
-      h.receive([&](user_view&) { ++ok; },
-                [&](caf::error& e) {
-                  CHECK(actors::to_failure(e).code == errc::already_exists);
-                  ++taken;
-                });
-    });
+  for (auto& r : f.ask_all<user_view>(std::move(cmds))) {
+    if (r) {
+      ++ok;
+    } else {
+      CHECK(r.error().code == errc::already_exists);
+      ++taken;
+    }
   }
-  for (auto& w : waits)
-    w();
   CHECK(ok == 1);
   CHECK(taken == 7);
   CHECK(f.ask<user_view>(verify_login{"alice", "password123"}));
@@ -287,17 +296,14 @@ TEST_CASE("actors: past the cap each activation evicts one entity, however slow 
   constexpr size_t cap = 10;
   fixture f(std::chrono::minutes(5), cap);
   f.restaurant_with_stock(1000);
-  caf::scoped_actor self{f.sys};
-  std::vector<std::function<void()>> waits;
+  std::vector<place_order> cmds;
+  for (int i = 0; i < 300; ++i)
+    cmds.push_back(order_for(i, 1));
   int placed = 0;
-  for (int i = 0; i < 300; ++i) {
-    auto h = self->request(f.router, 10s, order_for(i, 1));
-    waits.push_back([h, &placed]() mutable {
-      h.receive([&](order&) { ++placed; }, [&](caf::error& e) { FAIL(actors::to_failure(e).message); });
-    });
+  for (auto& r : f.ask_all<order>(std::move(cmds))) {
+    INFO((r ? std::string() : r.error().message));
+    placed += r ? 1 : 0;
   }
-  for (auto& w : waits)
-    w();
   CHECK(placed == 300);
   auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
   REQUIRE(c);

@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 
 #include "actors/common/domain_error.hpp"
+#include "actors/store/entity_store.hpp"
 #include "node/runtime.hpp"
 
 namespace bento::node {
@@ -37,12 +38,25 @@ struct domain_client::impl {
     caf::anon_send(bridge, bridge_job{std::move(fn)});
   }
 
+  /// Hands the answer over once what it reflects is durable (at once unless BENTO_SYNC_WRITES): a client must
+  /// never see a state that a power loss could take back. Refusals wait too, since they reflect state as well.
+  template <class Reply>
+  static void deliver(store::entity_store* store, callback<Reply> done, domain::outcome<Reply> answer) {
+    store->after_durable([done = std::move(done), answer = std::move(answer)](bool synced) mutable {
+      if (synced || !answer)
+        done(std::move(answer));
+      else
+        done(domain::fail(domain::errc::outcome_unknown, "the change may not have reached the disk"));
+    });
+  }
+
   template <class Reply, class Handle, class Cmd>
   void dispatch(const Handle& target, Cmd cmd, callback<Reply> done) {
-    post([target, cmd = std::move(cmd), done = std::move(done), t = timeout](caf::event_based_actor* self) mutable {
+    post([target, cmd = std::move(cmd), done = std::move(done), t = timeout,
+          store = rt.store](caf::event_based_actor* self) mutable {
       self->request(target, t, std::move(cmd))
-        .then([done](Reply& reply) { done(std::move(reply)); },
-              [done](caf::error& err) { done(actors::to_failure(err)); });
+        .then([done, store](Reply& reply) { deliver<Reply>(store, done, std::move(reply)); },
+              [done, store](caf::error& err) { deliver<Reply>(store, done, actors::to_failure(err)); });
     });
   }
 };

@@ -131,6 +131,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
 
     node::node_runtime rt;
     rt.system = &sys;
+    rt.store = store.get();
     rt.catalog = actors::spawn_catalog_actor(sys, store.get());
     auto catalog = rt.catalog;
     store->set_event_listener([catalog](const domain::event& ev) {

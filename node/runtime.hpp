@@ -4,10 +4,15 @@
 #include "actors/order_index/order_index_actor.hpp"
 #include "actors/router/router_actor.hpp"
 
+namespace bento::store {
+class entity_store;
+}
+
 namespace bento::node {
 
 struct node_runtime {
   caf::actor_system* system = nullptr;
+  store::entity_store* store = nullptr; // replies wait for its after_durable before they reach a client
   actors::router_actor router;
   actors::catalog_actor catalog;
   actors::order_index_actor order_index;

@@ -7,6 +7,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "actors/store/wal_syncer.hpp"
 #include "protocol/codec/entity_codec.hpp"
 
 namespace bento::store {
@@ -46,14 +47,17 @@ uint64_t seq_of(const rocksdb::Slice& key) {
 struct entity_store::impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::WriteOptions write_options;
+  rocksdb::WriteOptions write_options; // never sync: fsyncs belong to the syncer
   std::shared_ptr<rocksdb::Cache> cache;
+  std::unique_ptr<wal_syncer> syncer; // with sync_writes only
 
   rocksdb::ColumnFamilyHandle* cf(column c) const {
     return handles[static_cast<size_t>(c)];
   }
 
   ~impl() {
+    if (syncer)
+      syncer->stop();
     if (db) {
       for (auto* h : handles)
         db->DestroyColumnFamilyHandle(h);
@@ -106,7 +110,10 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   // handles[0] is the default family, which we do not use.
   p->db->DestroyColumnFamilyHandle(handles[0]);
   p->handles.assign(handles.begin() + 1, handles.end());
-  p->write_options.sync = options.sync_writes;
+  if (options.sync_writes) {
+    auto* db = p->db.get();
+    p->syncer = std::make_unique<wal_syncer>([db] { return db->SyncWAL().ok(); });
+  }
 
   std::unique_ptr<entity_store> store(new entity_store(std::move(p)));
   // Resume the event sequence after the last stored event.
@@ -219,6 +226,14 @@ domain::outcome<domain::unit_t> entity_store::scan_reverse(column cf, std::strin
   return domain::unit;
 }
 
+void entity_store::after_durable(std::function<void(bool)> done) {
+  if (!impl_->syncer) {
+    done(true);
+    return;
+  }
+  impl_->syncer->after_durable(std::move(done));
+}
+
 void entity_store::set_event_listener(event_listener fn) {
   listener_ = std::move(fn);
 }
@@ -243,12 +258,17 @@ std::map<std::string, double> entity_store::stats() const {
   }
   out["block_cache_usage_bytes"] = static_cast<double>(impl_->cache->GetUsage());
   out["last_event_seq"] = static_cast<double>(visible_seq_.load());
+  if (impl_->syncer)
+    out["wal_syncs"] = static_cast<double>(impl_->syncer->syncs());
   return out;
 }
 
 void entity_store::close() {
   if (!impl_->db)
     return;
+  // Answers whoever still waits, after a last fsync. Later callers are answered at once: what follows syncs
+  // everything to disk before the database closes.
+  impl_->syncer.reset();
   rocksdb::FlushOptions fo;
   fo.wait = true;
   impl_->db->Flush(fo, impl_->handles);

@@ -23,7 +23,8 @@ enum class column : uint8_t { entities = 0, events = 1, indexes = 2, outbox = 3,
 
 struct store_options {
   std::string path;
-  bool sync_writes = false;   // fsync the WAL on every commit (power-loss safety); off: kill -9 safe only
+  bool sync_writes = false;   // power-loss safety: after_durable waits for a (shared) fsync; off: kill -9 safe
+
   size_t block_cache_bytes = 64u << 20;
 };
 
@@ -64,9 +65,15 @@ public:
 
   domain::outcome<std::optional<std::string>> get(column cf, std::string_view key) const;
 
-  /// Writes the batch to the WAL (and fsyncs it when sync_writes) before returning: acknowledged = durable
-  /// against process death. Then hands the batch's events to the listener, in commit order per caller.
+  /// Writes the batch to the WAL before returning: durable against process death (kill -9), never waiting for
+  /// the disk. Then hands the batch's events to the listener, in commit order per caller.
   domain::outcome<domain::unit_t> commit(write_batch& batch);
+
+  /// With sync_writes, calls done(true) once everything committed before this call is fsynced (one syncer
+  /// thread, shared fsyncs: group commit), done(false) if that fsync failed; without, calls done(true) at once.
+  /// An edge answers a client only from here, so "acknowledged" means on disk when sync_writes is on. `done`
+  /// may run on the syncer thread: keep it short.
+  void after_durable(std::function<void(bool)> done);
 
   /// Visits keys starting with prefix in order, beginning strictly after start_after when that is non-empty.
   domain::outcome<domain::unit_t> scan(column cf, std::string_view prefix, std::string_view start_after,

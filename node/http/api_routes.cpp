@@ -340,7 +340,12 @@ void delete_session(const call_ptr& c) {
   auto done = c->api->deps.revocations->revoke(c->claims.token_id, c->claims.expires_at_s, now_s());
   if (!done)
     return c->fail(done.error());
-  c->no_content();
+  c->api->deps.store->after_durable([c](bool synced) {
+    if (synced)
+      c->no_content();
+    else
+      c->fail(errc::outcome_unknown, "the logout may not have reached the disk");
+  });
 }
 
 void get_me(const call_ptr& c) {

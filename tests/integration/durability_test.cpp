@@ -161,6 +161,54 @@ TEST_CASE("durability: kill -9 under concurrent ordering loses no acknowledged o
   CHECK(node.stop() == 0);
 }
 
+TEST_CASE("durability: with BENTO_SYNC_WRITES=1 answers wait for fsyncs that concurrent writes share",
+          "[integration]") {
+  temp_dir dir;
+  auto env = fast_node_env();
+  env["BENTO_SYNC_WRITES"] = "1";
+  node_process node(dir / "data", env);
+  node.start();
+  api_session mia(node.base_url());
+  mia.sign_up("mia", "merchant");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "rice", 100, 1000);
+  constexpr int customers = 4, each = 25;
+  std::vector<std::unique_ptr<api_session>> sessions;
+  for (int i = 0; i < customers; ++i) {
+    sessions.push_back(std::make_unique<api_session>(node.base_url()));
+    sessions.back()->sign_up("cust" + std::to_string(i), "customer");
+  }
+  std::mutex mutex;
+  std::vector<std::pair<api_session*, std::string>> placed;
+  std::vector<std::thread> threads;
+  for (auto& s : sessions)
+    threads.emplace_back([&, session = s.get()] {
+      for (int n = 0; n < each; ++n) {
+        auto r = session->call("POST", "/api/v1/orders",
+                               {{"restaurant_id", rid}, {"items", {{{"item_id", "rice"}, {"qty", 1}}}}});
+        if (r.status == 201) {
+          std::lock_guard lock(mutex);
+          placed.emplace_back(session, body_of(r)["id"].get<std::string>());
+        }
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  REQUIRE(placed.size() == size_t{customers * each});
+  auto metrics = mia.http.get("/metrics").body;
+  auto at = metrics.find("bento_rocksdb{stat=\"wal_syncs\"} ");
+  REQUIRE(at != std::string::npos);
+  auto syncs = std::stod(metrics.substr(at + std::string("bento_rocksdb{stat=\"wal_syncs\"} ").size()));
+  INFO("fsyncs " << syncs);
+  CHECK(syncs > 0);
+  node.kill9();
+  node.start();
+  for (auto& [session, id] : placed)
+    CHECK(session->call("GET", "/api/v1/orders/" + id).status == 200);
+  CHECK(body_of(mia.call("GET", "/api/v1/restaurants/" + rid + "/menu"))["items"][0]["stock"] == 900);
+  CHECK(node.stop() == 0);
+}
+
 TEST_CASE("lifecycle: SIGTERM stops the node cleanly and the data reopens", "[integration]") {
   temp_dir dir;
   node_process node(dir / "data");

@@ -2,11 +2,14 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "actors/common/keys.hpp"
 #include "actors/order_index/order_index_actor.hpp"
 #include "actors/store/entity_store.hpp"
+#include "actors/store/wal_syncer.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -21,7 +24,98 @@ std::unique_ptr<store::entity_store> open_store(const std::string& path) {
   return std::move(*s);
 }
 
+/// A stand-in for the disk: each fsync blocks until the test releases it, so the test decides what overlaps.
+struct controlled_disk {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int started = 0;
+  int released = 0;
+  bool healthy = true;
+
+  bool sync() {
+    std::unique_lock lock(mutex);
+    int mine = ++started;
+    changed.notify_all();
+    changed.wait(lock, [&] { return released >= mine; });
+    return healthy;
+  }
+  void release_one() {
+    std::lock_guard lock(mutex);
+    ++released;
+    changed.notify_all();
+  }
+  bool wait_started(int n) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return started >= n; });
+  }
+};
+
+/// Answers a wal_syncer gives, observable from the test thread.
+struct answers {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<bool> got;
+  std::function<void(bool)> slot() {
+    return [this](bool ok) {
+      std::lock_guard lock(mutex);
+      got.push_back(ok);
+      changed.notify_all();
+    };
+  }
+  size_t count() {
+    std::lock_guard lock(mutex);
+    return got.size();
+  }
+  bool wait_for(size_t n) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return got.size() >= n; });
+  }
+};
+
 } // namespace
+
+TEST_CASE("wal syncer: callers are answered by an fsync that began after they asked, many share one",
+          "[unit]") {
+  controlled_disk disk;
+  answers first, later;
+  store::wal_syncer syncer([&] { return disk.sync(); });
+  syncer.after_durable(first.slot());
+  REQUIRE(disk.wait_started(1));
+  // These arrive while fsync 1 runs: it may not answer them (their writes may have missed it).
+  for (int i = 0; i < 100; ++i)
+    syncer.after_durable(later.slot());
+  disk.release_one();
+  REQUIRE(first.wait_for(1));
+  REQUIRE(disk.wait_started(2));
+  CHECK(later.count() == 0);
+  disk.release_one();
+  REQUIRE(later.wait_for(100));
+  CHECK(syncer.syncs() == 2); // group commit: 101 callers, 2 fsyncs
+  CHECK(first.got == std::vector<bool>{true});
+}
+
+TEST_CASE("wal syncer: a failed fsync answers false; stop answers whoever waits", "[unit]") {
+  controlled_disk disk;
+  answers a, b;
+  store::wal_syncer syncer([&] { return disk.sync(); });
+  disk.healthy = false;
+  syncer.after_durable(a.slot());
+  REQUIRE(disk.wait_started(1));
+  syncer.after_durable(b.slot());
+  disk.release_one();
+  REQUIRE(a.wait_for(1));
+  CHECK(a.got == std::vector<bool>{false});
+  disk.healthy = true;
+  REQUIRE(disk.wait_started(2));
+  disk.release_one();
+  disk.release_one(); // lets the inline fsync of the call after stop through too
+  syncer.stop();
+  REQUIRE(b.wait_for(1));
+  CHECK(b.got == std::vector<bool>{true});
+  answers late;
+  syncer.after_durable(late.slot());
+  CHECK(late.got == std::vector<bool>{true});
+}
 
 TEST_CASE("store: a batch is atomic, durable across reopen, and numbers its events", "[unit]") {
   test::temp_dir dir;

@@ -641,6 +641,13 @@ api_router::api_router(api_dependencies deps) : impl_(std::make_shared<impl>()) 
 
 api_router::~api_router() = default;
 
+std::vector<std::string> api_router::route_table() {
+  std::vector<std::string> out;
+  for (auto& r : make_routes())
+    out.push_back(std::string(r.method) + " " + r.pattern);
+  return out;
+}
+
 void api_router::handle(http_request req, http_responder done) {
   auto c = std::make_shared<call>();
   c->api = impl_.get();

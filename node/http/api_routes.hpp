@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "node/http/http_types.hpp"
 
@@ -41,6 +42,9 @@ public:
   ~api_router();
 
   void handle(http_request req, http_responder done);
+
+  /// "METHOD /path" of every route, "{}" standing for a path parameter (checked against docs/openapi.yaml).
+  static std::vector<std::string> route_table();
 
   struct impl; // public so that handlers in the .cpp can name it
 

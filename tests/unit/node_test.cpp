@@ -1,7 +1,11 @@
 // Edge-side pieces: configuration, tokens, revocation, throttles, log lines.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <map>
+#include <regex>
 
 #include <nlohmann/json.hpp>
 #include <sodium.h>
@@ -10,6 +14,7 @@
 #include "node/auth/revocation_list.hpp"
 #include "node/auth/throttles.hpp"
 #include "node/auth/token.hpp"
+#include "node/http/api_routes.hpp"
 #include "node/logging.hpp"
 #include "node/node_config.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -121,4 +126,33 @@ TEST_CASE("logging: one JSON object per line with event name and fields", "[unit
   CHECK(j["node"] == "n1");
   auto bad_utf8 = node::format_log_line("t", "info", "n1", "user.login_failed user=\xff");
   CHECK(nlohmann::json::parse(bad_utf8)["msg"] == "user.login_failed");
+}
+
+TEST_CASE("openapi: docs/openapi.yaml documents exactly the routes the node serves", "[unit]") {
+  const char* source = std::getenv("BENTO_SOURCE_DIR");
+  REQUIRE(source);
+  std::ifstream in(std::string(source) + "/docs/openapi.yaml");
+  REQUIRE(in);
+  const std::regex path_line(R"(^  (/\S*):\s*$)");
+  const std::regex method_line(R"(^    (get|post|put|patch|delete):\s*$)");
+  const std::regex parameter(R"(\{[a-z_]+\})");
+  std::vector<std::string> documented;
+  std::string path, line;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_match(line, m, path_line)) {
+      path = std::regex_replace(m[1].str(), parameter, "{}");
+    } else if (!path.empty() && std::regex_match(line, m, method_line)) {
+      auto method = m[1].str();
+      std::transform(method.begin(), method.end(), method.begin(), ::toupper);
+      documented.push_back(method + " " + path);
+    } else if (!line.empty() && line[0] != ' ') {
+      path.clear(); // a top-level key ends the paths section
+    }
+  }
+  auto served = node::api_router::route_table();
+  REQUIRE(served.size() > 10);
+  std::sort(documented.begin(), documented.end());
+  std::sort(served.begin(), served.end());
+  CHECK(documented == served);
 }

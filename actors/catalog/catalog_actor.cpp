@@ -55,7 +55,12 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
         return make_error(page.error());
       return std::move(*page);
     },
-    [self](restaurants_query& q) -> restaurant_list { return self->state.catalog.restaurants(q.place); },
+    [self](restaurants_query& q) -> caf::result<restaurant_list> {
+      auto list = self->state.catalog.restaurants(q);
+      if (!list)
+        return make_error(list.error());
+      return std::move(*list);
+    },
     [self](event& ev) { self->state.catalog.apply(ev); },
     [self](stats_atom) -> catalog_stats {
       return catalog_stats{self->state.catalog.restaurant_count(), self->state.catalog.item_count()};

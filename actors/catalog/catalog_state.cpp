@@ -28,8 +28,16 @@ std::string catalog_state::item_key(const std::string& place, const std::string&
   return key;
 }
 
+std::string catalog_state::restaurant_key(const restaurant& r) {
+  return r.place + '\0' + r.name + '\0' + r.id;
+}
+
 void catalog_state::load(const restaurant& r) {
+  auto old = restaurants_.find(r.id);
+  if (old != restaurants_.end())
+    restaurants_by_place_.erase(restaurant_key(old->second));
   restaurants_[r.id] = r;
+  restaurants_by_place_[restaurant_key(r)] = r.id;
 }
 
 void catalog_state::load(const menu_item& item) {
@@ -73,6 +81,7 @@ void catalog_state::apply(const event& ev) {
 
 outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& today) const {
   menu_page page;
+  auto limit = std::clamp<uint32_t>(q.limit, 1, 100); // the edges check it; a peer's query may not have
   std::string start;
   if (!q.cursor.empty() && !from_hex(q.cursor, start))
     return fail(errc::invalid_argument, "cursor is not valid");
@@ -97,7 +106,7 @@ outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& 
     if (!text.empty() && lower(item.name).find(text) == std::string::npos
         && lower(item.description).find(text) == std::string::npos)
       continue;
-    if (page.items.size() == q.limit) {
+    if (page.items.size() == limit) {
       page.next_cursor = to_hex(last_key);
       break;
     }
@@ -108,13 +117,25 @@ outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& 
   return page;
 }
 
-restaurant_list catalog_state::restaurants(const std::string& place) const {
+outcome<restaurant_list> catalog_state::restaurants(const restaurants_query& q) const {
   restaurant_list out;
-  for (auto& [id, r] : restaurants_)
-    if (place.empty() || r.place == place)
-      out.restaurants.push_back(r);
-  std::sort(out.restaurants.begin(), out.restaurants.end(),
-            [](const restaurant& a, const restaurant& b) { return a.name != b.name ? a.name < b.name : a.id < b.id; });
+  std::string start;
+  if (!q.cursor.empty() && !from_hex(q.cursor, start))
+    return fail(errc::invalid_argument, "cursor is not valid");
+  auto prefix = q.place.empty() ? std::string() : q.place + '\0';
+  if (!start.empty() && start.rfind(prefix, 0) != 0)
+    return fail(errc::invalid_argument, "cursor does not belong to this query");
+  auto limit = std::clamp<uint32_t>(q.limit, 1, 500);
+  auto it = start.empty() ? restaurants_by_place_.lower_bound(prefix) : restaurants_by_place_.upper_bound(start);
+  std::string last_key;
+  for (; it != restaurants_by_place_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+    if (out.restaurants.size() == limit) {
+      out.next_cursor = to_hex(last_key);
+      break;
+    }
+    out.restaurants.push_back(restaurants_.at(it->second));
+    last_key = it->first;
+  }
   return out;
 }
 

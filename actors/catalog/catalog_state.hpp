@@ -18,7 +18,8 @@ public:
 
   /// Items ordered by (place, restaurant id, item id); the cursor is the last key returned, hex-encoded.
   domain::outcome<domain::menu_page> query(const domain::menu_query& q, const std::string& today) const;
-  domain::restaurant_list restaurants(const std::string& place) const;
+  /// Restaurants ordered by (place, name, id), from an index, so one page costs O(page); same cursor scheme.
+  domain::outcome<domain::restaurant_list> restaurants(const domain::restaurants_query& q) const;
 
   size_t item_count() const noexcept { return items_.size(); }
   size_t restaurant_count() const noexcept { return restaurants_.size(); }
@@ -28,7 +29,10 @@ private:
   void put_item(const domain::menu_item& item);
   void erase_item(const std::string& rid, const std::string& iid);
 
+  static std::string restaurant_key(const domain::restaurant& r);
+
   std::unordered_map<std::string, domain::restaurant> restaurants_;
+  std::map<std::string, std::string> restaurants_by_place_; // restaurant_key -> id
   std::map<std::string, domain::menu_item> items_; // item_key -> item
 };
 

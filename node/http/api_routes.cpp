@@ -220,6 +220,21 @@ struct call : std::enable_shared_from_this<call> {
     return true;
   }
 
+  /// Reads ?limit= into `out` when it is given (1..max); answers 400 itself.
+  bool query_limit(uint32_t max, uint32_t& out) {
+    auto l = query.find("limit");
+    if (l == query.end())
+      return true;
+    char* end = nullptr;
+    long v = std::strtol(l->second.c_str(), &end, 10);
+    if (l->second.empty() || *end != '\0' || v < 1 || v > static_cast<long>(max)) {
+      fail(errc::invalid_argument, "limit must be an integer between 1 and " + std::to_string(max));
+      return false;
+    }
+    out = static_cast<uint32_t>(v);
+    return true;
+  }
+
   /// A callback for the domain that maps success through `on_ok` and failure to an error response.
   template <class T, class F>
   std::function<void(outcome<T>)> then(F on_ok) {
@@ -375,14 +390,21 @@ void create_restaurant_route(const call_ptr& c) {
 void list_restaurants(const call_ptr& c) {
   if (!c->authenticate())
     return;
-  restaurants_query q{c->query["place"]};
+  restaurants_query q;
+  q.place = c->query["place"];
+  q.cursor = c->query["cursor"];
   if (auto f = check_text("place", q.place, max_place_length, false))
     return c->fail(*f);
+  if (q.cursor.size() > 1024)
+    return c->fail(errc::invalid_argument, "cursor is not valid");
+  if (!c->query_limit(500, q.limit))
+    return;
   c->domain().call(std::move(q), c->then<restaurant_list>([](call& c, restaurant_list& list) {
     json out = json::array();
     for (auto& r : list.restaurants)
       out.push_back(jv::to_json(r));
-    c.reply(200, {{"restaurants", out}});
+    c.reply(200, {{"restaurants", out},
+                  {"next_cursor", list.next_cursor.empty() ? json() : json(list.next_cursor)}});
   }));
 }
 
@@ -457,13 +479,8 @@ void search_menu(const call_ptr& c) {
     if (!q.for_meal)
       return c->fail(errc::invalid_argument, "meal must be breakfast, lunch or dinner");
   }
-  if (auto l = c->query.find("limit"); l != c->query.end()) {
-    char* end = nullptr;
-    long v = std::strtol(l->second.c_str(), &end, 10);
-    if (l->second.empty() || *end != '\0' || v < 1 || v > 100)
-      return c->fail(errc::invalid_argument, "limit must be an integer between 1 and 100");
-    q.limit = static_cast<uint32_t>(v);
-  }
+  if (!c->query_limit(100, q.limit))
+    return;
   c->domain().call(std::move(q), c->then<menu_page>([](call& c, menu_page& page) {
     json items = json::array();
     for (auto& e : page.items) {
@@ -531,13 +548,8 @@ void list_orders_route(const call_ptr& c) {
       return c->fail(errc::invalid_argument, "month must be YYYY-MM");
     q.month = m->second;
   }
-  if (auto l = c->query.find("limit"); l != c->query.end()) {
-    char* end = nullptr;
-    long v = std::strtol(l->second.c_str(), &end, 10);
-    if (l->second.empty() || *end != '\0' || v < 1 || v > 500)
-      return c->fail(errc::invalid_argument, "limit must be an integer between 1 and 500");
-    q.limit = static_cast<uint32_t>(v);
-  }
+  if (!c->query_limit(500, q.limit))
+    return;
   q.cursor = c->query["cursor"];
   if (q.cursor.size() > 1024)
     return c->fail(errc::invalid_argument, "cursor is not valid");

@@ -431,16 +431,25 @@ bool decode(std::string_view bytes, menu_page& out) {
 }
 
 std::string encode(const restaurants_query& x) {
-  return encode_with<pb::RestaurantsQuery>([&](pb::RestaurantsQuery& m) { m.set_place(x.place); });
+  return encode_with<pb::RestaurantsQuery>([&](pb::RestaurantsQuery& m) {
+    m.set_place(x.place);
+    m.set_limit(x.limit);
+    m.set_cursor(x.cursor);
+  });
 }
 bool decode(std::string_view bytes, restaurants_query& out) {
-  return decode_with<pb::RestaurantsQuery>(bytes, [&](const pb::RestaurantsQuery& m) { out.place = m.place(); });
+  return decode_with<pb::RestaurantsQuery>(bytes, [&](const pb::RestaurantsQuery& m) {
+    out.place = m.place();
+    out.limit = m.limit();
+    out.cursor = m.cursor();
+  });
 }
 
 std::string encode(const restaurant_list& x) {
   return encode_with<pb::RestaurantList>([&](pb::RestaurantList& m) {
     for (auto& r : x.restaurants)
       to_pb(r, *m.add_restaurants());
+    m.set_next_cursor(x.next_cursor);
   });
 }
 bool decode(std::string_view bytes, restaurant_list& out) {
@@ -450,6 +459,7 @@ bool decode(std::string_view bytes, restaurant_list& out) {
       out.restaurants.emplace_back();
       from_pb(r, out.restaurants.back());
     }
+    out.next_cursor = m.next_cursor();
   });
 }
 

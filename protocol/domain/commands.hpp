@@ -179,11 +179,14 @@ struct menu_page {
 };
 
 struct restaurants_query {
-  std::string place;
+  std::string place; // empty: every place
+  uint32_t limit = 50;
+  std::string cursor;
 };
 
 struct restaurant_list {
-  std::vector<restaurant> restaurants;
+  std::vector<restaurant> restaurants; // by place, then name, then id
+  std::string next_cursor;
 };
 
 } // namespace bento::domain

@@ -55,6 +55,17 @@ TEST_CASE("http: a customer orders from a merchant's menu, the merchant runs the
   auto restaurants = carl.call("GET", "/api/v1/restaurants?place=taipei");
   REQUIRE(restaurants.status == 200);
   CHECK(body_of(restaurants)["restaurants"].size() == 1);
+  CHECK(body_of(restaurants)["next_cursor"].is_null());
+  auto noodles = mia.create_restaurant("Mia's Noodles");
+  auto page = body_of(carl.call("GET", "/api/v1/restaurants?place=taipei&limit=1"));
+  REQUIRE(page["restaurants"].size() == 1);
+  CHECK(page["restaurants"][0]["id"] == rid); // "Mia's Bento" < "Mia's Noodles"
+  REQUIRE(page["next_cursor"].is_string());
+  page = body_of(carl.call("GET", "/api/v1/restaurants?place=taipei&limit=1&cursor="
+                                  + page["next_cursor"].get<std::string>()));
+  REQUIRE(page["restaurants"].size() == 1);
+  CHECK(page["restaurants"][0]["id"] == noodles);
+  CHECK(page["next_cursor"].is_null());
 
   auto menu = carl.call("GET", "/api/v1/menu?place=taipei&tag=meat");
   REQUIRE(menu.status == 200);
@@ -285,6 +296,8 @@ TEST_CASE("http: hostile and malformed input gets a 4xx JSON error, never a cras
     check_error(carl.call("GET", "/api/v1/orders?month=2025-13"), 400, "invalid_argument");
     check_error(carl.call("GET", "/api/v1/orders?cursor=zz"), 400, "invalid_argument");
     check_error(carl.call("GET", "/api/v1/menu?limit=0"), 400, "invalid_argument");
+    check_error(carl.call("GET", "/api/v1/restaurants?limit=501"), 400, "invalid_argument");
+    check_error(carl.call("GET", "/api/v1/restaurants?cursor=zz"), 400, "invalid_argument");
     check_error(carl.call("GET", "/api/v1/menu?cursor=%zz"), 400, "invalid_argument");
     check_error(carl.call("POST", "/api/v1/orders", order_body(rid, "katsu", 1), {{"Idempotency-Key", std::string(300, 'k')}}),
                 400, "invalid_argument");

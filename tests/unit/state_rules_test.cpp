@@ -325,5 +325,40 @@ TEST_CASE("catalog: filters by place, tag, meal and text, and pages with a curso
   deleted.payload = beef;
   cat.apply(deleted);
   CHECK(cat.query(by_tag, today)->items.empty());
-  CHECK(cat.restaurants("tainan").restaurants.size() == 1);
+  restaurants_query tainan;
+  tainan.place = "tainan";
+  CHECK(cat.restaurants(tainan)->restaurants.size() == 1);
+}
+
+TEST_CASE("catalog: lists restaurants by place and name, in pages", "[unit]") {
+  catalog_state cat;
+  for (int i = 0; i < 7; ++i)
+    cat.load(restaurant{"r" + std::to_string(i), "Shop " + std::to_string(6 - i), i % 2 ? "tainan" : "taipei",
+                        "u_m", 1, 1});
+  restaurants_query q;
+  q.place = "taipei";
+  q.limit = 3;
+  auto p1 = cat.restaurants(q);
+  REQUIRE(p1);
+  REQUIRE(p1->restaurants.size() == 3);
+  CHECK(p1->restaurants[0].name == "Shop 0"); // r6: by name, not by id
+  CHECK(p1->restaurants[2].name == "Shop 4");
+  REQUIRE_FALSE(p1->next_cursor.empty());
+  q.cursor = p1->next_cursor;
+  auto p2 = cat.restaurants(q);
+  REQUIRE(p2);
+  REQUIRE(p2->restaurants.size() == 1);
+  CHECK(p2->restaurants[0].name == "Shop 6");
+  CHECK(p2->next_cursor.empty());
+  restaurants_query other = q;
+  other.place = "tainan"; // a taipei cursor is not a tainan one
+  CHECK_FALSE(cat.restaurants(other));
+  restaurants_query all;
+  all.limit = 0; // clamped to 1, never an empty page with a cursor
+  auto one = cat.restaurants(all);
+  REQUIRE(one);
+  CHECK(one->restaurants.size() == 1);
+  CHECK(one->restaurants[0].place == "tainan");
+  all.limit = 100;
+  CHECK(cat.restaurants(all)->restaurants.size() == 7);
 }

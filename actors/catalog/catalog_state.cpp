@@ -91,6 +91,7 @@ outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& 
                           : items_.upper_bound(start);
   auto text = lower(q.text);
   std::string last_key;
+  size_t scanned = 0;
   for (; it != items_.end(); ++it) {
     auto& item = it->second;
     auto r = restaurants_.find(item.restaurant_id);
@@ -98,6 +99,12 @@ outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& 
       continue;
     if (!q.place.empty() && r->second.place != q.place)
       break; // keys are ordered by place first
+    if (++scanned > scan_budget) {
+      // A rare filter over a large place: answer with what was found and a cursor past what was looked at,
+      // rather than hold the catalog (and every other reader) for a scan of the whole place.
+      page.next_cursor = to_hex(std::prev(it)->first);
+      break;
+    }
     if (!q.tag.empty() && std::find(item.tags.begin(), item.tags.end(), q.tag) == item.tags.end())
       continue;
     if (q.for_meal && !item.meals.empty()

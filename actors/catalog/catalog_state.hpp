@@ -16,7 +16,10 @@ public:
   void load(const domain::restaurant& r);
   void load(const domain::menu_item& item);
 
-  /// Items ordered by (place, restaurant id, item id); the cursor is the last key returned, hex-encoded.
+  /// Items looked at by one query at most; a page may then hold fewer than `limit` items and still a cursor.
+  static constexpr size_t scan_budget = 5000;
+
+  /// Items ordered by (place, restaurant id, item id); the cursor is the last key looked at, hex-encoded.
   domain::outcome<domain::menu_page> query(const domain::menu_query& q, const std::string& today) const;
   /// Restaurants ordered by (place, name, id), from an index, so one page costs O(page); same cursor scheme.
   domain::outcome<domain::restaurant_list> restaurants(const domain::restaurants_query& q) const;

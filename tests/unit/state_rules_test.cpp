@@ -330,6 +330,39 @@ TEST_CASE("catalog: filters by place, tag, meal and text, and pages with a curso
   CHECK(cat.restaurants(tainan)->restaurants.size() == 1);
 }
 
+TEST_CASE("catalog: a rare filter over a large place looks at a bounded number of items per page", "[unit]") {
+  catalog_state cat;
+  cat.load(restaurant{"r1", "Big", "taipei", "u_m", 1, 1});
+  const size_t total = 3 * catalog_state::scan_budget;
+  for (size_t i = 0; i < total; ++i) {
+    menu_item item;
+    item.restaurant_id = "r1";
+    char id[16];
+    std::snprintf(id, sizeof id, "i%06zu", i);
+    item.id = id;
+    item.name = "dish";
+    item.stock = 1;
+    if (i % 4000 == 3999)
+      item.tags = {"rare"};
+    cat.load(item);
+  }
+  menu_query q;
+  q.place = "taipei";
+  q.tag = "rare";
+  std::vector<std::string> found;
+  int pages = 0;
+  do {
+    auto page = cat.query(q, today);
+    REQUIRE(page);
+    for (auto& e : page->items)
+      found.push_back(e.item.id);
+    q.cursor = page->next_cursor;
+    ++pages;
+  } while (!q.cursor.empty() && pages < 100);
+  CHECK(found == std::vector<std::string>{"i003999", "i007999", "i011999"});
+  CHECK(pages == 3); // three budgets' worth of items, every rare item found once
+}
+
 TEST_CASE("catalog: lists restaurants by place and name, in pages", "[unit]") {
   catalog_state cat;
   for (int i = 0; i < 7; ++i)

@@ -44,6 +44,25 @@ void catalog_state::load(const menu_item& item) {
   put_item(item);
 }
 
+namespace {
+std::string promise_key(const std::string& rid, const std::string& iid, const std::string& day) {
+  return rid + '\0' + iid + '\0' + day;
+}
+} // namespace
+
+void catalog_state::load_promise(const std::string& rid, const std::string& day, const std::string& iid,
+                                 int64_t units) {
+  if (units > 0)
+    promised_[promise_key(rid, iid, day)] = units;
+  else
+    promised_.erase(promise_key(rid, iid, day));
+}
+
+int64_t catalog_state::promised(const std::string& rid, const std::string& iid, const std::string& day) const {
+  auto it = promised_.find(promise_key(rid, iid, day));
+  return it == promised_.end() ? 0 : it->second;
+}
+
 void catalog_state::put_item(const menu_item& item) {
   auto r = restaurants_.find(item.restaurant_id);
   if (r == restaurants_.end())
@@ -65,6 +84,10 @@ void catalog_state::apply(const event& ev) {
       erase_item(item->restaurant_id, item->id);
     else
       put_item(*item);
+  } else if (auto* promises = std::get_if<std::vector<stock_level>>(&ev.payload);
+             promises && ev.type == "stock.promised") {
+    for (auto& p : *promises)
+      load_promise(ev.restaurant_id, p.stock_date, p.item_id, p.stock);
   } else if (auto* levels = std::get_if<std::vector<stock_level>>(&ev.payload)) {
     auto r = restaurants_.find(ev.restaurant_id);
     if (r == restaurants_.end())
@@ -118,7 +141,7 @@ outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& 
       break;
     }
     page.items.push_back(catalog_entry{r->second.name, item});
-    page.items.back().item.stock = effective_stock(item, today);
+    page.items.back().item.stock = effective_stock(item, today, promised(item.restaurant_id, item.id, today));
     last_key = it->first;
   }
   return page;

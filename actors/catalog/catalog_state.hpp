@@ -15,6 +15,8 @@ public:
   void apply(const domain::event& ev);
   void load(const domain::restaurant& r);
   void load(const domain::menu_item& item);
+  /// Units of a resetting item promised to orders for `day` (from "stock.promised"): taken off that day's stock.
+  void load_promise(const std::string& rid, const std::string& day, const std::string& iid, int64_t units);
 
   /// Items looked at by one query at most; a page may then hold fewer than `limit` items and still a cursor.
   static constexpr size_t scan_budget = 5000;
@@ -36,6 +38,8 @@ private:
 
   std::unordered_map<std::string, domain::restaurant> restaurants_;
   std::map<std::string, std::string> restaurants_by_place_; // restaurant_key -> id
+  std::unordered_map<std::string, int64_t> promised_;        // rid \0 iid \0 day -> units
+  int64_t promised(const std::string& rid, const std::string& iid, const std::string& day) const;
   std::map<std::string, domain::menu_item> items_; // item_key -> item
 };
 

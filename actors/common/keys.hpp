@@ -19,6 +19,10 @@ inline std::string item_record(const std::string& rid, const std::string& iid) {
 inline std::string reservation_record(const std::string& rid, const std::string& oid) {
   return "r/" + rid + "/v/" + oid;
 }
+// Units of a resetting item promised to orders for a later day (decimal count), by day then item.
+inline std::string promised_record(const std::string& rid, const std::string& date, const std::string& iid) {
+  return "r/" + rid + "/d/" + date + "/" + iid;
+}
 inline std::string order_record(const std::string& id) { return "o/" + id; }
 
 // indexes column: orders by customer and by merchant, by order date, newest last in key order

@@ -101,7 +101,7 @@ void recover(self_ptr self) {
   if (o.committed && o.status != order_status::cancelled && o.status != order_status::delivered)
     target = o.lines;
   spdlog::warn("order.recovering order={} committed={}", st.id, o.committed);
-  self->request(st.ctx->router, st.ctx->call_timeout, set_reservation{o.restaurant_id, st.id, target, {}})
+  self->request(st.ctx->router, st.ctx->call_timeout, set_reservation{o.restaurant_id, st.id, target, {}, o.date})
     .await(
       [self, o](reservation_result&) mutable {
         if (!o.committed) {
@@ -162,7 +162,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       if (!commit(self, intent, nullptr))
         return make_error(fail(errc::storage_failure, "could not record the order"));
       auto rp = self->make_response_promise<order>();
-      set_reservation req{intent.restaurant_id, intent.id, *intent.pending_lines, intent.meal};
+      set_reservation req{intent.restaurant_id, intent.id, *intent.pending_lines, intent.meal, intent.date};
       self->request(self->state.ctx->router, self->state.ctx->call_timeout, std::move(req))
         .await(
           [self, rp, intent](reservation_result& r) mutable {
@@ -219,7 +219,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
         return make_error(fail(errc::storage_failure, "could not record the cancellation"));
       auto rp = self->make_response_promise<order>();
       auto next = std::move(plan->next);
-      self->request(st.ctx->router, st.ctx->call_timeout, set_reservation{next.restaurant_id, st.id, {}, {}})
+      self->request(st.ctx->router, st.ctx->call_timeout, set_reservation{next.restaurant_id, st.id, {}, {}, next.date})
         .await(
           [self, rp, next, event_type](reservation_result&) mutable {
             next.pending_lines.reset();
@@ -255,7 +255,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
         return make_error(fail(errc::storage_failure, "could not record the edit"));
       auto rp = self->make_response_promise<order>();
       auto& o = *st.rules.current();
-      set_reservation req{o.restaurant_id, st.id, plan->target, o.meal};
+      set_reservation req{o.restaurant_id, st.id, plan->target, o.meal, o.date};
       self->request(st.ctx->router, st.ctx->call_timeout, std::move(req))
         .await(
           [self, rp, p = *plan](reservation_result& r) mutable {

@@ -1,5 +1,7 @@
 #include "actors/restaurant/restaurant_actor.hpp"
 
+#include <charconv>
+
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -60,6 +62,16 @@ bool load(restaurant_actor_state& st) {
       if (!codec::decode(value, resv))
         corrupt(st.id, key);
       st.rules.load(std::move(resv));
+    } else if (rest.rfind("d/", 0) == 0) {
+      // d/<day>/<item> -> units promised
+      auto day_and_item = rest.substr(2);
+      auto slash = day_and_item.find('/');
+      int64_t units = 0;
+      auto parsed = std::from_chars(value.data(), value.data() + value.size(), units);
+      if (slash == std::string_view::npos || parsed.ec != std::errc() || parsed.ptr != value.data() + value.size())
+        corrupt(st.id, key);
+      st.rules.load_promise(std::string(day_and_item.substr(0, slash)), std::string(day_and_item.substr(slash + 1)),
+                            units);
     }
     return true;
   });
@@ -105,6 +117,18 @@ caf::error persist(self_ptr self, const restaurant_change& change, const char* i
               codec::encode(st.rules.reservations().at(*change.reservation_put)));
   if (change.reservation_erased)
     batch.erase(store::column::entities, keys::reservation_record(st.id, *change.reservation_erased));
+  std::vector<stock_level> promises;
+  for (auto& [day, iid] : change.changed_promises) {
+    auto units = st.rules.promised(day, iid);
+    auto key = keys::promised_record(st.id, day, iid);
+    if (units > 0)
+      batch.put(store::column::entities, key, std::to_string(units));
+    else
+      batch.erase(store::column::entities, key);
+    promises.push_back(stock_level{iid, units, day});
+  }
+  if (!promises.empty())
+    batch.append_event(event{0, "stock.promised", entity, now, std::move(promises), st.id});
   if (batch.empty())
     return {};
   auto committed = st.ctx->store->commit(batch);

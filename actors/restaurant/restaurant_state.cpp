@@ -8,19 +8,43 @@ namespace bento::actors {
 
 using namespace bento::domain;
 
-int64_t effective_stock(const menu_item& item, const std::string& today) {
+int64_t effective_stock(const menu_item& item, const std::string& today, int64_t promised_today) {
   if (item.daily_stock > 0 && item.stock_date < today)
-    return item.daily_stock;
+    return std::max<int64_t>(0, item.daily_stock - promised_today);
   return item.stock;
 }
 
-bool restaurant_state::refresh(menu_item& item, const std::string& today) {
+int64_t restaurant_state::promised(const std::string& day, const std::string& item_id) const {
+  auto d = promised_.find(day);
+  if (d == promised_.end())
+    return 0;
+  auto i = d->second.find(item_id);
+  return i == d->second.end() ? 0 : i->second;
+}
+
+void restaurant_state::drop_promises(const std::string& item_id, const std::string& last_day,
+                                     restaurant_change& change) {
+  for (auto d = promised_.begin(); d != promised_.end() && (last_day.empty() || d->first <= last_day);) {
+    if (d->second.erase(item_id) > 0)
+      change.changed_promises.emplace_back(d->first, item_id);
+    d = d->second.empty() ? promised_.erase(d) : std::next(d);
+  }
+}
+
+bool restaurant_state::refresh(menu_item& item, const std::string& today, restaurant_change& change) {
   if (item.daily_stock > 0 && item.stock_date < today) {
-    item.stock = item.daily_stock;
+    item.stock = effective_stock(item, today, promised(today, item.id));
     item.stock_date = today;
+    drop_promises(item.id, today, change);
     return true;
   }
   return false;
+}
+
+int64_t restaurant_state::available(const menu_item& item, const std::string& day, const std::string& today) const {
+  if (item.daily_stock <= 0 || day <= today)
+    return effective_stock(item, today, promised(today, item.id));
+  return std::max<int64_t>(0, item.daily_stock - promised(day, item.id));
 }
 
 std::optional<failure> restaurant_state::check_owner(const principal& caller) const {
@@ -79,6 +103,8 @@ outcome<with_change<upsert_result>> restaurant_state::upsert_item(const upsert_m
   items_[item.id] = item;
   restaurant_change change;
   change.changed_items.push_back(item.id);
+  // The merchant states today's stock outright; promises for later days stand.
+  drop_promises(item.id, today, change);
   return with_change<upsert_result>{upsert_result{std::move(item), created}, std::move(change)};
 }
 
@@ -91,6 +117,7 @@ outcome<restaurant_change> restaurant_state::delete_item(const delete_menu_item&
   items_.erase(it);
   restaurant_change change;
   change.deleted_items.push_back(cmd.item_id);
+  drop_promises(cmd.item_id, {}, change);
   return change;
 }
 
@@ -101,7 +128,7 @@ menu_view restaurant_state::menu(const std::string& today) const {
   view.items.reserve(items_.size());
   for (auto& [id, item] : items_) {
     view.items.push_back(item);
-    view.items.back().stock = effective_stock(item, today);
+    view.items.back().stock = effective_stock(item, today, promised(today, id));
   }
   return view;
 }
@@ -110,6 +137,11 @@ outcome<with_change<reservation_result>> restaurant_state::reserve(const set_res
                                                                            const std::string& today) {
   if (!info_)
     return fail(errc::not_found, "restaurant not found");
+  auto old = reservations_.find(cmd.order_id);
+  // The day whose stock a resetting item's units come from: the order's. A reservation keeps its day.
+  auto day = !cmd.date.empty() ? cmd.date : old != reservations_.end() ? old->second.date : today;
+  if (old != reservations_.end() && !old->second.date.empty() && old->second.date != day)
+    return fail(errc::invalid_argument, "an order's day cannot change");
   // Wanted quantity per item (duplicate lines add up).
   std::map<std::string, int64_t> wanted;
   for (auto& l : cmd.lines) {
@@ -128,60 +160,60 @@ outcome<with_change<reservation_result>> restaurant_state::reserve(const set_res
     if (wanted[l.item_id] > max_line_qty)
       return fail(errc::invalid_argument, "qty must be between 1 and " + std::to_string(max_line_qty), l.item_id);
   }
-  // What this order already holds against the current stock. Holdings taken on an earlier day no longer
-  // count against a resetting item: its stock was reset since.
+  // What this order already holds, per item, in the same pool it would draw from now.
   std::map<std::string, int64_t> held;
-  auto old = reservations_.find(cmd.order_id);
   if (old != reservations_.end())
-    for (auto& l : old->second.lines) {
-      auto it = items_.find(l.item_id);
-      if (it == items_.end())
-        continue;
-      bool reset_since = it->second.daily_stock > 0 && old->second.stock_date < today;
-      if (!reset_since)
-        held[l.item_id] += l.qty;
-    }
+    for (auto& l : old->second.lines)
+      held[l.item_id] += l.qty;
   // An item deleted from the menu can stay in an order that already holds it, but cannot be added or raised.
-  for (auto& [id, qty] : wanted) {
-    if (items_.count(id))
-      continue;
-    int64_t held_before = 0;
-    if (old != reservations_.end())
-      for (auto& l : old->second.lines)
-        if (l.item_id == id)
-          held_before += l.qty;
-    if (qty > held_before)
+  for (auto& [id, qty] : wanted)
+    if (!items_.count(id) && qty > held[id])
       return fail(errc::invalid_argument, "unknown menu item", id);
-  }
   // Check everything before changing anything.
-  for (auto& [id, qty] : wanted) {
-    auto found = items_.find(id);
-    if (found == items_.end())
-      continue;
-    auto& item = found->second;
-    auto delta = qty - held[id];
-    if (delta > effective_stock(item, today))
-      return fail(errc::out_of_stock, "not enough stock for " + item.name, id);
-  }
-  restaurant_change change;
   std::map<std::string, int64_t> deltas;
   for (auto& [id, qty] : wanted)
     deltas[id] += qty;
   for (auto& [id, qty] : held)
     deltas[id] -= qty;
   for (auto& [id, delta] : deltas) {
+    auto found = items_.find(id);
+    if (found == items_.end() || delta <= 0)
+      continue;
+    auto& item = found->second;
+    if (item.daily_stock > 0 && day < today)
+      return fail(errc::invalid_argument, "the order's day has passed; its items cannot be raised", id);
+    if (delta > available(item, day, today))
+      return fail(errc::out_of_stock, "not enough stock for " + item.name, id);
+  }
+  restaurant_change change;
+  for (auto& [id, delta] : deltas) {
     auto it = items_.find(id);
     if (it == items_.end())
       continue;
-    bool refreshed = refresh(it->second, today);
-    if (delta != 0 || refreshed) {
-      it->second.stock -= delta;
-      change.changed_items.push_back(id);
+    auto& item = it->second;
+    bool refreshed = refresh(item, today, change);
+    if (item.daily_stock > 0 && day > today) {
+      if (delta != 0) {
+        auto& units = promised_[day][id];
+        units += delta;
+        if (units <= 0)
+          promised_[day].erase(id);
+        if (promised_[day].empty())
+          promised_.erase(day);
+        change.changed_promises.emplace_back(day, id);
+      }
+    } else if (item.daily_stock > 0 && day < today) {
+      // That day's stock is gone: releasing gives nothing back to today's.
+    } else if (delta != 0) {
+      item.stock -= delta;
+      refreshed = true;
     }
+    if (refreshed)
+      change.changed_items.push_back(id);
   }
   reservation_result result;
   result.info = *info_;
-  reservation record{cmd.order_id, today, {}};
+  reservation record{cmd.order_id, today, {}, day};
   for (auto& [id, qty] : wanted) {
     order_line line{id, {}, 0, static_cast<int32_t>(qty)};
     if (auto found = items_.find(id); found != items_.end()) {

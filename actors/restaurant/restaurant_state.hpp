@@ -18,6 +18,7 @@ struct restaurant_change {
   std::vector<std::string> deleted_items;
   std::optional<std::string> reservation_put;   // order id whose reservation record is new or changed
   std::optional<std::string> reservation_erased;
+  std::vector<std::pair<std::string, std::string>> changed_promises; // (day, item); gone from promised() = erase
 };
 
 template <class T>
@@ -26,8 +27,12 @@ struct with_change {
   restaurant_change change;
 };
 
-/// Stock of an item as seen on `today`: a resetting item (daily_stock > 0) starts each day at daily_stock.
-int64_t effective_stock(const domain::menu_item& item, const std::string& today);
+/// Stock of an item as seen on `today`: a resetting item (daily_stock > 0) starts each day at daily_stock less
+/// what orders for that day promised before it came (`promised_today`).
+int64_t effective_stock(const domain::menu_item& item, const std::string& today, int64_t promised_today = 0);
+
+/// Units of resetting items promised to orders for later days: day -> item -> units.
+using promise_book = std::map<std::string, std::map<std::string, int64_t>>;
 
 class restaurant_state {
 public:
@@ -39,6 +44,11 @@ public:
   void load(domain::restaurant r) { info_ = std::move(r); }
   void load(domain::menu_item i) { auto id = i.id; items_[id] = std::move(i); }
   void load(domain::reservation r) { auto id = r.order_id; reservations_[id] = std::move(r); }
+  void load_promise(const std::string& day, const std::string& item_id, int64_t units) {
+    promised_[day][item_id] = units;
+  }
+  const promise_book& promised() const noexcept { return promised_; }
+  int64_t promised(const std::string& day, const std::string& item_id) const;
 
   domain::outcome<with_change<domain::restaurant>> create(const domain::create_restaurant& cmd, int64_t now_ms);
 
@@ -57,12 +67,19 @@ public:
 
 private:
   std::optional<domain::failure> check_owner(const domain::principal& caller) const;
-  /// Applies the daily reset to an item before it is read or changed; true when it changed the item.
-  bool refresh(domain::menu_item& item, const std::string& today);
+  /// Applies the daily reset to an item before it is read or changed; true when it changed the item. Promises
+  /// for today are folded into the fresh stock, and promises for days gone by are dropped.
+  bool refresh(domain::menu_item& item, const std::string& today, restaurant_change& change);
+  /// Forgets the item's promises up to `last_day` (inclusive; every day when empty).
+  void drop_promises(const std::string& item_id, const std::string& last_day, restaurant_change& change);
+  /// Units an order for `day` (today or later) may still take: one pool for a plain item, the day's own for a
+  /// resetting one.
+  int64_t available(const domain::menu_item& item, const std::string& day, const std::string& today) const;
 
   std::optional<domain::restaurant> info_;
   std::map<std::string, domain::menu_item> items_;
   std::map<std::string, domain::reservation> reservations_;
+  promise_book promised_;
 };
 
 } // namespace bento::actors

@@ -241,6 +241,7 @@ std::string encode(const set_reservation& x) {
     order_lines_to_pb(x.lines, *m.mutable_lines());
     if (x.for_meal)
       m.set_for_meal(static_cast<pb::Meal>(*x.for_meal));
+    m.set_date(x.date);
   });
 }
 bool decode(std::string_view bytes, set_reservation& out) {
@@ -249,6 +250,7 @@ bool decode(std::string_view bytes, set_reservation& out) {
     out.order_id = m.order_id();
     out.lines = lines_from_pb(m.lines());
     out.for_meal = m.has_for_meal() ? std::optional<meal>(clamp_enum(m.for_meal(), meal::dinner)) : std::nullopt;
+    out.date = m.date();
   });
 }
 

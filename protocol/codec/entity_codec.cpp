@@ -32,6 +32,7 @@ std::string encode(const reservation& x) {
   m.set_stock_date(x.stock_date);
   for (auto& l : x.lines)
     to_pb(l, *m.add_lines());
+  m.set_date(x.date);
   return serialize(m);
 }
 
@@ -99,6 +100,7 @@ bool decode(std::string_view bytes, reservation& out) {
   out.order_id = m.order_id();
   out.stock_date = m.stock_date();
   out.lines = lines_from_pb(m.lines());
+  out.date = m.date().empty() ? m.stock_date() : m.date();
   return true;
 }
 

@@ -93,6 +93,7 @@ struct set_reservation {
   std::string order_id;
   std::vector<order_line> lines;
   std::optional<meal> for_meal; // checked against the items' meals when present
+  std::string date;             // the order's day (YYYY-MM-DD); empty: the reservation's own, else today
 };
 
 struct reservation_result {

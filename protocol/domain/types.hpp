@@ -75,6 +75,7 @@ struct reservation {
   std::string order_id;
   std::string stock_date;
   std::vector<order_line> lines; // item_id + qty; name/price filled in replies
+  std::string date;              // the order's day: the pool a resetting item's units come from (empty: stock_date)
 };
 
 struct order {
@@ -100,6 +101,8 @@ struct order {
   uint64_t version = 0;
 };
 
+/// "stock.changed": `stock` units left for `stock_date`. "stock.promised": `stock` units of a resetting item
+/// promised to orders for the later day `stock_date` (taken off that day's fresh stock when it comes).
 struct stock_level {
   std::string item_id;
   int64_t stock = 0;

@@ -112,7 +112,7 @@ struct fixture {
   /// The state a crash leaves between "restaurant reserved" and "order committed": the restaurant holds `qty`
   /// units for an order whose record (and pending marker) is still an intent.
   void interrupted_placement(const std::string& oid, const std::string& customer_id, int32_t qty) {
-    REQUIRE(ask<reservation_result>(set_reservation{"r1", oid, {{"katsu", "", 0, qty}}, {}}));
+    REQUIRE(ask<reservation_result>(set_reservation{"r1", oid, {{"katsu", "", 0, qty}}, {}, {}}));
     order intent;
     intent.id = oid;
     intent.customer_id = customer_id;
@@ -234,6 +234,52 @@ TEST_CASE("actors: idle entities are passivated and reactivate with their state"
   CHECK(counts.restaurants == 0);
   CHECK(counts.passivations >= 1);
   CHECK(f.stock() == 7);
+}
+
+TEST_CASE("actors: promises for a later day are stored, reloaded and released with the order", "[unit]") {
+  fixture f(300ms);
+  REQUIRE(f.ask<restaurant>(create_restaurant{merchant, "r1", "Mia's", "taipei"}));
+  menu_item_input in;
+  in.name = "Katsu";
+  in.price_cents = 1200;
+  in.stock = 5;
+  in.daily_stock = 5;
+  REQUIRE(f.ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in}));
+  auto tomorrow = add_days(local_date(now_ms()), 1);
+  auto for_tomorrow = [&](int customer, int qty) {
+    auto cmd = order_for(customer, qty);
+    cmd.date = tomorrow;
+    return cmd;
+  };
+  auto first = f.ask<order>(for_tomorrow(1, 3));
+  REQUIRE(first);
+  CHECK(f.stock() == 5); // today's stock is untouched
+  auto record = f.db->get(store::column::entities, actors::keys::promised_record("r1", tomorrow, "katsu"));
+  REQUIRE(record);
+  REQUIRE(record->has_value());
+  CHECK(**record == "3");
+
+  // Let the restaurant passivate, so that the next order meets a restaurant reloaded from the store.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  do {
+    auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
+    REQUIRE(c);
+    if (c->restaurants == 0)
+      break;
+    std::this_thread::sleep_for(20ms); // polling interval of a bounded wait, not synchronisation
+  } while (std::chrono::steady_clock::now() < deadline);
+  auto over = f.ask<order>(for_tomorrow(2, 3));
+  REQUIRE_FALSE(over);
+  CHECK(over.error().code == errc::out_of_stock);
+  REQUIRE(f.ask<order>(for_tomorrow(3, 2)));
+
+  auto cancelled = f.ask<order>(transition_order{order_for(1, 3).caller, first->id, order_action::cancel});
+  REQUIRE(cancelled);
+  record = f.db->get(store::column::entities, actors::keys::promised_record("r1", tomorrow, "katsu"));
+  REQUIRE(record);
+  REQUIRE(record->has_value());
+  CHECK(**record == "2");
+  CHECK(f.stock() == 5);
 }
 
 TEST_CASE("actors: a username is registered once however many try at once", "[unit]") {

@@ -38,13 +38,13 @@ int64_t stock_of(const restaurant_state& st, const std::string& id) {
 
 TEST_CASE("restaurant: reserves all items or none", "[unit]") {
   auto st = restaurant_with({{"a", 5}, {"b", 1}});
-  auto r = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}, {"b", "", 0, 2}}, {}}, today);
+  auto r = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}, {"b", "", 0, 2}}, {}, {}}, today);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::out_of_stock);
   CHECK(r.error().item_id == "b");
   CHECK(stock_of(st, "a") == 5);
   CHECK(stock_of(st, "b") == 1);
-  auto ok = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}, {"b", "", 0, 1}}, {}}, today);
+  auto ok = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}, {"b", "", 0, 1}}, {}, {}}, today);
   REQUIRE(ok);
   CHECK(stock_of(st, "a") == 2);
   CHECK(stock_of(st, "b") == 0);
@@ -54,16 +54,16 @@ TEST_CASE("restaurant: reserves all items or none", "[unit]") {
 
 TEST_CASE("restaurant: setting the same reservation twice reserves once", "[unit]") {
   auto st = restaurant_with({{"a", 5}});
-  set_reservation cmd{"r1", "o1", {{"a", "", 0, 2}}, {}};
+  set_reservation cmd{"r1", "o1", {{"a", "", 0, 2}}, {}, {}};
   REQUIRE(st.reserve(cmd, today));
   REQUIRE(st.reserve(cmd, today));
   CHECK(stock_of(st, "a") == 3);
   // Raising by one takes one more; lowering gives back; empty releases everything.
-  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}}, {}}, today));
+  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}}, {}, {}}, today));
   CHECK(stock_of(st, "a") == 2);
-  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 1}}, {}}, today));
+  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 1}}, {}, {}}, today));
   CHECK(stock_of(st, "a") == 4);
-  auto released = st.reserve(set_reservation{"r1", "o1", {}, {}}, today);
+  auto released = st.reserve(set_reservation{"r1", "o1", {}, {}, {}}, today);
   REQUIRE(released);
   CHECK(stock_of(st, "a") == 5);
   CHECK(released->change.reservation_erased == std::optional<std::string>("o1"));
@@ -72,22 +72,22 @@ TEST_CASE("restaurant: setting the same reservation twice reserves once", "[unit
 
 TEST_CASE("restaurant: the last unit goes to exactly one order", "[unit]") {
   auto st = restaurant_with({{"a", 1}});
-  CHECK(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 1}}, {}}, today));
-  auto second = st.reserve(set_reservation{"r1", "o2", {{"a", "", 0, 1}}, {}}, today);
+  CHECK(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 1}}, {}, {}}, today));
+  auto second = st.reserve(set_reservation{"r1", "o2", {{"a", "", 0, 1}}, {}, {}}, today);
   REQUIRE_FALSE(second);
   CHECK(second.error().code == errc::out_of_stock);
 }
 
 TEST_CASE("restaurant: duplicate lines add up before the stock check", "[unit]") {
   auto st = restaurant_with({{"a", 3}});
-  auto r = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 2}, {"a", "", 0, 2}}, {}}, today);
+  auto r = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 2}, {"a", "", 0, 2}}, {}, {}}, today);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::out_of_stock);
 }
 
 TEST_CASE("restaurant: unknown items, meals and owners are refused", "[unit]") {
   auto st = restaurant_with({{"a", 3}});
-  auto unknown = st.reserve(set_reservation{"r1", "o1", {{"zzz", "", 0, 1}}, {}}, today);
+  auto unknown = st.reserve(set_reservation{"r1", "o1", {{"zzz", "", 0, 1}}, {}, {}}, today);
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().code == errc::invalid_argument);
   menu_item_input lunch_only;
@@ -95,7 +95,7 @@ TEST_CASE("restaurant: unknown items, meals and owners are refused", "[unit]") {
   lunch_only.stock = 3;
   lunch_only.meals = {meal::lunch};
   REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "l", lunch_only}, today));
-  auto wrong_meal = st.reserve(set_reservation{"r1", "o1", {{"l", "", 0, 1}}, meal::breakfast}, today);
+  auto wrong_meal = st.reserve(set_reservation{"r1", "o1", {{"l", "", 0, 1}}, meal::breakfast, {}}, today);
   REQUIRE_FALSE(wrong_meal);
   CHECK(wrong_meal.error().code == errc::meal_unavailable);
   auto not_owner = st.upsert_item(upsert_menu_item{other_merchant, "r1", "x", lunch_only}, today);
@@ -130,25 +130,82 @@ TEST_CASE("restaurant: daily stock resets on the first use of a new day", "[unit
   in.stock = 2;
   in.daily_stock = 10;
   REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "soup", in}, today));
-  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"soup", "", 0, 2}}, {}}, today));
-  CHECK_FALSE(st.reserve(set_reservation{"r1", "o2", {{"soup", "", 0, 1}}, {}}, today));
+  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"soup", "", 0, 2}}, {}, {}}, today));
+  CHECK_FALSE(st.reserve(set_reservation{"r1", "o2", {{"soup", "", 0, 1}}, {}, {}}, today));
   auto tomorrow = "2025-01-16";
   CHECK(effective_stock(st.items().at("soup"), tomorrow) == 10);
-  REQUIRE(st.reserve(set_reservation{"r1", "o2", {{"soup", "", 0, 4}}, {}}, tomorrow));
+  REQUIRE(st.reserve(set_reservation{"r1", "o2", {{"soup", "", 0, 4}}, {}, {}}, tomorrow));
   CHECK(stock_of(st, "soup") == 6);
   // Releasing yesterday's reservation does not inflate today's fresh stock.
-  REQUIRE(st.reserve(set_reservation{"r1", "o1", {}, {}}, tomorrow));
+  REQUIRE(st.reserve(set_reservation{"r1", "o1", {}, {}, {}}, tomorrow));
   CHECK(stock_of(st, "soup") == 6);
+}
+
+TEST_CASE("restaurant: a resetting item has a stock per day; orders for a later day take from that day's",
+          "[unit]") {
+  restaurant_state st;
+  REQUIRE(st.create(create_restaurant{merchant, "r1", "Mia's", "taipei"}, 1));
+  menu_item_input in;
+  in.name = "Soup";
+  in.stock = 10;
+  in.daily_stock = 10;
+  REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "soup", in}, today));
+  menu_item_input plain;
+  plain.name = "Tea";
+  plain.stock = 5;
+  REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "tea", plain}, today));
+  const std::string tomorrow = "2025-01-16", day_after = "2025-01-17";
+  auto reserve = [&](const char* oid, std::vector<order_line> lines, const std::string& day,
+                     const std::string& now) { return st.reserve(set_reservation{"r1", oid, lines, {}, day}, now); };
+
+  // Tonight's pre-orders for tomorrow leave tonight's stock alone and are capped by tomorrow's.
+  REQUIRE(reserve("o1", {{"soup", "", 0, 4}}, tomorrow, today));
+  CHECK(stock_of(st, "soup") == 10);
+  CHECK(st.promised(tomorrow, "soup") == 4);
+  auto too_many = reserve("o2", {{"soup", "", 0, 7}}, tomorrow, today);
+  REQUIRE_FALSE(too_many);
+  CHECK(too_many.error().code == errc::out_of_stock);
+  REQUIRE(reserve("o2", {{"soup", "", 0, 6}}, tomorrow, today));
+  CHECK_FALSE(reserve("o3", {{"soup", "", 0, 1}}, tomorrow, today));
+  REQUIRE(reserve("o4", {{"soup", "", 0, 10}}, today, today));
+  CHECK(stock_of(st, "soup") == 0);
+  REQUIRE(reserve("o1", {}, tomorrow, today)); // cancelled: its units go back to tomorrow's stock
+  CHECK(st.promised(tomorrow, "soup") == 6);
+
+  // Tomorrow morning the fresh stock is 10 less what was promised for the day: never more than 10 in all.
+  auto menu = st.menu(tomorrow);
+  CHECK(menu.items.at(0).stock == 4);
+  CHECK_FALSE(reserve("o5", {{"soup", "", 0, 5}}, tomorrow, tomorrow));
+  REQUIRE(reserve("o5", {{"soup", "", 0, 4}}, tomorrow, tomorrow));
+  CHECK(stock_of(st, "soup") == 0);
+  CHECK(st.promised().empty()); // folded into the day's stock
+  REQUIRE(reserve("o2", {{"soup", "", 0, 5}}, "", tomorrow)); // an edit keeps the order's day
+  CHECK(stock_of(st, "soup") == 1);
+
+  // The day after, o2's day has passed: it cannot grow, and cancelling it gives nothing to the new day.
+  auto late = reserve("o2", {{"soup", "", 0, 6}}, "", day_after);
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code == errc::invalid_argument);
+  REQUIRE(reserve("o2", {}, "", day_after));
+  CHECK(st.menu(day_after).items.at(0).stock == 10);
+  // A day cannot be swapped under an existing reservation.
+  REQUIRE(reserve("o6", {{"soup", "", 0, 1}}, day_after, day_after));
+  CHECK_FALSE(reserve("o6", {{"soup", "", 0, 1}}, "2025-01-20", day_after));
+
+  // A plain item has one stock whatever the order's day.
+  REQUIRE(reserve("o7", {{"tea", "", 0, 3}}, "2025-01-20", day_after));
+  CHECK(stock_of(st, "tea") == 2);
+  CHECK_FALSE(reserve("o8", {{"tea", "", 0, 3}}, day_after, day_after));
 }
 
 TEST_CASE("restaurant: an order may keep an item deleted from the menu", "[unit]") {
   auto st = restaurant_with({{"a", 5}, {"b", 5}});
-  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 2}, {"b", "", 0, 1}}, {}}, today));
+  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 2}, {"b", "", 0, 1}}, {}, {}}, today));
   REQUIRE(st.delete_item(delete_menu_item{merchant, "r1", "a"}));
-  auto keep = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 2}, {"b", "", 0, 2}}, {}}, today);
+  auto keep = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 2}, {"b", "", 0, 2}}, {}, {}}, today);
   REQUIRE(keep);
   CHECK(stock_of(st, "b") == 3);
-  CHECK_FALSE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}}, {}}, today));
+  CHECK_FALSE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}}, {}, {}}, today));
 }
 
 namespace {
@@ -325,6 +382,29 @@ TEST_CASE("catalog: filters by place, tag, meal and text, and pages with a curso
   deleted.payload = beef;
   cat.apply(deleted);
   CHECK(cat.query(by_tag, today)->items.empty());
+  // A resetting item's stock on a new day is its daily stock less what orders promised for that day.
+  menu_item soup;
+  soup.restaurant_id = "r2";
+  soup.id = "soup";
+  soup.name = "Soup";
+  soup.stock = 0;
+  soup.daily_stock = 10;
+  soup.stock_date = today;
+  cat.load(soup);
+  event promised;
+  promised.type = "stock.promised";
+  promised.restaurant_id = "r2";
+  promised.payload = std::vector<stock_level>{{"soup", 3, "2025-01-16"}};
+  cat.apply(promised);
+  menu_query soups;
+  soups.text = "soup";
+  CHECK(cat.query(soups, today)->items.at(0).item.stock == 0);
+  CHECK(cat.query(soups, "2025-01-16")->items.at(0).item.stock == 7);
+  CHECK(cat.query(soups, "2025-01-17")->items.at(0).item.stock == 10);
+  promised.payload = std::vector<stock_level>{{"soup", 0, "2025-01-16"}};
+  cat.apply(promised);
+  CHECK(cat.query(soups, "2025-01-16")->items.at(0).item.stock == 10);
+
   restaurants_query tainan;
   tainan.place = "tainan";
   CHECK(cat.restaurants(tainan)->restaurants.size() == 1);

@@ -28,6 +28,16 @@ struct registry {
   std::unordered_map<std::string, Handle> by_id;
 };
 
+struct router_state;
+using self_ptr = router_actor::stateful_pointer<router_state>;
+
+/// An entity that agreed to passivate but has not exited yet: it is still finishing messages routed to it
+/// before it agreed. Messages for its key wait here, so that its next activation loads the state it leaves.
+struct stopping_entity {
+  caf::actor_addr who;
+  std::vector<std::function<void(self_ptr)>> deferred;
+};
+
 struct router_state {
   entity_context ctx;
   entity_context_ptr shared_ctx; // what entities get: ctx with the router filled in
@@ -41,10 +51,9 @@ struct router_state {
   std::list<std::string> lru;
   std::unordered_map<std::string, std::list<std::string>::iterator> lru_pos;
   std::unordered_set<std::string> evicting;
+  std::unordered_map<std::string, stopping_entity> stopping;
   static inline const char* name = "router";
 };
-
-using self_ptr = router_actor::stateful_pointer<router_state>;
 
 void touch(router_state& st, const std::string& key) {
   if (st.evicting.count(key))
@@ -103,6 +112,58 @@ restaurant_actor restaurant_for(self_ptr self, const std::string& id) {
 
 order_actor order_for(self_ptr self, const std::string& id) {
   return activate(self, self->state.orders, id, keys::order_entity(id), spawn_order_actor);
+}
+
+/// What a message is routed to: an entity kind and id, activated on demand.
+struct user_ref {
+  std::string id;
+  std::string key() const { return keys::user_entity(id); }
+  user_actor operator()(self_ptr self) const { return user_for(self, id); }
+};
+struct restaurant_ref {
+  std::string id;
+  std::string key() const { return keys::restaurant_entity(id); }
+  restaurant_actor operator()(self_ptr self) const { return restaurant_for(self, id); }
+};
+struct order_ref {
+  std::string id;
+  std::string key() const { return keys::order_entity(id); }
+  order_actor operator()(self_ptr self) const { return order_for(self, id); }
+};
+
+template <class Ref>
+stopping_entity* stopping_of(self_ptr self, const Ref& ref) {
+  auto& stopping = self->state.stopping;
+  if (stopping.empty())
+    return nullptr;
+  auto it = stopping.find(ref.key());
+  return it == stopping.end() ? nullptr : &it->second;
+}
+
+/// Delegates a request to the entity, or holds it (with its response promise) while the entity is stopping.
+/// `cmd` is a forwarding reference on purpose: callers build `ref` from fields of the same command, and a
+/// by-value parameter could be moved from before `ref` is built (argument order is unspecified).
+template <class Reply, class Ref, class Cmd>
+caf::delegated<Reply> forward(self_ptr self, const Ref& ref, Cmd&& cmd) {
+  if (auto* s = stopping_of(self, ref)) {
+    auto rp = self->make_response_promise<Reply>();
+    s->deferred.push_back([rp, ref, cmd = std::forward<Cmd>(cmd)](self_ptr self) mutable {
+      rp.delegate(ref(self), std::move(cmd));
+    });
+    return {};
+  }
+  return self->delegate(ref(self), std::forward<Cmd>(cmd));
+}
+
+/// The same for one-way messages.
+template <class Ref, class Msg>
+void forward_send(self_ptr self, const Ref& ref, Msg&& msg) {
+  if (auto* s = stopping_of(self, ref)) {
+    s->deferred.push_back(
+      [ref, msg = std::forward<Msg>(msg)](self_ptr self) mutable { self->send(ref(self), std::move(msg)); });
+    return;
+  }
+  self->send(ref(self), std::forward<Msg>(msg));
 }
 
 /// Forgets the entity with this key if it is `who`; false if the key now belongs to another activation.
@@ -181,84 +242,96 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
     [self](register_user& cmd) -> caf::delegated<user_view> {
       if (auto f = check_username(cmd.username))
         return refuse<user_view>(self, *f);
-      return self->delegate(user_for(self, cmd.username), std::move(cmd));
+      return forward<user_view>(self, user_ref{cmd.username}, std::move(cmd));
     },
     [self](verify_login& cmd) -> caf::delegated<user_view> {
       // A malformed name gets the same answer as a wrong password: do not reveal which names are well-formed.
       if (check_username(cmd.username))
         return refuse<user_view>(self, fail(errc::unauthenticated, "invalid username or password"));
-      return self->delegate(user_for(self, cmd.username), std::move(cmd));
+      return forward<user_view>(self, user_ref{cmd.username}, std::move(cmd));
     },
     [self](get_user& cmd) -> caf::delegated<user_view> {
       if (check_username(cmd.username))
         return refuse<user_view>(self, fail(errc::not_found, "user not found"));
-      return self->delegate(user_for(self, cmd.username), std::move(cmd));
+      return forward<user_view>(self, user_ref{cmd.username}, std::move(cmd));
     },
     [self](create_restaurant& cmd) -> caf::delegated<restaurant> {
       if (auto f = check_id("restaurant id", cmd.restaurant_id))
         return refuse<restaurant>(self, *f);
-      return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+      return forward<restaurant>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
     },
     [self](upsert_menu_item& cmd) -> caf::delegated<upsert_result> {
       if (check_id("restaurant id", cmd.restaurant_id))
         return refuse<upsert_result>(self, no_restaurant);
-      return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+      return forward<upsert_result>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
     },
     [self](delete_menu_item& cmd) -> caf::delegated<bool> {
       if (check_id("restaurant id", cmd.restaurant_id))
         return refuse<bool>(self, no_restaurant);
-      return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+      return forward<bool>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
     },
     [self](get_menu& cmd) -> caf::delegated<menu_view> {
       if (check_id("restaurant id", cmd.restaurant_id))
         return refuse<menu_view>(self, no_restaurant);
-      return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+      return forward<menu_view>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
     },
     [self](set_reservation& cmd) -> caf::delegated<reservation_result> {
       if (check_id("restaurant id", cmd.restaurant_id))
         return refuse<reservation_result>(self, no_restaurant);
-      return self->delegate(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+      return forward<reservation_result>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
     },
     [self](finalize_reservation& cmd) {
       if (!check_id("restaurant id", cmd.restaurant_id))
-        self->send(restaurant_for(self, cmd.restaurant_id), std::move(cmd));
+        forward_send(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
     },
     [self](place_order& cmd) -> caf::delegated<order> {
       if (auto f = check_id("order id", cmd.order_id))
         return refuse<order>(self, *f);
-      return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
+      return forward<order>(self, order_ref{cmd.order_id}, std::move(cmd));
     },
     [self](get_order& cmd) -> caf::delegated<order> {
       if (check_id("order id", cmd.order_id))
         return refuse<order>(self, no_order);
-      return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
+      return forward<order>(self, order_ref{cmd.order_id}, std::move(cmd));
     },
     [self](transition_order& cmd) -> caf::delegated<order> {
       if (check_id("order id", cmd.order_id))
         return refuse<order>(self, no_order);
-      return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
+      return forward<order>(self, order_ref{cmd.order_id}, std::move(cmd));
     },
     [self](edit_order& cmd) -> caf::delegated<order> {
       if (check_id("order id", cmd.order_id))
         return refuse<order>(self, no_order);
-      return self->delegate(order_for(self, cmd.order_id), std::move(cmd));
+      return forward<order>(self, order_ref{cmd.order_id}, std::move(cmd));
     },
     [self](wake_atom, const std::string& order_id) {
       if (!check_id("order id", order_id))
-        self->send(order_for(self, order_id), wake_atom::value);
+        forward_send(self, order_ref{order_id}, wake_atom::value);
     },
     [self](entity_down_atom, const std::string& key, const caf::actor_addr& who) {
       // Passivated entities were forgotten already; this matters for one that stopped on an error.
       if (forget(self, key, who))
         spdlog::warn("router.entity_down entity={}", key);
+      // A passivated entity is gone now, with everything it was routed written: what waited for it goes to a
+      // fresh activation, in the order it came.
+      auto& stopping = self->state.stopping;
+      if (auto s = stopping.find(key); s != stopping.end() && s->second.who == who) {
+        auto deferred = std::move(s->second.deferred);
+        stopping.erase(s);
+        for (auto& resume : deferred)
+          resume(self);
+      }
     },
     [self](passivate_atom, const std::string& key) -> bool {
       auto sender = self->current_sender();
       if (!sender)
         return false;
-      bool ok = forget(self, key, caf::actor_cast<caf::actor_addr>(sender));
-      if (ok)
+      auto who = caf::actor_cast<caf::actor_addr>(sender);
+      bool ok = forget(self, key, who);
+      if (ok) {
         ++self->state.passivations;
+        self->state.stopping.emplace(key, stopping_entity{who, {}});
+      }
       return ok;
     },
     [self](stats_atom) -> entity_counts {

@@ -130,8 +130,7 @@ TEST_CASE("logging: one JSON object per line with event name and fields", "[unit
 
 TEST_CASE("openapi: docs/openapi.yaml documents exactly the routes the node serves", "[unit]") {
   const char* source = std::getenv("BENTO_SOURCE_DIR");
-  REQUIRE(source);
-  std::ifstream in(std::string(source) + "/docs/openapi.yaml");
+  std::ifstream in(std::string(source ? source : BENTO_SOURCE_DIR_DEFAULT) + "/docs/openapi.yaml");
   REQUIRE(in);
   const std::regex path_line(R"(^  (/\S*):\s*$)");
   const std::regex method_line(R"(^    (get|post|put|patch|delete):\s*$)");

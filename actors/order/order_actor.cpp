@@ -284,6 +284,12 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     },
     [self](evict_atom) {
       auto& st = self->state;
+      if (pending(st)) {
+        // Stopping now could leave stock held until the next start: recover first; the idle tick retries
+        // and passivates the order once it is settled.
+        recover(self);
+        return;
+      }
       request_passivation(self, st.idle, *st.ctx, keys::order_entity(st.id));
     },
     [](wake_atom) {

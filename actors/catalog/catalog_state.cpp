@@ -113,6 +113,7 @@ outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& 
   auto it = start.empty() ? items_.lower_bound(q.place.empty() ? std::string() : q.place + '\0')
                           : items_.upper_bound(start);
   auto text = lower(q.text);
+  const auto& day = q.date.empty() ? today : q.date;
   std::string last_key;
   size_t scanned = 0;
   for (; it != items_.end(); ++it) {
@@ -141,7 +142,13 @@ outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& 
       break;
     }
     page.items.push_back(catalog_entry{r->second.name, item});
-    page.items.back().item.stock = effective_stock(item, today, promised(item.restaurant_id, item.id, today));
+    auto& shown = page.items.back().item;
+    if (item.daily_stock > 0 && day > today) {
+      shown.stock = std::max<int64_t>(0, item.daily_stock - promised(item.restaurant_id, item.id, day));
+      shown.stock_date = day;
+    } else {
+      shown.stock = effective_stock(item, today, promised(item.restaurant_id, item.id, today));
+    }
     last_key = it->first;
   }
   return page;

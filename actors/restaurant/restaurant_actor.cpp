@@ -181,12 +181,12 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return err;
       return true;
     },
-    [self](get_menu&) -> caf::result<menu_view> {
+    [self](get_menu& cmd) -> caf::result<menu_view> {
       auto& st = self->state;
       st.idle.touch();
       if (!st.rules.exists())
         return make_error(fail(errc::not_found, "restaurant not found"));
-      return st.rules.menu(local_date(now_ms()));
+      return st.rules.menu(local_date(now_ms()), cmd.date);
     },
     [self](set_reservation& cmd) -> caf::result<reservation_result> {
       auto& st = self->state;

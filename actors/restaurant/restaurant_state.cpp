@@ -121,14 +121,17 @@ outcome<restaurant_change> restaurant_state::delete_item(const delete_menu_item&
   return change;
 }
 
-menu_view restaurant_state::menu(const std::string& today) const {
+menu_view restaurant_state::menu(const std::string& today, const std::string& day) const {
   menu_view view;
   if (info_)
     view.info = *info_;
+  auto shown = day > today ? day : today;
   view.items.reserve(items_.size());
   for (auto& [id, item] : items_) {
     view.items.push_back(item);
-    view.items.back().stock = effective_stock(item, today, promised(today, id));
+    view.items.back().stock = available(item, shown, today);
+    if (item.daily_stock > 0)
+      view.items.back().stock_date = shown;
   }
   return view;
 }

@@ -235,6 +235,22 @@ struct call : std::enable_shared_from_this<call> {
     return true;
   }
 
+  /// Reads ?date= (whose stock a menu shows) into `out` when given: a real day from today to the ordering
+  /// horizon. Answers 400 itself.
+  bool query_date(std::string& out) {
+    auto d = query.find("date");
+    if (d == query.end() || d->second.empty())
+      return true;
+    auto today = local_date(now_ms());
+    if (!is_valid_date(d->second) || d->second < today || d->second > add_days(today, max_days_ahead)) {
+      fail(errc::invalid_argument,
+           "date must be a day as YYYY-MM-DD from today to " + std::to_string(max_days_ahead) + " days ahead");
+      return false;
+    }
+    out = d->second;
+    return true;
+  }
+
   /// A callback for the domain that maps success through `on_ok` and failure to an error response.
   template <class T, class F>
   std::function<void(outcome<T>)> then(F on_ok) {
@@ -411,7 +427,10 @@ void list_restaurants(const call_ptr& c) {
 void get_menu_route(const call_ptr& c) {
   if (!c->authenticate())
     return;
-  c->domain().call(get_menu{c->params[0]}, c->then<menu_view>([](call& c, menu_view& m) {
+  get_menu cmd{c->params[0], {}};
+  if (!c->query_date(cmd.date))
+    return;
+  c->domain().call(std::move(cmd), c->then<menu_view>([](call& c, menu_view& m) {
     json items = json::array();
     for (auto& i : m.items)
       items.push_back(jv::to_json(i));
@@ -479,7 +498,7 @@ void search_menu(const call_ptr& c) {
     if (!q.for_meal)
       return c->fail(errc::invalid_argument, "meal must be breakfast, lunch or dinner");
   }
-  if (!c->query_limit(100, q.limit))
+  if (!c->query_limit(100, q.limit) || !c->query_date(q.date))
     return;
   c->domain().call(std::move(q), c->then<menu_page>([](call& c, menu_page& page) {
     json items = json::array();

@@ -210,10 +210,16 @@ bool decode(std::string_view bytes, delete_menu_item& out) {
 }
 
 std::string encode(const get_menu& x) {
-  return encode_with<pb::GetMenu>([&](pb::GetMenu& m) { m.set_restaurant_id(x.restaurant_id); });
+  return encode_with<pb::GetMenu>([&](pb::GetMenu& m) {
+    m.set_restaurant_id(x.restaurant_id);
+    m.set_date(x.date);
+  });
 }
 bool decode(std::string_view bytes, get_menu& out) {
-  return decode_with<pb::GetMenu>(bytes, [&](const pb::GetMenu& m) { out.restaurant_id = m.restaurant_id(); });
+  return decode_with<pb::GetMenu>(bytes, [&](const pb::GetMenu& m) {
+    out.restaurant_id = m.restaurant_id();
+    out.date = m.date();
+  });
 }
 
 std::string encode(const menu_view& x) {
@@ -397,6 +403,7 @@ std::string encode(const menu_query& x) {
     m.set_text(x.text);
     m.set_limit(x.limit);
     m.set_cursor(x.cursor);
+    m.set_date(x.date);
   });
 }
 bool decode(std::string_view bytes, menu_query& out) {
@@ -407,6 +414,7 @@ bool decode(std::string_view bytes, menu_query& out) {
     out.text = m.text();
     out.limit = m.limit();
     out.cursor = m.cursor();
+    out.date = m.date();
   });
 }
 

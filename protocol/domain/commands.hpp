@@ -79,6 +79,7 @@ struct delete_menu_item {
 
 struct get_menu {
   std::string restaurant_id;
+  std::string date; // whose stock to show (YYYY-MM-DD, today or later); empty: today
 };
 
 struct menu_view {
@@ -167,6 +168,7 @@ struct menu_query {
   std::string text; // case-insensitive substring of name or description
   uint32_t limit = 20;
   std::string cursor;
+  std::string date; // whose stock to show (YYYY-MM-DD, today or later); empty: today
 };
 
 struct catalog_entry {

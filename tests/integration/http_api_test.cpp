@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "protocol/domain/calendar.hpp"
 #include "tests/support/api_session.hpp"
 #include "tests/support/node_process.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -148,6 +149,32 @@ TEST_CASE("http: an order without meal or date gets the next meal slot", "[integ
   auto o = body_of(r);
   CHECK((o["meal"] == "breakfast" || o["meal"] == "lunch" || o["meal"] == "dinner"));
   CHECK(o["date"].get<std::string>().size() == 10);
+}
+
+TEST_CASE("http: a daily item has a stock per day; the menu shows the asked day's", "[integration]") {
+  running_node n;
+  api_session mia(n.node.base_url()), carl(n.node.base_url());
+  mia.sign_up("mia", "merchant");
+  carl.sign_up("carl", "customer");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "katsu", 1200, 5, {{"daily_stock", 5}});
+  // The node's today, as it reports it: an order without date or meal gets the next slot, whose day is today
+  // or tomorrow; take the day after that, which is a later day either way.
+  auto probe = body_of(carl.call("POST", "/api/v1/orders", order_body(rid, "katsu", 1)));
+  auto later = bento::domain::add_days(probe["date"].get<std::string>(), 1);
+  REQUIRE(carl.call("POST", "/api/v1/orders/" + probe["id"].get<std::string>() + "/cancel").status == 200);
+  auto body = order_body(rid, "katsu", 3);
+  body["date"] = later;
+  REQUIRE(carl.call("POST", "/api/v1/orders", body).status == 201);
+  auto stock_in = [&](const std::string& path) { return body_of(carl.call("GET", path))["items"][0]["stock"]; };
+  CHECK(stock_in("/api/v1/menu") == 5);
+  CHECK(stock_in("/api/v1/menu?date=" + later) == 2);
+  CHECK(stock_in("/api/v1/restaurants/" + rid + "/menu") == 5);
+  CHECK(stock_in("/api/v1/restaurants/" + rid + "/menu?date=" + later) == 2);
+  check_error(carl.call("POST", "/api/v1/orders", body), 409, "out_of_stock");
+  body["items"][0]["qty"] = 2;
+  CHECK(carl.call("POST", "/api/v1/orders", body).status == 201);
+  CHECK(stock_in("/api/v1/menu?date=" + later) == 0);
 }
 
 TEST_CASE("http: the same Idempotency-Key places one order and reserves once", "[integration]") {
@@ -297,6 +324,8 @@ TEST_CASE("http: hostile and malformed input gets a 4xx JSON error, never a cras
     check_error(carl.call("GET", "/api/v1/orders?cursor=zz"), 400, "invalid_argument");
     check_error(carl.call("GET", "/api/v1/menu?limit=0"), 400, "invalid_argument");
     check_error(carl.call("GET", "/api/v1/restaurants?limit=501"), 400, "invalid_argument");
+    check_error(carl.call("GET", "/api/v1/menu?date=2020-01-01"), 400, "invalid_argument");
+    check_error(carl.call("GET", "/api/v1/restaurants/" + rid + "/menu?date=tomorrow"), 400, "invalid_argument");
     check_error(carl.call("GET", "/api/v1/restaurants?cursor=zz"), 400, "invalid_argument");
     check_error(carl.call("GET", "/api/v1/menu?cursor=%zz"), 400, "invalid_argument");
     check_error(carl.call("POST", "/api/v1/orders", order_body(rid, "katsu", 1), {{"Idempotency-Key", std::string(300, 'k')}}),

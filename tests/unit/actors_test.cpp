@@ -103,8 +103,8 @@ struct fixture {
     return results;
   }
 
-  int64_t stock() {
-    auto m = ask<menu_view>(get_menu{"r1"});
+  int64_t stock(const std::string& day = {}) {
+    auto m = ask<menu_view>(get_menu{"r1", day});
     REQUIRE(m);
     return m->items.at(0).stock;
   }
@@ -254,6 +254,7 @@ TEST_CASE("actors: promises for a later day are stored, reloaded and released wi
   auto first = f.ask<order>(for_tomorrow(1, 3));
   REQUIRE(first);
   CHECK(f.stock() == 5); // today's stock is untouched
+  CHECK(f.stock(tomorrow) == 2);
   auto record = f.db->get(store::column::entities, actors::keys::promised_record("r1", tomorrow, "katsu"));
   REQUIRE(record);
   REQUIRE(record->has_value());
@@ -280,6 +281,7 @@ TEST_CASE("actors: promises for a later day are stored, reloaded and released wi
   REQUIRE(record->has_value());
   CHECK(**record == "2");
   CHECK(f.stock() == 5);
+  CHECK(f.stock(tomorrow) == 3);
 }
 
 TEST_CASE("actors: a username is registered once however many try at once", "[unit]") {

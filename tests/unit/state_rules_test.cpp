@@ -171,6 +171,9 @@ TEST_CASE("restaurant: a resetting item has a stock per day; orders for a later 
   CHECK(stock_of(st, "soup") == 0);
   REQUIRE(reserve("o1", {}, tomorrow, today)); // cancelled: its units go back to tomorrow's stock
   CHECK(st.promised(tomorrow, "soup") == 6);
+  CHECK(st.menu(today, tomorrow).items.at(0).stock == 4); // the menu for a day shows that day's stock
+  CHECK(st.menu(today).items.at(0).stock == 0);
+  CHECK(st.menu(today, tomorrow).items.at(1).stock == 5); // a plain item: the one stock
 
   // Tomorrow morning the fresh stock is 10 less what was promised for the day: never more than 10 in all.
   auto menu = st.menu(tomorrow);
@@ -401,6 +404,9 @@ TEST_CASE("catalog: filters by place, tag, meal and text, and pages with a curso
   CHECK(cat.query(soups, today)->items.at(0).item.stock == 0);
   CHECK(cat.query(soups, "2025-01-16")->items.at(0).item.stock == 7);
   CHECK(cat.query(soups, "2025-01-17")->items.at(0).item.stock == 10);
+  soups.date = "2025-01-16"; // asked on the day before: that day's stock, not today's
+  CHECK(cat.query(soups, today)->items.at(0).item.stock == 7);
+  soups.date.clear();
   promised.payload = std::vector<stock_level>{{"soup", 0, "2025-01-16"}};
   cat.apply(promised);
   CHECK(cat.query(soups, "2025-01-16")->items.at(0).item.stock == 10);

@@ -32,6 +32,7 @@ struct api_dependencies {
   node_metrics* metrics = nullptr;
   store::entity_store* store = nullptr;
   std::function<uint64_t()> open_connections;
+  std::function<uint64_t()> requests_in_flight;
   const std::atomic<bool>* ready = nullptr;
   uint32_t token_ttl_s = 86400;
 };

@@ -10,6 +10,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -44,6 +45,9 @@ struct http_server::impl {
   std::mutex mutex;
   std::condition_variable idle;
   net::io_context ioc;
+  // Requests waiting for the domain have no socket operation pending. Once the acceptor closes at stop, the
+  // I/O threads would find no work, return from run() and never write those answers: hold them until stop.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> keep_running;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<net::steady_timer> accept_backoff;
   std::chrono::steady_clock::time_point last_accept_warning{};
@@ -259,6 +263,7 @@ domain::outcome<domain::unit_t> http_server::start() {
   impl_->acceptor = std::move(acceptor);
   impl_->accept_backoff = std::make_unique<net::steady_timer>(impl_->ioc);
   impl_->accept();
+  impl_->keep_running.emplace(impl_->ioc.get_executor());
   for (uint32_t i = 0; i < impl_->options.threads; ++i)
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   return domain::unit;
@@ -277,12 +282,19 @@ void http_server::stop(uint32_t grace_ms) {
   });
   {
     std::unique_lock lock(impl_->mutex);
-    impl_->idle.wait_for(lock, std::chrono::milliseconds(grace_ms), [this] { return impl_->in_flight == 0; });
+    if (!impl_->idle.wait_for(lock, std::chrono::milliseconds(grace_ms), [this] { return impl_->in_flight == 0; }))
+      spdlog::warn("http.stop_grace_expired in_flight={} open_connections={}", impl_->in_flight.load(),
+                   impl_->connections.load());
   }
+  impl_->keep_running.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads)
     t.join();
   impl_->threads.clear();
+}
+
+uint64_t http_server::requests_in_flight() const {
+  return impl_->in_flight.load();
 }
 
 uint64_t http_server::open_connections() const {

@@ -34,6 +34,8 @@ public:
   void stop(uint32_t grace_ms);
 
   uint64_t open_connections() const;
+  /// Requests read and not yet answered.
+  uint64_t requests_in_flight() const;
 
   struct impl; // public so that the connection code in the .cpp can name it
 

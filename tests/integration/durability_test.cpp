@@ -223,6 +223,45 @@ TEST_CASE("lifecycle: SIGTERM stops the node cleanly and the data reopens", "[in
   CHECK(node.stop() == 0);
 }
 
+TEST_CASE("lifecycle: SIGTERM answers a request still in the domain before the node exits", "[integration]") {
+  temp_dir dir;
+  // A costly Argon2id: a login then stays in the domain for a long while, with no socket operation pending.
+  auto env = fast_node_env();
+  env["BENTO_ARGON2_OPS"] = "4";
+  env["BENTO_ARGON2_MEM_KIB"] = "262144";
+  node_process node(dir / "data", env);
+  node.start();
+  {
+    api_session carl(node.base_url()); // its keep-alive connection closes with it: only the login's is left
+    carl.register_user("carl", "customer");
+  }
+  std::string answer;
+  std::thread login([&] {
+    std::string body = R"({"username":"carl","password":"correct horse"})";
+    answer = raw_http(node.port(),
+                      "POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: "
+                        + std::to_string(body.size()) + "\r\n\r\n" + body,
+                      60000);
+  });
+  // Wait until the node has read the login (the metrics request itself is the other one in flight).
+  auto in_flight = [&] {
+    bento::client::http_client c(node.base_url(), std::chrono::seconds(10));
+    auto text = c.get("/metrics").body;
+    auto at = text.find("bento_edge{gauge=\"requests_in_flight\"} ");
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + 39));
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (in_flight() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5)); // polling interval of a bounded wait
+  auto code = node.stop(); // the login is hashing: no connection but its own is left
+  login.join();
+  CHECK(code == 0);
+  // Once the acceptor closed, a login waiting for its hash left the I/O threads without work: they returned
+  // from run(), the answer was never written and the stop waited out its grace period.
+  CHECK(answer.rfind("HTTP/1.1 201", 0) == 0);
+  CHECK(node.output().find("http.stop_grace_expired") == std::string::npos);
+}
+
 TEST_CASE("lifecycle: a second node on the same data directory refuses to start", "[integration]") {
   temp_dir dir;
   node_process first(dir / "data");

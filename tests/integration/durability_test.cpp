@@ -78,11 +78,7 @@ TEST_CASE("durability: kill -9 under concurrent ordering loses no acknowledged o
   auto rid = mia.create_restaurant("Mia's");
   mia.put_item(rid, "rice", 100, initial_stock);
 
-  std::vector<std::unique_ptr<api_session>> sessions;
-  for (int i = 0; i < customers; ++i) {
-    sessions.push_back(std::make_unique<api_session>(node.base_url()));
-    sessions.back()->sign_up("cust" + std::to_string(i), "customer");
-  }
+  auto sessions = sign_up_customers(node.base_url(), customers);
   std::mutex mutex;
   std::vector<std::pair<api_session*, std::string>> acknowledged;
   std::atomic<bool> stop{false};
@@ -173,11 +169,7 @@ TEST_CASE("durability: with BENTO_SYNC_WRITES=1 answers wait for fsyncs that con
   auto rid = mia.create_restaurant("Mia's");
   mia.put_item(rid, "rice", 100, 1000);
   constexpr int customers = 4, each = 25;
-  std::vector<std::unique_ptr<api_session>> sessions;
-  for (int i = 0; i < customers; ++i) {
-    sessions.push_back(std::make_unique<api_session>(node.base_url()));
-    sessions.back()->sign_up("cust" + std::to_string(i), "customer");
-  }
+  auto sessions = sign_up_customers(node.base_url(), customers);
   std::mutex mutex;
   std::vector<std::pair<api_session*, std::string>> placed;
   std::vector<std::thread> threads;

@@ -201,11 +201,7 @@ TEST_CASE("http: customers racing for the last items never oversell", "[integrat
   auto rid = mia.create_restaurant("Mia's");
   mia.put_item(rid, "last", 500, 7);
   const int customers = 12, attempts = 3;
-  std::vector<std::unique_ptr<api_session>> sessions;
-  for (int i = 0; i < customers; ++i) {
-    sessions.push_back(std::make_unique<api_session>(n.node.base_url()));
-    sessions.back()->sign_up("cust" + std::to_string(i), "customer");
-  }
+  auto sessions = sign_up_customers(n.node.base_url(), customers);
   std::atomic<int> placed{0}, sold_out{0}, other{0};
   std::vector<std::thread> threads;
   for (auto& s : sessions)

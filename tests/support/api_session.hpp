@@ -1,6 +1,8 @@
 #pragma once
 // Test helper: a typed walk through the HTTP API on top of client::http_client (register, log in, create, order).
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -79,5 +81,15 @@ public:
     REQUIRE((r.status == 201 || r.status == 200));
   }
 };
+
+/// `n` signed-up customers cust0, cust1, ..., one session (and connection) each, for tests that race them.
+inline std::vector<std::unique_ptr<api_session>> sign_up_customers(const std::string& base_url, int n) {
+  std::vector<std::unique_ptr<api_session>> sessions;
+  for (int i = 0; i < n; ++i) {
+    sessions.push_back(std::make_unique<api_session>(base_url));
+    sessions.back()->sign_up("cust" + std::to_string(i), "customer");
+  }
+  return sessions;
+}
 
 } // namespace bento::test

@@ -195,9 +195,10 @@ int run(const node::node_config& cfg, sigset_t signals) {
     caf::anon_send_exit(rt.catalog, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(rt.order_index, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
+    // The router stops the entities it knows. Until every actor is done, entities may still commit and so
+    // call the store's event listener: replacing it before then raced with those calls (a rare abort at exit).
+    sys.await_all_actors_done();
     store->set_event_listener(nullptr);
-    // Entity actors are linked to nothing: ask them to stop through the router's registry by shutting the
-    // system down; actor_system's destructor waits for every actor.
     ctx = actors::entity_context{};
   }
   store->close();

@@ -83,6 +83,7 @@ public:
   domain::outcome<domain::unit_t> scan_reverse(column cf, std::string_view prefix, std::string_view start_before,
                                                const visitor& fn) const;
 
+  /// Not synchronised with commit(): set it before any actor commits and clear it only after all are done.
   void set_event_listener(event_listener fn);
 
   /// Every event with a sequence number up to this one is written (or, if its write failed, never will be).

@@ -1,5 +1,6 @@
 #include "node/http/http_server.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -156,6 +157,10 @@ private:
     http::async_write(stream_, *res, [self = shared_from_this(), res, counted](beast::error_code ec, size_t) {
       if (counted)
         self->server_.request_done();
+      if (!ec && self->linger_) {
+        self->linger();
+        return;
+      }
       if (ec || !self->keep_alive_ || self->server_.stopping) {
         self->close();
         return;
@@ -166,6 +171,7 @@ private:
 
   void fail_and_close(int status, std::string body) {
     keep_alive_ = false;
+    linger_ = true; // the client may still be sending what we refused
     http_response resp;
     resp.status = status;
     resp.body = std::move(body);
@@ -178,6 +184,28 @@ private:
     stream_.close();
   }
 
+  /// Closing a socket with unread data makes the kernel send a reset, which can destroy the error answer
+  /// before the client reads it (a client still uploading a too-large body saw no 413, only a reset). So:
+  /// stop sending, read and drop what still comes for a bounded time and size, then close.
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_buffer_ = std::make_unique<std::array<char, 8192>>();
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(*drain_buffer_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > (8u << 20)) {
+        self->stream_.close();
+        return;
+      }
+      self->drain();
+    });
+  }
+
   beast::tcp_stream stream_;
   http_server::impl& server_;
   beast::flat_buffer buffer_;
@@ -185,6 +213,9 @@ private:
   std::string address_;
   bool keep_alive_ = false;
   bool first_request_ = true;
+  bool linger_ = false;
+  size_t drained_ = 0;
+  std::unique_ptr<std::array<char, 8192>> drain_buffer_; // only while lingering
   unsigned version_ = 11;
 };
 

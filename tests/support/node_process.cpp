@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -97,7 +99,9 @@ std::string node_binary() {
   return path.substr(0, path.rfind('/')) + "/bento-node";
 }
 
-uint16_t free_port() {
+namespace {
+
+uint16_t ask_kernel_for_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -108,6 +112,23 @@ uint16_t free_port() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+} // namespace
+
+uint16_t free_port() {
+  // The kernel may hand the port it just released straight back, and a node needs three distinct ones:
+  // never give out a port twice in one test process.
+  static std::mutex mutex;
+  static std::set<uint16_t> given;
+  std::lock_guard lock(mutex);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto port = ask_kernel_for_port();
+    if (port != 0 && given.insert(port).second)
+      return port;
+  }
+  FAIL("no free port found");
+  return 0;
 }
 
 std::map<std::string, std::string> fast_node_env() {
@@ -162,6 +183,12 @@ int node_process::stop() {
     wait_exit(pid_, std::chrono::seconds(5));
   }
   pid_ = -1;
+  if (code != 0) {
+    // The node's last words, for whoever reads a failed CI run.
+    auto out = output();
+    WARN("bento-node exited with " << code << "; its output ends with:\n"
+                                   << out.substr(out.size() > 6000 ? out.size() - 6000 : 0));
+  }
   return code;
 }
 

@@ -1,13 +1,12 @@
 #include "actors/catalog/catalog_actor.hpp"
 
-#include <charconv>
-
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/catalog/catalog_state.hpp"
+#include "actors/common/keys.hpp"
 #include "actors/common/domain_error.hpp"
 #include "actors/store/entity_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
@@ -39,16 +38,8 @@ void load_all(catalog_state& catalog, store::entity_store* store) {
       menu_item item;
       if (codec::decode(value, item))
         catalog.load(item);
-    } else if (rest.substr(slash + 1).rfind("d/", 0) == 0) {
-      // r/<rid>/d/<day>/<item> -> units promised (the restaurant actor owns the format and checks it)
-      auto rid = rest.substr(0, slash);
-      auto day_and_item = rest.substr(slash + 3);
-      auto cut = day_and_item.find('/');
-      int64_t units = 0;
-      auto parsed = std::from_chars(value.data(), value.data() + value.size(), units);
-      if (cut != std::string_view::npos && parsed.ec == std::errc())
-        catalog.load_promise(std::string(rid), std::string(day_and_item.substr(0, cut)),
-                             std::string(day_and_item.substr(cut + 1)), units);
+    } else if (auto promise = keys::parse_promise(rest.substr(slash + 1), value)) {
+      catalog.load_promise(std::string(rest.substr(0, slash)), promise->day, promise->item_id, promise->units);
     }
     return true;
   });

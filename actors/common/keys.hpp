@@ -1,9 +1,12 @@
 #pragma once
 // Entity keys (what the router routes on) and store keys (where an entity's records live). Ids never contain
 // '/', which validation guarantees, so prefixes cannot collide.
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace bento::actors::keys {
 
@@ -22,6 +25,26 @@ inline std::string reservation_record(const std::string& rid, const std::string&
 // Units of a resetting item promised to orders for a later day (decimal count), by day then item.
 inline std::string promised_record(const std::string& rid, const std::string& date, const std::string& iid) {
   return "r/" + rid + "/d/" + date + "/" + iid;
+}
+
+struct promise_record {
+  std::string day;
+  std::string item_id;
+  int64_t units = 0;
+};
+/// Reads a promised_record: `child` is what follows "r/<rid>/" ("d/<day>/<item>"), `value` its count.
+inline std::optional<promise_record> parse_promise(std::string_view child, std::string_view value) {
+  if (child.rfind("d/", 0) != 0)
+    return std::nullopt;
+  auto rest = child.substr(2);
+  auto slash = rest.find('/');
+  promise_record p;
+  auto parsed = std::from_chars(value.data(), value.data() + value.size(), p.units);
+  if (slash == std::string_view::npos || parsed.ec != std::errc() || parsed.ptr != value.data() + value.size())
+    return std::nullopt;
+  p.day = std::string(rest.substr(0, slash));
+  p.item_id = std::string(rest.substr(slash + 1));
+  return p;
 }
 inline std::string order_record(const std::string& id) { return "o/" + id; }
 

@@ -1,7 +1,5 @@
 #include "actors/restaurant/restaurant_actor.hpp"
 
-#include <charconv>
-
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -63,15 +61,10 @@ bool load(restaurant_actor_state& st) {
         corrupt(st.id, key);
       st.rules.load(std::move(resv));
     } else if (rest.rfind("d/", 0) == 0) {
-      // d/<day>/<item> -> units promised
-      auto day_and_item = rest.substr(2);
-      auto slash = day_and_item.find('/');
-      int64_t units = 0;
-      auto parsed = std::from_chars(value.data(), value.data() + value.size(), units);
-      if (slash == std::string_view::npos || parsed.ec != std::errc() || parsed.ptr != value.data() + value.size())
+      auto promise = keys::parse_promise(rest, value);
+      if (!promise)
         corrupt(st.id, key);
-      st.rules.load_promise(std::string(day_and_item.substr(0, slash)), std::string(day_and_item.substr(slash + 1)),
-                            units);
+      st.rules.load_promise(promise->day, promise->item_id, promise->units);
     }
     return true;
   });

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "actors/catalog/catalog_state.hpp"
+#include "actors/common/keys.hpp"
 #include "actors/order/order_state.hpp"
 #include "actors/restaurant/restaurant_state.hpp"
 #include "protocol/domain/validation.hpp"
@@ -480,4 +481,18 @@ TEST_CASE("catalog: lists restaurants by place and name, in pages", "[unit]") {
   CHECK(one->restaurants[0].place == "tainan");
   all.limit = 100;
   CHECK(cat.restaurants(all)->restaurants.size() == 7);
+}
+
+TEST_CASE("keys: promise records read back, malformed ones do not", "[unit]") {
+  auto key = bento::actors::keys::promised_record("r1", "2025-01-16", "soup");
+  auto child = key.substr(std::string("r/r1/").size());
+  auto p = bento::actors::keys::parse_promise(child, "7");
+  REQUIRE(p);
+  CHECK(p->day == "2025-01-16");
+  CHECK(p->item_id == "soup");
+  CHECK(p->units == 7);
+  CHECK_FALSE(bento::actors::keys::parse_promise(child, "7x"));
+  CHECK_FALSE(bento::actors::keys::parse_promise(child, ""));
+  CHECK_FALSE(bento::actors::keys::parse_promise("d/2025-01-16", "7"));
+  CHECK_FALSE(bento::actors::keys::parse_promise("i/soup", "7"));
 }

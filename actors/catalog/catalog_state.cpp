@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "actors/restaurant/restaurant_state.hpp"
+#include "protocol/domain/calendar.hpp"
 #include "protocol/domain/ids.hpp"
 
 namespace bento::actors {
@@ -113,7 +114,7 @@ outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& 
   auto it = start.empty() ? items_.lower_bound(q.place.empty() ? std::string() : q.place + '\0')
                           : items_.upper_bound(start);
   auto text = lower(q.text);
-  const auto& day = q.date.empty() ? today : q.date;
+  const auto& day = is_valid_date(q.date) ? q.date : today;
   std::string last_key;
   size_t scanned = 0;
   for (; it != items_.end(); ++it) {

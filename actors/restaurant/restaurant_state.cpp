@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "protocol/domain/calendar.hpp"
 #include "protocol/domain/validation.hpp"
 
 namespace bento::actors {
@@ -125,7 +126,7 @@ menu_view restaurant_state::menu(const std::string& today, const std::string& da
   menu_view view;
   if (info_)
     view.info = *info_;
-  auto shown = day > today ? day : today;
+  auto shown = day > today && is_valid_date(day) ? day : today;
   view.items.reserve(items_.size());
   for (auto& [id, item] : items_) {
     view.items.push_back(item);
@@ -140,6 +141,9 @@ outcome<with_change<reservation_result>> restaurant_state::reserve(const set_res
                                                                            const std::string& today) {
   if (!info_)
     return fail(errc::not_found, "restaurant not found");
+  // Edges check the date; a peer's command is checked again here, since the day keys stored promises.
+  if (!cmd.date.empty() && !is_valid_date(cmd.date))
+    return fail(errc::invalid_argument, "date must be a real day as YYYY-MM-DD");
   auto old = reservations_.find(cmd.order_id);
   // The day whose stock a resetting item's units come from: the order's. A reservation keeps its day.
   auto day = !cmd.date.empty() ? cmd.date : old != reservations_.end() ? old->second.date : today;

@@ -192,6 +192,11 @@ TEST_CASE("restaurant: a resetting item has a stock per day; orders for a later 
   CHECK(late.error().code == errc::invalid_argument);
   REQUIRE(reserve("o2", {}, "", day_after));
   CHECK(st.menu(day_after).items.at(0).stock == 10);
+  // A malformed day from a peer is refused, not turned into a promise for a day that never comes.
+  auto bad_day = reserve("o9", {{"soup", "", 0, 1}}, "someday", day_after);
+  REQUIRE_FALSE(bad_day);
+  CHECK(bad_day.error().code == errc::invalid_argument);
+  CHECK(st.menu(day_after, "someday").items.at(0).stock == st.menu(day_after).items.at(0).stock);
   // A day cannot be swapped under an existing reservation.
   REQUIRE(reserve("o6", {{"soup", "", 0, 1}}, day_after, day_after));
   CHECK_FALSE(reserve("o6", {{"soup", "", 0, 1}}, "2025-01-20", day_after));

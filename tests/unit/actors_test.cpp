@@ -126,6 +126,21 @@ struct fixture {
   }
 };
 
+/// How many succeeded and how many failed; every failure must carry `expected`.
+template <class T>
+std::pair<int, int> tally(const std::vector<outcome<T>>& results, errc expected) {
+  int ok = 0, refused = 0;
+  for (auto& r : results) {
+    if (r) {
+      ++ok;
+    } else {
+      CHECK(r.error().code == expected);
+      ++refused;
+    }
+  }
+  return {ok, refused};
+}
+
 place_order order_for(int customer, int qty) {
   place_order cmd;
   cmd.caller = principal{"u_c" + std::to_string(customer), "c" + std::to_string(customer), role::customer};
@@ -144,15 +159,7 @@ TEST_CASE("actors: customers racing for the last units never oversell", "[unit]"
   std::vector<place_order> cmds;
   for (int i = 0; i < 40; ++i)
     cmds.push_back(order_for(i, 1));
-  int placed = 0, refused = 0;
-  for (auto& r : f.ask_all<order>(std::move(cmds))) {
-    if (r) {
-      ++placed;
-    } else {
-      CHECK(r.error().code == errc::out_of_stock);
-      ++refused;
-    }
-  }
+  auto [placed, refused] = tally(f.ask_all<order>(std::move(cmds)), errc::out_of_stock);
   CHECK(placed == 10);
   CHECK(refused == 30);
   CHECK(f.stock() == 0);
@@ -287,15 +294,7 @@ TEST_CASE("actors: promises for a later day are stored, reloaded and released wi
 TEST_CASE("actors: a username is registered once however many try at once", "[unit]") {
   fixture f;
   std::vector<register_user> cmds(8, register_user{"alice", "password123", "a@x.io", role::customer, "tp"});
-  int ok = 0, taken = 0;
-  for (auto& r : f.ask_all<user_view>(std::move(cmds))) {
-    if (r) {
-      ++ok;
-    } else {
-      CHECK(r.error().code == errc::already_exists);
-      ++taken;
-    }
-  }
+  auto [ok, taken] = tally(f.ask_all<user_view>(std::move(cmds)), errc::already_exists);
   CHECK(ok == 1);
   CHECK(taken == 7);
   CHECK(f.ask<user_view>(verify_login{"alice", "password123"}));

@@ -168,6 +168,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     deps.store = store.get();
     deps.open_connections = [&server_ptr] { return server_ptr ? server_ptr->open_connections() : 0; };
     deps.requests_in_flight = [&server_ptr] { return server_ptr ? server_ptr->requests_in_flight() : 0; };
+    deps.password_ops_in_flight = [gate = ctx.gate] { return static_cast<uint64_t>(std::max(0, gate->in_flight.load())); };
     deps.ready = &ready;
     deps.token_ttl_s = cfg.token_ttl_s;
     node::api_router api(deps);

@@ -291,6 +291,8 @@ void metrics(const call_ptr& c) {
     auto& deps = c->api->deps;
     std::map<std::string, double> edge = {{"open_connections", static_cast<double>(deps.open_connections())},
                                           {"requests_in_flight", static_cast<double>(deps.requests_in_flight())},
+                                          {"password_ops_in_flight",
+                                           static_cast<double>(deps.password_ops_in_flight())},
                                           {"revoked_tokens", static_cast<double>(deps.revocations->size())}};
     http_response resp;
     resp.content_type = "text/plain; version=0.0.4; charset=utf-8";

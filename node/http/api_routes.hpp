@@ -33,6 +33,7 @@ struct api_dependencies {
   store::entity_store* store = nullptr;
   std::function<uint64_t()> open_connections;
   std::function<uint64_t()> requests_in_flight;
+  std::function<uint64_t()> password_ops_in_flight; // Argon2id work admitted and not finished (queue depth)
   const std::atomic<bool>* ready = nullptr;
   uint32_t token_ttl_s = 86400;
 };

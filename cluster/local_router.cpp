@@ -265,6 +265,11 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
         return refuse<upsert_result>(self, no_restaurant);
       return forward<upsert_result>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
     },
+    [self](patch_menu_item& cmd) -> caf::delegated<upsert_result> {
+      if (check_id("restaurant id", cmd.restaurant_id))
+        return refuse<upsert_result>(self, no_restaurant);
+      return forward<upsert_result>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
+    },
     [self](delete_menu_item& cmd) -> caf::delegated<bool> {
       if (check_id("restaurant id", cmd.restaurant_id))
         return refuse<bool>(self, no_restaurant);
@@ -280,9 +285,23 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
         return refuse<reservation_result>(self, no_restaurant);
       return forward<reservation_result>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
     },
-    [self](finalize_reservation& cmd) {
-      if (!check_id("restaurant id", cmd.restaurant_id))
-        forward_send(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
+    [self](settle_reservation& cmd) -> caf::delegated<settle_result> {
+      if (check_id("restaurant id", cmd.restaurant_id)) {
+        settle_result none;
+        none.restaurant_exists = false; // no such restaurant can hold anything
+        auto rp = self->make_response_promise<settle_result>();
+        rp.deliver(std::move(none));
+        return {};
+      }
+      return forward<settle_result>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
+    },
+    [self](finalize_reservation& cmd) -> caf::delegated<bool> {
+      if (check_id("restaurant id", cmd.restaurant_id)) {
+        auto rp = self->make_response_promise<bool>();
+        rp.deliver(true); // nothing to finalize where there is no restaurant
+        return {};
+      }
+      return forward<bool>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
     },
     [self](place_order& cmd) -> caf::delegated<order> {
       if (auto f = check_id("order id", cmd.order_id))
@@ -336,8 +355,18 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
     },
     [self](stats_atom) -> entity_counts {
       auto& st = self->state;
-      return entity_counts{st.users.by_id.size(), st.restaurants.by_id.size(), st.orders.by_id.size(),
-                           st.activations, st.passivations, st.evictions};
+      auto& probe = *st.ctx.probe;
+      return entity_counts{st.users.by_id.size(),
+                           st.restaurants.by_id.size(),
+                           st.orders.by_id.size(),
+                           st.activations,
+                           st.passivations,
+                           st.evictions,
+                           probe.orders_settling.load(),
+                           probe.settle_retries.load(),
+                           probe.settled_forward.load(),
+                           probe.settled_back.load(),
+                           probe.clock_regressions.load()};
     },
   };
 }

@@ -91,6 +91,7 @@ BENTO_ROUTE(verify_login, domain::user_view, router)
 BENTO_ROUTE(get_user, domain::user_view, router)
 BENTO_ROUTE(create_restaurant, domain::restaurant, router)
 BENTO_ROUTE(upsert_menu_item, domain::upsert_result, router)
+BENTO_ROUTE(patch_menu_item, domain::upsert_result, router)
 BENTO_ROUTE(delete_menu_item, bool, router)
 BENTO_ROUTE(get_menu, domain::menu_view, router)
 BENTO_ROUTE(place_order, domain::order, router)
@@ -120,6 +121,11 @@ void domain_client::stats(callback<entity_stats> done) {
                 out.activations = counts.activations;
                 out.passivations = counts.passivations;
                 out.evictions = counts.evictions;
+                out.orders_settling = counts.orders_settling;
+                out.settle_retries = counts.settle_retries;
+                out.settled_forward = counts.settled_forward;
+                out.settled_back = counts.settled_back;
+                out.clock_regressions = counts.clock_regressions;
                 out.catalog_restaurants = cat.restaurants;
                 out.catalog_items = cat.items;
                 done(out);

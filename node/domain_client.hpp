@@ -21,6 +21,8 @@ struct node_runtime; // the spawned actors (node/runtime.hpp)
 struct entity_stats {
   uint64_t users = 0, restaurants = 0, orders = 0, activations = 0, passivations = 0, evictions = 0;
   uint64_t catalog_restaurants = 0, catalog_items = 0;
+  int64_t orders_settling = 0;
+  uint64_t settle_retries = 0, settled_forward = 0, settled_back = 0, clock_regressions = 0;
 };
 
 class domain_client {
@@ -36,6 +38,7 @@ public:
   void call(domain::get_user cmd, callback<domain::user_view> done);
   void call(domain::create_restaurant cmd, callback<domain::restaurant> done);
   void call(domain::upsert_menu_item cmd, callback<domain::upsert_result> done);
+  void call(domain::patch_menu_item cmd, callback<domain::upsert_result> done);
   void call(domain::delete_menu_item cmd, callback<bool> done);
   void call(domain::get_menu cmd, callback<domain::menu_view> done);
   void call(domain::place_order cmd, callback<domain::order> done);

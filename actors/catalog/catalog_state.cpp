@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 
-#include "actors/restaurant/restaurant_state.hpp"
 #include "protocol/domain/calendar.hpp"
 #include "protocol/domain/ids.hpp"
 
@@ -86,7 +85,8 @@ void catalog_state::apply(const event& ev) {
     else
       put_item(*item);
   } else if (auto* promises = std::get_if<std::vector<stock_level>>(&ev.payload);
-             promises && ev.type == "stock.promised") {
+             promises && (ev.type == "stock.day_used" || ev.type == "stock.promised")) {
+    // Units used on a day (held or delivered); "stock.promised" is what earlier versions wrote.
     for (auto& p : *promises)
       load_promise(ev.restaurant_id, p.stock_date, p.item_id, p.stock);
   } else if (auto* levels = std::get_if<std::vector<stock_level>>(&ev.payload)) {
@@ -97,7 +97,8 @@ void catalog_state::apply(const event& ev) {
       auto it = items_.find(item_key(r->second.place, ev.restaurant_id, level.item_id));
       if (it != items_.end()) {
         it->second.stock = level.stock;
-        it->second.stock_date = level.stock_date;
+        if (level.version > 0)
+          it->second.version = level.version;
       }
     }
   }
@@ -144,11 +145,11 @@ outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& 
     }
     page.items.push_back(catalog_entry{r->second.name, item});
     auto& shown = page.items.back().item;
-    if (item.daily_stock > 0 && day > today) {
-      shown.stock = std::max<int64_t>(0, item.daily_stock - promised(item.restaurant_id, item.id, day));
-      shown.stock_date = day;
-    } else {
-      shown.stock = effective_stock(item, today, promised(item.restaurant_id, item.id, today));
+    if (item.daily_stock > 0) {
+      // A daily item offers daily_stock on each day, less what orders for that day use.
+      auto shown_day = day > today ? day : today;
+      shown.stock = std::max<int64_t>(0, item.daily_stock - promised(item.restaurant_id, item.id, shown_day));
+      shown.stock_date = shown_day;
     }
     last_key = it->first;
   }

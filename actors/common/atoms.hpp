@@ -27,6 +27,11 @@ struct entity_counts {
   uint64_t activations = 0;
   uint64_t passivations = 0;
   uint64_t evictions = 0; // passivations the router asked for because the cap was reached
+  int64_t orders_settling = 0;  // orders with an unsettled stock change right now
+  uint64_t settle_retries = 0;
+  uint64_t settled_forward = 0;
+  uint64_t settled_back = 0;
+  uint64_t clock_regressions = 0;
 };
 
 struct catalog_stats {
@@ -44,12 +49,15 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::create_restaurant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::restaurant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::upsert_menu_item)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::upsert_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::patch_menu_item)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::delete_menu_item)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::get_menu)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::menu_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::set_reservation)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::reservation_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::finalize_reservation)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::settle_reservation)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::settle_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::place_order)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::get_order)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::transition_order)

@@ -1,8 +1,11 @@
 #pragma once
 // What every entity actor is given at activation, and the idle/passivation protocol they share.
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
@@ -17,6 +20,15 @@ class entity_store;
 
 namespace bento::actors {
 
+/// Counters entities keep for /metrics (shared, lock-free).
+struct entity_probe {
+  std::atomic<int64_t> orders_settling{0};     // orders with an unsettled change right now (should be ~0)
+  std::atomic<uint64_t> settle_retries{0};     // settle attempts that failed and will be retried
+  std::atomic<uint64_t> settled_forward{0};    // interrupted changes the restaurant had applied
+  std::atomic<uint64_t> settled_back{0};       // interrupted changes it had not
+  std::atomic<uint64_t> clock_regressions{0};  // a restaurant was asked with a "today" before one it had seen
+};
+
 struct entity_context {
   store::entity_store* store = nullptr;
   router_actor router;
@@ -28,6 +40,18 @@ struct entity_context {
   std::chrono::milliseconds call_timeout{std::chrono::seconds(5)};        // entity -> entity requests
   login_throttle_policy login_policy;
   size_t max_active_entities = 100000; // beyond this the router evicts the least recently used
+  std::shared_ptr<entity_probe> probe = std::make_shared<entity_probe>();
+  std::function<int64_t()> clock;      // wall clock in ms; empty: the system clock (tests shift it)
+  // Tests park an entity at a named point (e.g. "restaurant.reserved") to build a race deterministically, or
+  // crash it there (return true: the entity stops at once, writing nothing more, as kill -9 would leave it).
+  // Empty in production.
+  std::function<bool(std::string_view point, const std::string& entity)> fault_point;
+
+  int64_t now_ms() const;
+  /// True when a test wants the entity to crash at this point.
+  bool at(std::string_view point, const std::string& entity) const {
+    return fault_point && fault_point(point, entity);
+  }
 };
 
 /// Entities share one immutable context instead of each holding a copy.

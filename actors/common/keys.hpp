@@ -22,10 +22,16 @@ inline std::string item_record(const std::string& rid, const std::string& iid) {
 inline std::string reservation_record(const std::string& rid, const std::string& oid) {
   return "r/" + rid + "/v/" + oid;
 }
-// Units of a resetting item promised to orders for a later day (decimal count), by day then item.
+// Units of an item used on a day (held by live orders for that day or delivered; decimal count), by day then
+// item. (Before per-day counts existed, the same keys held promises for later days, with the same meaning.)
 inline std::string promised_record(const std::string& rid, const std::string& date, const std::string& iid) {
   return "r/" + rid + "/d/" + date + "/" + iid;
 }
+inline std::string day_used_record(const std::string& rid, const std::string& date, const std::string& iid) {
+  return promised_record(rid, date, iid);
+}
+// The restaurant's bookkeeping (latest day seen, last item version).
+inline std::string restaurant_meta_record(const std::string& rid) { return "r/" + rid + "/m"; }
 
 struct promise_record {
   std::string day;

@@ -11,7 +11,6 @@
 #include "actors/order/order_state.hpp"
 #include "actors/store/entity_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
-#include "protocol/domain/calendar.hpp"
 
 namespace bento::actors {
 
@@ -19,17 +18,33 @@ namespace {
 
 using namespace bento::domain;
 
+/// This order's share of probe->orders_settling, given back however the actor ends.
+struct settling_gauge {
+  std::shared_ptr<entity_probe> probe;
+  bool counted = false;
+  void set(bool on) {
+    if (on != counted && probe) {
+      counted = on;
+      probe->orders_settling.fetch_add(on ? 1 : -1, std::memory_order_relaxed);
+    }
+  }
+  ~settling_gauge() { set(false); }
+};
+
 struct order_actor_state {
   entity_context_ptr ctx;
   std::string id;
   order_state rules;
   idle_state idle;
+  bool settling = false; // a settle or finalize request is out
+  settling_gauge gauge;
+  uint32_t settle_failures = 0;
   static inline const char* name = "order";
 };
 
 using self_ptr = order_actor::stateful_pointer<order_actor_state>;
 
-/// A refusal that the restaurant gives before changing anything: nothing to undo.
+/// A refusal the restaurant gives before changing anything: the change did not happen.
 bool clean_refusal(const failure& f) {
   switch (f.code) {
     case errc::out_of_stock:
@@ -42,24 +57,24 @@ bool clean_refusal(const failure& f) {
   }
 }
 
-std::string record_key(const order_actor_state& st) {
-  return keys::order_record(st.id);
+int64_t now(const order_actor_state& st) {
+  return st.ctx->now_ms();
 }
 
-/// Writes the order with its index entries and event. A failed write leaves memory ahead of the store: stop,
-/// and let the next activation recover from what is stored.
-bool pending(const order_actor_state& st) {
-  return st.rules.exists() && st.rules.current()->pending_lines.has_value();
+void count_settling(order_actor_state& st, bool on) {
+  st.gauge.set(on);
 }
 
+/// Writes the order with its index entries, its pending marker and its event in one batch. A failed write
+/// leaves memory ahead of the store: stop, and let the next activation settle from what is stored.
 bool commit(self_ptr self, order o, const char* event_type) {
   auto& st = self->state;
   store::write_batch batch;
   auto bytes = codec::encode(o);
-  batch.put(store::column::entities, record_key(st), bytes);
-  if (o.pending_lines)
+  batch.put(store::column::entities, keys::order_record(st.id), bytes);
+  if (o.intent)
     batch.put(store::column::indexes, keys::pending_order(st.id), {});
-  else if (pending(st))
+  else if (st.rules.has_intent())
     batch.erase(store::column::indexes, keys::pending_order(st.id));
   if (o.committed) {
     auto suffix = keys::order_index_suffix(o.date, o.created_at_ms, o.id);
@@ -75,13 +90,16 @@ bool commit(self_ptr self, order o, const char* event_type) {
     return false;
   }
   st.rules.commit(std::move(o));
+  if (!st.rules.has_intent())
+    count_settling(st, false);
   return true;
 }
 
-bool erase_intent(self_ptr self) {
+/// A placement the restaurant refused outright: no order, no trace (the restaurant recorded nothing either).
+bool erase(self_ptr self) {
   auto& st = self->state;
   store::write_batch batch;
-  batch.erase(store::column::entities, record_key(st));
+  batch.erase(store::column::entities, keys::order_record(st.id));
   batch.erase(store::column::indexes, keys::pending_order(st.id));
   auto done = st.ctx->store->commit(batch);
   if (!done) {
@@ -89,48 +107,135 @@ bool erase_intent(self_ptr self) {
     return false;
   }
   st.rules.reset();
+  count_settling(st, false);
   return true;
 }
 
-/// Undoes an interrupted reservation change: the restaurant is told again what the last committed state of
-/// the order holds (nothing for a placement that never committed). Idempotent, so it is safe to repeat.
-void recover(self_ptr self) {
-  auto& st = self->state;
-  auto o = *st.rules.current();
-  std::vector<order_line> target;
-  if (o.committed && o.status != order_status::cancelled && o.status != order_status::delivered)
-    target = o.lines;
-  spdlog::warn("order.recovering order={} committed={}", st.id, o.committed);
-  self->request(st.ctx->router, st.ctx->call_timeout, set_reservation{o.restaurant_id, st.id, target, {}, o.date})
-    .await(
-      [self, o](reservation_result&) mutable {
-        if (!o.committed) {
-          erase_intent(self);
-          return;
-        }
-        o.pending_lines.reset();
-        commit(self, std::move(o), nullptr);
-      },
-      [self, o](caf::error& err) {
-        auto f = to_failure(err);
-        if (!o.committed && f.code == errc::not_found) {
-          erase_intent(self); // no such restaurant: nothing was ever reserved
-          return;
-        }
-        spdlog::error("order.recovery_failed order={} error={}", self->state.id, f.message);
-      });
+const char* event_of(intent_kind kind) {
+  switch (kind) {
+    case intent_kind::place: return "order.placed";
+    case intent_kind::edit: return "order.updated";
+    case intent_kind::cancel: return "order.cancelled";
+    case intent_kind::deliver: return nullptr; // written with the delivery itself
+  }
+  return nullptr;
 }
 
-caf::error still_recovering(self_ptr self) {
-  recover(self);
-  return make_error(fail(errc::overloaded, "order is recovering from an interrupted change; retry"));
+/// Writes the outcome of the current intent once the restaurant has applied it.
+bool roll_forward(self_ptr self, const reservation_result& held) {
+  auto& st = self->state;
+  auto kind = st.rules.current()->intent->kind;
+  return commit(self, st.rules.applied(held, now(st)), event_of(kind));
+}
+
+void on_settle_failed(self_ptr self, const failure& f) {
+  auto& st = self->state;
+  st.settling = false;
+  ++st.settle_failures;
+  st.ctx->probe->settle_retries.fetch_add(1, std::memory_order_relaxed);
+  // Retried on the idle tick; only an unreachable restaurant (or store) keeps it here, so say so loudly.
+  spdlog::error("order.settle_failed order={} attempts={} error={}", st.id, st.settle_failures, f.message);
+}
+
+/// Finds out what became of the current intent and writes the outcome. Never needs stock, so only an
+/// unreachable restaurant delays it (retried on the idle tick). Waits (await): other commands for this order
+/// queue behind it instead of seeing a half-done change.
+void settle(self_ptr self) {
+  auto& st = self->state;
+  if (st.settling || !st.rules.has_intent())
+    return;
+  st.settling = true;
+  count_settling(st, true);
+  if (st.ctx->at("order.settle", st.id)) {
+    self->quit(caf::exit_reason::kill);
+    return;
+  }
+  if (st.rules.current()->intent->kind == intent_kind::deliver) {
+    self->request(st.ctx->router, st.ctx->call_timeout, st.rules.finalize_request())
+      .await(
+        [self](bool) {
+          auto& st = self->state;
+          st.settling = false;
+          reservation_result none;
+          roll_forward(self, none);
+        },
+        [self](caf::error& err) { on_settle_failed(self, to_failure(err)); });
+    return;
+  }
+  self->request(st.ctx->router, st.ctx->call_timeout, st.rules.settle_request())
+    .await(
+      [self](settle_result& r) {
+        auto& st = self->state;
+        st.settling = false;
+        bool forward = st.rules.settle_applies(r);
+        auto kind = st.rules.current()->intent->kind;
+        spdlog::warn("order.settled order={} kind={} seq={} outcome={}", st.id, static_cast<int>(kind),
+                     st.rules.current()->intent->seq, forward ? "applied" : "not_applied");
+        (forward ? st.ctx->probe->settled_forward : st.ctx->probe->settled_back)
+          .fetch_add(1, std::memory_order_relaxed);
+        commit(self, st.rules.settled(r, now(st)), forward ? event_of(kind) : nullptr);
+      },
+      [self](caf::error& err) { on_settle_failed(self, to_failure(err)); });
+}
+
+caf::error busy_settling(self_ptr self) {
+  settle(self);
+  return make_error(fail(errc::overloaded, "the order is settling an interrupted change; retry"));
+}
+
+/// Sends the intent just written to the restaurant and answers `rp` with the outcome.
+void ask_restaurant(self_ptr self, caf::typed_response_promise<order> rp) {
+  auto& st = self->state;
+  if (st.ctx->at("order.intent_written", st.id)) {
+    rp.deliver(make_error(fail(errc::outcome_unknown, "crashed (test)")));
+    self->quit(caf::exit_reason::kill);
+    return;
+  }
+  self->request(st.ctx->router, st.ctx->call_timeout, st.rules.reservation_request())
+    .await(
+      [self, rp](reservation_result& held) mutable {
+        auto& st = self->state;
+        if (st.ctx->at("order.outcome", st.id)) {
+          rp.deliver(make_error(fail(errc::outcome_unknown, "crashed (test)")));
+          self->quit(caf::exit_reason::kill);
+          return;
+        }
+        if (!roll_forward(self, held)) {
+          rp.deliver(make_error(fail(errc::outcome_unknown, "the order could not be stored")));
+          return;
+        }
+        rp.deliver(*st.rules.current());
+      },
+      [self, rp](caf::error& err) mutable {
+        auto& st = self->state;
+        auto f = to_failure(err);
+        auto kind = st.rules.current()->intent->kind;
+        if (clean_refusal(f) && (kind == intent_kind::place || kind == intent_kind::edit)) {
+          // The restaurant wrote nothing. A first placement leaves no trace; a later try keeps its record,
+          // so that the next one goes on numbering after the changes the restaurant has seen.
+          if (kind == intent_kind::place && st.rules.current()->intent->seq == 1)
+            erase(self);
+          else
+            commit(self, st.rules.not_applied(now(st)), nullptr);
+          rp.deliver(make_error(f));
+          return;
+        }
+        // A timeout, or anything else that leaves the outcome open: the caller hears so, and the order finds
+        // out (a retry with the same Idempotency-Key, or reading the order, then shows what happened).
+        spdlog::warn("order.outcome_unknown order={} error={}", st.id, f.message);
+        rp.deliver(make_error(fail(errc::outcome_unknown,
+                                   "the restaurant did not answer in time; the change may or may not have "
+                                   "happened: read the order (or retry with the same Idempotency-Key)")));
+        settle(self);
+      });
 }
 
 order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx, std::string id) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.id = std::move(id);
-  auto loaded = st.ctx->store->get(store::column::entities, record_key(st));
+  st.gauge.probe = st.ctx->probe;
+  auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));
   if (!loaded) {
     // The behavior is still returned; quit() stops the actor before it handles anything.
     self->quit(make_error(loaded.error()));
@@ -141,8 +246,8 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       std::abort();
     }
     st.rules.load(std::move(o));
-    if (pending(st))
-      recover(self);
+    if (st.rules.has_intent())
+      settle(self);
   }
   report_exit_to_router(self, *st.ctx, keys::order_entity(st.id));
   schedule_idle_tick(self, *st.ctx);
@@ -150,42 +255,17 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     [self](place_order& cmd) -> caf::result<order> {
       auto& st = self->state;
       st.idle.touch();
-      if (pending(st))
-        return still_recovering(self);
-      auto now = now_ms();
-      auto decision = st.rules.begin_place(cmd, now);
+      if (st.rules.unsettled())
+        return busy_settling(self);
+      auto decision = st.rules.begin_place(cmd, now(st));
       if (!decision)
         return make_error(decision.error());
       if (decision->replay)
         return decision->order;
-      auto intent = std::move(decision->order);
-      if (!commit(self, intent, nullptr))
+      if (!commit(self, std::move(decision->order), nullptr))
         return make_error(fail(errc::storage_failure, "could not record the order"));
       auto rp = self->make_response_promise<order>();
-      set_reservation req{intent.restaurant_id, intent.id, *intent.pending_lines, intent.meal, intent.date};
-      self->request(self->state.ctx->router, self->state.ctx->call_timeout, std::move(req))
-        .await(
-          [self, rp, intent](reservation_result& r) mutable {
-            auto& st = self->state;
-            auto placed = st.rules.complete_place(std::move(intent), r, now_ms());
-            if (!commit(self, placed, "order.placed")) {
-              rp.deliver(make_error(fail(errc::outcome_unknown, "order could not be stored")));
-              return;
-            }
-            spdlog::debug("order.placed order={} restaurant={} customer={} total_cents={}", placed.id,
-                         placed.restaurant_id, placed.customer_id, placed.total_cents);
-            rp.deliver(std::move(placed));
-          },
-          [self, rp](caf::error& err) mutable {
-            auto f = to_failure(err);
-            if (clean_refusal(f)) {
-              erase_intent(self);
-            } else {
-              recover(self);
-              f = fail(errc::outcome_unknown, "the restaurant did not answer; the order was not placed");
-            }
-            rp.deliver(make_error(f));
-          });
+      ask_restaurant(self, rp);
       return rp;
     },
     [self](get_order& cmd) -> caf::result<order> {
@@ -199,108 +279,62 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     [self](transition_order& cmd) -> caf::result<order> {
       auto& st = self->state;
       st.idle.touch();
-      if (pending(st))
-        return still_recovering(self);
-      auto plan = st.rules.plan_transition(cmd, now_ms());
+      if (st.rules.unsettled())
+        return busy_settling(self);
+      auto plan = st.rules.plan_transition(cmd, now(st));
       if (!plan)
         return make_error(plan.error());
-      auto event_type = plan->next.status == order_status::confirmed   ? "order.confirmed"
-                        : plan->next.status == order_status::delivered ? "order.delivered"
-                                                                       : "order.cancelled";
-      if (!plan->release_stock) {
-        if (!commit(self, plan->next, event_type))
-          return make_error(fail(errc::outcome_unknown, "order could not be stored"));
-        if (plan->finalize)
-          self->send(st.ctx->router, finalize_reservation{plan->next.restaurant_id, st.id});
-        spdlog::debug("{} order={}", event_type, st.id);
-        return plan->next;
+      auto kind = plan->next.intent ? std::optional<intent_kind>(plan->next.intent->kind) : std::nullopt;
+      if (!kind || *kind == intent_kind::deliver) {
+        // Confirm and deliver are final once written; a delivery then tells the restaurant in the background.
+        if (!commit(self, plan->next, plan->event_type))
+          return make_error(fail(errc::storage_failure, "the order could not be stored"));
+        if (kind)
+          settle(self);
+        return *st.rules.current();
       }
-      if (!commit(self, st.rules.with_intent({}), nullptr))
+      if (!commit(self, std::move(plan->next), nullptr))
         return make_error(fail(errc::storage_failure, "could not record the cancellation"));
       auto rp = self->make_response_promise<order>();
-      auto next = std::move(plan->next);
-      self->request(st.ctx->router, st.ctx->call_timeout, set_reservation{next.restaurant_id, st.id, {}, {}, next.date})
-        .await(
-          [self, rp, next, event_type](reservation_result&) mutable {
-            next.pending_lines.reset();
-            if (!commit(self, next, event_type)) {
-              rp.deliver(make_error(fail(errc::outcome_unknown, "order could not be stored")));
-              return;
-            }
-            spdlog::debug("{} order={}", event_type, next.id);
-            rp.deliver(std::move(next));
-          },
-          [self, rp](caf::error&) mutable {
-            recover(self);
-            rp.deliver(make_error(fail(errc::outcome_unknown, "the restaurant did not answer; not cancelled")));
-          });
+      ask_restaurant(self, rp);
       return rp;
     },
     [self](edit_order& cmd) -> caf::result<order> {
       auto& st = self->state;
       st.idle.touch();
-      if (pending(st))
-        return still_recovering(self);
-      auto plan = st.rules.plan_edit(cmd);
-      if (!plan)
-        return make_error(plan.error());
-      if (!plan->touches_stock) {
-        reservation_result unchanged;
-        auto next = st.rules.complete_edit(*plan, unchanged, now_ms());
-        if (!commit(self, next, "order.updated"))
-          return make_error(fail(errc::outcome_unknown, "order could not be stored"));
-        return next;
+      if (st.rules.unsettled())
+        return busy_settling(self);
+      auto next = st.rules.plan_edit(cmd, now(st));
+      if (!next)
+        return make_error(next.error());
+      if (!next->intent) {
+        if (!commit(self, std::move(*next), "order.updated"))
+          return make_error(fail(errc::storage_failure, "the order could not be stored"));
+        return *st.rules.current();
       }
-      if (!commit(self, st.rules.with_intent(plan->target), nullptr))
+      if (!commit(self, std::move(*next), nullptr))
         return make_error(fail(errc::storage_failure, "could not record the edit"));
       auto rp = self->make_response_promise<order>();
-      auto& o = *st.rules.current();
-      set_reservation req{o.restaurant_id, st.id, plan->target, o.meal, o.date};
-      self->request(st.ctx->router, st.ctx->call_timeout, std::move(req))
-        .await(
-          [self, rp, p = *plan](reservation_result& r) mutable {
-            auto& st = self->state;
-            auto next = st.rules.complete_edit(p, r, now_ms());
-            if (!commit(self, next, "order.updated")) {
-              rp.deliver(make_error(fail(errc::outcome_unknown, "order could not be stored")));
-              return;
-            }
-            rp.deliver(std::move(next));
-          },
-          [self, rp](caf::error& err) mutable {
-            auto& st = self->state;
-            auto f = to_failure(err);
-            if (clean_refusal(f)) {
-              auto back = *st.rules.current();
-              back.pending_lines.reset();
-              commit(self, std::move(back), nullptr);
-            } else {
-              recover(self);
-              f = fail(errc::outcome_unknown, "the restaurant did not answer; the order was not changed");
-            }
-            rp.deliver(make_error(f));
-          });
+      ask_restaurant(self, rp);
       return rp;
     },
     [self](evict_atom) {
       auto& st = self->state;
-      if (pending(st)) {
-        // Stopping now could leave stock held until the next start: recover first; the idle tick retries
-        // and passivates the order once it is settled.
-        recover(self);
+      if (st.rules.has_intent()) {
+        // Stopping now could leave the change unsettled until the next start: settle first; the idle tick
+        // passivates the order once it is done.
+        settle(self);
         return;
       }
       request_passivation(self, st.idle, *st.ctx, keys::order_entity(st.id));
     },
     [](wake_atom) {
-      // Activation already started the recovery of an interrupted change, if there was one.
+      // Activation already started settling an interrupted change, if there was one.
     },
     [self](idle_tick_atom) {
       auto& st = self->state;
-      if (pending(st)) {
-        // The last recovery attempt failed (restaurant unreachable): retry rather than passivate with stock
-        // possibly held for this order.
-        recover(self);
+      if (st.rules.has_intent()) {
+        settle(self); // the last attempt failed (restaurant unreachable): retry rather than passivate
         schedule_idle_tick(self, *st.ctx);
         return;
       }

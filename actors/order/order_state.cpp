@@ -10,6 +10,17 @@ namespace bento::actors {
 
 using namespace bento::domain;
 
+namespace {
+
+std::map<std::string, int64_t> quantities(const std::vector<order_line>& lines) {
+  std::map<std::string, int64_t> out;
+  for (auto& l : lines)
+    out[l.item_id] += l.qty;
+  return out;
+}
+
+} // namespace
+
 int64_t total_of(const std::vector<order_line>& lines) {
   int64_t total = 0;
   for (auto& l : lines)
@@ -30,6 +41,10 @@ std::string fingerprint(const place_order& cmd) {
   return out;
 }
 
+bool order_state::unsettled() const noexcept {
+  return has_intent() && order_->intent->kind != intent_kind::deliver;
+}
+
 outcome<place_decision> order_state::begin_place(const place_order& cmd, int64_t now_ms) const {
   if (cmd.caller.role != role::customer)
     return fail(errc::forbidden, "only customers may place orders");
@@ -46,6 +61,8 @@ outcome<place_decision> order_state::begin_place(const place_order& cmd, int64_t
       return fail(errc::idempotency_mismatch, "Idempotency-Key was used for a different order");
     return place_decision{true, *order_};
   }
+  if (order_ && order_->customer_id != cmd.caller.user_id)
+    return fail(errc::idempotency_mismatch, "order id is taken");
   auto slot = next_meal_slot(now_ms);
   order o;
   o.id = cmd.order_id;
@@ -70,25 +87,19 @@ outcome<place_decision> order_state::begin_place(const place_order& cmd, int64_t
   o.updated_at_ms = now_ms;
   o.idempotency_key = cmd.idempotency_key;
   o.request_fingerprint = fingerprint(cmd);
+  o.committed = false;
+  o.version = 0;
+  // A record left by a placement that did not happen keeps its change numbers: go on after them.
+  o.reservation_seq = order_ ? order_->reservation_seq : 0;
   std::vector<order_line> wanted;
   for (auto& l : cmd.lines)
     wanted.push_back(order_line{l.item_id, {}, 0, l.qty});
-  o.pending_lines = std::move(wanted);
-  o.committed = false;
-  o.version = 0;
+  order_intent in;
+  in.kind = intent_kind::place;
+  in.seq = ++o.reservation_seq;
+  in.lines = std::move(wanted);
+  o.intent = std::move(in);
   return place_decision{false, std::move(o)};
-}
-
-order order_state::complete_place(order intent, const reservation_result& r, int64_t now_ms) const {
-  intent.lines = r.lines;
-  intent.total_cents = total_of(intent.lines);
-  intent.restaurant_name = r.info.name;
-  intent.merchant_id = r.info.owner_id;
-  intent.pending_lines.reset();
-  intent.committed = true;
-  intent.updated_at_ms = now_ms;
-  intent.version = 1;
-  return intent;
 }
 
 std::optional<failure> order_state::check_visible(const principal& caller) const {
@@ -105,36 +116,51 @@ outcome<order> order_state::read(const principal& caller) const {
   return *order_;
 }
 
+order order_state::with_intent(intent_kind kind, std::vector<order_line> lines) const {
+  order o = *order_;
+  order_intent in;
+  in.kind = kind;
+  in.seq = ++o.reservation_seq;
+  in.lines = std::move(lines);
+  o.intent = std::move(in);
+  return o;
+}
+
 outcome<transition_plan> order_state::plan_transition(const transition_order& cmd, int64_t now_ms) const {
   if (auto f = check_visible(cmd.caller))
     return *f;
   const auto& o = *order_;
   bool is_merchant = cmd.caller.user_id == o.merchant_id && cmd.caller.role == role::merchant;
   bool is_customer = cmd.caller.user_id == o.customer_id && cmd.caller.role == role::customer;
-  transition_plan plan{o, false, false};
-  plan.next.updated_at_ms = now_ms;
-  plan.next.version = o.version + 1;
   auto refuse = [&](const char* what) {
     return fail(errc::invalid_transition,
                 std::string("cannot ") + what + " an order that is " + to_string(o.status));
   };
   switch (cmd.action) {
-    case order_action::confirm:
+    case order_action::confirm: {
       if (!is_merchant)
         return fail(errc::forbidden, "only the restaurant's merchant may confirm");
       if (o.status != order_status::placed)
         return refuse("confirm");
+      transition_plan plan{o, "order.confirmed"};
       plan.next.status = order_status::confirmed;
-      break;
-    case order_action::deliver:
+      plan.next.updated_at_ms = now_ms;
+      plan.next.version = o.version + 1;
+      return plan;
+    }
+    case order_action::deliver: {
       if (!is_merchant)
         return fail(errc::forbidden, "only the restaurant's merchant may deliver");
       if (o.status != order_status::confirmed)
         return refuse("deliver");
+      // Delivered is final at once; the intent only makes sure the restaurant hears that the units are used.
+      transition_plan plan{with_intent(intent_kind::deliver, {}), "order.delivered"};
       plan.next.status = order_status::delivered;
-      plan.finalize = true;
-      break;
-    case order_action::cancel:
+      plan.next.updated_at_ms = now_ms;
+      plan.next.version = o.version + 1;
+      return plan;
+    }
+    case order_action::cancel: {
       if (is_customer) {
         if (o.status != order_status::placed)
           return refuse("cancel");
@@ -144,14 +170,14 @@ outcome<transition_plan> order_state::plan_transition(const transition_order& cm
       } else {
         return fail(errc::forbidden, "not allowed to cancel this order");
       }
-      plan.next.status = order_status::cancelled;
-      plan.release_stock = true;
-      break;
+      // The status changes with the outcome, once the restaurant has released the units.
+      return transition_plan{with_intent(intent_kind::cancel, {}), "order.cancelled"};
+    }
   }
-  return plan;
+  return fail(errc::invalid_argument, "unknown action");
 }
 
-outcome<edit_plan> order_state::plan_edit(const edit_order& cmd) const {
+outcome<order> order_state::plan_edit(const edit_order& cmd, int64_t now_ms) const {
   if (auto f = check_visible(cmd.caller))
     return *f;
   const auto& o = *order_;
@@ -159,55 +185,127 @@ outcome<edit_plan> order_state::plan_edit(const edit_order& cmd) const {
     return fail(errc::forbidden, "only the restaurant's merchant may edit an order");
   if (o.status != order_status::placed)
     return fail(errc::invalid_transition, std::string("cannot edit an order that is ") + to_string(o.status));
-  if (!cmd.lines && !cmd.note)
-    return fail(errc::invalid_argument, "nothing to change: give items and/or note");
-  edit_plan plan;
-  if (cmd.note) {
-    if (auto f = check_text("note", *cmd.note, max_note_length, false, true))
+  if (!cmd.lines && !cmd.merchant_note)
+    return fail(errc::invalid_argument, "nothing to change: give items and/or merchant_note");
+  if (cmd.merchant_note)
+    if (auto f = check_text("merchant_note", *cmd.merchant_note, max_note_length, false, true))
       return *f;
-    plan.note = cmd.note;
+  if (!cmd.lines) {
+    order next = o;
+    next.merchant_note = *cmd.merchant_note;
+    next.updated_at_ms = now_ms;
+    next.version = o.version + 1;
+    return next;
   }
-  if (cmd.lines) {
-    if (auto f = check_lines(*cmd.lines))
-      return *f;
-    for (auto& l : *cmd.lines)
-      plan.target.push_back(order_line{l.item_id, {}, 0, l.qty});
-    plan.touches_stock = true;
-  } else {
-    plan.target = o.lines;
+  if (auto f = check_lines(*cmd.lines))
+    return *f;
+  // A merchant changes how many of what the customer ordered (or drops lines), never adds something new.
+  auto ordered = quantities(o.lines);
+  std::map<std::string, int64_t> target;
+  for (auto& l : *cmd.lines) {
+    if (!ordered.count(l.item_id))
+      return fail(errc::invalid_argument, "the order has no item " + l.item_id + "; a merchant may only change "
+                                          "the quantities of items already in it", l.item_id);
+    target[l.item_id] += l.qty;
+    if (target[l.item_id] > max_line_qty)
+      return fail(errc::invalid_argument, "qty must be between 1 and " + std::to_string(max_line_qty), l.item_id);
   }
-  return plan;
-}
-
-order order_state::complete_edit(const edit_plan& plan, const reservation_result& r, int64_t now_ms) const {
-  order next = *order_;
-  if (plan.touches_stock) {
-    // Lines kept from the original order keep the price the customer agreed to.
-    std::vector<order_line> lines;
-    for (auto line : r.lines) {
-      auto old = std::find_if(next.lines.begin(), next.lines.end(),
-                              [&](const order_line& l) { return l.item_id == line.item_id; });
-      if (old != next.lines.end()) {
-        line.price_cents = old->price_cents;
-        line.name = old->name;
-      }
-      lines.push_back(std::move(line));
-    }
-    next.lines = std::move(lines);
-    next.total_cents = total_of(next.lines);
-  }
-  if (plan.note)
-    next.note = *plan.note;
-  next.pending_lines.reset();
-  next.updated_at_ms = now_ms;
-  next.version = order_->version + 1;
+  std::vector<order_line> lines;
+  for (auto& [id, qty] : target)
+    lines.push_back(order_line{id, {}, 0, static_cast<int32_t>(qty)});
+  auto next = with_intent(intent_kind::edit, std::move(lines));
+  next.intent->merchant_note = cmd.merchant_note;
   return next;
 }
 
-order order_state::with_intent(std::vector<order_line> target) const {
-  order o = *order_;
-  o.pending_lines = std::move(target);
-  return o;
+set_reservation order_state::reservation_request() const {
+  const auto& o = *order_;
+  set_reservation req{o.restaurant_id, o.id, o.intent->lines, std::nullopt, o.date, o.intent->seq};
+  if (o.intent->kind == intent_kind::place)
+    req.for_meal = o.meal;
+  return req;
+}
+
+finalize_reservation order_state::finalize_request() const {
+  return finalize_reservation{order_->restaurant_id, order_->id, order_->intent->seq};
+}
+
+settle_reservation order_state::settle_request() const {
+  return settle_reservation{order_->restaurant_id, order_->id, order_->intent->seq, order_->date};
+}
+
+order order_state::applied(const reservation_result& held, int64_t now_ms) const {
+  order next = *order_;
+  auto in = *next.intent;
+  next.intent.reset();
+  next.updated_at_ms = now_ms;
+  switch (in.kind) {
+    case intent_kind::place:
+      next.lines = held.lines;
+      next.total_cents = total_of(next.lines);
+      next.restaurant_name = held.info.name;
+      next.merchant_id = held.info.owner_id;
+      next.committed = true;
+      next.version = 1;
+      break;
+    case intent_kind::edit: {
+      // Lines kept from the original order keep the price the customer agreed to.
+      std::vector<order_line> lines;
+      for (auto line : held.lines) {
+        auto old = std::find_if(next.lines.begin(), next.lines.end(),
+                                [&](const order_line& l) { return l.item_id == line.item_id; });
+        if (old != next.lines.end()) {
+          line.price_cents = old->price_cents;
+          line.name = old->name;
+        }
+        lines.push_back(std::move(line));
+      }
+      next.lines = std::move(lines);
+      next.total_cents = total_of(next.lines);
+      if (in.merchant_note)
+        next.merchant_note = *in.merchant_note;
+      next.version = order_->version + 1;
+      break;
+    }
+    case intent_kind::cancel:
+      // The lines stay as the record of what was ordered; the restaurant holds nothing any more.
+      next.status = order_status::cancelled;
+      next.version = order_->version + 1;
+      break;
+    case intent_kind::deliver:
+      next.updated_at_ms = order_->updated_at_ms; // only the bookkeeping changed
+      break;
+  }
+  return next;
+}
+
+order order_state::not_applied(int64_t now_ms) const {
+  order next = *order_;
+  next.intent.reset();
+  if (!next.committed) {
+    // Nothing was placed: keep only what makes the next try go on with fresh change numbers.
+    next.lines.clear();
+    next.total_cents = 0;
+  } else {
+    next.updated_at_ms = std::max(next.updated_at_ms, now_ms);
+  }
+  return next;
+}
+
+bool order_state::settle_applies(const settle_result& r) const {
+  const auto& in = *order_->intent;
+  if (r.applied)
+    return true;
+  // Not applied under this number (or the number is unknown: an intent written before numbers, a record
+  // forgotten after its day): what counts is what the restaurant holds. Holding exactly the asked lines is
+  // the change done (a cancel whose empty record was forgotten, say); holding anything else, it is not.
+  return quantities(r.held.lines) == quantities(in.lines);
+}
+
+order order_state::settled(const settle_result& r, int64_t now_ms) const {
+  if (!settle_applies(r))
+    return not_applied(now_ms);
+  return applied(r.held, now_ms);
 }
 
 } // namespace bento::actors

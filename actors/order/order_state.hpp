@@ -1,7 +1,13 @@
 #pragma once
 // Rules of one order entity (order/<id>): placement (idempotent per key), who may see and change it, the state
-// machine placed -> confirmed -> delivered (or cancelled), and edits. Stock itself belongs to the restaurant;
-// an order states which lines it wants reserved and keeps an intent record so a crash mid-way can be undone.
+// machine placed -> confirmed -> delivered (or cancelled), and merchants' edits. Stock belongs to the
+// restaurant; an order changes what it holds there in three steps, each a stored record:
+//   1. intent: the record with the change written down (kind, the change number `seq`, the lines asked for);
+//   2. the restaurant applies the change, or refuses it, in one write of its own;
+//   3. outcome: the record without the intent.
+// A crash or a lost answer between 1 and 3 is *settled*: the restaurant says whether it applied change `seq`
+// (and fences it off if not), and the order rolls forward or back to match. Settling never asks the restaurant
+// for stock, so it cannot be refused, and an order can never stay stuck holding units it does not show.
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,20 +21,13 @@ namespace bento::actors {
 std::string fingerprint(const domain::place_order& cmd);
 
 struct place_decision {
-  bool replay = false;     // the order already exists: return it, reserve nothing
-  domain::order order;     // the existing order, or the intent to persist before reserving
+  bool replay = false; // the order exists: return it, reserve nothing
+  domain::order order; // the existing order, or the record with a placement intent
 };
 
 struct transition_plan {
-  domain::order next;
-  bool release_stock = false;  // cancel: set the reservation to nothing first
-  bool finalize = false;       // deliver: the restaurant may forget the reservation
-};
-
-struct edit_plan {
-  std::vector<domain::order_line> target; // item_id + qty to reserve
-  std::optional<std::string> note;
-  bool touches_stock = false;
+  domain::order next;      // final (confirm), or with an intent (cancel, deliver)
+  const char* event_type;  // written with the record that changes the status
 };
 
 class order_state {
@@ -37,25 +36,38 @@ public:
   const std::optional<domain::order>& current() const noexcept { return order_; }
   void load(domain::order o) { order_ = std::move(o); }
   void reset() { order_.reset(); }
+  void commit(domain::order o) { order_ = std::move(o); }
+
+  /// An intent is written and its outcome is not (deliveries included).
+  bool has_intent() const noexcept { return order_ && order_->intent.has_value(); }
+  /// An intent that changes stock (placement, edit, cancel): the order waits for it before anything else.
+  bool unsettled() const noexcept;
 
   domain::outcome<place_decision> begin_place(const domain::place_order& cmd, int64_t now_ms) const;
-  domain::order complete_place(domain::order intent, const domain::reservation_result& r, int64_t now_ms) const;
-
   domain::outcome<domain::order> read(const domain::principal& caller) const;
-
   domain::outcome<transition_plan> plan_transition(const domain::transition_order& cmd, int64_t now_ms) const;
+  /// A merchant's edit: the final record when only the merchant's note changes, else one with an intent.
+  domain::outcome<domain::order> plan_edit(const domain::edit_order& cmd, int64_t now_ms) const;
 
-  domain::outcome<edit_plan> plan_edit(const domain::edit_order& cmd) const;
-  domain::order complete_edit(const edit_plan& plan, const domain::reservation_result& r, int64_t now_ms) const;
+  /// What to ask the restaurant for the current intent.
+  domain::set_reservation reservation_request() const;
+  domain::finalize_reservation finalize_request() const;
+  domain::settle_reservation settle_request() const;
 
-  /// The intent record for a reservation change to `target` (written before asking the restaurant).
-  domain::order with_intent(std::vector<domain::order_line> target) const;
-
-  void commit(domain::order o) { order_ = std::move(o); }
+  /// The restaurant applied the current intent and holds `held`: the record to write.
+  domain::order applied(const domain::reservation_result& held, int64_t now_ms) const;
+  /// It did not: the record to write (an unplaced order stays as a record without lines, so its change numbers
+  /// go on where they were: a retry with the same key must not reuse a number the restaurant fenced off).
+  domain::order not_applied(int64_t now_ms) const;
+  /// What settling decided: the record to write.
+  domain::order settled(const domain::settle_result& r, int64_t now_ms) const;
+  /// Whether `settled` rolled forward (for logs and metrics).
+  bool settle_applies(const domain::settle_result& r) const;
 
 private:
   /// Order visibility: its customer and its restaurant's merchant; everyone else is told it does not exist.
   std::optional<domain::failure> check_visible(const domain::principal& caller) const;
+  domain::order with_intent(domain::intent_kind kind, std::vector<domain::order_line> lines) const;
 
   std::optional<domain::order> order_;
 };

@@ -8,6 +8,7 @@
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
 #include "actors/common/keys.hpp"
+#include "actors/restaurant/restaurant_records.hpp"
 #include "actors/restaurant/restaurant_state.hpp"
 #include "actors/store/entity_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
@@ -34,7 +35,10 @@ using self_ptr = restaurant_actor::stateful_pointer<restaurant_actor_state>;
   std::abort();
 }
 
-bool load(restaurant_actor_state& st) {
+caf::error persist(self_ptr self, const restaurant_change& change);
+
+bool load(self_ptr self) {
+  auto& st = self->state;
   auto header = st.ctx->store->get(store::column::entities, keys::restaurant_record(st.id));
   if (!header) {
     spdlog::error("restaurant.load_failed restaurant={} error={}", st.id, header.error().message);
@@ -42,88 +46,75 @@ bool load(restaurant_actor_state& st) {
   }
   if (!*header)
     return true;
-  restaurant r;
-  if (!codec::decode(**header, r))
+  if (!load_record(st.rules, st.id, keys::restaurant_record(st.id), **header))
     corrupt(st.id, keys::restaurant_record(st.id));
-  st.rules.load(std::move(r));
   auto prefix = keys::restaurant_children(st.id);
   auto scanned = st.ctx->store->scan(store::column::entities, prefix, {}, [&](std::string_view key,
                                                                              std::string_view value) {
-    auto rest = key.substr(prefix.size());
-    if (rest.rfind("i/", 0) == 0) {
-      menu_item item;
-      if (!codec::decode(value, item))
-        corrupt(st.id, key);
-      st.rules.load(std::move(item));
-    } else if (rest.rfind("v/", 0) == 0) {
-      reservation resv;
-      if (!codec::decode(value, resv))
-        corrupt(st.id, key);
-      st.rules.load(std::move(resv));
-    } else if (rest.rfind("d/", 0) == 0) {
-      auto promise = keys::parse_promise(rest, value);
-      if (!promise)
-        corrupt(st.id, key);
-      st.rules.load_promise(promise->day, promise->item_id, promise->units);
-    }
+    if (!load_record(st.rules, st.id, key, value))
+      corrupt(st.id, key);
     return true;
   });
   if (!scanned) {
     spdlog::error("restaurant.load_failed restaurant={} error={}", st.id, scanned.error().message);
     return false;
   }
+  auto upgrade = st.rules.finish_load();
+  if (!upgrade.empty()) {
+    spdlog::info("restaurant.records_upgraded restaurant={} day_counts={}", st.id, upgrade.changed_day_used.size());
+    if (persist(self, upgrade))
+      return false;
+  }
   return true;
+}
+
+std::string today(const restaurant_actor_state& st) {
+  return local_date(st.ctx->now_ms());
 }
 
 /// Writes what a command changed, with its events, in one batch. On failure the in-memory state is ahead of
 /// the store, so the actor stops and the next activation reloads what was really stored.
-caf::error persist(self_ptr self, const restaurant_change& change, const char* item_event_type) {
+caf::error persist(self_ptr self, const restaurant_change& change) {
   auto& st = self->state;
-  const auto& info = *st.rules.info();
-  auto now = now_ms();
-  store::write_batch batch;
-  auto entity = keys::restaurant_entity(st.id);
-  if (change.restaurant_changed) {
-    batch.put(store::column::entities, keys::restaurant_record(st.id), codec::encode(info));
-    batch.append_event(event{0, "restaurant.created", entity, now, info, st.id});
+  if (change.clock_regressed) {
+    st.ctx->probe->clock_regressions.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("restaurant.clock_regressed restaurant={} today={} latest_seen={}", st.id, today(st),
+                 st.rules.meta().last_today);
   }
-  std::vector<stock_level> levels;
-  for (auto& iid : change.changed_items) {
-    auto& item = st.rules.items().at(iid);
-    batch.put(store::column::entities, keys::item_record(st.id, iid), codec::encode(item));
-    if (item_event_type)
-      batch.append_event(event{0, item_event_type, entity, now, item, st.id});
+  if (change.empty())
+    return {};
+  const auto& info = *st.rules.info();
+  auto now = st.ctx->now_ms();
+  store::write_batch batch;
+  for (auto& op : records_of(st.rules, change)) {
+    if (op.value)
+      batch.put(store::column::entities, op.key, *op.value);
     else
-      levels.push_back(stock_level{iid, item.stock, item.stock_date});
+      batch.erase(store::column::entities, op.key);
+  }
+  auto entity = keys::restaurant_entity(st.id);
+  if (change.restaurant_changed)
+    batch.append_event(event{0, "restaurant.created", entity, now, info, st.id});
+  for (auto& iid : change.upserted_items)
+    batch.append_event(event{0, "menu.item_upserted", entity, now, st.rules.items().at(iid), st.id});
+  std::vector<stock_level> levels;
+  for (auto& iid : change.stock_items) {
+    auto& item = st.rules.items().at(iid);
+    levels.push_back(stock_level{iid, item.stock, {}, item.version});
   }
   if (!levels.empty())
     batch.append_event(event{0, "stock.changed", entity, now, std::move(levels), st.id});
   for (auto& iid : change.deleted_items) {
-    batch.erase(store::column::entities, keys::item_record(st.id, iid));
     menu_item gone;
     gone.restaurant_id = st.id;
     gone.id = iid;
     batch.append_event(event{0, "menu.item_deleted", entity, now, std::move(gone), st.id});
   }
-  if (change.reservation_put)
-    batch.put(store::column::entities, keys::reservation_record(st.id, *change.reservation_put),
-              codec::encode(st.rules.reservations().at(*change.reservation_put)));
-  if (change.reservation_erased)
-    batch.erase(store::column::entities, keys::reservation_record(st.id, *change.reservation_erased));
-  std::vector<stock_level> promises;
-  for (auto& [day, iid] : change.changed_promises) {
-    auto units = st.rules.promised(day, iid);
-    auto key = keys::promised_record(st.id, day, iid);
-    if (units > 0)
-      batch.put(store::column::entities, key, std::to_string(units));
-    else
-      batch.erase(store::column::entities, key);
-    promises.push_back(stock_level{iid, units, day});
-  }
-  if (!promises.empty())
-    batch.append_event(event{0, "stock.promised", entity, now, std::move(promises), st.id});
-  if (batch.empty())
-    return {};
+  std::vector<stock_level> used;
+  for (auto& [day, iid] : change.changed_day_used)
+    used.push_back(stock_level{iid, st.rules.used(day, iid), day, 0});
+  if (!used.empty())
+    batch.append_event(event{0, "stock.day_used", entity, now, std::move(used), st.id});
   auto committed = st.ctx->store->commit(batch);
   if (!committed) {
     spdlog::error("restaurant.persist_failed restaurant={} error={}", st.id, committed.error().message);
@@ -138,7 +129,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.id = std::move(id);
-  if (!load(st)) // the behavior is still returned; quit() stops the actor before it handles anything
+  if (!load(self)) // the behavior is still returned; quit() stops the actor before it handles anything
     self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));
   report_exit_to_router(self, *st.ctx, keys::restaurant_entity(st.id));
   schedule_idle_tick(self, *st.ctx);
@@ -146,10 +137,10 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
     [self](create_restaurant& cmd) -> caf::result<restaurant> {
       auto& st = self->state;
       st.idle.touch();
-      auto r = st.rules.create(cmd, now_ms());
+      auto r = st.rules.create(cmd, st.ctx->now_ms());
       if (!r)
         return make_error(r.error());
-      if (auto err = persist(self, r->change, nullptr))
+      if (auto err = persist(self, r->change))
         return err;
       spdlog::info("restaurant.created restaurant={} owner={}", st.id, r->value.owner_id);
       return std::move(r->value);
@@ -157,10 +148,20 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
     [self](upsert_menu_item& cmd) -> caf::result<upsert_result> {
       auto& st = self->state;
       st.idle.touch();
-      auto r = st.rules.upsert_item(cmd, local_date(now_ms()));
+      auto r = st.rules.upsert_item(cmd);
       if (!r)
         return make_error(r.error());
-      if (auto err = persist(self, r->change, "menu.item_upserted"))
+      if (auto err = persist(self, r->change))
+        return err;
+      return std::move(r->value);
+    },
+    [self](patch_menu_item& cmd) -> caf::result<upsert_result> {
+      auto& st = self->state;
+      st.idle.touch();
+      auto r = st.rules.patch_item(cmd);
+      if (!r)
+        return make_error(r.error());
+      if (auto err = persist(self, r->change))
         return err;
       return std::move(r->value);
     },
@@ -170,7 +171,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       auto r = st.rules.delete_item(cmd);
       if (!r)
         return make_error(r.error());
-      if (auto err = persist(self, *r, nullptr))
+      if (auto err = persist(self, *r))
         return err;
       return true;
     },
@@ -179,22 +180,42 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       st.idle.touch();
       if (!st.rules.exists())
         return make_error(fail(errc::not_found, "restaurant not found"));
-      return st.rules.menu(local_date(now_ms()), cmd.date);
+      return st.rules.menu(today(st), cmd.date);
     },
     [self](set_reservation& cmd) -> caf::result<reservation_result> {
       auto& st = self->state;
       st.idle.touch();
-      auto r = st.rules.reserve(cmd, local_date(now_ms()));
+      if (auto err = persist(self, st.rules.advance_day(today(st))))
+        return err;
+      auto r = st.rules.reserve(cmd, today(st));
       if (!r)
         return make_error(r.error());
-      if (auto err = persist(self, r->change, nullptr))
+      if (auto err = persist(self, r->change))
         return err;
+      if (st.ctx->at("restaurant.reserved", st.id)) {
+        self->quit(caf::exit_reason::kill);
+        return make_error(fail(errc::outcome_unknown, "crashed (test)"));
+      }
       return std::move(r->value);
     },
-    [self](finalize_reservation& cmd) {
+    [self](settle_reservation& cmd) -> caf::result<settle_result> {
       auto& st = self->state;
       st.idle.touch();
-      persist(self, st.rules.finalize(cmd.order_id), nullptr);
+      if (auto err = persist(self, st.rules.advance_day(today(st))))
+        return err;
+      auto r = st.rules.settle(cmd, today(st));
+      if (auto err = persist(self, r.change))
+        return err;
+      return std::move(r.value);
+    },
+    [self](finalize_reservation& cmd) -> caf::result<bool> {
+      auto& st = self->state;
+      st.idle.touch();
+      if (auto err = persist(self, st.rules.advance_day(today(st))))
+        return err;
+      if (auto err = persist(self, st.rules.finalize(cmd, today(st))))
+        return err;
+      return true;
     },
     [self](evict_atom) {
       auto& st = self->state;

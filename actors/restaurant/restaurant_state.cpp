@@ -9,50 +9,164 @@ namespace bento::actors {
 
 using namespace bento::domain;
 
-int64_t effective_stock(const menu_item& item, const std::string& today, int64_t promised_today) {
-  if (item.daily_stock > 0 && item.stock_date < today)
-    return std::max<int64_t>(0, item.daily_stock - promised_today);
-  return item.stock;
+namespace {
+
+const reservation_hold* hold_of(const reservation& r, const std::string& item_id) {
+  for (auto& h : r.holds)
+    if (h.item_id == item_id)
+      return &h;
+  return nullptr;
 }
 
-int64_t restaurant_state::promised(const std::string& day, const std::string& item_id) const {
-  auto d = promised_.find(day);
-  if (d == promised_.end())
+std::map<std::string, int64_t> quantities(const std::vector<order_line>& lines) {
+  std::map<std::string, int64_t> out;
+  for (auto& l : lines)
+    out[l.item_id] += l.qty;
+  return out;
+}
+
+bool is_plain(const menu_item& item) {
+  return item.daily_stock <= 0;
+}
+
+} // namespace
+
+// --- reading ------------------------------------------------------------------------------------------------
+
+int64_t restaurant_state::used(const std::string& day, const std::string& item_id) const {
+  auto d = used_.find(day);
+  if (d == used_.end())
     return 0;
   auto i = d->second.find(item_id);
   return i == d->second.end() ? 0 : i->second;
 }
 
-void restaurant_state::drop_promises(const std::string& item_id, const std::string& last_day,
-                                     restaurant_change& change) {
-  for (auto d = promised_.begin(); d != promised_.end() && (last_day.empty() || d->first <= last_day);) {
-    if (d->second.erase(item_id) > 0)
-      change.changed_promises.emplace_back(d->first, item_id);
-    d = d->second.empty() ? promised_.erase(d) : std::next(d);
-  }
+int64_t restaurant_state::held(const std::string& item_id) const {
+  auto it = held_.find(item_id);
+  return it == held_.end() ? 0 : it->second;
 }
 
-bool restaurant_state::refresh(menu_item& item, const std::string& today, restaurant_change& change) {
-  if (item.daily_stock > 0 && item.stock_date < today) {
-    item.stock = effective_stock(item, today, promised(today, item.id));
-    item.stock_date = today;
-    drop_promises(item.id, today, change);
-    return true;
-  }
-  return false;
+int64_t restaurant_state::held_in_pool(const std::string& item_id) const {
+  int64_t units = 0;
+  for (auto& [oid, r] : reservations_)
+    for (auto& l : r.lines)
+      if (l.item_id == item_id)
+        units += pool_units(r, item_id, l.qty);
+  return units;
 }
 
-int64_t restaurant_state::available(const menu_item& item, const std::string& day, const std::string& today) const {
-  if (item.daily_stock <= 0 || day <= today)
-    return effective_stock(item, today, promised(today, item.id));
-  return std::max<int64_t>(0, item.daily_stock - promised(day, item.id));
+int64_t restaurant_state::pool_units(const reservation& r, const std::string& item_id, int64_t qty) const {
+  auto it = items_.find(item_id);
+  if (it == items_.end() || !is_plain(it->second))
+    return 0;
+  auto* h = hold_of(r, item_id);
+  // A record without holds was written before holds existed: its units belong to the item's first pool.
+  uint64_t generation = h ? h->generation : 0;
+  int64_t frozen = h ? h->frozen : 0;
+  if (generation != it->second.generation)
+    return 0;
+  return std::clamp<int64_t>(qty - frozen, 0, qty);
 }
+
+std::string restaurant_state::effective_today(const std::string& today) const {
+  return std::max(today, meta_.last_today);
+}
+
+int64_t restaurant_state::available(const menu_item& item, const std::string& day) const {
+  if (is_plain(item))
+    return item.stock;
+  return std::max<int64_t>(0, item.daily_stock - used(day, item.id));
+}
+
+menu_view restaurant_state::menu(const std::string& today_in, const std::string& day) const {
+  menu_view view;
+  if (info_)
+    view.info = *info_;
+  auto today = effective_today(today_in);
+  auto shown = day > today && is_valid_date(day) ? day : today;
+  view.items.reserve(items_.size());
+  for (auto& [id, item] : items_) {
+    view.items.push_back(item);
+    auto& shown_item = view.items.back();
+    shown_item.stock = available(item, shown);
+    shown_item.stock_date = is_plain(item) ? std::string() : shown;
+  }
+  return view;
+}
+
+// --- loading ------------------------------------------------------------------------------------------------
+
+void restaurant_state::load(menu_item i) {
+  version_counter_ = std::max(version_counter_, i.version);
+  auto id = i.id;
+  items_[id] = std::move(i);
+}
+
+void restaurant_state::load(reservation r) {
+  auto id = r.order_id;
+  reservations_[id] = std::move(r);
+}
+
+void restaurant_state::load(restaurant_meta m) {
+  meta_ = std::move(m);
+  meta_loaded_ = true;
+  version_counter_ = std::max(version_counter_, meta_.last_version);
+}
+
+void restaurant_state::load_used(const std::string& day, const std::string& item_id, int64_t units) {
+  if (units > 0)
+    used_[day][item_id] = units;
+}
+
+restaurant_change restaurant_state::finish_load() {
+  restaurant_change change;
+  held_.clear();
+  for (auto& [oid, r] : reservations_)
+    for (auto& l : r.lines)
+      held_[l.item_id] += l.qty;
+  if (!info_ || meta_loaded_)
+    return change;
+  // Written by a version that kept a daily item's stock of one day in its record and counted only promises
+  // for later days (and nothing for plain items): rebuild the per-day counts that version implied.
+  for (auto& [id, item] : items_) {
+    if (!is_plain(item) && !item.stock_date.empty()) {
+      auto units = std::max<int64_t>(0, item.daily_stock - item.stock);
+      if (units != used(item.stock_date, id)) {
+        add_used(item.stock_date, id, units - used(item.stock_date, id), change);
+      }
+    }
+  }
+  for (auto& [oid, r] : reservations_) {
+    for (auto& l : r.lines) {
+      auto it = items_.find(l.item_id);
+      if (it != items_.end() && is_plain(it->second) && !r.date.empty())
+        add_used(r.date, l.item_id, l.qty, change);
+    }
+  }
+  meta_.last_version = version_counter_;
+  change.meta_changed = true;
+  meta_loaded_ = true;
+  return change;
+}
+
+// --- the merchant's side ---------------------------------------------------------------------------------------
 
 std::optional<failure> restaurant_state::check_owner(const principal& caller) const {
   if (!info_)
     return fail(errc::not_found, "restaurant not found");
   if (caller.role != role::merchant || caller.user_id != info_->owner_id)
     return fail(errc::forbidden, "only the restaurant's merchant may change it");
+  return std::nullopt;
+}
+
+std::optional<failure> restaurant_state::check_version(const std::string& item_id,
+                                                       std::optional<uint64_t> if_match) const {
+  if (!if_match)
+    return std::nullopt;
+  auto it = items_.find(item_id);
+  if (it == items_.end() || it->second.version != *if_match)
+    return fail(errc::precondition_failed, "the item changed since version " + std::to_string(*if_match)
+                                             + " was read; read it again");
   return std::nullopt;
 }
 
@@ -67,13 +181,44 @@ outcome<with_change<restaurant>> restaurant_state::create(const create_restauran
     return fail(errc::already_exists, "restaurant exists");
   restaurant r{cmd.restaurant_id, cmd.name, cmd.place, cmd.caller.user_id, now_ms, 1};
   info_ = r;
+  meta_loaded_ = true;
   restaurant_change change;
   change.restaurant_changed = true;
+  change.meta_changed = true; // its presence marks the records as this version's
   return with_change<restaurant>{std::move(r), std::move(change)};
 }
 
-outcome<with_change<upsert_result>> restaurant_state::upsert_item(const upsert_menu_item& cmd,
-                                                                  const std::string& today) {
+std::optional<failure> restaurant_state::declare(menu_item& item, const menu_item* before,
+                                                 std::optional<int64_t> stock) {
+  if (!is_plain(item)) {
+    item.stock = 0;
+    item.stock_date.clear();
+    item.generation = before ? before->generation : 0;
+    return std::nullopt;
+  }
+  item.stock_date.clear();
+  if (before && is_plain(*before)) {
+    // The same pool: the merchant may restate its free units (If-Match guards against a stale read).
+    item.generation = before->generation;
+    item.stock = stock.value_or(before->stock);
+    return std::nullopt;
+  }
+  if (!stock)
+    return fail(errc::invalid_argument, "stock is required when an item becomes plain (daily_stock 0)");
+  // A new declaration: units orders hold from before it are frozen and give nothing back to this pool.
+  item.generation = item.version;
+  item.stock = *stock;
+  return std::nullopt;
+}
+
+outcome<with_change<upsert_result>> restaurant_state::store_item(menu_item item, bool created) {
+  restaurant_change change;
+  change.upserted_items.push_back(item.id);
+  items_[item.id] = item;
+  return with_change<upsert_result>{upsert_result{std::move(item), created}, std::move(change)};
+}
+
+outcome<with_change<upsert_result>> restaurant_state::upsert_item(const upsert_menu_item& cmd) {
   if (auto f = check_owner(cmd.caller))
     return *f;
   if (auto f = check_id("item id", cmd.item_id))
@@ -82,6 +227,10 @@ outcome<with_change<upsert_result>> restaurant_state::upsert_item(const upsert_m
     return *f;
   auto it = items_.find(cmd.item_id);
   bool created = it == items_.end();
+  if (cmd.if_none_match && !created)
+    return fail(errc::precondition_failed, "the item exists (If-None-Match: *)");
+  if (auto f = check_version(cmd.item_id, cmd.if_match))
+    return *f;
   if (created && items_.size() >= max_menu_items)
     return fail(errc::invalid_argument,
                 "a menu holds at most " + std::to_string(max_menu_items) + " items; delete one first");
@@ -91,22 +240,67 @@ outcome<with_change<upsert_result>> restaurant_state::upsert_item(const upsert_m
   item.name = cmd.input.name;
   item.description = cmd.input.description;
   item.price_cents = cmd.input.price_cents;
-  item.stock = cmd.input.stock;
   item.daily_stock = cmd.input.daily_stock;
-  item.stock_date = today;
   item.tags = cmd.input.tags;
   std::sort(item.tags.begin(), item.tags.end());
   item.tags.erase(std::unique(item.tags.begin(), item.tags.end()), item.tags.end());
   item.meals = cmd.input.meals;
   std::sort(item.meals.begin(), item.meals.end());
   item.image_url = cmd.input.image_url;
-  item.version = created ? 1 : it->second.version + 1;
-  items_[item.id] = item;
-  restaurant_change change;
-  change.changed_items.push_back(item.id);
-  // The merchant states today's stock outright; promises for later days stand.
-  drop_promises(item.id, today, change);
-  return with_change<upsert_result>{upsert_result{std::move(item), created}, std::move(change)};
+  item.version = next_version();
+  // PUT states the whole item; for a daily item the stock it read back is computed, so it is not restated.
+  if (auto f = declare(item, created ? nullptr : &it->second, cmd.input.stock))
+    return *f;
+  return store_item(std::move(item), created);
+}
+
+outcome<with_change<upsert_result>> restaurant_state::patch_item(const patch_menu_item& cmd) {
+  if (auto f = check_owner(cmd.caller))
+    return *f;
+  auto it = items_.find(cmd.item_id);
+  if (it == items_.end())
+    return fail(errc::not_found, "menu item not found");
+  if (auto f = check_version(cmd.item_id, cmd.if_match))
+    return *f;
+  const auto& before = it->second;
+  menu_item_input in{before.name,  before.description, before.price_cents, before.stock, before.daily_stock,
+                     before.tags,  before.meals,       before.image_url};
+  if (cmd.name)
+    in.name = *cmd.name;
+  if (cmd.description)
+    in.description = *cmd.description;
+  if (cmd.price_cents)
+    in.price_cents = *cmd.price_cents;
+  if (cmd.stock)
+    in.stock = *cmd.stock;
+  if (cmd.daily_stock)
+    in.daily_stock = *cmd.daily_stock;
+  if (cmd.tags)
+    in.tags = *cmd.tags;
+  if (cmd.meals)
+    in.meals = *cmd.meals;
+  if (cmd.image_url)
+    in.image_url = *cmd.image_url;
+  if (auto f = check_menu_item(in))
+    return *f;
+  if (cmd.stock && in.daily_stock > 0)
+    return fail(errc::invalid_argument,
+                "a daily item's stock is daily_stock less what orders for the day use; change daily_stock");
+  menu_item item = before;
+  item.name = in.name;
+  item.description = in.description;
+  item.price_cents = in.price_cents;
+  item.daily_stock = in.daily_stock;
+  item.tags = in.tags;
+  std::sort(item.tags.begin(), item.tags.end());
+  item.tags.erase(std::unique(item.tags.begin(), item.tags.end()), item.tags.end());
+  item.meals = in.meals;
+  std::sort(item.meals.begin(), item.meals.end());
+  item.image_url = in.image_url;
+  item.version = next_version();
+  if (auto f = declare(item, &before, cmd.stock))
+    return *f;
+  return store_item(std::move(item), false);
 }
 
 outcome<restaurant_change> restaurant_state::delete_item(const delete_menu_item& cmd) {
@@ -115,117 +309,148 @@ outcome<restaurant_change> restaurant_state::delete_item(const delete_menu_item&
   auto it = items_.find(cmd.item_id);
   if (it == items_.end())
     return fail(errc::not_found, "menu item not found");
+  if (auto f = check_version(cmd.item_id, cmd.if_match))
+    return *f;
+  // Orders holding the item keep it (frozen): they may shrink or drop it but not raise it, and its per-day
+  // counts stay, so an item re-created under the same id cannot sell a day twice. Its version is kept so a
+  // re-created item never reuses a version someone read before.
   items_.erase(it);
   restaurant_change change;
   change.deleted_items.push_back(cmd.item_id);
-  drop_promises(cmd.item_id, {}, change);
+  meta_.last_version = version_counter_;
+  change.meta_changed = true;
   return change;
 }
 
-menu_view restaurant_state::menu(const std::string& today, const std::string& day) const {
-  menu_view view;
-  if (info_)
-    view.info = *info_;
-  auto shown = day > today && is_valid_date(day) ? day : today;
-  view.items.reserve(items_.size());
-  for (auto& [id, item] : items_) {
-    view.items.push_back(item);
-    view.items.back().stock = available(item, shown, today);
-    if (item.daily_stock > 0)
-      view.items.back().stock_date = shown;
+// --- orders' side ---------------------------------------------------------------------------------------------
+
+void restaurant_state::add_used(const std::string& day, const std::string& item_id, int64_t delta,
+                                restaurant_change& change) {
+  if (delta == 0 || day.empty())
+    return;
+  auto units = used(day, item_id) + delta;
+  if (units > 0) {
+    used_[day][item_id] = units;
+  } else {
+    // Below zero only for a day already forgotten (released after it closed): nothing left to count.
+    auto d = used_.find(day);
+    if (d != used_.end()) {
+      d->second.erase(item_id);
+      if (d->second.empty())
+        used_.erase(d);
+    }
   }
-  return view;
+  change.changed_day_used.emplace_back(day, item_id);
+}
+
+restaurant_change restaurant_state::advance_day(const std::string& today_in) {
+  restaurant_change change;
+  if (!info_ || !is_valid_date(today_in))
+    return change;
+  if (today_in < meta_.last_today)
+    change.clock_regressed = true;
+  if (today_in <= meta_.last_today)
+    return change;
+  meta_.last_today = today_in;
+  meta_.last_version = std::max(meta_.last_version, version_counter_);
+  change.meta_changed = true;
+  // Closed days cannot be ordered for again, so their counts and their tombstones can go.
+  for (auto d = used_.begin(); d != used_.end() && d->first < today_in;) {
+    for (auto& [item, units] : d->second)
+      change.changed_day_used.emplace_back(d->first, item);
+    d = used_.erase(d);
+  }
+  for (auto r = reservations_.begin(); r != reservations_.end();) {
+    if (r->second.lines.empty() && r->second.date < today_in) {
+      change.reservations_erased.push_back(r->first);
+      r = reservations_.erase(r);
+    } else {
+      ++r;
+    }
+  }
+  return change;
 }
 
 outcome<with_change<reservation_result>> restaurant_state::reserve(const set_reservation& cmd,
-                                                                           const std::string& today) {
+                                                                   const std::string& today_in) {
   if (!info_)
     return fail(errc::not_found, "restaurant not found");
-  // Edges check the date; a peer's command is checked again here, since the day keys stored promises.
+  // Edges check the date; a peer's command is checked again here, since the day keys stored counts.
   if (!cmd.date.empty() && !is_valid_date(cmd.date))
     return fail(errc::invalid_argument, "date must be a real day as YYYY-MM-DD");
+  restaurant_change change;
+  auto today = effective_today(today_in);
   auto old = reservations_.find(cmd.order_id);
-  // The day whose stock a resetting item's units come from: the order's. A reservation keeps its day.
-  auto day = !cmd.date.empty() ? cmd.date : old != reservations_.end() ? old->second.date : today;
-  if (old != reservations_.end() && !old->second.date.empty() && old->second.date != day)
+  bool has_old = old != reservations_.end();
+  if (has_old && cmd.seq != 0 && old->second.seq > cmd.seq)
+    return fail(errc::superseded, "a later change of this order was applied already");
+  if (has_old && cmd.seq != 0 && old->second.seq == cmd.seq) {
+    // The change this order applied last, sent again (a retry): answer what is held. Another change under
+    // the same number (it was fenced off empty, say) must not pass for it.
+    if (quantities(cmd.lines) != quantities(old->second.lines))
+      return fail(errc::superseded, "this change number was settled differently already");
+    reservation_result same{*info_, old->second.lines};
+    return with_change<reservation_result>{std::move(same), std::move(change)};
+  }
+  // The day whose stock a daily item's units come from: the order's. A reservation keeps its day.
+  auto day = !cmd.date.empty() ? cmd.date : has_old && !old->second.date.empty() ? old->second.date : today;
+  if (has_old && !old->second.lines.empty() && !old->second.date.empty() && old->second.date != day)
     return fail(errc::invalid_argument, "an order's day cannot change");
-  // Wanted quantity per item (duplicate lines add up).
   std::map<std::string, int64_t> wanted;
   for (auto& l : cmd.lines) {
     if (l.qty < 1 || l.qty > max_line_qty)
       return fail(errc::invalid_argument, "qty must be between 1 and " + std::to_string(max_line_qty), l.item_id);
-    auto it = items_.find(l.item_id);
-    if (it == items_.end()) {
-      wanted[l.item_id] += l.qty; // checked below: only what the order already holds may stay
-      continue;
-    }
-    if (cmd.for_meal && !it->second.meals.empty()
-        && std::find(it->second.meals.begin(), it->second.meals.end(), *cmd.for_meal) == it->second.meals.end())
-      return fail(errc::meal_unavailable, "item is not served at " + std::string(to_string(*cmd.for_meal)),
-                  l.item_id);
+    if (auto f = check_id("item_id", l.item_id))
+      return *f;
     wanted[l.item_id] += l.qty;
     if (wanted[l.item_id] > max_line_qty)
       return fail(errc::invalid_argument, "qty must be between 1 and " + std::to_string(max_line_qty), l.item_id);
   }
-  // What this order already holds, per item, in the same pool it would draw from now.
-  std::map<std::string, int64_t> held;
-  if (old != reservations_.end())
-    for (auto& l : old->second.lines)
-      held[l.item_id] += l.qty;
-  // An item deleted from the menu can stay in an order that already holds it, but cannot be added or raised.
-  for (auto& [id, qty] : wanted)
-    if (!items_.count(id) && qty > held[id])
-      return fail(errc::invalid_argument, "unknown menu item", id);
-  // Check everything before changing anything.
+  if (wanted.size() > max_order_lines)
+    return fail(errc::invalid_argument, "at most " + std::to_string(max_order_lines) + " items per order");
+  auto before = has_old ? quantities(old->second.lines) : std::map<std::string, int64_t>{};
   std::map<std::string, int64_t> deltas;
   for (auto& [id, qty] : wanted)
     deltas[id] += qty;
-  for (auto& [id, qty] : held)
+  for (auto& [id, qty] : before)
     deltas[id] -= qty;
+  // Check everything before changing anything. Only growth is checked: giving units back is always granted,
+  // whatever happened to the item or the day since.
   for (auto& [id, delta] : deltas) {
-    auto found = items_.find(id);
-    if (found == items_.end() || delta <= 0)
+    if (delta <= 0)
       continue;
+    auto found = items_.find(id);
+    if (found == items_.end())
+      return fail(errc::invalid_argument, "unknown menu item", id);
     auto& item = found->second;
-    if (item.daily_stock > 0 && day < today)
+    if (day < today)
       return fail(errc::invalid_argument, "the order's day has passed; its items cannot be raised", id);
-    if (delta > available(item, day, today))
+    if (day > add_days(today, max_days_ahead))
+      return fail(errc::invalid_argument, "date must be within " + std::to_string(max_days_ahead) + " days", id);
+    if (cmd.for_meal && !item.meals.empty()
+        && std::find(item.meals.begin(), item.meals.end(), *cmd.for_meal) == item.meals.end())
+      return fail(errc::meal_unavailable, "item is not served at " + std::string(to_string(*cmd.for_meal)), id);
+    if (delta > available(item, day))
       return fail(errc::out_of_stock, "not enough stock for " + item.name, id);
   }
-  restaurant_change change;
-  for (auto& [id, delta] : deltas) {
-    auto it = items_.find(id);
-    if (it == items_.end())
-      continue;
-    auto& item = it->second;
-    bool refreshed = refresh(item, today, change);
-    if (item.daily_stock > 0 && day > today) {
-      if (delta != 0) {
-        auto& units = promised_[day][id];
-        units += delta;
-        if (units <= 0)
-          promised_[day].erase(id);
-        if (promised_[day].empty())
-          promised_.erase(day);
-        change.changed_promises.emplace_back(day, id);
-      }
-    } else if (item.daily_stock > 0 && day < today) {
-      // That day's stock is gone: releasing gives nothing back to today's.
-    } else if (delta != 0) {
-      item.stock -= delta;
-      refreshed = true;
-    }
-    if (refreshed)
-      change.changed_items.push_back(id);
-  }
-  reservation_result result;
-  result.info = *info_;
-  reservation record{cmd.order_id, today, {}, day};
+  std::map<std::string, int64_t> stock_before;
+  for (auto& [id, delta] : deltas)
+    if (auto it = items_.find(id); it != items_.end())
+      stock_before[id] = it->second.stock;
+  reservation record;
+  record.order_id = cmd.order_id;
+  record.date = day;
+  record.seq = std::max(cmd.seq, has_old ? old->second.seq : 0);
   for (auto& [id, qty] : wanted) {
+    auto delta = deltas[id];
+    int64_t held_before = before.count(id) ? before[id] : 0;
+    int64_t pool = has_old ? pool_units(old->second, id, held_before) : 0;
+    int64_t frozen = held_before - pool;
+    auto it = items_.find(id);
     order_line line{id, {}, 0, static_cast<int32_t>(qty)};
-    if (auto found = items_.find(id); found != items_.end()) {
-      line.name = found->second.name;
-      line.price_cents = found->second.price_cents;
+    if (it != items_.end()) {
+      line.name = it->second.name;
+      line.price_cents = it->second.price_cents;
     } else {
       for (auto& l : old->second.lines)
         if (l.item_id == id) {
@@ -233,25 +458,120 @@ outcome<with_change<reservation_result>> restaurant_state::reserve(const set_res
           line.price_cents = l.price_cents;
         }
     }
-    result.lines.push_back(line);
     record.lines.push_back(std::move(line));
-  }
-  if (wanted.empty()) {
-    if (old != reservations_.end()) {
-      reservations_.erase(old);
-      change.reservation_erased = cmd.order_id;
+    if (delta > 0 && it != items_.end() && is_plain(it->second)) {
+      it->second.stock -= delta;
+      pool += delta;
+    } else if (delta < 0) {
+      // Frozen units go first: they never return to the pool; what is left comes out of the pool's share.
+      auto release = -delta;
+      auto from_frozen = std::min(frozen, release);
+      frozen -= from_frozen;
+      auto from_pool = release - from_frozen;
+      pool -= from_pool;
+      if (from_pool > 0 && it != items_.end() && is_plain(it->second))
+        it->second.stock += from_pool;
     }
-  } else {
+    bool in_pool = it != items_.end() && is_plain(it->second);
+    record.holds.push_back(reservation_hold{id, in_pool ? it->second.generation : 0, qty - (in_pool ? pool : 0)});
+  }
+  // Lines dropped entirely: their units go back like any other release.
+  for (auto& [id, qty] : before) {
+    if (wanted.count(id))
+      continue;
+    auto it = items_.find(id);
+    auto pool = pool_units(old->second, id, qty);
+    if (pool > 0 && it != items_.end())
+      it->second.stock += pool;
+  }
+  for (auto& [id, delta] : deltas) {
+    if (delta == 0)
+      continue;
+    add_used(day, id, delta, change);
+    held_[id] += delta;
+    if (held_[id] <= 0)
+      held_.erase(id);
+  }
+  for (auto& [id, stock] : stock_before) {
+    auto& item = items_.at(id);
+    if (item.stock != stock) {
+      item.version = next_version();
+      change.stock_items.push_back(id);
+    }
+  }
+  reservation_result result{*info_, record.lines};
+  bool unchanged = has_old && record.lines.empty() && old->second.lines.empty() && record.seq == old->second.seq;
+  if (!unchanged) {
     reservations_[cmd.order_id] = std::move(record);
-    change.reservation_put = cmd.order_id;
+    change.reservations_put.push_back(cmd.order_id);
   }
   return with_change<reservation_result>{std::move(result), std::move(change)};
 }
 
-restaurant_change restaurant_state::finalize(const std::string& order_id) {
+with_change<settle_result> restaurant_state::settle(const settle_reservation& cmd, const std::string& today_in) {
+  with_change<settle_result> out;
+  if (!info_) {
+    out.value.restaurant_exists = false;
+    return out;
+  }
+  auto today = effective_today(today_in);
+  out.value.held.info = *info_;
+  auto it = reservations_.find(cmd.order_id);
+  if (it != reservations_.end()) {
+    out.value.held.lines = it->second.lines;
+    if (cmd.seq == 0)
+      return out; // an intent written before change numbers: the order compares lines itself
+    if (it->second.seq >= cmd.seq) {
+      out.value.applied = it->second.seq == cmd.seq;
+      return out;
+    }
+  } else if (cmd.seq == 0) {
+    return out;
+  }
+  // Not applied. Fence it: a copy of that change still on its way is refused from now on (superseded).
+  // The fence must outlive the change it stops: a change for day D can apply only until D has passed, and
+  // records are forgotten after their day, so it keeps the latest day involved.
+  auto& record = reservations_[cmd.order_id];
+  record.order_id = cmd.order_id;
+  record.seq = cmd.seq;
+  auto day = !cmd.date.empty() && is_valid_date(cmd.date) ? cmd.date : today;
+  if (record.lines.empty())
+    record.date = std::max(record.date, day);
+  out.change.reservations_put.push_back(cmd.order_id);
+  return out;
+}
+
+restaurant_change restaurant_state::finalize(const finalize_reservation& cmd, const std::string& today_in) {
   restaurant_change change;
-  if (reservations_.erase(order_id) > 0)
-    change.reservation_erased = order_id;
+  if (!info_)
+    return change;
+  auto today = effective_today(today_in);
+  auto it = reservations_.find(cmd.order_id);
+  if (it == reservations_.end()) {
+    if (cmd.seq == 0)
+      return change;
+    auto& record = reservations_[cmd.order_id];
+    record.order_id = cmd.order_id;
+    record.seq = cmd.seq;
+    record.date = today;
+    change.reservations_put.push_back(cmd.order_id);
+    return change;
+  }
+  auto& record = it->second;
+  if (record.lines.empty() && record.seq >= cmd.seq)
+    return change; // already consumed (or fenced): nothing to do
+  // Consumed: the units leave the held total but stay counted for their day, and no pool gets them back.
+  for (auto& l : record.lines) {
+    held_[l.item_id] -= l.qty;
+    if (held_[l.item_id] <= 0)
+      held_.erase(l.item_id);
+  }
+  record.lines.clear();
+  record.holds.clear();
+  record.seq = std::max(record.seq, cmd.seq);
+  if (record.date.empty())
+    record.date = today;
+  change.reservations_put.push_back(cmd.order_id);
   return change;
 }
 

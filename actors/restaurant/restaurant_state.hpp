@@ -1,6 +1,19 @@
 #pragma once
-// Rules of one restaurant entity (restaurant/<id>): its menu, its stock, and what it holds for each open order.
+// Rules of one restaurant entity (restaurant/<id>): its menu, its stock, and what it holds for each order.
 // It is the single writer of its stock, which is what makes "all items or none" reservation atomic.
+//
+// The stock model (docs/architecture.md, "Stock rules"):
+// - A plain item (daily_stock == 0) has one pool of free units (`stock`), whatever the order's day. Units an
+//   order holds came from the pool of the item's current declaration (`generation`) or are frozen: taken
+//   under an earlier declaration (before a delete and re-create, or a kind switch). Releasing frozen units
+//   gives nothing back, so a re-declared pool is exactly what the merchant said.
+// - Every item has a per-day count of used units (held by live orders for that day, or delivered). A daily
+//   item (daily_stock > 0) offers daily_stock less that count on each day; the count follows the item id
+//   through deletes and kind switches, so no day ever sells more than its daily stock.
+// - "Today" never moves backwards: the restaurant keeps the latest day it has seen, so a clock stepped back
+//   (NTP, a changed BENTO_TZ) cannot reopen a day that has passed.
+// - Each reservation carries the order's change number: a repeated change is answered without changing
+//   anything, an older one is refused, and settle() tells an order whether its interrupted change happened.
 #include <map>
 #include <optional>
 #include <string>
@@ -14,11 +27,20 @@ namespace bento::actors {
 /// What a command changed, for the actor to persist in one batch and publish as events.
 struct restaurant_change {
   bool restaurant_changed = false;
-  std::vector<std::string> changed_items;   // ids whose record (stock or fields) changed
+  bool meta_changed = false;
+  std::vector<std::string> upserted_items;  // item records changed by the merchant ("menu.item_upserted")
+  std::vector<std::string> stock_items;     // item records whose free stock orders changed ("stock.changed")
   std::vector<std::string> deleted_items;
-  std::optional<std::string> reservation_put;   // order id whose reservation record is new or changed
-  std::optional<std::string> reservation_erased;
-  std::vector<std::pair<std::string, std::string>> changed_promises; // (day, item); gone from promised() = erase
+  std::vector<std::string> reservations_put;    // records new or changed (possibly emptied to a tombstone)
+  std::vector<std::string> reservations_erased;
+  std::vector<std::pair<std::string, std::string>> changed_day_used; // (day, item); 0 units = erase
+  bool clock_regressed = false; // the caller's "today" was behind the latest day seen: log it
+
+  bool empty() const noexcept {
+    return !restaurant_changed && !meta_changed && upserted_items.empty() && stock_items.empty()
+           && deleted_items.empty() && reservations_put.empty() && reservations_erased.empty()
+           && changed_day_used.empty();
+  }
 };
 
 template <class T>
@@ -27,12 +49,8 @@ struct with_change {
   restaurant_change change;
 };
 
-/// Stock of an item as seen on `today`: a resetting item (daily_stock > 0) starts each day at daily_stock less
-/// what orders for that day promised before it came (`promised_today`).
-int64_t effective_stock(const domain::menu_item& item, const std::string& today, int64_t promised_today = 0);
-
-/// Units of resetting items promised to orders for later days: day -> item -> units.
-using promise_book = std::map<std::string, std::map<std::string, int64_t>>;
+/// Used units per day and item: day -> item -> units.
+using day_book = std::map<std::string, std::map<std::string, int64_t>>;
 
 class restaurant_state {
 public:
@@ -40,47 +58,70 @@ public:
   const std::optional<domain::restaurant>& info() const noexcept { return info_; }
   const std::map<std::string, domain::menu_item>& items() const noexcept { return items_; }
   const std::map<std::string, domain::reservation>& reservations() const noexcept { return reservations_; }
+  const day_book& used() const noexcept { return used_; }
+  int64_t used(const std::string& day, const std::string& item_id) const;
+  const domain::restaurant_meta& meta() const noexcept { return meta_; }
+  /// Units of the item held by live reservations (any day).
+  int64_t held(const std::string& item_id) const;
+  /// Units of the item held under its current declaration (those that go back to `stock` when released).
+  int64_t held_in_pool(const std::string& item_id) const;
+  /// The day orders and menus are judged by: the later of the caller's today and the latest day seen.
+  std::string effective_today(const std::string& today) const;
+  /// Moves the restaurant's day forward to `today` (never back) and forgets what belongs to closed days. The
+  /// actor persists it before each reservation command, which then judges by effective_today().
+  restaurant_change advance_day(const std::string& today);
 
+  // Loading from the store; call finish_load() after the last record.
   void load(domain::restaurant r) { info_ = std::move(r); }
-  void load(domain::menu_item i) { auto id = i.id; items_[id] = std::move(i); }
-  void load(domain::reservation r) { auto id = r.order_id; reservations_[id] = std::move(r); }
-  void load_promise(const std::string& day, const std::string& item_id, int64_t units) {
-    promised_[day][item_id] = units;
-  }
-  const promise_book& promised() const noexcept { return promised_; }
-  int64_t promised(const std::string& day, const std::string& item_id) const;
+  void load(domain::menu_item i);
+  void load(domain::reservation r);
+  void load(domain::restaurant_meta m);
+  void load_used(const std::string& day, const std::string& item_id, int64_t units);
+  /// Derives what is kept in memory only and upgrades records written by earlier versions; the returned
+  /// change (empty for current records) must be persisted before the restaurant serves anything.
+  restaurant_change finish_load();
 
   domain::outcome<with_change<domain::restaurant>> create(const domain::create_restaurant& cmd, int64_t now_ms);
 
-  domain::outcome<with_change<domain::upsert_result>> upsert_item(const domain::upsert_menu_item& cmd,
-                                                                  const std::string& today);
-
+  domain::outcome<with_change<domain::upsert_result>> upsert_item(const domain::upsert_menu_item& cmd);
+  domain::outcome<with_change<domain::upsert_result>> patch_item(const domain::patch_menu_item& cmd);
   domain::outcome<restaurant_change> delete_item(const domain::delete_menu_item& cmd);
 
-  /// The menu with each item's stock for `day` (today when empty or past).
+  /// The menu with each item's stock for `day` (today when empty, malformed or past).
   domain::menu_view menu(const std::string& today, const std::string& day = {}) const;
 
   /// Sets the reservation for cmd.order_id to exactly cmd.lines, all or none.
   domain::outcome<with_change<domain::reservation_result>> reserve(const domain::set_reservation& cmd,
-                                                                           const std::string& today);
+                                                                   const std::string& today);
 
-  restaurant_change finalize(const std::string& order_id);
+  /// Whether the order's change cmd.seq was applied, and what is held; fences it off if it was not.
+  with_change<domain::settle_result> settle(const domain::settle_reservation& cmd, const std::string& today);
+
+  /// The order was delivered: its units are consumed (they stay used for their day; no stock comes back).
+  restaurant_change finalize(const domain::finalize_reservation& cmd, const std::string& today);
 
 private:
   std::optional<domain::failure> check_owner(const domain::principal& caller) const;
-  /// Applies the daily reset to an item before it is read or changed; true when it changed the item. Promises
-  /// for today are folded into the fresh stock, and promises for days gone by are dropped.
-  bool refresh(domain::menu_item& item, const std::string& today, restaurant_change& change);
-  /// Forgets the item's promises up to `last_day` (inclusive; every day when empty).
-  void drop_promises(const std::string& item_id, const std::string& last_day, restaurant_change& change);
-  /// Units an order for `day` (today or later) may still take: one pool for a plain item, the day's own for a
-  /// resetting one.
-  int64_t available(const domain::menu_item& item, const std::string& day, const std::string& today) const;
+  std::optional<domain::failure> check_version(const std::string& item_id, std::optional<uint64_t> if_match) const;
+  /// Units an order for `day` may still take.
+  int64_t available(const domain::menu_item& item, const std::string& day) const;
+  void add_used(const std::string& day, const std::string& item_id, int64_t delta, restaurant_change& change);
+  uint64_t next_version() { return ++version_counter_; }
+  /// Sets a new or changed item's pool: the same pool when a plain item stays plain, else a new declaration.
+  std::optional<domain::failure> declare(domain::menu_item& item, const domain::menu_item* before,
+                                         std::optional<int64_t> stock);
+  domain::outcome<with_change<domain::upsert_result>> store_item(domain::menu_item item, bool created);
+  /// Of the units a reservation holds of an item, those in the item's current pool.
+  int64_t pool_units(const domain::reservation& r, const std::string& item_id, int64_t qty) const;
 
   std::optional<domain::restaurant> info_;
   std::map<std::string, domain::menu_item> items_;
   std::map<std::string, domain::reservation> reservations_;
-  promise_book promised_;
+  day_book used_;
+  domain::restaurant_meta meta_;
+  bool meta_loaded_ = false;
+  uint64_t version_counter_ = 0;
+  std::map<std::string, int64_t> held_; // item -> units held by live reservations
 };
 
 } // namespace bento::actors

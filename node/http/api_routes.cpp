@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -30,6 +31,8 @@ int status_of(errc code) {
   switch (code) {
     case errc::invalid_argument: return 400;
     case errc::meal_unavailable: return 400;
+    case errc::superseded: return 409;
+    case errc::precondition_failed: return 412;
     case errc::unauthenticated: return 401;
     case errc::forbidden: return 403;
     case errc::not_found: return 404;
@@ -90,6 +93,27 @@ bool parse_query(const std::string& raw, std::map<std::string, std::string>& out
     pos = amp + 1;
   }
   return true;
+}
+
+/// An entity tag as the API writes it: the item version in quotes.
+std::string etag_of(uint64_t version) {
+  return "\"" + std::to_string(version) + "\"";
+}
+
+/// Reads `"<digits>"` (or W/ of it: versions are exact, so a weak tag compares the same).
+std::optional<uint64_t> parse_etag(const std::string& h) {
+  std::string_view v = h;
+  if (v.rfind("W/", 0) == 0)
+    v.remove_prefix(2);
+  if (v.size() < 3 || v.size() > 22 || v.front() != '"' || v.back() != '"')
+    return std::nullopt;
+  uint64_t n = 0;
+  for (size_t i = 1; i + 1 < v.size(); ++i) {
+    if (v[i] < '0' || v[i] > '9')
+      return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(v[i] - '0');
+  }
+  return n;
 }
 
 struct call;
@@ -249,6 +273,27 @@ struct call : std::enable_shared_from_this<call> {
     }
     out = d->second;
     return true;
+  }
+
+  /// Reads If-Match into `out` when given; answers 400 itself for anything but one quoted version.
+  bool if_match(std::optional<uint64_t>& out) {
+    if (req.if_match.empty())
+      return true;
+    out = parse_etag(req.if_match);
+    if (!out) {
+      fail(errc::invalid_argument, "If-Match must be one quoted item version, as in the ETag (e.g. \"12\")");
+      return false;
+    }
+    return true;
+  }
+
+  /// Answers with an item and its ETag.
+  void reply_item(int status, const menu_item& item) {
+    http_response resp;
+    resp.status = status;
+    resp.body = jv::to_json(item).dump(-1, ' ', false, json::error_handler_t::replace);
+    resp.headers.emplace_back("ETag", etag_of(item.version));
+    respond(std::move(resp));
   }
 
   /// A callback for the domain that maps success through `on_ok` and failure to an error response.
@@ -441,6 +486,27 @@ void get_menu_route(const call_ptr& c) {
   }));
 }
 
+/// Reads tags and meals of a menu item body; false after answering 400.
+bool read_meals(const call_ptr& c, jv::reader& r, std::optional<std::vector<meal>>& out) {
+  auto meals = r.strings("meals", false, 3);
+  if (!r.ok()) {
+    c->fail(r.error());
+    return false;
+  }
+  if (!meals)
+    return true;
+  out.emplace();
+  for (auto& m : *meals) {
+    auto parsed = parse_meal(m);
+    if (!parsed) {
+      c->fail(errc::invalid_argument, "meals may contain only breakfast, lunch, dinner");
+      return false;
+    }
+    out->push_back(*parsed);
+  }
+  return true;
+}
+
 void put_item(const call_ptr& c) {
   if (!c->authenticate(role::merchant) || !c->parse_body())
     return;
@@ -451,35 +517,92 @@ void put_item(const call_ptr& c) {
   cmd.caller = c->caller;
   cmd.restaurant_id = c->params[0];
   cmd.item_id = c->params[1];
+  if (!c->if_match(cmd.if_match))
+    return;
+  if (!c->req.if_none_match.empty()) {
+    if (c->req.if_none_match != "*")
+      return c->fail(errc::invalid_argument, "If-None-Match is supported only as * (create only)");
+    cmd.if_none_match = true;
+  }
   auto& in = cmd.input;
   in.name = r.string("name", true).value_or("");
   in.description = r.string("description", false).value_or("");
   in.price_cents = r.integer("price_cents", true, 0, max_price_cents).value_or(0);
-  in.stock = r.integer("stock", true, 0, max_stock).value_or(0);
   in.daily_stock = r.integer("daily_stock", false, 0, max_stock).value_or(0);
+  // A plain item states its free units; a daily item's stock is computed per day, so a body read back from
+  // GET (which shows it) may carry it, and it is not restated.
+  auto stock = r.integer("stock", in.daily_stock == 0, 0, max_stock);
+  in.stock = stock.value_or(0);
   in.tags = r.strings("tags", false, max_tags).value_or(std::vector<std::string>{});
-  auto meals = r.strings("meals", false, 3).value_or(std::vector<std::string>{});
   in.image_url = r.string("image_url", false).value_or("");
+  std::optional<std::vector<meal>> meals;
   if (!r.ok())
     return c->fail(r.error());
-  for (auto& m : meals) {
-    auto parsed = parse_meal(m);
-    if (!parsed)
-      return c->fail(errc::invalid_argument, "meals may contain only breakfast, lunch, dinner");
-    in.meals.push_back(*parsed);
-  }
+  if (!read_meals(c, r, meals))
+    return;
+  in.meals = meals.value_or(std::vector<meal>{});
   if (auto f = check_menu_item(in))
     return c->fail(*f);
   c->domain().call(std::move(cmd), c->then<upsert_result>([](call& c, upsert_result& res) {
-    c.reply(res.created ? 201 : 200, jv::to_json(res.item));
+    c.reply_item(res.created ? 201 : 200, res.item);
+  }));
+}
+
+void patch_item(const call_ptr& c) {
+  if (!c->authenticate(role::merchant) || !c->parse_body())
+    return;
+  static const std::set<std::string> fields = {"name", "description", "price_cents", "stock", "daily_stock",
+                                               "tags", "meals", "image_url"};
+  for (auto& [key, value] : c->body.items())
+    if (!fields.count(key))
+      return c->fail(errc::invalid_argument, "unknown field " + key.substr(0, 64) + "; a PATCH names only "
+                                             "name, description, price_cents, stock, daily_stock, tags, meals, image_url");
+  if (c->body.empty())
+    return c->fail(errc::invalid_argument, "name at least one field to change");
+  jv::reader r(c->body);
+  patch_menu_item cmd;
+  cmd.caller = c->caller;
+  cmd.restaurant_id = c->params[0];
+  cmd.item_id = c->params[1];
+  if (!c->if_match(cmd.if_match))
+    return;
+  cmd.name = r.string("name", false);
+  cmd.description = r.string("description", false);
+  cmd.price_cents = r.integer("price_cents", false, 0, max_price_cents);
+  cmd.stock = r.integer("stock", false, 0, max_stock);
+  cmd.daily_stock = r.integer("daily_stock", false, 0, max_stock);
+  cmd.tags = r.strings("tags", false, max_tags);
+  cmd.image_url = r.string("image_url", false);
+  if (!r.ok())
+    return c->fail(r.error());
+  if (!read_meals(c, r, cmd.meals))
+    return;
+  c->domain().call(std::move(cmd), c->then<upsert_result>([](call& c, upsert_result& res) {
+    c.reply_item(200, res.item);
+  }));
+}
+
+void get_item(const call_ptr& c) {
+  if (!c->authenticate())
+    return;
+  get_menu cmd{c->params[0], {}};
+  if (!c->query_date(cmd.date))
+    return;
+  c->domain().call(std::move(cmd), c->then<menu_view>([](call& c, menu_view& m) {
+    for (auto& i : m.items)
+      if (i.id == c.params[1])
+        return c.reply_item(200, i);
+    c.fail(errc::not_found, "menu item not found");
   }));
 }
 
 void delete_item(const call_ptr& c) {
   if (!c->authenticate(role::merchant))
     return;
-  c->domain().call(delete_menu_item{c->caller, c->params[0], c->params[1]},
-                   c->then<bool>([](call& c, bool) { c.no_content(); }));
+  delete_menu_item cmd{c->caller, c->params[0], c->params[1], std::nullopt};
+  if (!c->if_match(cmd.if_match))
+    return;
+  c->domain().call(std::move(cmd), c->then<bool>([](call& c, bool) { c.no_content(); }));
 }
 
 void search_menu(const call_ptr& c) {
@@ -608,12 +731,17 @@ void patch_order(const call_ptr& c) {
   edit_order cmd;
   cmd.caller = c->caller;
   cmd.order_id = c->params[0];
+  if (c->body.contains("note"))
+    return c->fail(errc::invalid_argument, "note is the customer's; a merchant writes merchant_note");
   cmd.lines = r.lines("items", false);
-  cmd.note = r.string("note", false);
+  cmd.merchant_note = r.string("merchant_note", false);
   if (!r.ok())
     return c->fail(r.error());
-  if (!cmd.lines && !cmd.note)
-    return c->fail(errc::invalid_argument, "give items and/or note");
+  if (!cmd.lines && !cmd.merchant_note)
+    return c->fail(errc::invalid_argument, "give items and/or merchant_note");
+  if (cmd.merchant_note)
+    if (auto f = check_text("merchant_note", *cmd.merchant_note, max_note_length, false, true))
+      return c->fail(*f);
   if (cmd.lines)
     if (auto f = check_lines(*cmd.lines))
       return c->fail(*f);
@@ -633,7 +761,9 @@ std::vector<route> make_routes() {
     {"POST", "/api/v1/restaurants", create_restaurant_route, {}},
     {"GET", "/api/v1/restaurants", list_restaurants, {}},
     {"GET", "/api/v1/restaurants/{}/menu", get_menu_route, {}},
+    {"GET", "/api/v1/restaurants/{}/menu/items/{}", get_item, {}},
     {"PUT", "/api/v1/restaurants/{}/menu/items/{}", put_item, {}},
+    {"PATCH", "/api/v1/restaurants/{}/menu/items/{}", patch_item, {}},
     {"DELETE", "/api/v1/restaurants/{}/menu/items/{}", delete_item, {}},
     {"GET", "/api/v1/menu", search_menu, {}},
     {"POST", "/api/v1/orders", create_order, {}},

@@ -129,6 +129,8 @@ private:
       out.raw_query = target.substr(q + 1);
     out.authorization = std::string(req[http::field::authorization]);
     out.idempotency_key = std::string(req["Idempotency-Key"]);
+    out.if_match = std::string(req[http::field::if_match]);
+    out.if_none_match = std::string(req[http::field::if_none_match]);
     out.content_type = std::string(req[http::field::content_type]);
     out.body = std::move(req.body());
     out.client_address = address_;

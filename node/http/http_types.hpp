@@ -14,6 +14,8 @@ struct http_request {
   std::string raw_query;
   std::string authorization;
   std::string idempotency_key;
+  std::string if_match;      // If-Match (a quoted version)
+  std::string if_none_match; // If-None-Match
   std::string content_type;
   std::string body;
   std::string client_address;

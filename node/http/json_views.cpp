@@ -31,15 +31,19 @@ json to_json(const menu_item& i) {
   json meals = json::array();
   for (auto m : i.meals)
     meals.push_back(to_string(m));
-  return {{"id", i.id},
-          {"name", i.name},
-          {"description", i.description},
-          {"price_cents", i.price_cents},
-          {"stock", i.stock},
-          {"daily_stock", i.daily_stock},
-          {"tags", i.tags},
-          {"meals", meals},
-          {"image_url", i.image_url}};
+  json j = {{"id", i.id},
+            {"name", i.name},
+            {"description", i.description},
+            {"price_cents", i.price_cents},
+            {"stock", i.stock},
+            {"daily_stock", i.daily_stock},
+            {"tags", i.tags},
+            {"meals", meals},
+            {"image_url", i.image_url},
+            {"version", i.version}};
+  if (i.daily_stock > 0 && !i.stock_date.empty())
+    j["stock_date"] = i.stock_date; // the day whose stock `stock` is
+  return j;
 }
 
 json to_json(const order& o) {
@@ -56,6 +60,7 @@ json to_json(const order& o) {
           {"meal", to_string(o.meal)},
           {"date", o.date},
           {"note", o.note},
+          {"merchant_note", o.merchant_note},
           {"created_at", iso8601(o.created_at_ms)},
           {"updated_at", iso8601(o.updated_at_ms)}};
 }

@@ -36,6 +36,22 @@ struct node_metrics::impl {
                                                      .Name("bento_catalog_entries")
                                                      .Help("Entries in the menu read model by kind")
                                                      .Register(registry);
+  prometheus::Family<prometheus::Gauge>& settling = prometheus::BuildGauge()
+                                                      .Name("bento_orders_settling")
+                                                      .Help("Orders with an interrupted stock change not yet settled "
+                                                            "(stays at 0 unless a restaurant is unreachable)")
+                                                      .Register(registry);
+  prometheus::Family<prometheus::Counter>& settles = prometheus::BuildCounter()
+                                                       .Name("bento_order_settles_total")
+                                                       .Help("Interrupted stock changes settled, by outcome "
+                                                             "(applied, not_applied) and failed attempts (retry)")
+                                                       .Register(registry);
+  prometheus::Family<prometheus::Counter>& clock = prometheus::BuildCounter()
+                                                     .Name("bento_clock_regressions_total")
+                                                     .Help("Times a restaurant was asked with a local day before "
+                                                           "one it had seen (the wall clock or BENTO_TZ went back)")
+                                                     .Register(registry);
+  double last_settled_forward = 0, last_settled_back = 0, last_settle_retries = 0, last_clock_regressions = 0;
   prometheus::Family<prometheus::Gauge>& rocksdb = prometheus::BuildGauge()
                                                      .Name("bento_rocksdb")
                                                      .Help("RocksDB statistics by name")
@@ -104,6 +120,19 @@ std::string node_metrics::render(const entity_stats* entities, const std::map<st
     auto ev = static_cast<double>(entities->evictions);
     impl_->lifecycle.Add({{"event", "eviction"}}).Increment(ev - impl_->last_evictions);
     impl_->last_evictions = ev;
+    impl_->settling.Add({}).Set(static_cast<double>(entities->orders_settling));
+    auto bump = [](prometheus::Counter& c, double now, double& last) {
+      if (now > last)
+        c.Increment(now - last);
+      last = now;
+    };
+    bump(impl_->settles.Add({{"outcome", "applied"}}), static_cast<double>(entities->settled_forward),
+         impl_->last_settled_forward);
+    bump(impl_->settles.Add({{"outcome", "not_applied"}}), static_cast<double>(entities->settled_back),
+         impl_->last_settled_back);
+    bump(impl_->settles.Add({{"outcome", "retry"}}), static_cast<double>(entities->settle_retries),
+         impl_->last_settle_retries);
+    bump(impl_->clock.Add({}), static_cast<double>(entities->clock_regressions), impl_->last_clock_regressions);
     impl_->catalog.Add({{"kind", "restaurant"}}).Set(static_cast<double>(entities->catalog_restaurants));
     impl_->catalog.Add({{"kind", "item"}}).Set(static_cast<double>(entities->catalog_items));
   }

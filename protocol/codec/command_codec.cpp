@@ -75,7 +75,7 @@ std::string encode(const failure& x) {
 }
 bool decode(std::string_view bytes, failure& out) {
   return decode_with<pb::Failure>(bytes, [&](const pb::Failure& m) {
-    out.code = m.code() <= static_cast<uint32_t>(errc::meal_unavailable) ? static_cast<errc>(m.code())
+    out.code = m.code() <= static_cast<uint32_t>(errc::precondition_failed) ? static_cast<errc>(m.code())
                                                                           : errc::outcome_unknown;
     out.message = m.message();
     out.item_id = m.item_id();
@@ -162,6 +162,9 @@ std::string encode(const upsert_menu_item& x) {
     for (auto ml : x.input.meals)
       in->add_meals(static_cast<pb::Meal>(ml));
     in->set_image_url(x.input.image_url);
+    if (x.if_match)
+      m.set_if_match(*x.if_match);
+    m.set_if_none_match(x.if_none_match);
   });
 }
 bool decode(std::string_view bytes, upsert_menu_item& out) {
@@ -180,6 +183,69 @@ bool decode(std::string_view bytes, upsert_menu_item& out) {
     for (auto ml : in.meals())
       out.input.meals.push_back(clamp_enum(ml, meal::dinner));
     out.input.image_url = in.image_url();
+    out.if_match = m.has_if_match() ? std::optional<uint64_t>(m.if_match()) : std::nullopt;
+    out.if_none_match = m.if_none_match();
+  });
+}
+
+std::string encode(const patch_menu_item& x) {
+  return encode_with<pb::PatchMenuItem>([&](pb::PatchMenuItem& m) {
+    to_pb(x.caller, *m.mutable_caller());
+    m.set_restaurant_id(x.restaurant_id);
+    m.set_item_id(x.item_id);
+    if (x.name)
+      m.set_name(*x.name);
+    if (x.description)
+      m.set_description(*x.description);
+    if (x.price_cents)
+      m.set_price_cents(*x.price_cents);
+    if (x.stock)
+      m.set_stock(*x.stock);
+    if (x.daily_stock)
+      m.set_daily_stock(*x.daily_stock);
+    if (x.tags) {
+      auto* tags = m.mutable_tags(); // present even when empty: "no tags" differs from "unchanged"
+      for (auto& t : *x.tags)
+        tags->add_values(t);
+    }
+    if (x.meals) {
+      auto* meals = m.mutable_meals();
+      for (auto ml : *x.meals)
+        meals->add_values(static_cast<pb::Meal>(ml));
+    }
+    if (x.image_url)
+      m.set_image_url(*x.image_url);
+    if (x.if_match)
+      m.set_if_match(*x.if_match);
+  });
+}
+bool decode(std::string_view bytes, patch_menu_item& out) {
+  return decode_with<pb::PatchMenuItem>(bytes, [&](const pb::PatchMenuItem& m) {
+    out = patch_menu_item{};
+    out.caller = from_pb(m.caller());
+    out.restaurant_id = m.restaurant_id();
+    out.item_id = m.item_id();
+    if (m.has_name())
+      out.name = m.name();
+    if (m.has_description())
+      out.description = m.description();
+    if (m.has_price_cents())
+      out.price_cents = m.price_cents();
+    if (m.has_stock())
+      out.stock = m.stock();
+    if (m.has_daily_stock())
+      out.daily_stock = m.daily_stock();
+    if (m.has_tags())
+      out.tags = std::vector<std::string>(m.tags().values().begin(), m.tags().values().end());
+    if (m.has_meals()) {
+      out.meals.emplace();
+      for (auto ml : m.meals().values())
+        out.meals->push_back(clamp_enum(ml, meal::dinner));
+    }
+    if (m.has_image_url())
+      out.image_url = m.image_url();
+    if (m.has_if_match())
+      out.if_match = m.if_match();
   });
 }
 
@@ -201,11 +267,14 @@ std::string encode(const delete_menu_item& x) {
     to_pb(x.caller, *m.mutable_caller());
     m.set_restaurant_id(x.restaurant_id);
     m.set_item_id(x.item_id);
+    if (x.if_match)
+      m.set_if_match(*x.if_match);
   });
 }
 bool decode(std::string_view bytes, delete_menu_item& out) {
   return decode_with<pb::DeleteMenuItem>(bytes, [&](const pb::DeleteMenuItem& m) {
-    out = delete_menu_item{from_pb(m.caller()), m.restaurant_id(), m.item_id()};
+    out = delete_menu_item{from_pb(m.caller()), m.restaurant_id(), m.item_id(),
+                           m.has_if_match() ? std::optional<uint64_t>(m.if_match()) : std::nullopt};
   });
 }
 
@@ -248,6 +317,7 @@ std::string encode(const set_reservation& x) {
     if (x.for_meal)
       m.set_for_meal(static_cast<pb::Meal>(*x.for_meal));
     m.set_date(x.date);
+    m.set_seq(x.seq);
   });
 }
 bool decode(std::string_view bytes, set_reservation& out) {
@@ -257,6 +327,7 @@ bool decode(std::string_view bytes, set_reservation& out) {
     out.lines = lines_from_pb(m.lines());
     out.for_meal = m.has_for_meal() ? std::optional<meal>(clamp_enum(m.for_meal(), meal::dinner)) : std::nullopt;
     out.date = m.date();
+    out.seq = m.seq();
   });
 }
 
@@ -277,11 +348,43 @@ std::string encode(const finalize_reservation& x) {
   return encode_with<pb::FinalizeReservation>([&](pb::FinalizeReservation& m) {
     m.set_restaurant_id(x.restaurant_id);
     m.set_order_id(x.order_id);
+    m.set_seq(x.seq);
   });
 }
 bool decode(std::string_view bytes, finalize_reservation& out) {
   return decode_with<pb::FinalizeReservation>(bytes, [&](const pb::FinalizeReservation& m) {
-    out = finalize_reservation{m.restaurant_id(), m.order_id()};
+    out = finalize_reservation{m.restaurant_id(), m.order_id(), m.seq()};
+  });
+}
+
+std::string encode(const settle_reservation& x) {
+  return encode_with<pb::SettleReservation>([&](pb::SettleReservation& m) {
+    m.set_restaurant_id(x.restaurant_id);
+    m.set_order_id(x.order_id);
+    m.set_seq(x.seq);
+    m.set_date(x.date);
+  });
+}
+bool decode(std::string_view bytes, settle_reservation& out) {
+  return decode_with<pb::SettleReservation>(bytes, [&](const pb::SettleReservation& m) {
+    out = settle_reservation{m.restaurant_id(), m.order_id(), m.seq(), m.date()};
+  });
+}
+
+std::string encode(const settle_result& x) {
+  return encode_with<pb::SettleResult>([&](pb::SettleResult& m) {
+    to_pb(x.held.info, *m.mutable_held()->mutable_info());
+    order_lines_to_pb(x.held.lines, *m.mutable_held()->mutable_lines());
+    m.set_applied(x.applied);
+    m.set_restaurant_exists(x.restaurant_exists);
+  });
+}
+bool decode(std::string_view bytes, settle_result& out) {
+  return decode_with<pb::SettleResult>(bytes, [&](const pb::SettleResult& m) {
+    from_pb(m.held().info(), out.held.info);
+    out.held.lines = lines_from_pb(m.held().lines());
+    out.applied = m.applied();
+    out.restaurant_exists = m.restaurant_exists();
   });
 }
 
@@ -342,8 +445,8 @@ std::string encode(const edit_order& x) {
     m.set_order_id(x.order_id);
     if (x.lines)
       lines_to_pb(*x.lines, *m.mutable_lines()->mutable_lines());
-    if (x.note)
-      m.set_note(*x.note);
+    if (x.merchant_note)
+      m.set_merchant_note(*x.merchant_note);
   });
 }
 bool decode(std::string_view bytes, edit_order& out) {
@@ -351,7 +454,7 @@ bool decode(std::string_view bytes, edit_order& out) {
     out.caller = from_pb(m.caller());
     out.order_id = m.order_id();
     out.lines = m.has_lines() ? std::optional(line_requests_from_pb(m.lines().lines())) : std::nullopt;
-    out.note = m.has_note() ? std::optional<std::string>(m.note()) : std::nullopt;
+    out.merchant_note = m.has_merchant_note() ? std::optional<std::string>(m.merchant_note()) : std::nullopt;
   });
 }
 

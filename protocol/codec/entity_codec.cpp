@@ -33,7 +33,30 @@ std::string encode(const reservation& x) {
   for (auto& l : x.lines)
     to_pb(l, *m.add_lines());
   m.set_date(x.date);
+  m.set_seq(x.seq);
+  for (auto& h : x.holds) {
+    auto* p = m.add_holds();
+    p->set_item_id(h.item_id);
+    p->set_generation(h.generation);
+    p->set_frozen(h.frozen);
+  }
   return serialize(m);
+}
+
+std::string encode(const restaurant_meta& x) {
+  pb::RestaurantMeta m;
+  m.set_last_today(x.last_today);
+  m.set_last_version(x.last_version);
+  return serialize(m);
+}
+
+bool decode(std::string_view bytes, restaurant_meta& out) {
+  pb::RestaurantMeta m;
+  if (!parse(bytes, m))
+    return false;
+  out.last_today = m.last_today();
+  out.last_version = m.last_version();
+  return true;
 }
 
 std::string encode(const order& x) {
@@ -61,6 +84,7 @@ std::string encode(const event& x) {
         l->set_item_id(s.item_id);
         l->set_stock(s.stock);
         l->set_stock_date(s.stock_date);
+        l->set_version(s.version);
       }
       break;
     }
@@ -101,6 +125,10 @@ bool decode(std::string_view bytes, reservation& out) {
   out.stock_date = m.stock_date();
   out.lines = lines_from_pb(m.lines());
   out.date = m.date().empty() ? m.stock_date() : m.date();
+  out.seq = m.seq();
+  out.holds.clear();
+  for (auto& h : m.holds())
+    out.holds.push_back(reservation_hold{h.item_id(), h.generation(), h.frozen()});
   return true;
 }
 
@@ -149,7 +177,7 @@ bool decode(std::string_view bytes, event& out) {
     case pb::Event::kStock: {
       std::vector<stock_level> levels;
       for (auto& l : m.stock().levels())
-        levels.push_back(stock_level{l.item_id(), l.stock(), l.stock_date()});
+        levels.push_back(stock_level{l.item_id(), l.stock(), l.stock_date(), l.version()});
       out.payload = std::move(levels);
       break;
     }

@@ -14,6 +14,7 @@ std::string encode(const domain::menu_item& x);
 std::string encode(const domain::reservation& x);
 std::string encode(const domain::order& x);
 std::string encode(const domain::event& x);
+std::string encode(const domain::restaurant_meta& x);
 
 bool decode(std::string_view bytes, domain::user& out);
 bool decode(std::string_view bytes, domain::restaurant& out);
@@ -21,5 +22,6 @@ bool decode(std::string_view bytes, domain::menu_item& out);
 bool decode(std::string_view bytes, domain::reservation& out);
 bool decode(std::string_view bytes, domain::order& out);
 bool decode(std::string_view bytes, domain::event& out);
+bool decode(std::string_view bytes, domain::restaurant_meta& out);
 
 } // namespace bento::codec

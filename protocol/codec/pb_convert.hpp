@@ -87,6 +87,7 @@ inline void to_pb(const menu_item& x, pb::MenuItem& m) {
     m.add_meals(static_cast<pb::Meal>(ml));
   m.set_image_url(x.image_url);
   m.set_version(x.version);
+  m.set_generation(x.generation);
 }
 
 inline void from_pb(const pb::MenuItem& m, menu_item& x) {
@@ -104,6 +105,7 @@ inline void from_pb(const pb::MenuItem& m, menu_item& x) {
     x.meals.push_back(clamp_enum(ml, meal::dinner));
   x.image_url = m.image_url();
   x.version = m.version();
+  x.generation = m.generation();
 }
 
 inline void to_pb(const order_line& x, pb::OrderLine& m) {
@@ -139,13 +141,19 @@ inline void to_pb(const order& x, pb::Order& m) {
   m.set_updated_at_ms(x.updated_at_ms);
   m.set_idempotency_key(x.idempotency_key);
   m.set_request_fingerprint(x.request_fingerprint);
-  if (x.pending_lines) {
-    auto* p = m.mutable_pending();
-    for (auto& l : *x.pending_lines)
+  if (x.intent) {
+    auto* p = m.mutable_intent();
+    p->set_kind(static_cast<pb::IntentKind>(x.intent->kind));
+    p->set_seq(x.intent->seq);
+    for (auto& l : x.intent->lines)
       to_pb(l, *p->add_lines());
+    if (x.intent->merchant_note)
+      p->set_merchant_note(*x.intent->merchant_note);
   }
   m.set_committed(x.committed);
   m.set_version(x.version);
+  m.set_merchant_note(x.merchant_note);
+  m.set_reservation_seq(x.reservation_seq);
 }
 
 inline void from_pb(const pb::Order& m, order& x) {
@@ -164,12 +172,27 @@ inline void from_pb(const pb::Order& m, order& x) {
   x.updated_at_ms = m.updated_at_ms();
   x.idempotency_key = m.idempotency_key();
   x.request_fingerprint = m.request_fingerprint();
-  if (m.has_pending())
-    x.pending_lines = lines_from_pb(m.pending().lines());
-  else
-    x.pending_lines.reset();
   x.committed = m.committed();
   x.version = m.version();
+  x.merchant_note = m.merchant_note();
+  x.reservation_seq = m.reservation_seq();
+  x.intent.reset();
+  if (m.has_intent()) {
+    order_intent in;
+    in.kind = clamp_enum(m.intent().kind(), intent_kind::deliver);
+    in.seq = m.intent().seq();
+    in.lines = lines_from_pb(m.intent().lines());
+    if (m.intent().has_merchant_note())
+      in.merchant_note = m.intent().merchant_note();
+    x.intent = std::move(in);
+  } else if (m.has_pending()) {
+    // Written before intents had a kind and a number: an uncommitted order was being placed; otherwise no
+    // lines meant a cancellation and some lines an edit. Number 0 makes settling compare lines instead.
+    order_intent in;
+    in.lines = lines_from_pb(m.pending().lines());
+    in.kind = !x.committed ? intent_kind::place : in.lines.empty() ? intent_kind::cancel : intent_kind::edit;
+    x.intent = std::move(in);
+  }
 }
 
 

@@ -59,11 +59,31 @@ struct menu_item_input {
   std::string image_url;
 };
 
+/// PUT: states the whole item. For a plain item `input.stock` is its free units now; a daily item's stock is
+/// computed per day and `input.stock` is ignored.
 struct upsert_menu_item {
   principal caller;
   std::string restaurant_id;
   std::string item_id;
   menu_item_input input;
+  std::optional<uint64_t> if_match; // the version the caller read (If-Match); stale: precondition_failed
+  bool if_none_match = false;       // If-None-Match: * (create only)
+};
+
+/// PATCH: changes only the fields given; a price or name change leaves stock alone.
+struct patch_menu_item {
+  principal caller;
+  std::string restaurant_id;
+  std::string item_id;
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<int64_t> price_cents;
+  std::optional<int64_t> stock;
+  std::optional<int64_t> daily_stock;
+  std::optional<std::vector<std::string>> tags;
+  std::optional<std::vector<meal>> meals;
+  std::optional<std::string> image_url;
+  std::optional<uint64_t> if_match;
 };
 
 struct upsert_result {
@@ -75,6 +95,7 @@ struct delete_menu_item {
   principal caller;
   std::string restaurant_id;
   std::string item_id;
+  std::optional<uint64_t> if_match;
 };
 
 struct get_menu {
@@ -88,13 +109,15 @@ struct menu_view {
 };
 
 /// Sets what restaurant `restaurant_id` holds for `order_id` to exactly `lines` (item_id + qty), all or none.
-/// Idempotent: repeating it changes nothing. Empty lines release everything.
+/// `seq` is the order's change number: a repeat of the change the restaurant applied last changes nothing and
+/// answers what it holds; an older one is refused (superseded). Empty lines release everything.
 struct set_reservation {
   std::string restaurant_id;
   std::string order_id;
   std::vector<order_line> lines;
   std::optional<meal> for_meal; // checked against the items' meals when present
   std::string date;             // the order's day (YYYY-MM-DD); empty: the reservation's own, else today
+  uint64_t seq = 0;
 };
 
 struct reservation_result {
@@ -102,10 +125,28 @@ struct reservation_result {
   std::vector<order_line> lines; // with current names and prices
 };
 
-/// The order is delivered: the reservation is consumed and can be forgotten (stock is not restored).
+/// The order is delivered: the reservation is consumed (its units stay used; nothing is given back).
+/// Idempotent. Answers true.
 struct finalize_reservation {
   std::string restaurant_id;
   std::string order_id;
+  uint64_t seq = 0;
+};
+
+/// Settles an order's interrupted change `seq`: answers whether the restaurant applied it and what it holds,
+/// and if it did not, fences it off (a late copy of that change is then refused), so the answer stays true.
+/// Never changes stock, so the restaurant can always grant it.
+struct settle_reservation {
+  std::string restaurant_id;
+  std::string order_id;
+  uint64_t seq = 0;
+  std::string date; // the order's day (keeps the fence's record until the day has passed)
+};
+
+struct settle_result {
+  reservation_result held;
+  bool applied = false;
+  bool restaurant_exists = true;
 };
 
 // --- orders ---------------------------------------------------------------------------------------------------
@@ -139,11 +180,13 @@ struct transition_order {
   order_action action = order_action::confirm;
 };
 
+/// A merchant's edit: new quantities of lines already in the order (lines left out are dropped), and/or the
+/// merchant's own note. The customer's note is theirs and stays.
 struct edit_order {
   principal caller;
   std::string order_id;
   std::optional<std::vector<line_request>> lines;
-  std::optional<std::string> note;
+  std::optional<std::string> merchant_note;
 };
 
 struct list_orders {

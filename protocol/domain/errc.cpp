@@ -18,6 +18,8 @@ const char* to_string(errc code) noexcept {
     case errc::outcome_unknown: return "outcome_unknown";
     case errc::idempotency_mismatch: return "idempotency_key_reused";
     case errc::meal_unavailable: return "meal_unavailable";
+    case errc::superseded: return "superseded";
+    case errc::precondition_failed: return "precondition_failed";
   }
   return "unknown";
 }

@@ -21,6 +21,8 @@ enum class errc : uint8_t {
   outcome_unknown = 11,   // the write may or may not have happened (timeout after dispatch)
   idempotency_mismatch = 12, // same key reused with a different request
   meal_unavailable = 13,  // item not served at the requested meal
+  superseded = 14,        // an order's reservation change older than one the restaurant already has
+  precondition_failed = 15, // If-Match names a version that is no longer current: read again
 };
 
 /// Stable snake_case name used in API error bodies and logs.

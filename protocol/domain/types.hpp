@@ -53,13 +53,19 @@ struct menu_item {
   std::string name;
   std::string description;
   int64_t price_cents = 0;
-  int64_t stock = 0;       // units left for stock_date
-  int64_t daily_stock = 0; // stock is reset to this at the first access of a new local day (0 = no reset)
-  std::string stock_date;  // YYYY-MM-DD (local, BENTO_TZ) the stock value belongs to
+  // A plain item (daily_stock == 0) has one pool of units whatever the day: `stock` is its free units. A daily
+  // item (daily_stock > 0) offers daily_stock units per day, less what orders for that day use; its `stock` is
+  // computed for the day shown (`stock_date`) and is not stored.
+  int64_t stock = 0;
+  int64_t daily_stock = 0;
+  std::string stock_date;  // YYYY-MM-DD the shown stock belongs to (daily items in views; legacy records)
   std::vector<std::string> tags;
   std::vector<meal> meals; // empty = served at every meal
   std::string image_url;
-  uint64_t version = 0;
+  uint64_t version = 0; // changes with every change of the item's record (restaurant-wide counter): the ETag
+  // Declaration of a plain item's pool: set when the item is created, re-created or switched to plain. Units
+  // held by orders under an earlier declaration are frozen: releasing them adds nothing to this pool.
+  uint64_t generation = 0;
 };
 
 struct order_line {
@@ -71,11 +77,40 @@ struct order_line {
 
 /// What a restaurant has set aside for one order. The restaurant keeps these so that reserving is idempotent
 /// per order id: the order actor states the lines it wants reserved, never a delta.
+/// Where the units of one held item came from: `frozen` of them were taken under an earlier declaration of the
+/// item (or before it was deleted) and give nothing back when released; the rest belong to pool `generation`.
+struct reservation_hold {
+  std::string item_id;
+  uint64_t generation = 0;
+  int64_t frozen = 0;
+};
+
+/// What a restaurant holds for one order. An empty one is a tombstone that remembers the order's last change
+/// number, so that a late or repeated older request cannot take units again.
 struct reservation {
   std::string order_id;
-  std::string stock_date;
+  std::string stock_date;        // legacy records only
   std::vector<order_line> lines; // item_id + qty; name/price filled in replies
-  std::string date;              // the order's day: the pool a resetting item's units come from (empty: stock_date)
+  std::string date;              // the order's day: a daily item's units come from that day's
+  uint64_t seq = 0;              // the order's change number that set these lines (0: legacy record)
+  std::vector<reservation_hold> holds; // per held item
+};
+
+/// Per-restaurant bookkeeping kept beside its records.
+struct restaurant_meta {
+  std::string last_today;    // the latest local day the restaurant has seen: days before it never reopen
+  uint64_t last_version = 0; // the last item version handed out
+};
+
+/// A change an order has written down before asking its restaurant, so that a crash or a lost answer can be
+/// settled: the restaurant either applied it (roll forward) or did not (roll back), never something else.
+enum class intent_kind : uint8_t { place = 0, edit = 1, cancel = 2, deliver = 3 };
+
+struct order_intent {
+  intent_kind kind = intent_kind::place;
+  uint64_t seq = 0;              // the reservation change number this intent sends
+  std::vector<order_line> lines; // the reservation it asks for (item_id + qty); empty for cancel and deliver
+  std::optional<std::string> merchant_note; // an edit's new merchant note
 };
 
 struct order {
@@ -88,25 +123,27 @@ struct order {
   int64_t total_cents = 0;
   domain::meal meal = meal::lunch;
   std::string date; // YYYY-MM-DD
-  std::string note;
+  std::string note;          // the customer's, set at placement
+  std::string merchant_note; // the merchant's, set by edits
   order_status status = order_status::placed;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
   std::string idempotency_key;
   std::string request_fingerprint; // what the idempotent request asked for, to detect key reuse
-  // Crash-recovery intent: lines the order was changing its reservation to when it wrote this record. Present
-  // only between "intent written" and "outcome written"; on reactivation the order re-asserts `lines`.
-  std::optional<std::vector<order_line>> pending_lines;
-  bool committed = false; // false while a placement is only an intent
+  // Present only between "intent written" and "outcome written"; settled on activation (see order_state).
+  std::optional<order_intent> intent;
+  uint64_t reservation_seq = 0; // the last reservation change number this order used
+  bool committed = false; // false while a placement is only an intent (or after one that did not happen)
   uint64_t version = 0;
 };
 
-/// "stock.changed": `stock` units left for `stock_date`. "stock.promised": `stock` units of a resetting item
-/// promised to orders for the later day `stock_date` (taken off that day's fresh stock when it comes).
+/// "stock.changed": `stock` free units of a plain item, whose record is now at `version`. "stock.day_used":
+/// `stock` units of an item used (held by live orders or delivered) on day `stock_date`.
 struct stock_level {
   std::string item_id;
   int64_t stock = 0;
   std::string stock_date;
+  uint64_t version = 0;
 };
 
 /// Everything that changes is recorded as an event carrying the new state (mail, bills, recommendations and

@@ -2,7 +2,10 @@
 // concurrency, crash recovery and passivation. Waits are bounded and on conditions.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -18,113 +21,16 @@
 #include "cluster/local_router.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/support/actor_fixture.hpp"
 
 using namespace bento;
 using namespace bento::domain;
 using namespace std::chrono_literals;
+using bento::test::fixture;
+using bento::test::merchant;
+using bento::test::order_for;
 
 namespace {
-
-const principal merchant{"u_m", "mia", role::merchant};
-
-caf::actor_system_config& config() {
-  static caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", size_t{2});
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  return cfg;
-}
-
-struct fixture {
-  test::temp_dir dir;
-  std::unique_ptr<store::entity_store> db;
-  caf::actor_system sys{config()};
-  actors::entity_context ctx;
-  actors::router_actor router;
-
-  explicit fixture(std::chrono::milliseconds idle = std::chrono::minutes(5), size_t max_active = 100000) {
-    REQUIRE(sodium_init() >= 0);
-    REQUIRE(set_time_zone("Asia/Taipei"));
-    auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
-    REQUIRE(s);
-    db = std::move(*s);
-    actors::hash_settings cheap{1, 8u << 20};
-    ctx.store = db.get();
-    ctx.hasher = actors::spawn_hasher_pool(sys, 2, cheap);
-    ctx.gate = std::make_shared<actors::hash_gate>();
-    ctx.dummy_hash = *actors::hash_password("dummy", cheap);
-    ctx.idle_timeout = idle;
-    ctx.empty_idle_timeout = idle;
-    ctx.max_active_entities = max_active;
-    router = cluster::spawn_local_router(sys, ctx);
-  }
-
-  ~fixture() {
-    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
-    ctx = {};
-    router = nullptr;
-  }
-
-  template <class Reply, class Cmd>
-  outcome<Reply> ask(Cmd cmd) {
-    caf::scoped_actor self{sys};
-    std::optional<outcome<Reply>> result;
-    self->request(router, 10s, std::move(cmd))
-      .receive([&](Reply& r) { result.emplace(std::move(r)); },
-               [&](caf::error& e) { result.emplace(actors::to_failure(e)); });
-    return std::move(*result);
-  }
-
-  void restaurant_with_stock(int64_t stock) {
-    REQUIRE(ask<restaurant>(create_restaurant{merchant, "r1", "Mia's", "taipei"}));
-    menu_item_input in;
-    in.name = "Katsu";
-    in.price_cents = 1200;
-    in.stock = stock;
-    REQUIRE(ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in}));
-  }
-
-  /// Sends every command before reading any answer, so that they race; answers in command order.
-  template <class Reply, class Cmd>
-  std::vector<outcome<Reply>> ask_all(std::vector<Cmd> cmds) {
-    caf::scoped_actor self{sys};
-    std::vector<outcome<Reply>> results;
-    std::vector<std::function<void()>> waits;
-    for (auto& cmd : cmds) {
-      auto h = self->request(router, 10s, std::move(cmd));
-      waits.push_back([h, &results]() mutable {
-        h.receive([&](Reply& r) { results.emplace_back(std::move(r)); },
-                  [&](caf::error& e) { results.emplace_back(actors::to_failure(e)); });
-      });
-    }
-    for (auto& w : waits)
-      w();
-    return results;
-  }
-
-  int64_t stock(const std::string& day = {}) {
-    auto m = ask<menu_view>(get_menu{"r1", day});
-    REQUIRE(m);
-    return m->items.at(0).stock;
-  }
-
-  /// The state a crash leaves between "restaurant reserved" and "order committed": the restaurant holds `qty`
-  /// units for an order whose record (and pending marker) is still an intent.
-  void interrupted_placement(const std::string& oid, const std::string& customer_id, int32_t qty) {
-    REQUIRE(ask<reservation_result>(set_reservation{"r1", oid, {{"katsu", "", 0, qty}}, {}, {}}));
-    order intent;
-    intent.id = oid;
-    intent.customer_id = customer_id;
-    intent.restaurant_id = "r1";
-    intent.pending_lines = std::vector<order_line>{{"katsu", "", 0, qty}};
-    intent.committed = false;
-    store::write_batch b;
-    b.put(store::column::entities, actors::keys::order_record(oid), codec::encode(intent));
-    b.put(store::column::indexes, actors::keys::pending_order(oid), {});
-    REQUIRE(db->commit(b));
-  }
-};
 
 /// How many succeeded and how many failed; every failure must carry `expected`.
 template <class T>
@@ -141,15 +47,6 @@ std::pair<int, int> tally(const std::vector<outcome<T>>& results, errc expected)
   return {ok, refused};
 }
 
-place_order order_for(int customer, int qty) {
-  place_order cmd;
-  cmd.caller = principal{"u_c" + std::to_string(customer), "c" + std::to_string(customer), role::customer};
-  cmd.order_id = "o_" + std::to_string(customer);
-  cmd.restaurant_id = "r1";
-  cmd.lines = {{"katsu", qty}};
-  cmd.for_meal = meal::lunch;
-  return cmd;
-}
 
 } // namespace
 
@@ -177,21 +74,37 @@ TEST_CASE("actors: a cancelled order gives its stock back", "[unit]") {
   CHECK(f.stock() == 5);
 }
 
-TEST_CASE("actors: an interrupted placement is undone when the order is next activated", "[unit]") {
+TEST_CASE("actors: an interrupted placement settles to what the restaurant did when the order is next asked",
+          "[unit]") {
   fixture f;
   f.restaurant_with_stock(5);
-  f.interrupted_placement("o_crashed", "u_c1", 2);
+  // The restaurant applied it: the order is placed (rolled forward), as a retry with the same key would see.
+  f.interrupted_placement("o_applied", "u_c1", 2, true);
   CHECK(f.stock() == 3);
-  auto read = f.ask<order>(get_order{principal{"u_c1", "c1", role::customer}, "o_crashed"});
-  REQUIRE_FALSE(read);
-  CHECK(read.error().code == errc::not_found);
-  CHECK(f.stock() == 5);
-  auto gone = f.db->get(store::column::entities, actors::keys::order_record("o_crashed"));
-  REQUIRE(gone);
-  CHECK_FALSE(gone->has_value());
+  auto read = f.ask<order>(get_order{principal{"u_c1", "c1", role::customer}, "o_applied"});
+  if (!read) { // the first request may meet the order while it settles
+    CHECK(read.error().code == errc::not_found);
+    f.wait_settled();
+    read = f.ask<order>(get_order{principal{"u_c1", "c1", role::customer}, "o_applied"});
+  }
+  REQUIRE(read);
+  CHECK(read->status == order_status::placed);
+  CHECK(read->lines.at(0).qty == 2);
+  CHECK(f.stock() == 3);
+  // It did not: no order, nothing held, and that change number is fenced off for good.
+  f.interrupted_placement("o_not", "u_c2", 2, false);
+  auto none = f.ask<order>(get_order{principal{"u_c2", "c2", role::customer}, "o_not"});
+  REQUIRE_FALSE(none);
+  CHECK(none.error().code == errc::not_found);
+  f.wait_settled();
+  CHECK(f.stock() == 3);
+  auto late = f.ask<reservation_result>(set_reservation{"r1", "o_not", {{"katsu", "", 0, 2}}, {}, {}, 1});
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code == errc::superseded);
+  CHECK(f.stock() == 3);
 }
 
-TEST_CASE("actors: the start-up sweep undoes an interrupted placement nobody asks about again", "[unit]") {
+TEST_CASE("actors: the start-up sweep settles an interrupted placement nobody asks about again", "[unit]") {
   fixture f;
   f.restaurant_with_stock(5);
   // A placed order leaves no trace for the sweep.
@@ -200,28 +113,17 @@ TEST_CASE("actors: the start-up sweep undoes an interrupted placement nobody ask
   REQUIRE(none);
   CHECK(none->empty());
   // The customer never learned this order's id, so nobody will ask about it.
-  f.interrupted_placement("o_lost", "u_c9", 2);
+  f.interrupted_placement("o_lost", "u_c9", 2, true);
   CHECK(f.stock() == 2);
-
   auto found = actors::interrupted_orders(*f.db);
   REQUIRE(found);
   REQUIRE(*found == std::vector<std::string>{"o_lost"});
-  caf::anon_send(f.router, actors::wake_atom::value, found->front());
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (f.stock() != 4 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(10ms); // polling interval of a bounded wait, not synchronisation
-  CHECK(f.stock() == 4);
-  deadline = std::chrono::steady_clock::now() + 20s;
-  auto left = actors::interrupted_orders(*f.db);
-  while (left && !left->empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-    left = actors::interrupted_orders(*f.db);
-  }
-  REQUIRE(left);
-  CHECK(left->empty());
-  auto gone = f.db->get(store::column::entities, actors::keys::order_record("o_lost"));
-  REQUIRE(gone);
-  CHECK_FALSE(gone->has_value());
+  f.restart();
+  f.wait_settled();
+  auto o = f.stored_order("o_lost");
+  REQUIRE(o);
+  CHECK(o->committed); // placed: it shows in the customer's listing, who can cancel it
+  CHECK(f.stock() == 2);
 }
 
 TEST_CASE("actors: idle entities are passivated and reactivate with their state", "[unit]") {
@@ -243,13 +145,12 @@ TEST_CASE("actors: idle entities are passivated and reactivate with their state"
   CHECK(f.stock() == 7);
 }
 
-TEST_CASE("actors: promises for a later day are stored, reloaded and released with the order", "[unit]") {
+TEST_CASE("actors: a later day's used units are stored, reloaded and released with the order", "[unit]") {
   fixture f(300ms);
   REQUIRE(f.ask<restaurant>(create_restaurant{merchant, "r1", "Mia's", "taipei"}));
   menu_item_input in;
   in.name = "Katsu";
   in.price_cents = 1200;
-  in.stock = 5;
   in.daily_stock = 5;
   REQUIRE(f.ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in}));
   auto tomorrow = add_days(local_date(now_ms()), 1);
@@ -262,7 +163,7 @@ TEST_CASE("actors: promises for a later day are stored, reloaded and released wi
   REQUIRE(first);
   CHECK(f.stock() == 5); // today's stock is untouched
   CHECK(f.stock(tomorrow) == 2);
-  auto record = f.db->get(store::column::entities, actors::keys::promised_record("r1", tomorrow, "katsu"));
+  auto record = f.db->get(store::column::entities, actors::keys::day_used_record("r1", tomorrow, "katsu"));
   REQUIRE(record);
   REQUIRE(record->has_value());
   CHECK(**record == "3");
@@ -283,7 +184,7 @@ TEST_CASE("actors: promises for a later day are stored, reloaded and released wi
 
   auto cancelled = f.ask<order>(transition_order{order_for(1, 3).caller, first->id, order_action::cancel});
   REQUIRE(cancelled);
-  record = f.db->get(store::column::entities, actors::keys::promised_record("r1", tomorrow, "katsu"));
+  record = f.db->get(store::column::entities, actors::keys::day_used_record("r1", tomorrow, "katsu"));
   REQUIRE(record);
   REQUIRE(record->has_value());
   CHECK(**record == "2");

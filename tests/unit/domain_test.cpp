@@ -1,6 +1,8 @@
 // Plain domain rules: calendar, validation, ids, codec round trips.
 #include <catch2/catch.hpp>
 
+#include "bento/v1/entities.pb.h"
+
 #include "protocol/codec/command_codec.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
@@ -113,7 +115,9 @@ TEST_CASE("codec: entities survive a round trip", "[unit]") {
   o.total_cents = 2400;
   o.meal = meal::dinner;
   o.status = order_status::confirmed;
-  o.pending_lines = std::vector<order_line>{};
+  o.intent = order_intent{intent_kind::edit, 7, {{"katsu", "", 0, 1}}, std::string("no onions")};
+  o.reservation_seq = 7;
+  o.merchant_note = "out of miso";
   o.committed = true;
   order back;
   REQUIRE(bento::codec::decode(bento::codec::encode(o), back));
@@ -121,8 +125,30 @@ TEST_CASE("codec: entities survive a round trip", "[unit]") {
   CHECK(back.lines[0].qty == 2);
   CHECK(back.meal == meal::dinner);
   CHECK(back.status == order_status::confirmed);
-  CHECK(back.pending_lines.has_value());
-  CHECK(back.pending_lines->empty());
+  REQUIRE(back.intent.has_value());
+  CHECK(back.intent->kind == intent_kind::edit);
+  CHECK(back.intent->seq == 7);
+  CHECK(back.intent->lines.size() == 1);
+  CHECK(back.intent->merchant_note == std::optional<std::string>("no onions"));
+  CHECK(back.reservation_seq == 7);
+  CHECK(back.merchant_note == "out of miso");
+  o.intent.reset();
+  REQUIRE(bento::codec::decode(bento::codec::encode(o), back));
+  CHECK_FALSE(back.intent.has_value());
+
+  // An intent written by an earlier version (lines only) still reads as one, of the kind it must have been.
+  bento::v1::Order legacy;
+  legacy.set_id("o_2");
+  legacy.set_committed(true);
+  legacy.mutable_pending(); // no lines: a cancellation
+  REQUIRE(bento::codec::decode(legacy.SerializeAsString(), back));
+  REQUIRE(back.intent.has_value());
+  CHECK(back.intent->kind == intent_kind::cancel);
+  CHECK(back.intent->seq == 0);
+  legacy.set_committed(false);
+  legacy.mutable_pending()->add_lines()->set_item_id("katsu");
+  REQUIRE(bento::codec::decode(legacy.SerializeAsString(), back));
+  CHECK(back.intent->kind == intent_kind::place);
 
   menu_item i;
   i.id = "x";
@@ -135,17 +161,54 @@ TEST_CASE("codec: entities survive a round trip", "[unit]") {
   CHECK(std::get<menu_item>(ev_back.payload).meals.size() == 2);
   CHECK(ev_back.seq == 7);
 
-  reservation r{"o_1", "2025-01-15", {{"katsu", "Katsu", 1200, 2}}, "2025-01-17"};
+  reservation r{"o_1", "2025-01-15", {{"katsu", "Katsu", 1200, 2}}, "2025-01-17", 4, {{"katsu", 9, 1}}};
   reservation r_back;
   REQUIRE(bento::codec::decode(bento::codec::encode(r), r_back));
   CHECK(r_back.date == "2025-01-17");
+  CHECK(r_back.seq == 4);
+  REQUIRE(r_back.holds.size() == 1);
+  CHECK(r_back.holds[0].generation == 9);
+  CHECK(r_back.holds[0].frozen == 1);
+  restaurant_meta meta{"2025-01-16", 42}, meta_back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(meta), meta_back));
+  CHECK(meta_back.last_today == "2025-01-16");
+  CHECK(meta_back.last_version == 42);
+  menu_item gen;
+  gen.generation = 5;
+  menu_item gen_back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(gen), gen_back));
+  CHECK(gen_back.generation == 5);
   r.date.clear(); // a record from before reservations kept their day: its day is the one it was taken on
   REQUIRE(bento::codec::decode(bento::codec::encode(r), r_back));
   CHECK(r_back.date == "2025-01-15");
-  set_reservation cmd{"r_1", "o_1", {{"katsu", "", 0, 1}}, meal::lunch, "2025-01-17"};
+  set_reservation cmd{"r_1", "o_1", {{"katsu", "", 0, 1}}, meal::lunch, "2025-01-17", 3};
   set_reservation cmd_back;
   REQUIRE(bento::codec::decode(bento::codec::encode(cmd), cmd_back));
   CHECK(cmd_back.date == "2025-01-17");
+  CHECK(cmd_back.seq == 3);
+  settle_reservation settle{"r_1", "o_1", 3, "2025-01-17"}, settle_back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(settle), settle_back));
+  CHECK(settle_back.seq == 3);
+  CHECK(settle_back.date == "2025-01-17");
+  settle_result settled, settled_back;
+  settled.applied = true;
+  settled.held.lines = {{"katsu", "Katsu", 1200, 1}};
+  REQUIRE(bento::codec::decode(bento::codec::encode(settled), settled_back));
+  CHECK(settled_back.applied);
+  CHECK(settled_back.restaurant_exists);
+  CHECK(settled_back.held.lines.size() == 1);
+  patch_menu_item patch;
+  patch.price_cents = 900;
+  patch.tags = std::vector<std::string>{};
+  patch.if_match = 12;
+  patch_menu_item patch_back;
+  REQUIRE(bento::codec::decode(bento::codec::encode(patch), patch_back));
+  CHECK(patch_back.price_cents == std::optional<int64_t>(900));
+  CHECK_FALSE(patch_back.name.has_value());
+  REQUIRE(patch_back.tags.has_value()); // "no tags" is not "unchanged"
+  CHECK(patch_back.tags->empty());
+  CHECK_FALSE(patch_back.meals.has_value());
+  CHECK(patch_back.if_match == std::optional<uint64_t>(12));
 }
 
 TEST_CASE("codec: garbage does not decode", "[unit]") {
@@ -173,8 +236,8 @@ TEST_CASE("codec: commands keep their optional fields across the wire", "[unit]"
   edit_order edit_back;
   REQUIRE(bento::codec::decode(bento::codec::encode(edit), edit_back));
   CHECK_FALSE(edit_back.lines.has_value());
-  REQUIRE(edit_back.note.has_value());
-  CHECK(edit_back.note->empty());
+  REQUIRE(edit_back.merchant_note.has_value());
+  CHECK(edit_back.merchant_note->empty());
   edit.lines = std::vector<line_request>{};
   REQUIRE(bento::codec::decode(bento::codec::encode(edit), edit_back));
   CHECK(edit_back.lines.has_value());

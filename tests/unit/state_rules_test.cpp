@@ -26,7 +26,7 @@ restaurant_state restaurant_with(std::vector<std::pair<std::string, int64_t>> st
     in.name = id;
     in.price_cents = 100;
     in.stock = n;
-    REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", id, in}, today));
+    REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", id, in}));
   }
   return st;
 }
@@ -35,17 +35,21 @@ int64_t stock_of(const restaurant_state& st, const std::string& id) {
   return st.items().at(id).stock;
 }
 
+set_reservation hold(const char* oid, std::vector<order_line> lines, uint64_t seq, std::string day = {}) {
+  return set_reservation{"r1", oid, std::move(lines), std::nullopt, std::move(day), seq};
+}
+
 } // namespace
 
 TEST_CASE("restaurant: reserves all items or none", "[unit]") {
   auto st = restaurant_with({{"a", 5}, {"b", 1}});
-  auto r = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}, {"b", "", 0, 2}}, {}, {}}, today);
+  auto r = st.reserve(hold("o1", {{"a", "", 0, 3}, {"b", "", 0, 2}}, 1), today);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::out_of_stock);
   CHECK(r.error().item_id == "b");
   CHECK(stock_of(st, "a") == 5);
   CHECK(stock_of(st, "b") == 1);
-  auto ok = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}, {"b", "", 0, 1}}, {}, {}}, today);
+  auto ok = st.reserve(hold("o1", {{"a", "", 0, 3}, {"b", "", 0, 1}}, 1), today);
   REQUIRE(ok);
   CHECK(stock_of(st, "a") == 2);
   CHECK(stock_of(st, "b") == 0);
@@ -53,53 +57,59 @@ TEST_CASE("restaurant: reserves all items or none", "[unit]") {
   CHECK(ok->value.lines[0].price_cents == 100);
 }
 
-TEST_CASE("restaurant: setting the same reservation twice reserves once", "[unit]") {
+TEST_CASE("restaurant: a change applied once is answered again, an older one is refused", "[unit]") {
   auto st = restaurant_with({{"a", 5}});
-  set_reservation cmd{"r1", "o1", {{"a", "", 0, 2}}, {}, {}};
-  REQUIRE(st.reserve(cmd, today));
-  REQUIRE(st.reserve(cmd, today));
+  REQUIRE(st.reserve(hold("o1", {{"a", "", 0, 2}}, 1), today));
+  auto again = st.reserve(hold("o1", {{"a", "", 0, 2}}, 1), today);
+  REQUIRE(again);
+  CHECK(again->change.empty());
   CHECK(stock_of(st, "a") == 3);
-  // Raising by one takes one more; lowering gives back; empty releases everything.
-  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}}, {}, {}}, today));
+  // Raising takes more; lowering gives back; empty releases everything but remembers the change number.
+  REQUIRE(st.reserve(hold("o1", {{"a", "", 0, 3}}, 2), today));
   CHECK(stock_of(st, "a") == 2);
-  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 1}}, {}, {}}, today));
+  REQUIRE(st.reserve(hold("o1", {{"a", "", 0, 1}}, 3), today));
   CHECK(stock_of(st, "a") == 4);
-  auto released = st.reserve(set_reservation{"r1", "o1", {}, {}, {}}, today);
+  auto released = st.reserve(hold("o1", {}, 4), today);
   REQUIRE(released);
   CHECK(stock_of(st, "a") == 5);
-  CHECK(released->change.reservation_erased == std::optional<std::string>("o1"));
-  CHECK(st.reservations().empty());
+  CHECK(st.reservations().at("o1").lines.empty());
+  CHECK(st.held("a") == 0);
+  // A late copy of the placement (change 1) cannot take the units again.
+  auto late = st.reserve(hold("o1", {{"a", "", 0, 2}}, 1), today);
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code == errc::superseded);
+  CHECK(stock_of(st, "a") == 5);
 }
 
 TEST_CASE("restaurant: the last unit goes to exactly one order", "[unit]") {
   auto st = restaurant_with({{"a", 1}});
-  CHECK(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 1}}, {}, {}}, today));
-  auto second = st.reserve(set_reservation{"r1", "o2", {{"a", "", 0, 1}}, {}, {}}, today);
+  CHECK(st.reserve(hold("o1", {{"a", "", 0, 1}}, 1), today));
+  auto second = st.reserve(hold("o2", {{"a", "", 0, 1}}, 1), today);
   REQUIRE_FALSE(second);
   CHECK(second.error().code == errc::out_of_stock);
 }
 
 TEST_CASE("restaurant: duplicate lines add up before the stock check", "[unit]") {
   auto st = restaurant_with({{"a", 3}});
-  auto r = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 2}, {"a", "", 0, 2}}, {}, {}}, today);
+  auto r = st.reserve(hold("o1", {{"a", "", 0, 2}, {"a", "", 0, 2}}, 1), today);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::out_of_stock);
 }
 
 TEST_CASE("restaurant: unknown items, meals and owners are refused", "[unit]") {
   auto st = restaurant_with({{"a", 3}});
-  auto unknown = st.reserve(set_reservation{"r1", "o1", {{"zzz", "", 0, 1}}, {}, {}}, today);
+  auto unknown = st.reserve(hold("o1", {{"zzz", "", 0, 1}}, 1), today);
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().code == errc::invalid_argument);
   menu_item_input lunch_only;
   lunch_only.name = "Bento";
   lunch_only.stock = 3;
   lunch_only.meals = {meal::lunch};
-  REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "l", lunch_only}, today));
-  auto wrong_meal = st.reserve(set_reservation{"r1", "o1", {{"l", "", 0, 1}}, meal::breakfast, {}}, today);
+  REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "l", lunch_only}));
+  auto wrong_meal = st.reserve(set_reservation{"r1", "o1", {{"l", "", 0, 1}}, meal::breakfast, {}, 1}, today);
   REQUIRE_FALSE(wrong_meal);
   CHECK(wrong_meal.error().code == errc::meal_unavailable);
-  auto not_owner = st.upsert_item(upsert_menu_item{other_merchant, "r1", "x", lunch_only}, today);
+  auto not_owner = st.upsert_item(upsert_menu_item{other_merchant, "r1", "x", lunch_only});
   REQUIRE_FALSE(not_owner);
   CHECK(not_owner.error().code == errc::forbidden);
   auto customer_create = restaurant_state().create(create_restaurant{customer, "r2", "C", "taipei"}, 1);
@@ -113,108 +123,87 @@ TEST_CASE("restaurant: a menu holds a bounded number of items, edits of existing
   in.name = "Dish";
   in.stock = 1;
   for (size_t i = 0; i < max_menu_items; ++i)
-    REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "i" + std::to_string(i), in}, today));
-  auto one_more = st.upsert_item(upsert_menu_item{merchant, "r1", "extra", in}, today);
+    REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "i" + std::to_string(i), in}));
+  auto one_more = st.upsert_item(upsert_menu_item{merchant, "r1", "extra", in});
   REQUIRE_FALSE(one_more);
   CHECK(one_more.error().code == errc::invalid_argument);
   in.stock = 5;
-  CHECK(st.upsert_item(upsert_menu_item{merchant, "r1", "i0", in}, today));
+  CHECK(st.upsert_item(upsert_menu_item{merchant, "r1", "i0", in}));
   REQUIRE(st.delete_item(delete_menu_item{merchant, "r1", "i1"}));
-  CHECK(st.upsert_item(upsert_menu_item{merchant, "r1", "extra", in}, today));
+  CHECK(st.upsert_item(upsert_menu_item{merchant, "r1", "extra", in}));
 }
 
-TEST_CASE("restaurant: daily stock resets on the first use of a new day", "[unit]") {
-  restaurant_state st;
-  REQUIRE(st.create(create_restaurant{merchant, "r1", "Mia's", "taipei"}, 1));
-  menu_item_input in;
-  in.name = "Soup";
-  in.stock = 2;
-  in.daily_stock = 10;
-  REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "soup", in}, today));
-  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"soup", "", 0, 2}}, {}, {}}, today));
-  CHECK_FALSE(st.reserve(set_reservation{"r1", "o2", {{"soup", "", 0, 1}}, {}, {}}, today));
-  auto tomorrow = "2025-01-16";
-  CHECK(effective_stock(st.items().at("soup"), tomorrow) == 10);
-  REQUIRE(st.reserve(set_reservation{"r1", "o2", {{"soup", "", 0, 4}}, {}, {}}, tomorrow));
-  CHECK(stock_of(st, "soup") == 6);
-  // Releasing yesterday's reservation does not inflate today's fresh stock.
-  REQUIRE(st.reserve(set_reservation{"r1", "o1", {}, {}, {}}, tomorrow));
-  CHECK(stock_of(st, "soup") == 6);
-}
-
-TEST_CASE("restaurant: a resetting item has a stock per day; orders for a later day take from that day's",
+TEST_CASE("restaurant: a daily item offers its daily stock on each day, less what that day's orders use",
           "[unit]") {
   restaurant_state st;
   REQUIRE(st.create(create_restaurant{merchant, "r1", "Mia's", "taipei"}, 1));
   menu_item_input in;
   in.name = "Soup";
-  in.stock = 10;
   in.daily_stock = 10;
-  REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "soup", in}, today));
+  REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "soup", in}));
   menu_item_input plain;
   plain.name = "Tea";
   plain.stock = 5;
-  REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "tea", plain}, today));
+  REQUIRE(st.upsert_item(upsert_menu_item{merchant, "r1", "tea", plain}));
   const std::string tomorrow = "2025-01-16", day_after = "2025-01-17";
-  auto reserve = [&](const char* oid, std::vector<order_line> lines, const std::string& day,
-                     const std::string& now) { return st.reserve(set_reservation{"r1", oid, lines, {}, day}, now); };
+  auto soup_on = [&](const std::string& day, const std::string& now) { return st.menu(now, day).items.at(0).stock; };
 
-  // Tonight's pre-orders for tomorrow leave tonight's stock alone and are capped by tomorrow's.
-  REQUIRE(reserve("o1", {{"soup", "", 0, 4}}, tomorrow, today));
-  CHECK(stock_of(st, "soup") == 10);
-  CHECK(st.promised(tomorrow, "soup") == 4);
-  auto too_many = reserve("o2", {{"soup", "", 0, 7}}, tomorrow, today);
+  REQUIRE(st.reserve(hold("o1", {{"soup", "", 0, 4}}, 1, tomorrow), today));
+  CHECK(soup_on(today, today) == 10); // today's stock is untouched
+  CHECK(soup_on(tomorrow, today) == 6);
+  auto too_many = st.reserve(hold("o2", {{"soup", "", 0, 7}}, 1, tomorrow), today);
   REQUIRE_FALSE(too_many);
   CHECK(too_many.error().code == errc::out_of_stock);
-  REQUIRE(reserve("o2", {{"soup", "", 0, 6}}, tomorrow, today));
-  CHECK_FALSE(reserve("o3", {{"soup", "", 0, 1}}, tomorrow, today));
-  REQUIRE(reserve("o4", {{"soup", "", 0, 10}}, today, today));
-  CHECK(stock_of(st, "soup") == 0);
-  REQUIRE(reserve("o1", {}, tomorrow, today)); // cancelled: its units go back to tomorrow's stock
-  CHECK(st.promised(tomorrow, "soup") == 6);
-  CHECK(st.menu(today, tomorrow).items.at(0).stock == 4); // the menu for a day shows that day's stock
-  CHECK(st.menu(today).items.at(0).stock == 0);
+  REQUIRE(st.reserve(hold("o2", {{"soup", "", 0, 6}}, 1, tomorrow), today));
+  CHECK_FALSE(st.reserve(hold("o3", {{"soup", "", 0, 1}}, 1, tomorrow), today));
+  REQUIRE(st.reserve(hold("o4", {{"soup", "", 0, 10}}, 1, today), today));
+  CHECK(soup_on(today, today) == 0);
+  REQUIRE(st.reserve(hold("o1", {}, 2, tomorrow), today)); // cancelled: its units go back to tomorrow
+  CHECK(st.used(tomorrow, "soup") == 6);
+  CHECK(soup_on(tomorrow, today) == 4);
   CHECK(st.menu(today, tomorrow).items.at(1).stock == 5); // a plain item: the one stock
 
-  // Tomorrow morning the fresh stock is 10 less what was promised for the day: never more than 10 in all.
-  auto menu = st.menu(tomorrow);
-  CHECK(menu.items.at(0).stock == 4);
-  CHECK_FALSE(reserve("o5", {{"soup", "", 0, 5}}, tomorrow, tomorrow));
-  REQUIRE(reserve("o5", {{"soup", "", 0, 4}}, tomorrow, tomorrow));
-  CHECK(stock_of(st, "soup") == 0);
-  CHECK(st.promised().empty()); // folded into the day's stock
-  REQUIRE(reserve("o2", {{"soup", "", 0, 5}}, "", tomorrow)); // an edit keeps the order's day
-  CHECK(stock_of(st, "soup") == 1);
+  // Tomorrow the same count holds: never more than 10 in all, however the day was reached.
+  st.advance_day(tomorrow);
+  CHECK(soup_on(tomorrow, tomorrow) == 4);
+  CHECK_FALSE(st.reserve(hold("o5", {{"soup", "", 0, 5}}, 1, tomorrow), tomorrow));
+  REQUIRE(st.reserve(hold("o5", {{"soup", "", 0, 4}}, 1, tomorrow), tomorrow));
+  CHECK(soup_on(tomorrow, tomorrow) == 0);
+  REQUIRE(st.reserve(hold("o2", {{"soup", "", 0, 5}}, 2), tomorrow)); // an edit keeps the order's day
+  CHECK(soup_on(tomorrow, tomorrow) == 1);
+  CHECK(st.used().count(today) == 0); // a closed day's counts are forgotten
 
   // The day after, o2's day has passed: it cannot grow, and cancelling it gives nothing to the new day.
-  auto late = reserve("o2", {{"soup", "", 0, 6}}, "", day_after);
+  st.advance_day(day_after);
+  auto late = st.reserve(hold("o2", {{"soup", "", 0, 6}}, 3), day_after);
   REQUIRE_FALSE(late);
   CHECK(late.error().code == errc::invalid_argument);
-  REQUIRE(reserve("o2", {}, "", day_after));
-  CHECK(st.menu(day_after).items.at(0).stock == 10);
-  // A malformed day from a peer is refused, not turned into a promise for a day that never comes.
-  auto bad_day = reserve("o9", {{"soup", "", 0, 1}}, "someday", day_after);
+  REQUIRE(st.reserve(hold("o2", {}, 3), day_after));
+  CHECK(soup_on(day_after, day_after) == 10);
+  // A malformed day from a peer is refused.
+  auto bad_day = st.reserve(hold("o9", {{"soup", "", 0, 1}}, 1, "someday"), day_after);
   REQUIRE_FALSE(bad_day);
   CHECK(bad_day.error().code == errc::invalid_argument);
-  CHECK(st.menu(day_after, "someday").items.at(0).stock == st.menu(day_after).items.at(0).stock);
   // A day cannot be swapped under an existing reservation.
-  REQUIRE(reserve("o6", {{"soup", "", 0, 1}}, day_after, day_after));
-  CHECK_FALSE(reserve("o6", {{"soup", "", 0, 1}}, "2025-01-20", day_after));
+  REQUIRE(st.reserve(hold("o6", {{"soup", "", 0, 1}}, 1, day_after), day_after));
+  CHECK_FALSE(st.reserve(hold("o6", {{"soup", "", 0, 1}}, 2, "2025-01-20"), day_after));
 
   // A plain item has one stock whatever the order's day.
-  REQUIRE(reserve("o7", {{"tea", "", 0, 3}}, "2025-01-20", day_after));
+  REQUIRE(st.reserve(hold("o7", {{"tea", "", 0, 3}}, 1, "2025-01-20"), day_after));
   CHECK(stock_of(st, "tea") == 2);
-  CHECK_FALSE(reserve("o8", {{"tea", "", 0, 3}}, day_after, day_after));
+  CHECK_FALSE(st.reserve(hold("o8", {{"tea", "", 0, 3}}, 1, day_after), day_after));
 }
 
 TEST_CASE("restaurant: an order may keep an item deleted from the menu", "[unit]") {
   auto st = restaurant_with({{"a", 5}, {"b", 5}});
-  REQUIRE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 2}, {"b", "", 0, 1}}, {}, {}}, today));
+  REQUIRE(st.reserve(hold("o1", {{"a", "", 0, 2}, {"b", "", 0, 1}}, 1), today));
   REQUIRE(st.delete_item(delete_menu_item{merchant, "r1", "a"}));
-  auto keep = st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 2}, {"b", "", 0, 2}}, {}, {}}, today);
+  auto keep = st.reserve(hold("o1", {{"a", "", 0, 2}, {"b", "", 0, 2}}, 2), today);
   REQUIRE(keep);
+  CHECK(keep->value.lines.at(0).name == "a"); // from the order's own line
   CHECK(stock_of(st, "b") == 3);
-  CHECK_FALSE(st.reserve(set_reservation{"r1", "o1", {{"a", "", 0, 3}}, {}, {}}, today));
+  CHECK_FALSE(st.reserve(hold("o1", {{"a", "", 0, 3}}, 3), today));
+  REQUIRE(st.reserve(hold("o1", {{"a", "", 0, 1}}, 3), today)); // shrinking is always granted
 }
 
 namespace {
@@ -230,14 +219,14 @@ place_order placement(std::string key = "k") {
   return cmd;
 }
 
+const restaurant mias{"r1", "Mia's", "taipei", merchant.user_id, 1, 1};
+
 order_state placed_order() {
   order_state st;
   auto d = st.begin_place(placement(), 1736901000000);
   REQUIRE(d);
-  reservation_result r;
-  r.info = restaurant{"r1", "Mia's", "taipei", merchant.user_id, 1, 1};
-  r.lines = {{"a", "A", 150, 2}};
-  st.commit(st.complete_place(d->order, r, 1736901000001));
+  st.commit(d->order);
+  st.commit(st.applied(reservation_result{mias, {{"a", "A", 150, 2}, {"b", "B", 50, 1}}}, 1736901000001));
   return st;
 }
 
@@ -246,10 +235,11 @@ order_state placed_order() {
 TEST_CASE("order: placement computes totals and replays with the same key", "[unit]") {
   auto st = placed_order();
   auto& o = *st.current();
-  CHECK(o.total_cents == 300);
+  CHECK(o.total_cents == 350);
   CHECK(o.merchant_id == merchant.user_id);
   CHECK(o.status == order_status::placed);
-  CHECK_FALSE(o.pending_lines);
+  CHECK_FALSE(o.intent);
+  CHECK(o.reservation_seq == 1);
   auto again = st.begin_place(placement(), 1736901000002);
   REQUIRE(again);
   CHECK(again->replay);
@@ -258,6 +248,25 @@ TEST_CASE("order: placement computes totals and replays with the same key", "[un
   auto mismatch = st.begin_place(changed, 1736901000003);
   REQUIRE_FALSE(mismatch);
   CHECK(mismatch.error().code == errc::idempotency_mismatch);
+}
+
+TEST_CASE("order: a placement that did not happen leaves its change numbers for the retry", "[unit]") {
+  order_state st;
+  auto d = st.begin_place(placement(), 1736901000000);
+  REQUIRE(d);
+  CHECK(d->order.intent->seq == 1);
+  st.commit(d->order);
+  // The restaurant never applied it (and fenced change 1 off when asked).
+  settle_result r;
+  r.held.info = mias;
+  st.commit(st.settled(r, 1736901000005));
+  CHECK_FALSE(st.current()->committed);
+  CHECK_FALSE(st.current()->intent);
+  CHECK(st.read(customer).error().code == errc::not_found);
+  auto retry = st.begin_place(placement(), 1736901000006);
+  REQUIRE(retry);
+  CHECK_FALSE(retry->replay);
+  CHECK(retry->order.intent->seq == 2);
 }
 
 TEST_CASE("order: only customers place, dates are checked", "[unit]") {
@@ -284,32 +293,51 @@ TEST_CASE("order: transitions follow the state machine and the roles", "[unit]")
   CHECK(stranger.error().code == errc::not_found);
   auto confirm = st.plan_transition(transition_order{merchant, "o1", order_action::confirm}, 2);
   REQUIRE(confirm);
+  CHECK_FALSE(confirm->next.intent);
   st.commit(confirm->next);
   auto customer_cancel = st.plan_transition(transition_order{customer, "o1", order_action::cancel}, 3);
   CHECK(customer_cancel.error().code == errc::invalid_transition);
   auto merchant_cancel = st.plan_transition(transition_order{merchant, "o1", order_action::cancel}, 3);
   REQUIRE(merchant_cancel);
-  CHECK(merchant_cancel->release_stock);
+  REQUIRE(merchant_cancel->next.intent);
+  CHECK(merchant_cancel->next.intent->kind == intent_kind::cancel);
+  CHECK(merchant_cancel->next.status == order_status::confirmed); // until the restaurant has released
   auto deliver = st.plan_transition(transition_order{merchant, "o1", order_action::deliver}, 3);
   REQUIRE(deliver);
-  CHECK(deliver->finalize);
+  CHECK(deliver->next.status == order_status::delivered);
+  REQUIRE(deliver->next.intent);
+  CHECK(deliver->next.intent->kind == intent_kind::deliver);
   st.commit(deliver->next);
+  CHECK(st.finalize_request().seq == deliver->next.intent->seq);
   CHECK(st.plan_transition(transition_order{merchant, "o1", order_action::cancel}, 4).error().code
         == errc::invalid_transition);
 }
 
-TEST_CASE("order: merchants edit placed orders and keep agreed prices", "[unit]") {
+TEST_CASE("order: merchants change quantities of what was ordered, keep prices and the customer's note",
+          "[unit]") {
   auto st = placed_order();
-  edit_order cmd{merchant, "o1", std::vector<line_request>{{"a", 1}, {"b", 2}}, std::string("no onions")};
-  auto plan = st.plan_edit(cmd);
-  REQUIRE(plan);
-  reservation_result r;
-  r.lines = {{"a", "A", 999, 1}, {"b", "B", 50, 2}};
-  auto next = st.complete_edit(*plan, r, 5);
-  CHECK(next.lines[0].price_cents == 150); // kept from placement
-  CHECK(next.total_cents == 150 + 100);
-  CHECK(next.note == "no onions");
-  CHECK(st.plan_edit(edit_order{customer, "o1", {}, std::string("x")}).error().code == errc::forbidden);
+  edit_order cmd{merchant, "o1", std::vector<line_request>{{"a", 1}}, std::string("no onions left")};
+  auto next = st.plan_edit(cmd, 5);
+  REQUIRE(next);
+  REQUIRE(next->intent);
+  CHECK(next->intent->lines.size() == 1); // b dropped
+  st.commit(*next);
+  auto done = st.applied(reservation_result{mias, {{"a", "A", 999, 1}}}, 6);
+  CHECK(done.lines.size() == 1);
+  CHECK(done.lines[0].price_cents == 150); // kept from placement
+  CHECK(done.total_cents == 150);
+  CHECK(done.merchant_note == "no onions left");
+  CHECK(done.note.empty()); // the customer's stays theirs
+
+  auto fresh = placed_order();
+  auto added = fresh.plan_edit(edit_order{merchant, "o1", std::vector<line_request>{{"caviar", 1000}}, {}}, 5);
+  REQUIRE_FALSE(added);
+  CHECK(added.error().code == errc::invalid_argument);
+  auto note_only = fresh.plan_edit(edit_order{merchant, "o1", std::nullopt, std::string("ready at 12")}, 5);
+  REQUIRE(note_only);
+  CHECK_FALSE(note_only->intent);
+  CHECK(note_only->merchant_note == "ready at 12");
+  CHECK(fresh.plan_edit(edit_order{customer, "o1", {}, std::string("x")}, 5).error().code == errc::forbidden);
 }
 
 TEST_CASE("user: failed logins back off per username", "[unit]") {
@@ -391,19 +419,17 @@ TEST_CASE("catalog: filters by place, tag, meal and text, and pages with a curso
   deleted.payload = beef;
   cat.apply(deleted);
   CHECK(cat.query(by_tag, today)->items.empty());
-  // A resetting item's stock on a new day is its daily stock less what orders promised for that day.
+  // A daily item's stock on a day is its daily stock less what orders use on that day.
   menu_item soup;
   soup.restaurant_id = "r2";
   soup.id = "soup";
   soup.name = "Soup";
-  soup.stock = 0;
   soup.daily_stock = 10;
-  soup.stock_date = today;
   cat.load(soup);
   event promised;
-  promised.type = "stock.promised";
+  promised.type = "stock.day_used";
   promised.restaurant_id = "r2";
-  promised.payload = std::vector<stock_level>{{"soup", 3, "2025-01-16"}};
+  promised.payload = std::vector<stock_level>{{"soup", 10, today}, {"soup", 3, "2025-01-16"}};
   cat.apply(promised);
   menu_query soups;
   soups.text = "soup";

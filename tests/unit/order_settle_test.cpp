@@ -1,0 +1,212 @@
+// Interrupted stock changes, built deterministically: entities parked or crashed at named points between the
+// order's and the restaurant's writes (issue 6, part 1), then a restart on the same data. The promise checked
+// each time: the restaurant's free units plus what the stored orders hold equals what the merchant declared,
+// and no order is left unsettled.
+#include <catch2/catch.hpp>
+
+#include <future>
+
+#include "tests/support/actor_fixture.hpp"
+
+using namespace bento;
+using namespace bento::domain;
+using namespace std::chrono_literals;
+using bento::test::fixture;
+using bento::test::merchant;
+using bento::test::order_for;
+
+namespace {
+
+principal customer(int n) {
+  return order_for(n, 1).caller;
+}
+
+/// Units the stored, live orders hold of the item (what customers and merchants see).
+int64_t held_by_orders(fixture& f, const std::vector<std::string>& ids) {
+  int64_t units = 0;
+  for (auto& id : ids) {
+    auto o = f.stored_order(id);
+    if (!o || !o->committed || o->status == order_status::cancelled || o->status == order_status::delivered)
+      continue;
+    for (auto& l : o->lines)
+      units += l.qty;
+  }
+  return units;
+}
+
+edit_order lower_to(const std::string& oid, int32_t qty) {
+  return edit_order{merchant, oid, std::vector<line_request>{{"katsu", qty}}, std::nullopt};
+}
+
+} // namespace
+
+TEST_CASE("settle: a lowering edit the restaurant applied before a crash rolls forward; the freed units stay sold",
+          "[unit]") {
+  // Stock 5; A takes 5; PATCH A to 1; the restaurant applies it (4 free) but the order crashes before writing
+  // its outcome; B takes those 4; restart. Re-asserting A's old lines (5) could never be granted again: A
+  // was stuck holding 5 on paper while 4 of them were B's.
+  fixture f;
+  f.restaurant_with_stock(5);
+  REQUIRE(f.ask<order>(order_for(1, 5)));
+  f.gate->crash("order.outcome", "o_1");
+  auto edit = f.ask<order>(lower_to("o_1", 1));
+  REQUIRE_FALSE(edit); // the order crashed before it could answer
+  f.gate->clear_crash();
+  CHECK(f.stock() == 4);
+  auto b = f.ask<order>(order_for(2, 4));
+  REQUIRE(b);
+  // The restart wakes A; new requests may reach the restaurant before A settles: park A there to make sure.
+  f.gate->park("order.settle");
+  f.restart();
+  REQUIRE(f.gate->wait_reached("order.settle"));
+  CHECK(f.stock() == 0);
+  CHECK_FALSE(f.ask<order>(order_for(3, 1))); // nothing left for anyone else
+  f.gate->release("order.settle");
+  f.wait_settled();
+  auto a = f.stored_order("o_1");
+  REQUIRE(a);
+  CHECK(a->lines.at(0).qty == 1);
+  CHECK(f.stock() + held_by_orders(f, {"o_1", "o_2", "o_3"}) == 5);
+  // Not stuck: the merchant can act on it at once.
+  auto cancelled = f.ask<order>(transition_order{merchant, "o_1", order_action::cancel});
+  REQUIRE(cancelled);
+  CHECK(cancelled->status == order_status::cancelled);
+  CHECK(f.stock() == 1);
+}
+
+TEST_CASE("settle: a cancel the restaurant applied before a crash rolls forward", "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(5);
+  REQUIRE(f.ask<order>(order_for(1, 5)));
+  f.gate->crash("order.outcome", "o_1");
+  REQUIRE_FALSE(f.ask<order>(transition_order{customer(1), "o_1", order_action::cancel}));
+  f.gate->clear_crash();
+  REQUIRE(f.ask<order>(order_for(2, 5)));
+  f.restart();
+  f.wait_settled();
+  auto a = f.stored_order("o_1");
+  REQUIRE(a);
+  CHECK(a->status == order_status::cancelled);
+  CHECK(f.stock() == 0);
+  CHECK(f.stock() + held_by_orders(f, {"o_1", "o_2"}) == 5);
+}
+
+TEST_CASE("settle: a change the restaurant never saw rolls back, and its late copy is refused", "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(5);
+  REQUIRE(f.ask<order>(order_for(1, 2)));
+  f.gate->crash("order.intent_written", "o_1");
+  REQUIRE_FALSE(f.ask<order>(lower_to("o_1", 1)));
+  f.gate->clear_crash();
+  f.restart();
+  f.wait_settled();
+  auto a = f.stored_order("o_1");
+  REQUIRE(a);
+  CHECK(a->lines.at(0).qty == 2);
+  CHECK_FALSE(a->intent);
+  CHECK(f.stock() == 3);
+  // The edit it had written down (change 2) is fenced off at the restaurant: it cannot apply late.
+  auto late = f.ask<reservation_result>(set_reservation{"r1", "o_1", {{"katsu", "", 0, 1}}, {}, {}, 2});
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code == errc::superseded);
+  CHECK(f.stock() == 3);
+  REQUIRE(f.ask<order>(lower_to("o_1", 1))); // and the merchant can edit it again
+  CHECK(f.stock() == 4);
+}
+
+TEST_CASE("settle: a restaurant that answers after the order's timeout, while others take the freed units",
+          "[unit]") {
+  // No crash: the order gives up waiting (504 outcome_unknown), B takes the 4 units the edit freed before A
+  // settles, and A ends at what the restaurant applied instead of claiming its old 5.
+  fixture f(std::chrono::minutes(5), 100000, 300ms);
+  f.restaurant_with_stock(5);
+  REQUIRE(f.ask<order>(order_for(1, 5)));
+  f.gate->park("restaurant.reserved");
+  f.gate->park("order.settle");
+  auto edit = std::async(std::launch::async, [&] { return f.ask<order>(lower_to("o_1", 1)); });
+  REQUIRE(f.gate->wait_reached("restaurant.reserved")); // applied and written, the answer held back
+  REQUIRE(f.gate->wait_reached("order.settle"));        // the order timed out and is about to settle
+  auto answer = edit.get();
+  REQUIRE_FALSE(answer);
+  CHECK(answer.error().code == errc::outcome_unknown);
+  f.gate->release("restaurant.reserved");
+  auto b = f.ask<order>(order_for(2, 4));
+  REQUIRE(b);
+  f.gate->release("order.settle");
+  f.wait_settled();
+  auto a = f.ask<order>(get_order{merchant, "o_1"});
+  REQUIRE(a);
+  CHECK(a->lines.at(0).qty == 1);
+  CHECK(f.stock() == 0);
+  CHECK(f.stock() + held_by_orders(f, {"o_1", "o_2"}) == 5);
+  REQUIRE(f.ask<order>(transition_order{merchant, "o_1", order_action::cancel}));
+  CHECK(f.stock() == 1);
+}
+
+TEST_CASE("settle: an interrupted cancel of an order whose day has passed still settles", "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(0, 10); // a daily item
+  auto a = f.ask<order>(order_for(1, 3));
+  REQUIRE(a);
+  f.shift_days(1);
+  f.gate->crash("order.outcome", "o_1");
+  REQUIRE_FALSE(f.ask<order>(transition_order{merchant, "o_1", order_action::cancel}));
+  f.gate->clear_crash();
+  for (int restart = 0; restart < 2; ++restart) {
+    f.restart();
+    f.wait_settled();
+  }
+  auto stored = f.stored_order("o_1");
+  REQUIRE(stored);
+  CHECK(stored->status == order_status::cancelled);
+  CHECK(f.stock() == 10); // the new day's stock, untouched by the old day's order
+}
+
+TEST_CASE("settle: an interrupted cancel of an order holding a deleted item still settles", "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(5);
+  REQUIRE(f.ask<order>(order_for(1, 2)));
+  REQUIRE(f.ask<bool>(delete_menu_item{merchant, "r1", "katsu", std::nullopt}));
+  f.gate->crash("order.outcome", "o_1");
+  REQUIRE_FALSE(f.ask<order>(transition_order{customer(1), "o_1", order_action::cancel}));
+  f.gate->clear_crash();
+  f.restart();
+  f.wait_settled();
+  auto stored = f.stored_order("o_1");
+  REQUIRE(stored);
+  CHECK(stored->status == order_status::cancelled);
+  // Re-created, the item offers exactly what the merchant declares: the old order's units went nowhere.
+  menu_item_input in;
+  in.name = "Katsu";
+  in.price_cents = 1200;
+  in.stock = 5;
+  REQUIRE(f.ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in}));
+  CHECK(f.stock() == 5);
+}
+
+TEST_CASE("settle: a delivery cut off before the restaurant heard of it is finalized at start", "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(5);
+  REQUIRE(f.ask<order>(order_for(1, 2)));
+  REQUIRE(f.ask<order>(transition_order{merchant, "o_1", order_action::confirm}));
+  f.gate->crash("order.settle", "o_1");
+  auto delivered = f.ask<order>(transition_order{merchant, "o_1", order_action::deliver});
+  f.gate->clear_crash();
+  (void)delivered; // answered or cut off by the crash: either way the delivery is written
+  auto record = f.db->get(store::column::entities, actors::keys::reservation_record("r1", "o_1"));
+  REQUIRE(record);
+  REQUIRE(record->has_value());
+  f.restart();
+  f.wait_settled();
+  auto stored = f.stored_order("o_1");
+  REQUIRE(stored);
+  CHECK(stored->status == order_status::delivered);
+  CHECK_FALSE(stored->intent);
+  record = f.db->get(store::column::entities, actors::keys::reservation_record("r1", "o_1"));
+  REQUIRE(record);
+  REQUIRE(record->has_value());
+  reservation r;
+  REQUIRE(codec::decode(**record, r));
+  CHECK(r.lines.empty()); // consumed: a tombstone until its day has passed
+  CHECK(f.stock() == 3);  // delivered units are sold, not returned
+}

@@ -457,3 +457,80 @@ TEST_CASE("http: health, readiness, metrics and the OpenAPI document", "[integra
   CHECK(doc.body.rfind("openapi: 3", 0) == 0);
   CHECK(doc.body.find("/api/v1/orders/{order_id}/confirm:") != std::string::npos);
 }
+
+TEST_CASE("http: menu items carry versions; stale writes get 412, PATCH changes only what it names",
+          "[integration]") {
+  running_node n;
+  api_session mia(n.node.base_url()), carl(n.node.base_url());
+  mia.sign_up("mia", "merchant");
+  carl.sign_up("carl", "customer");
+  auto rid = mia.create_restaurant("Mia's");
+  auto item_path = "/api/v1/restaurants/" + rid + "/menu/items/tea";
+  auto created = mia.call("PUT", item_path, {{"name", "Tea"}, {"price_cents", 100}, {"stock", 10}});
+  REQUIRE(created.status == 201);
+  auto etag = created.headers["etag"];
+  REQUIRE_FALSE(etag.empty());
+  CHECK(etag == "\"" + std::to_string(body_of(created)["version"].get<uint64_t>()) + "\"");
+
+  // Four sell; a save based on the read from before the sale must not bring them back.
+  REQUIRE(carl.call("POST", "/api/v1/orders", order_body(rid, "tea", 4)).status == 201);
+  auto stale = mia.call("PUT", item_path, {{"name", "Tea"}, {"price_cents", 120}, {"stock", 10}}, {{"If-Match", etag}});
+  check_error(stale, 412, "precondition_failed");
+  auto read = mia.call("GET", item_path);
+  REQUIRE(read.status == 200);
+  CHECK(body_of(read)["stock"] == 6);
+  CHECK(read.headers["etag"] != etag);
+  // A price change by PATCH leaves the stock alone, with or without If-Match.
+  auto patched = mia.call("PATCH", item_path, {{"price_cents", 150}}, {{"If-Match", read.headers["etag"]}});
+  INFO(patched.body);
+  REQUIRE(patched.status == 200);
+  CHECK(body_of(patched)["price_cents"] == 150);
+  CHECK(body_of(patched)["stock"] == 6);
+  check_error(mia.call("PATCH", item_path, {{"prize_cents", 1}}), 400, "invalid_argument");
+  check_error(mia.call("PATCH", item_path, json::object()), 400, "invalid_argument");
+  check_error(mia.call("PATCH", item_path, {{"price_cents", 1}}, {{"If-Match", "12"}}), 400, "invalid_argument");
+  check_error(mia.call("PUT", item_path, {{"name", "Tea"}, {"price_cents", 1}, {"stock", 1}}, {{"If-None-Match", "*"}}),
+              412, "precondition_failed");
+  check_error(mia.call("PUT", item_path, {{"name", "Tea"}, {"price_cents", 1}}), 400, "invalid_argument");
+  // A daily item needs no stock in its body, and one read back from GET is not restated.
+  auto soup_path = "/api/v1/restaurants/" + rid + "/menu/items/soup";
+  REQUIRE(mia.call("PUT", soup_path, {{"name", "Soup"}, {"price_cents", 300}, {"daily_stock", 10}}).status == 201);
+  REQUIRE(carl.call("POST", "/api/v1/orders", order_body(rid, "soup", 3)).status == 201);
+  auto soup = body_of(mia.call("GET", soup_path));
+  CHECK(soup["stock"] == 7);
+  soup["stock"] = 10;
+  REQUIRE(mia.call("PUT", soup_path, soup).status == 200);
+  CHECK(body_of(mia.call("GET", soup_path))["stock"] == 7);
+  check_error(mia.call("PATCH", soup_path, {{"stock", 10}}), 400, "invalid_argument");
+  check_error(mia.call("DELETE", item_path, json(), {{"If-Match", etag}}), 412, "precondition_failed");
+  check_error(carl.call("PATCH", item_path, {{"price_cents", 1}}), 403, "forbidden");
+  check_error(mia.call("GET", "/api/v1/restaurants/" + rid + "/menu/items/nothing"), 404, "not_found");
+}
+
+TEST_CASE("http: a merchant changes quantities of what was ordered and writes their own note", "[integration]") {
+  running_node n;
+  api_session mia(n.node.base_url()), carl(n.node.base_url());
+  mia.sign_up("mia", "merchant");
+  carl.sign_up("carl", "customer");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "tea", 1, 100);
+  mia.put_item(rid, "caviar", 100000000, 100);
+  auto body = order_body(rid, "tea", 1);
+  body["note"] = "no sugar";
+  auto placed = carl.call("POST", "/api/v1/orders", body);
+  REQUIRE(placed.status == 201);
+  auto oid = body_of(placed)["id"].get<std::string>();
+  auto path = "/api/v1/orders/" + oid;
+  // Adding what the customer never ordered (1 cent became 100,000,000,001 cents) is refused.
+  check_error(mia.call("PATCH", path, {{"items", {{{"item_id", "tea"}, {"qty", 1}}, {{"item_id", "caviar"}, {"qty", 1}}}}}),
+              400, "invalid_argument");
+  check_error(mia.call("PATCH", path, {{"note", "mine now"}}), 400, "invalid_argument");
+  auto edited = mia.call("PATCH", path, {{"items", {{{"item_id", "tea"}, {"qty", 3}}}}, {"merchant_note", "3 teas"}});
+  INFO(edited.body);
+  REQUIRE(edited.status == 200);
+  auto o = body_of(edited);
+  CHECK(o["total_cents"] == 3);
+  CHECK(o["note"] == "no sugar");
+  CHECK(o["merchant_note"] == "3 teas");
+  CHECK(body_of(carl.call("GET", path))["merchant_note"] == "3 teas");
+}

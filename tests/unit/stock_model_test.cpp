@@ -10,7 +10,7 @@
 // no accepted growth took a day past its daily stock; orders without an unsettled change agree with the
 // restaurant. At the end every order settles.
 //
-// BENTO_SIM_SEEDS=N runs N sequences (default 1500), BENTO_SIM_SEED=S replays one.
+// BENTO_SIM_SEEDS=N runs N sequences (default 2000), BENTO_SIM_SEED=S replays one.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -589,7 +589,7 @@ private:
 
 TEST_CASE("stock model: randomized orders, menu edits, days and crashes keep the stock promise", "[unit]") {
   REQUIRE(set_time_zone("Asia/Taipei"));
-  uint64_t first = 1, count = 1500;
+  uint64_t first = 1, count = 2000;
   if (auto* s = std::getenv("BENTO_SIM_SEED")) {
     first = std::strtoull(s, nullptr, 10);
     count = 1;

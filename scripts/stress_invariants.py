@@ -94,8 +94,13 @@ def merchant_loop():
         oid, _ = random.choice(placed)
         action = random.choice(["confirm", "deliver", "cancel", "patch"])
         if action == "patch":
-            status, body = req("PATCH", f"/orders/{oid}",
-                               {"items": [{"item_id": random.choice("abcd"), "qty": random.randint(1, 5)}]}, merchant)
+            # A merchant changes quantities of what was ordered (adding an item is a 400 by design).
+            status, order = req("GET", f"/orders/{oid}", None, merchant)
+            if status != 200:
+                continue
+            lines = [{"item_id": l["item_id"], "qty": random.randint(1, 5)} for l in order["items"]]
+            status, body = req("PATCH", f"/orders/{oid}", {"items": lines[:random.randint(1, len(lines))]},
+                               merchant)
         else:
             status, body = req("POST", f"/orders/{oid}/{action}", None, merchant)
         if status not in (0, 200, 409, 429, 504):

@@ -18,6 +18,7 @@
 #include "actors/common/entity_context.hpp"
 #include "actors/order/order_recovery.hpp"
 #include "actors/order_index/order_index_actor.hpp"
+#include "actors/order_index/order_index_writes.hpp"
 #include "actors/store/entity_store.hpp"
 #include "cluster/local_router.hpp"
 #include "node/auth/revocation_list.hpp"
@@ -95,6 +96,11 @@ int run(const node::node_config& cfg, sigset_t signals) {
     return exit_runtime;
   }
 
+  if (auto indexed = actors::ensure_status_index(*store); !indexed) {
+    spdlog::critical("node.start_failed reason=order_index error={}", indexed.error().message);
+    return exit_runtime;
+  }
+
   auto interrupted = actors::interrupted_orders(*store);
   if (!interrupted) {
     spdlog::critical("node.start_failed reason=recovery_sweep error={}", interrupted.error().message);
@@ -143,7 +149,10 @@ int run(const node::node_config& cfg, sigset_t signals) {
       caf::anon_send(rt.router, actors::wake_atom::value, id);
     if (!interrupted->empty())
       spdlog::warn("node.recovering_orders count={}", interrupted->size());
-    rt.order_index = actors::spawn_order_index_actor(sys, store.get());
+    actors::order_index_options listing;
+    listing.workers = cfg.listing_workers;
+    listing.queue.max_queued = cfg.listing_queue;
+    rt.order_index = actors::spawn_order_index_actor(sys, store.get(), listing);
 
     node::domain_client domain(rt, std::chrono::milliseconds(cfg.request_timeout_ms));
     node::token_signer tokens(secret);

@@ -134,6 +134,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     ctx.empty_idle_timeout = std::min(ctx.idle_timeout, std::chrono::milliseconds(10'000));
     ctx.call_timeout = std::chrono::milliseconds(cfg.request_timeout_ms / 2);
     ctx.max_active_entities = cfg.max_active_entities;
+    ctx.max_restaurants_per_merchant = cfg.max_restaurants_per_merchant;
 
     node::node_runtime rt;
     rt.system = &sys;

@@ -28,6 +28,7 @@ struct entity_context {
   std::chrono::milliseconds call_timeout{std::chrono::seconds(5)};        // entity -> entity requests
   login_throttle_policy login_policy;
   size_t max_active_entities = 100000; // beyond this the router evicts the least recently used
+  size_t max_restaurants_per_merchant = 20;
 };
 
 /// Entities share one immutable context instead of each holding a copy.

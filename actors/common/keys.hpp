@@ -70,5 +70,11 @@ inline std::string order_index_suffix(const std::string& date, int64_t created_a
 inline const std::string pending_orders_prefix = "po/";
 inline std::string pending_order(const std::string& oid) { return pending_orders_prefix + oid; }
 inline std::string user_by_id(const std::string& id) { return "uid/" + id; }
+// entities column, written by user/<username> only: one record per restaurant the merchant created or is
+// creating ("pending <ms>" until the restaurant is known to exist, then "ok").
+inline std::string restaurant_slots(const std::string& username) { return "u/" + username + "/r/"; }
+inline std::string restaurant_slot(const std::string& username, const std::string& rid) {
+  return restaurant_slots(username) + rid;
+}
 
 } // namespace bento::actors::keys

@@ -139,11 +139,15 @@ int run(const node::node_config& cfg, sigset_t signals) {
     node::node_runtime rt;
     rt.system = &sys;
     rt.store = store.get();
-    rt.catalog = actors::spawn_catalog_actor(sys, store.get());
+    // The catalog reads new events from the store itself; an event sent to it is only an announcement, and
+    // one outstanding announcement is enough (every order sends stock events: one message each was measurable).
+    auto announced = std::make_shared<std::atomic<bool>>(false);
+    rt.catalog = actors::spawn_catalog_actor(sys, store.get(), announced);
     auto catalog = rt.catalog;
-    store->set_event_listener([catalog](const domain::event& ev) {
+    store->set_event_listener([catalog, announced](const domain::event& ev) {
       if (ev.type.rfind("menu.", 0) == 0 || ev.type.rfind("stock.", 0) == 0 || ev.type.rfind("restaurant.", 0) == 0)
-        caf::anon_send(catalog, ev);
+        if (!announced->exchange(true))
+          caf::anon_send(catalog, domain::event{ev.seq, ev.type, {}, ev.at_ms, {}, {}});
     });
     rt.router = cluster::spawn_local_router(sys, ctx);
     for (auto& id : *interrupted)

@@ -18,12 +18,15 @@ using namespace bento::domain;
 
 struct catalog_actor_state {
   std::unique_ptr<catalog_state> catalog;
+  std::shared_ptr<std::atomic<bool>> announced;
   static inline const char* name = "catalog";
 };
 
 catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<catalog_actor_state> self,
-                                              store::entity_store* store) {
+                                              store::entity_store* store,
+                                              std::shared_ptr<std::atomic<bool>> announced) {
   auto& st = self->state;
+  st.announced = std::move(announced);
   st.catalog = std::make_unique<catalog_state>(*store);
   if (auto opened = st.catalog->open(local_date(now_ms())); !opened)
     spdlog::error("catalog.open_failed error={}", opened.error().message);
@@ -44,7 +47,10 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
     },
     [self](event&) {
       // Only a signal that the store has new events: they are read from the events column in sequence
-      // order, since announcements of concurrent commits can arrive in any order.
+      // order, since announcements of concurrent commits can arrive in any order. Cleared before reading:
+      // a commit announced after this point sends a new announcement; one before it is within what we read.
+      if (self->state.announced)
+        self->state.announced->store(false);
       if (auto done = self->state.catalog->catch_up(local_date(now_ms())); !done)
         spdlog::error("catalog.apply_failed error={}", done.error().message);
     },
@@ -56,9 +62,10 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
 
 } // namespace
 
-catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store) {
+catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store,
+                                  std::shared_ptr<std::atomic<bool>> announced) {
   // Detached: its queries and writes go to RocksDB, which must not hold a scheduler thread that serves orders.
-  return sys.spawn<caf::detached>(catalog_behavior, store);
+  return sys.spawn<caf::detached>(catalog_behavior, store, std::move(announced));
 }
 
 } // namespace bento::actors

@@ -1,6 +1,9 @@
 #pragma once
 // The node's menu read model as an actor: fed by menu/stock events, answers menu and restaurant listings.
 // Its data lives in the store (catalog_state); the actor holds none of it.
+#include <atomic>
+#include <memory>
+
 #include <caf/typed_actor.hpp>
 
 #include "actors/common/atoms.hpp"
@@ -19,6 +22,9 @@ using catalog_actor = caf::typed_actor<caf::replies_to<domain::menu_query>::with
 /// Opens the catalog's records in the store (building them from the entity records on a data dir that has none,
 /// then replaying events it has not applied) before it answers anything. Events sent to it only announce that
 /// the store has new ones. Runs on a thread of its own.
-catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store);
+/// `announced`, when given, is set by whoever sends it an event and cleared by the catalog before it reads the
+/// events column, so that under load one announcement covers many commits (see node/main.cpp).
+catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store,
+                                  std::shared_ptr<std::atomic<bool>> announced = nullptr);
 
 } // namespace bento::actors

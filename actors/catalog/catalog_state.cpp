@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <memory>
+#include <unordered_map>
 #include <spdlog/spdlog.h>
 
 #include "actors/catalog/catalog_keys.hpp"
@@ -76,8 +78,32 @@ outcome<std::string> cursor_key(const std::string& cursor, const std::string& mu
 
 } // namespace
 
-outcome<std::optional<restaurant>> catalog_state::find_restaurant(const std::string& rid) const {
-  auto raw = store_->get(column::catalog, ck::restaurant(rid));
+/// A catch-up round applies many events in one batch (one WAL write, rather than one per event competing with
+/// the entities' commits); later events of the round must see what earlier ones staged.
+struct catalog_state::writes {
+  store::write_batch batch;
+  std::unordered_map<std::string, std::optional<std::string>> overlay;
+  size_t events = 0;
+
+  void put(const std::string& key, std::string value) {
+    batch.put(column::catalog, key, value);
+    overlay[key] = std::move(value);
+  }
+  void erase(const std::string& key) {
+    batch.erase(column::catalog, key);
+    overlay[key] = std::nullopt;
+  }
+};
+
+outcome<std::optional<std::string>> catalog_state::read(const std::string& key, const writes* w) const {
+  if (w)
+    if (auto it = w->overlay.find(key); it != w->overlay.end())
+      return it->second;
+  return store_->get(column::catalog, key);
+}
+
+outcome<std::optional<restaurant>> catalog_state::find_restaurant(const std::string& rid, const writes* w) const {
+  auto raw = read(ck::restaurant(rid), w);
   if (!raw)
     return raw.error();
   if (!*raw)
@@ -88,61 +114,61 @@ outcome<std::optional<restaurant>> catalog_state::find_restaurant(const std::str
   return std::optional<restaurant>{std::move(r)};
 }
 
-outcome<unit_t> catalog_state::commit(store::write_batch& b, uint64_t seq) {
+outcome<unit_t> catalog_state::commit(writes& w, uint64_t seq) {
   if (seq > applied_)
-    b.put(column::catalog, ck::applied, std::to_string(seq));
-  b.put(column::catalog, ck::counts, std::to_string(restaurants_) + " " + std::to_string(items_));
-  auto done = store_->commit(b);
+    w.put(ck::applied, std::to_string(seq));
+  w.put(ck::counts, std::to_string(restaurants_) + " " + std::to_string(items_));
+  auto done = store_->commit(w.batch);
   if (!done)
     return done.error();
   applied_ = std::max(applied_, seq);
   return unit;
 }
 
-outcome<unit_t> catalog_state::stage(const event& ev, const std::string& today, store::write_batch& b) {
+outcome<unit_t> catalog_state::stage(const event& ev, const std::string& today, writes& w) {
   if (auto* r = std::get_if<restaurant>(&ev.payload)) {
-    auto old = find_restaurant(r->id);
+    auto old = find_restaurant(r->id, &w);
     if (!old)
       return old.error();
     auto now = ck::by_place_prefix + ck::by_place_suffix(r->place, r->name, r->id);
     if (*old) {
       auto before = ck::by_place_prefix + ck::by_place_suffix((*old)->place, (*old)->name, (*old)->id);
       if (before != now)
-        b.erase(column::catalog, before);
+        w.erase(before);
     } else {
       ++restaurants_;
     }
-    b.put(column::catalog, ck::restaurant(r->id), codec::encode(*r));
-    b.put(column::catalog, now, r->id);
+    w.put(ck::restaurant(r->id), codec::encode(*r));
+    w.put(now, r->id);
     return unit;
   }
   if (auto* item = std::get_if<menu_item>(&ev.payload)) {
-    auto owner = find_restaurant(item->restaurant_id);
+    auto owner = find_restaurant(item->restaurant_id, &w);
     if (!owner)
       return owner.error();
     if (!*owner)
       return unit; // an item of a restaurant this node never saw: nothing to list it under
     auto stock_key = ck::stock(item->restaurant_id, item->id);
-    auto existing = store_->get(column::catalog, stock_key);
+    auto existing = read(stock_key, &w);
     if (!existing)
       return existing.error();
     auto item_key = ck::item_prefix + ck::item_suffix((*owner)->place, item->restaurant_id, item->id);
     if (ev.type == "menu.item_deleted") {
       if (*existing) {
         --items_;
-        b.erase(column::catalog, item_key);
-        b.erase(column::catalog, stock_key);
+        w.erase(item_key);
+        w.erase(stock_key);
       }
       return unit;
     }
     if (!*existing)
       ++items_;
-    b.put(column::catalog, item_key, codec::encode(*item));
+    w.put(item_key, codec::encode(*item));
     stock_record s;
     s.daily = item->daily_stock > 0;
     if (!s.daily)
       s.units = item->stock;
-    b.put(column::catalog, stock_key, encode_stock(s));
+    w.put(stock_key, encode_stock(s));
     return unit;
   }
   auto* levels = std::get_if<std::vector<stock_level>>(&ev.payload);
@@ -154,9 +180,9 @@ outcome<unit_t> catalog_state::stage(const event& ev, const std::string& today, 
         continue; // a past day is never shown
       auto key = ck::used(l.stock_date, ev.restaurant_id, l.item_id);
       if (l.stock > 0)
-        b.put(column::catalog, key, std::to_string(l.stock));
+        w.put(key, std::to_string(l.stock));
       else
-        b.erase(column::catalog, key);
+        w.erase(key);
     }
     return unit;
   }
@@ -164,7 +190,7 @@ outcome<unit_t> catalog_state::stage(const event& ev, const std::string& today, 
     return unit;
   for (auto& l : *levels) {
     auto key = ck::stock(ev.restaurant_id, l.item_id);
-    auto raw = store_->get(column::catalog, key);
+    auto raw = read(key, &w);
     if (!raw)
       return raw.error();
     if (!*raw)
@@ -182,17 +208,17 @@ outcome<unit_t> catalog_state::stage(const event& ev, const std::string& today, 
     } else {
       s->units = l.stock;
     }
-    b.put(column::catalog, key, encode_stock(*s));
+    w.put(key, encode_stock(*s));
   }
   return unit;
 }
 
 outcome<unit_t> catalog_state::apply(const event& ev, const std::string& today) {
-  store::write_batch b;
+  writes w;
   auto counts_before = std::make_pair(restaurants_, items_);
-  auto staged = stage(ev, today, b);
+  auto staged = stage(ev, today, w);
   if (staged)
-    staged = commit(b, ev.seq);
+    staged = commit(w, ev.seq);
   if (!staged)
     std::tie(restaurants_, items_) = counts_before; // the batch did not happen
   return staged;
@@ -230,27 +256,40 @@ outcome<unit_t> catalog_state::catch_up(const std::string& today) {
   auto visible = store_->last_event_seq();
   if (visible <= applied_)
     return unit;
+  // One batch for the round (bounded), written with the last event it covers; events that are not the
+  // catalog's (orders, users) still move the mark, so a restart does not read them again.
+  auto counts_before = std::make_pair(restaurants_, items_);
+  auto w = std::make_unique<writes>();
   outcome<unit_t> failed = unit;
   uint64_t last = applied_;
+  auto flush = [&](uint64_t seq) {
+    failed = commit(*w, seq);
+    if (!failed)
+      std::tie(restaurants_, items_) = counts_before; // the batch did not happen
+    counts_before = std::make_pair(restaurants_, items_);
+    w = std::make_unique<writes>();
+    return bool(failed);
+  };
   auto scanned = store_->scan_events(applied_, visible, [&](const event& ev) {
     last = ev.seq;
     bool ours = ev.type.rfind("restaurant.", 0) == 0 || ev.type.rfind("menu.", 0) == 0
                 || ev.type.rfind("stock.", 0) == 0;
     if (!ours)
       return true;
-    failed = apply(ev, today);
-    return bool(failed);
+    failed = stage(ev, today, *w);
+    if (!failed)
+      return false;
+    return ++w->events < 256 || flush(ev.seq);
   });
   if (!scanned)
     return scanned.error();
-  if (!failed)
+  if (!failed) {
+    std::tie(restaurants_, items_) = counts_before;
     return failed;
-  // Events that were not ours (orders, users) still move the mark, so a restart does not read them again.
-  if (last > applied_ || visible > applied_) {
-    store::write_batch b;
-    return commit(b, std::max(last, visible));
   }
-  return unit;
+  if (w->events > 0 || std::max(last, visible) > applied_)
+    flush(std::max(last, visible));
+  return failed;
 }
 
 outcome<unit_t> catalog_state::drop_days_before(const std::string& today) {
@@ -318,8 +357,8 @@ outcome<unit_t> catalog_state::rebuild(const std::string& today) {
   if (!failed)
     return failed;
   // Written last: until this mark exists, a start rebuilds.
-  store::write_batch mark;
-  mark.put(column::catalog, ck::applied, std::to_string(from_seq));
+  writes mark;
+  mark.put(ck::applied, std::to_string(from_seq));
   if (auto marked = commit(mark, 0); !marked)
     return marked;
   applied_ = from_seq;

@@ -58,11 +58,14 @@ public:
   uint64_t applied_seq() const noexcept { return applied_; }
 
 private:
-  domain::outcome<domain::unit_t> stage(const domain::event& ev, const std::string& today, store::write_batch& b);
-  domain::outcome<domain::unit_t> commit(store::write_batch& b, uint64_t seq);
+  struct writes; // one batch of catalog writes, readable before it is committed
+  domain::outcome<domain::unit_t> stage(const domain::event& ev, const std::string& today, writes& w);
+  domain::outcome<domain::unit_t> commit(writes& w, uint64_t seq);
+  domain::outcome<std::optional<std::string>> read(const std::string& key, const writes* w) const;
   domain::outcome<domain::unit_t> rebuild(const std::string& today);
   domain::outcome<domain::unit_t> drop_days_before(const std::string& today);
-  domain::outcome<std::optional<domain::restaurant>> find_restaurant(const std::string& rid) const;
+  domain::outcome<std::optional<domain::restaurant>> find_restaurant(const std::string& rid,
+                                                                     const writes* w = nullptr) const;
 
   store::entity_store* store_;
   uint64_t applied_ = 0;

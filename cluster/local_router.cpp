@@ -260,6 +260,11 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
         return refuse<restaurant>(self, *f);
       return forward<restaurant>(self, restaurant_ref{cmd.restaurant_id}, std::move(cmd));
     },
+    [self](open_restaurant& cmd) -> caf::delegated<restaurant> {
+      if (check_username(cmd.create.caller.username))
+        return refuse<restaurant>(self, fail(errc::forbidden, "only merchants may create restaurants"));
+      return forward<restaurant>(self, user_ref{cmd.create.caller.username}, std::move(cmd));
+    },
     [self](upsert_menu_item& cmd) -> caf::delegated<upsert_result> {
       if (check_id("restaurant id", cmd.restaurant_id))
         return refuse<upsert_result>(self, no_restaurant);

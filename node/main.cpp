@@ -18,6 +18,7 @@
 #include "actors/common/entity_context.hpp"
 #include "actors/order/order_recovery.hpp"
 #include "actors/order_index/order_index_actor.hpp"
+#include "actors/order_index/order_index_writes.hpp"
 #include "actors/store/entity_store.hpp"
 #include "cluster/local_router.hpp"
 #include "node/auth/revocation_list.hpp"
@@ -95,6 +96,11 @@ int run(const node::node_config& cfg, sigset_t signals) {
     return exit_runtime;
   }
 
+  if (auto indexed = actors::ensure_status_index(*store); !indexed) {
+    spdlog::critical("node.start_failed reason=order_index error={}", indexed.error().message);
+    return exit_runtime;
+  }
+
   auto interrupted = actors::interrupted_orders(*store);
   if (!interrupted) {
     spdlog::critical("node.start_failed reason=recovery_sweep error={}", interrupted.error().message);
@@ -128,22 +134,30 @@ int run(const node::node_config& cfg, sigset_t signals) {
     ctx.empty_idle_timeout = std::min(ctx.idle_timeout, std::chrono::milliseconds(10'000));
     ctx.call_timeout = std::chrono::milliseconds(cfg.request_timeout_ms / 2);
     ctx.max_active_entities = cfg.max_active_entities;
+    ctx.max_restaurants_per_merchant = cfg.max_restaurants_per_merchant;
 
     node::node_runtime rt;
     rt.system = &sys;
     rt.store = store.get();
-    rt.catalog = actors::spawn_catalog_actor(sys, store.get());
+    // The catalog reads new events from the store itself; an event sent to it is only an announcement, and
+    // one outstanding announcement is enough (every order sends stock events: one message each was measurable).
+    auto announced = std::make_shared<std::atomic<bool>>(false);
+    rt.catalog = actors::spawn_catalog_actor(sys, store.get(), announced);
     auto catalog = rt.catalog;
-    store->set_event_listener([catalog](const domain::event& ev) {
+    store->set_event_listener([catalog, announced](const domain::event& ev) {
       if (ev.type.rfind("menu.", 0) == 0 || ev.type.rfind("stock.", 0) == 0 || ev.type.rfind("restaurant.", 0) == 0)
-        caf::anon_send(catalog, ev);
+        if (!announced->exchange(true))
+          caf::anon_send(catalog, domain::event{ev.seq, ev.type, {}, ev.at_ms, {}, {}});
     });
     rt.router = cluster::spawn_local_router(sys, ctx);
     for (auto& id : *interrupted)
       caf::anon_send(rt.router, actors::wake_atom::value, id);
     if (!interrupted->empty())
       spdlog::warn("node.recovering_orders count={}", interrupted->size());
-    rt.order_index = actors::spawn_order_index_actor(sys, store.get());
+    actors::order_index_options listing;
+    listing.workers = cfg.listing_workers;
+    listing.queue.max_queued = cfg.listing_queue;
+    rt.order_index = actors::spawn_order_index_actor(sys, store.get(), listing);
 
     node::domain_client domain(rt, std::chrono::milliseconds(cfg.request_timeout_ms));
     node::token_signer tokens(secret);

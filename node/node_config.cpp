@@ -96,6 +96,9 @@ const std::vector<option_doc>& option_docs() {
     {"BENTO_MAX_CONNECTIONS", "concurrent HTTP connections (1-1000000)", "10000"},
     {"BENTO_MAX_ACTIVE_ENTITIES", "entity actors kept in memory before the least recently used are passivated "
                                   "(100-100000000)", "100000"},
+    {"BENTO_LISTING_WORKERS", "threads that run order listings, taken fairly per caller (1-64)", "2"},
+    {"BENTO_LISTING_QUEUE", "order listings waiting for a worker before more get 429 (1-100000)", "256"},
+    {"BENTO_MAX_RESTAURANTS_PER_MERCHANT", "restaurants one merchant may create (1-10000)", "20"},
   };
   return docs;
 }
@@ -147,6 +150,9 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
   r.integer("BENTO_IDLE_PASSIVATE_S", cfg.idle_passivate_s, 1, 86400);
   r.integer("BENTO_MAX_CONNECTIONS", cfg.max_connections, 1, 1000000);
   r.integer("BENTO_MAX_ACTIVE_ENTITIES", cfg.max_active_entities, 100, 100000000);
+  r.integer("BENTO_LISTING_WORKERS", cfg.listing_workers, 1, 64);
+  r.integer("BENTO_LISTING_QUEUE", cfg.listing_queue, 1, 100000);
+  r.integer("BENTO_MAX_RESTAURANTS_PER_MERCHANT", cfg.max_restaurants_per_merchant, 1, 10000);
   if (!r.errors.empty()) {
     std::string all;
     for (auto& e : r.errors)

@@ -32,6 +32,9 @@ struct node_config {
   uint32_t idle_passivate_s = 300;
   uint32_t max_connections = 10000;
   uint32_t max_active_entities = 100000;
+  uint32_t listing_workers = 2;      // threads that run order listings (RocksDB scans), off the scheduler
+  uint32_t listing_queue = 256;      // listings waiting for a worker, all callers together; beyond: 429
+  uint32_t max_restaurants_per_merchant = 20;
 };
 
 struct option_doc {

@@ -6,10 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/catalog/catalog_state.hpp"
-#include "actors/common/keys.hpp"
 #include "actors/common/domain_error.hpp"
 #include "actors/store/entity_store.hpp"
-#include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
 
 namespace bento::actors {
@@ -19,62 +17,55 @@ namespace {
 using namespace bento::domain;
 
 struct catalog_actor_state {
-  catalog_state catalog;
+  std::unique_ptr<catalog_state> catalog;
+  std::shared_ptr<std::atomic<bool>> announced;
   static inline const char* name = "catalog";
 };
 
-void load_all(catalog_state& catalog, store::entity_store* store) {
-  // Restaurant headers ("r/<id>") sort before their children ("r/<id>/..."), so each item finds its
-  // restaurant already loaded.
-  std::vector<menu_item> items;
-  auto scanned = store->scan(store::column::entities, "r/", {}, [&](std::string_view key, std::string_view value) {
-    auto rest = key.substr(2);
-    auto slash = rest.find('/');
-    if (slash == std::string_view::npos) {
-      restaurant r;
-      if (codec::decode(value, r))
-        catalog.load(r);
-    } else if (rest.substr(slash + 1).rfind("i/", 0) == 0) {
-      menu_item item;
-      if (codec::decode(value, item))
-        catalog.load(item);
-    } else if (auto promise = keys::parse_promise(rest.substr(slash + 1), value)) {
-      catalog.load_promise(std::string(rest.substr(0, slash)), promise->day, promise->item_id, promise->units);
-    }
-    return true;
-  });
-  if (!scanned)
-    spdlog::error("catalog.load_failed error={}", scanned.error().message);
-  spdlog::info("catalog.loaded restaurants={} items={}", catalog.restaurant_count(), catalog.item_count());
-}
-
 catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<catalog_actor_state> self,
-                                              store::entity_store* store) {
-  load_all(self->state.catalog, store);
+                                              store::entity_store* store,
+                                              std::shared_ptr<std::atomic<bool>> announced) {
+  auto& st = self->state;
+  st.announced = std::move(announced);
+  st.catalog = std::make_unique<catalog_state>(*store);
+  if (auto opened = st.catalog->open(local_date(now_ms())); !opened)
+    spdlog::error("catalog.open_failed error={}", opened.error().message);
+  spdlog::info("catalog.opened restaurants={} items={} applied_seq={}", st.catalog->restaurant_count(),
+               st.catalog->item_count(), st.catalog->applied_seq());
   return {
     [self](menu_query& q) -> caf::result<menu_page> {
-      auto page = self->state.catalog.query(q, local_date(now_ms()));
+      auto page = self->state.catalog->query(q, local_date(now_ms()));
       if (!page)
         return make_error(page.error());
       return std::move(*page);
     },
     [self](restaurants_query& q) -> caf::result<restaurant_list> {
-      auto list = self->state.catalog.restaurants(q);
+      auto list = self->state.catalog->restaurants(q);
       if (!list)
         return make_error(list.error());
       return std::move(*list);
     },
-    [self](event& ev) { self->state.catalog.apply(ev); },
+    [self](event&) {
+      // Only a signal that the store has new events: they are read from the events column in sequence
+      // order, since announcements of concurrent commits can arrive in any order. Cleared before reading:
+      // a commit announced after this point sends a new announcement; one before it is within what we read.
+      if (self->state.announced)
+        self->state.announced->store(false);
+      if (auto done = self->state.catalog->catch_up(local_date(now_ms())); !done)
+        spdlog::error("catalog.apply_failed error={}", done.error().message);
+    },
     [self](stats_atom) -> catalog_stats {
-      return catalog_stats{self->state.catalog.restaurant_count(), self->state.catalog.item_count()};
+      return catalog_stats{self->state.catalog->restaurant_count(), self->state.catalog->item_count()};
     },
   };
 }
 
 } // namespace
 
-catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store) {
-  return sys.spawn(catalog_behavior, store);
+catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store,
+                                  std::shared_ptr<std::atomic<bool>> announced) {
+  // Detached: its queries and writes go to RocksDB, which must not hold a scheduler thread that serves orders.
+  return sys.spawn<caf::detached>(catalog_behavior, store, std::move(announced));
 }
 
 } // namespace bento::actors

@@ -1,5 +1,9 @@
 #pragma once
 // The node's menu read model as an actor: fed by menu/stock events, answers menu and restaurant listings.
+// Its data lives in the store (catalog_state); the actor holds none of it.
+#include <atomic>
+#include <memory>
+
 #include <caf/typed_actor.hpp>
 
 #include "actors/common/atoms.hpp"
@@ -15,7 +19,12 @@ using catalog_actor = caf::typed_actor<caf::replies_to<domain::menu_query>::with
                                        caf::reacts_to<domain::event>,
                                        caf::replies_to<stats_atom>::with<catalog_stats>>;
 
-/// Loads every restaurant and item from the store before it answers anything (start-up, not request path).
-catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store);
+/// Opens the catalog's records in the store (building them from the entity records on a data dir that has none,
+/// then replaying events it has not applied) before it answers anything. Events sent to it only announce that
+/// the store has new ones. Runs on a thread of its own.
+/// `announced`, when given, is set by whoever sends it an event and cleared by the catalog before it reads the
+/// events column, so that under load one announcement covers many commits (see node/main.cpp).
+catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store,
+                                  std::shared_ptr<std::atomic<bool>> announced = nullptr);
 
 } // namespace bento::actors

@@ -2,13 +2,23 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <memory>
+#include <unordered_map>
+#include <spdlog/spdlog.h>
 
+#include "actors/catalog/catalog_keys.hpp"
+#include "actors/common/keys.hpp"
+#include "actors/store/entity_store.hpp"
+#include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
 #include "protocol/domain/ids.hpp"
 
 namespace bento::actors {
 
 using namespace bento::domain;
+namespace ck = catalog_keys;
+using store::column;
 
 namespace {
 
@@ -17,164 +27,476 @@ std::string lower(std::string s) {
   return s;
 }
 
-} // namespace
+bool parse_int(std::string_view s, int64_t& out) {
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
 
-std::string catalog_state::item_key(const std::string& place, const std::string& rid, const std::string& iid) {
-  std::string key = place;
-  key.push_back('\0');
-  key += rid;
-  key.push_back('\0');
-  key += iid;
+/// The stock record of an item (see catalog_keys::stock).
+struct stock_record {
+  bool daily = false;
+  std::optional<int64_t> units; // plain items: free units
+  std::string day;              // with a daily item's units
+};
+
+std::optional<stock_record> parse_stock(std::string_view v) {
+  if (v.empty() || (v[0] != 'p' && v[0] != 'd'))
+    return std::nullopt;
+  stock_record r;
+  r.daily = v[0] == 'd';
+  auto rest = v.substr(1);
+  if (rest.empty())
+    return r.daily ? std::optional<stock_record>(r) : std::nullopt;
+  auto at = rest.find('@');
+  int64_t n = 0;
+  if (!parse_int(rest.substr(0, at), n))
+    return std::nullopt;
+  r.units = n;
+  if (at != std::string_view::npos)
+    r.day = std::string(rest.substr(at + 1));
+  return r;
+}
+
+std::string encode_stock(const stock_record& r) {
+  std::string out(1, r.daily ? 'd' : 'p');
+  if (r.units)
+    out += std::to_string(*r.units);
+  if (!r.day.empty())
+    out += "@" + r.day;
+  return out;
+}
+
+/// Cursors are the hex of a key without its one-letter prefix; a bad one is the client's mistake.
+outcome<std::string> cursor_key(const std::string& cursor, const std::string& must_start_with) {
+  std::string key;
+  if (!cursor.empty() && !from_hex(cursor, key))
+    return fail(errc::invalid_argument, "cursor is not valid");
+  if (!key.empty() && key.rfind(must_start_with, 0) != 0)
+    return fail(errc::invalid_argument, "cursor does not belong to this query");
   return key;
 }
 
-std::string catalog_state::restaurant_key(const restaurant& r) {
-  return r.place + '\0' + r.name + '\0' + r.id;
-}
-
-void catalog_state::load(const restaurant& r) {
-  auto old = restaurants_.find(r.id);
-  if (old != restaurants_.end())
-    restaurants_by_place_.erase(restaurant_key(old->second));
-  restaurants_[r.id] = r;
-  restaurants_by_place_[restaurant_key(r)] = r.id;
-}
-
-void catalog_state::load(const menu_item& item) {
-  put_item(item);
-}
-
-namespace {
-std::string promise_key(const std::string& rid, const std::string& iid, const std::string& day) {
-  return rid + '\0' + iid + '\0' + day;
-}
 } // namespace
 
-void catalog_state::load_promise(const std::string& rid, const std::string& day, const std::string& iid,
-                                 int64_t units) {
-  if (units > 0)
-    promised_[promise_key(rid, iid, day)] = units;
-  else
-    promised_.erase(promise_key(rid, iid, day));
+/// A catch-up round applies many events in one batch (one WAL write, rather than one per event competing with
+/// the entities' commits); later events of the round must see what earlier ones staged.
+struct catalog_state::writes {
+  store::write_batch batch;
+  std::unordered_map<std::string, std::optional<std::string>> overlay;
+  size_t events = 0;
+
+  void put(const std::string& key, std::string value) {
+    batch.put(column::catalog, key, value);
+    overlay[key] = std::move(value);
+  }
+  void erase(const std::string& key) {
+    batch.erase(column::catalog, key);
+    overlay[key] = std::nullopt;
+  }
+};
+
+outcome<std::optional<std::string>> catalog_state::read(const std::string& key, const writes* w) const {
+  if (w)
+    if (auto it = w->overlay.find(key); it != w->overlay.end())
+      return it->second;
+  return store_->get(column::catalog, key);
 }
 
-int64_t catalog_state::promised(const std::string& rid, const std::string& iid, const std::string& day) const {
-  auto it = promised_.find(promise_key(rid, iid, day));
-  return it == promised_.end() ? 0 : it->second;
+outcome<std::optional<restaurant>> catalog_state::find_restaurant(const std::string& rid, const writes* w) const {
+  auto raw = read(ck::restaurant(rid), w);
+  if (!raw)
+    return raw.error();
+  if (!*raw)
+    return std::optional<restaurant>{};
+  restaurant r;
+  if (!codec::decode(**raw, r))
+    return fail(errc::storage_failure, "catalog: undecodable restaurant " + rid);
+  return std::optional<restaurant>{std::move(r)};
 }
 
-void catalog_state::put_item(const menu_item& item) {
-  auto r = restaurants_.find(item.restaurant_id);
-  if (r == restaurants_.end())
-    return;
-  items_[item_key(r->second.place, item.restaurant_id, item.id)] = item;
+outcome<unit_t> catalog_state::commit(writes& w, uint64_t seq) {
+  if (seq > applied_)
+    w.put(ck::applied, std::to_string(seq));
+  w.put(ck::counts, std::to_string(restaurants_) + " " + std::to_string(items_));
+  auto done = store_->commit(w.batch);
+  if (!done)
+    return done.error();
+  applied_ = std::max(applied_, seq);
+  return unit;
 }
 
-void catalog_state::erase_item(const std::string& rid, const std::string& iid) {
-  auto r = restaurants_.find(rid);
-  if (r != restaurants_.end())
-    items_.erase(item_key(r->second.place, rid, iid));
-}
-
-void catalog_state::apply(const event& ev) {
+outcome<unit_t> catalog_state::stage(const event& ev, const std::string& today, writes& w) {
   if (auto* r = std::get_if<restaurant>(&ev.payload)) {
-    load(*r);
-  } else if (auto* item = std::get_if<menu_item>(&ev.payload)) {
-    if (ev.type == "menu.item_deleted")
-      erase_item(item->restaurant_id, item->id);
-    else
-      put_item(*item);
-  } else if (auto* promises = std::get_if<std::vector<stock_level>>(&ev.payload);
-             promises && (ev.type == "stock.day_used" || ev.type == "stock.promised")) {
-    // Units used on a day (held or delivered); "stock.promised" is what earlier versions wrote.
-    for (auto& p : *promises)
-      load_promise(ev.restaurant_id, p.stock_date, p.item_id, p.stock);
-  } else if (auto* levels = std::get_if<std::vector<stock_level>>(&ev.payload)) {
-    auto r = restaurants_.find(ev.restaurant_id);
-    if (r == restaurants_.end())
-      return;
-    for (auto& level : *levels) {
-      auto it = items_.find(item_key(r->second.place, ev.restaurant_id, level.item_id));
-      if (it != items_.end()) {
-        it->second.stock = level.stock;
-        if (level.version > 0)
-          it->second.version = level.version;
+    auto old = find_restaurant(r->id, &w);
+    if (!old)
+      return old.error();
+    auto now = ck::by_place_prefix + ck::by_place_suffix(r->place, r->name, r->id);
+    if (*old) {
+      auto before = ck::by_place_prefix + ck::by_place_suffix((*old)->place, (*old)->name, (*old)->id);
+      if (before != now)
+        w.erase(before);
+    } else {
+      ++restaurants_;
+    }
+    w.put(ck::restaurant(r->id), codec::encode(*r));
+    w.put(now, r->id);
+    return unit;
+  }
+  if (auto* item = std::get_if<menu_item>(&ev.payload)) {
+    auto owner = find_restaurant(item->restaurant_id, &w);
+    if (!owner)
+      return owner.error();
+    if (!*owner)
+      return unit; // an item of a restaurant this node never saw: nothing to list it under
+    auto stock_key = ck::stock(item->restaurant_id, item->id);
+    auto existing = read(stock_key, &w);
+    if (!existing)
+      return existing.error();
+    auto item_key = ck::item_prefix + ck::item_suffix((*owner)->place, item->restaurant_id, item->id);
+    if (ev.type == "menu.item_deleted") {
+      if (*existing) {
+        --items_;
+        w.erase(item_key);
+        w.erase(stock_key);
+      }
+      return unit;
+    }
+    if (!*existing)
+      ++items_;
+    w.put(item_key, codec::encode(*item));
+    stock_record s;
+    s.daily = item->daily_stock > 0;
+    if (!s.daily)
+      s.units = item->stock;
+    w.put(stock_key, encode_stock(s));
+    return unit;
+  }
+  auto* levels = std::get_if<std::vector<stock_level>>(&ev.payload);
+  if (!levels)
+    return unit;
+  if (ev.type == "stock.promised" || ev.type == "stock.day_used") {
+    for (auto& l : *levels) {
+      if (!is_valid_date(l.stock_date) || l.stock_date < today)
+        continue; // a past day is never shown
+      auto key = ck::used(l.stock_date, ev.restaurant_id, l.item_id);
+      if (l.stock > 0)
+        w.put(key, std::to_string(l.stock));
+      else
+        w.erase(key);
+    }
+    return unit;
+  }
+  if (ev.type != "stock.changed")
+    return unit;
+  for (auto& l : *levels) {
+    auto key = ck::stock(ev.restaurant_id, l.item_id);
+    auto raw = read(key, &w);
+    if (!raw)
+      return raw.error();
+    if (!*raw)
+      continue; // unknown item
+    auto s = parse_stock(**raw);
+    if (!s)
+      s = stock_record{};
+    if (s->daily)
+      continue; // a daily item's stock is its daily stock less the day's used count
+    s->units = l.stock;
+    w.put(key, encode_stock(*s));
+  }
+  return unit;
+}
+
+outcome<unit_t> catalog_state::apply(const event& ev, const std::string& today) {
+  writes w;
+  auto counts_before = std::make_pair(restaurants_, items_);
+  auto staged = stage(ev, today, w);
+  if (staged)
+    staged = commit(w, ev.seq);
+  if (!staged)
+    std::tie(restaurants_, items_) = counts_before; // the batch did not happen
+  return staged;
+}
+
+outcome<unit_t> catalog_state::load(const restaurant& r) {
+  event ev;
+  ev.type = "restaurant.created";
+  ev.restaurant_id = r.id;
+  ev.payload = r;
+  return apply(ev, kept_from_);
+}
+
+outcome<unit_t> catalog_state::load(const menu_item& item) {
+  event ev;
+  ev.type = "menu.item_upserted";
+  ev.restaurant_id = item.restaurant_id;
+  ev.payload = item;
+  return apply(ev, kept_from_);
+}
+
+outcome<unit_t> catalog_state::load_used(const std::string& rid, const std::string& day, const std::string& iid,
+                                         int64_t units, const std::string& today) {
+  event ev;
+  ev.type = "stock.day_used";
+  ev.restaurant_id = rid;
+  ev.payload = std::vector<stock_level>{{iid, units, day}};
+  return apply(ev, today);
+}
+
+outcome<unit_t> catalog_state::catch_up(const std::string& today) {
+  if (today != kept_from_)
+    if (auto dropped = drop_days_before(today); !dropped)
+      return dropped;
+  auto visible = store_->last_event_seq();
+  if (visible <= applied_)
+    return unit;
+  // One batch for the round (bounded), written with the last event it covers; events that are not the
+  // catalog's (orders, users) still move the mark, so a restart does not read them again.
+  auto counts_before = std::make_pair(restaurants_, items_);
+  auto w = std::make_unique<writes>();
+  outcome<unit_t> failed = unit;
+  uint64_t last = applied_;
+  auto flush = [&](uint64_t seq) {
+    failed = commit(*w, seq);
+    if (!failed)
+      std::tie(restaurants_, items_) = counts_before; // the batch did not happen
+    counts_before = std::make_pair(restaurants_, items_);
+    w = std::make_unique<writes>();
+    return bool(failed);
+  };
+  auto scanned = store_->scan_events(applied_, visible, [&](const event& ev) {
+    last = ev.seq;
+    bool ours = ev.type.rfind("restaurant.", 0) == 0 || ev.type.rfind("menu.", 0) == 0
+                || ev.type.rfind("stock.", 0) == 0;
+    if (!ours)
+      return true;
+    failed = stage(ev, today, *w);
+    if (!failed)
+      return false;
+    return ++w->events < 256 || flush(ev.seq);
+  });
+  if (!scanned)
+    return scanned.error();
+  if (!failed) {
+    std::tie(restaurants_, items_) = counts_before;
+    return failed;
+  }
+  if (w->events > 0 || std::max(last, visible) > applied_)
+    flush(std::max(last, visible));
+  return failed;
+}
+
+outcome<unit_t> catalog_state::drop_days_before(const std::string& today) {
+  store::write_batch b;
+  size_t dropped = 0;
+  auto scanned = store_->scan(column::catalog, ck::used_prefix, {}, [&](std::string_view key, std::string_view) {
+    auto day = key.substr(ck::used_prefix.size(), 10);
+    if (day >= today)
+      return false; // ordered by day: the rest is today or later
+    b.erase(column::catalog, key);
+    ++dropped;
+    return true;
+  });
+  if (!scanned)
+    return scanned.error();
+  if (!b.empty()) {
+    auto done = store_->commit(b);
+    if (!done)
+      return done.error();
+  }
+  kept_from_ = today;
+  if (dropped > 0)
+    spdlog::info("catalog.days_dropped before={} records={}", today, dropped);
+  return unit;
+}
+
+outcome<unit_t> catalog_state::rebuild(const std::string& today) {
+  // Everything below this number is in the entity records already; later events are replayed afterwards
+  // (they carry whole states, so seeing one twice converges).
+  auto from_seq = store_->last_event_seq();
+  // A rebuild that a crash interrupted left some records: start from nothing.
+  store::write_batch wipe;
+  auto wiped = store_->scan(column::catalog, "", {}, [&](std::string_view key, std::string_view) {
+    wipe.erase(column::catalog, key);
+    return true;
+  });
+  if (!wiped)
+    return wiped.error();
+  if (!wipe.empty())
+    if (auto done = store_->commit(wipe); !done)
+      return done.error();
+  restaurants_ = items_ = 0;
+  applied_ = 0;
+  kept_from_ = today;
+  outcome<unit_t> failed = unit;
+  // Restaurant headers ("r/<id>") sort before their children ("r/<id>/..."), so each item finds its restaurant.
+  auto scanned = store_->scan(column::entities, "r/", {}, [&](std::string_view key, std::string_view value) {
+    auto rest = key.substr(2);
+    auto slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+      restaurant r;
+      if (codec::decode(value, r))
+        failed = load(r);
+    } else if (rest.substr(slash + 1).rfind("i/", 0) == 0) {
+      menu_item item;
+      if (codec::decode(value, item))
+        failed = load(item);
+    } else if (auto used = keys::parse_promise(rest.substr(slash + 1), value)) {
+      failed = load_used(std::string(rest.substr(0, slash)), used->day, used->item_id, used->units, today);
+    }
+    return bool(failed);
+  });
+  if (!scanned)
+    return scanned.error();
+  if (!failed)
+    return failed;
+  // Written last: until this mark exists, a start rebuilds.
+  writes mark;
+  mark.put(ck::applied, std::to_string(from_seq));
+  if (auto marked = commit(mark, 0); !marked)
+    return marked;
+  applied_ = from_seq;
+  spdlog::info("catalog.rebuilt restaurants={} items={} from_seq={}", restaurants_, items_, from_seq);
+  return unit;
+}
+
+outcome<unit_t> catalog_state::open(const std::string& today) {
+  auto applied = store_->get(column::catalog, ck::applied);
+  if (!applied)
+    return applied.error();
+  int64_t seq = 0;
+  if (!*applied || !parse_int(**applied, seq) || seq < 0) {
+    if (auto built = rebuild(today); !built)
+      return built;
+  } else {
+    applied_ = static_cast<uint64_t>(seq);
+    auto counts = store_->get(column::catalog, ck::counts);
+    if (!counts)
+      return counts.error();
+    if (*counts) {
+      auto space = (*counts)->find(' ');
+      int64_t r = 0, i = 0;
+      if (space != std::string::npos && parse_int(std::string_view(**counts).substr(0, space), r)
+          && parse_int(std::string_view(**counts).substr(space + 1), i)) {
+        restaurants_ = static_cast<uint64_t>(r);
+        items_ = static_cast<uint64_t>(i);
       }
     }
   }
+  if (auto dropped = drop_days_before(today); !dropped)
+    return dropped;
+  return catch_up(today);
 }
 
 outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& today) const {
   menu_page page;
   auto limit = std::clamp<uint32_t>(q.limit, 1, 100); // the edges check it; a peer's query may not have
-  std::string start;
-  if (!q.cursor.empty() && !from_hex(q.cursor, start))
-    return fail(errc::invalid_argument, "cursor is not valid");
-  if (!q.place.empty() && !start.empty() && start.rfind(q.place + '\0', 0) != 0)
-    return fail(errc::invalid_argument, "cursor does not belong to this query");
-  auto it = start.empty() ? items_.lower_bound(q.place.empty() ? std::string() : q.place + '\0')
-                          : items_.upper_bound(start);
+  auto place_prefix = q.place.empty() ? std::string() : q.place + '\0';
+  auto start = cursor_key(q.cursor, place_prefix);
+  if (!start)
+    return start.error();
   auto text = lower(q.text);
   const auto& day = is_valid_date(q.date) ? q.date : today;
-  std::string last_key;
+  std::string last_key; // last key looked at, without the prefix
+  std::optional<restaurant> owner;
   size_t scanned = 0;
-  for (; it != items_.end(); ++it) {
-    auto& item = it->second;
-    auto r = restaurants_.find(item.restaurant_id);
-    if (r == restaurants_.end())
-      continue;
-    if (!q.place.empty() && r->second.place != q.place)
-      break; // keys are ordered by place first
+  outcome<unit_t> failed = unit;
+  auto prefix = ck::item_prefix + place_prefix;
+  auto start_after = start->empty() ? std::string() : ck::item_prefix + *start;
+  auto done = store_->scan(column::catalog, prefix, start_after, [&](std::string_view key, std::string_view value) {
     if (++scanned > scan_budget) {
       // A rare filter over a large place: answer with what was found and a cursor past what was looked at,
       // rather than hold the catalog (and every other reader) for a scan of the whole place.
-      page.next_cursor = to_hex(std::prev(it)->first);
-      break;
-    }
-    if (!q.tag.empty() && std::find(item.tags.begin(), item.tags.end(), q.tag) == item.tags.end())
-      continue;
-    if (q.for_meal && !item.meals.empty()
-        && std::find(item.meals.begin(), item.meals.end(), *q.for_meal) == item.meals.end())
-      continue;
-    if (!text.empty() && lower(item.name).find(text) == std::string::npos
-        && lower(item.description).find(text) == std::string::npos)
-      continue;
-    if (page.items.size() == limit) {
       page.next_cursor = to_hex(last_key);
-      break;
+      return false;
     }
-    page.items.push_back(catalog_entry{r->second.name, item});
-    auto& shown = page.items.back().item;
+    menu_item item;
+    bool keep = codec::decode(value, item);
+    keep = keep && (q.tag.empty() || std::find(item.tags.begin(), item.tags.end(), q.tag) != item.tags.end());
+    keep = keep
+           && (!q.for_meal || item.meals.empty()
+               || std::find(item.meals.begin(), item.meals.end(), *q.for_meal) != item.meals.end());
+    keep = keep
+           && (text.empty() || lower(item.name).find(text) != std::string::npos
+               || lower(item.description).find(text) != std::string::npos);
+    if (keep && page.items.size() == limit) {
+      page.next_cursor = to_hex(last_key);
+      return false;
+    }
+    last_key.assign(key.substr(ck::item_prefix.size()));
+    if (!keep)
+      return true;
+    if (!owner || owner->id != item.restaurant_id) {
+      auto found = find_restaurant(item.restaurant_id);
+      if (!found) {
+        failed = found.error();
+        return false;
+      }
+      owner = std::move(*found);
+      if (!owner)
+        return true;
+    }
+    int64_t stock = item.stock;
+    auto raw_stock = store_->get(column::catalog, ck::stock(item.restaurant_id, item.id));
+    if (!raw_stock) {
+      failed = raw_stock.error();
+      return false;
+    }
+    auto s = *raw_stock ? parse_stock(**raw_stock) : std::nullopt;
     if (item.daily_stock > 0) {
-      // A daily item offers daily_stock on each day, less what orders for that day use.
-      auto shown_day = day > today ? day : today;
-      shown.stock = std::max<int64_t>(0, item.daily_stock - promised(item.restaurant_id, item.id, shown_day));
-      shown.stock_date = shown_day;
+      int64_t used = 0;
+      auto raw_used = store_->get(column::catalog, ck::used(day, item.restaurant_id, item.id));
+      if (!raw_used) {
+        failed = raw_used.error();
+        return false;
+      }
+      if (*raw_used && !parse_int(**raw_used, used))
+        used = 0;
+      stock = std::max<int64_t>(0, item.daily_stock - used);
+    } else if (s && !s->daily && s->units) {
+      stock = *s->units;
     }
-    last_key = it->first;
-  }
+    item.stock = stock;
+    item.stock_date = day;
+    page.items.push_back(catalog_entry{owner->name, std::move(item)});
+    return true;
+  });
+  if (!done)
+    return done.error();
+  if (!failed)
+    return failed.error();
   return page;
 }
 
 outcome<restaurant_list> catalog_state::restaurants(const restaurants_query& q) const {
   restaurant_list out;
-  std::string start;
-  if (!q.cursor.empty() && !from_hex(q.cursor, start))
-    return fail(errc::invalid_argument, "cursor is not valid");
-  auto prefix = q.place.empty() ? std::string() : q.place + '\0';
-  if (!start.empty() && start.rfind(prefix, 0) != 0)
-    return fail(errc::invalid_argument, "cursor does not belong to this query");
+  auto place_prefix = q.place.empty() ? std::string() : q.place + '\0';
+  auto start = cursor_key(q.cursor, place_prefix);
+  if (!start)
+    return start.error();
   auto limit = std::clamp<uint32_t>(q.limit, 1, 500);
-  auto it = start.empty() ? restaurants_by_place_.lower_bound(prefix) : restaurants_by_place_.upper_bound(start);
   std::string last_key;
-  for (; it != restaurants_by_place_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
-    if (out.restaurants.size() == limit) {
-      out.next_cursor = to_hex(last_key);
-      break;
-    }
-    out.restaurants.push_back(restaurants_.at(it->second));
-    last_key = it->first;
-  }
+  outcome<unit_t> failed = unit;
+  auto start_after = start->empty() ? std::string() : ck::by_place_prefix + *start;
+  auto done = store_->scan(column::catalog, ck::by_place_prefix + place_prefix, start_after,
+                           [&](std::string_view key, std::string_view rid) {
+                             if (out.restaurants.size() == limit) {
+                               out.next_cursor = to_hex(last_key);
+                               return false;
+                             }
+                             auto r = find_restaurant(std::string(rid));
+                             if (!r) {
+                               failed = r.error();
+                               return false;
+                             }
+                             last_key.assign(key.substr(ck::by_place_prefix.size()));
+                             if (*r)
+                               out.restaurants.push_back(std::move(**r));
+                             return true;
+                           });
+  if (!done)
+    return done.error();
+  if (!failed)
+    return failed.error();
   return out;
 }
 

@@ -1,46 +1,77 @@
 #pragma once
-// The menu read model: every restaurant and item of this node, indexed by place, fed by menu and stock events.
-// GET /menu reads it instead of asking every restaurant actor.
-#include <map>
+// The menu read model: every restaurant and item known to this node, indexed by place, fed by menu and stock
+// events. GET /menu and GET /restaurants read it instead of asking restaurant actors.
+//
+// Its data lives in the store's `catalog` column, not in memory: merchants decide how much there is, so the
+// only memory it takes is RocksDB's bounded caches. It is an event-fed read model: each applied event is
+// written together with its sequence number, and on open the model replays the events column from there up
+// to the store's visible sequence (catch_up does the same whenever new events are announced). A data dir
+// without catalog state builds it once from the entity records.
+#include <cstdint>
 #include <string>
-#include <unordered_map>
 
 #include "protocol/domain/commands.hpp"
 #include "protocol/domain/outcome.hpp"
+
+namespace bento::store {
+class entity_store;
+class write_batch;
+} // namespace bento::store
 
 namespace bento::actors {
 
 class catalog_state {
 public:
-  void apply(const domain::event& ev);
-  void load(const domain::restaurant& r);
-  void load(const domain::menu_item& item);
-  /// Units of a resetting item promised to orders for `day` (from "stock.promised"): taken off that day's stock.
-  void load_promise(const std::string& rid, const std::string& day, const std::string& iid, int64_t units);
+  /// Not thread-safe: one owner (the catalog actor) applies and queries.
+  explicit catalog_state(store::entity_store& store) : store_(&store) {}
+
+  /// Loads the applied sequence, or builds the catalog from the entity records if there is none; drops days
+  /// before `today`; then catches up with the events column.
+  domain::outcome<domain::unit_t> open(const std::string& today);
+
+  /// Applies every stored event after the last applied one, up to the store's visible sequence, in order.
+  domain::outcome<domain::unit_t> catch_up(const std::string& today);
+
+  /// One event, written at once with `ev.seq` as the applied sequence when that is non-zero (tests and the
+  /// rebuild feed events directly).
+  domain::outcome<domain::unit_t> apply(const domain::event& ev, const std::string& today);
+
+  // Direct loads, as the rebuild from entity records does them.
+  domain::outcome<domain::unit_t> load(const domain::restaurant& r);
+  domain::outcome<domain::unit_t> load(const domain::menu_item& item);
+  /// Units of daily item `iid` used on `day` (held by live orders for that day or consumed by delivered ones).
+  domain::outcome<domain::unit_t> load_used(const std::string& rid, const std::string& day, const std::string& iid,
+                                            int64_t units, const std::string& today);
 
   /// Items looked at by one query at most; a page may then hold fewer than `limit` items and still a cursor.
   static constexpr size_t scan_budget = 5000;
 
   /// Items ordered by (place, restaurant id, item id); the cursor is the last key looked at, hex-encoded.
+  /// Shown stock is for q.date (today when empty): a plain item's free units; a daily item's daily_stock less
+  /// that day's used units.
   domain::outcome<domain::menu_page> query(const domain::menu_query& q, const std::string& today) const;
   /// Restaurants ordered by (place, name, id), from an index, so one page costs O(page); same cursor scheme.
   domain::outcome<domain::restaurant_list> restaurants(const domain::restaurants_query& q) const;
 
-  size_t item_count() const noexcept { return items_.size(); }
-  size_t restaurant_count() const noexcept { return restaurants_.size(); }
+  uint64_t item_count() const noexcept { return items_; }
+  uint64_t restaurant_count() const noexcept { return restaurants_; }
+  uint64_t applied_seq() const noexcept { return applied_; }
 
 private:
-  static std::string item_key(const std::string& place, const std::string& rid, const std::string& iid);
-  void put_item(const domain::menu_item& item);
-  void erase_item(const std::string& rid, const std::string& iid);
+  struct writes; // one batch of catalog writes, readable before it is committed
+  domain::outcome<domain::unit_t> stage(const domain::event& ev, const std::string& today, writes& w);
+  domain::outcome<domain::unit_t> commit(writes& w, uint64_t seq);
+  domain::outcome<std::optional<std::string>> read(const std::string& key, const writes* w) const;
+  domain::outcome<domain::unit_t> rebuild(const std::string& today);
+  domain::outcome<domain::unit_t> drop_days_before(const std::string& today);
+  domain::outcome<std::optional<domain::restaurant>> find_restaurant(const std::string& rid,
+                                                                     const writes* w = nullptr) const;
 
-  static std::string restaurant_key(const domain::restaurant& r);
-
-  std::unordered_map<std::string, domain::restaurant> restaurants_;
-  std::map<std::string, std::string> restaurants_by_place_; // restaurant_key -> id
-  std::unordered_map<std::string, int64_t> promised_;        // rid \0 iid \0 day -> units
-  int64_t promised(const std::string& rid, const std::string& iid, const std::string& day) const;
-  std::map<std::string, domain::menu_item> items_; // item_key -> item
+  store::entity_store* store_;
+  uint64_t applied_ = 0;
+  uint64_t restaurants_ = 0;
+  uint64_t items_ = 0;
+  std::string kept_from_; // the first day whose used units are kept
 };
 
 } // namespace bento::actors

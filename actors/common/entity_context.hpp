@@ -52,6 +52,7 @@ struct entity_context {
   bool at(std::string_view point, const std::string& entity) const {
     return fault_point && fault_point(point, entity);
   }
+  size_t max_restaurants_per_merchant = 20;
 };
 
 /// Entities share one immutable context instead of each holding a copy.

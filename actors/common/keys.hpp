@@ -57,6 +57,15 @@ inline std::string order_record(const std::string& id) { return "o/" + id; }
 // indexes column: orders by customer and by merchant, by order date, newest last in key order
 inline std::string customer_orders(const std::string& customer_id) { return "oc/" + customer_id + "/"; }
 inline std::string merchant_orders(const std::string& merchant_id) { return "om/" + merchant_id + "/"; }
+// The same orders by status first ("ocs/<customer>/<status>/<date>/..."), so that a listing filtered by status
+// (and month within it) reads only matching entries. Same suffix as the plain index, so a key of one maps to
+// the other.
+inline std::string customer_orders_by_status(const std::string& customer_id, const char* status) {
+  return "ocs/" + customer_id + "/" + status + "/";
+}
+inline std::string merchant_orders_by_status(const std::string& merchant_id, const char* status) {
+  return "oms/" + merchant_id + "/" + status + "/";
+}
 inline std::string order_index_suffix(const std::string& date, int64_t created_at_ms, const std::string& oid) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "%015lld", static_cast<long long>(created_at_ms));
@@ -67,5 +76,11 @@ inline std::string order_index_suffix(const std::string& date, int64_t created_a
 inline const std::string pending_orders_prefix = "po/";
 inline std::string pending_order(const std::string& oid) { return pending_orders_prefix + oid; }
 inline std::string user_by_id(const std::string& id) { return "uid/" + id; }
+// entities column, written by user/<username> only: one record per restaurant the merchant created or is
+// creating ("pending <ms>" until the restaurant is known to exist, then "ok").
+inline std::string restaurant_slots(const std::string& username) { return "u/" + username + "/r/"; }
+inline std::string restaurant_slot(const std::string& username, const std::string& rid) {
+  return restaurant_slots(username) + rid;
+}
 
 } // namespace bento::actors::keys

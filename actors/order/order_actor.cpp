@@ -9,6 +9,7 @@
 #include "actors/common/entity_context.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/order/order_state.hpp"
+#include "actors/order_index/order_index_writes.hpp"
 #include "actors/store/entity_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
 
@@ -76,11 +77,7 @@ bool commit(self_ptr self, order o, const char* event_type) {
     batch.put(store::column::indexes, keys::pending_order(st.id), {});
   else if (st.rules.has_intent())
     batch.erase(store::column::indexes, keys::pending_order(st.id));
-  if (o.committed) {
-    auto suffix = keys::order_index_suffix(o.date, o.created_at_ms, o.id);
-    batch.put(store::column::indexes, keys::customer_orders(o.customer_id) + suffix, bytes);
-    batch.put(store::column::indexes, keys::merchant_orders(o.merchant_id) + suffix, bytes);
-  }
+  add_index_writes(batch, st.rules.exists() ? &*st.rules.current() : nullptr, o);
   if (event_type)
     batch.append_event(event{0, event_type, keys::order_entity(st.id), o.updated_at_ms, o, o.restaurant_id});
   auto done = st.ctx->store->commit(batch);

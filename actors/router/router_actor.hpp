@@ -13,6 +13,7 @@ using router_actor = caf::typed_actor<
   caf::replies_to<domain::verify_login>::with<domain::user_view>,
   caf::replies_to<domain::get_user>::with<domain::user_view>,
   caf::replies_to<domain::create_restaurant>::with<domain::restaurant>,
+  caf::replies_to<domain::open_restaurant>::with<domain::restaurant>,
   caf::replies_to<domain::upsert_menu_item>::with<domain::upsert_result>,
   caf::replies_to<domain::patch_menu_item>::with<domain::upsert_result>,
   caf::replies_to<domain::delete_menu_item>::with<bool>,

@@ -14,8 +14,7 @@ namespace bento::store {
 
 namespace {
 
-const char* const column_names[] = {"entities", "events", "indexes", "outbox", "meta"};
-constexpr size_t column_count = 5;
+const char* const column_names[] = {"entities", "events", "indexes", "outbox", "meta", "catalog"};
 
 domain::failure storage_error(const rocksdb::Status& s) {
   return domain::fail(domain::errc::storage_failure, "store: " + s.ToString());
@@ -98,8 +97,12 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  // The catalog can be large (every menu of every merchant) but is read through the shared block cache and
+  // rebuilt from events if lost: a smaller write buffer keeps its share of memory small.
+  auto catalog_options = cf_options;
+  catalog_options.write_buffer_size = 16u << 20;
   for (auto* name : column_names)
-    descriptors.emplace_back(name, cf_options);
+    descriptors.emplace_back(name, std::string(name) == "catalog" ? catalog_options : cf_options);
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -221,6 +224,27 @@ domain::outcome<domain::unit_t> entity_store::scan_reverse(column cf, std::strin
     if (!fn(std::string_view(it->key().data(), it->key().size()),
             std::string_view(it->value().data(), it->value().size())))
       break;
+  if (!it->status().ok())
+    return storage_error(it->status());
+  return domain::unit;
+}
+
+domain::outcome<domain::unit_t> entity_store::scan_events(uint64_t after_seq, uint64_t up_to_seq,
+                                                          const event_visitor& fn) const {
+  if (up_to_seq <= after_seq)
+    return domain::unit;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(column::events)));
+  auto start = event_key(after_seq + 1);
+  for (it->Seek(slice(start)); it->Valid(); it->Next()) {
+    if (seq_of(it->key()) > up_to_seq)
+      break;
+    domain::event ev;
+    if (!codec::decode(std::string_view(it->value().data(), it->value().size()), ev))
+      continue; // not ours to judge here; a consumer that needs every event checks seq continuity itself
+    ev.seq = seq_of(it->key());
+    if (!fn(ev))
+      break;
+  }
   if (!it->status().ok())
     return storage_error(it->status());
   return domain::unit;

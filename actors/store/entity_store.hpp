@@ -19,7 +19,8 @@
 
 namespace bento::store {
 
-enum class column : uint8_t { entities = 0, events = 1, indexes = 2, outbox = 3, meta = 4 };
+// catalog: node-local read models built from events (never part of an entity's replicated state).
+enum class column : uint8_t { entities = 0, events = 1, indexes = 2, outbox = 3, meta = 4, catalog = 5 };
 
 struct store_options {
   std::string path;
@@ -82,6 +83,11 @@ public:
   /// Visits keys with the prefix from the last one backwards (newest-first listings keyed by time).
   domain::outcome<domain::unit_t> scan_reverse(column cf, std::string_view prefix, std::string_view start_before,
                                                const visitor& fn) const;
+
+  /// Visits the stored events with after_seq < seq <= up_to_seq in sequence order (a read model catching up).
+  /// Numbers lost to a failed write are simply absent. Return false from fn to stop.
+  using event_visitor = std::function<bool(const domain::event&)>;
+  domain::outcome<domain::unit_t> scan_events(uint64_t after_seq, uint64_t up_to_seq, const event_visitor& fn) const;
 
   /// Not synchronised with commit(): set it before any actor commits and clear it only after all are done.
   void set_event_listener(event_listener fn);

@@ -9,6 +9,7 @@
 #include "actors/common/entity_context.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/store/entity_store.hpp"
+#include "actors/user/open_restaurant.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
 #include "protocol/domain/ids.hpp"
@@ -24,6 +25,7 @@ struct user_actor_state {
   entity_context_ptr ctx;
   std::string username;
   user_state rules;
+  restaurant_slots slots; // a merchant's restaurants (open_restaurant.hpp), loaded on first use
   idle_state idle;
   static inline const char* name = "user";
 };
@@ -131,6 +133,11 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
       if (!st.rules.exists())
         return make_error(fail(errc::not_found, "user not found"));
       return st.rules.view();
+    },
+    [self](open_restaurant& cmd) -> caf::result<restaurant> {
+      auto& st = self->state;
+      st.idle.touch();
+      return open_restaurant_for(self, st.ctx, st.username, st.rules.user(), st.slots, std::move(cmd));
     },
     [self](evict_atom) {
       auto& st = self->state;

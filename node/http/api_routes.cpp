@@ -447,7 +447,8 @@ void create_restaurant_route(const call_ptr& c) {
   cmd.place = r.string("place", true).value_or("");
   if (!r.ok())
     return c->fail(r.error());
-  c->domain().call(std::move(cmd),
+  // Through the merchant's user actor, which keeps the count of restaurants per merchant.
+  c->domain().call(open_restaurant{std::move(cmd)},
                    c->then<restaurant>([](call& c, restaurant& x) { c.reply(201, jv::to_json(x)); }));
 }
 

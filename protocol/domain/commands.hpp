@@ -48,6 +48,12 @@ struct create_restaurant {
   std::string place;
 };
 
+/// A merchant asks for a new restaurant. Routed to the merchant's user actor (user/<caller.username>), the
+/// single writer of how many restaurants the merchant has, which then sends `create` to the restaurant.
+struct open_restaurant {
+  create_restaurant create;
+};
+
 struct menu_item_input {
   std::string name;
   std::string description;

@@ -389,6 +389,66 @@ TEST_CASE("http: out of file descriptors, the node backs off accepting and recov
   CHECK(node.stop() == 0);
 }
 
+TEST_CASE("http: a merchant creates at most BENTO_MAX_RESTAURANTS_PER_MERCHANT restaurants", "[integration]") {
+  auto env = fast_node_env();
+  env["BENTO_MAX_RESTAURANTS_PER_MERCHANT"] = "2";
+  running_node n(env);
+  api_session mia(n.node.base_url()), max(n.node.base_url());
+  mia.sign_up("mia", "merchant");
+  max.sign_up("max", "merchant");
+  mia.create_restaurant("One");
+  mia.create_restaurant("Two");
+  check_error(mia.call("POST", "/api/v1/restaurants", {{"name", "Three"}, {"place", "taipei"}}), 400,
+              "invalid_argument");
+  max.create_restaurant("Max's"); // the limit is per merchant
+  CHECK(body_of(mia.call("GET", "/api/v1/restaurants?place=taipei"))["restaurants"].size() == 3);
+}
+
+TEST_CASE("http: order listings by status follow status changes and page with cursors", "[integration]") {
+  running_node n;
+  api_session mia(n.node.base_url()), carl(n.node.base_url());
+  mia.sign_up("mia", "merchant");
+  carl.sign_up("carl", "customer");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "rice", 100, 100);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto r = carl.call("POST", "/api/v1/orders", order_body(rid, "rice", 1));
+    REQUIRE(r.status == 201);
+    ids.push_back(body_of(r)["id"]);
+  }
+  REQUIRE(mia.call("POST", "/api/v1/orders/" + ids[0] + "/confirm").status == 200);
+  REQUIRE(mia.call("POST", "/api/v1/orders/" + ids[0] + "/deliver").status == 200);
+  REQUIRE(carl.call("POST", "/api/v1/orders/" + ids[1] + "/cancel").status == 200);
+  auto listed = [&](api_session& who, const std::string& query) {
+    std::vector<std::string> out;
+    auto r = who.call("GET", "/api/v1/orders" + query);
+    CHECK(r.status == 200);
+    auto body = body_of(r); // kept: a range-for over a temporary's member would dangle
+    for (auto& o : body["orders"])
+      out.push_back(o["id"]);
+    return out;
+  };
+  for (auto* who : {&carl, &mia}) {
+    CHECK(listed(*who, "?status=delivered") == std::vector<std::string>{ids[0]});
+    CHECK(listed(*who, "?status=cancelled") == std::vector<std::string>{ids[1]});
+    CHECK(listed(*who, "?status=placed") == std::vector<std::string>{ids[2]});
+    CHECK(listed(*who, "?status=confirmed").empty());
+  }
+  std::vector<std::string> paged;
+  std::string cursor;
+  for (int page = 0; page < 5; ++page) {
+    auto body = body_of(carl.call("GET", "/api/v1/orders?limit=1" + (cursor.empty() ? "" : "&cursor=" + cursor)));
+    for (auto& o : body["orders"])
+      paged.push_back(o["id"]);
+    if (body["next_cursor"].is_null())
+      break;
+    cursor = body["next_cursor"];
+  }
+  CHECK(paged.size() == 3);
+  check_error(mia.call("GET", "/api/v1/orders?cursor=" + cursor), 400, "invalid_argument"); // carl's, not mia's
+}
+
 TEST_CASE("http: per-address rate limit and failed-login throttle answer 429 with Retry-After", "[integration]") {
   auto env = fast_node_env();
   env["BENTO_RATE_LIMIT"] = "5";

@@ -121,10 +121,12 @@ struct fixture {
   std::chrono::milliseconds idle;
   size_t max_active;
   std::chrono::milliseconds call_timeout{5000};
+  size_t max_restaurants = 20;
 
   explicit fixture(std::chrono::milliseconds idle_ = std::chrono::minutes(5), size_t max_active_ = 100000,
-                   std::chrono::milliseconds call_timeout_ = std::chrono::milliseconds(5000))
-    : idle(idle_), max_active(max_active_), call_timeout(call_timeout_) {
+                   std::chrono::milliseconds call_timeout_ = std::chrono::milliseconds(5000),
+                   size_t max_restaurants_ = 20)
+    : idle(idle_), max_active(max_active_), call_timeout(call_timeout_), max_restaurants(max_restaurants_) {
     REQUIRE(sodium_init() >= 0);
     REQUIRE(set_time_zone("Asia/Taipei"));
     start();
@@ -147,6 +149,7 @@ struct fixture {
     ctx.empty_idle_timeout = idle;
     ctx.max_active_entities = max_active;
     ctx.call_timeout = call_timeout;
+    ctx.max_restaurants_per_merchant = max_restaurants;
     ctx.clock = [shift = clock_shift] { return now_ms() + shift->load(); };
     ctx.fault_point = [gate = gate](std::string_view point, const std::string& entity) {
       return (*gate)(point, entity);

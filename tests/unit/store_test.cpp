@@ -8,6 +8,7 @@
 
 #include "actors/common/keys.hpp"
 #include "actors/order_index/order_index_actor.hpp"
+#include "actors/order_index/order_index_writes.hpp"
 #include "actors/store/entity_store.hpp"
 #include "actors/store/wal_syncer.hpp"
 #include "protocol/codec/entity_codec.hpp"
@@ -230,9 +231,8 @@ TEST_CASE("order index: lists a caller's orders newest first, by status and mont
     o.date = i < 3 ? "2025-01-1" + std::to_string(i) : "2025-02-0" + std::to_string(i);
     o.created_at_ms = 1000 + i;
     o.status = i == 1 ? domain::order_status::cancelled : domain::order_status::placed;
-    auto suffix = actors::keys::order_index_suffix(o.date, o.created_at_ms, o.id);
-    b.put(column::indexes, actors::keys::customer_orders(o.customer_id) + suffix, codec::encode(o));
-    b.put(column::indexes, actors::keys::merchant_orders(o.merchant_id) + suffix, codec::encode(o));
+    o.committed = true;
+    actors::add_index_writes(b, nullptr, o);
   }
   REQUIRE(s->commit(b));
   domain::list_orders q;

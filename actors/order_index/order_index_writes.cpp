@@ -1,0 +1,92 @@
+#include "actors/order_index/order_index_writes.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/common/keys.hpp"
+#include "actors/store/entity_store.hpp"
+#include "protocol/codec/entity_codec.hpp"
+
+namespace bento::actors {
+
+using namespace bento::domain;
+
+namespace {
+
+struct index_keys {
+  std::string customer, merchant, customer_status, merchant_status;
+};
+
+index_keys keys_of(const order& o) {
+  auto suffix = keys::order_index_suffix(o.date, o.created_at_ms, o.id);
+  auto status = to_string(o.status);
+  return {keys::customer_orders(o.customer_id) + suffix, keys::merchant_orders(o.merchant_id) + suffix,
+          keys::customer_orders_by_status(o.customer_id, status) + suffix,
+          keys::merchant_orders_by_status(o.merchant_id, status) + suffix};
+}
+
+const std::string status_index_version_key = "order_index.version";
+const std::string status_index_version = "2";
+
+} // namespace
+
+void add_index_writes(store::write_batch& batch, const order* before, const order& after) {
+  if (!after.committed)
+    return;
+  auto now = keys_of(after);
+  if (before && before->committed) {
+    // Date, creation time and parties never change; the status does, and its old entries must go in the
+    // same batch, or a listing by the old status would keep showing the order.
+    auto old = keys_of(*before);
+    if (old.customer_status != now.customer_status)
+      batch.erase(store::column::indexes, old.customer_status);
+    if (old.merchant_status != now.merchant_status)
+      batch.erase(store::column::indexes, old.merchant_status);
+  }
+  auto bytes = codec::encode(after);
+  batch.put(store::column::indexes, now.customer, bytes);
+  batch.put(store::column::indexes, now.merchant, bytes);
+  batch.put(store::column::indexes, now.customer_status, bytes);
+  batch.put(store::column::indexes, now.merchant_status, bytes);
+}
+
+outcome<unit_t> ensure_status_index(store::entity_store& store) {
+  auto version = store.get(store::column::meta, status_index_version_key);
+  if (!version)
+    return version.error();
+  if (*version && **version == status_index_version)
+    return unit;
+  size_t added = 0;
+  store::write_batch batch;
+  outcome<unit_t> failed = unit;
+  auto flush = [&] {
+    if (batch.empty())
+      return true;
+    auto done = store.commit(batch);
+    batch = store::write_batch{};
+    if (!done)
+      failed = done.error();
+    return bool(done);
+  };
+  // The plain customer index holds every committed order once; its snapshot gives both status entries.
+  auto scanned = store.scan(store::column::indexes, "oc/", {}, [&](std::string_view, std::string_view value) {
+    order o;
+    if (!codec::decode(value, o))
+      return true;
+    auto k = keys_of(o);
+    batch.put(store::column::indexes, k.customer_status, value);
+    batch.put(store::column::indexes, k.merchant_status, value);
+    ++added;
+    return added % 1000 != 0 || flush();
+  });
+  if (!scanned)
+    return scanned.error();
+  if (!failed || !flush())
+    return failed;
+  batch.put(store::column::meta, status_index_version_key, status_index_version);
+  if (!flush())
+    return failed;
+  spdlog::info("order_index.status_index_built orders={}", added);
+  return unit;
+}
+
+} // namespace bento::actors

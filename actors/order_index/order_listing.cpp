@@ -1,0 +1,55 @@
+#include "actors/order_index/order_listing.hpp"
+
+#include <algorithm>
+
+#include "actors/common/keys.hpp"
+#include "actors/store/entity_store.hpp"
+#include "protocol/codec/entity_codec.hpp"
+#include "protocol/domain/ids.hpp"
+
+namespace bento::actors {
+
+using namespace bento::domain;
+
+outcome<order_list> query_orders(const store::entity_store& store, const list_orders& q, size_t scan_budget) {
+  const bool merchant = q.caller.role == role::merchant;
+  const auto& id = q.caller.user_id;
+  auto plain = merchant ? keys::merchant_orders(id) : keys::customer_orders(id);
+  auto index = plain;
+  if (q.status)
+    index = merchant ? keys::merchant_orders_by_status(id, to_string(*q.status))
+                     : keys::customer_orders_by_status(id, to_string(*q.status));
+  auto prefix = q.month ? index + *q.month + "-" : index;
+  std::string start_before;
+  if (!q.cursor.empty()) {
+    if (!from_hex(q.cursor, start_before))
+      return fail(errc::invalid_argument, "cursor is not valid for this query");
+    if (q.status && start_before.rfind(plain, 0) == 0)
+      start_before = index + start_before.substr(plain.size()); // same suffix, same order
+    if (start_before.rfind(prefix, 0) != 0)
+      return fail(errc::invalid_argument, "cursor is not valid for this query");
+  }
+  auto limit = std::clamp<uint32_t>(q.limit, 1, 500); // the edges check it; another caller may not have
+  order_list out;
+  std::string last_seen;
+  size_t scanned = 0;
+  auto done = store.scan_reverse(store::column::indexes, prefix, start_before,
+                                 [&](std::string_view key, std::string_view value) {
+                                   if (++scanned > scan_budget || out.orders.size() == limit) {
+                                     // More may follow: continue from the last entry looked at.
+                                     out.next_cursor = to_hex(last_seen);
+                                     return false;
+                                   }
+                                   last_seen.assign(key.data(), key.size());
+                                   order o;
+                                   if (!codec::decode(value, o) || (q.status && o.status != *q.status))
+                                     return true;
+                                   out.orders.push_back(std::move(o));
+                                   return true;
+                                 });
+  if (!done)
+    return done.error();
+  return out;
+}
+
+} // namespace bento::actors

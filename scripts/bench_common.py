@@ -1,0 +1,119 @@
+"""Shared helpers of the attack measurements in scripts/: a node on a free loopback port with a temp data dir,
+a small JSON-over-HTTP client with keep-alive, and RSS of the node process. Standard library only."""
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Node:
+    """One bento-node; stopped (SIGTERM, then SIGKILL after a bounded wait) by stop() or on exit."""
+
+    def __init__(self, binary, env=None, data_dir=None):
+        self.binary = binary
+        self.own_dir = data_dir is None
+        self.dir = data_dir or tempfile.mkdtemp(prefix="bento-attack-")
+        self.port = free_port()
+        self.env = dict(os.environ)
+        self.env.update({"BENTO_DATA_DIR": os.path.join(self.dir, "data"), "BENTO_HTTP_PORT": str(self.port),
+                         "BENTO_LOG_LEVEL": "warn", "BENTO_ARGON2_MEM_KIB": "8192", "BENTO_ARGON2_OPS": "1"})
+        self.env.update(env or {})
+        self.proc = None
+
+    def start(self, timeout_s=30):
+        # A restart keeps the port, so clients reconnect to the same address.
+        self.log = open(os.path.join(self.dir, "node.log"), "ab")
+        self.proc = subprocess.Popen([self.binary], env=self.env, stdout=self.log, stderr=self.log)
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                c.request("GET", "/readyz")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("node exited at start; see " + self.log.name)
+            time.sleep(0.05)  # polling interval of a bounded wait
+        raise RuntimeError("node not ready within %ss" % timeout_s)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Client:
+    """Keep-alive JSON client for one user."""
+
+    def __init__(self, port, token=None):
+        self.port = port
+        self.token = token
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call(self, method, path, body=None):
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        data = None if body is None else json.dumps(body)
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                r = self.conn.getresponse()
+                raw = r.read()
+                return r.status, (json.loads(raw) if raw else None)
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if attempt:
+                    raise
+
+    def sign_up(self, username, role):
+        status, _ = self.call("POST", "/api/v1/users", {"username": username, "password": "attack-password",
+                                                       "email": username + "@example.com", "role": role,
+                                                       "place": "taipei"})
+        assert status == 201, status
+        self.login(username)
+
+    def login(self, username):
+        status, body = self.call("POST", "/api/v1/sessions", {"username": username, "password": "attack-password"})
+        assert status == 201, (status, body)
+        self.token = body["token"]
+        return body
+
+
+def percentile(samples, p):
+    s = sorted(samples)
+    if not s:
+        return float("nan")
+    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]

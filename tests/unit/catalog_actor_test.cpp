@@ -1,0 +1,103 @@
+// The catalog actor fed as the node feeds it: commits from several threads, announcements coalesced into one
+// outstanding message. Every committed item must end up in the catalog, whatever order the announcements
+// (or their absence) come in.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/catalog/catalog_actor.hpp"
+#include "actors/store/entity_store.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace bento;
+using namespace bento::domain;
+using namespace std::chrono_literals;
+
+namespace {
+
+caf::actor_system_config& catalog_config() {
+  static caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", size_t{2});
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  return cfg;
+}
+
+} // namespace
+
+TEST_CASE("catalog actor: commits from many threads, announced once per burst, are all applied", "[unit]") {
+  test::temp_dir dir;
+  auto opened = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+  REQUIRE(opened);
+  auto db = std::move(*opened);
+  caf::actor_system sys{catalog_config()};
+  auto announced = std::make_shared<std::atomic<bool>>(false);
+  auto catalog = actors::spawn_catalog_actor(sys, db.get(), announced);
+  caf::scoped_actor self{sys};
+  // The first answer comes after the catalog has opened: on this empty data dir it builds itself from the
+  // entity records, and the events below (written without entity records) must come after that.
+  self->request(catalog, 10s, actors::stats_atom::value)
+    .receive([](actors::catalog_stats&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
+  db->set_event_listener([catalog, announced](const event& ev) {
+    if (!announced->exchange(true))
+      caf::anon_send(catalog, event{ev.seq, ev.type, {}, ev.at_ms, {}, {}});
+  });
+  {
+    store::write_batch b;
+    b.append_event(event{0, "restaurant.created", "restaurant/r1", 1, restaurant{"r1", "Sea", "taipei", "m", 1, 1}, "r1"});
+    REQUIRE(db->commit(b));
+  }
+  constexpr int writers = 4, items = 150;
+  std::atomic<int> failed_commits{0}; // Catch2 assertions are not thread-safe: counted, checked after join
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w)
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < items; ++i) {
+        menu_item item;
+        item.restaurant_id = "r1";
+        item.id = "i" + std::to_string(w) + "_" + std::to_string(i);
+        item.name = item.id;
+        item.stock = 1;
+        store::write_batch b;
+        b.append_event(event{0, "menu.item_upserted", "restaurant/r1", 1, item, "r1"});
+        if (i % 3 == 0) // events the catalog does not apply still pass through its sequence
+          b.append_event(event{0, "order.placed", "order/o", 1, order{}, "r1"});
+        if (!db->commit(b))
+          ++failed_commits;
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  REQUIRE(failed_commits == 0);
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  actors::catalog_stats stats;
+  do {
+    self->request(catalog, 5s, actors::stats_atom::value)
+      .receive([&](actors::catalog_stats& s) { stats = s; }, [&](caf::error&) {});
+    if (stats.items == uint64_t{writers} * items)
+      break;
+    std::this_thread::sleep_for(10ms); // polling interval of a bounded wait, not synchronisation
+  } while (std::chrono::steady_clock::now() < deadline);
+  CHECK(stats.restaurants == 1);
+  CHECK(stats.items == uint64_t{writers} * items);
+  menu_query q;
+  q.place = "taipei";
+  q.limit = 100;
+  size_t seen = 0;
+  for (int page = 0; page < 20; ++page) {
+    std::optional<menu_page> got;
+    self->request(catalog, 5s, q).receive([&](menu_page& p) { got = std::move(p); }, [&](caf::error&) {});
+    REQUIRE(got);
+    seen += got->items.size();
+    if (got->next_cursor.empty())
+      break;
+    q.cursor = got->next_cursor;
+  }
+  CHECK(seen == size_t{writers} * items);
+  db->set_event_listener(nullptr);
+  caf::anon_send_exit(catalog, caf::exit_reason::user_shutdown);
+}

@@ -1,0 +1,324 @@
+// The catalog read model over a real store: queries, its event feed, restarts and the rebuild from entity
+// records. It keeps nothing in memory, so every test can reopen it on the same store.
+#include <catch2/catch.hpp>
+
+#include "actors/catalog/catalog_state.hpp"
+#include "actors/common/keys.hpp"
+#include "actors/store/entity_store.hpp"
+#include "protocol/codec/entity_codec.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace bento;
+using namespace bento::domain;
+using namespace bento::actors;
+
+namespace {
+
+const std::string today = "2025-01-15";
+
+std::unique_ptr<store::entity_store> open_db(const std::string& path) {
+  auto s = store::entity_store::open(store::store_options{path, false, 8u << 20});
+  REQUIRE(s);
+  return std::move(*s);
+}
+
+struct catalog_fixture {
+  test::temp_dir dir;
+  std::unique_ptr<store::entity_store> db = open_db(dir / "db");
+  catalog_state cat{*db};
+
+  catalog_fixture() { REQUIRE(cat.open(today)); }
+
+  /// What a restaurant actor does: commit an event with its batch. The catalog sees it when it catches up.
+  void emit(event ev) {
+    store::write_batch b;
+    b.append_event(std::move(ev));
+    REQUIRE(db->commit(b));
+  }
+};
+
+event restaurant_created(const restaurant& r) {
+  return event{0, "restaurant.created", "restaurant/" + r.id, 1, r, r.id};
+}
+
+event item_upserted(const menu_item& item) {
+  return event{0, "menu.item_upserted", "restaurant/" + item.restaurant_id, 1, item, item.restaurant_id};
+}
+
+event levels(const char* type, const std::string& rid, std::vector<stock_level> l) {
+  return event{0, type, "restaurant/" + rid, 1, std::move(l), rid};
+}
+
+menu_item item_of(const std::string& rid, const std::string& iid, int64_t stock, int64_t daily = 0) {
+  menu_item item;
+  item.restaurant_id = rid;
+  item.id = iid;
+  item.name = iid;
+  item.stock = stock;
+  item.daily_stock = daily;
+  item.stock_date = today;
+  return item;
+}
+
+int64_t shown_stock(const catalog_state& cat, const std::string& text, const std::string& day = {},
+                    const std::string& on = today) {
+  menu_query q;
+  q.text = text;
+  q.date = day;
+  auto page = cat.query(q, on);
+  REQUIRE(page);
+  REQUIRE(page->items.size() == 1);
+  return page->items[0].item.stock;
+}
+
+} // namespace
+
+TEST_CASE("catalog: filters by place, tag, meal and text, and pages with a cursor", "[unit]") {
+  catalog_fixture f;
+  auto& cat = f.cat;
+  REQUIRE(cat.load(restaurant{"r1", "Sea", "taipei", "m", 1, 1}));
+  REQUIRE(cat.load(restaurant{"r2", "Land", "tainan", "m", 1, 1}));
+  for (int i = 0; i < 5; ++i) {
+    menu_item item;
+    item.restaurant_id = "r1";
+    item.id = "fish" + std::to_string(i);
+    item.name = "Fish " + std::to_string(i);
+    item.tags = {"seafood"};
+    item.meals = {i % 2 ? meal::lunch : meal::dinner};
+    REQUIRE(cat.load(item));
+  }
+  menu_item beef;
+  beef.restaurant_id = "r2";
+  beef.id = "beef";
+  beef.name = "Beef noodles";
+  beef.tags = {"meat"};
+  REQUIRE(cat.load(beef));
+  CHECK(cat.item_count() == 6);
+  CHECK(cat.restaurant_count() == 2);
+
+  menu_query q;
+  q.place = "taipei";
+  q.limit = 2;
+  auto p1 = cat.query(q, today);
+  REQUIRE(p1);
+  CHECK(p1->items.size() == 2);
+  CHECK(p1->items[0].restaurant_name == "Sea");
+  REQUIRE_FALSE(p1->next_cursor.empty());
+  q.cursor = p1->next_cursor;
+  auto p2 = cat.query(q, today);
+  REQUIRE(p2);
+  CHECK(p2->items.size() == 2);
+  CHECK(p2->items[0].item.id == "fish2");
+  q.cursor = p2->next_cursor;
+  auto p3 = cat.query(q, today);
+  REQUIRE(p3);
+  CHECK(p3->items.size() == 1);
+  CHECK(p3->next_cursor.empty());
+  menu_query tainan_with_taipei_cursor;
+  tainan_with_taipei_cursor.place = "tainan";
+  tainan_with_taipei_cursor.cursor = p1->next_cursor;
+  CHECK_FALSE(cat.query(tainan_with_taipei_cursor, today));
+
+  menu_query by_tag;
+  by_tag.tag = "meat";
+  CHECK(cat.query(by_tag, today)->items.size() == 1);
+  menu_query by_meal;
+  by_meal.place = "taipei";
+  by_meal.for_meal = meal::lunch;
+  CHECK(cat.query(by_meal, today)->items.size() == 2);
+  menu_query by_text;
+  by_text.text = "NOODLE";
+  CHECK(cat.query(by_text, today)->items.size() == 1);
+  menu_query bad_cursor;
+  bad_cursor.cursor = "zz";
+  CHECK_FALSE(cat.query(bad_cursor, today));
+
+  f.emit(levels("stock.changed", "r2", {{"beef", 7, today}}));
+  REQUIRE(cat.catch_up(today));
+  CHECK(cat.query(by_tag, today)->items[0].item.stock == 7);
+  menu_item gone;
+  gone.restaurant_id = "r2";
+  gone.id = "beef";
+  f.emit(event{0, "menu.item_deleted", "restaurant/r2", 1, gone, "r2"});
+  REQUIRE(cat.catch_up(today));
+  CHECK(cat.query(by_tag, today)->items.empty());
+  CHECK(cat.item_count() == 5);
+
+  restaurants_query tainan;
+  tainan.place = "tainan";
+  CHECK(cat.restaurants(tainan)->restaurants.size() == 1);
+}
+
+TEST_CASE("catalog: a daily item shows its daily stock less the asked day's used units", "[unit]") {
+  catalog_fixture f;
+  auto& cat = f.cat;
+  REQUIRE(cat.load(restaurant{"r2", "Land", "tainan", "m", 1, 1}));
+  // The daily item's own stock field means nothing: only daily_stock and the day's used units count.
+  REQUIRE(cat.load(item_of("r2", "soup", 0, 10)));
+  REQUIRE(cat.load(item_of("r2", "rice", 4)));
+  CHECK(shown_stock(cat, "soup") == 10);
+  // stock.promised (today's restaurants) and stock.day_used (per-day usage records) mean the same.
+  f.emit(levels("stock.promised", "r2", {{"soup", 3, "2025-01-16"}}));
+  f.emit(levels("stock.day_used", "r2", {{"soup", 2, today}}));
+  REQUIRE(cat.catch_up(today));
+  CHECK(shown_stock(cat, "soup") == 8);
+  CHECK(shown_stock(cat, "soup", "2025-01-16") == 7);
+  CHECK(shown_stock(cat, "soup", "2025-01-17") == 10);
+  CHECK(shown_stock(cat, "soup", {}, "2025-01-16") == 7); // asked on that day: it is today then
+  CHECK(shown_stock(cat, "rice", "2025-01-17") == 4);    // a plain item has one stock whatever the day
+  f.emit(levels("stock.day_used", "r2", {{"soup", 12, "2025-01-16"}}));
+  REQUIRE(cat.catch_up(today));
+  CHECK(shown_stock(cat, "soup", "2025-01-16") == 0); // never below zero
+  f.emit(levels("stock.promised", "r2", {{"soup", 0, "2025-01-16"}}));
+  REQUIRE(cat.catch_up(today));
+  CHECK(shown_stock(cat, "soup", "2025-01-16") == 10);
+  // stock.changed is a plain item's free units: it never changes what a daily item shows.
+  f.emit(levels("stock.changed", "r2", {{"soup", 6, today}}));
+  REQUIRE(cat.catch_up(today));
+  CHECK(shown_stock(cat, "soup") == 8);
+  CHECK(shown_stock(cat, "soup", "2025-01-16") == 10);
+  // Used units of days that have passed are dropped when the day changes.
+  f.emit(levels("stock.day_used", "r2", {{"soup", 5, "2025-01-20"}}));
+  REQUIRE(cat.catch_up(today));
+  REQUIRE(cat.catch_up("2025-01-16"));
+  CHECK(f.db->get(store::column::catalog, "u/" + today + "/r2/soup")->has_value() == false);
+  CHECK(shown_stock(cat, "soup", "2025-01-20", "2025-01-16") == 5);
+}
+
+TEST_CASE("catalog: a rare filter over a large place looks at a bounded number of items per page", "[unit]") {
+  catalog_fixture f;
+  auto& cat = f.cat;
+  REQUIRE(cat.load(restaurant{"r1", "Big", "taipei", "u_m", 1, 1}));
+  const size_t total = 3 * catalog_state::scan_budget;
+  for (size_t i = 0; i < total; ++i) {
+    menu_item item;
+    item.restaurant_id = "r1";
+    char id[16];
+    std::snprintf(id, sizeof id, "i%06zu", i);
+    item.id = id;
+    item.name = "dish";
+    item.stock = 1;
+    if (i % 4000 == 3999)
+      item.tags = {"rare"};
+    REQUIRE(cat.load(item));
+  }
+  menu_query q;
+  q.place = "taipei";
+  q.tag = "rare";
+  std::vector<std::string> found;
+  int pages = 0;
+  do {
+    auto page = cat.query(q, today);
+    REQUIRE(page);
+    for (auto& e : page->items)
+      found.push_back(e.item.id);
+    q.cursor = page->next_cursor;
+    ++pages;
+  } while (!q.cursor.empty() && pages < 100);
+  CHECK(found == std::vector<std::string>{"i003999", "i007999", "i011999"});
+  CHECK(pages == 3); // three budgets' worth of items, every rare item found once
+}
+
+TEST_CASE("catalog: lists restaurants by place and name, in pages", "[unit]") {
+  catalog_fixture f;
+  auto& cat = f.cat;
+  for (int i = 0; i < 7; ++i)
+    REQUIRE(cat.load(restaurant{"r" + std::to_string(i), "Shop " + std::to_string(6 - i),
+                                i % 2 ? "tainan" : "taipei", "u_m", 1, 1}));
+  restaurants_query q;
+  q.place = "taipei";
+  q.limit = 3;
+  auto p1 = cat.restaurants(q);
+  REQUIRE(p1);
+  REQUIRE(p1->restaurants.size() == 3);
+  CHECK(p1->restaurants[0].name == "Shop 0"); // r6: by name, not by id
+  CHECK(p1->restaurants[2].name == "Shop 4");
+  REQUIRE_FALSE(p1->next_cursor.empty());
+  q.cursor = p1->next_cursor;
+  auto p2 = cat.restaurants(q);
+  REQUIRE(p2);
+  REQUIRE(p2->restaurants.size() == 1);
+  CHECK(p2->restaurants[0].name == "Shop 6");
+  CHECK(p2->next_cursor.empty());
+  restaurants_query other = q;
+  other.place = "tainan"; // a taipei cursor is not a tainan one
+  CHECK_FALSE(cat.restaurants(other));
+  restaurants_query all;
+  all.limit = 0; // clamped to 1, never an empty page with a cursor
+  auto one = cat.restaurants(all);
+  REQUIRE(one);
+  CHECK(one->restaurants.size() == 1);
+  CHECK(one->restaurants[0].place == "tainan");
+  all.limit = 100;
+  CHECK(cat.restaurants(all)->restaurants.size() == 7);
+}
+
+TEST_CASE("catalog: reopened on the same store it has everything, and replays the events it missed", "[unit]") {
+  test::temp_dir dir;
+  auto db = open_db(dir / "db");
+  auto emit = [&](event ev) {
+    store::write_batch b;
+    b.append_event(std::move(ev));
+    REQUIRE(db->commit(b));
+  };
+  {
+    catalog_state cat(*db);
+    REQUIRE(cat.open(today));
+    emit(restaurant_created(restaurant{"r1", "Sea", "taipei", "m", 1, 1}));
+    emit(item_upserted(item_of("r1", "fish", 3)));
+    emit(event{0, "order.placed", "order/o1", 1, order{}, "r1"}); // not the catalog's: skipped, still counted
+    REQUIRE(cat.catch_up(today));
+    CHECK(cat.applied_seq() == db->last_event_seq());
+  }
+  // Events committed while no catalog runs (a crash after the commit, before the catalog applied them).
+  emit(item_upserted(item_of("r1", "crab", 2)));
+  emit(levels("stock.changed", "r1", {{"fish", 1, today}}));
+  catalog_state reopened(*db);
+  REQUIRE(reopened.open(today));
+  CHECK(reopened.applied_seq() == db->last_event_seq());
+  CHECK(reopened.restaurant_count() == 1);
+  CHECK(reopened.item_count() == 2);
+  CHECK(shown_stock(reopened, "fish") == 1);
+  CHECK(shown_stock(reopened, "crab") == 2);
+}
+
+TEST_CASE("catalog: a data dir without catalog state is built once from the entity records", "[unit]") {
+  test::temp_dir dir;
+  auto db = open_db(dir / "db");
+  // What an older node left: entity records and their events, no catalog column.
+  store::write_batch old;
+  restaurant r{"r1", "Sea", "taipei", "m", 1, 1};
+  old.put(store::column::entities, keys::restaurant_record("r1"), codec::encode(r));
+  old.put(store::column::entities, keys::item_record("r1", "fish"), codec::encode(item_of("r1", "fish", 3)));
+  old.put(store::column::entities, keys::item_record("r1", "soup"), codec::encode(item_of("r1", "soup", 0, 10)));
+  old.put(store::column::entities, keys::promised_record("r1", "2025-01-16", "soup"), "4");
+  old.put(store::column::entities, keys::promised_record("r1", "2025-01-10", "soup"), "9"); // a past day
+  old.put(store::column::entities, keys::reservation_record("r1", "o1"), "ignored");
+  old.append_event(restaurant_created(r));
+  REQUIRE(db->commit(old));
+  auto seq_before = db->last_event_seq();
+  {
+    catalog_state cat(*db);
+    REQUIRE(cat.open(today));
+    CHECK(cat.applied_seq() == seq_before);
+    CHECK(cat.restaurant_count() == 1);
+    CHECK(cat.item_count() == 2);
+    CHECK(shown_stock(cat, "fish") == 3);
+    CHECK(shown_stock(cat, "soup", "2025-01-16") == 6);
+    CHECK_FALSE(db->get(store::column::catalog, "u/2025-01-10/r1/soup")->has_value());
+  }
+  // Once built, it is not built again: a later change to the entity records alone (no event) is not seen,
+  // while events are.
+  store::write_batch silent;
+  silent.put(store::column::entities, keys::item_record("r1", "ghost"), codec::encode(item_of("r1", "ghost", 1)));
+  REQUIRE(db->commit(silent));
+  store::write_batch loud;
+  loud.append_event(item_upserted(item_of("r1", "crab", 2)));
+  REQUIRE(db->commit(loud));
+  catalog_state again(*db);
+  REQUIRE(again.open(today));
+  CHECK(again.item_count() == 3);
+  menu_query ghost;
+  ghost.text = "ghost";
+  CHECK(again.query(ghost, today)->items.empty());
+}

@@ -312,22 +312,6 @@ TEST_CASE("order: merchants edit placed orders and keep agreed prices", "[unit]"
   CHECK(st.plan_edit(edit_order{customer, "o1", {}, std::string("x")}).error().code == errc::forbidden);
 }
 
-TEST_CASE("user: failed logins back off per username", "[unit]") {
-  login_throttle_policy policy;
-  policy.free_failures = 3;
-  policy.base_lockout_ms = 1000;
-  user_state st(policy);
-  for (int i = 0; i < 2; ++i)
-    st.record_failure(1000);
-  CHECK(st.retry_after_ms(1000) == 0);
-  st.record_failure(1000);
-  CHECK(st.retry_after_ms(1000) == 1000);
-  st.record_failure(2000);
-  CHECK(st.retry_after_ms(2000) == 2000);
-  st.record_success();
-  CHECK(st.retry_after_ms(2000) == 0);
-}
-
 TEST_CASE("catalog: filters by place, tag, meal and text, and pages with a cursor", "[unit]") {
   catalog_state cat;
   cat.load(restaurant{"r1", "Sea", "taipei", "m", 1, 1});

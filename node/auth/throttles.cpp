@@ -9,12 +9,16 @@ int64_t rate_limiter::acquire(const std::string& address, int64_t now_ms) {
   if (rate_ == 0)
     return 0;
   std::lock_guard lock(mutex_);
-  if (now_ms - last_sweep_ms_ > 60'000) {
-    // A bucket idle long enough to be full again carries no information.
+  // A bucket idle for a second is full again (burst = rate) and carries no information: sweep those once a
+  // minute, and when the table is full (at most every 100 ms: a sweep is a pass over the table), so that many
+  // addresses cannot grow it without bound.
+  if (now_ms - last_sweep_ms_ > 60'000 || (buckets_.size() >= max_buckets_ && now_ms - last_sweep_ms_ >= 100)) {
     for (auto it = buckets_.begin(); it != buckets_.end();)
-      it = now_ms - it->second.last_ms > 60'000 ? buckets_.erase(it) : std::next(it);
+      it = now_ms - it->second.last_ms > 1000 ? buckets_.erase(it) : std::next(it);
     last_sweep_ms_ = now_ms;
   }
+  if (buckets_.size() >= max_buckets_ && buckets_.find(address) == buckets_.end())
+    return 1000; // more addresses active within one second than the table holds: new ones wait
   auto [it, fresh] = buckets_.try_emplace(address, bucket{static_cast<double>(rate_), now_ms});
   auto& b = it->second;
   if (!fresh) {

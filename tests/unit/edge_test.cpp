@@ -6,6 +6,7 @@
 
 #include "actors/crypto/password_hasher.hpp"
 #include "node/auth/login_guard.hpp"
+#include "node/auth/throttles.hpp"
 #include "node/http/client_address.hpp"
 #include "node/http/query_text.hpp"
 #include "node/http/request_reader.hpp"
@@ -223,4 +224,12 @@ TEST_CASE("password gate: each address and each username gets a bounded share", 
     (void)gate.try_enter("addr" + std::to_string(i), "name" + std::to_string(i));
   CHECK(gate.in_flight() == 16);
   CHECK(gate.try_enter("z", "z") == adm::overloaded);
+}
+
+TEST_CASE("rate limiter: many addresses cannot grow its table without bound", "[unit]") {
+  node::rate_limiter limiter(5, 1000);
+  for (int i = 0; i < 5000; ++i)
+    (void)limiter.acquire("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), 0);
+  CHECK(limiter.acquire("192.0.2.1", 0) > 0);    // table full of addresses active this second
+  CHECK(limiter.acquire("192.0.2.1", 2000) == 0); // a second later the idle ones are swept
 }

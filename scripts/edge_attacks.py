@@ -8,8 +8,13 @@ Usage:
   scripts/edge_attacks.py --bin path/to/bento-node
   scripts/edge_attacks.py --port 8080 --pid 1234   # a node that is already running
 
-Measured on the edge-hardening branch (2 cores, defaults, loopback; bento-node started by this script):
-  see bench/README.md, section "Edge attacks", for the numbers and the same run against main.
+Measured (2 cores, defaults, loopback; bento-node started by this script), main -> edge-hardening:
+  1 trailer field 64 KiB x20:     node killed             -> 20 x 400, RSS 21.0 -> 21.1 MiB
+  2 chunk extension 8 x 64 MiB:   RSS 20.9 -> 621 MiB     -> 8 x 400, RSS 21.1 -> 21.2 MiB
+  3 invented methods x20000:      /metrics 36.3 MB, 1.3 s -> 7 KB, 2 ms
+  4 smuggling x1000:              1000 hidden requests run -> 0
+  5 idle connections x10000:      all held, others locked out -> 1000 held, 9000 refused (429), others served
+  Details: bench/README.md, section "Edge attacks".
 """
 import argparse
 import os
@@ -147,8 +152,10 @@ def attack_smuggling(port, pid, count=1000):
     status = {}
     for _ in range(count):
         s = connect(port)
+        # The hidden request asks to close, so a node that runs it closes after answering it.
         s.sendall(b"POST /api/v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
-                  b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                  b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.settimeout(2.0)
         got = b""
         while True:
             data = read_some(s)

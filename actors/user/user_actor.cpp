@@ -25,6 +25,9 @@ struct user_actor_state {
   std::string username;
   user_state rules;
   idle_state idle;
+  // Logins being verified (then, not await): the actor must not stop under them, or their answers are lost.
+  int pending_logins = 0;
+  bool evict_when_done = false;
   static inline const char* name = "user";
 };
 
@@ -32,6 +35,15 @@ using self_ptr = user_actor::stateful_pointer<user_actor_state>;
 
 caf::error unauthenticated() {
   return make_error(fail(errc::unauthenticated, "invalid username or password"));
+}
+
+/// A login's verification ended; an eviction that came meanwhile goes ahead once none is left.
+void login_settled(self_ptr self) {
+  auto& st = self->state;
+  if (--st.pending_logins == 0 && st.evict_when_done) {
+    st.evict_when_done = false;
+    request_passivation(self, st.idle, *st.ctx, keys::user_entity(st.username));
+  }
 }
 
 user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, std::string username) {
@@ -102,6 +114,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
           admitted != hash_gate::admission::admitted)
         return make_error(refusal(admitted));
       auto rp = self->make_response_promise<user_view>();
+      ++st.pending_logins;
       bool known = st.rules.exists();
       auto hash = known ? st.rules.user()->password_hash : st.ctx->dummy_hash;
       // then, not await: logins change nothing here, so they need not wait for one another (a crowd on one
@@ -111,6 +124,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
           [self, rp, known, address = cmd.client_address](bool match) mutable {
             auto& st = self->state;
             st.ctx->gate->leave(address, st.username);
+            login_settled(self);
             if (known && match && st.rules.exists()) {
               rp.deliver(st.rules.view());
               return;
@@ -120,6 +134,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
           },
           [self, rp, address = cmd.client_address](caf::error& err) mutable {
             self->state.ctx->gate->leave(address, self->state.username);
+            login_settled(self);
             rp.deliver(make_error(to_failure(err)));
           });
       return rp;
@@ -133,10 +148,18 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
     },
     [self](evict_atom) {
       auto& st = self->state;
+      if (st.pending_logins > 0) {
+        st.evict_when_done = true;
+        return;
+      }
       request_passivation(self, st.idle, *st.ctx, keys::user_entity(st.username));
     },
     [self](idle_tick_atom) {
       auto& st = self->state;
+      if (st.pending_logins > 0) {
+        schedule_idle_tick(self, *st.ctx);
+        return;
+      }
       on_idle_tick(self, st.idle, *st.ctx, keys::user_entity(st.username), st.rules.exists());
     },
   };

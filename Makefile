@@ -34,7 +34,7 @@ fuzz:
 	@cmake --build $(BUILD_DIR)-fuzz -j $(JOBS) --target fuzz_http
 	@mkdir -p $(BUILD_DIR)-fuzz/corpus && cp tests/fuzz/corpus/* $(BUILD_DIR)-fuzz/corpus/
 	@cd $(BUILD_DIR)-fuzz && ./bin/fuzz_http corpus ../tests/fuzz/corpus -dict=../tests/fuzz/http.dict \
-	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=8192 -timeout=30
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -rss_limit_mb=8192 -timeout=30
 
 bench: build
 	@bash bench/run.sh

@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= 2
 
-.PHONY: setup configure build dev test unit integration bench clean
+.PHONY: setup configure build dev test unit integration bench fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,17 @@ unit: build
 
 integration: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L integration
+
+# Coverage-guided fuzzing of the HTTP edge and API router (tests/fuzz) with clang's libFuzzer and ASan, in its
+# own build directory. FUZZ_SECONDS bounds the run; findings are written to build-fuzz/ as crash-* files.
+FUZZ_SECONDS ?= 300
+fuzz:
+	@bash scripts/setup.sh --fuzz
+	@cmake -S . -B $(BUILD_DIR)-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DBENTO_FUZZ=ON >/dev/null
+	@cmake --build $(BUILD_DIR)-fuzz -j $(JOBS) --target fuzz_http
+	@mkdir -p $(BUILD_DIR)-fuzz/corpus && cp tests/fuzz/corpus/* $(BUILD_DIR)-fuzz/corpus/
+	@cd $(BUILD_DIR)-fuzz && ./bin/fuzz_http corpus ../tests/fuzz/corpus -dict=../tests/fuzz/http.dict \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -rss_limit_mb=8192 -timeout=30
 
 bench: build
 	@bash bench/run.sh

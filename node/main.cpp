@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -21,6 +22,7 @@
 #include "actors/order_index/order_index_writes.hpp"
 #include "actors/store/entity_store.hpp"
 #include "cluster/local_router.hpp"
+#include "node/auth/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
 #include "node/auth/throttles.hpp"
 #include "node/auth/token.hpp"
@@ -32,6 +34,7 @@
 #include "node/node_config.hpp"
 #include "node/runtime.hpp"
 #include "node/secret_file.hpp"
+#include "node/data_dir.hpp"
 #include "protocol/domain/calendar.hpp"
 
 namespace {
@@ -64,10 +67,9 @@ void print_help() {
 
 int run(const node::node_config& cfg, sigset_t signals) {
   auto file_limit = raise_file_limit();
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.data_dir, ec);
-  if (ec) {
-    spdlog::critical("node.start_failed reason=data_dir path={} error={}", cfg.data_dir, ec.message());
+  // Password hashes, e-mails and orders: everything the node creates is readable by its owner only.
+  if (auto prepared = node::prepare_data_dir(cfg.data_dir); !prepared) {
+    spdlog::critical("node.start_failed reason=data_dir path={} error={}", cfg.data_dir, prepared.error().message);
     return exit_runtime;
   }
   auto secret = cfg.secret;
@@ -129,6 +131,8 @@ int run(const node::node_config& cfg, sigset_t signals) {
     ctx.hasher = actors::spawn_hasher_pool(sys, cfg.hash_workers, hs);
     ctx.gate = std::make_shared<actors::hash_gate>();
     ctx.gate->limit = static_cast<int>(cfg.hash_workers) * 32;
+    ctx.gate->per_address_limit = std::max(1, ctx.gate->limit / 8);
+    ctx.gate->per_user_limit = std::max(1, std::min(4, ctx.gate->limit / 16));
     ctx.dummy_hash = *dummy;
     ctx.idle_timeout = std::chrono::seconds(cfg.idle_passivate_s);
     ctx.empty_idle_timeout = std::min(ctx.idle_timeout, std::chrono::milliseconds(10'000));
@@ -162,7 +166,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     node::domain_client domain(rt, std::chrono::milliseconds(cfg.request_timeout_ms));
     node::token_signer tokens(secret);
     node::rate_limiter limiter(cfg.rate_limit);
-    node::login_failure_throttle login_throttle;
+    node::local_login_guard logins;
     node::node_metrics metrics;
     std::atomic<bool> ready{false};
 
@@ -171,18 +175,26 @@ int run(const node::node_config& cfg, sigset_t signals) {
     ho.port = cfg.http_port;
     ho.threads = cfg.http_threads;
     ho.max_connections = cfg.max_connections;
+    ho.max_connections_per_address = cfg.max_connections_per_address;
+    ho.proxies = *node::trusted_proxies::parse(cfg.trusted_proxies); // validated by load_config
     node::http_server* server_ptr = nullptr;
     node::api_dependencies deps;
     deps.domain = &domain;
     deps.tokens = &tokens;
     deps.revocations = &revocations;
     deps.limiter = &limiter;
-    deps.login_throttle = &login_throttle;
+    deps.logins = &logins;
     deps.metrics = &metrics;
     deps.store = store.get();
     deps.open_connections = [&server_ptr] { return server_ptr ? server_ptr->open_connections() : 0; };
     deps.requests_in_flight = [&server_ptr] { return server_ptr ? server_ptr->requests_in_flight() : 0; };
-    deps.password_ops_in_flight = [gate = ctx.gate] { return static_cast<uint64_t>(std::max(0, gate->in_flight.load())); };
+    deps.password_ops_in_flight = [gate = ctx.gate] { return static_cast<uint64_t>(std::max(0, gate->in_flight())); };
+    deps.extra_gauges = {
+      {"shed_idle_connections", [&server_ptr] { return server_ptr ? server_ptr->shed_connections() : 0; }},
+      {"refused_connections", [&server_ptr] { return server_ptr ? server_ptr->refused_connections() : 0; }},
+      {"login_guard_entries", [&logins] { return static_cast<uint64_t>(logins.size()); }},
+    };
+    deps.metrics_token = cfg.metrics_token;
     deps.ready = &ready;
     deps.token_ttl_s = cfg.token_ttl_s;
     node::api_router api(deps);
@@ -224,6 +236,8 @@ int run(const node::node_config& cfg, sigset_t signals) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // Before anything is created: files and directories the node (and RocksDB) makes are owner-only.
+  ::umask(077);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {

@@ -1,8 +1,11 @@
 #include "node/node_config.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <unistd.h>
+
+#include "node/http/client_address.hpp"
 
 namespace bento::node {
 
@@ -94,6 +97,15 @@ const std::vector<option_doc>& option_docs() {
     {"BENTO_REQUEST_TIMEOUT_MS", "time an edge waits for the domain (100-120000)", "10000"},
     {"BENTO_IDLE_PASSIVATE_S", "idle seconds before an entity actor is passivated (1-86400)", "300"},
     {"BENTO_MAX_CONNECTIONS", "concurrent HTTP connections (1-1000000)", "10000"},
+    {"BENTO_MAX_CONNECTIONS_PER_ADDRESS", "concurrent HTTP connections from one client address, an IPv6 /64 "
+                                          "counting as one (1-1000000; trusted proxies are exempt); at the total "
+                                          "cap the longest-idle connection is closed for a new one",
+     "BENTO_MAX_CONNECTIONS / 10"},
+    {"BENTO_TRUSTED_PROXIES", "comma-separated IPv4/IPv6 addresses or CIDR ranges of reverse proxies: only for "
+                              "these peers is the client address taken from X-Forwarded-For (rightmost "
+                              "address that is not a trusted proxy)", ""},
+    {"BENTO_METRICS_TOKEN", "when set (16-4096 characters), GET /metrics requires 'Authorization: Bearer <token>'",
+     ""},
     {"BENTO_MAX_ACTIVE_ENTITIES", "entity actors kept in memory before the least recently used are passivated "
                                   "(100-100000000)", "100000"},
     {"BENTO_LISTING_WORKERS", "threads that run order listings, taken fairly per caller (1-64)", "2"},
@@ -153,6 +165,19 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
   r.integer("BENTO_LISTING_WORKERS", cfg.listing_workers, 1, 64);
   r.integer("BENTO_LISTING_QUEUE", cfg.listing_queue, 1, 100000);
   r.integer("BENTO_MAX_RESTAURANTS_PER_MERCHANT", cfg.max_restaurants_per_merchant, 1, 10000);
+  cfg.max_connections_per_address = std::max<uint32_t>(1, cfg.max_connections / 10);
+  r.integer("BENTO_MAX_CONNECTIONS_PER_ADDRESS", cfg.max_connections_per_address, 1, 1000000);
+  r.text("BENTO_TRUSTED_PROXIES", cfg.trusted_proxies, 4096);
+  if (auto parsed = trusted_proxies::parse(cfg.trusted_proxies); !parsed)
+    r.errors.push_back(parsed.error().message);
+  r.text("BENTO_METRICS_TOKEN", cfg.metrics_token, 4096);
+  if (!cfg.metrics_token.empty() && cfg.metrics_token.size() < 16)
+    r.errors.push_back("BENTO_METRICS_TOKEN must be at least 16 characters");
+  for (char c : cfg.metrics_token)
+    if (c <= ' ' || c == 0x7f) {
+      r.errors.push_back("BENTO_METRICS_TOKEN must be printable without spaces");
+      break;
+    }
   if (!r.errors.empty()) {
     std::string all;
     for (auto& e : r.errors)

@@ -31,6 +31,9 @@ struct node_config {
   uint32_t request_timeout_ms = 10000;
   uint32_t idle_passivate_s = 300;
   uint32_t max_connections = 10000;
+  uint32_t max_connections_per_address = 1000; // default: a tenth of max_connections
+  std::string trusted_proxies;  // comma-separated IPs/CIDRs whose X-Forwarded-For is believed
+  std::string metrics_token;    // when set, GET /metrics needs "Authorization: Bearer <token>"
   uint32_t max_active_entities = 100000;
   uint32_t listing_workers = 2;      // threads that run order listings (RocksDB scans), off the scheduler
   uint32_t listing_queue = 256;      // listings waiting for a worker, all callers together; beyond: 429

@@ -13,6 +13,11 @@ packages=(
 # installed without its recommends so the server itself stays disabled and small.
 extra_no_recommends=(prometheus)
 
+# `setup.sh --fuzz` (make fuzz) also installs clang with its libFuzzer and sanitizer runtimes.
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
+
 missing=()
 for p in "${packages[@]}" "${extra_no_recommends[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -38,7 +38,6 @@ struct entity_context {
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds empty_idle_timeout{std::chrono::seconds(10)}; // entities that do not exist
   std::chrono::milliseconds call_timeout{std::chrono::seconds(5)};        // entity -> entity requests
-  login_throttle_policy login_policy;
   size_t max_active_entities = 100000; // beyond this the router evicts the least recently used
   std::shared_ptr<entity_probe> probe = std::make_shared<entity_probe>();
   std::function<int64_t()> clock;      // wall clock in ms; empty: the system clock (tests shift it)

@@ -24,6 +24,42 @@ bool verify_password(const std::string& encoded_hash, const std::string& passwor
   return crypto_pwhash_str_verify(encoded_hash.c_str(), password.data(), password.size()) == 0;
 }
 
+hash_gate::admission hash_gate::try_enter(const std::string& address, const std::string& username) {
+  std::lock_guard lock(mutex_);
+  if (in_flight_.load() >= limit)
+    return admission::overloaded;
+  auto a = by_address_.find(address);
+  if (a != by_address_.end() && a->second >= per_address_limit)
+    return admission::address_busy;
+  auto u = by_user_.find(username);
+  if (u != by_user_.end() && u->second >= per_user_limit)
+    return admission::user_busy;
+  ++by_address_[address];
+  ++by_user_[username];
+  ++in_flight_;
+  return admission::admitted;
+}
+
+void hash_gate::leave(const std::string& address, const std::string& username) {
+  std::lock_guard lock(mutex_);
+  if (auto a = by_address_.find(address); a != by_address_.end() && --a->second <= 0)
+    by_address_.erase(a);
+  if (auto u = by_user_.find(username); u != by_user_.end() && --u->second <= 0)
+    by_user_.erase(u);
+  --in_flight_;
+}
+
+domain::failure refusal(hash_gate::admission why) {
+  switch (why) {
+    case hash_gate::admission::address_busy:
+      return domain::fail(domain::errc::overloaded, "too many password operations from this address; retry");
+    case hash_gate::admission::user_busy:
+      return domain::fail(domain::errc::overloaded, "too many logins to this account at once; retry");
+    default:
+      return domain::fail(domain::errc::overloaded, "too many password operations in flight; retry");
+  }
+}
+
 namespace {
 
 hasher_actor::behavior_type hasher_worker(hasher_actor::pointer, hash_settings settings) {

@@ -3,7 +3,9 @@
 // its ~tens of milliseconds and tens of MiB never occupy a scheduler thread that serves orders.
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include <caf/fwd.hpp>
 #include <caf/typed_actor.hpp>
@@ -26,20 +28,34 @@ using hasher_actor = caf::typed_actor<caf::replies_to<hash_atom, std::string>::w
 domain::outcome<std::string> hash_password(const std::string& password, const hash_settings& settings);
 bool verify_password(const std::string& encoded_hash, const std::string& password);
 
-/// Admission control in front of the pool: more waiting work than this is refused as overloaded instead of
-/// queueing without bound.
-struct hash_gate {
-  std::atomic<int> in_flight{0};
+/// Admission control in front of the pool: more waiting work than `limit` is refused as overloaded instead
+/// of queueing without bound, and no client address or username may hold more than its share, so one
+/// address cycling through many accounts, or a crowd on one account, cannot keep everyone else at 429.
+/// Memory is bounded: a key is held only while it has work in flight (at most `limit` keys).
+class hash_gate {
+public:
+  enum class admission { admitted, overloaded, address_busy, user_busy };
+
   int limit = 64;
-  bool try_enter() {
-    if (in_flight.fetch_add(1) >= limit) {
-      in_flight.fetch_sub(1);
-      return false;
-    }
-    return true;
-  }
-  void leave() { in_flight.fetch_sub(1); }
+  int per_address_limit = 8; // one address (an IPv6 /64): an eighth of the gate
+  int per_user_limit = 4;    // one username: a handful of logins at once is plenty for its owner
+
+  /// Admits one operation for (address, username); every admitted one must leave() with the same keys.
+  admission try_enter(const std::string& address, const std::string& username);
+  void leave(const std::string& address, const std::string& username);
+
+  /// Operations admitted and not finished (queue depth, for metrics).
+  int in_flight() const { return in_flight_.load(); }
+
+private:
+  std::mutex mutex_;
+  std::atomic<int> in_flight_{0};
+  std::unordered_map<std::string, int> by_address_;
+  std::unordered_map<std::string, int> by_user_;
 };
+
+/// The failure a refused admission answers with (overloaded: 429 with Retry-After).
+domain::failure refusal(hash_gate::admission why);
 
 hasher_actor spawn_hasher_pool(caf::actor_system& sys, size_t workers, hash_settings settings);
 

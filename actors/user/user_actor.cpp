@@ -27,6 +27,9 @@ struct user_actor_state {
   user_state rules;
   restaurant_slots slots; // a merchant's restaurants (open_restaurant.hpp), loaded on first use
   idle_state idle;
+  // Logins being verified (then, not await): the actor must not stop under them, or their answers are lost.
+  int pending_logins = 0;
+  bool evict_when_done = false;
   static inline const char* name = "user";
 };
 
@@ -36,11 +39,19 @@ caf::error unauthenticated() {
   return make_error(fail(errc::unauthenticated, "invalid username or password"));
 }
 
+/// A login's verification ended; an eviction that came meanwhile goes ahead once none is left.
+void login_settled(self_ptr self) {
+  auto& st = self->state;
+  if (--st.pending_logins == 0 && st.evict_when_done) {
+    st.evict_when_done = false;
+    request_passivation(self, st.idle, *st.ctx, keys::user_entity(st.username));
+  }
+}
+
 user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, std::string username) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.username = std::move(username);
-  st.rules = user_state(st.ctx->login_policy);
   auto loaded = st.ctx->store->get(store::column::entities, keys::user_record(st.username));
   if (!loaded) {
     // The behavior below is still returned; quit() makes the actor stop before it handles anything.
@@ -64,15 +75,16 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
       auto ok = st.rules.check_register(cmd);
       if (!ok)
         return make_error(ok.error());
-      if (!st.ctx->gate->try_enter())
-        return make_error(fail(errc::overloaded, "too many password operations in flight; retry"));
+      if (auto admitted = st.ctx->gate->try_enter(cmd.client_address, cmd.username);
+          admitted != hash_gate::admission::admitted)
+        return make_error(refusal(admitted));
       auto rp = self->make_response_promise<user_view>();
       // await: the next registration for this username must see the outcome of this one.
       self->request(st.ctx->hasher, caf::infinite, hash_atom::value, cmd.password)
         .await(
           [self, rp, cmd](std::string& hash) mutable {
             auto& st = self->state;
-            st.ctx->gate->leave();
+            st.ctx->gate->leave(cmd.client_address, cmd.username);
             auto u = st.rules.make_user(cmd, std::move(hash), random_id("u_"), now_ms());
             store::write_batch batch;
             batch.put(store::column::entities, keys::user_record(u.username), codec::encode(u));
@@ -90,8 +102,8 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
             spdlog::info("user.registered user={} id={} role={}", u.username, u.id, to_string(u.role));
             rp.deliver(view_of(u));
           },
-          [self, rp](caf::error& err) mutable {
-            self->state.ctx->gate->leave();
+          [self, rp, address = cmd.client_address, name = cmd.username](caf::error& err) mutable {
+            self->state.ctx->gate->leave(address, name);
             rp.deliver(make_error(to_failure(err)));
           });
       return rp;
@@ -99,30 +111,32 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
     [self](verify_login& cmd) -> caf::result<user_view> {
       auto& st = self->state;
       st.idle.touch();
-      auto now = now_ms();
-      if (auto wait = st.rules.retry_after_ms(now); wait > 0)
-        return make_error(fail(errc::throttled, "too many failed logins; retry later", std::to_string(wait)));
-      if (!st.ctx->gate->try_enter())
-        return make_error(fail(errc::overloaded, "too many password operations in flight; retry"));
+      // Failed logins are throttled at the edge (node/auth/login_guard), whatever this actor's lifetime.
+      if (auto admitted = st.ctx->gate->try_enter(cmd.client_address, st.username);
+          admitted != hash_gate::admission::admitted)
+        return make_error(refusal(admitted));
       auto rp = self->make_response_promise<user_view>();
+      ++st.pending_logins;
       bool known = st.rules.exists();
       auto hash = known ? st.rules.user()->password_hash : st.ctx->dummy_hash;
+      // then, not await: logins change nothing here, so they need not wait for one another (a crowd on one
+      // account is bounded by the gate's per-user share instead of queueing one hash at a time).
       self->request(st.ctx->hasher, caf::infinite, verify_atom::value, std::move(hash), std::move(cmd.password))
-        .await(
-          [self, rp, known](bool match) mutable {
+        .then(
+          [self, rp, known, address = cmd.client_address](bool match) mutable {
             auto& st = self->state;
-            st.ctx->gate->leave();
-            if (known && match) {
-              st.rules.record_success();
+            st.ctx->gate->leave(address, st.username);
+            login_settled(self);
+            if (known && match && st.rules.exists()) {
               rp.deliver(st.rules.view());
               return;
             }
-            st.rules.record_failure(now_ms());
             spdlog::info("user.login_failed user={}", st.username);
             rp.deliver(unauthenticated());
           },
-          [self, rp](caf::error& err) mutable {
-            self->state.ctx->gate->leave();
+          [self, rp, address = cmd.client_address](caf::error& err) mutable {
+            self->state.ctx->gate->leave(address, self->state.username);
+            login_settled(self);
             rp.deliver(make_error(to_failure(err)));
           });
       return rp;
@@ -141,10 +155,18 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
     },
     [self](evict_atom) {
       auto& st = self->state;
+      if (st.pending_logins > 0) {
+        st.evict_when_done = true;
+        return;
+      }
       request_passivation(self, st.idle, *st.ctx, keys::user_entity(st.username));
     },
     [self](idle_tick_atom) {
       auto& st = self->state;
+      if (st.pending_logins > 0) {
+        schedule_idle_tick(self, *st.ctx);
+        return;
+      }
       on_idle_tick(self, st.idle, *st.ctx, keys::user_entity(st.username), st.rules.exists());
     },
   };

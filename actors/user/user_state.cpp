@@ -1,7 +1,5 @@
 #include "actors/user/user_state.hpp"
 
-#include <algorithm>
-
 #include "protocol/domain/validation.hpp"
 
 namespace bento::actors {
@@ -36,22 +34,6 @@ user_view view_of(const domain::user& u) {
 
 user_view user_state::view() const {
   return user_ ? view_of(*user_) : user_view{};
-}
-
-int64_t user_state::retry_after_ms(int64_t now_ms) const {
-  return locked_until_ms_ > now_ms ? locked_until_ms_ - now_ms : 0;
-}
-
-void user_state::record_failure(int64_t now_ms) {
-  if (failures_ > 0 && now_ms - last_failure_ms_ > policy_.forget_after_ms)
-    failures_ = 0;
-  ++failures_;
-  last_failure_ms_ = now_ms;
-  if (failures_ >= policy_.free_failures) {
-    auto doublings = std::min(failures_ - policy_.free_failures, 20);
-    auto lock = std::min(policy_.base_lockout_ms << doublings, policy_.max_lockout_ms);
-    locked_until_ms_ = now_ms + lock;
-  }
 }
 
 } // namespace bento::actors

@@ -1,6 +1,7 @@
 #pragma once
-// Rules of one user entity (user/<username>), without CAF: registration, the view others may see, and a
-// per-username throttle on failed logins (it lives with the user so that it is global once users are sharded).
+// Rules of one user entity (user/<username>), without CAF: registration and the view others may see. Failed
+// logins are throttled by the node's login guard (node/auth/login_guard), not here: state in this actor would
+// vanish with its passivation or eviction, and sooner for names that do not exist.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,16 +11,9 @@
 
 namespace bento::actors {
 
-struct login_throttle_policy {
-  int free_failures = 5;            // failures allowed before lock-outs start
-  int64_t base_lockout_ms = 1000;   // first lock-out; doubles per further failure
-  int64_t max_lockout_ms = 15 * 60 * 1000;
-  int64_t forget_after_ms = 15 * 60 * 1000; // a quiet period resets the count
-};
-
 class user_state {
 public:
-  explicit user_state(login_throttle_policy policy = {}) : policy_(policy) {}
+  user_state() = default;
 
   bool exists() const noexcept { return user_.has_value(); }
   const std::optional<domain::user>& user() const noexcept { return user_; }
@@ -36,17 +30,8 @@ public:
 
   domain::user_view view() const;
 
-  /// 0 when a login attempt may proceed, else milliseconds until it may.
-  int64_t retry_after_ms(int64_t now_ms) const;
-  void record_failure(int64_t now_ms);
-  void record_success() { failures_ = 0; locked_until_ms_ = 0; }
-
 private:
-  login_throttle_policy policy_;
   std::optional<domain::user> user_;
-  int failures_ = 0;
-  int64_t last_failure_ms_ = 0;
-  int64_t locked_until_ms_ = 0;
 };
 
 domain::user_view view_of(const domain::user& u);

@@ -9,12 +9,16 @@ int64_t rate_limiter::acquire(const std::string& address, int64_t now_ms) {
   if (rate_ == 0)
     return 0;
   std::lock_guard lock(mutex_);
-  if (now_ms - last_sweep_ms_ > 60'000) {
-    // A bucket idle long enough to be full again carries no information.
+  // A bucket idle for a second is full again (burst = rate) and carries no information: sweep those once a
+  // minute, and when the table is full (at most every 100 ms: a sweep is a pass over the table), so that many
+  // addresses cannot grow it without bound.
+  if (now_ms - last_sweep_ms_ > 60'000 || (buckets_.size() >= max_buckets_ && now_ms - last_sweep_ms_ >= 100)) {
     for (auto it = buckets_.begin(); it != buckets_.end();)
-      it = now_ms - it->second.last_ms > 60'000 ? buckets_.erase(it) : std::next(it);
+      it = now_ms - it->second.last_ms > 1000 ? buckets_.erase(it) : std::next(it);
     last_sweep_ms_ = now_ms;
   }
+  if (buckets_.size() >= max_buckets_ && buckets_.find(address) == buckets_.end())
+    return 1000; // more addresses active within one second than the table holds: new ones wait
   auto [it, fresh] = buckets_.try_emplace(address, bucket{static_cast<double>(rate_), now_ms});
   auto& b = it->second;
   if (!fresh) {
@@ -26,38 +30,6 @@ int64_t rate_limiter::acquire(const std::string& address, int64_t now_ms) {
     return 0;
   }
   return std::max<int64_t>(1, static_cast<int64_t>(std::ceil((1.0 - b.tokens) * 1000.0 / rate_)));
-}
-
-int64_t login_failure_throttle::retry_after_ms(const std::string& address, int64_t now_ms) {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(address);
-  if (it == entries_.end() || it->second.locked_until_ms <= now_ms)
-    return 0;
-  return it->second.locked_until_ms - now_ms;
-}
-
-void login_failure_throttle::record_failure(const std::string& address, int64_t now_ms) {
-  std::lock_guard lock(mutex_);
-  if (now_ms - last_sweep_ms_ > 60'000) {
-    for (auto it = entries_.begin(); it != entries_.end();)
-      it = now_ms - it->second.last_ms > max_lock_ms_ && it->second.locked_until_ms <= now_ms ? entries_.erase(it)
-                                                                                               : std::next(it);
-    last_sweep_ms_ = now_ms;
-  }
-  auto& e = entries_[address];
-  if (e.failures > 0 && now_ms - e.last_ms > max_lock_ms_)
-    e.failures = 0;
-  ++e.failures;
-  e.last_ms = now_ms;
-  if (e.failures >= free_failures_) {
-    auto doublings = std::min(e.failures - free_failures_, 20);
-    e.locked_until_ms = now_ms + std::min(base_lock_ms_ << doublings, max_lock_ms_);
-  }
-}
-
-void login_failure_throttle::record_success(const std::string& address) {
-  std::lock_guard lock(mutex_);
-  entries_.erase(address);
 }
 
 } // namespace bento::node

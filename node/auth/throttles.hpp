@@ -1,6 +1,7 @@
 #pragma once
-// Per-client-address limits kept at the edge: a token bucket for all requests (BENTO_RATE_LIMIT) and a
-// back-off for failed logins. Both are bounded in memory: idle entries are swept.
+// Per-client-address request limit kept at the edge: a token bucket for all requests (BENTO_RATE_LIMIT),
+// bounded in memory (idle entries are swept). Failed logins: node/auth/login_guard.
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -11,7 +12,8 @@ namespace bento::node {
 class rate_limiter {
 public:
   /// rate 0 disables the limiter.
-  explicit rate_limiter(uint32_t rate_per_s) : rate_(rate_per_s) {}
+  explicit rate_limiter(uint32_t rate_per_s, size_t max_buckets = 200000)
+    : rate_(rate_per_s), max_buckets_(max_buckets) {}
 
   /// 0 when the request may go ahead, else milliseconds until a token is available.
   int64_t acquire(const std::string& address, int64_t now_ms);
@@ -22,32 +24,9 @@ private:
     int64_t last_ms;
   };
   uint32_t rate_;
+  size_t max_buckets_;
   std::mutex mutex_;
   std::unordered_map<std::string, bucket> buckets_;
-  int64_t last_sweep_ms_ = 0;
-};
-
-class login_failure_throttle {
-public:
-  login_failure_throttle(int free_failures = 20, int64_t base_lock_ms = 1000, int64_t max_lock_ms = 15 * 60 * 1000)
-    : free_failures_(free_failures), base_lock_ms_(base_lock_ms), max_lock_ms_(max_lock_ms) {}
-
-  /// 0 when a login from this address may proceed, else milliseconds to wait.
-  int64_t retry_after_ms(const std::string& address, int64_t now_ms);
-  void record_failure(const std::string& address, int64_t now_ms);
-  void record_success(const std::string& address);
-
-private:
-  struct entry {
-    int failures = 0;
-    int64_t last_ms = 0;
-    int64_t locked_until_ms = 0;
-  };
-  int free_failures_;
-  int64_t base_lock_ms_;
-  int64_t max_lock_ms_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, entry> entries_;
   int64_t last_sweep_ms_ = 0;
 };
 

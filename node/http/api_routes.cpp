@@ -2,16 +2,21 @@
 
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <set>
 #include <vector>
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/store/entity_store.hpp"
+#include "node/auth/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
 #include "node/auth/throttles.hpp"
 #include "node/auth/token.hpp"
 #include "node/domain_client.hpp"
+#include "node/http/client_address.hpp"
+#include "node/http/query_text.hpp"
 #include "node/http/json_views.hpp"
 #include "node/metrics/node_metrics.hpp"
 #include "node/openapi_document.hpp"
@@ -51,48 +56,6 @@ int status_of(errc code) {
 
 int64_t now_s() {
   return now_ms() / 1000;
-}
-
-bool hex_digit(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/// application/x-www-form-urlencoded decoding; false on a broken escape or invalid UTF-8.
-bool url_decode(const std::string& in, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out.push_back(' ');
-    } else if (in[i] == '%') {
-      if (i + 2 >= in.size() || !hex_digit(in[i + 1]) || !hex_digit(in[i + 2]))
-        return false;
-      out.push_back(static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return utf8_length(out) >= 0;
-}
-
-bool parse_query(const std::string& raw, std::map<std::string, std::string>& out) {
-  size_t pos = 0;
-  while (pos <= raw.size() && !raw.empty()) {
-    auto amp = raw.find('&', pos);
-    auto part = raw.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-    if (!part.empty()) {
-      auto eq = part.find('=');
-      std::string key, value;
-      if (!url_decode(part.substr(0, eq), key)
-          || !url_decode(eq == std::string::npos ? std::string() : part.substr(eq + 1), value))
-        return false;
-      out[key] = value;
-    }
-    if (amp == std::string::npos)
-      break;
-    pos = amp + 1;
-  }
-  return true;
 }
 
 /// An entity tag as the API writes it: the item version in quotes.
@@ -144,6 +107,11 @@ std::vector<std::string> split_path(const std::string& path) {
 struct api_router::impl {
   api_dependencies deps;
   std::vector<route> routes;
+  // The last /metrics text: scrapes within metrics_cache_ms share one render, so scraping cannot burn CPU.
+  std::mutex metrics_mutex;
+  std::string metrics_text;
+  int64_t metrics_rendered_ms = 0;
+  bool metrics_rendering = false;
 };
 
 namespace {
@@ -156,6 +124,7 @@ struct call : std::enable_shared_from_this<call> {
   std::vector<std::string> params;
   std::map<std::string, std::string> query;
   std::string route_name = "unmatched";
+  std::string client_key; // what per-client limits count by (an IPv4 address or an IPv6 /64)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   principal caller;
   token_claims claims;
@@ -232,6 +201,11 @@ struct call : std::enable_shared_from_this<call> {
   bool parse_body() {
     // The body must be JSON whatever Content-Type says: curl's default form type is a common slip, and
     // refusing it would add nothing since nothing else is accepted.
+    // Our bodies nest three levels deep; a deeply nested one is only a way to spend our stack and time.
+    if (!json_depth_within(req.body, 32)) {
+      fail(errc::invalid_argument, "body is nested too deeply");
+      return false;
+    }
     body = json::parse(req.body, nullptr, false);
     if (body.is_discarded()) {
       fail(errc::invalid_argument, "body is not valid JSON");
@@ -249,13 +223,12 @@ struct call : std::enable_shared_from_this<call> {
     auto l = query.find("limit");
     if (l == query.end())
       return true;
-    char* end = nullptr;
-    long v = std::strtol(l->second.c_str(), &end, 10);
-    if (l->second.empty() || *end != '\0' || v < 1 || v > static_cast<long>(max)) {
+    auto v = parse_decimal(l->second, max);
+    if (!v || *v < 1) {
       fail(errc::invalid_argument, "limit must be an integer between 1 and " + std::to_string(max));
       return false;
     }
-    out = static_cast<uint32_t>(v);
+    out = static_cast<uint32_t>(*v);
     return true;
   }
 
@@ -331,18 +304,64 @@ void readyz(const call_ptr& c) {
   });
 }
 
+/// Constant time whatever the guess: both sides are hashed to 32 bytes first, so not even the length leaks.
+bool metrics_authorized(const std::string& header, const std::string& token) {
+  if (token.empty())
+    return true;
+  static const std::string scheme = "Bearer ";
+  if (header.size() <= scheme.size() || header.compare(0, scheme.size(), scheme) != 0)
+    return false;
+  unsigned char given[32], wanted[32];
+  crypto_generichash(given, sizeof given, reinterpret_cast<const unsigned char*>(header.data() + scheme.size()),
+                     header.size() - scheme.size(), nullptr, 0);
+  crypto_generichash(wanted, sizeof wanted, reinterpret_cast<const unsigned char*>(token.data()), token.size(),
+                     nullptr, 0);
+  return sodium_memcmp(given, wanted, sizeof given) == 0;
+}
+
+void send_metrics(const call_ptr& c, std::string text) {
+  http_response resp;
+  resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  resp.body = std::move(text);
+  c->respond(std::move(resp));
+}
+
 void metrics(const call_ptr& c) {
+  auto& api = *c->api;
+  if (!metrics_authorized(c->req.authorization, api.deps.metrics_token)) {
+    http_response resp;
+    resp.status = 401;
+    resp.headers.emplace_back("WWW-Authenticate", "Bearer");
+    resp.body = json{{"error", "unauthenticated"}, {"message", "metrics need the metrics token"}}.dump();
+    return c->respond(std::move(resp));
+  }
+  {
+    std::lock_guard lock(api.metrics_mutex);
+    auto now = now_ms();
+    bool fresh = !api.metrics_text.empty() && now - api.metrics_rendered_ms < api.deps.metrics_cache_ms;
+    // While one render runs, others get the previous text rather than starting their own.
+    if (fresh || (api.metrics_rendering && !api.metrics_text.empty()))
+      return send_metrics(c, api.metrics_text);
+    api.metrics_rendering = true;
+  }
   c->domain().stats([c](outcome<entity_stats> r) {
-    auto& deps = c->api->deps;
+    auto& api = *c->api;
+    auto& deps = api.deps;
     std::map<std::string, double> edge = {{"open_connections", static_cast<double>(deps.open_connections())},
                                           {"requests_in_flight", static_cast<double>(deps.requests_in_flight())},
                                           {"password_ops_in_flight",
                                            static_cast<double>(deps.password_ops_in_flight())},
                                           {"revoked_tokens", static_cast<double>(deps.revocations->size())}};
-    http_response resp;
-    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    resp.body = deps.metrics->render(r ? &*r : nullptr, deps.store->stats(), edge);
-    c->respond(std::move(resp));
+    for (auto& [name, read] : deps.extra_gauges)
+      edge[name] = static_cast<double>(read());
+    auto text = deps.metrics->render(r ? &*r : nullptr, deps.store->stats(), edge);
+    {
+      std::lock_guard lock(api.metrics_mutex);
+      api.metrics_text = text;
+      api.metrics_rendered_ms = now_ms();
+      api.metrics_rendering = false;
+    }
+    send_metrics(c, std::move(text));
   });
 }
 
@@ -371,6 +390,7 @@ void create_user(const call_ptr& c) {
   if (!role)
     return c->fail(errc::invalid_argument, "role must be customer or merchant");
   cmd.role = *role;
+  cmd.client_address = c->client_key;
   if (auto f = check_registration(cmd))
     return c->fail(*f);
   c->domain().call(std::move(cmd),
@@ -378,10 +398,6 @@ void create_user(const call_ptr& c) {
 }
 
 void create_session(const call_ptr& c) {
-  auto& deps = c->api->deps;
-  if (auto wait = deps.login_throttle->retry_after_ms(c->req.client_address, now_ms()); wait > 0)
-    return c->fail(domain::fail(errc::throttled, "too many failed logins from this address",
-                                std::to_string(wait)));
   if (!c->parse_body())
     return;
   jv::reader r(c->body);
@@ -390,16 +406,25 @@ void create_session(const call_ptr& c) {
   cmd.password = r.string("password", true).value_or("");
   if (!r.ok())
     return c->fail(r.error());
-  if (cmd.password.size() > 1024)
+  cmd.client_address = c->client_key;
+  auto& guard = *c->api->deps.logins;
+  // The same answer whether or not the name exists: the guard knows nothing of accounts.
+  if (auto wait = guard.retry_after_ms(cmd.username, c->client_key, now_ms()); wait > 0)
+    return c->fail(domain::fail(errc::throttled, "too many failed logins; retry later", std::to_string(wait)));
+  // No account has such a name or password, so no hash is spent on it; it still counts as a failure.
+  if (check_username(cmd.username) || cmd.password.size() > 1024) {
+    guard.record_failure(cmd.username.substr(0, 64), c->client_key, now_ms());
     return c->fail(errc::unauthenticated, "invalid username or password");
-  c->domain().call(std::move(cmd), [c](outcome<user_view> u) {
+  }
+  auto username = cmd.username;
+  c->domain().call(std::move(cmd), [c, username = std::move(username)](outcome<user_view> u) {
     auto& deps = c->api->deps;
     if (!u) {
       if (u.error().code == errc::unauthenticated)
-        deps.login_throttle->record_failure(c->req.client_address, now_ms());
+        deps.logins->record_failure(username, c->client_key, now_ms());
       return c->fail(u.error());
     }
-    deps.login_throttle->record_success(c->req.client_address);
+    deps.logins->record_success(username, c->client_key, now_ms());
     token_claims claims;
     claims.user_id = u->id;
     claims.username = u->username;
@@ -820,10 +845,10 @@ void api_router::handle(http_request req, http_responder done) {
   c->done = std::move(done);
   if (c->req.path.empty() || c->req.path.front() != '/' || c->req.path.size() > 2048)
     return c->fail(errc::invalid_argument, "malformed request target");
-  if (c->req.path.rfind("/api/", 0) == 0) {
-    if (auto wait = impl_->deps.limiter->acquire(c->req.client_address, now_ms()); wait > 0)
-      return c->fail(domain::fail(errc::throttled, "rate limit exceeded", std::to_string(wait)));
-  }
+  c->client_key = address_key(c->req.client_address);
+  // Every path, probes and metrics included: none of them may be called without bound by one client.
+  if (auto wait = impl_->deps.limiter->acquire(c->client_key, now_ms()); wait > 0)
+    return c->fail(domain::fail(errc::throttled, "rate limit exceeded", std::to_string(wait)));
   auto segments = split_path(c->req.path);
   std::string allowed;
   for (auto& r : impl_->routes) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "node/http/http_types.hpp"
@@ -20,7 +21,7 @@ class domain_client;
 class token_signer;
 class revocation_list;
 class rate_limiter;
-class login_failure_throttle;
+class login_guard;
 class node_metrics;
 
 struct api_dependencies {
@@ -28,14 +29,18 @@ struct api_dependencies {
   const token_signer* tokens = nullptr;
   revocation_list* revocations = nullptr;
   rate_limiter* limiter = nullptr;
-  login_failure_throttle* login_throttle = nullptr;
+  login_guard* logins = nullptr;
   node_metrics* metrics = nullptr;
   store::entity_store* store = nullptr;
   std::function<uint64_t()> open_connections;
   std::function<uint64_t()> requests_in_flight;
   std::function<uint64_t()> password_ops_in_flight; // Argon2id work admitted and not finished (queue depth)
+  /// More bento_edge gauges by name (fixed names: label values never come from clients).
+  std::vector<std::pair<std::string, std::function<uint64_t()>>> extra_gauges;
   const std::atomic<bool>* ready = nullptr;
   uint32_t token_ttl_s = 86400;
+  std::string metrics_token; // non-empty: GET /metrics needs "Authorization: Bearer <metrics_token>"
+  int64_t metrics_cache_ms = 1000; // a scrape within this of the last render gets the same text
 };
 
 class api_router {

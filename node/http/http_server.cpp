@@ -4,8 +4,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <thread>
 #include <vector>
 
@@ -18,6 +20,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/version.hpp>
 #include <spdlog/spdlog.h>
+
+#include "node/http/request_reader.hpp"
 
 namespace bento::node {
 
@@ -35,16 +39,34 @@ std::string error_body(const char* code, const std::string& message) {
 
 } // namespace
 
+/// What the server needs of a connection to shed it when idle.
+struct idle_connection {
+  virtual ~idle_connection() = default;
+  /// Closes the connection if it is still in the idle period `idle_key` (called on its strand).
+  virtual void shed(uint64_t idle_key) = 0;
+  virtual void post_shed(uint64_t idle_key) = 0;
+};
+
 struct http_server::impl {
   // Declaration order is destruction order reversed: sessions die with ioc and still touch the counters.
   http_server_options options;
   http_handler handler;
+  read_limits limits;
+  uint32_t per_address_cap = 0;
   std::atomic<uint64_t> connections{0};
   std::atomic<uint64_t> in_flight{0};
   std::atomic<uint64_t> next_request{0};
+  std::atomic<uint64_t> shed_connections{0};
+  std::atomic<uint64_t> refused_connections{0};
   std::atomic<bool> stopping{false};
   std::mutex mutex;
   std::condition_variable idle;
+  // Connections waiting for a request with nothing received, by when they became idle (oldest first), and
+  // connections per client address. Both only hold live connections, so they are bounded by the cap.
+  std::mutex connections_mutex;
+  std::map<uint64_t, std::weak_ptr<idle_connection>> idle_connections;
+  uint64_t next_idle_key = 0;
+  std::unordered_map<std::string, uint32_t> per_address;
   net::io_context ioc;
   // Requests waiting for the domain have no socket operation pending. Once the acceptor closes at stop, the
   // I/O threads would find no work, return from run() and never write those answers: hold them until stop.
@@ -57,92 +79,138 @@ struct http_server::impl {
 
   void accept();
   void accept_later(const beast::error_code& ec);
+  void admit(tcp::socket socket);
   void request_done() {
     if (in_flight.fetch_sub(1) == 1) {
       std::lock_guard lock(mutex);
       idle.notify_all();
     }
   }
+  void release_address(const std::string& key) {
+    if (key.empty())
+      return;
+    std::lock_guard lock(connections_mutex);
+    auto it = per_address.find(key);
+    if (it != per_address.end() && --it->second == 0)
+      per_address.erase(it);
+  }
 };
 
 namespace {
 
-class session : public std::enable_shared_from_this<session> {
+class session : public idle_connection, public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket socket, http_server::impl& server)
-    : stream_(std::move(socket)), server_(server) {
-    beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec)
-      address_ = ep.address().to_string();
+  /// `address_key` is empty for connections not counted per address (trusted proxies).
+  session(tcp::socket socket, http_server::impl& server, std::string address, std::string address_key)
+    : stream_(std::move(socket)), server_(server), reader_(server.limits), address_(std::move(address)),
+      address_key_(std::move(address_key)) {
     ++server_.connections;
   }
 
-  ~session() { --server_.connections; }
+  ~session() override {
+    forget_idle();
+    server_.release_address(address_key_);
+    --server_.connections;
+  }
 
   void start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->begin_request(); });
+  }
+
+  void post_shed(uint64_t idle_key) override {
+    net::post(stream_.get_executor(), [self = shared_from_this(), idle_key] { self->shed(idle_key); });
+  }
+
+  void shed(uint64_t idle_key) override {
+    if (idle_key_ != idle_key || idle_key == 0)
+      return; // it received something since: no longer idle
+    idle_key_ = 0;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
   }
 
 private:
-  void read() {
-    parser_.emplace();
-    parser_->body_limit(server_.options.max_body_bytes);
-    parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
-    stream_.expires_after(std::chrono::milliseconds(first_request_ ? server_.options.read_timeout_ms
-                                                                   : server_.options.idle_timeout_ms));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  void begin_request() {
+    reader_.start();
+    auto r = reader_.parse_buffered();
+    if (r.what != read_result::kind::need_more) {
+      handle(std::move(r));
+      return;
+    }
+    if (reader_.request_bytes() == 0) {
+      // Idle between requests: hold no buffer memory, and be the first to go when the server is full.
+      reader_.shrink();
+      remember_idle();
+      stream_.expires_after(std::chrono::milliseconds(first_request_ ? server_.options.read_timeout_ms
+                                                                     : server_.options.idle_timeout_ms));
+    } else {
+      stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    }
+    read_more();
   }
 
-  void on_read(beast::error_code ec) {
-    first_request_ = false;
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout
-        || ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+  void read_more() {
+    auto [data, size] = reader_.prepare();
+    if (size == 0) {
+      handle(reader_.commit(0)); // full buffer: the reader answers why
+      return;
+    }
+    stream_.async_read_some(net::buffer(data, size), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->on_read(ec, n);
+    });
+  }
+
+  void on_read(beast::error_code ec, size_t n) {
+    if (idle_key_ != 0) {
+      forget_idle();
+      // The whole request must arrive within the read timeout from its first byte (slowloris).
+      stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    }
+    if (ec) {
+      // End of stream, timeout, reset, shed: nothing to answer.
       close();
       return;
     }
-    if (ec == http::error::body_limit) {
-      fail_and_close(413, error_body("payload_too_large", "request body exceeds the limit"));
-      return;
+    handle(reader_.commit(n));
+  }
+
+  void handle(read_result r) {
+    switch (r.what) {
+      case read_result::kind::need_more: read_more(); return;
+      case read_result::kind::closed: close(); return;
+      case read_result::kind::failed: fail_and_close(r.status, error_body(r.code.c_str(), r.message)); return;
+      case read_result::kind::done: dispatch(); return;
     }
-    if (ec == http::error::header_limit) {
-      fail_and_close(431, error_body("headers_too_large", "request headers exceed the limit"));
-      return;
-    }
-    if (ec) {
-      if (ec.category() == http::make_error_code(http::error::end_of_stream).category() || ec == http::error::bad_target)
-        fail_and_close(400, error_body("bad_request", "malformed HTTP request"));
-      else
-        close();
-      return;
-    }
-    auto& req = parser_->get();
-    keep_alive_ = req.keep_alive() && !server_.stopping;
-    version_ = req.version();
-    http_request out;
-    out.method = std::string(req.method_string());
-    auto target = std::string(req.target());
-    auto q = target.find('?');
-    out.path = target.substr(0, q);
-    if (q != std::string::npos)
-      out.raw_query = target.substr(q + 1);
-    out.authorization = std::string(req[http::field::authorization]);
-    out.idempotency_key = std::string(req["Idempotency-Key"]);
-    out.if_match = std::string(req[http::field::if_match]);
-    out.if_none_match = std::string(req[http::field::if_none_match]);
-    out.content_type = std::string(req[http::field::content_type]);
-    out.body = std::move(req.body());
-    out.client_address = address_;
+  }
+
+  void dispatch() {
+    first_request_ = false;
+    auto client = server_.options.proxies.client_address(address_, reader_.forwarded_for());
+    http_request out = reader_.take(client);
+    keep_alive_ = reader_.keep_alive() && !server_.stopping;
+    version_ = reader_.version();
     out.request_id = std::to_string(server_.next_request.fetch_add(1) + 1);
     ++server_.in_flight;
     // The domain bounds its own time; no socket timer while we wait for it.
     stream_.expires_never();
-    server_.handler(std::move(out), [self = shared_from_this()](http_response resp) {
-      net::post(self->stream_.get_executor(), [self, resp = std::move(resp)]() mutable {
-        self->write(std::move(resp), true);
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    try {
+      server_.handler(std::move(out), [self = shared_from_this(), answered](http_response resp) {
+        if (answered->exchange(true))
+          return; // answered twice: a bug upstream, but never two responses on the wire
+        net::post(self->stream_.get_executor(), [self, resp = std::move(resp)]() mutable {
+          self->write(std::move(resp), true);
+        });
       });
-    });
+    } catch (const std::exception& e) {
+      // One request's failure ends at most its connection, never the process.
+      spdlog::error("http.handler_exception error={}", e.what());
+      if (!answered->exchange(true)) {
+        server_.request_done();
+        fail_and_close(400, error_body("bad_request", "the request could not be handled"));
+      }
+    }
   }
 
   void write(http_response resp, bool counted) {
@@ -167,7 +235,7 @@ private:
         self->close();
         return;
       }
-      self->read();
+      self->begin_request();
     });
   }
 
@@ -181,9 +249,24 @@ private:
   }
 
   void close() {
+    forget_idle();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
+  }
+
+  void remember_idle() {
+    std::lock_guard lock(server_.connections_mutex);
+    idle_key_ = ++server_.next_idle_key;
+    server_.idle_connections.emplace(idle_key_, std::weak_ptr<idle_connection>(shared_from_this()));
+  }
+
+  void forget_idle() {
+    if (idle_key_ == 0)
+      return;
+    std::lock_guard lock(server_.connections_mutex);
+    server_.idle_connections.erase(idle_key_);
+    idle_key_ = 0;
   }
 
   /// Closing a socket with unread data makes the kernel send a reset, which can destroy the error answer
@@ -210,9 +293,10 @@ private:
 
   beast::tcp_stream stream_;
   http_server::impl& server_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  request_reader reader_;
   std::string address_;
+  std::string address_key_;
+  uint64_t idle_key_ = 0; // nonzero while idle and listed in the server's idle_connections
   bool keep_alive_ = false;
   bool first_request_ = true;
   bool linger_ = false;
@@ -220,6 +304,20 @@ private:
   std::unique_ptr<std::array<char, 8192>> drain_buffer_; // only while lingering
   unsigned version_ = 11;
 };
+
+/// A connection refused at accept gets a short JSON 429 written without blocking (a fresh socket's send
+/// buffer always takes it), then is closed.
+void refuse(tcp::socket& socket, const char* message) {
+  auto body = error_body("too_many_requests", message);
+  auto text = "HTTP/1.1 429 Too Many Requests\r\nServer: bento\r\nContent-Type: application/json\r\n"
+              "Retry-After: 1\r\nConnection: close\r\nContent-Length: "
+              + std::to_string(body.size()) + "\r\n\r\n" + body;
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(net::buffer(text), ec);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
+}
 
 } // namespace
 
@@ -242,6 +340,54 @@ void http_server::impl::accept_later(const beast::error_code& ec) {
   });
 }
 
+/// Per-address cap first (one client cannot take the server); then, at the total cap, the connection idle
+/// longest makes room: clients that wait for nothing give way to clients that arrive.
+void http_server::impl::admit(tcp::socket socket) {
+  beast::error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  if (ec) {
+    socket.close(ec);
+    return;
+  }
+  auto address = peer.address().to_string();
+  if (auto canonical = canonical_address(address))
+    address = *canonical;
+  std::string key = options.proxies.contains(address) ? std::string() : address_key(address);
+  std::shared_ptr<idle_connection> victim;
+  uint64_t victim_key = 0;
+  {
+    std::lock_guard lock(connections_mutex);
+    if (!key.empty()) {
+      auto it = per_address.find(key);
+      if (it != per_address.end() && it->second >= per_address_cap) {
+        ++refused_connections;
+        refuse(socket, "too many connections from this address");
+        return;
+      }
+    }
+    if (connections >= options.max_connections) {
+      while (!idle_connections.empty() && !victim) {
+        auto oldest = idle_connections.begin();
+        victim_key = oldest->first;
+        victim = oldest->second.lock();
+        idle_connections.erase(oldest);
+      }
+      if (!victim) {
+        ++refused_connections;
+        refuse(socket, "the server is at its connection limit");
+        return;
+      }
+    }
+    if (!key.empty())
+      ++per_address[key];
+  }
+  if (victim) {
+    ++shed_connections;
+    victim->post_shed(victim_key);
+  }
+  std::make_shared<session>(std::move(socket), *this, std::move(address), std::move(key))->start();
+}
+
 void http_server::impl::accept() {
   // One accept (or backoff wait) is pending at a time, so the backoff fields are never touched concurrently.
   acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
@@ -250,12 +396,7 @@ void http_server::impl::accept() {
         accept_later(ec);
       return;
     }
-    if (connections >= options.max_connections) {
-      beast::error_code ignored;
-      socket.close(ignored); // over the cap: refuse rather than degrade everyone
-    } else {
-      std::make_shared<session>(std::move(socket), *this)->start();
-    }
+    admit(std::move(socket));
     if (!stopping)
       accept();
   });
@@ -264,6 +405,12 @@ void http_server::impl::accept() {
 http_server::http_server(http_server_options options, http_handler handler) : impl_(std::make_unique<impl>()) {
   impl_->options = std::move(options);
   impl_->handler = std::move(handler);
+  auto& o = impl_->options;
+  impl_->limits.max_header_bytes = o.max_header_bytes;
+  impl_->limits.max_body_bytes = o.max_body_bytes;
+  impl_->limits.max_buffer_bytes = o.max_header_bytes + (8u << 10);
+  impl_->per_address_cap = o.max_connections_per_address ? o.max_connections_per_address
+                                                         : std::max<uint32_t>(1, o.max_connections / 10);
 }
 
 http_server::~http_server() {
@@ -298,7 +445,17 @@ domain::outcome<domain::unit_t> http_server::start() {
   impl_->accept();
   impl_->keep_running.emplace(impl_->ioc.get_executor());
   for (uint32_t i = 0; i < impl_->options.threads; ++i)
-    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+    impl_->threads.emplace_back([this] {
+      // A handler that throws must not end the process: log it and keep serving (asio allows run() again).
+      for (;;) {
+        try {
+          impl_->ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("http.io_exception error={}", e.what());
+        }
+      }
+    });
   return domain::unit;
 }
 
@@ -328,6 +485,14 @@ void http_server::stop(uint32_t grace_ms) {
 
 uint64_t http_server::requests_in_flight() const {
   return impl_->in_flight.load();
+}
+
+uint64_t http_server::shed_connections() const {
+  return impl_->shed_connections.load();
+}
+
+uint64_t http_server::refused_connections() const {
+  return impl_->refused_connections.load();
 }
 
 uint64_t http_server::open_connections() const {

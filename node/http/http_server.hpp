@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "node/http/client_address.hpp"
 #include "node/http/http_types.hpp"
 #include "protocol/domain/outcome.hpp"
 
@@ -16,10 +17,15 @@ struct http_server_options {
   uint16_t port = 8080;
   uint32_t threads = 2;
   uint32_t max_connections = 10000;
+  /// Connections one client address (an IPv6 /64) may hold; 0: a tenth of max_connections. Trusted proxies
+  /// are exempt (they carry many clients).
+  uint32_t max_connections_per_address = 0;
   size_t max_body_bytes = 1u << 20;
   size_t max_header_bytes = 16u << 10;
   uint32_t read_timeout_ms = 30000; // a whole request must arrive within this (slowloris)
   uint32_t idle_timeout_ms = 60000; // keep-alive connection with no request
+  /// Peers whose X-Forwarded-For names the client (BENTO_TRUSTED_PROXIES).
+  trusted_proxies proxies;
 };
 
 class http_server {
@@ -34,6 +40,9 @@ public:
   void stop(uint32_t grace_ms);
 
   uint64_t open_connections() const;
+  /// Idle connections closed to make room for new ones, and connections refused at accept (429).
+  uint64_t shed_connections() const;
+  uint64_t refused_connections() const;
   /// Requests read and not yet answered.
   uint64_t requests_in_flight() const;
 

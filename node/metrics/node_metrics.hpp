@@ -14,7 +14,8 @@ public:
   node_metrics();
   ~node_metrics();
 
-  /// route is the pattern ("/api/v1/orders/{id}"), never the raw path, to keep label cardinality bounded.
+  /// route is the pattern ("/api/v1/orders/{id}") or "unmatched", never the raw path; methods other than the
+  /// standard ones count as "OTHER": label cardinality stays bounded whatever clients send.
   void observe_request(const std::string& route, const std::string& method, int status, double seconds);
 
   /// Sets the sampled gauges and renders everything in the Prometheus text format.

@@ -18,11 +18,13 @@ struct register_user {
   std::string email;
   domain::role role = role::customer;
   std::string place;
+  std::string client_address = {}; // who asks (the edge's per-client key): the password gate's fair share
 };
 
 struct verify_login {
   std::string username;
   std::string password;
+  std::string client_address = {}; // who asks (the edge's per-client key): the password gate's fair share
 };
 
 struct get_user {

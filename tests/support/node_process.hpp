@@ -32,6 +32,7 @@ public:
   void set_file_limit(uint64_t limit) { file_limit_ = limit; }
 
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::string output() const;

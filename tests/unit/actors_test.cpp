@@ -207,6 +207,30 @@ TEST_CASE("actors: a username is registered once however many try at once", "[un
   CHECK(unknown.error().code == errc::unauthenticated);
 }
 
+TEST_CASE("actors: logins being verified are answered even when their user is evicted meanwhile", "[unit]") {
+  // Logins are verified without blocking the user actor (then, not await), so an eviction can arrive while
+  // hashes are pending; stopping then would lose their answers.
+  fixture f(std::chrono::minutes(5), 10);
+  REQUIRE(f.ask<user_view>(register_user{"alice", "password123", "a@x.io", role::customer, "tp"}));
+  caf::scoped_actor self{*f.sys};
+  int ok = 0;
+  std::vector<std::function<void()>> logins;
+  for (int i = 0; i < 4; ++i) {
+    auto h = self->request(f.router, 10s, verify_login{"alice", "password123", "addr" + std::to_string(i)});
+    logins.push_back([h, &ok]() mutable {
+      h.receive([&](user_view&) { ++ok; },
+                [&](caf::error& e) { FAIL_CHECK("login lost: " << actors::to_failure(e).message); });
+    });
+  }
+  std::vector<get_user> others;
+  for (int i = 0; i < 40; ++i)
+    others.push_back(get_user{"other" + std::to_string(i)});
+  (void)f.ask_all<user_view>(std::move(others)); // forty activations past a cap of ten: alice is evicted
+  for (auto& wait : logins)
+    wait();
+  CHECK(ok == 4);
+}
+
 TEST_CASE("actors: past the cap the least recently used entities are passivated, none is lost", "[unit]") {
   fixture f(std::chrono::minutes(5), 10);
   f.restaurant_with_stock(100);

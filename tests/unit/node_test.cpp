@@ -97,7 +97,7 @@ TEST_CASE("revocation: survives a restart and forgets expired tokens", "[unit]")
   CHECK(list.size() == 1);
 }
 
-TEST_CASE("throttles: token bucket and login back-off per address", "[unit]") {
+TEST_CASE("throttles: token bucket per address", "[unit]") {
   node::rate_limiter off(0);
   for (int i = 0; i < 100; ++i)
     CHECK(off.acquire("a", 0) == 0);
@@ -107,14 +107,6 @@ TEST_CASE("throttles: token bucket and login back-off per address", "[unit]") {
   CHECK(limiter.acquire("a", 0) > 0);
   CHECK(limiter.acquire("b", 0) == 0); // per address
   CHECK(limiter.acquire("a", 500) == 0); // refilled one token
-  node::login_failure_throttle logins(2, 1000, 60000);
-  logins.record_failure("a", 0);
-  CHECK(logins.retry_after_ms("a", 0) == 0);
-  logins.record_failure("a", 0);
-  CHECK(logins.retry_after_ms("a", 0) == 1000);
-  CHECK(logins.retry_after_ms("a", 1000) == 0);
-  logins.record_success("a");
-  CHECK(logins.retry_after_ms("a", 0) == 0);
 }
 
 TEST_CASE("logging: one JSON object per line with event name and fields", "[unit]") {

@@ -339,22 +339,6 @@ TEST_CASE("order: merchants change quantities of what was ordered, keep prices a
   CHECK(fresh.plan_edit(edit_order{customer, "o1", {}, std::string("x")}, 5).error().code == errc::forbidden);
 }
 
-TEST_CASE("user: failed logins back off per username", "[unit]") {
-  login_throttle_policy policy;
-  policy.free_failures = 3;
-  policy.base_lockout_ms = 1000;
-  user_state st(policy);
-  for (int i = 0; i < 2; ++i)
-    st.record_failure(1000);
-  CHECK(st.retry_after_ms(1000) == 0);
-  st.record_failure(1000);
-  CHECK(st.retry_after_ms(1000) == 1000);
-  st.record_failure(2000);
-  CHECK(st.retry_after_ms(2000) == 2000);
-  st.record_success();
-  CHECK(st.retry_after_ms(2000) == 0);
-}
-
 TEST_CASE("keys: promise records read back, malformed ones do not", "[unit]") {
   auto key = bento::actors::keys::promised_record("r1", "2025-01-16", "soup");
   auto child = key.substr(std::string("r/r1/").size());

@@ -29,6 +29,21 @@ bool is_plain(const menu_item& item) {
   return item.daily_stock <= 0;
 }
 
+/// An item's descriptive fields from validated input, tags and meals sorted and unique.
+void describe(menu_item& item, const menu_item_input& in) {
+  item.name = in.name;
+  item.description = in.description;
+  item.price_cents = in.price_cents;
+  item.daily_stock = in.daily_stock;
+  item.tags = in.tags;
+  std::sort(item.tags.begin(), item.tags.end());
+  item.tags.erase(std::unique(item.tags.begin(), item.tags.end()), item.tags.end());
+  item.meals = in.meals;
+  std::sort(item.meals.begin(), item.meals.end());
+  item.meals.erase(std::unique(item.meals.begin(), item.meals.end()), item.meals.end());
+  item.image_url = in.image_url;
+}
+
 } // namespace
 
 // --- reading ------------------------------------------------------------------------------------------------
@@ -237,16 +252,7 @@ outcome<with_change<upsert_result>> restaurant_state::upsert_item(const upsert_m
   menu_item item;
   item.restaurant_id = info_->id;
   item.id = cmd.item_id;
-  item.name = cmd.input.name;
-  item.description = cmd.input.description;
-  item.price_cents = cmd.input.price_cents;
-  item.daily_stock = cmd.input.daily_stock;
-  item.tags = cmd.input.tags;
-  std::sort(item.tags.begin(), item.tags.end());
-  item.tags.erase(std::unique(item.tags.begin(), item.tags.end()), item.tags.end());
-  item.meals = cmd.input.meals;
-  std::sort(item.meals.begin(), item.meals.end());
-  item.image_url = cmd.input.image_url;
+  describe(item, cmd.input);
   item.version = next_version();
   // PUT states the whole item; for a daily item the stock it read back is computed, so it is not restated.
   if (auto f = declare(item, created ? nullptr : &it->second, cmd.input.stock))
@@ -287,16 +293,7 @@ outcome<with_change<upsert_result>> restaurant_state::patch_item(const patch_men
     return fail(errc::invalid_argument,
                 "a daily item's stock is daily_stock less what orders for the day use; change daily_stock");
   menu_item item = before;
-  item.name = in.name;
-  item.description = in.description;
-  item.price_cents = in.price_cents;
-  item.daily_stock = in.daily_stock;
-  item.tags = in.tags;
-  std::sort(item.tags.begin(), item.tags.end());
-  item.tags.erase(std::unique(item.tags.begin(), item.tags.end()), item.tags.end());
-  item.meals = in.meals;
-  std::sort(item.meals.begin(), item.meals.end());
-  item.image_url = in.image_url;
+  describe(item, in);
   item.version = next_version();
   if (auto f = declare(item, &before, cmd.stock))
     return *f;

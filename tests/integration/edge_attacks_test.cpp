@@ -27,18 +27,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct running_node {
-  temp_dir dir;
-  node_process node;
-  explicit running_node(std::map<std::string, std::string> env = fast_node_env()) : node(dir / "data", env) {
-    node.start();
-  }
-  ~running_node() {
-    if (node.running())
-      CHECK(node.stop() == 0);
-  }
-};
-
 /// A TCP connection to the node from a chosen loopback address (a different client as far as the node sees).
 int connect_from(const char* source, uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

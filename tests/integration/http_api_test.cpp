@@ -20,18 +20,6 @@ using namespace bento::test;
 
 namespace {
 
-struct running_node {
-  temp_dir dir;
-  node_process node;
-  explicit running_node(std::map<std::string, std::string> env = fast_node_env()) : node(dir / "data", env) {
-    node.start();
-  }
-  ~running_node() {
-    if (node.running())
-      CHECK(node.stop() == 0);
-  }
-};
-
 json order_body(const std::string& rid, const std::string& item, int qty) {
   return {{"restaurant_id", rid}, {"items", json::array({{{"item_id", item}, {"qty", qty}}})}, {"meal", "lunch"}};
 }

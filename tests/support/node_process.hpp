@@ -6,6 +6,10 @@
 #include <string>
 #include <sys/types.h>
 
+#include <catch2/catch.hpp>
+
+#include "tests/support/temp_dir.hpp"
+
 namespace bento::test {
 
 /// A port that was free a moment ago (bound to 0 and released).
@@ -53,5 +57,18 @@ int run_node_to_exit(const std::map<std::string, std::string>& env, std::string&
 std::string raw_http(uint16_t port, const std::string& bytes, int timeout_ms = 5000);
 
 std::string node_binary();
+
+/// A node started on a fresh temp data dir for one test, stopped cleanly (exit 0 checked) at the end.
+struct running_node {
+  temp_dir dir;
+  node_process node;
+  explicit running_node(std::map<std::string, std::string> env = fast_node_env()) : node(dir / "data", env) {
+    node.start();
+  }
+  ~running_node() {
+    if (node.running())
+      CHECK(node.stop() == 0);
+  }
+};
 
 } // namespace bento::test

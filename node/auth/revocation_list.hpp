@@ -1,13 +1,20 @@
 #pragma once
 // Tokens revoked before they expire (logout). Checked on every authenticated request from memory; persisted in
 // the store's meta column so that a logout survives a restart. Entries disappear once the token would have
-// expired anyway, which bounds the list by the sessions of one token lifetime.
+// expired anyway.
+//
+// Bounded per user: a user who logs in and out in a loop would otherwise add an entry per logout for a whole
+// token lifetime. Past `per_user_limit` live revocations, the oldest is folded into a per-user watermark
+// ("every token of this user issued up to then is revoked"), so memory is at most that many entries and one
+// watermark per user, whatever one account does. Folding only ever revokes more, never less.
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
+#include "node/auth/token.hpp"
 #include "protocol/domain/outcome.hpp"
 
 namespace bento::store {
@@ -18,23 +25,39 @@ namespace bento::node {
 
 class revocation_list {
 public:
-  explicit revocation_list(store::entity_store& store) : store_(store) {}
+  explicit revocation_list(store::entity_store& store, size_t per_user_limit = 64)
+    : store_(store), per_user_limit_(per_user_limit) {}
 
   /// Loads unexpired revocations from the store.
   domain::outcome<domain::unit_t> load(int64_t now_s);
 
   /// Durable before it returns (a WAL append, microseconds: no network or fsync unless BENTO_SYNC_WRITES).
-  domain::outcome<domain::unit_t> revoke(const std::string& token_id, int64_t expires_at_s, int64_t now_s);
+  domain::outcome<domain::unit_t> revoke(const token_claims& token, int64_t now_s);
 
-  bool is_revoked(const std::string& token_id) const;
+  bool is_revoked(const token_claims& token) const;
+  /// Revocations held (entries plus watermarks).
   size_t size() const;
 
 private:
+  struct entry {
+    int64_t expires_at_s = 0;
+    std::string user_id;
+    int64_t issued_at_s = 0;
+  };
+  struct user_revocations {
+    std::deque<std::pair<int64_t, std::string>> tokens; // (issued_at, token id), oldest first
+    int64_t revoked_through_s = -1; // tokens issued at or before this are revoked
+    int64_t watermark_expires_s = 0;
+  };
+
   void prune_locked(int64_t now_s);
+  void track_locked(const std::string& token_id, const entry& e);
 
   store::entity_store& store_;
+  size_t per_user_limit_;
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, int64_t> revoked_; // token id -> expiry
+  std::unordered_map<std::string, entry> revoked_; // token id -> entry
+  std::unordered_map<std::string, user_revocations> users_;
   int64_t last_prune_s_ = 0;
 };
 

@@ -184,7 +184,7 @@ struct call : std::enable_shared_from_this<call> {
       return false;
     }
     auto verified = api->deps.tokens->verify(h.substr(scheme.size()), now_s());
-    if (!verified || api->deps.revocations->is_revoked(verified->token_id)) {
+    if (!verified || api->deps.revocations->is_revoked(*verified)) {
       fail(errc::unauthenticated, "missing, invalid or expired token");
       return false;
     }
@@ -441,7 +441,7 @@ void create_session(const call_ptr& c) {
 void delete_session(const call_ptr& c) {
   if (!c->authenticate())
     return;
-  auto done = c->api->deps.revocations->revoke(c->claims.token_id, c->claims.expires_at_s, now_s());
+  auto done = c->api->deps.revocations->revoke(c->claims, now_s());
   if (!done)
     return c->fail(done.error());
   c->api->deps.store->after_durable([c](bool synced) {

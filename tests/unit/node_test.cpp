@@ -78,23 +78,60 @@ TEST_CASE("token: verifies what it issued and nothing else", "[unit]") {
   CHECK_FALSE(signer.verify(std::string(10000, 'a'), 150));
 }
 
+namespace {
+node::token_claims token_of(const std::string& user, const std::string& id, int64_t issued, int64_t expires) {
+  node::token_claims t;
+  t.user_id = user;
+  t.token_id = id;
+  t.issued_at_s = issued;
+  t.expires_at_s = expires;
+  return t;
+}
+} // namespace
+
 TEST_CASE("revocation: survives a restart and forgets expired tokens", "[unit]") {
   test::temp_dir dir;
+  auto live = token_of("u_1", "t_live", 5, 1000);
+  auto old = token_of("u_1", "t_old", 4, 20);
   {
     auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
     REQUIRE(s);
     node::revocation_list list(**s);
-    REQUIRE(list.revoke("t_live", 1000, 10));
-    REQUIRE(list.revoke("t_old", 20, 10));
-    CHECK(list.is_revoked("t_live"));
+    REQUIRE(list.revoke(live, 10));
+    REQUIRE(list.revoke(old, 10));
+    CHECK(list.is_revoked(live));
   }
   auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
   REQUIRE(s);
   node::revocation_list list(**s);
   REQUIRE(list.load(100));
-  CHECK(list.is_revoked("t_live"));
-  CHECK_FALSE(list.is_revoked("t_old"));
+  CHECK(list.is_revoked(live));
+  CHECK_FALSE(list.is_revoked(old));
   CHECK(list.size() == 1);
+}
+
+TEST_CASE("revocation: one user logging out in a loop holds a bounded number of entries", "[unit]") {
+  // Before the bound, each logout added an entry kept for a whole token lifetime (a day by default).
+  test::temp_dir dir;
+  auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+  REQUIRE(s);
+  {
+    node::revocation_list list(**s, 8);
+    for (int i = 0; i < 1000; ++i)
+      REQUIRE(list.revoke(token_of("u_loop", "t" + std::to_string(i), 100 + i, 100 + i + 86400), 100 + i));
+    CHECK(list.size() <= 9);
+    // Every one of them is still revoked (folded ones by the user's watermark), and nobody else's token is.
+    for (int i = 0; i < 1000; ++i)
+      CHECK(list.is_revoked(token_of("u_loop", "t" + std::to_string(i), 100 + i, 100 + i + 86400)));
+    CHECK_FALSE(list.is_revoked(token_of("u_other", "t5", 105, 86505)));
+    CHECK_FALSE(list.is_revoked(token_of("u_loop", "t_new", 2000, 88400))); // a later login still works
+  }
+  node::revocation_list reloaded(**s, 8);
+  REQUIRE(reloaded.load(1200));
+  CHECK(reloaded.size() <= 9);
+  CHECK(reloaded.is_revoked(token_of("u_loop", "t3", 103, 86503)));
+  CHECK(reloaded.is_revoked(token_of("u_loop", "t999", 1099, 87499)));
+  CHECK_FALSE(reloaded.is_revoked(token_of("u_loop", "t_new", 2000, 88400)));
 }
 
 TEST_CASE("throttles: token bucket per address", "[unit]") {

@@ -11,6 +11,7 @@
 
 #include "actors/common/domain_error.hpp"
 #include "actors/common/keys.hpp"
+#include "actors/store/shard_store.hpp"
 #include "actors/order/order_actor.hpp"
 #include "actors/restaurant/restaurant_actor.hpp"
 #include "actors/user/user_actor.hpp"
@@ -40,7 +41,7 @@ struct stopping_entity {
 
 struct router_state {
   entity_context ctx;
-  entity_context_ptr shared_ctx; // what entities get: ctx with the router filled in
+  std::vector<entity_context_ptr> shard_ctx; // what entities get: ctx with the router and their shard's store
   registry<user_actor> users;
   registry<restaurant_actor> restaurants;
   registry<order_actor> orders;
@@ -93,7 +94,8 @@ Handle activate(self_ptr self, registry<Handle>& reg, const std::string& id, con
   auto it = reg.by_id.find(id);
   if (it != reg.by_id.end())
     return it->second;
-  auto handle = spawn(self->system(), st.shared_ctx, id);
+  auto& ctx = st.shard_ctx[domain::shard_of(key, static_cast<shard_id>(st.shard_ctx.size()))];
+  auto handle = spawn(self->system(), ctx, id);
   // No link or monitor: CAF keeps those in a list per actor, which would make every entity exit cost O(active
   // entities) here. Entities report their own exit (report_exit_to_router); shutdown fans out explicitly.
   ++st.activations;
@@ -224,7 +226,12 @@ const failure no_order = fail(errc::not_found, "order not found");
 router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
   self->state.ctx = std::move(ctx);
   self->state.ctx.router = self;
-  self->state.shared_ctx = std::make_shared<const entity_context>(self->state.ctx);
+  auto& shards = *self->state.ctx.shards;
+  for (shard_id s = 0; s < shards.count(); ++s) {
+    auto ctx_of_shard = self->state.ctx;
+    ctx_of_shard.store = &shards.of(s);
+    self->state.shard_ctx.push_back(std::make_shared<const entity_context>(std::move(ctx_of_shard)));
+  }
   self->set_exit_handler([self](caf::exit_msg& msg) {
     // Shutdown: stop every entity, then ourselves.
     auto& st = self->state;

@@ -21,6 +21,8 @@
 #include "actors/order_index/order_index_actor.hpp"
 #include "actors/order_index/order_index_writes.hpp"
 #include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
+#include "actors/store/store_layout.hpp"
 #include "cluster/local_router.hpp"
 #include "node/auth/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
@@ -85,12 +87,18 @@ int run(const node::node_config& cfg, sigset_t signals) {
   store::store_options so;
   so.path = cfg.data_dir + "/db";
   so.sync_writes = cfg.sync_writes;
+  so.shards = cfg.shards;
   auto opened = store::entity_store::open(so);
   if (!opened) {
     spdlog::critical("node.start_failed reason=store path={} error={}", so.path, opened.error().message);
     return exit_runtime;
   }
   auto store = std::move(*opened);
+  if (auto layout = actors::ensure_store_layout(*store); !layout) {
+    spdlog::critical("node.start_failed reason=store_layout error={}", layout.error().message);
+    return layout.error().code == domain::errc::invalid_argument ? exit_config : exit_runtime;
+  }
+  store::shard_set shards(*store);
 
   node::revocation_list revocations(*store);
   if (auto loaded = revocations.load(domain::now_ms() / 1000); !loaded) {
@@ -98,7 +106,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     return exit_runtime;
   }
 
-  if (auto indexed = actors::ensure_status_index(*store); !indexed) {
+  if (auto indexed = actors::ensure_status_index(shards); !indexed) {
     spdlog::critical("node.start_failed reason=order_index error={}", indexed.error().message);
     return exit_runtime;
   }
@@ -127,7 +135,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     caf::actor_system sys{caf_cfg};
 
     actors::entity_context ctx;
-    ctx.store = store.get();
+    ctx.shards = &shards;
     ctx.hasher = actors::spawn_hasher_pool(sys, cfg.hash_workers, hs);
     ctx.gate = std::make_shared<actors::hash_gate>();
     ctx.gate->limit = static_cast<int>(cfg.hash_workers) * 32;
@@ -151,7 +159,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     store->set_event_listener([catalog, announced](const domain::event& ev) {
       if (ev.type.rfind("menu.", 0) == 0 || ev.type.rfind("stock.", 0) == 0 || ev.type.rfind("restaurant.", 0) == 0)
         if (!announced->exchange(true))
-          caf::anon_send(catalog, domain::event{ev.seq, ev.type, {}, ev.at_ms, {}, {}});
+          caf::anon_send(catalog, domain::event{ev.seq, ev.type, {}, ev.at_ms, {}, {}, ev.shard});
     });
     rt.router = cluster::spawn_local_router(sys, ctx);
     for (auto& id : *interrupted)

@@ -35,6 +35,7 @@ struct node_config {
   std::string trusted_proxies;  // comma-separated IPs/CIDRs whose X-Forwarded-For is believed
   std::string metrics_token;    // when set, GET /metrics needs "Authorization: Bearer <token>"
   uint32_t max_active_entities = 100000;
+  uint16_t shards = 64;         // fixed when the data dir (later: the cluster) is formed
   uint32_t listing_workers = 2;      // threads that run order listings (RocksDB scans), off the scheduler
   uint32_t listing_queue = 256;      // listings waiting for a worker, all callers together; beyond: 429
   uint32_t max_restaurants_per_merchant = 20;

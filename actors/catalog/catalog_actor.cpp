@@ -30,8 +30,7 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
   st.catalog = std::make_unique<catalog_state>(*store);
   if (auto opened = st.catalog->open(local_date(now_ms())); !opened)
     spdlog::error("catalog.open_failed error={}", opened.error().message);
-  spdlog::info("catalog.opened restaurants={} items={} applied_seq={}", st.catalog->restaurant_count(),
-               st.catalog->item_count(), st.catalog->applied_seq());
+  spdlog::info("catalog.opened restaurants={} items={}", st.catalog->restaurant_count(), st.catalog->item_count());
   return {
     [self](menu_query& q) -> caf::result<menu_page> {
       auto page = self->state.catalog->query(q, local_date(now_ms()));

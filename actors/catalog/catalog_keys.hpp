@@ -7,7 +7,10 @@
 
 namespace bento::actors::catalog_keys {
 
-inline const std::string applied = "m/applied/local"; // last applied event seq (one source until the cluster)
+inline const std::string applied = "m/applied/local"; // legacy: one seq for the whole node (before shards)
+inline const std::string built = "m/built";           // present once the catalog was built from the entities
+// The last applied event seq of a shard (every shard has its own sequence).
+inline std::string applied_of(uint16_t shard) { return "m/applied/" + std::to_string(shard); }
 inline const std::string counts = "m/counts";         // "<restaurants> <items>"
 
 inline const std::string restaurant_prefix = "r/";

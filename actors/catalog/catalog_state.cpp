@@ -114,14 +114,18 @@ outcome<std::optional<restaurant>> catalog_state::find_restaurant(const std::str
   return std::optional<restaurant>{std::move(r)};
 }
 
-outcome<unit_t> catalog_state::commit(writes& w, uint64_t seq) {
-  if (seq > applied_)
-    w.put(ck::applied, std::to_string(seq));
+catalog_state::catalog_state(store::entity_store& store) : store_(&store), applied_(store.shard_count(), 0) {}
+
+outcome<unit_t> catalog_state::commit(writes& w, uint16_t shard, uint64_t seq) {
+  bool moves = shard < applied_.size() && seq > applied_[shard];
+  if (moves)
+    w.put(ck::applied_of(shard), std::to_string(seq));
   w.put(ck::counts, std::to_string(restaurants_) + " " + std::to_string(items_));
   auto done = store_->commit(w.batch);
   if (!done)
     return done.error();
-  applied_ = std::max(applied_, seq);
+  if (moves)
+    applied_[shard] = seq;
   return unit;
 }
 
@@ -211,7 +215,7 @@ outcome<unit_t> catalog_state::apply(const event& ev, const std::string& today) 
   auto counts_before = std::make_pair(restaurants_, items_);
   auto staged = stage(ev, today, w);
   if (staged)
-    staged = commit(w, ev.seq);
+    staged = commit(w, ev.shard, ev.seq);
   if (!staged)
     std::tie(restaurants_, items_) = counts_before; // the batch did not happen
   return staged;
@@ -246,24 +250,32 @@ outcome<unit_t> catalog_state::catch_up(const std::string& today) {
   if (today != kept_from_)
     if (auto dropped = drop_days_before(today); !dropped)
       return dropped;
-  auto visible = store_->last_event_seq();
-  if (visible <= applied_)
+  for (uint16_t shard = 0; shard < applied_.size(); ++shard)
+    if (auto done = catch_up_shard(shard, today); !done)
+      return done;
+  return unit;
+}
+
+outcome<unit_t> catalog_state::catch_up_shard(uint16_t shard, const std::string& today) {
+  auto visible = store_->last_event_seq(shard);
+  auto& applied = applied_[shard];
+  if (visible <= applied)
     return unit;
   // One batch for the round (bounded), written with the last event it covers; events that are not the
   // catalog's (orders, users) still move the mark, so a restart does not read them again.
   auto counts_before = std::make_pair(restaurants_, items_);
   auto w = std::make_unique<writes>();
   outcome<unit_t> failed = unit;
-  uint64_t last = applied_;
+  uint64_t last = applied;
   auto flush = [&](uint64_t seq) {
-    failed = commit(*w, seq);
+    failed = commit(*w, shard, seq);
     if (!failed)
       std::tie(restaurants_, items_) = counts_before; // the batch did not happen
     counts_before = std::make_pair(restaurants_, items_);
     w = std::make_unique<writes>();
     return bool(failed);
   };
-  auto scanned = store_->scan_events(applied_, visible, [&](const event& ev) {
+  auto scanned = store_->scan_events(shard, applied, visible, [&](const event& ev) {
     last = ev.seq;
     bool ours = ev.type.rfind("restaurant.", 0) == 0 || ev.type.rfind("menu.", 0) == 0
                 || ev.type.rfind("stock.", 0) == 0;
@@ -280,7 +292,7 @@ outcome<unit_t> catalog_state::catch_up(const std::string& today) {
     std::tie(restaurants_, items_) = counts_before;
     return failed;
   }
-  if (w->events > 0 || std::max(last, visible) > applied_)
+  if (w->events > 0 || std::max(last, visible) > applied)
     flush(std::max(last, visible));
   return failed;
 }
@@ -310,9 +322,11 @@ outcome<unit_t> catalog_state::drop_days_before(const std::string& today) {
 }
 
 outcome<unit_t> catalog_state::rebuild(const std::string& today) {
-  // Everything below this number is in the entity records already; later events are replayed afterwards
+  // Everything below these numbers is in the entity records already; later events are replayed afterwards
   // (they carry whole states, so seeing one twice converges).
-  auto from_seq = store_->last_event_seq();
+  std::vector<uint64_t> from_seq(applied_.size());
+  for (uint16_t shard = 0; shard < applied_.size(); ++shard)
+    from_seq[shard] = store_->last_event_seq(shard);
   // A rebuild that a crash interrupted left some records: start from nothing.
   store::write_batch wipe;
   auto wiped = store_->scan(column::catalog, "", {}, [&](std::string_view key, std::string_view) {
@@ -325,11 +339,15 @@ outcome<unit_t> catalog_state::rebuild(const std::string& today) {
     if (auto done = store_->commit(wipe); !done)
       return done.error();
   restaurants_ = items_ = 0;
-  applied_ = 0;
+  std::fill(applied_.begin(), applied_.end(), 0);
   kept_from_ = today;
   outcome<unit_t> failed = unit;
-  // Restaurant headers ("r/<id>") sort before their children ("r/<id>/..."), so each item finds its restaurant.
-  auto scanned = store_->scan(column::entities, "r/", {}, [&](std::string_view key, std::string_view value) {
+  // Restaurant headers ("r/<id>") sort before their children ("r/<id>/..."), so each item finds its restaurant
+  // (a restaurant and its records are in one shard).
+  for (uint16_t shard = 0; shard < applied_.size() && failed; ++shard) {
+  auto sp = domain::shard_prefix(shard);
+  auto scanned = store_->scan(column::entities, sp + "r/", {}, [&](std::string_view stored, std::string_view value) {
+    auto key = stored.substr(sp.size());
     auto rest = key.substr(2);
     auto slash = rest.find('/');
     if (slash == std::string_view::npos) {
@@ -347,28 +365,40 @@ outcome<unit_t> catalog_state::rebuild(const std::string& today) {
   });
   if (!scanned)
     return scanned.error();
+  }
   if (!failed)
     return failed;
   // Written last: until this mark exists, a start rebuilds.
   writes mark;
-  mark.put(ck::applied, std::to_string(from_seq));
-  if (auto marked = commit(mark, 0); !marked)
+  uint64_t events = 0;
+  for (uint16_t shard = 0; shard < applied_.size(); ++shard) {
+    mark.put(ck::applied_of(shard), std::to_string(from_seq[shard]));
+    events += from_seq[shard];
+  }
+  mark.put(ck::built, "1");
+  if (auto marked = commit(mark, 0, 0); !marked)
     return marked;
   applied_ = from_seq;
-  spdlog::info("catalog.rebuilt restaurants={} items={} from_seq={}", restaurants_, items_, from_seq);
+  spdlog::info("catalog.rebuilt restaurants={} items={} events_before={}", restaurants_, items_, events);
   return unit;
 }
 
 outcome<unit_t> catalog_state::open(const std::string& today) {
-  auto applied = store_->get(column::catalog, ck::applied);
-  if (!applied)
-    return applied.error();
-  int64_t seq = 0;
-  if (!*applied || !parse_int(**applied, seq) || seq < 0) {
-    if (auto built = rebuild(today); !built)
-      return built;
+  auto built = store_->get(column::catalog, ck::built);
+  if (!built)
+    return built.error();
+  if (!*built) {
+    if (auto done = rebuild(today); !done)
+      return done;
   } else {
-    applied_ = static_cast<uint64_t>(seq);
+    for (uint16_t shard = 0; shard < applied_.size(); ++shard) {
+      auto raw = store_->get(column::catalog, ck::applied_of(shard));
+      if (!raw)
+        return raw.error();
+      int64_t seq = 0;
+      if (*raw && parse_int(**raw, seq) && seq > 0)
+        applied_[shard] = static_cast<uint64_t>(seq);
+    }
     auto counts = store_->get(column::catalog, ck::counts);
     if (!counts)
       return counts.error();

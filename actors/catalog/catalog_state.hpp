@@ -4,11 +4,12 @@
 //
 // Its data lives in the store's `catalog` column, not in memory: merchants decide how much there is, so the
 // only memory it takes is RocksDB's bounded caches. It is an event-fed read model: each applied event is
-// written together with its sequence number, and on open the model replays the events column from there up
-// to the store's visible sequence (catch_up does the same whenever new events are announced). A data dir
-// without catalog state builds it once from the entity records.
+// written together with its shard's sequence number, and on open the model replays each shard's events from
+// there up to the shard's visible sequence (catch_up does the same whenever new events are announced). A data
+// dir without catalog state builds it once from the entity records.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "protocol/domain/commands.hpp"
 #include "protocol/domain/outcome.hpp"
@@ -23,7 +24,7 @@ namespace bento::actors {
 class catalog_state {
 public:
   /// Not thread-safe: one owner (the catalog actor) applies and queries.
-  explicit catalog_state(store::entity_store& store) : store_(&store) {}
+  explicit catalog_state(store::entity_store& store);
 
   /// Loads the applied sequence, or builds the catalog from the entity records if there is none; drops days
   /// before `today`; then catches up with the events column.
@@ -55,12 +56,14 @@ public:
 
   uint64_t item_count() const noexcept { return items_; }
   uint64_t restaurant_count() const noexcept { return restaurants_; }
-  uint64_t applied_seq() const noexcept { return applied_; }
+  /// The last applied event of a shard.
+  uint64_t applied_seq(uint16_t shard) const noexcept { return shard < applied_.size() ? applied_[shard] : 0; }
 
 private:
   struct writes; // one batch of catalog writes, readable before it is committed
   domain::outcome<domain::unit_t> stage(const domain::event& ev, const std::string& today, writes& w);
-  domain::outcome<domain::unit_t> commit(writes& w, uint64_t seq);
+  domain::outcome<domain::unit_t> commit(writes& w, uint16_t shard, uint64_t seq);
+  domain::outcome<domain::unit_t> catch_up_shard(uint16_t shard, const std::string& today);
   domain::outcome<std::optional<std::string>> read(const std::string& key, const writes* w) const;
   domain::outcome<domain::unit_t> rebuild(const std::string& today);
   domain::outcome<domain::unit_t> drop_days_before(const std::string& today);
@@ -68,7 +71,7 @@ private:
                                                                      const writes* w = nullptr) const;
 
   store::entity_store* store_;
-  uint64_t applied_ = 0;
+  std::vector<uint64_t> applied_; // per shard
   uint64_t restaurants_ = 0;
   uint64_t items_ = 0;
   std::string kept_from_; // the first day whose used units are kept

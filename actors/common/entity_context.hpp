@@ -15,7 +15,8 @@
 #include "actors/user/user_state.hpp"
 
 namespace bento::store {
-class entity_store;
+class shard_store;
+class shard_set;
 }
 
 namespace bento::actors {
@@ -30,7 +31,8 @@ struct entity_probe {
 };
 
 struct entity_context {
-  store::entity_store* store = nullptr;
+  store::shard_store* store = nullptr; // the entity's shard (the router sets it per shard)
+  store::shard_set* shards = nullptr;  // all of them, for the router
   router_actor router;
   hasher_actor hasher;
   std::shared_ptr<hash_gate> gate;

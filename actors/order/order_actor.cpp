@@ -10,7 +10,7 @@
 #include "actors/common/keys.hpp"
 #include "actors/order/order_state.hpp"
 #include "actors/order_index/order_index_writes.hpp"
-#include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
 
 namespace bento::actors {

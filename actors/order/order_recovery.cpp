@@ -7,13 +7,15 @@ namespace bento::actors {
 
 domain::outcome<std::vector<std::string>> interrupted_orders(const store::entity_store& store) {
   std::vector<std::string> ids;
-  const auto& prefix = keys::pending_orders_prefix;
-  auto scanned = store.scan(store::column::indexes, prefix, {}, [&](std::string_view key, std::string_view) {
-    ids.emplace_back(key.substr(prefix.size()));
-    return true;
-  });
-  if (!scanned)
-    return scanned.error();
+  for (domain::shard_id shard = 0; shard < store.shard_count(); ++shard) {
+    auto prefix = domain::shard_prefix(shard) + keys::pending_orders_prefix;
+    auto scanned = store.scan(store::column::indexes, prefix, {}, [&](std::string_view key, std::string_view) {
+      ids.emplace_back(key.substr(prefix.size()));
+      return true;
+    });
+    if (!scanned)
+      return scanned.error();
+  }
   return ids;
 }
 

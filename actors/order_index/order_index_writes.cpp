@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/common/keys.hpp"
-#include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
 
 namespace bento::actors {
@@ -49,42 +49,47 @@ void add_index_writes(store::write_batch& batch, const order* before, const orde
   batch.put(store::column::indexes, now.merchant_status, bytes);
 }
 
-outcome<unit_t> ensure_status_index(store::entity_store& store) {
-  auto version = store.get(store::column::meta, status_index_version_key);
+outcome<unit_t> ensure_status_index(const store::shard_set& shards) {
+  auto& db = shards.db();
+  auto version = db.get(store::column::meta, status_index_version_key);
   if (!version)
     return version.error();
   if (*version && **version == status_index_version)
     return unit;
   size_t added = 0;
-  store::write_batch batch;
   outcome<unit_t> failed = unit;
-  auto flush = [&] {
-    if (batch.empty())
-      return true;
-    auto done = store.commit(batch);
-    batch = store::write_batch{};
-    if (!done)
-      failed = done.error();
-    return bool(done);
-  };
-  // The plain customer index holds every committed order once; its snapshot gives both status entries.
-  auto scanned = store.scan(store::column::indexes, "oc/", {}, [&](std::string_view, std::string_view value) {
-    order o;
-    if (!codec::decode(value, o))
-      return true;
-    auto k = keys_of(o);
-    batch.put(store::column::indexes, k.customer_status, value);
-    batch.put(store::column::indexes, k.merchant_status, value);
-    ++added;
-    return added % 1000 != 0 || flush();
-  });
-  if (!scanned)
-    return scanned.error();
-  if (!failed || !flush())
-    return failed;
-  batch.put(store::column::meta, status_index_version_key, status_index_version);
-  if (!flush())
-    return failed;
+  for (domain::shard_id s = 0; s < shards.count(); ++s) {
+    auto& shard = shards.of(s);
+    store::write_batch batch;
+    auto flush = [&] {
+      if (batch.empty())
+        return true;
+      auto done = shard.commit(batch);
+      batch = store::write_batch{};
+      if (!done)
+        failed = done.error();
+      return bool(done);
+    };
+    // The plain customer index holds every committed order once; its snapshot gives both status entries.
+    auto scanned = shard.scan(store::column::indexes, "oc/", {}, [&](std::string_view, std::string_view value) {
+      order o;
+      if (!codec::decode(value, o))
+        return true;
+      auto k = keys_of(o);
+      batch.put(store::column::indexes, k.customer_status, value);
+      batch.put(store::column::indexes, k.merchant_status, value);
+      ++added;
+      return added % 1000 != 0 || flush();
+    });
+    if (!scanned)
+      return scanned.error();
+    if (!failed || !flush())
+      return failed;
+  }
+  store::write_batch mark;
+  mark.put(store::column::meta, status_index_version_key, status_index_version);
+  if (auto done = db.commit(mark); !done)
+    return done.error();
   spdlog::info("order_index.status_index_built orders={}", added);
   return unit;
 }

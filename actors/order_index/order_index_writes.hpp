@@ -5,7 +5,7 @@
 #include "protocol/domain/types.hpp"
 
 namespace bento::store {
-class entity_store;
+class shard_set;
 class write_batch;
 } // namespace bento::store
 
@@ -18,6 +18,6 @@ void add_index_writes(store::write_batch& batch, const domain::order* before, co
 
 /// Data dirs written before the status index existed get it once, from the plain index (start-up, before any
 /// order actor runs). Idempotent; a crash part-way reruns it.
-domain::outcome<domain::unit_t> ensure_status_index(store::entity_store& store);
+domain::outcome<domain::unit_t> ensure_status_index(const store::shard_set& shards);
 
 } // namespace bento::actors

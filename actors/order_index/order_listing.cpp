@@ -1,6 +1,7 @@
 #include "actors/order_index/order_listing.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "actors/common/keys.hpp"
 #include "actors/store/entity_store.hpp"
@@ -30,25 +31,41 @@ outcome<order_list> query_orders(const store::entity_store& store, const list_or
       return fail(errc::invalid_argument, "cursor is not valid for this query");
   }
   auto limit = std::clamp<uint32_t>(q.limit, 1, 500); // the edges check it; another caller may not have
+  // Every shard keeps the index entries of its own orders; their keys (past the shard prefix) sort the same
+  // way in every shard, so one reverse cursor per shard, always taking the newest head, lists them all in order.
+  std::vector<store::reverse_cursor> heads;
+  heads.reserve(store.shard_count());
+  for (domain::shard_id s = 0; s < store.shard_count(); ++s) {
+    auto sp = domain::shard_prefix(s);
+    heads.push_back(store.scan_back(store::column::indexes, sp + prefix, start_before.empty() ? "" : sp + start_before));
+  }
   order_list out;
   std::string last_seen;
   size_t scanned = 0;
-  auto done = store.scan_reverse(store::column::indexes, prefix, start_before,
-                                 [&](std::string_view key, std::string_view value) {
-                                   if (++scanned > scan_budget || out.orders.size() == limit) {
-                                     // More may follow: continue from the last entry looked at.
-                                     out.next_cursor = to_hex(last_seen);
-                                     return false;
-                                   }
-                                   last_seen.assign(key.data(), key.size());
-                                   order o;
-                                   if (!codec::decode(value, o) || (q.status && o.status != *q.status))
-                                     return true;
-                                   out.orders.push_back(std::move(o));
-                                   return true;
-                                 });
-  if (!done)
-    return done.error();
+  for (;;) {
+    store::reverse_cursor* best = nullptr;
+    for (auto& h : heads) {
+      if (!h.valid())
+        continue;
+      if (!best || h.key().substr(2) > best->key().substr(2))
+        best = &h;
+    }
+    if (!best)
+      break;
+    if (++scanned > scan_budget || out.orders.size() == limit) {
+      // More may follow: continue from the last entry looked at.
+      out.next_cursor = to_hex(last_seen);
+      break;
+    }
+    last_seen.assign(best->key().substr(2));
+    order o;
+    if (codec::decode(best->value(), o) && (!q.status || o.status == *q.status))
+      out.orders.push_back(std::move(o));
+    best->prev();
+  }
+  for (auto& h : heads)
+    if (auto st = h.status(); !st)
+      return st.error();
   return out;
 }
 

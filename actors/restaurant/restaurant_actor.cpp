@@ -10,7 +10,7 @@
 #include "actors/common/keys.hpp"
 #include "actors/restaurant/restaurant_records.hpp"
 #include "actors/restaurant/restaurant_state.hpp"
-#include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
 

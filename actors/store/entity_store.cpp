@@ -1,5 +1,7 @@
 #include "actors/store/entity_store.hpp"
 
+#include <algorithm>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -24,10 +26,11 @@ rocksdb::Slice slice(std::string_view s) {
   return rocksdb::Slice(s.data(), s.size());
 }
 
-std::string event_key(uint64_t seq) {
-  // Big-endian so that byte order is numeric order.
-  std::string key(8, '\0');
-  for (int i = 7; i >= 0; --i) {
+/// A shard's event: its prefix, then the sequence number big-endian, so that byte order is numeric order.
+std::string event_key(domain::shard_id shard, uint64_t seq) {
+  std::string key = domain::shard_prefix(shard);
+  key.resize(10);
+  for (int i = 9; i >= 2; --i) {
     key[static_cast<size_t>(i)] = static_cast<char>(seq & 0xff);
     seq >>= 8;
   }
@@ -36,7 +39,7 @@ std::string event_key(uint64_t seq) {
 
 uint64_t seq_of(const rocksdb::Slice& key) {
   uint64_t seq = 0;
-  for (size_t i = 0; i < key.size() && i < 8; ++i)
+  for (size_t i = 2; i < key.size() && i < 10; ++i)
     seq = (seq << 8) | static_cast<unsigned char>(key[i]);
   return seq;
 }
@@ -119,15 +122,30 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   }
 
   std::unique_ptr<entity_store> store(new entity_store(std::move(p)));
-  // Resume the event sequence after the last stored event.
-  std::unique_ptr<rocksdb::Iterator> it(
-    store->impl_->db->NewIterator(rocksdb::ReadOptions(), store->impl_->cf(column::events)));
-  it->SeekToLast();
-  if (it->Valid()) {
-    store->assigned_seq_ = seq_of(it->key());
-    store->visible_seq_ = store->assigned_seq_;
-  }
+  store->shard_count_ = std::clamp<domain::shard_id>(options.shards, 1, domain::max_shard_count);
+  store->sequences_ = std::make_unique<shard_sequence[]>(store->shard_count_);
+  store->resume_event_sequences();
   return store;
+}
+
+void entity_store::resume_event_sequences() {
+  // Each shard's sequence goes on after its last stored event.
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(column::events)));
+  for (domain::shard_id s = 0; s < shard_count_; ++s) {
+    auto upper = domain::shard_prefix(s) + std::string(8, '\xff');
+    it->SeekForPrev(slice(upper));
+    uint64_t last = 0;
+    if (it->Valid() && it->key().starts_with(slice(domain::shard_prefix(s))) && it->key().size() == 10)
+      last = seq_of(it->key());
+    std::lock_guard lock(sequences_[s].mutex);
+    sequences_[s].assigned = last;
+    sequences_[s].in_flight.clear();
+    sequences_[s].visible = last;
+  }
+}
+
+uint64_t entity_store::last_event_seq(domain::shard_id shard) const noexcept {
+  return shard < shard_count_ ? sequences_[shard].visible.load() : 0;
 }
 
 entity_store::entity_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -145,6 +163,8 @@ domain::outcome<std::optional<std::string>> entity_store::get(column cf, std::st
 }
 
 domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
+  if (!batch.events_.empty() && (!batch.shard_ || *batch.shard_ >= shard_count_))
+    return domain::fail(domain::errc::storage_failure, "store: events belong to a shard");
   rocksdb::WriteBatch wb;
   for (auto& o : batch.ops_) {
     auto status = o.erase ? wb.Delete(impl_->cf(o.cf), slice(o.key))
@@ -153,23 +173,26 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
       return storage_error(status);
   }
   uint64_t first_seq = 0;
-  if (!batch.events_.empty()) {
-    std::lock_guard lock(seq_mutex_);
-    first_seq = assigned_seq_ + 1;
-    for (auto& ev : batch.events_)
-      ev.seq = ++assigned_seq_;
-    in_flight_.insert(first_seq);
+  shard_sequence* seq = batch.shard_ && !batch.events_.empty() ? &sequences_[*batch.shard_] : nullptr;
+  if (seq) {
+    std::lock_guard lock(seq->mutex);
+    first_seq = seq->assigned + 1;
+    for (auto& ev : batch.events_) {
+      ev.seq = ++seq->assigned;
+      ev.shard = *batch.shard_;
+    }
+    seq->in_flight.insert(first_seq);
   }
   // Whatever happens below, this batch's numbers stop holding back the visible sequence.
-  auto settle = [this, first_seq] {
-    if (first_seq == 0)
+  auto settle = [seq, first_seq] {
+    if (!seq)
       return;
-    std::lock_guard lock(seq_mutex_);
-    in_flight_.erase(first_seq);
-    visible_seq_ = in_flight_.empty() ? assigned_seq_ : *in_flight_.begin() - 1;
+    std::lock_guard lock(seq->mutex);
+    seq->in_flight.erase(first_seq);
+    seq->visible = seq->in_flight.empty() ? seq->assigned : *seq->in_flight.begin() - 1;
   };
   for (auto& ev : batch.events_) {
-    auto status = wb.Put(impl_->cf(column::events), event_key(ev.seq), codec::encode(ev));
+    auto status = wb.Put(impl_->cf(column::events), event_key(ev.shard, ev.seq), codec::encode(ev));
     if (!status.ok()) {
       settle();
       return storage_error(status);
@@ -229,25 +252,75 @@ domain::outcome<domain::unit_t> entity_store::scan_reverse(column cf, std::strin
   return domain::unit;
 }
 
-domain::outcome<domain::unit_t> entity_store::scan_events(uint64_t after_seq, uint64_t up_to_seq,
-                                                          const event_visitor& fn) const {
-  if (up_to_seq <= after_seq)
+domain::outcome<domain::unit_t> entity_store::scan_events(domain::shard_id shard, uint64_t after_seq,
+                                                          uint64_t up_to_seq, const event_visitor& fn) const {
+  if (up_to_seq <= after_seq || shard >= shard_count_)
     return domain::unit;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(column::events)));
-  auto start = event_key(after_seq + 1);
-  for (it->Seek(slice(start)); it->Valid(); it->Next()) {
+  auto prefix = domain::shard_prefix(shard);
+  auto start = event_key(shard, after_seq + 1);
+  for (it->Seek(slice(start)); it->Valid() && it->key().starts_with(slice(prefix)); it->Next()) {
     if (seq_of(it->key()) > up_to_seq)
       break;
     domain::event ev;
     if (!codec::decode(std::string_view(it->value().data(), it->value().size()), ev))
       continue; // not ours to judge here; a consumer that needs every event checks seq continuity itself
     ev.seq = seq_of(it->key());
+    ev.shard = shard;
     if (!fn(ev))
       break;
   }
   if (!it->status().ok())
     return storage_error(it->status());
   return domain::unit;
+}
+
+struct reverse_cursor::impl {
+  std::unique_ptr<rocksdb::Iterator> it;
+  std::string prefix;
+};
+
+reverse_cursor::reverse_cursor(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+reverse_cursor::~reverse_cursor() = default;
+reverse_cursor::reverse_cursor(reverse_cursor&&) noexcept = default;
+reverse_cursor& reverse_cursor::operator=(reverse_cursor&&) noexcept = default;
+
+bool reverse_cursor::valid() const {
+  return impl_->it->Valid() && impl_->it->key().starts_with(slice(impl_->prefix));
+}
+
+std::string_view reverse_cursor::key() const {
+  return {impl_->it->key().data(), impl_->it->key().size()};
+}
+
+std::string_view reverse_cursor::value() const {
+  return {impl_->it->value().data(), impl_->it->value().size()};
+}
+
+void reverse_cursor::prev() {
+  impl_->it->Prev();
+}
+
+domain::outcome<domain::unit_t> reverse_cursor::status() const {
+  if (!impl_->it->status().ok())
+    return storage_error(impl_->it->status());
+  return domain::unit;
+}
+
+reverse_cursor entity_store::scan_back(column cf, std::string_view prefix, std::string_view start_before) const {
+  auto p = std::make_unique<reverse_cursor::impl>();
+  p->it.reset(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(cf)));
+  p->prefix = std::string(prefix);
+  if (start_before.empty()) {
+    std::string upper(prefix);
+    upper.append(32, '\xff');
+    p->it->SeekForPrev(slice(upper));
+  } else {
+    p->it->SeekForPrev(slice(start_before));
+    if (p->it->Valid() && p->it->key() == slice(start_before))
+      p->it->Prev();
+  }
+  return reverse_cursor(std::move(p));
 }
 
 void entity_store::after_durable(std::function<void(bool)> done) {
@@ -281,7 +354,10 @@ std::map<std::string, double> entity_store::stats() const {
     out[name] = total;
   }
   out["block_cache_usage_bytes"] = static_cast<double>(impl_->cache->GetUsage());
-  out["last_event_seq"] = static_cast<double>(visible_seq_.load());
+  double events = 0;
+  for (domain::shard_id sh = 0; sh < shard_count_; ++sh)
+    events += static_cast<double>(sequences_[sh].visible.load());
+  out["events_visible"] = events;
   if (impl_->syncer)
     out["wal_syncs"] = static_cast<double>(impl_->syncer->syncs());
   return out;

@@ -15,18 +15,26 @@
 #include <vector>
 
 #include "protocol/domain/outcome.hpp"
+#include "protocol/domain/shards.hpp"
 #include "protocol/domain/types.hpp"
 
 namespace bento::store {
 
-// catalog: node-local read models built from events (never part of an entity's replicated state).
+// entities, indexes, outbox, events: an entity's state, written in its shard's key range (see shard_store).
+// meta, catalog: node-local (bookkeeping; read models built from events), never part of a shard.
 enum class column : uint8_t { entities = 0, events = 1, indexes = 2, outbox = 3, meta = 4, catalog = 5 };
+
+/// Columns whose keys belong to a shard (prefixed by domain::shard_prefix).
+constexpr bool sharded(column c) noexcept {
+  return c == column::entities || c == column::indexes || c == column::outbox || c == column::events;
+}
 
 struct store_options {
   std::string path;
   bool sync_writes = false;   // power-loss safety: after_durable waits for a (shared) fsync; off: kill -9 safe
 
   size_t block_cache_bytes = 64u << 20;
+  domain::shard_id shards = domain::default_shard_count;
 };
 
 /// A set of writes applied atomically: an entity's new state, its index entries and its events together.
@@ -34,12 +42,15 @@ class write_batch {
 public:
   void put(column cf, std::string_view key, std::string_view value);
   void erase(column cf, std::string_view key);
-  /// Events get their sequence number at commit and are published to the listener after the write.
+  /// Events get their sequence number at commit (per shard) and are published to the listener after the write.
   void append_event(domain::event ev);
   bool empty() const noexcept { return ops_.empty() && events_.empty(); }
+  /// The shard whose key range this batch writes (set by shard_store, which also prefixes the keys).
+  void set_shard(domain::shard_id shard) { shard_ = shard; }
 
 private:
   friend class entity_store;
+  friend class shard_store;
   struct op {
     column cf;
     bool erase;
@@ -48,6 +59,26 @@ private:
   };
   std::vector<op> ops_;
   std::vector<domain::event> events_;
+  std::optional<domain::shard_id> shard_;
+};
+
+/// A position in a reverse scan (newest-first listings merged across shards). Keys are as stored.
+class reverse_cursor {
+public:
+  ~reverse_cursor();
+  reverse_cursor(reverse_cursor&&) noexcept;
+  reverse_cursor& operator=(reverse_cursor&&) noexcept;
+  bool valid() const;
+  std::string_view key() const;
+  std::string_view value() const;
+  void prev();
+  domain::outcome<domain::unit_t> status() const;
+
+private:
+  friend class entity_store;
+  struct impl;
+  explicit reverse_cursor(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
 };
 
 class entity_store {
@@ -84,18 +115,26 @@ public:
   domain::outcome<domain::unit_t> scan_reverse(column cf, std::string_view prefix, std::string_view start_before,
                                                const visitor& fn) const;
 
-  /// Visits the stored events with after_seq < seq <= up_to_seq in sequence order (a read model catching up).
-  /// Numbers lost to a failed write are simply absent. Return false from fn to stop.
+  /// A reverse scan over the keys with `prefix`, from just before `start_before` (or the last key).
+  reverse_cursor scan_back(column cf, std::string_view prefix, std::string_view start_before) const;
+
+  /// Visits a shard's stored events with after_seq < seq <= up_to_seq in sequence order (a read model catching
+  /// up). Numbers lost to a failed write are simply absent. Return false from fn to stop.
   using event_visitor = std::function<bool(const domain::event&)>;
-  domain::outcome<domain::unit_t> scan_events(uint64_t after_seq, uint64_t up_to_seq, const event_visitor& fn) const;
+  domain::outcome<domain::unit_t> scan_events(domain::shard_id shard, uint64_t after_seq, uint64_t up_to_seq,
+                                              const event_visitor& fn) const;
+
+  domain::shard_id shard_count() const noexcept { return shard_count_; }
+  /// Re-reads where each shard's event sequence stands (after the layout was migrated).
+  void resume_event_sequences();
 
   /// Not synchronised with commit(): set it before any actor commits and clear it only after all are done.
   void set_event_listener(event_listener fn);
 
-  /// Every event with a sequence number up to this one is written (or, if its write failed, never will be).
-  /// Concurrent commits take numbers in one order and reach the WAL in another; a reader that tails the events
-  /// column must stop here, or it could pass over a lower number that is still being written.
-  uint64_t last_event_seq() const noexcept { return visible_seq_.load(); }
+  /// Every event of the shard with a sequence number up to this one is written (or, if its write failed, never
+  /// will be). Concurrent commits take numbers in one order and reach the WAL in another; a reader that tails
+  /// the events column must stop here, or it could pass over a lower number that is still being written.
+  uint64_t last_event_seq(domain::shard_id shard) const noexcept;
 
   /// Selected RocksDB statistics for /metrics (name -> value).
   std::map<std::string, double> stats() const;
@@ -107,10 +146,14 @@ private:
   struct impl;
   explicit entity_store(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
-  std::mutex seq_mutex_;
-  uint64_t assigned_seq_ = 0;           // guarded by seq_mutex_
-  std::set<uint64_t> in_flight_;        // first seq of each batch being written; guarded by seq_mutex_
-  std::atomic<uint64_t> visible_seq_{0};
+  struct shard_sequence {
+    std::mutex mutex;
+    uint64_t assigned = 0;          // guarded by mutex
+    std::set<uint64_t> in_flight;   // first seq of each batch being written; guarded by mutex
+    std::atomic<uint64_t> visible{0};
+  };
+  domain::shard_id shard_count_ = domain::default_shard_count;
+  std::unique_ptr<shard_sequence[]> sequences_;
   event_listener listener_;
 };
 

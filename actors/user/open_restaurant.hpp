@@ -10,7 +10,7 @@
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
 #include "actors/common/keys.hpp"
-#include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
 #include "actors/user/restaurant_slots.hpp"
 #include "protocol/domain/calendar.hpp"
 

@@ -8,7 +8,7 @@
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
 #include "actors/common/keys.hpp"
-#include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
 #include "actors/user/open_restaurant.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"

@@ -149,12 +149,13 @@ struct stock_level {
 /// Everything that changes is recorded as an event carrying the new state (mail, bills, recommendations and
 /// read models consume them).
 struct event {
-  uint64_t seq = 0; // assigned by the store at commit
+  uint64_t seq = 0; // assigned by the store at commit, per shard (later: the shard's replicated log)
   std::string type; // e.g. "order.placed"
   std::string entity; // e.g. "order/o_..."
   int64_t at_ms = 0;
   std::variant<std::monostate, user, restaurant, menu_item, order, std::vector<stock_level>> payload;
   std::string restaurant_id; // for menu/stock events
+  uint16_t shard = 0;        // the shard of `entity`, whose sequence `seq` is in
 };
 
 } // namespace bento::domain

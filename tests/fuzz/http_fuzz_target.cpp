@@ -26,6 +26,8 @@
 #include "actors/common/entity_context.hpp"
 #include "actors/order_index/order_index_actor.hpp"
 #include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
+#include "actors/store/store_layout.hpp"
 #include "cluster/local_router.hpp"
 #include "node/auth/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
@@ -57,6 +59,7 @@ struct fuzz_node {
   actors::entity_context ctx;
   node::node_runtime rt;
   std::unique_ptr<node::domain_client> domain;
+  std::unique_ptr<store::shard_set> shards;
   std::unique_ptr<node::token_signer> tokens;
   std::unique_ptr<node::revocation_list> revocations;
   node::rate_limiter limiter{0};
@@ -74,11 +77,14 @@ struct fuzz_node {
     if (!opened)
       std::abort();
     store = std::move(*opened);
+    if (!actors::ensure_store_layout(*store))
+      std::abort();
+    shards = std::make_unique<store::shard_set>(*store);
     cfg.set("scheduler.max-threads", size_t{2});
     cfg.set("logger.verbosity", caf::atom("quiet"));
     sys = std::make_unique<caf::actor_system>(cfg);
     actors::hash_settings cheap{1, 8u << 20};
-    ctx.store = store.get();
+    ctx.shards = shards.get();
     ctx.hasher = actors::spawn_hasher_pool(*sys, 2, cheap);
     ctx.gate = std::make_shared<actors::hash_gate>();
     ctx.dummy_hash = *actors::hash_password("dummy", cheap);

@@ -20,6 +20,8 @@
 #include "actors/common/keys.hpp"
 #include "actors/order/order_recovery.hpp"
 #include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
+#include "actors/store/store_layout.hpp"
 #include "cluster/local_router.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
@@ -113,6 +115,7 @@ inline place_order order_for(int customer, int qty) {
 struct fixture {
   test::temp_dir dir;
   std::unique_ptr<store::entity_store> db;
+  std::unique_ptr<store::shard_set> shards;
   std::unique_ptr<caf::actor_system> sys;
   actors::entity_context ctx;
   actors::router_actor router;
@@ -138,10 +141,12 @@ struct fixture {
     auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
     REQUIRE(s);
     db = std::move(*s);
+    REQUIRE(actors::ensure_store_layout(*db));
+    shards = std::make_unique<store::shard_set>(*db);
     sys = std::make_unique<caf::actor_system>(config());
     actors::hash_settings cheap{1, 8u << 20};
     ctx = actors::entity_context{};
-    ctx.store = db.get();
+    ctx.shards = shards.get();
     ctx.hasher = actors::spawn_hasher_pool(*sys, 2, cheap);
     ctx.gate = std::make_shared<actors::hash_gate>();
     ctx.dummy_hash = *actors::hash_password("dummy", cheap);
@@ -167,6 +172,7 @@ struct fixture {
     ctx = {};
     router = nullptr;
     sys.reset();
+    shards.reset();
     db->close();
     db.reset();
   }
@@ -231,8 +237,11 @@ struct fixture {
     return -1;
   }
 
+  /// The shard store that holds an entity's records.
+  store::shard_store& shard_of(const std::string& entity_key) { return shards->of_entity(entity_key); }
+
   std::optional<order> stored_order(const std::string& oid) {
-    auto rec = db->get(store::column::entities, actors::keys::order_record(oid));
+    auto rec = shard_of(actors::keys::order_entity(oid)).get(store::column::entities, actors::keys::order_record(oid));
     REQUIRE(rec);
     if (!rec->has_value())
       return std::nullopt;
@@ -270,7 +279,7 @@ struct fixture {
     store::write_batch b;
     b.put(store::column::entities, actors::keys::order_record(oid), codec::encode(intent));
     b.put(store::column::indexes, actors::keys::pending_order(oid), {});
-    REQUIRE(db->commit(b));
+    REQUIRE(shard_of(actors::keys::order_entity(oid)).commit(b));
   }
 };
 

@@ -163,7 +163,7 @@ TEST_CASE("actors: a later day's used units are stored, reloaded and released wi
   REQUIRE(first);
   CHECK(f.stock() == 5); // today's stock is untouched
   CHECK(f.stock(tomorrow) == 2);
-  auto record = f.db->get(store::column::entities, actors::keys::day_used_record("r1", tomorrow, "katsu"));
+  auto record = f.shard_of(actors::keys::restaurant_entity("r1")).get(store::column::entities, actors::keys::day_used_record("r1", tomorrow, "katsu"));
   REQUIRE(record);
   REQUIRE(record->has_value());
   CHECK(**record == "3");
@@ -184,7 +184,7 @@ TEST_CASE("actors: a later day's used units are stored, reloaded and released wi
 
   auto cancelled = f.ask<order>(transition_order{order_for(1, 3).caller, first->id, order_action::cancel});
   REQUIRE(cancelled);
-  record = f.db->get(store::column::entities, actors::keys::day_used_record("r1", tomorrow, "katsu"));
+  record = f.shard_of(actors::keys::restaurant_entity("r1")).get(store::column::entities, actors::keys::day_used_record("r1", tomorrow, "katsu"));
   REQUIRE(record);
   REQUIRE(record->has_value());
   CHECK(**record == "2");
@@ -300,7 +300,7 @@ open_restaurant opening(const principal& who, const std::string& rid) {
 }
 
 std::optional<std::string> slot_record(fixture& f, const std::string& username, const std::string& rid) {
-  auto v = f.db->get(store::column::entities, actors::keys::restaurant_slot(username, rid));
+  auto v = f.shard_of(actors::keys::user_entity(username)).get(store::column::entities, actors::keys::restaurant_slot(username, rid));
   REQUIRE(v);
   return *v;
 }
@@ -308,7 +308,7 @@ std::optional<std::string> slot_record(fixture& f, const std::string& username, 
 void put_slot(fixture& f, const std::string& username, const std::string& rid, int64_t since_ms) {
   store::write_batch b;
   b.put(store::column::entities, actors::keys::restaurant_slot(username, rid), "pending " + std::to_string(since_ms));
-  REQUIRE(f.db->commit(b));
+  REQUIRE(f.shard_of(actors::keys::user_entity(username)).commit(b));
 }
 
 } // namespace

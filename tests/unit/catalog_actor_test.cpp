@@ -12,6 +12,7 @@
 
 #include "actors/catalog/catalog_actor.hpp"
 #include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace bento;
@@ -34,6 +35,7 @@ TEST_CASE("catalog actor: commits from many threads, announced once per burst, a
   auto opened = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
   REQUIRE(opened);
   auto db = std::move(*opened);
+  store::shard_store r1(*db, shard_of("restaurant/r1", db->shard_count())); // where these events go
   caf::actor_system sys{catalog_config()};
   auto announced = std::make_shared<std::atomic<bool>>(false);
   auto catalog = actors::spawn_catalog_actor(sys, db.get(), announced);
@@ -44,12 +46,12 @@ TEST_CASE("catalog actor: commits from many threads, announced once per burst, a
     .receive([](actors::catalog_stats&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
   db->set_event_listener([catalog, announced](const event& ev) {
     if (!announced->exchange(true))
-      caf::anon_send(catalog, event{ev.seq, ev.type, {}, ev.at_ms, {}, {}});
+      caf::anon_send(catalog, event{ev.seq, ev.type, {}, ev.at_ms, {}, {}, ev.shard});
   });
   {
     store::write_batch b;
     b.append_event(event{0, "restaurant.created", "restaurant/r1", 1, restaurant{"r1", "Sea", "taipei", "m", 1, 1}, "r1"});
-    REQUIRE(db->commit(b));
+    REQUIRE(r1.commit(b));
   }
   constexpr int writers = 4, items = 150;
   std::atomic<int> failed_commits{0}; // Catch2 assertions are not thread-safe: counted, checked after join
@@ -66,7 +68,7 @@ TEST_CASE("catalog actor: commits from many threads, announced once per burst, a
         b.append_event(event{0, "menu.item_upserted", "restaurant/r1", 1, item, "r1"});
         if (i % 3 == 0) // events the catalog does not apply still pass through its sequence
           b.append_event(event{0, "order.placed", "order/o", 1, order{}, "r1"});
-        if (!db->commit(b))
+        if (!r1.commit(b))
           ++failed_commits;
       }
     });

@@ -5,6 +5,7 @@
 #include "actors/catalog/catalog_state.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -22,6 +23,16 @@ std::unique_ptr<store::entity_store> open_db(const std::string& path) {
   return std::move(*s);
 }
 
+/// Commits a batch as the entity owning it would: in that entity's shard.
+void commit_as(store::entity_store& db, const std::string& entity, store::write_batch& b) {
+  REQUIRE(store::shard_store(db, shard_of(entity, db.shard_count())).commit(b));
+}
+
+/// The shard of restaurant r1, where these tests' events go.
+shard_id r1_shard(const store::entity_store& db) {
+  return shard_of("restaurant/r1", db.shard_count());
+}
+
 struct catalog_fixture {
   test::temp_dir dir;
   std::unique_ptr<store::entity_store> db = open_db(dir / "db");
@@ -32,8 +43,9 @@ struct catalog_fixture {
   /// What a restaurant actor does: commit an event with its batch. The catalog sees it when it catches up.
   void emit(event ev) {
     store::write_batch b;
+    auto entity = ev.entity;
     b.append_event(std::move(ev));
-    REQUIRE(db->commit(b));
+    commit_as(*db, entity, b);
   }
 };
 
@@ -258,8 +270,9 @@ TEST_CASE("catalog: reopened on the same store it has everything, and replays th
   auto db = open_db(dir / "db");
   auto emit = [&](event ev) {
     store::write_batch b;
+    auto entity = ev.entity;
     b.append_event(std::move(ev));
-    REQUIRE(db->commit(b));
+    commit_as(*db, entity, b);
   };
   {
     catalog_state cat(*db);
@@ -268,14 +281,14 @@ TEST_CASE("catalog: reopened on the same store it has everything, and replays th
     emit(item_upserted(item_of("r1", "fish", 3)));
     emit(event{0, "order.placed", "order/o1", 1, order{}, "r1"}); // not the catalog's: skipped, still counted
     REQUIRE(cat.catch_up(today));
-    CHECK(cat.applied_seq() == db->last_event_seq());
+    CHECK(cat.applied_seq(r1_shard(*db)) == db->last_event_seq(r1_shard(*db)));
   }
   // Events committed while no catalog runs (a crash after the commit, before the catalog applied them).
   emit(item_upserted(item_of("r1", "crab", 2)));
   emit(levels("stock.changed", "r1", {{"fish", 1, today}}));
   catalog_state reopened(*db);
   REQUIRE(reopened.open(today));
-  CHECK(reopened.applied_seq() == db->last_event_seq());
+  CHECK(reopened.applied_seq(r1_shard(*db)) == db->last_event_seq(r1_shard(*db)));
   CHECK(reopened.restaurant_count() == 1);
   CHECK(reopened.item_count() == 2);
   CHECK(shown_stock(reopened, "fish") == 1);
@@ -295,12 +308,12 @@ TEST_CASE("catalog: a data dir without catalog state is built once from the enti
   old.put(store::column::entities, keys::promised_record("r1", "2025-01-10", "soup"), "9"); // a past day
   old.put(store::column::entities, keys::reservation_record("r1", "o1"), "ignored");
   old.append_event(restaurant_created(r));
-  REQUIRE(db->commit(old));
-  auto seq_before = db->last_event_seq();
+  commit_as(*db, "restaurant/r1", old);
+  auto seq_before = db->last_event_seq(r1_shard(*db));
   {
     catalog_state cat(*db);
     REQUIRE(cat.open(today));
-    CHECK(cat.applied_seq() == seq_before);
+    CHECK(cat.applied_seq(r1_shard(*db)) == seq_before);
     CHECK(cat.restaurant_count() == 1);
     CHECK(cat.item_count() == 2);
     CHECK(shown_stock(cat, "fish") == 3);
@@ -311,10 +324,10 @@ TEST_CASE("catalog: a data dir without catalog state is built once from the enti
   // while events are.
   store::write_batch silent;
   silent.put(store::column::entities, keys::item_record("r1", "ghost"), codec::encode(item_of("r1", "ghost", 1)));
-  REQUIRE(db->commit(silent));
+  commit_as(*db, "restaurant/r1", silent);
   store::write_batch loud;
   loud.append_event(item_upserted(item_of("r1", "crab", 2)));
-  REQUIRE(db->commit(loud));
+  commit_as(*db, "restaurant/r1", loud);
   catalog_state again(*db);
   REQUIRE(again.open(today));
   CHECK(again.item_count() == 3);

@@ -7,6 +7,7 @@
 #include "actors/order_index/order_listing.hpp"
 #include "actors/order_index/order_index_writes.hpp"
 #include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/ids.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -38,12 +39,19 @@ order make_order(int i, order_status status, const std::string& date = "2025-01-
   return o;
 }
 
+/// Commits in the shard of order `oid`, as its order actor would: listings merge the shards' indexes.
+void commit_for(store::entity_store& db, const std::string& oid, store::write_batch& b) {
+  REQUIRE(store::shard_store(db, shard_of(actors::keys::order_entity(oid), db.shard_count())).commit(b));
+}
+
 void write_orders(store::entity_store& db, int from, int to, order_status status,
                   const std::string& date = "2025-01-15") {
-  store::write_batch b;
-  for (int i = from; i < to; ++i)
-    actors::add_index_writes(b, nullptr, make_order(i, status, date));
-  REQUIRE(db.commit(b));
+  for (int i = from; i < to; ++i) {
+    store::write_batch b;
+    auto o = make_order(i, status, date);
+    actors::add_index_writes(b, nullptr, o);
+    commit_for(db, o.id, b);
+  }
 }
 
 std::vector<std::string> ids_of(const order_list& list) {
@@ -83,12 +91,12 @@ TEST_CASE("order listing: a status change moves the order between status entries
   auto placed = make_order(1, order_status::placed);
   store::write_batch first;
   actors::add_index_writes(first, nullptr, placed);
-  REQUIRE(db->commit(first));
+  commit_for(*db, placed.id, first);
   auto delivered = placed;
   delivered.status = order_status::delivered;
   store::write_batch second;
   actors::add_index_writes(second, &placed, delivered);
-  REQUIRE(db->commit(second));
+  commit_for(*db, placed.id, second);
   for (auto who : {carl, mia}) {
     list_orders q;
     q.caller = who;
@@ -118,7 +126,7 @@ TEST_CASE("order listing: a page stops at its scan budget with a cursor that con
   // Undecodable entries (a future format, a torn manual edit) are looked at, skipped and still counted.
   store::write_batch junk;
   junk.put(column::indexes, actors::keys::customer_orders(carl.user_id) + "2025-01-15/000000000001010/zz", "\xff");
-  REQUIRE(db->commit(junk));
+  commit_for(*db, "zz", junk);
   list_orders q;
   q.caller = carl;
   q.limit = 100;
@@ -178,20 +186,21 @@ TEST_CASE("order listing: cursors are checked; a plain-index cursor continues a 
 TEST_CASE("order listing: data dirs from before the status index get it once at start", "[unit]") {
   test::temp_dir dir;
   auto db = open_db(dir / "db");
-  store::write_batch old;
   for (int i = 0; i < 5; ++i) {
+    store::write_batch old;
     auto o = make_order(i, i == 0 ? order_status::cancelled : order_status::placed);
     auto suffix = actors::keys::order_index_suffix(o.date, o.created_at_ms, o.id);
     old.put(column::indexes, actors::keys::customer_orders(o.customer_id) + suffix, codec::encode(o));
     old.put(column::indexes, actors::keys::merchant_orders(o.merchant_id) + suffix, codec::encode(o));
+    commit_for(*db, o.id, old);
   }
-  REQUIRE(db->commit(old));
+  store::shard_set shards(*db);
   list_orders q;
   q.caller = mia;
   q.status = order_status::cancelled;
   CHECK(actors::query_orders(*db, q)->orders.empty());
-  REQUIRE(actors::ensure_status_index(*db));
-  REQUIRE(actors::ensure_status_index(*db)); // the second run finds it done
+  REQUIRE(actors::ensure_status_index(shards));
+  REQUIRE(actors::ensure_status_index(shards)); // the second run finds it done
   CHECK(ids_of(*actors::query_orders(*db, q)) == std::vector<std::string>{"o100000"});
   q.caller = carl;
   q.status = order_status::placed;

@@ -193,7 +193,7 @@ TEST_CASE("settle: a delivery cut off before the restaurant heard of it is final
   auto delivered = f.ask<order>(transition_order{merchant, "o_1", order_action::deliver});
   f.gate->clear_crash();
   (void)delivered; // answered or cut off by the crash: either way the delivery is written
-  auto record = f.db->get(store::column::entities, actors::keys::reservation_record("r1", "o_1"));
+  auto record = f.shard_of(actors::keys::restaurant_entity("r1")).get(store::column::entities, actors::keys::reservation_record("r1", "o_1"));
   REQUIRE(record);
   REQUIRE(record->has_value());
   f.restart();
@@ -202,7 +202,7 @@ TEST_CASE("settle: a delivery cut off before the restaurant heard of it is final
   REQUIRE(stored);
   CHECK(stored->status == order_status::delivered);
   CHECK_FALSE(stored->intent);
-  record = f.db->get(store::column::entities, actors::keys::reservation_record("r1", "o_1"));
+  record = f.shard_of(actors::keys::restaurant_entity("r1")).get(store::column::entities, actors::keys::reservation_record("r1", "o_1"));
   REQUIRE(record);
   REQUIRE(record->has_value());
   reservation r;

@@ -10,6 +10,7 @@
 #include "actors/order_index/order_index_actor.hpp"
 #include "actors/order_index/order_index_writes.hpp"
 #include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
 #include "actors/store/wal_syncer.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -124,31 +125,57 @@ TEST_CASE("store: a batch is atomic, durable across reopen, and numbers its even
   {
     auto s = open_store(dir / "db");
     s->set_event_listener([&](const domain::event& ev) { seen.push_back(ev.seq); });
+    store::shard_store alice(*s, 7);
     store::write_batch b;
     b.put(column::entities, "u/alice", "1");
     b.put(column::indexes, "x", "2");
     b.append_event(domain::event{0, "user.registered", "user/alice", 1, {}, {}});
     b.append_event(domain::event{0, "user.other", "user/alice", 1, {}, {}});
-    REQUIRE(s->commit(b));
+    REQUIRE(alice.commit(b));
     CHECK(seen == std::vector<uint64_t>{1, 2});
+    // Another shard has its own sequence.
+    store::shard_store other(*s, 8);
+    store::write_batch c;
+    c.append_event(domain::event{0, "user.registered", "user/bob", 1, {}, {}});
+    REQUIRE(other.commit(c));
+    CHECK(seen == std::vector<uint64_t>{1, 2, 1});
+    // Events belong to a shard: a batch outside any shard cannot carry them.
+    store::write_batch loose;
+    loose.append_event(domain::event{0, "user.registered", "user/carl", 1, {}, {}});
+    CHECK_FALSE(s->commit(loose));
     s->close();
   }
   auto s = open_store(dir / "db");
-  CHECK(s->last_event_seq() == 2);
-  auto v = s->get(column::entities, "u/alice");
+  CHECK(s->last_event_seq(7) == 2);
+  CHECK(s->last_event_seq(8) == 1);
+  CHECK(s->last_event_seq(9) == 0);
+  store::shard_store alice(*s, 7);
+  auto v = alice.get(column::entities, "u/alice");
   REQUIRE(v);
   CHECK(**v == "1");
-  auto missing = s->get(column::entities, "u/bob");
+  auto stored = s->get(column::entities, domain::shard_prefix(7) + "u/alice"); // behind the shard's prefix
+  REQUIRE(stored);
+  CHECK(stored->has_value());
+  auto missing = alice.get(column::entities, "u/bob");
   REQUIRE(missing);
   CHECK_FALSE(missing->has_value());
+  std::vector<std::string> types;
+  REQUIRE(s->scan_events(7, 0, 2, [&](const domain::event& ev) {
+    types.push_back(ev.type);
+    CHECK(ev.shard == 7);
+    return true;
+  }));
+  CHECK(types == std::vector<std::string>{"user.registered", "user.other"});
 }
 
 TEST_CASE("store: the visible event sequence never runs ahead of what is written", "[unit]") {
   test::temp_dir dir;
   auto s = open_store(dir / "db");
+  store::shard_store shard(*s, 3);
   auto key_of = [](uint64_t seq) {
-    std::string key(8, '\0');
-    for (int i = 7; i >= 0; --i, seq >>= 8)
+    std::string key = domain::shard_prefix(3);
+    key.resize(10);
+    for (int i = 9; i >= 2; --i, seq >>= 8)
       key[static_cast<size_t>(i)] = static_cast<char>(seq & 0xff);
     return key;
   };
@@ -163,7 +190,7 @@ TEST_CASE("store: the visible event sequence never runs ahead of what is written
         b.append_event(domain::event{0, "test.a", "x/" + std::to_string(w), 1, {}, {}});
         if (i % 2)
           b.append_event(domain::event{0, "test.b", "x/" + std::to_string(w), 1, {}, {}});
-        if (!s->commit(b))
+        if (!shard.commit(b))
           break; // reported by the count below
       }
       ++done;
@@ -171,7 +198,7 @@ TEST_CASE("store: the visible event sequence never runs ahead of what is written
   // A tailing reader: whatever the visible sequence says must already be readable.
   uint64_t checks = 0, unreadable = 0;
   while (done < writers) {
-    auto visible = s->last_event_seq();
+    auto visible = s->last_event_seq(3);
     if (visible == 0)
       continue;
     auto ev = s->get(column::events, key_of(visible));
@@ -183,7 +210,7 @@ TEST_CASE("store: the visible event sequence never runs ahead of what is written
     t.join();
   CHECK(checks > 0);
   CHECK(unreadable == 0);
-  CHECK(s->last_event_seq() == uint64_t{writers} * (commits + commits / 2));
+  CHECK(s->last_event_seq(3) == uint64_t{writers} * (commits + commits / 2));
 }
 
 TEST_CASE("store: a second process cannot open the same directory", "[unit]") {
@@ -222,8 +249,8 @@ TEST_CASE("store: scans by prefix forwards and backwards with cursors", "[unit]"
 TEST_CASE("order index: lists a caller's orders newest first, by status and month, in pages", "[unit]") {
   test::temp_dir dir;
   auto s = open_store(dir / "db");
-  store::write_batch b;
   for (int i = 0; i < 5; ++i) {
+    store::write_batch b;
     domain::order o;
     o.id = "o" + std::to_string(i);
     o.customer_id = "u_c";
@@ -233,8 +260,8 @@ TEST_CASE("order index: lists a caller's orders newest first, by status and mont
     o.status = i == 1 ? domain::order_status::cancelled : domain::order_status::placed;
     o.committed = true;
     actors::add_index_writes(b, nullptr, o);
+    REQUIRE(store::shard_store(*s, domain::shard_of("order/" + o.id, s->shard_count())).commit(b));
   }
-  REQUIRE(s->commit(b));
   domain::list_orders q;
   q.caller = domain::principal{"u_c", "carl", domain::role::customer};
   auto all = actors::query_orders(*s, q);

@@ -1,0 +1,64 @@
+#pragma once
+// One shard's slice of the node's store: what an entity actor reads and writes. Keys are given as before
+// ("o/<oid>", "r/<rid>/i/<iid>"); in the shared columns (entities, indexes, outbox, events) they are stored
+// behind the shard's prefix, so a shard is one key range (its snapshot, its replica moving away); node-local
+// columns (meta, catalog) pass through. Events are numbered per shard.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/store/entity_store.hpp"
+
+namespace bento::store {
+
+class shard_store {
+public:
+  shard_store(entity_store& db, domain::shard_id shard);
+
+  domain::shard_id shard() const noexcept { return shard_; }
+  const std::string& prefix() const noexcept { return prefix_; }
+  entity_store& db() const noexcept { return db_; }
+
+  domain::outcome<std::optional<std::string>> get(column cf, std::string_view key) const;
+  /// As entity_store::scan, within the shard; the visitor sees keys without the shard's prefix.
+  domain::outcome<domain::unit_t> scan(column cf, std::string_view prefix, std::string_view start_after,
+                                       const entity_store::visitor& fn) const;
+  domain::outcome<domain::unit_t> scan_reverse(column cf, std::string_view prefix, std::string_view start_before,
+                                               const entity_store::visitor& fn) const;
+  /// Writes the batch in this shard's key range, its events numbered in this shard's sequence.
+  domain::outcome<domain::unit_t> commit(write_batch& batch);
+  void after_durable(std::function<void(bool)> done) { db_.after_durable(std::move(done)); }
+
+  /// The stored key of `key` in column `cf` (prefixed in the shard's columns).
+  std::string stored_key(column cf, std::string_view key) const;
+
+private:
+  entity_store& db_;
+  domain::shard_id shard_;
+  std::string prefix_;
+};
+
+} // namespace bento::store
+
+namespace bento::store {
+
+/// Every shard of the node's store, by id or by entity key.
+class shard_set {
+public:
+  explicit shard_set(entity_store& db);
+  domain::shard_id count() const noexcept { return static_cast<domain::shard_id>(shards_.size()); }
+  shard_store& of(domain::shard_id shard) const { return *shards_.at(shard); }
+  shard_store& of_entity(std::string_view entity_key) const {
+    return *shards_[domain::shard_of(entity_key, count())];
+  }
+  entity_store& db() const noexcept { return db_; }
+
+private:
+  entity_store& db_;
+  std::vector<std::unique_ptr<shard_store>> shards_;
+};
+
+} // namespace bento::store

@@ -13,8 +13,10 @@ class log_storage {
 public:
   virtual ~log_storage() = default;
   virtual hard_state initial_hard_state() const = 0;
-  // The latest snapshot. index 0 means none; its membership is then the bootstrap membership (empty for a
-  // node that joins and learns its membership from the leader).
+  // The latest snapshot; index 0 means none. A group is bootstrapped by writing, on each founding member, the
+  // same committed entry {term 1, index 1, conf_change, encode_membership(founders)} with hard state
+  // {term 1, no vote, commit 1}; a node that joins later starts empty and learns its membership from the log
+  // or from a snapshot (whose membership is the one in force at its index).
   virtual snapshot_meta snapshot() const = 0;
   // snapshot().index + 1
   virtual index_t first_index() const = 0;

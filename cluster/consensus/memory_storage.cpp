@@ -1,12 +1,18 @@
 #include "cluster/consensus/memory_storage.hpp"
 
 #include "cluster/consensus/invariant.hpp"
+#include "cluster/consensus/membership_change.hpp"
 
 #include <utility>
 
 namespace bento::cluster::consensus {
 
-memory_storage::memory_storage(membership bootstrap) { snapshot_.members = std::move(bootstrap); }
+memory_storage::memory_storage(const membership& bootstrap) {
+  // The bootstrap membership is a committed log entry, identical on every founding node, so that a node added
+  // later learns it by replication like any other change (a snapshot at index 0 could not be sent to it).
+  entries_.push_back(entry{1, 1, entry_type::conf_change, encode_membership(bootstrap)});
+  hard_state_ = {1, no_node, 1};
+}
 
 std::optional<term_t> memory_storage::term(index_t i) const {
   if (i == snapshot_.index) return snapshot_.term;

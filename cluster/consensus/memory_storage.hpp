@@ -10,7 +10,8 @@ namespace bento::cluster::consensus {
 class memory_storage final : public log_storage {
 public:
   memory_storage() = default;
-  explicit memory_storage(membership bootstrap);
+  // A founding member of a new group (see bootstrap_entry in log_storage.hpp).
+  explicit memory_storage(const membership& bootstrap);
 
   hard_state initial_hard_state() const override { return hard_state_; }
   snapshot_meta snapshot() const override { return snapshot_; }

@@ -82,6 +82,11 @@ public:
   // serve): no other node can be leader until then, so reads may be answered locally.
   bool lease_valid() const;
   const drop_counters& drops() const { return drops_; }
+  // Leader only: what it knows of a follower (nullptr otherwise).
+  const progress* progress_of(node_id id) const {
+    auto it = progress_.find(id);
+    return it == progress_.end() ? nullptr : &it->second;
+  }
   std::uint64_t now() const { return now_; }
 
 private:

@@ -61,6 +61,7 @@ struct totals {
   std::uint64_t conf_changes = 0;
   std::uint64_t lease_ticks = 0;
   std::uint64_t crashes_mid_ready = 0;
+  std::uint64_t pauses = 0;
 };
 
 struct schedule {
@@ -153,67 +154,138 @@ struct schedule {
     if (!res.ok() && fresh != no_node) c->crash(fresh);
   }
 
+  // Event rates per tick; each seed draws a profile and then its rates.
+  struct rates {
+    double crash = 0, crash_leader = 0, restart = 0.05, pause = 0, pause_leader = 0, partition = 0,
+           leader_cut = 0, heal = 0.02, propose = 0.5, read = 0.1, conf = 0, transfer = 0, compact = 0;
+  };
+
+  void cut_around_leader() {
+    const node_id lid = c->leader();
+    if (lid == no_node) return;
+    for (auto y : c->ids()) {
+      if (y == lid || r.below(2)) continue;
+      // One direction only: the leader cannot reach y, or y cannot reach the leader.
+      if (r.below(2)) {
+        log("cut leader ->", lid, y);
+        c->cut(lid, y);
+      } else {
+        log("cut -> leader", y, lid);
+        c->cut(y, lid);
+      }
+    }
+  }
+
   void run(totals& tot) {
     group = r.below(2) ? 5 : 3;
+    const int profile = static_cast<int>(r.below(3));
     cfg.election_ticks = 10;
     cfg.heartbeat_ticks = 2;
     cfg.lease_margin_ticks = 2;
     cfg.max_inflight_appends = 1 + r.below(4);
-    cfg.max_entries_per_append = 1 + r.below(8);
+    cfg.max_entries_per_append = profile == 1 ? 1 + r.below(2) : 1 + r.below(8);
     cfg.max_uncommitted_entries = 64;
     std::vector<node_id> voters;
     for (int i = 1; i <= group; ++i) voters.push_back(static_cast<node_id>(i));
     c = std::make_unique<cluster>(r.next(), voters, cfg);
+    c->trace_node = env_u64("BENTO_RAFT_SIM_TRACE_NODE", 0);
+    c->trace_from = env_u64("BENTO_RAFT_SIM_TRACE_FROM", 0);
+    auto pct = [&](std::uint64_t max_per_mille) { return static_cast<double>(r.below(max_per_mille + 1)) / 1000; };
     fault_options f;
-    f.drop = static_cast<double>(r.below(20)) / 100;
-    f.duplicate = static_cast<double>(r.below(10)) / 100;
+    f.drop = pct(200);
+    f.duplicate = pct(100);
     f.min_delay = 1;
     f.max_delay = 1 + static_cast<int>(r.below(4));
     f.long_delay = r.below(2) ? 0.01 : 0;
-    f.skip_ready = static_cast<double>(r.below(3)) / 10;
+    f.skip_ready = pct(300);
     f.crash_mid_ready = 0.002;
     c->faults = f;
-    const double p_crash = 0.004 + static_cast<double>(r.below(10)) / 1000;
-    const double p_partition = static_cast<double>(r.below(15)) / 1000;
-    const double p_conf = static_cast<double>(r.below(30)) / 1000;
-    const double p_transfer = static_cast<double>(r.below(10)) / 1000;
-    const double p_compact = static_cast<double>(r.below(40)) / 1000;
+    rates p;
+    switch (profile) {
+      case 0:  // a bit of everything
+        p.crash = 0.004 + pct(10);
+        p.partition = pct(15);
+        p.conf = pct(30);
+        p.transfer = pct(10);
+        p.compact = pct(40);
+        p.pause = pct(5);
+        break;
+      case 1:  // leader churn: leaders crash, pause and get cut off often; logs diverge
+        p.crash = pct(10);
+        p.crash_leader = 0.01 + pct(20);
+        p.restart = 0.2;
+        p.pause_leader = pct(20);
+        p.partition = pct(30);
+        p.leader_cut = pct(20);
+        p.heal = 0.05;
+        p.conf = pct(40);
+        p.transfer = pct(20);
+        p.compact = pct(40);
+        break;
+      default:  // asymmetric links and stopped processes around the leader
+        p.leader_cut = 0.01 + pct(30);
+        p.pause = pct(10);
+        p.pause_leader = 0.005 + pct(20);
+        p.crash = pct(5);
+        p.heal = 0.04;
+        p.conf = pct(20);
+        p.transfer = pct(20);
+        p.compact = pct(20);
+        break;
+    }
     const int chaos_ticks = 150 + static_cast<int>(r.below(250));
     if (trace) {
-      std::fprintf(stderr, "seed %llu: group %d drop %.2f dup %.2f delay 1..%d skip %.1f ticks %d\n",
-                   static_cast<unsigned long long>(seed), group, f.drop, f.duplicate, f.max_delay, f.skip_ready,
-                   chaos_ticks);
+      std::fprintf(stderr, "seed %llu: group %d profile %d drop %.2f dup %.2f delay 1..%d skip %.2f ticks %d\n",
+                   static_cast<unsigned long long>(seed), group, profile, f.drop, f.duplicate, f.max_delay,
+                   f.skip_ready, chaos_ticks);
     }
     std::uint64_t data_seq = 0;
     for (int t = 0; t < chaos_ticks; ++t) {
       c->tick();
       auto live = alive();
-      if (chance(r, p_crash) && !live.empty()) {
+      if (chance(r, p.crash) && !live.empty()) {
         const node_id x = pick(r, live);
         log("crash", x);
         c->crash(x);
       }
+      if (chance(r, p.crash_leader) && c->leader() != no_node) {
+        log("crash leader", c->leader());
+        c->crash(c->leader());
+      }
       for (auto id : c->ids()) {
-        if (!c->alive(id) && chance(r, 0.05)) {
+        if (!c->alive(id) && chance(r, p.restart)) {
           log("restart", id);
           c->restart(id);
         }
       }
-      if (chance(r, p_partition)) partition();
-      if (chance(r, 0.02)) {
+      live = alive();
+      if (chance(r, p.pause) && !live.empty()) {
+        const node_id x = pick(r, live);
+        log("pause", x);
+        c->pause(x, 3 + r.below(30));
+      }
+      if (chance(r, p.pause_leader) && c->leader() != no_node) {
+        log("pause leader", c->leader());
+        c->pause(c->leader(), 3 + r.below(30));
+      }
+      if (chance(r, p.partition)) partition();
+      if (chance(r, p.leader_cut)) cut_around_leader();
+      if (chance(r, p.heal)) {
         log("heal");
         c->heal();
       }
-      live = alive();
       if (live.empty()) continue;
-      if (chance(r, 0.5)) {
+      if (chance(r, p.propose)) {
         const node_id lid = c->leader();
         const node_id at = lid != no_node && r.below(5) ? lid : pick(r, live);
-        c->propose(at, "s" + std::to_string(seed) + "-" + std::to_string(++data_seq));
+        if (!c->paused(at)) c->propose(at, "s" + std::to_string(seed) + "-" + std::to_string(++data_seq));
       }
-      if (chance(r, 0.1)) c->read(pick(r, live));
-      if (chance(r, p_conf)) change_membership();
-      if (chance(r, p_transfer) && c->leader() != no_node) {
+      if (chance(r, p.read)) {
+        const node_id at = pick(r, live);
+        if (!c->paused(at)) c->read(at);
+      }
+      if (chance(r, p.conf) && c->leader() != no_node && !c->paused(c->leader())) change_membership();
+      if (chance(r, p.transfer) && c->leader() != no_node && !c->paused(c->leader())) {
         node& l = *c->get(c->leader());
         const auto& vs = l.membership().voters;
         if (!vs.empty()) {
@@ -222,7 +294,10 @@ struct schedule {
           l.transfer_leadership(to);
         }
       }
-      if (chance(r, p_compact)) c->compact(pick(r, live));
+      if (chance(r, p.compact)) {
+        const node_id at = pick(r, live);
+        if (!c->paused(at)) c->compact(at);
+      }
       if (t % 8 == 0) c->check_log_matching();
     }
     // Heal everything, stop the faults, restart the crashed, and wait for convergence.
@@ -243,6 +318,7 @@ struct schedule {
     tot.conf_changes += c->stats().conf_changes_applied;
     tot.lease_ticks += c->stats().lease_ticks;
     tot.crashes_mid_ready += c->stats().crashes_mid_ready;
+    tot.pauses += c->stats().pauses;
     ++tot.schedules;
   }
 };
@@ -284,8 +360,8 @@ TEST_CASE("raft sim: seeded fault schedules keep election safety, log matching, 
               static_cast<unsigned long long>(tot.committed), static_cast<unsigned long long>(tot.acked),
               static_cast<unsigned long long>(tot.reads), secs, static_cast<double>(tot.schedules) / secs);
   std::printf("raft sim: %llu leader terms, %llu snapshots installed, %llu membership changes committed, %llu ticks "
-              "with a lease holder, %llu crashes between persist and send\n",
+              "with a lease holder, %llu crashes between persist and send, %llu pauses\n",
               static_cast<unsigned long long>(tot.terms), static_cast<unsigned long long>(tot.snapshots),
               static_cast<unsigned long long>(tot.conf_changes), static_cast<unsigned long long>(tot.lease_ticks),
-              static_cast<unsigned long long>(tot.crashes_mid_ready));
+              static_cast<unsigned long long>(tot.crashes_mid_ready), static_cast<unsigned long long>(tot.pauses));
 }

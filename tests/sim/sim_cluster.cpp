@@ -1,6 +1,7 @@
 #include "tests/sim/sim_cluster.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 namespace bento::cluster::consensus::sim {
@@ -87,7 +88,23 @@ void cluster::crash(node_id id) {
 
 void cluster::restart(node_id id) {
   auto it = members_.find(id);
-  if (it != members_.end() && !it->second.core) start(it->second);
+  if (it != members_.end() && !it->second.core) {
+    it->second.paused_until = 0;
+    it->second.missed_ticks = 0;
+    start(it->second);
+  }
+}
+
+void cluster::pause(node_id id, std::uint64_t ticks) {
+  auto it = members_.find(id);
+  if (it == members_.end() || !it->second.core || paused(id)) return;
+  it->second.paused_until = now_ + ticks;
+  ++stats_.pauses;
+}
+
+bool cluster::paused(node_id id) const {
+  auto it = members_.find(id);
+  return it != members_.end() && it->second.paused_until > now_;
 }
 
 node_id cluster::add_empty_node() {
@@ -140,8 +157,9 @@ void cluster::send(member& from, message m) {
 
 void cluster::deliver_due() {
   std::vector<envelope> due;
-  auto split = std::partition(in_flight_.begin(), in_flight_.end(),
-                              [&](const envelope& e) { return e.deliver_at > now_; });
+  auto split = std::partition(in_flight_.begin(), in_flight_.end(), [&](const envelope& e) {
+    return e.deliver_at > now_ || paused(e.m.to);  // a stopped process reads its socket later
+  });
   due.assign(std::make_move_iterator(split), std::make_move_iterator(in_flight_.end()));
   in_flight_.erase(split, in_flight_.end());
   std::sort(due.begin(), due.end(), [](const envelope& a, const envelope& b) {
@@ -155,6 +173,14 @@ void cluster::deliver_due() {
                          (faults.drop > 0 && rng_.below(1'000'000) < faults.drop * 1'000'000);
     if (m.type == message_type::install_snapshot) {
       if (auto* sender = get(m.from)) sender->report_snapshot(m.to, !dropped);
+    }
+    if (trace_node != no_node && (m.to == trace_node || m.from == trace_node) && now_ >= trace_from) {
+      std::fprintf(stderr, "    t%llu %s %llu->%llu term %llu idx %llu lt %llu n %zu commit %llu rej %d hint %llu snap %llu%s\n",
+                   (unsigned long long)now_, to_string(m.type), (unsigned long long)m.from, (unsigned long long)m.to,
+                   (unsigned long long)m.term, (unsigned long long)m.index, (unsigned long long)m.log_term,
+                   m.entries.size(), (unsigned long long)m.commit, m.reject, (unsigned long long)m.reject_hint,
+                   (unsigned long long)m.snapshot.index, dropped ? " DROPPED" : "");
+      if (m.type == message_type::install_snapshot) { std::fprintf(stderr, "      snap term %llu voters", (unsigned long long)m.snapshot.term); for (auto v : m.snapshot.members.voters) std::fprintf(stderr, " %llu", (unsigned long long)v); std::fprintf(stderr, " learners"); for (auto v : m.snapshot.members.learners) std::fprintf(stderr, " %llu", (unsigned long long)v); std::fprintf(stderr, "\n"); }
     }
     if (dropped) continue;
     member& mb = to->second;
@@ -252,14 +278,24 @@ void cluster::apply(member& mb, const entry& e) {
 
 void cluster::tick() {
   ++now_;
+  for (auto& [id, mb] : members_) {
+    if (!mb.core || mb.paused_until > now_ || mb.missed_ticks == 0) continue;
+    // Resumed: the clock ran on while it was stopped; time is caught up before anything else is handled.
+    for (; mb.missed_ticks > 0; --mb.missed_ticks) mb.core->tick();
+  }
   deliver_due();
   for (auto& [id, mb] : members_) {
-    if (!mb.core) continue;
+    if (!mb.core || mb.paused_until > now_) continue;
     if (faults.skip_ready > 0 && rng_.below(1'000'000) < faults.skip_ready * 1'000'000) continue;
     process_ready(mb);
   }
   for (auto& [id, mb] : members_) {
-    if (mb.core) mb.core->tick();
+    if (!mb.core) continue;
+    if (mb.paused_until > now_) {
+      ++mb.missed_ticks;
+    } else {
+      mb.core->tick();
+    }
   }
   check_tick();
 }
@@ -325,32 +361,40 @@ node_id cluster::leader() const {
 }
 
 void cluster::check_tick() {
-  const node* lease_holder = nullptr;
   for (auto& [id, mb] : members_) {
     if (!mb.core) continue;
     const node& n = *mb.core;
-    if (n.role() == role::leader) {
-      // Election safety: one leader per term, ever.
-      auto [it, fresh] = leaders_.emplace(n.term(), id);
-      if (!fresh && it->second != id) fail("election safety: nodes ", it->second, " and ", id, " lead term ", n.term());
-      // Leader completeness: entries committed in earlier terms are in the leader's log.
-      for (index_t i = n.first_index(); i <= record_.size(); ++i) {
-        const committed& c = record_[i - 1];
-        if (c.first_apply_term > n.term()) continue;
-        if (n.term_at(i) != c.term) {
-          fail("leader completeness: leader ", id, " of term ", n.term(), " lacks committed index ", i);
-        }
-      }
-    }
-    if (n.lease_valid()) {
-      if (lease_holder) fail("two leases: nodes ", lease_holder->id(), " and ", id, " at tick ", now_);
-      lease_holder = &n;
-      // A lease read answers from this commit index: it must cover every write acknowledged so far.
-      if (n.commit_index() < acked_max_) {
-        fail("lease holder ", id, " has commit ", n.commit_index(), " below acknowledged ", acked_max_);
-      }
-    }
     if (n.commit_index() > n.last_index()) fail("node ", id, " commit beyond its log");
+    if (n.role() != role::leader) continue;
+    // Election safety: one leader per term, ever.
+    auto [it, fresh] = leaders_.emplace(n.term(), id);
+    if (!fresh && it->second != id) fail("election safety: nodes ", it->second, " and ", id, " lead term ", n.term());
+    // Leader completeness: entries committed in earlier terms are in the leader's log.
+    for (index_t i = n.first_index(); i <= record_.size(); ++i) {
+      const committed& c = record_[i - 1];
+      if (c.first_apply_term > n.term()) continue;
+      if (n.term_at(i) != c.term) {
+        fail("leader completeness: leader ", id, " of term ", n.term(), " lacks committed index ", i);
+      }
+    }
+  }
+  const node* lease_holder = nullptr;
+  for (auto& [id, mb] : members_) {
+    // A stopped process serves nothing; it catches up its clock before it could.
+    if (!mb.core || mb.paused_until > now_) continue;
+    const node& n = *mb.core;
+    if (!n.lease_valid()) continue;
+    if (lease_holder) fail("two leases: nodes ", lease_holder->id(), " and ", id, " at tick ", now_);
+    lease_holder = &n;
+    // Stronger: while a lease holds, nobody can have been elected in a later term (whatever it did since).
+    if (leaders_.rbegin()->first > n.term()) {
+      fail("lease of node ", id, " in term ", n.term(), " while node ", leaders_.rbegin()->second,
+           " was elected in term ", leaders_.rbegin()->first);
+    }
+    // A lease read answers from this commit index: it must cover every write acknowledged so far.
+    if (n.commit_index() < acked_max_) {
+      fail("lease holder ", id, " has commit ", n.commit_index(), " below acknowledged ", acked_max_);
+    }
   }
   if (lease_holder) ++stats_.lease_ticks;
 }
@@ -408,8 +452,19 @@ bool cluster::converged(std::string* why) const {
     if (it == members_.end() || !it->second.core) return say("member " + std::to_string(id) + " down");
     const member& mb = it->second;
     if (mb.sm.applied != lsm.applied || mb.sm.hash != lsm.hash) {
+      std::string detail;
+      if (const progress* pr = l.progress_of(id)) {
+        detail = " (leader " + std::to_string(lid) + " sees match " + std::to_string(pr->match) + " next " +
+                 std::to_string(pr->next) + " state " + std::to_string(static_cast<int>(pr->state)) + " paused " +
+                 std::to_string(pr->is_paused()) + "; member commit " + std::to_string(mb.core->commit_index()) +
+                 " last " + std::to_string(mb.core->last_index()) + " term " + std::to_string(mb.core->term()) +
+                 " leader " + std::to_string(mb.core->leader()) + " drops " +
+                 std::to_string(mb.core->drops().invalid) + "/" + std::to_string(mb.core->drops().unexpected) +
+                 " voters " + std::to_string(mb.core->membership().voters.size()) + ", leader first " +
+                 std::to_string(l.first_index()) + ")";
+      }
       return say("member " + std::to_string(id) + " applied " + std::to_string(mb.sm.applied) + " vs " +
-                 std::to_string(lsm.applied));
+                 std::to_string(lsm.applied) + detail);
     }
     if (mb.core->last_index() != l.last_index()) return say("member " + std::to_string(id) + " log differs");
   }

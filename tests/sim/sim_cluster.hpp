@@ -48,6 +48,10 @@ public:
   std::vector<node_id> ids() const;
   void crash(node_id id);
   void restart(node_id id);
+  // A stopped process (SIGSTOP, a long GC): it handles nothing for `ticks`; messages to it wait. On resume the
+  // driver first catches up the ticks it missed (its monotonic clock ran on), then handles what waited.
+  void pause(node_id id, std::uint64_t ticks);
+  bool paused(node_id id) const;
   node_id add_empty_node();  // a new node with no membership, for add_learner
   void cut(node_id from, node_id to);
   void isolate(node_id id);
@@ -83,6 +87,7 @@ public:
     std::uint64_t conf_changes_applied = 0;
     std::uint64_t lease_ticks = 0;  // ticks in which some node held a valid lease
     std::uint64_t crashes_mid_ready = 0;
+    std::uint64_t pauses = 0;
   };
   const counters& stats() const { return stats_; }
   std::size_t leader_terms() const { return leaders_.size(); }
@@ -95,6 +100,8 @@ public:
   std::set<message_type> drop_types;
 
   fault_options faults;
+  node_id trace_node = no_node;  // debugging: print deliveries to and from this node
+  std::uint64_t trace_from = 0;
 
 private:
   struct proposal {
@@ -110,6 +117,8 @@ private:
     std::map<std::pair<index_t, term_t>, std::string> staged_snapshots;
     std::vector<proposal> proposals;
     std::map<std::uint64_t, index_t> reads;  // context -> highest acknowledged index when the read was issued
+    std::uint64_t paused_until = 0;
+    std::uint64_t missed_ticks = 0;
   };
   struct envelope {
     std::uint64_t deliver_at;

@@ -156,8 +156,10 @@ struct schedule {
 
   // Event rates per tick; each seed draws a profile and then its rates.
   struct rates {
-    double crash = 0, crash_leader = 0, restart = 0.05, pause = 0, pause_leader = 0, partition = 0,
-           leader_cut = 0, heal = 0.02, propose = 0.5, read = 0.1, conf = 0, transfer = 0, compact = 0;
+    double crash = 0, crash_leader = 0, bounce = 0, restart = 0.05, pause = 0, pause_leader = 0, partition = 0,
+           leader_cut = 0, isolate_leader = 0, heal = 0.02, propose = 0.5, read = 0.1, conf = 0, transfer = 0,
+           compact = 0;
+    bool skip_ready = false;
   };
 
   void cut_around_leader() {
@@ -178,12 +180,12 @@ struct schedule {
 
   void run(totals& tot) {
     group = r.below(2) ? 5 : 3;
-    const int profile = static_cast<int>(r.below(3));
+    const int profile = static_cast<int>(r.below(4));
     cfg.election_ticks = 10;
     cfg.heartbeat_ticks = 2;
     cfg.lease_margin_ticks = 2;
     cfg.max_inflight_appends = 1 + r.below(4);
-    cfg.max_entries_per_append = profile == 1 ? 1 + r.below(2) : 1 + r.below(8);
+    cfg.max_entries_per_append = profile == 1 || profile == 2 ? 1 + r.below(2) : 1 + r.below(8);
     cfg.max_uncommitted_entries = 64;
     std::vector<node_id> voters;
     for (int i = 1; i <= group; ++i) voters.push_back(static_cast<node_id>(i));
@@ -209,6 +211,7 @@ struct schedule {
         p.transfer = pct(10);
         p.compact = pct(40);
         p.pause = pct(5);
+        p.bounce = pct(10);
         break;
       case 1:  // leader churn: leaders crash, pause and get cut off often; logs diverge
         p.crash = pct(10);
@@ -222,17 +225,33 @@ struct schedule {
         p.transfer = pct(20);
         p.compact = pct(40);
         break;
+      case 2:  // divergence: leaders cut off while clients still write to them, then healed, crashed, replaced
+        p.partition = 0.01;
+        p.isolate_leader = 0.02 + pct(40);
+        p.crash_leader = pct(20);
+        p.restart = 0.3;
+        p.heal = 0.05 + pct(50);
+        p.skip_ready = true;
+        p.conf = pct(20);
+        p.transfer = pct(10);
+        p.compact = pct(20);
+        break;
       default:  // asymmetric links and stopped processes around the leader
         p.leader_cut = 0.01 + pct(30);
         p.pause = pct(10);
         p.pause_leader = 0.005 + pct(20);
         p.crash = pct(5);
+        p.bounce = pct(20);
         p.heal = 0.04;
         p.conf = pct(20);
         p.transfer = pct(20);
         p.compact = pct(20);
         break;
     }
+    // Some seeds are nearly idle: an up-to-date node can then win an election, which is what stickiness and the
+    // lease must withstand.
+    p.propose = r.below(3) ? 0.02 + pct(600) : 0.02;
+    if (p.skip_ready) c->faults.skip_ready = 0.3;
     const int chaos_ticks = 150 + static_cast<int>(r.below(250));
     if (trace) {
       std::fprintf(stderr, "seed %llu: group %d profile %d drop %.2f dup %.2f delay 1..%d skip %.2f ticks %d\n",
@@ -252,6 +271,13 @@ struct schedule {
         log("crash leader", c->leader());
         c->crash(c->leader());
       }
+      if (chance(r, p.bounce) && !live.empty()) {
+        // kill -9 and an immediate restart: everything not persisted is lost, the process is back at once.
+        const node_id x = pick(r, live);
+        log("bounce", x);
+        c->crash(x);
+        c->restart(x);
+      }
       for (auto id : c->ids()) {
         if (!c->alive(id) && chance(r, p.restart)) {
           log("restart", id);
@@ -270,14 +296,26 @@ struct schedule {
       }
       if (chance(r, p.partition)) partition();
       if (chance(r, p.leader_cut)) cut_around_leader();
+      if (chance(r, p.isolate_leader) && c->leader() != no_node) {
+        log("isolate leader", c->leader());
+        c->isolate(c->leader());
+      }
       if (chance(r, p.heal)) {
         log("heal");
         c->heal();
       }
       if (live.empty()) continue;
       if (chance(r, p.propose)) {
+        // Mostly the newest leader, often any node that still believes it leads (stale leaders diverge).
         const node_id lid = c->leader();
-        const node_id at = lid != no_node && r.below(5) ? lid : pick(r, live);
+        std::vector<node_id> leaders;
+        for (auto id : live) {
+          if (c->get(id)->role() == role::leader) leaders.push_back(id);
+        }
+        const auto dice = r.below(10);
+        const node_id at = lid != no_node && dice < 6   ? lid
+                           : !leaders.empty() && dice < 9 ? pick(r, leaders)
+                                                          : pick(r, live);
         if (!c->paused(at)) c->propose(at, "s" + std::to_string(seed) + "-" + std::to_string(++data_seq));
       }
       if (chance(r, p.read)) {

@@ -197,3 +197,24 @@ TEST_CASE("consensus: read_index confirms after a heartbeat round; a cut-off lea
   CHECK(c.reads_confirmed() == 2);
   CHECK(c.get(l)->role() != role::leader);
 }
+
+TEST_CASE("consensus: a follower commits only what the leader's append proved it holds", "[unit]") {
+  // Node 2 kept index 2..3 from a term-2 leader that never committed them; the term-3 leader has its own index 3.
+  solo f(2, voters({1, 2, 3}));
+  f.storage.append({entry{2, 2, entry_type::normal, "a"}, entry{2, 3, entry_type::normal, "stale"}});
+  f.storage.set_hard_state({2, no_node, 1});
+  f.restart();
+  message app = msg(message_type::append, 1, 2, 3);
+  app.index = 1;
+  app.log_term = 1;
+  app.entries = {entry{2, 2, entry_type::normal, "a"}};  // agrees up to 2; says nothing about our 3
+  app.commit = 3;
+  f.step(app);
+  CHECK(f.core->commit_index() == 2);
+  // A heartbeat carries at most the follower's known match, and the follower never commits past its log.
+  message hb = msg(message_type::heartbeat, 1, 2, 3);
+  hb.commit = 2;
+  f.step(hb);
+  CHECK(f.core->commit_index() == 2);
+  for (const auto& e : f.applied) CHECK(e.data != "stale");
+}

@@ -3,7 +3,7 @@
 // asymmetric, leader isolated), crashes that lose unpersisted state, restarts, proposals, reads, membership
 // changes, leadership transfers and compaction; then healing and a convergence check.
 //
-//   BENTO_RAFT_SIM_SEEDS=N   run N schedules (default 2000)
+//   BENTO_RAFT_SIM_SEEDS=N   run N schedules (default 5000)
 //   BENTO_RAFT_SIM_FIRST=K   start at seed K (default 1)
 //   BENTO_RAFT_SIM_SEED=S    replay seed S only, with a trace of its events
 //   BENTO_RAFT_SIM_KEEP_GOING=1  run every seed and report all failing ones (how often a bug shows)
@@ -395,7 +395,7 @@ TEST_CASE("raft sim: seeded fault schedules keep election safety, log matching, 
   std::signal(SIGABRT, on_abort);
   const std::uint64_t only = env_u64("BENTO_RAFT_SIM_SEED", 0);
   const std::uint64_t first = only ? only : env_u64("BENTO_RAFT_SIM_FIRST", 1);
-  const std::uint64_t count = only ? 1 : env_u64("BENTO_RAFT_SIM_SEEDS", 2000);
+  const std::uint64_t count = only ? 1 : env_u64("BENTO_RAFT_SIM_SEEDS", 5000);
   const bool keep_going = env_u64("BENTO_RAFT_SIM_KEEP_GOING", 0) != 0;
   std::vector<std::uint64_t> failed;
   std::string first_failure;

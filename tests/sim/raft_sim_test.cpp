@@ -7,6 +7,7 @@
 //   BENTO_RAFT_SIM_FIRST=K   start at seed K (default 1)
 //   BENTO_RAFT_SIM_SEED=S    replay seed S only, with a trace of its events
 //   BENTO_RAFT_SIM_KEEP_GOING=1  run every seed and report all failing ones (how often a bug shows)
+//   BENTO_RAFT_SIM_TRACE_NODE=N, BENTO_RAFT_SIM_TRACE_FROM=T  print deliveries to and from node N from tick T
 //
 // The lease check assumes every node ticks at the same rate: the simulation ticks all nodes together.
 #include "tests/sim/sim_cluster.hpp"

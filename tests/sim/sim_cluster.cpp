@@ -24,6 +24,21 @@ state_machine decode_sm(const std::string& s) {
   return sm;
 }
 
+std::string describe(const message& m, bool dropped) {
+  std::ostringstream os;
+  os << to_string(m.type) << ' ' << m.from << "->" << m.to << " term " << m.term << " index " << m.index
+     << " log_term " << m.log_term << " entries " << m.entries.size() << " commit " << m.commit
+     << (m.reject ? " reject hint " + std::to_string(m.reject_hint) : std::string()) << " context " << m.context;
+  if (m.type == message_type::install_snapshot) {
+    os << " snapshot " << m.snapshot.index << '/' << m.snapshot.term << " voters";
+    for (auto v : m.snapshot.members.voters) os << ' ' << v;
+    os << " learners";
+    for (auto v : m.snapshot.members.learners) os << ' ' << v;
+  }
+  if (dropped) os << " DROPPED";
+  return os.str();
+}
+
 template <class... A> [[noreturn]] void fail(A&&... parts) {
   std::ostringstream os;
   (os << ... << parts);
@@ -175,12 +190,7 @@ void cluster::deliver_due() {
       if (auto* sender = get(m.from)) sender->report_snapshot(m.to, !dropped);
     }
     if (trace_node != no_node && (m.to == trace_node || m.from == trace_node) && now_ >= trace_from) {
-      std::fprintf(stderr, "    t%llu %s %llu->%llu term %llu idx %llu lt %llu n %zu commit %llu rej %d hint %llu snap %llu%s\n",
-                   (unsigned long long)now_, to_string(m.type), (unsigned long long)m.from, (unsigned long long)m.to,
-                   (unsigned long long)m.term, (unsigned long long)m.index, (unsigned long long)m.log_term,
-                   m.entries.size(), (unsigned long long)m.commit, m.reject, (unsigned long long)m.reject_hint,
-                   (unsigned long long)m.snapshot.index, dropped ? " DROPPED" : "");
-      if (m.type == message_type::install_snapshot) { std::fprintf(stderr, "      snap term %llu voters", (unsigned long long)m.snapshot.term); for (auto v : m.snapshot.members.voters) std::fprintf(stderr, " %llu", (unsigned long long)v); std::fprintf(stderr, " learners"); for (auto v : m.snapshot.members.learners) std::fprintf(stderr, " %llu", (unsigned long long)v); std::fprintf(stderr, "\n"); }
+      std::fprintf(stderr, "    t%llu %s\n", static_cast<unsigned long long>(now_), describe(m, dropped).c_str());
     }
     if (dropped) continue;
     member& mb = to->second;

@@ -288,24 +288,36 @@ void cluster::apply(member& mb, const entry& e) {
 
 void cluster::tick() {
   ++now_;
-  for (auto& [id, mb] : members_) {
-    if (!mb.core || mb.paused_until > now_ || mb.missed_ticks == 0) continue;
-    // Resumed: the clock ran on while it was stopped; time is caught up before anything else is handled.
-    for (; mb.missed_ticks > 0; --mb.missed_ticks) mb.core->tick();
-  }
-  deliver_due();
-  for (auto& [id, mb] : members_) {
-    if (!mb.core || mb.paused_until > now_) continue;
-    if (faults.skip_ready > 0 && rng_.below(1'000'000) < faults.skip_ready * 1'000'000) continue;
-    process_ready(mb);
-  }
+  // Time first: a node's timers fire, then it handles what arrived, then its driver writes and sends. Whatever a
+  // tick started (a heartbeat round) leaves in the same tick, so a round's recorded tick is as late as it can be.
   for (auto& [id, mb] : members_) {
     if (!mb.core) continue;
     if (mb.paused_until > now_) {
       ++mb.missed_ticks;
-    } else {
-      mb.core->tick();
+      continue;
     }
+    // Resumed: the clock ran on while it was stopped; time is caught up before anything else is handled.
+    for (; mb.missed_ticks > 0; --mb.missed_ticks) mb.core->tick();
+    int ticks = 1;
+    if (faults.tick_jitter > 0 && rng_.below(1'000'000) < faults.tick_jitter * 1'000'000) {
+      // Late by one, or catching up: the count never strays more than one tick from true time, in one
+      // direction only, as with a fixed phase between tick boundaries.
+      ticks = mb.tick_late ? 2 : 0;
+      mb.tick_late = !mb.tick_late;
+    }
+    for (int i = 0; i < ticks; ++i) mb.core->tick();
+  }
+  // Messages with no delay (faster than a tick) go back and forth within the tick, a bounded number of times.
+  for (int round = 0; round < 8; ++round) {
+    deliver_due();
+    for (auto& [id, mb] : members_) {
+      if (!mb.core || mb.paused_until > now_) continue;
+      if (faults.skip_ready > 0 && rng_.below(1'000'000) < faults.skip_ready * 1'000'000) continue;
+      process_ready(mb);
+    }
+    const bool more = std::any_of(in_flight_.begin(), in_flight_.end(),
+                                  [&](const envelope& e) { return e.deliver_at <= now_ && !paused(e.m.to); });
+    if (!more) break;
   }
   check_tick();
 }

@@ -24,12 +24,16 @@ struct violation : std::runtime_error {
 struct fault_options {
   double drop = 0;
   double duplicate = 0;
-  int min_delay = 1;  // ticks
+  int min_delay = 1;  // ticks; 0 = faster than a tick (delivered within the same tick)
   int max_delay = 1;
   double long_delay = 0;  // chance of a delay of long_delay_ticks (stale messages)
   int long_delay_ticks = 30;
   double skip_ready = 0;   // chance a node leaves its ready unprocessed for a tick (widens crash windows)
   double crash_mid_ready = 0;  // chance a node crashes right after persisting, before sending or applying
+  // Chance per tick that a node's tick comes one global tick late (or catches up): its tick count over any
+  // interval is then within one of the true elapsed ticks, which is what a fixed phase offset between nodes'
+  // tick boundaries does. lease_margin_ticks = 2 covers exactly that (rates stay equal: no drift).
+  double tick_jitter = 0;
 };
 
 // The replicated state machine: a hash chain over every applied entry, so two replicas agree iff their chains do.
@@ -119,6 +123,7 @@ private:
     std::map<std::uint64_t, index_t> reads;  // context -> highest acknowledged index when the read was issued
     std::uint64_t paused_until = 0;
     std::uint64_t missed_ticks = 0;
+    bool tick_late = false;  // owes one tick
   };
   struct envelope {
     std::uint64_t deliver_at;

@@ -23,6 +23,7 @@
 #include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
 #include "actors/store/store_layout.hpp"
+#include "cluster/shard/shard_replica.hpp"
 #include "cluster/local_router.hpp"
 #include "node/auth/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
@@ -35,6 +36,7 @@
 #include "node/metrics/node_metrics.hpp"
 #include "node/node_config.hpp"
 #include "node/runtime.hpp"
+#include "node/node_identity.hpp"
 #include "node/secret_file.hpp"
 #include "node/data_dir.hpp"
 #include "protocol/domain/calendar.hpp"
@@ -98,7 +100,38 @@ int run(const node::node_config& cfg, sigset_t signals) {
     spdlog::critical("node.start_failed reason=store_layout error={}", layout.error().message);
     return layout.error().code == domain::errc::invalid_argument ? exit_config : exit_runtime;
   }
+  // The node's id is part of every replication group it founded: it is fixed with the data dir.
+  auto node_id = node::settle_node_id(*store, cfg.node_id, cfg.node_id_given);
+  if (!node_id) {
+    spdlog::critical("node.start_failed reason=node_id error={}", node_id.error().message);
+    return exit_config;
+  }
   store::shard_set shards(*store);
+  // Every shard is a replication group; with no peers (this version), a group of one voter: this node. Entities
+  // commit through it (shard_store's committer), which writes each batch with its log entry.
+  std::vector<std::unique_ptr<cluster::shard::shard_replica>> replicas;
+  {
+    cluster::consensus::membership alone;
+    alone.voters = {cluster::shard::member_id(*node_id)};
+    for (domain::shard_id s = 0; s < shards.count(); ++s) {
+      cluster::shard::replica_options ro;
+      ro.raft.id = cluster::shard::member_id(*node_id);
+      ro.raft.seed = ro.raft.id ^ s;
+      ro.keep_entries = 0;
+      auto replica = cluster::shard::shard_replica::open(shards.of(s), s, ro, alone);
+      if (!replica) {
+        spdlog::critical("node.start_failed reason=shard_replica shard={} error={}", s, replica.error().message);
+        return exit_runtime;
+      }
+      if (!(*replica)->campaign_alone()) {
+        spdlog::critical("node.start_failed reason=shard_leadership shard={} (is this node a member of it?)", s);
+        return exit_runtime;
+      }
+      auto* r = replica->get();
+      shards.of(s).set_committer([r](store::write_batch& b) { return r->commit(b); });
+      replicas.push_back(std::move(*replica));
+    }
+  }
 
   node::revocation_list revocations(*store);
   if (auto loaded = revocations.load(domain::now_ms() / 1000); !loaded) {

@@ -131,6 +131,7 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
   char host[HOST_NAME_MAX + 1] = {0};
   if (::gethostname(host, sizeof host - 1) == 0)
     cfg.node_id = host;
+  cfg.node_id_given = r.raw("BENTO_NODE_ID") != nullptr;
   r.text("BENTO_NODE_ID", cfg.node_id, 64);
   for (char c : cfg.node_id)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {

@@ -16,7 +16,8 @@ struct node_config {
   uint16_t client_port = 7410;
   uint16_t cluster_port = 4710;
   std::string data_dir = "./data";
-  std::string node_id;          // default: host name
+  std::string node_id;          // default: the one recorded in the data dir, else the host name
+  bool node_id_given = false;   // BENTO_NODE_ID was set (a data dir formed under another id refuses it)
   std::string log_level = "info";
   std::string secret;           // token signing key; empty: generated once and kept in the data dir
   std::string time_zone = "Asia/Taipei";

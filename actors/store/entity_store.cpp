@@ -16,7 +16,7 @@ namespace bento::store {
 
 namespace {
 
-const char* const column_names[] = {"entities", "events", "indexes", "outbox", "meta", "catalog"};
+const char* const column_names[] = {"entities", "events", "indexes", "outbox", "meta", "catalog", "raft"};
 
 domain::failure storage_error(const rocksdb::Status& s) {
   return domain::fail(domain::errc::storage_failure, "store: " + s.ToString());
@@ -74,6 +74,17 @@ void write_batch::put(column cf, std::string_view key, std::string_view value) {
 
 void write_batch::erase(column cf, std::string_view key) {
   ops_.push_back(op{cf, true, std::string(key), {}});
+}
+
+void write_batch::erase_range(column cf, std::string_view from, std::string_view to) {
+  ops_.push_back(op{cf, true, std::string(from), std::string(to), true});
+}
+
+void write_batch::append(const write_batch& other) {
+  ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
+  events_.insert(events_.end(), other.events_.begin(), other.events_.end());
+  if (!shard_)
+    shard_ = other.shard_;
 }
 
 void write_batch::append_event(domain::event ev) {
@@ -167,8 +178,9 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
     return domain::fail(domain::errc::storage_failure, "store: events belong to a shard");
   rocksdb::WriteBatch wb;
   for (auto& o : batch.ops_) {
-    auto status = o.erase ? wb.Delete(impl_->cf(o.cf), slice(o.key))
-                          : wb.Put(impl_->cf(o.cf), slice(o.key), slice(o.value));
+    auto status = o.range   ? wb.DeleteRange(impl_->cf(o.cf), slice(o.key), slice(o.value))
+                  : o.erase ? wb.Delete(impl_->cf(o.cf), slice(o.key))
+                            : wb.Put(impl_->cf(o.cf), slice(o.key), slice(o.value));
     if (!status.ok())
       return storage_error(status);
   }

@@ -22,7 +22,8 @@ namespace bento::store {
 
 // entities, indexes, outbox, events: an entity's state, written in its shard's key range (see shard_store).
 // meta, catalog: node-local (bookkeeping; read models built from events), never part of a shard.
-enum class column : uint8_t { entities = 0, events = 1, indexes = 2, outbox = 3, meta = 4, catalog = 5 };
+// raft: each replication group's log, hard state and applied index (cluster/shard), keyed by group.
+enum class column : uint8_t { entities = 0, events = 1, indexes = 2, outbox = 3, meta = 4, catalog = 5, raft = 6 };
 
 /// Columns whose keys belong to a shard (prefixed by domain::shard_prefix).
 constexpr bool sharded(column c) noexcept {
@@ -42,6 +43,8 @@ class write_batch {
 public:
   void put(column cf, std::string_view key, std::string_view value);
   void erase(column cf, std::string_view key);
+  /// Erases every key in [from, to) (RocksDB DeleteRange: one tombstone however many keys).
+  void erase_range(column cf, std::string_view from, std::string_view to);
   /// Events get their sequence number at commit (per shard) and are published to the listener after the write.
   void append_event(domain::event ev);
   bool empty() const noexcept { return ops_.empty() && events_.empty(); }
@@ -51,12 +54,22 @@ public:
 private:
   friend class entity_store;
   friend class shard_store;
+public:
   struct op {
     column cf;
     bool erase;
     std::string key;
-    std::string value;
+    std::string value; // with range: the end key (exclusive)
+    bool range = false;
   };
+  /// What the batch holds (replication encodes it into a log entry).
+  const std::vector<op>& ops() const noexcept { return ops_; }
+  const std::vector<domain::event>& events() const noexcept { return events_; }
+  const std::optional<domain::shard_id>& shard() const noexcept { return shard_; }
+  /// Appends another batch's writes and events (a replica applying an entry with its bookkeeping).
+  void append(const write_batch& other);
+
+private:
   std::vector<op> ops_;
   std::vector<domain::event> events_;
   std::optional<domain::shard_id> shard_;

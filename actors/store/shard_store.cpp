@@ -40,11 +40,20 @@ domain::outcome<domain::unit_t> shard_store::scan_reverse(column cf, std::string
 }
 
 domain::outcome<domain::unit_t> shard_store::commit(write_batch& batch) {
-  for (auto& op : batch.ops_)
-    if (sharded(op.cf))
-      op.key = stored_key(op.cf, op.key);
-  batch.set_shard(shard_);
+  if (committer_)
+    return committer_(batch);
+  prefix_keys(batch);
   return db_.commit(batch);
+}
+
+void shard_store::prefix_keys(write_batch& batch) const {
+  for (auto& op : batch.ops_)
+    if (sharded(op.cf)) {
+      op.key = stored_key(op.cf, op.key);
+      if (op.range)
+        op.value = stored_key(op.cf, op.value);
+    }
+  batch.set_shard(shard_);
 }
 
 } // namespace bento::store

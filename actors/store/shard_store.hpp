@@ -28,8 +28,15 @@ public:
                                        const entity_store::visitor& fn) const;
   domain::outcome<domain::unit_t> scan_reverse(column cf, std::string_view prefix, std::string_view start_before,
                                                const entity_store::visitor& fn) const;
-  /// Writes the batch in this shard's key range, its events numbered in this shard's sequence.
+  /// Writes the batch in this shard's key range, its events numbered in this shard's sequence; through the
+  /// shard's replication group when one is attached (set_committer).
   domain::outcome<domain::unit_t> commit(write_batch& batch);
+  /// Moves the batch's keys into this shard's range (what commit does before writing).
+  void prefix_keys(write_batch& batch) const;
+
+  /// The replication layer takes over commits (cluster/shard): entities keep calling commit() as before.
+  using committer = std::function<domain::outcome<domain::unit_t>(write_batch&)>;
+  void set_committer(committer c) { committer_ = std::move(c); }
   void after_durable(std::function<void(bool)> done) { db_.after_durable(std::move(done)); }
 
   /// The stored key of `key` in column `cf` (prefixed in the shard's columns).
@@ -39,6 +46,7 @@ private:
   entity_store& db_;
   domain::shard_id shard_;
   std::string prefix_;
+  committer committer_;
 };
 
 } // namespace bento::store

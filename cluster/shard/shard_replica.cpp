@@ -1,0 +1,182 @@
+#include "cluster/shard/shard_replica.hpp"
+
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+
+#include "cluster/shard/entry_codec.hpp"
+
+namespace bento::cluster::shard {
+
+using namespace bento::cluster::consensus;
+
+consensus::node_id member_id(const std::string& node_name) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : node_name) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h == 0 ? 1 : h;
+}
+
+domain::outcome<std::unique_ptr<shard_replica>> shard_replica::open(store::shard_store& shard, group_id group,
+                                                                  replica_options options,
+                                                                  const membership& founders) {
+  std::unique_ptr<shard_replica> r(new shard_replica(shard, group, options));
+  auto storage = raft_storage::open(shard.db(), group);
+  if (!storage)
+    return storage.error();
+  r->storage_ = std::move(*storage);
+  if (r->storage_->empty() && founders.contains(options.raft.id))
+    if (auto done = r->storage_->bootstrap(founders); !done)
+      return done.error();
+  r->node_ = std::make_unique<consensus::node>(options.raft, *r->storage_, r->storage_->applied());
+  std::lock_guard lock(r->mutex_);
+  r->drain_locked(); // committed entries not applied before a crash are applied now
+  return r;
+}
+
+void shard_replica::set_sender(sender s) {
+  std::lock_guard lock(mutex_);
+  send_ = std::move(s);
+}
+
+void shard_replica::drain_locked() {
+  while (node_->has_ready()) {
+    auto rd = node_->get_ready();
+    // 1. Persist (log, hard state) and apply what is committed, in one atomic write: entries committed in this
+    //    ready are durable on a majority already, so applying them with the persist is safe, and a crash
+    //    between the two cannot leave the applied index behind the state.
+    store::write_batch batch;
+    storage_->stage(rd, batch);
+    index_t applied = 0;
+    for (auto& e : rd.committed_entries) {
+      applied = e.index;
+      if (e.type != entry_type::normal || e.data.empty())
+        continue;
+      store::write_batch change;
+      if (!decode_batch(e.data, change)) {
+        // A committed entry this node cannot read: continuing would leave the replica silently different.
+        spdlog::critical("shard.undecodable_entry group={} index={}", group_, e.index);
+        std::abort();
+      }
+      shard_.prefix_keys(change);
+      batch.append(change);
+    }
+    if (applied > 0)
+      storage_->stage_applied(applied, batch);
+    if (!batch.empty()) {
+      batch.set_shard(shard_.shard());
+      auto done = shard_.db().commit(batch);
+      if (!done) {
+        // The core already believes this ready is durable once advanced: not advancing and stopping is the
+        // only safe answer (a restart reloads what is really on disk).
+        spdlog::critical("shard.persist_failed group={} error={}", group_, done.error().message);
+        std::abort();
+      }
+    }
+    storage_->written(rd);
+    if (applied > 0)
+      storage_->applied_written(applied);
+    // 2. Send (only now: what they promise is durable).
+    if (send_)
+      for (auto& m : rd.messages)
+        send_(m);
+    node_->advance(rd);
+  }
+  maybe_compact_locked();
+  update_alone_locked();
+}
+
+void shard_replica::maybe_compact_locked() {
+  auto applied = storage_->applied();
+  if (applied <= storage_->snapshot().index + options_.keep_entries)
+    return;
+  // Compact in steps, not after every entry: one range tombstone per step.
+  auto upto = applied - options_.keep_entries;
+  if (options_.keep_entries == 0 && upto < storage_->snapshot().index + 256)
+    return;
+  auto [err, meta] = node_->compact(upto);
+  if (err != errc::ok)
+    return;
+  store::write_batch batch;
+  storage_->stage_compaction(meta, batch);
+  if (auto done = shard_.db().commit(batch); !done) {
+    spdlog::error("shard.compaction_failed group={} error={}", group_, done.error().message);
+    return;
+  }
+  storage_->compaction_written(meta);
+}
+
+void shard_replica::update_alone_locked() {
+  const auto& members = node_->membership();
+  alone_ = node_->role() == role::leader && node_->committed_in_term() && members.voters.size() == 1
+           && members.learners.empty() && members.is_voter(options_.raft.id);
+}
+
+domain::outcome<domain::unit_t> shard_replica::commit(store::write_batch& batch) {
+  {
+    std::shared_lock alone(alone_gate_);
+    if (alone_) {
+      shard_.prefix_keys(batch);
+      return shard_.db().commit(batch);
+    }
+  }
+  std::lock_guard lock(mutex_);
+  auto proposed = node_->propose(encode_batch(batch));
+  if (!proposed.ok())
+    return domain::fail(domain::errc::storage_failure,
+                        std::string("shard ") + std::to_string(group_) + " cannot take writes here: "
+                          + to_string(proposed.error));
+  drain_locked();
+  // The entity's events reach listeners (the catalog) when applied, through the store's commit.
+  return domain::unit;
+}
+
+void shard_replica::tick() {
+  std::lock_guard lock(mutex_);
+  node_->tick();
+  drain_locked();
+}
+
+void shard_replica::step(const message& m) {
+  std::lock_guard lock(mutex_);
+  node_->step(m);
+  drain_locked();
+}
+
+bool shard_replica::campaign_alone(int max_ticks) {
+  std::lock_guard lock(mutex_);
+  for (int i = 0; i < max_ticks && node_->role() != role::leader; ++i) {
+    node_->tick();
+    drain_locked();
+  }
+  // A leader serves once an entry of its term is committed (its noop): a single voter commits it at once.
+  for (int i = 0; i < max_ticks && node_->role() == role::leader && !node_->committed_in_term(); ++i) {
+    node_->tick();
+    drain_locked();
+  }
+  return node_->role() == role::leader && node_->committed_in_term();
+}
+
+bool shard_replica::is_leader() const {
+  std::lock_guard lock(mutex_);
+  return node_->role() == role::leader;
+}
+
+index_t shard_replica::applied() const {
+  std::lock_guard lock(mutex_);
+  return storage_->applied();
+}
+
+index_t shard_replica::commit_index() const {
+  std::lock_guard lock(mutex_);
+  return node_->commit_index();
+}
+
+term_t shard_replica::term() const {
+  std::lock_guard lock(mutex_);
+  return node_->term();
+}
+
+} // namespace bento::cluster::shard

@@ -1,0 +1,86 @@
+#pragma once
+// One node's member of one shard's replication group: drives the consensus core (ticks, peer messages,
+// proposals), persists what it must (log, hard state) in the same RocksDB write as the entries it applies to the
+// shard's key range, and sends what the core wants sent. Entities commit through it (shard_store's committer):
+//   - a group of one voter (a single node, today's dev mode) commits on its own write: an entity's batch is
+//     written with its log entry before commit() returns, the cost and the semantics of a plain store commit;
+//   - with several voters, commit() proposes and returns; the entry is applied once a majority holds it
+//     (replies wait for that: the cluster router's job).
+// Thread-safe: entity actors commit from scheduler threads, a driver ticks and steps from another.
+//
+// A group whose only voter is this leader has no one to replicate to: its entities' batches are written
+// straight to the shard's key range (no log entry is kept, exactly today's single-node write path), under a
+// shared lock; anything that could give the group another member takes that lock exclusively, so from the
+// first multi-member configuration on, every write goes through the log, and a new member's snapshot holds
+// every write made before.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+
+#include "actors/store/shard_store.hpp"
+#include "cluster/consensus/node.hpp"
+#include "cluster/shard/raft_storage.hpp"
+
+namespace bento::cluster::shard {
+
+struct replica_options {
+  consensus::node_config raft;
+  /// Entries kept past the applied index before the log is compacted (lagging followers need them; a single
+  /// voter needs none).
+  consensus::index_t keep_entries = 10'000;
+};
+
+class shard_replica {
+public:
+  using sender = std::function<void(const consensus::message&)>;
+
+  /// Opens the group's storage; a group never written here is bootstrapped with `founders` (when this node is
+  /// one of them), so a first start forms it.
+  static domain::outcome<std::unique_ptr<shard_replica>> open(store::shard_store& shard, group_id group,
+                                                             replica_options options,
+                                                             const consensus::membership& founders);
+
+  /// An entity's write batch through the group (see above). Fails with not_leader-like storage_failure when
+  /// this member cannot take writes.
+  domain::outcome<domain::unit_t> commit(store::write_batch& batch);
+
+  void tick();
+  void step(const consensus::message& m);
+  void set_sender(sender s);
+
+  /// Ticks until this member leads (a single voter elects itself); false if it did not within `max_ticks`.
+  bool campaign_alone(int max_ticks = 200);
+
+  bool is_leader() const;
+  consensus::index_t applied() const;
+  consensus::index_t commit_index() const;
+  consensus::term_t term() const;
+  group_id group() const noexcept { return group_; }
+
+private:
+  shard_replica(store::shard_store& shard, group_id group, replica_options options)
+    : shard_(shard), group_(group), options_(options) {}
+  /// Persists, sends, applies and advances every ready the core has. Caller holds mutex_.
+  void drain_locked();
+  void maybe_compact_locked();
+  /// Whether this member alone makes the group (leader, the only voter, no learners). Caller holds mutex_.
+  void update_alone_locked();
+
+  store::shard_store& shard_;
+  group_id group_;
+  replica_options options_;
+  mutable std::mutex mutex_;
+  std::shared_mutex alone_gate_; // shared: direct writes of a lone leader; exclusive: what may add a member
+  std::atomic<bool> alone_{false};
+  std::unique_ptr<raft_storage> storage_;
+  std::unique_ptr<consensus::node> node_;
+  sender send_;
+};
+
+/// A stable consensus id for a node name (FNV-1a 64, never 0).
+consensus::node_id member_id(const std::string& node_name);
+
+} // namespace bento::cluster::shard

@@ -9,6 +9,7 @@
 #include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
 #include "actors/store/store_layout.hpp"
+#include "cluster/shard/raft_wire.hpp"
 #include "cluster/shard/shard_replica.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -140,4 +141,34 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
       auto b = order_batch(99);
       CHECK_FALSE(m.replica->commit(b));
     }
+}
+
+TEST_CASE("raft wire: messages of many groups round trip in one frame; garbage is refused", "[unit]") {
+  std::vector<shard::group_message> out;
+  consensus::message append;
+  append.type = consensus::message_type::append;
+  append.from = 1;
+  append.to = 2;
+  append.term = 3;
+  append.index = 10;
+  append.log_term = 2;
+  append.entries = {consensus::entry{3, 11, consensus::entry_type::normal, "batch"}};
+  append.commit = 9;
+  consensus::message beat;
+  beat.type = consensus::message_type::heartbeat;
+  beat.from = 1;
+  beat.to = 2;
+  beat.term = 3;
+  beat.context = 77;
+  auto bytes = shard::encode_raft_batch({{5, append}, {9, beat}});
+  REQUIRE(shard::decode_raft_batch(bytes, out));
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].group == 5);
+  CHECK(out[0].message.entries.at(0).data == "batch");
+  CHECK(out[0].message.entries.at(0).index == 11);
+  CHECK(out[1].message.context == 77);
+  CHECK_FALSE(shard::decode_raft_batch("\xff\xff\xff", out));
+  auto cut = bytes.substr(0, bytes.size() / 2);
+  CHECK_FALSE(shard::decode_raft_batch(cut, out));
+  CHECK_FALSE(shard::decode_raft_batch(bytes, out, 1)); // more messages than a frame may carry
 }

@@ -128,7 +128,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
         return exit_runtime;
       }
       auto* r = replica->get();
-      shards.of(s).set_committer([r](store::write_batch& b) { return r->commit(b); });
+      shards.of(s).set_writer(r);
       replicas.push_back(std::move(*replica));
     }
   }

@@ -17,6 +17,9 @@ using entity_down_atom = caf::atom_constant<caf::atom("entdown")>;
 /// To the router: activate order/<id> (the crash-recovery sweep). The activation itself does the recovery.
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+/// From a shard replica to an entity: its writes up to this index are committed (true) or cannot be known to be
+/// (false: leadership lost). See reply_gate.
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using hash_atom = caf::atom_constant<caf::atom("hash")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 

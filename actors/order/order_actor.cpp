@@ -7,6 +7,7 @@
 
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
+#include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/order/order_state.hpp"
 #include "actors/order_index/order_index_writes.hpp"
@@ -40,6 +41,7 @@ struct order_actor_state {
   bool settling = false; // a settle or finalize request is out
   settling_gauge gauge;
   uint32_t settle_failures = 0;
+  reply_gate replies; // answers waiting for this order's writes to be committed
   static inline const char* name = "order";
 };
 
@@ -201,7 +203,7 @@ void ask_restaurant(self_ptr self, caf::typed_response_promise<order> rp) {
           rp.deliver(make_error(fail(errc::outcome_unknown, "the order could not be stored")));
           return;
         }
-        rp.deliver(*st.rules.current());
+        deliver_gated(self, *st.ctx->store, st.replies, rp, *st.rules.current());
       },
       [self, rp](caf::error& err) mutable {
         auto& st = self->state;
@@ -258,7 +260,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       if (!decision)
         return make_error(decision.error());
       if (decision->replay)
-        return decision->order;
+        return gated(self, *st.ctx->store, st.replies, std::move(decision->order));
       if (!commit(self, std::move(decision->order), nullptr))
         return make_error(fail(errc::storage_failure, "could not record the order"));
       auto rp = self->make_response_promise<order>();
@@ -271,7 +273,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       auto o = st.rules.read(cmd.caller);
       if (!o)
         return make_error(o.error());
-      return std::move(*o);
+      return gated(self, *st.ctx->store, st.replies, std::move(*o));
     },
     [self](transition_order& cmd) -> caf::result<order> {
       auto& st = self->state;
@@ -288,7 +290,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
           return make_error(fail(errc::storage_failure, "the order could not be stored"));
         if (kind)
           settle(self);
-        return *st.rules.current();
+        return gated(self, *st.ctx->store, st.replies, *st.rules.current());
       }
       if (!commit(self, std::move(plan->next), nullptr))
         return make_error(fail(errc::storage_failure, "could not record the cancellation"));
@@ -307,7 +309,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       if (!next->intent) {
         if (!commit(self, std::move(*next), "order.updated"))
           return make_error(fail(errc::storage_failure, "the order could not be stored"));
-        return *st.rules.current();
+        return gated(self, *st.ctx->store, st.replies, *st.rules.current());
       }
       if (!commit(self, std::move(*next), nullptr))
         return make_error(fail(errc::storage_failure, "could not record the edit"));
@@ -315,8 +317,13 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       ask_restaurant(self, rp);
       return rp;
     },
+    [self](committed_atom, uint64_t index, bool ok) { self->state.replies.release(index, ok); },
     [self](evict_atom) {
       auto& st = self->state;
+      if (!st.replies.empty()) {
+        schedule_idle_tick(self, *st.ctx); // passivates once the answers have left
+        return;
+      }
       if (st.rules.has_intent()) {
         // Stopping now could leave the change unsettled until the next start: settle first; the idle tick
         // passivates the order once it is done.
@@ -330,6 +337,10 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     },
     [self](idle_tick_atom) {
       auto& st = self->state;
+      if (!st.replies.empty()) {
+        schedule_idle_tick(self, *st.ctx);
+        return;
+      }
       if (st.rules.has_intent()) {
         settle(self); // the last attempt failed (restaurant unreachable): retry rather than passivate
         schedule_idle_tick(self, *st.ctx);

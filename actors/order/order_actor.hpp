@@ -16,7 +16,7 @@ using order_actor = caf::typed_actor<caf::replies_to<domain::place_order>::with<
                                      caf::replies_to<domain::transition_order>::with<domain::order>,
                                      caf::replies_to<domain::edit_order>::with<domain::order>,
                                      caf::reacts_to<idle_tick_atom>, caf::reacts_to<evict_atom>,
-                                     caf::reacts_to<wake_atom>>;
+                                     caf::reacts_to<wake_atom>, caf::reacts_to<committed_atom, uint64_t, bool>>;
 
 order_actor spawn_order_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string id);
 

@@ -7,6 +7,7 @@
 
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
+#include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/restaurant/restaurant_records.hpp"
 #include "actors/restaurant/restaurant_state.hpp"
@@ -25,6 +26,7 @@ struct restaurant_actor_state {
   std::string id;
   restaurant_state rules;
   idle_state idle;
+  reply_gate replies; // answers waiting for this restaurant's writes to be committed
   static inline const char* name = "restaurant";
 };
 
@@ -143,7 +145,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       if (auto err = persist(self, r->change))
         return err;
       spdlog::info("restaurant.created restaurant={} owner={}", st.id, r->value.owner_id);
-      return std::move(r->value);
+      return gated(self, *st.ctx->store, st.replies, std::move(r->value));
     },
     [self](upsert_menu_item& cmd) -> caf::result<upsert_result> {
       auto& st = self->state;
@@ -153,7 +155,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return make_error(r.error());
       if (auto err = persist(self, r->change))
         return err;
-      return std::move(r->value);
+      return gated(self, *st.ctx->store, st.replies, std::move(r->value));
     },
     [self](patch_menu_item& cmd) -> caf::result<upsert_result> {
       auto& st = self->state;
@@ -163,7 +165,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return make_error(r.error());
       if (auto err = persist(self, r->change))
         return err;
-      return std::move(r->value);
+      return gated(self, *st.ctx->store, st.replies, std::move(r->value));
     },
     [self](delete_menu_item& cmd) -> caf::result<bool> {
       auto& st = self->state;
@@ -173,14 +175,14 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return make_error(r.error());
       if (auto err = persist(self, *r))
         return err;
-      return true;
+      return gated(self, *st.ctx->store, st.replies, true);
     },
     [self](get_menu& cmd) -> caf::result<menu_view> {
       auto& st = self->state;
       st.idle.touch();
       if (!st.rules.exists())
         return make_error(fail(errc::not_found, "restaurant not found"));
-      return st.rules.menu(today(st), cmd.date);
+      return gated(self, *st.ctx->store, st.replies, st.rules.menu(today(st), cmd.date));
     },
     [self](set_reservation& cmd) -> caf::result<reservation_result> {
       auto& st = self->state;
@@ -196,7 +198,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         self->quit(caf::exit_reason::kill);
         return make_error(fail(errc::outcome_unknown, "crashed (test)"));
       }
-      return std::move(r->value);
+      return gated(self, *st.ctx->store, st.replies, std::move(r->value));
     },
     [self](settle_reservation& cmd) -> caf::result<settle_result> {
       auto& st = self->state;
@@ -206,7 +208,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       auto r = st.rules.settle(cmd, today(st));
       if (auto err = persist(self, r.change))
         return err;
-      return std::move(r.value);
+      return gated(self, *st.ctx->store, st.replies, std::move(r.value));
     },
     [self](finalize_reservation& cmd) -> caf::result<bool> {
       auto& st = self->state;
@@ -215,16 +217,25 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return err;
       if (auto err = persist(self, st.rules.finalize(cmd, today(st))))
         return err;
-      return true;
+      return gated(self, *st.ctx->store, st.replies, true);
     },
     [self](evict_atom) {
       auto& st = self->state;
+      if (!st.replies.empty()) {
+        schedule_idle_tick(self, *st.ctx); // passivates once the answers have left
+        return;
+      }
       request_passivation(self, st.idle, *st.ctx, keys::restaurant_entity(st.id));
     },
     [self](idle_tick_atom) {
       auto& st = self->state;
+      if (!st.replies.empty()) {
+        schedule_idle_tick(self, *st.ctx);
+        return;
+      }
       on_idle_tick(self, st.idle, *st.ctx, keys::restaurant_entity(st.id), st.rules.exists());
     },
+    [self](committed_atom, uint64_t index, bool ok) { self->state.replies.release(index, ok); },
   };
 }
 

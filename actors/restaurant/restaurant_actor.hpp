@@ -20,7 +20,7 @@ using restaurant_actor
                      caf::replies_to<domain::set_reservation>::with<domain::reservation_result>,
                      caf::replies_to<domain::settle_reservation>::with<domain::settle_result>,
                      caf::replies_to<domain::finalize_reservation>::with<bool>, caf::reacts_to<idle_tick_atom>,
-                     caf::reacts_to<evict_atom>>;
+                     caf::reacts_to<evict_atom>, caf::reacts_to<committed_atom, uint64_t, bool>>;
 
 restaurant_actor spawn_restaurant_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string id);
 

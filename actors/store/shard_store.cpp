@@ -40,8 +40,8 @@ domain::outcome<domain::unit_t> shard_store::scan_reverse(column cf, std::string
 }
 
 domain::outcome<domain::unit_t> shard_store::commit(write_batch& batch) {
-  if (committer_)
-    return committer_(batch);
+  if (writer_)
+    return writer_->commit(batch);
   prefix_keys(batch);
   return db_.commit(batch);
 }

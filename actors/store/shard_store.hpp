@@ -34,9 +34,26 @@ public:
   /// Moves the batch's keys into this shard's range (what commit does before writing).
   void prefix_keys(write_batch& batch) const;
 
-  /// The replication layer takes over commits (cluster/shard): entities keep calling commit() as before.
-  using committer = std::function<domain::outcome<domain::unit_t>(write_batch&)>;
-  void set_committer(committer c) { committer_ = std::move(c); }
+  /// What replicates a shard (cluster/shard): entities keep calling commit(); a reply that reflects a write
+  /// must wait until the write is committed by the group, which pending() and when_committed() tell.
+  class writer {
+  public:
+    virtual ~writer() = default;
+    virtual domain::outcome<domain::unit_t> commit(write_batch& batch) = 0;
+    /// The index the last write proposed here must reach before a reply may leave; 0: nothing is pending.
+    virtual uint64_t pending() const = 0;
+    /// Calls `done(true)` once `index` is committed and applied here, `done(false)` if that can no longer be
+    /// known here (leadership lost). May run on another thread: keep it short.
+    virtual void when_committed(uint64_t index, std::function<void(bool)> done) = 0;
+  };
+  void set_writer(writer* w) { writer_ = w; }
+  uint64_t pending() const { return writer_ ? writer_->pending() : 0; }
+  void when_committed(uint64_t index, std::function<void(bool)> done) {
+    if (writer_)
+      writer_->when_committed(index, std::move(done));
+    else
+      done(true);
+  }
   void after_durable(std::function<void(bool)> done) { db_.after_durable(std::move(done)); }
 
   /// The stored key of `key` in column `cf` (prefixed in the shard's columns).
@@ -46,7 +63,7 @@ private:
   entity_store& db_;
   domain::shard_id shard_;
   std::string prefix_;
-  committer committer_;
+  writer* writer_ = nullptr;
 };
 
 } // namespace bento::store

@@ -7,6 +7,7 @@
 
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
+#include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/store/shard_store.hpp"
 #include "actors/user/open_restaurant.hpp"
@@ -30,6 +31,7 @@ struct user_actor_state {
   // Logins being verified (then, not await): the actor must not stop under them, or their answers are lost.
   int pending_logins = 0;
   bool evict_when_done = false;
+  reply_gate replies; // answers waiting for this user's writes to be committed
   static inline const char* name = "user";
 };
 
@@ -39,13 +41,19 @@ caf::error unauthenticated() {
   return make_error(fail(errc::unauthenticated, "invalid username or password"));
 }
 
-/// A login's verification ended; an eviction that came meanwhile goes ahead once none is left.
-void login_settled(self_ptr self) {
+/// An eviction that came while logins were verified or answers waited goes ahead once none is left.
+void evict_if_due(self_ptr self) {
   auto& st = self->state;
-  if (--st.pending_logins == 0 && st.evict_when_done) {
+  if (st.evict_when_done && st.pending_logins == 0 && st.replies.empty()) {
     st.evict_when_done = false;
     request_passivation(self, st.idle, *st.ctx, keys::user_entity(st.username));
   }
+}
+
+/// A login's verification ended.
+void login_settled(self_ptr self) {
+  --self->state.pending_logins;
+  evict_if_due(self);
 }
 
 user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, std::string username) {
@@ -100,7 +108,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
             }
             st.rules.commit(u);
             spdlog::info("user.registered user={} id={} role={}", u.username, u.id, to_string(u.role));
-            rp.deliver(view_of(u));
+            deliver_gated(self, *st.ctx->store, st.replies, rp, view_of(u));
           },
           [self, rp, address = cmd.client_address, name = cmd.username](caf::error& err) mutable {
             self->state.ctx->gate->leave(address, name);
@@ -128,7 +136,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
             st.ctx->gate->leave(address, st.username);
             login_settled(self);
             if (known && match && st.rules.exists()) {
-              rp.deliver(st.rules.view());
+              deliver_gated(self, *st.ctx->store, st.replies, rp, st.rules.view());
               return;
             }
             spdlog::info("user.login_failed user={}", st.username);
@@ -146,7 +154,11 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
       st.idle.touch();
       if (!st.rules.exists())
         return make_error(fail(errc::not_found, "user not found"));
-      return st.rules.view();
+      return gated(self, *st.ctx->store, st.replies, st.rules.view());
+    },
+    [self](committed_atom, uint64_t index, bool ok) {
+      self->state.replies.release(index, ok);
+      evict_if_due(self);
     },
     [self](open_restaurant& cmd) -> caf::result<restaurant> {
       auto& st = self->state;
@@ -155,7 +167,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
     },
     [self](evict_atom) {
       auto& st = self->state;
-      if (st.pending_logins > 0) {
+      if (st.pending_logins > 0 || !st.replies.empty()) {
         st.evict_when_done = true;
         return;
       }
@@ -163,7 +175,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
     },
     [self](idle_tick_atom) {
       auto& st = self->state;
-      if (st.pending_logins > 0) {
+      if (st.pending_logins > 0 || !st.replies.empty()) {
         schedule_idle_tick(self, *st.ctx);
         return;
       }

@@ -86,6 +86,37 @@ void shard_replica::drain_locked() {
   }
   maybe_compact_locked();
   update_alone_locked();
+  notify_locked();
+}
+
+void shard_replica::notify_locked() {
+  if (waiters_.empty())
+    return;
+  // Our proposals stay ours only within the term we proposed them in, as leader: after that, whatever is
+  // applied at their index may be another leader's entry.
+  bool ours = node_->role() == role::leader && node_->term() == proposed_term_;
+  auto applied = storage_->applied();
+  while (!waiters_.empty()) {
+    auto it = waiters_.begin();
+    if (ours && it->first > applied)
+      break;
+    auto done = std::move(it->second);
+    waiters_.erase(it);
+    done(ours);
+  }
+}
+
+uint64_t shard_replica::pending() const {
+  if (alone_)
+    return 0;
+  std::lock_guard lock(mutex_);
+  return last_proposed_ > storage_->applied() ? last_proposed_ : 0;
+}
+
+void shard_replica::when_committed(uint64_t index, std::function<void(bool)> done) {
+  std::lock_guard lock(mutex_);
+  waiters_.emplace(index, std::move(done));
+  notify_locked();
 }
 
 void shard_replica::maybe_compact_locked() {
@@ -128,6 +159,8 @@ domain::outcome<domain::unit_t> shard_replica::commit(store::write_batch& batch)
     return domain::fail(domain::errc::storage_failure,
                         std::string("shard ") + std::to_string(group_) + " cannot take writes here: "
                           + to_string(proposed.error));
+  last_proposed_ = proposed.index;
+  proposed_term_ = proposed.term;
   drain_locked();
   // The entity's events reach listeners (the catalog) when applied, through the store's commit.
   return domain::unit;

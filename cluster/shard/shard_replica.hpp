@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -33,7 +34,7 @@ struct replica_options {
   consensus::index_t keep_entries = 10'000;
 };
 
-class shard_replica {
+class shard_replica final : public store::shard_store::writer {
 public:
   using sender = std::function<void(const consensus::message&)>;
 
@@ -45,7 +46,10 @@ public:
 
   /// An entity's write batch through the group (see above). Fails with not_leader-like storage_failure when
   /// this member cannot take writes.
-  domain::outcome<domain::unit_t> commit(store::write_batch& batch);
+  domain::outcome<domain::unit_t> commit(store::write_batch& batch) override;
+  /// The last entry proposed here while leading, until it is applied (0 for a lone leader's direct writes).
+  uint64_t pending() const override;
+  void when_committed(uint64_t index, std::function<void(bool)> done) override;
 
   void tick();
   void step(const consensus::message& m);
@@ -66,6 +70,8 @@ private:
   /// Persists, sends, applies and advances every ready the core has. Caller holds mutex_.
   void drain_locked();
   void maybe_compact_locked();
+  /// Answers waiters whose entry is applied; all of them false once this member no longer leads its term.
+  void notify_locked();
   /// Whether this member alone makes the group (leader, the only voter, no learners). Caller holds mutex_.
   void update_alone_locked();
 
@@ -78,6 +84,9 @@ private:
   std::unique_ptr<raft_storage> storage_;
   std::unique_ptr<consensus::node> node_;
   sender send_;
+  consensus::index_t last_proposed_ = 0;
+  consensus::term_t proposed_term_ = 0;
+  std::multimap<consensus::index_t, std::function<void(bool)>> waiters_;
 };
 
 /// A stable consensus id for a node name (FNV-1a 64, never 0).

@@ -3,6 +3,7 @@
 // same entries and end with the same records.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -135,9 +136,68 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
     for (int i = 0; i < 50; i += 7)
       CHECK(m.shard->get(column::entities, "o/o" + std::to_string(i))->value_or("") == "order " + std::to_string(i));
   }
+  // With peers, a write is pending until a majority holds it: replies wait for when_committed.
+  auto b = order_batch(200);
+  REQUIRE(leader->commit(b));
+  auto index = leader->pending();
+  CHECK(index > 0);
+  int answered = 0;
+  bool committed = false;
+  leader->when_committed(index, [&](bool ok) {
+    ++answered;
+    committed = ok;
+  });
+  CHECK(answered == 0);
+  pump();
+  CHECK(answered == 1);
+  CHECK(committed);
+  CHECK(leader->pending() == 0);
+  // A write the leader cannot get committed before it loses the lead is answered false, never true.
+  auto lost = order_batch(201);
+  REQUIRE(leader->commit(lost));
+  auto lost_index = leader->pending();
+  REQUIRE(lost_index > 0);
+  // The leader is cut off: nothing to or from it arrives, the others elect a leader of a newer term whose
+  // first entry takes the lost write's index; then the old leader hears of it.
+  consensus::node_id old_id = 0;
+  for (auto& [id, m] : members)
+    if (m.replica.get() == leader)
+      old_id = id;
+  auto pump_partitioned = [&] {
+    for (int guard = 0; !wire.empty() && guard < 100000; ++guard) {
+      auto msg = wire.front();
+      wire.pop_front();
+      if (msg.to != old_id && msg.from != old_id)
+        members.at(msg.to).replica->step(msg);
+    }
+  };
+  bool lost_answer = true;
+  answered = 0;
+  leader->when_committed(lost_index, [&](bool ok) {
+    ++answered;
+    lost_answer = ok;
+  });
+  shard::shard_replica* next = nullptr;
+  for (int t = 0; t < 300 && !next; ++t) {
+    for (auto& [id, m] : members)
+      m.replica->tick();
+    pump_partitioned();
+    for (auto& [id, m] : members)
+      if (id != old_id && m.replica->is_leader())
+        next = m.replica.get();
+  }
+  REQUIRE(next);
+  CHECK(answered == 0); // not while it cannot know
+  for (int t = 0; t < 50 && answered == 0; ++t) {
+    for (auto& [id, m] : members)
+      m.replica->tick();
+    pump(); // healed
+  }
+  CHECK(answered == 1);
+  CHECK_FALSE(lost_answer);
   // A follower refuses writes (entities live on the leader only).
   for (auto& [id, m] : members)
-    if (m.replica.get() != leader) {
+    if (!m.replica->is_leader()) {
       auto b = order_batch(99);
       CHECK_FALSE(m.replica->commit(b));
     }

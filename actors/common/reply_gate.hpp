@@ -1,0 +1,92 @@
+#pragma once
+// Replies wait for the writes they reflect. In a replicated shard an entity keeps working on its in-memory
+// state while its batches are being committed by the group; an answer that shows that state (a placed order, a
+// reservation another entity relies on, a read) must not leave before the group has committed the entity's
+// last write, or a failover could take back what was answered. A lone leader has nothing pending, so replies
+// leave at once (the single-node path costs nothing). If the write can no longer be known to commit here
+// (leadership lost), the answer is outcome_unknown.
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <utility>
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "actors/common/atoms.hpp"
+#include "actors/common/domain_error.hpp"
+#include "actors/store/shard_store.hpp"
+
+namespace bento::actors {
+
+class reply_gate {
+public:
+  /// Answers from the entity's own handler for committed_atom.
+  void release(uint64_t index, bool committed) {
+    while (!waiting_.empty() && waiting_.front().index <= index) {
+      auto w = std::move(waiting_.front());
+      waiting_.pop_front();
+      w.deliver(committed);
+    }
+  }
+
+  /// Holds `deliver` until the shard's last pending write is committed (or at once when none is).
+  template <class Self>
+  void hold(Self* self, store::shard_store& store, std::function<void(bool)> deliver) {
+    auto index = store.pending();
+    if (index == 0) {
+      deliver(true);
+      return;
+    }
+    bool first_for_index = waiting_.empty() || waiting_.back().index < index;
+    waiting_.push_back(waiting{index, std::move(deliver)});
+    if (first_for_index)
+      store.when_committed(index, [who = caf::actor_cast<caf::actor>(self), index](bool ok) {
+        caf::anon_send(who, committed_atom::value, index, ok);
+      });
+  }
+
+  bool empty() const noexcept { return waiting_.empty(); }
+
+private:
+  struct waiting {
+    uint64_t index;
+    std::function<void(bool)> deliver;
+  };
+  std::deque<waiting> waiting_;
+};
+
+inline caf::error not_known_committed() {
+  return make_error(domain::fail(domain::errc::outcome_unknown,
+                                 "this node lost the lead of the shard before the change was committed; "
+                                 "read it again (or retry with the same Idempotency-Key)"));
+}
+
+/// A handler's successful answer, held by the gate when writes are pending.
+template <class T, class Self>
+caf::result<T> gated(Self* self, store::shard_store& store, reply_gate& gate, T value) {
+  if (store.pending() == 0)
+    return value;
+  auto rp = self->template make_response_promise<T>();
+  gate.hold(self, store, [rp, value = std::move(value)](bool ok) mutable {
+    if (ok)
+      rp.deliver(std::move(value));
+    else
+      rp.deliver(not_known_committed());
+  });
+  return rp;
+}
+
+/// The same for a promise answered later (after an await).
+template <class T, class Self>
+void deliver_gated(Self* self, store::shard_store& store, reply_gate& gate, caf::typed_response_promise<T> rp,
+                   T value) {
+  gate.hold(self, store, [rp, value = std::move(value)](bool ok) mutable {
+    if (ok)
+      rp.deliver(std::move(value));
+    else
+      rp.deliver(not_known_committed());
+  });
+}
+
+} // namespace bento::actors

@@ -7,6 +7,7 @@
 //   BENTO_RAFT_SIM_FIRST=K   start at seed K (default 1)
 //   BENTO_RAFT_SIM_SEED=S    replay seed S only, with a trace of its events
 //   BENTO_RAFT_SIM_KEEP_GOING=1  run every seed and report all failing ones (how often a bug shows)
+//   BENTO_RAFT_SIM_PROFILE=P     pin every seed to fault profile P-1 (1..4)
 //   BENTO_RAFT_SIM_TRACE_NODE=N, BENTO_RAFT_SIM_TRACE_FROM=T  print deliveries to and from node N from tick T
 //
 // The lease check assumes every node ticks at the same rate: the simulation ticks all nodes together.
@@ -183,7 +184,9 @@ struct schedule {
 
   void run(totals& tot) {
     group = r.below(2) ? 5 : 3;
-    const int profile = static_cast<int>(r.below(4));
+    const int drawn = static_cast<int>(r.below(4));
+    const auto forced = env_u64("BENTO_RAFT_SIM_PROFILE", 0);  // 1..4 pins profile 0..3 (exploring a bug class)
+    const int profile = forced ? static_cast<int>(forced - 1) % 4 : drawn;
     cfg.election_ticks = 10;
     cfg.heartbeat_ticks = 2;
     cfg.lease_margin_ticks = 2;

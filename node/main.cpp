@@ -243,11 +243,14 @@ int run(const node::node_config& cfg, sigset_t signals) {
       api.handle(std::move(req), std::move(done));
     });
     server_ptr = &server;
+    // Ready before the first connection is accepted: the domain is up, and a probe that arrives between the
+    // listener opening and this line must not be told "starting" (a flaky readiness check under load).
+    ready = true;
     if (auto started = server.start(); !started) {
+      ready = false;
       spdlog::critical("node.start_failed reason=http error={}", started.error().message);
       exit_code = exit_runtime;
     } else {
-      ready = true;
       spdlog::info("node.started http=http://{}:{} data_dir={} tz={} rate_limit={} sync_writes={} file_limit={}",
                    cfg.bind, cfg.http_port, cfg.data_dir, cfg.time_zone, cfg.rate_limit, cfg.sync_writes,
                    file_limit);

@@ -232,3 +232,38 @@ TEST_CASE("raft wire: messages of many groups round trip in one frame; garbage i
   CHECK_FALSE(shard::decode_raft_batch(cut, out));
   CHECK_FALSE(shard::decode_raft_batch(bytes, out, 1)); // more messages than a frame may carry
 }
+
+#include "cluster/placement.hpp"
+
+TEST_CASE("placement: rendezvous hashing spreads shards evenly and moves little when members change", "[unit]") {
+  std::vector<std::string> three = {"n1", "n2", "n3"}, five = {"n1", "n2", "n3", "n4", "n5"};
+  // Three members, three replicas: every shard on all of them; who leads first is spread.
+  std::map<std::string, int> first;
+  for (auto& set : cluster::place_all(64, three, 3)) {
+    REQUIRE(set.size() == 3);
+    ++first[set[0]];
+  }
+  for (auto& [m, n] : first)
+    CHECK(n > 10);
+  // The answer does not depend on the order the members are listed in.
+  std::vector<std::string> shuffled = {"n3", "n1", "n2", "n5", "n4"};
+  CHECK(cluster::place_all(64, five, 3) == cluster::place_all(64, shuffled, 3));
+  // Five members: each holds about 3/5 of the shards; a sixth member takes only its share.
+  std::map<std::string, int> held;
+  auto before = cluster::place_all(256, five, 3);
+  for (auto& set : before)
+    for (auto& m : set)
+      ++held[m];
+  for (auto& [m, n] : held)
+    CHECK((n > 100 && n < 210));
+  auto six = five;
+  six.push_back("n6");
+  auto after = cluster::place_all(256, six, 3);
+  int moved = 0;
+  for (size_t s = 0; s < before.size(); ++s)
+    for (auto& m : after[s])
+      if (std::find(before[s].begin(), before[s].end(), m) == before[s].end())
+        ++moved;
+  CHECK(moved < 256 * 3 / 6 + 40); // about one replica in six moves to the newcomer, no more
+  CHECK(cluster::place_shard(3, {"n1"}, 3) == std::vector<std::string>{"n1"}); // capped by the members
+}

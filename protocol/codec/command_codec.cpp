@@ -89,11 +89,13 @@ std::string encode(const register_user& x) {
     m.set_email(x.email);
     m.set_role(static_cast<pb::Role>(x.role));
     m.set_place(x.place);
+    m.set_client_address(x.client_address);
   });
 }
 bool decode(std::string_view bytes, register_user& out) {
   return decode_with<pb::RegisterUser>(bytes, [&](const pb::RegisterUser& m) {
-    out = register_user{m.username(), m.password(), m.email(), clamp_enum(m.role(), role::merchant), m.place()};
+    out = register_user{m.username(), m.password(), m.email(), clamp_enum(m.role(), role::merchant), m.place(),
+                        m.client_address()};
   });
 }
 
@@ -101,11 +103,13 @@ std::string encode(const verify_login& x) {
   return encode_with<pb::VerifyLogin>([&](pb::VerifyLogin& m) {
     m.set_username(x.username);
     m.set_password(x.password);
+    m.set_client_address(x.client_address);
   });
 }
 bool decode(std::string_view bytes, verify_login& out) {
-  return decode_with<pb::VerifyLogin>(bytes,
-                                      [&](const pb::VerifyLogin& m) { out = verify_login{m.username(), m.password()}; });
+  return decode_with<pb::VerifyLogin>(bytes, [&](const pb::VerifyLogin& m) {
+    out = verify_login{m.username(), m.password(), m.client_address()};
+  });
 }
 
 std::string encode(const get_user& x) {

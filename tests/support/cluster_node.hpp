@@ -1,6 +1,6 @@
 #pragma once
 // One cluster node in the test process: its own CAF actor system (the middleman and, with TLS, OpenSSL), a
-// transport on a loopback port chosen by the kernel; frames it receives are recorded.
+// transport on a loopback port chosen by the kernel, optionally membership; frames it receives are recorded.
 // Several of them in one process talk over real TCP on loopback.
 #include <catch2/catch.hpp>
 
@@ -17,12 +17,14 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "cluster/membership/membership.hpp"
 #include "cluster/transport/transport.hpp"
 
 namespace bento::test {
 
 using namespace std::chrono_literals;
 namespace tp = bento::cluster::transport;
+namespace mb = bento::cluster::membership;
 
 inline const std::string cluster_secret = "correct horse battery staple 42";
 
@@ -56,7 +58,9 @@ struct received_frame {
 
 class cluster_node {
 public:
-  explicit cluster_node(tp::transport_config cfg) : cfg_(std::move(cfg)) {
+  explicit cluster_node(tp::transport_config cfg, bool with_membership = false,
+                        mb::membership_config mcfg = {})
+    : cfg_(std::move(cfg)) {
     caf_cfg_.set("scheduler.max-threads", size_t{2});
     caf_cfg_.set("logger.verbosity", caf::atom("quiet"));
     caf_cfg_.set("logger.console", caf::atom("none"));
@@ -70,6 +74,8 @@ public:
       frames_.push_back(received_frame{from, std::move(bytes)});
       cv_.notify_all();
     });
+    if (with_membership)
+      membership_ = std::make_unique<mb::membership>(*sys_, *transport_, mcfg);
   }
 
   ~cluster_node() { stop(); }
@@ -85,6 +91,8 @@ public:
     INFO(r.message);
     REQUIRE(r);
     port_ = r.port;
+    if (membership_)
+      membership_->start();
     return port_;
   }
 
@@ -92,8 +100,11 @@ public:
 
   /// Stops the node the way a killed process looks to its peers: every connection closes.
   void stop() {
+    if (membership_)
+      membership_->stop();
     if (transport_)
       transport_->stop();
+    membership_.reset();
     transport_.reset();
     sys_.reset();
   }
@@ -101,6 +112,7 @@ public:
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   uint16_t port() const { return port_; }
   tp::transport& transport() { return *transport_; }
+  mb::membership& membership() { return *membership_; }
   caf::actor_system& system() { return *sys_; }
 
   bool connected_to(const std::string& id) const {
@@ -138,6 +150,7 @@ private:
   caf::actor_system_config caf_cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   std::unique_ptr<tp::transport> transport_;
+  std::unique_ptr<mb::membership> membership_;
   uint16_t port_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable cv_;

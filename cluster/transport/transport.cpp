@@ -1,5 +1,7 @@
 #include "cluster/transport/transport.hpp"
 
+#include <atomic>
+
 #include <sodium.h>
 
 #include <caf/actor_system.hpp>
@@ -36,8 +38,8 @@ struct transport::impl {
   caf::strong_actor_ptr gate;
   uint16_t port = 0;
   std::string advertise;
-  bool started = false;
-  bool stopped = false;
+  std::atomic<bool> started{false}; // read by send() and add_peer() on any thread
+  std::atomic<bool> stopped{false};
 };
 
 namespace {
@@ -68,11 +70,11 @@ void transport::on_receive(receive_handler handler, channel ch) {
 }
 
 void transport::on_peer_up(peer_handler handler) {
-  impl_->handlers.peer_up = std::move(handler);
+  impl_->handlers.peer_up.push_back(std::move(handler));
 }
 
 void transport::on_peer_down(peer_handler handler) {
-  impl_->handlers.peer_down = std::move(handler);
+  impl_->handlers.peer_down.push_back(std::move(handler));
 }
 
 start_result transport::start() {
@@ -210,8 +212,8 @@ void transport::stop() {
     self->send_exit(d.core, caf::exit_reason::user_shutdown);
     self->wait_for(d.core);
   }
-  d.core = nullptr;
-  d.gate = nullptr;
+  // The handles stay: send() on another thread may still read them, and a message to a terminated actor is
+  // dropped.
   spdlog::info("cluster.transport_stopped node={}", d.cfg.node_id);
 }
 

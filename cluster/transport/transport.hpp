@@ -60,7 +60,8 @@ public:
   /// Frames of one channel from authenticated peers. channel::data is the layer above (shards, routing);
   /// channel::membership is for cluster/membership.
   void on_receive(receive_handler handler, channel ch = channel::data);
-  /// A peer's first authenticated session (again after it was down, or a new incarnation of it).
+  /// A peer's first authenticated session (again after it was down, or a new incarnation of it). Handlers add
+  /// up: membership registers one, the layer above may register its own.
   void on_peer_up(peer_handler handler);
   /// A peer's last session closed (connection lost, peer stopped, replaced by a new instance).
   void on_peer_down(peer_handler handler);

@@ -618,8 +618,8 @@ private:
                  initiator ? "initiator" : "responder", incarnation);
     if (!p.up) {
       p.up = true;
-      if (handlers_.peer_up)
-        handlers_.peer_up(pid, incarnation);
+      for (auto& up : handlers_.peer_up)
+        up(pid, incarnation);
     }
     // The peer may have dialled us; we dial it too (its Hello named its address), so that each side has a link
     // of its own that it keeps up. A link that keeps failing on an old address (the node came back on another
@@ -651,8 +651,8 @@ private:
       p.up = false;
       table_->set_connected(pid, false);
       spdlog::info("cluster.peer_disconnected peer={} reason={}", pid, reason);
-      if (handlers_.peer_down)
-        handlers_.peer_down(pid, p.incarnation);
+      for (auto& down : handlers_.peer_down)
+        down(pid, p.incarnation);
     }
   }
 

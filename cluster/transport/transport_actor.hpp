@@ -31,8 +31,8 @@ using tick_atom = caf::atom_constant<caf::atom("tp_tick")>;
 struct transport_handlers {
   std::function<void(const std::string& from, std::string bytes)> data;
   std::function<void(const std::string& from, std::string bytes)> membership;
-  std::function<void(const std::string& peer, uint64_t incarnation)> peer_up;
-  std::function<void(const std::string& peer, uint64_t incarnation)> peer_down;
+  std::vector<std::function<void(const std::string& peer, uint64_t incarnation)>> peer_up;
+  std::vector<std::function<void(const std::string& peer, uint64_t incarnation)>> peer_down;
 };
 
 struct transport_actor_args {

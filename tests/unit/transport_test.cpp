@@ -153,6 +153,27 @@ TEST_CASE("transport: a peer speaking the protocol by hand; bad MACs and replays
   CHECK(frames[0].bytes == "first");
   CHECK(frames[1].bytes == "second");
   CHECK(a.peer("node-r")->counters.frames_received == 2);
+
+  // Replaying the recorded handshake gets nowhere: the replayed Hello draws a fresh challenge (new nonce, new
+  // session), the recorded proof fails against it, and the recorded Proof names a session that waits no more.
+  auto handshakes = a.peer("node-r")->counters.handshakes;
+  send(hello);
+  bento::v1::PeerMessage again;
+  self->receive([&](tp::peer_frame& f) { REQUIRE(again.ParseFromString(f.bytes)); },
+                caf::after(std::chrono::seconds(10)) >> [] { FAIL("no second challenge"); });
+  REQUIRE(again.has_challenge());
+  CHECK(again.challenge().nonce() != t.responder_nonce);
+  CHECK(again.challenge().session() != t.session);
+  bento::v1::PeerMessage replayed_proof = proof;
+  replayed_proof.mutable_proof()->set_session(again.challenge().session());
+  send(replayed_proof);
+  send(proof);
+  REQUIRE(eventually([&] {
+    auto p = a.peer("node-r");
+    return p->counters.bad_proof == 1 && p->counters.unauthenticated == 1;
+  }));
+  CHECK(a.peer("node-r")->counters.handshakes == handshakes);
+
   // a answers on the same session; its frames carry a MAC under the other direction's key.
   REQUIRE(a.transport().send("node-r", "to the hand-rolled peer") == tp::errc::none);
   bool got = false;

@@ -40,6 +40,10 @@ void dialer::stop() {
   wake();
   if (thread_.joinable())
     thread_.join();
+  // Requests that never started are dropped with their callbacks (and what those hold) now, not whenever the
+  // dialer itself goes.
+  std::lock_guard lock(mutex_);
+  requests_.clear();
 }
 
 void dialer::wake() {

@@ -28,7 +28,8 @@ public:
   dialer& operator=(const dialer&) = delete;
 
   /// Name resolution and the connect both count against the timeout (resolution of a name may overrun it: the
-  /// system resolver has its own timeouts). After stop(), callbacks are never called.
+  /// system resolver has its own timeouts). After stop(), callbacks are never called, and stop() destroys the
+  /// ones still queued.
   void probe(std::string host, uint16_t port, std::chrono::milliseconds timeout, callback done);
 
   void stop();

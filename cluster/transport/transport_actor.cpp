@@ -144,12 +144,18 @@ public:
   }
 
   void on_exit() override {
-    // Drops the handlers (they hold the owner's objects) and every remote handle before the actor goes.
+    // Drops everything that refers to other actors or to the owner's objects: the handlers, every remote
+    // handle, the gate, CAF's middleman actor. A reference kept past this point keeps a detached CAF actor from
+    // being destroyed, and the actor system's shutdown waits for it forever.
     handlers_ = {};
     sessions_.clear();
     pending_.clear();
     links_.clear();
+    hello_links_.clear();
+    by_node_.clear();
     gate_ = nullptr;
+    connector_ = nullptr;
+    dial_.reset();
   }
 
 private:
@@ -222,11 +228,14 @@ private:
   void dial(link& l) {
     auto attempt = ++l.attempt;
     set_state(l, link_state::connecting);
-    auto self = caf::actor_cast<caf::actor>(this);
+    // Weak: a probe still queued when the transport stops must not keep this actor (and through it CAF's
+    // middleman actor, whose thread the actor system's shutdown waits for) alive.
+    auto self = caf::actor_cast<caf::weak_actor_ptr>(this);
     auto id = l.id;
     dial_->probe(l.address.host, l.address.port, ms(cfg_.connect_timeout_ms),
                  [self, id, attempt](bool ok, const std::string& error) {
-                   caf::anon_send(self, dialed_atom::value, id, attempt, ok, error);
+                   if (auto strong = self.lock())
+                     caf::anon_send(caf::actor_cast<caf::actor>(strong), dialed_atom::value, id, attempt, ok, error);
                  });
   }
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <unistd.h>
 
+#include "cluster/transport/node_address.hpp"
 #include "node/http/client_address.hpp"
 
 namespace bento::node {
@@ -63,6 +64,33 @@ struct reader {
   }
 };
 
+bool wildcard_address(const std::string& s) {
+  return s == "0.0.0.0" || s == "::" || s == "[::]";
+}
+
+// "a:1, b:2" -> {"a:1", "b:2"}; each must be host:port.
+void parse_seeds(const std::string& text, std::vector<std::string>& out, std::vector<std::string>& errors) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    auto item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto first = item.find_first_not_of(" \t");
+    auto last = item.find_last_not_of(" \t");
+    item = first == std::string::npos ? std::string{} : item.substr(first, last - first + 1);
+    if (item.empty())
+      errors.push_back("BENTO_SEEDS has an empty entry (write host:port,host:port)");
+    else if (!cluster::transport::parse_address(item))
+      errors.push_back("BENTO_SEEDS entry '" + item + "' is not host:port");
+    else if (std::find(out.begin(), out.end(), item) == out.end())
+      out.push_back(item);
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  if (out.size() > 64)
+    errors.push_back("BENTO_SEEDS names more than 64 nodes");
+}
+
 bool plausible_bind_address(const std::string& s) {
   if (s.empty() || s.size() > 253)
     return false;
@@ -72,11 +100,69 @@ bool plausible_bind_address(const std::string& s) {
   return true;
 }
 
+void load_cluster(reader& r, node_config& cfg) {
+  std::string seeds;
+  r.text("BENTO_SEEDS", seeds, 16384);
+  if (!seeds.empty())
+    parse_seeds(seeds, cfg.seeds, r.errors);
+  r.text("BENTO_CLUSTER_SECRET", cfg.cluster_secret, 4096);
+  if (!cfg.cluster_secret.empty() && cfg.cluster_secret.size() < 16)
+    r.errors.push_back("BENTO_CLUSTER_SECRET must be at least 16 characters");
+  if (!cfg.cluster_secret.empty() && cfg.cluster_secret == cfg.secret)
+    r.errors.push_back("BENTO_CLUSTER_SECRET must differ from BENTO_SECRET (one leaked key must not open both)");
+  if (!cfg.seeds.empty() && cfg.cluster_secret.empty())
+    r.errors.push_back("BENTO_SEEDS is set: BENTO_CLUSTER_SECRET is required (the same on every node)");
+
+  r.text("BENTO_CLUSTER_ADVERTISE", cfg.cluster_advertise, 300);
+  if (!cfg.cluster_advertise.empty() && !cluster::transport::parse_address(cfg.cluster_advertise))
+    r.errors.push_back("BENTO_CLUSTER_ADVERTISE='" + cfg.cluster_advertise + "' is not host:port");
+  if (cfg.cluster_advertise.empty()) {
+    if (!wildcard_address(cfg.bind)) {
+      cfg.cluster_advertise = cluster::transport::to_string({cfg.bind, cfg.cluster_port});
+    } else if (!cfg.seeds.empty()) {
+      r.errors.push_back("BENTO_BIND is " + cfg.bind + ": set BENTO_CLUSTER_ADVERTISE to the host:port other nodes "
+                         "dial to reach this one");
+    } else {
+      char host[HOST_NAME_MAX + 1] = {0};
+      ::gethostname(host, sizeof host - 1);
+      cfg.cluster_advertise = std::string(host) + ":" + std::to_string(cfg.cluster_port);
+      if (!cluster::transport::parse_address(cfg.cluster_advertise))
+        cfg.cluster_advertise.clear();
+    }
+  }
+
+  r.text("BENTO_TLS_CERT", cfg.tls_cert, 4096);
+  r.text("BENTO_TLS_KEY", cfg.tls_key, 4096);
+  r.text("BENTO_TLS_CA", cfg.tls_ca, 4096);
+  int tls_set = !cfg.tls_cert.empty() + !cfg.tls_key.empty() + !cfg.tls_ca.empty();
+  if (tls_set != 0 && tls_set != 3) {
+    std::string missing;
+    for (auto [name, value] : {std::pair{"BENTO_TLS_CERT", &cfg.tls_cert}, std::pair{"BENTO_TLS_KEY", &cfg.tls_key},
+                               std::pair{"BENTO_TLS_CA", &cfg.tls_ca}})
+      if (value->empty())
+        missing += (missing.empty() ? "" : ", ") + std::string(name);
+    // Never a silent downgrade: with only some of them CAF would run anonymous, unauthenticated TLS.
+    r.errors.push_back("BENTO_TLS_CERT, BENTO_TLS_KEY and BENTO_TLS_CA go together; missing: " + missing);
+  }
+
+  r.integer("BENTO_HEARTBEAT_MS", cfg.heartbeat_ms, 10, 10000);
+  r.integer("BENTO_SUSPECT_MS", cfg.suspect_ms, 20, 600000);
+  r.integer("BENTO_DOWN_MS", cfg.down_ms, 30, 3600000);
+  if (cfg.suspect_ms < 2 * cfg.heartbeat_ms)
+    r.errors.push_back("BENTO_SUSPECT_MS (" + std::to_string(cfg.suspect_ms) + ") must be at least twice "
+                       "BENTO_HEARTBEAT_MS (" + std::to_string(cfg.heartbeat_ms) + "): one late heartbeat must not "
+                       "make a peer suspect");
+  if (cfg.down_ms <= cfg.suspect_ms)
+    r.errors.push_back("BENTO_DOWN_MS (" + std::to_string(cfg.down_ms) + ") must be more than BENTO_SUSPECT_MS ("
+                       + std::to_string(cfg.suspect_ms) + ")");
+  r.integer("BENTO_PEER_FRAME_MAX_BYTES", cfg.peer_frame_max_bytes, 65536, 268435456);
+}
+
 } // namespace
 
 const std::vector<option_doc>& option_docs() {
   static const std::vector<option_doc> docs = {
-    {"BENTO_BIND", "address the HTTP and client ports bind to", "127.0.0.1"},
+    {"BENTO_BIND", "address the HTTP, client and cluster ports bind to", "127.0.0.1"},
     {"BENTO_HTTP_PORT", "HTTP/JSON API port (1-65535)", "8080"},
     {"BENTO_CLIENT_PORT", "binary client protocol port (1-65535)", "7410"},
     {"BENTO_CLUSTER_PORT", "cluster port for peer nodes (1-65535)", "4710"},
@@ -112,6 +198,26 @@ const std::vector<option_doc>& option_docs() {
     {"BENTO_LISTING_WORKERS", "threads that run order listings, taken fairly per caller (1-64)", "2"},
     {"BENTO_LISTING_QUEUE", "order listings waiting for a worker before more get 429 (1-100000)", "256"},
     {"BENTO_MAX_RESTAURANTS_PER_MERCHANT", "restaurants one merchant may create (1-10000)", "20"},
+    {"BENTO_SEEDS", "comma-separated host:port cluster ports of other nodes to join through (up to 64); unset: a "
+                    "one-node cluster", ""},
+    {"BENTO_CLUSTER_SECRET", "secret every node of the cluster shares, 16-4096 characters, different from "
+                             "BENTO_SECRET; required with BENTO_SEEDS. Nodes prove they know it by a "
+                             "challenge-response (it is never sent); use a random one (openssl rand -base64 32)", ""},
+    {"BENTO_CLUSTER_ADVERTISE", "host:port other nodes dial to reach this node's cluster port; required with "
+                                "BENTO_SEEDS when BENTO_BIND is 0.0.0.0 or ::",
+     "BENTO_BIND:BENTO_CLUSTER_PORT (host name:BENTO_CLUSTER_PORT when BENTO_BIND is a wildcard)"},
+    {"BENTO_TLS_CERT", "PEM certificate (chain) of this node for cluster links; with BENTO_TLS_KEY and BENTO_TLS_CA "
+                       "every link is TLS and each peer must present a certificate signed by BENTO_TLS_CA; all "
+                       "three or none", ""},
+    {"BENTO_TLS_KEY", "PEM private key of BENTO_TLS_CERT", ""},
+    {"BENTO_TLS_CA", "PEM bundle of the CA(s) that sign the nodes' certificates", ""},
+    {"BENTO_HEARTBEAT_MS", "interval of the heartbeat each node sends each peer (10-10000)", "100"},
+    {"BENTO_SUSPECT_MS", "a peer not heard from for this long is suspect (at least 2 x BENTO_HEARTBEAT_MS, "
+                         "at most 600000)", "500"},
+    {"BENTO_DOWN_MS", "a peer not heard from for this long is down (more than BENTO_SUSPECT_MS, at most "
+                      "3600000)", "1000"},
+    {"BENTO_PEER_FRAME_MAX_BYTES", "largest message between nodes; bigger ones are dropped and counted "
+                                   "(65536-268435456)", "8388608"},
   };
   return docs;
 }
@@ -181,6 +287,7 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
       r.errors.push_back("BENTO_METRICS_TOKEN must be printable without spaces");
       break;
     }
+  load_cluster(r, cfg);
   if (!r.errors.empty()) {
     std::string all;
     for (auto& e : r.errors)

@@ -40,6 +40,19 @@ struct node_config {
   uint32_t listing_workers = 2;      // threads that run order listings (RocksDB scans), off the scheduler
   uint32_t listing_queue = 256;      // listings waiting for a worker, all callers together; beyond: 429
   uint32_t max_restaurants_per_merchant = 20;
+
+  // Cluster (cluster/transport, cluster/membership; node/cluster_setup turns these into their settings).
+  // No seeds: a one-node cluster.
+  std::vector<std::string> seeds;     // host:port of other nodes' cluster ports
+  std::string cluster_secret;         // shared by all nodes; required with seeds; never sent (challenge-response)
+  std::string cluster_advertise;      // host:port other nodes dial to reach this one
+  std::string tls_cert;               // PEM files: all three or none
+  std::string tls_key;
+  std::string tls_ca;
+  uint32_t heartbeat_ms = 100;
+  uint32_t suspect_ms = 500;
+  uint32_t down_ms = 1000;
+  uint32_t peer_frame_max_bytes = 8u << 20;
 };
 
 struct option_doc {

@@ -14,6 +14,7 @@
 #include "node/auth/revocation_list.hpp"
 #include "node/auth/throttles.hpp"
 #include "node/auth/token.hpp"
+#include "node/cluster_setup.hpp"
 #include "node/http/api_routes.hpp"
 #include "node/logging.hpp"
 #include "node/node_config.hpp"
@@ -56,6 +57,79 @@ TEST_CASE("config: bad values are named in the error", "[unit]") {
   REQUIRE(ok);
   CHECK(ok->rate_limit == 50);
   CHECK(ok->sync_writes);
+}
+
+TEST_CASE("config: cluster options, their defaults and their rules", "[unit]") {
+  auto cfg = node::load_config(env({}));
+  REQUIRE(cfg);
+  CHECK(cfg->seeds.empty()); // a one-node cluster
+  CHECK(cfg->cluster_secret.empty());
+  CHECK(cfg->cluster_advertise == "127.0.0.1:4710");
+  CHECK(cfg->heartbeat_ms == 100);
+  CHECK(cfg->suspect_ms == 500);
+  CHECK(cfg->down_ms == 1000);
+  CHECK(cfg->peer_frame_max_bytes == 8u << 20);
+
+  const std::string secret = "0123456789abcdef-cluster";
+  auto joined = node::load_config(env({{"BENTO_SEEDS", " 10.0.0.1:4710, bento-2:4711,[::1]:4712,10.0.0.1:4710"},
+                                       {"BENTO_CLUSTER_SECRET", secret},
+                                       {"BENTO_HEARTBEAT_MS", "50"},
+                                       {"BENTO_SUSPECT_MS", "300"},
+                                       {"BENTO_DOWN_MS", "900"}}));
+  INFO((joined ? std::string() : joined.error().message));
+  REQUIRE(joined);
+  CHECK(joined->seeds == std::vector<std::string>{"10.0.0.1:4710", "bento-2:4711", "[::1]:4712"});
+  auto tc = node::transport_settings(*joined, 7);
+  CHECK(tc.secret == secret);
+  CHECK(tc.incarnation == 7);
+  CHECK(tc.seeds.size() == 3);
+  CHECK(tc.duplicate_grace_ms == 900);
+  CHECK_FALSE(tc.tls);
+  CHECK(tc.caf_connection_timeout_ms >= 2 * 900);
+  auto mc = node::membership_settings(*joined);
+  CHECK(mc.heartbeat_interval == std::chrono::milliseconds(50));
+  CHECK(mc.suspect_after == std::chrono::milliseconds(300));
+  CHECK(mc.down_after == std::chrono::milliseconds(900));
+
+  auto error_of = [&](std::map<std::string, std::string> vars) {
+    auto r = node::load_config(env(std::move(vars)));
+    return r ? std::string() : r.error().message;
+  };
+  using Catch::Contains;
+  CHECK_THAT(error_of({{"BENTO_SEEDS", "10.0.0.1:4710"}}), Contains("BENTO_CLUSTER_SECRET is required"));
+  CHECK_THAT(error_of({{"BENTO_SEEDS", "10.0.0.1:4710"}, {"BENTO_CLUSTER_SECRET", "too-short"}}),
+             Contains("at least 16"));
+  CHECK_THAT(error_of({{"BENTO_SEEDS", "10.0.0.1"}, {"BENTO_CLUSTER_SECRET", secret}}), Contains("not host:port"));
+  CHECK_THAT(error_of({{"BENTO_SEEDS", "a:1,,b:2"}, {"BENTO_CLUSTER_SECRET", secret}}), Contains("empty entry"));
+  CHECK_THAT(error_of({{"BENTO_CLUSTER_SECRET", std::string(40, 'k')}, {"BENTO_SECRET", std::string(40, 'k')}}),
+             Contains("must differ from BENTO_SECRET"));
+  CHECK_THAT(error_of({{"BENTO_TLS_CERT", "/c.pem"}, {"BENTO_TLS_CA", "/ca.pem"}}), Contains("missing: BENTO_TLS_KEY"));
+  CHECK_THAT(error_of({{"BENTO_TLS_KEY", "/k.pem"}}), Contains("missing: BENTO_TLS_CERT, BENTO_TLS_CA"));
+  CHECK_THAT(error_of({{"BENTO_HEARTBEAT_MS", "5"}}), Contains("BENTO_HEARTBEAT_MS"));
+  CHECK_THAT(error_of({{"BENTO_HEARTBEAT_MS", "300"}}), Contains("at least twice"));
+  CHECK_THAT(error_of({{"BENTO_DOWN_MS", "500"}}), Contains("more than BENTO_SUSPECT_MS"));
+  CHECK_THAT(error_of({{"BENTO_PEER_FRAME_MAX_BYTES", "1024"}}), Contains("BENTO_PEER_FRAME_MAX_BYTES"));
+  CHECK_THAT(error_of({{"BENTO_CLUSTER_ADVERTISE", "nowhere"}}), Contains("BENTO_CLUSTER_ADVERTISE"));
+  CHECK_THAT(error_of({{"BENTO_BIND", "0.0.0.0"}, {"BENTO_SEEDS", "10.0.0.1:4710"}, {"BENTO_CLUSTER_SECRET", secret}}),
+             Contains("set BENTO_CLUSTER_ADVERTISE"));
+
+  auto tls = node::load_config(env({{"BENTO_TLS_CERT", "/c.pem"}, {"BENTO_TLS_KEY", "/k.pem"},
+                                    {"BENTO_TLS_CA", "/ca.pem"}, {"BENTO_BIND", "0.0.0.0"},
+                                    {"BENTO_CLUSTER_ADVERTISE", "bento-1.internal:4710"}}));
+  REQUIRE(tls);
+  auto ttc = node::transport_settings(*tls, 1);
+  REQUIRE(ttc.tls);
+  CHECK(ttc.tls->certificate == "/c.pem");
+  CHECK(ttc.tls->private_key == "/k.pem");
+  CHECK(ttc.tls->ca == "/ca.pem");
+  CHECK(ttc.advertise == "bento-1.internal:4710");
+  // Every cluster option is documented for --help.
+  for (auto name : {"BENTO_SEEDS", "BENTO_CLUSTER_SECRET", "BENTO_CLUSTER_ADVERTISE", "BENTO_TLS_CERT",
+                    "BENTO_TLS_KEY", "BENTO_TLS_CA", "BENTO_HEARTBEAT_MS", "BENTO_SUSPECT_MS", "BENTO_DOWN_MS",
+                    "BENTO_PEER_FRAME_MAX_BYTES"}) {
+    auto& docs = node::option_docs();
+    CHECK(std::any_of(docs.begin(), docs.end(), [&](auto& d) { return d.name == name; }));
+  }
 }
 
 TEST_CASE("token: verifies what it issued and nothing else", "[unit]") {

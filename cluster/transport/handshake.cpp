@@ -1,0 +1,137 @@
+#include "cluster/transport/handshake.hpp"
+
+#include <sodium.h>
+
+namespace bento::cluster::transport {
+
+namespace {
+
+// Changing any of these strings changes every key and proof: a new protocol version, never an edit.
+constexpr std::string_view key_context = "bento/cluster-key/v1"; // BLAKE2b key: 16..64 bytes
+constexpr std::string_view transcript_label = "bento/cluster-handshake/v1";
+constexpr std::string_view initiator_label = "proof:initiator";
+constexpr std::string_view responder_label = "proof:responder";
+constexpr std::string_view i2r_label = "key:initiator-to-responder";
+constexpr std::string_view r2i_label = "key:responder-to-initiator";
+
+class hmac {
+public:
+  explicit hmac(const secret_key& key) { crypto_auth_hmacsha256_init(&state_, key.data(), key.size()); }
+  ~hmac() { sodium_memzero(&state_, sizeof state_); }
+  hmac(const hmac&) = delete;
+  hmac& operator=(const hmac&) = delete;
+
+  void bytes(std::string_view b) {
+    crypto_auth_hmacsha256_update(&state_, reinterpret_cast<const unsigned char*>(b.data()), b.size());
+  }
+  void u64(uint64_t v) {
+    unsigned char le[8];
+    for (int i = 0; i < 8; ++i)
+      le[i] = static_cast<unsigned char>(v >> (8 * i));
+    crypto_auth_hmacsha256_update(&state_, le, sizeof le);
+  }
+  // Length-prefixed, so that ("ab", "c") and ("a", "bc") never hash alike.
+  void field(std::string_view b) {
+    u64(b.size());
+    bytes(b);
+  }
+  std::string finish() {
+    std::string out(mac_bytes, '\0');
+    crypto_auth_hmacsha256_final(&state_, reinterpret_cast<unsigned char*>(out.data()));
+    return out;
+  }
+
+private:
+  crypto_auth_hmacsha256_state state_;
+};
+
+void add_transcript(hmac& h, const transcript& t) {
+  h.field(transcript_label);
+  h.field(t.initiator_id);
+  h.field(t.responder_id);
+  h.field(t.initiator_nonce);
+  h.field(t.responder_nonce);
+  h.field(t.initiator_address);
+  h.field(t.responder_address);
+  h.u64(t.initiator_incarnation);
+  h.u64(t.responder_incarnation);
+  h.u64(t.initiator_instance);
+  h.u64(t.responder_instance);
+  h.u64(t.session);
+}
+
+secret_key derive(const secret_key& key, std::string_view label, const transcript& t) {
+  hmac h(key);
+  h.field(label);
+  add_transcript(h, t);
+  auto out = h.finish();
+  secret_key k;
+  std::copy(out.begin(), out.end(), k.begin());
+  sodium_memzero(out.data(), out.size());
+  return k;
+}
+
+} // namespace
+
+std::optional<secret_key> derive_cluster_key(std::string_view secret) {
+  if (secret.empty())
+    return std::nullopt;
+  secret_key k;
+  crypto_generichash(k.data(), k.size(), reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
+                     reinterpret_cast<const unsigned char*>(key_context.data()), key_context.size());
+  return k;
+}
+
+std::string make_nonce() {
+  std::string n(nonce_bytes, '\0');
+  randombytes_buf(n.data(), n.size());
+  return n;
+}
+
+uint64_t random_nonzero_u64() {
+  uint64_t v = 0;
+  while (v == 0)
+    randombytes_buf(&v, sizeof v);
+  return v;
+}
+
+std::string make_proof(const std::optional<secret_key>& key, role who, const transcript& t) {
+  if (!key)
+    return {};
+  hmac h(*key);
+  h.field(who == role::initiator ? initiator_label : responder_label);
+  add_transcript(h, t);
+  return h.finish();
+}
+
+bool check_proof(const std::optional<secret_key>& key, role who, const transcript& t, std::string_view proof) {
+  if (!key || proof.size() != mac_bytes)
+    return false;
+  auto expected = make_proof(key, who, t);
+  return sodium_memcmp(expected.data(), proof.data(), mac_bytes) == 0;
+}
+
+session_keys derive_session_keys(const secret_key& key, const transcript& t) {
+  return session_keys{derive(key, i2r_label, t), derive(key, r2i_label, t)};
+}
+
+std::string seal_mac(const secret_key& direction_key, uint64_t session, uint64_t seq, uint64_t ack,
+                     uint32_t channel, std::string_view body) {
+  hmac h(direction_key);
+  h.u64(session);
+  h.u64(seq);
+  h.u64(ack);
+  h.u64(channel);
+  h.field(body);
+  return h.finish();
+}
+
+bool check_seal_mac(const secret_key& direction_key, uint64_t session, uint64_t seq, uint64_t ack, uint32_t channel,
+                    std::string_view body, std::string_view mac) {
+  if (mac.size() != mac_bytes)
+    return false;
+  auto expected = seal_mac(direction_key, session, seq, ack, channel, body);
+  return sodium_memcmp(expected.data(), mac.data(), mac_bytes) == 0;
+}
+
+} // namespace bento::cluster::transport

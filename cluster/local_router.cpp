@@ -145,8 +145,20 @@ stopping_entity* stopping_of(self_ptr self, const Ref& ref) {
 /// Delegates a request to the entity, or holds it (with its response promise) while the entity is stopping.
 /// `cmd` is a forwarding reference on purpose: callers build `ref` from fields of the same command, and a
 /// by-value parameter could be moved from before `ref` is built (argument order is unspecified).
+bool served(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  return !st.ctx.serves || st.ctx.serves(domain::shard_of(key, static_cast<shard_id>(st.shard_ctx.size())));
+}
+
+template <class Reply>
+caf::delegated<Reply> refuse(self_ptr self, const failure& f);
+
+const failure not_served = fail(errc::unavailable, "this node does not serve the entity's shard now; retry");
+
 template <class Reply, class Ref, class Cmd>
 caf::delegated<Reply> forward(self_ptr self, const Ref& ref, Cmd&& cmd) {
+  if (!served(self, ref.key()))
+    return refuse<Reply>(self, not_served);
   if (auto* s = stopping_of(self, ref)) {
     auto rp = self->make_response_promise<Reply>();
     s->deferred.push_back([rp, ref, cmd = std::forward<Cmd>(cmd)](self_ptr self) mutable {
@@ -160,6 +172,8 @@ caf::delegated<Reply> forward(self_ptr self, const Ref& ref, Cmd&& cmd) {
 /// The same for one-way messages.
 template <class Ref, class Msg>
 void forward_send(self_ptr self, const Ref& ref, Msg&& msg) {
+  if (!served(self, ref.key()))
+    return;
   if (auto* s = stopping_of(self, ref)) {
     s->deferred.push_back(
       [ref, msg = std::forward<Msg>(msg)](self_ptr self) mutable { self->send(ref(self), std::move(msg)); });
@@ -225,7 +239,8 @@ const failure no_order = fail(errc::not_found, "order not found");
 
 router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
   self->state.ctx = std::move(ctx);
-  self->state.ctx.router = self;
+  if (!self->state.ctx.router) // in a cluster, entities reach each other through the cluster router
+    self->state.ctx.router = self;
   auto& shards = *self->state.ctx.shards;
   for (shard_id s = 0; s < shards.count(); ++s) {
     auto ctx_of_shard = self->state.ctx;
@@ -364,6 +379,35 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
         self->state.stopping.emplace(key, stopping_entity{who, {}});
       }
       return ok;
+    },
+    [self](drop_shard_atom, uint16_t shard) {
+      auto& st = self->state;
+      auto count = static_cast<shard_id>(st.shard_ctx.size());
+      size_t stopped = 0;
+      auto drop = [&](auto& reg, auto key_of) {
+        for (auto it = reg.by_id.begin(); it != reg.by_id.end();) {
+          auto key = key_of(it->first);
+          if (domain::shard_of(key, count) != shard) {
+            ++it;
+            continue;
+          }
+          self->send_exit(it->second, caf::exit_reason::user_shutdown);
+          if (auto pos = st.lru_pos.find(key); pos != st.lru_pos.end()) {
+            st.lru.erase(pos->second);
+            st.lru_pos.erase(pos);
+          }
+          st.evicting.erase(key);
+          it = reg.by_id.erase(it);
+          ++stopped;
+        }
+      };
+      drop(st.users, keys::user_entity);
+      drop(st.restaurants, keys::restaurant_entity);
+      drop(st.orders, keys::order_entity);
+      // What waited for a stopping entity of this shard is not ours to serve any more.
+      for (auto it = st.stopping.begin(); it != st.stopping.end();)
+        it = domain::shard_of(it->first, count) == shard ? st.stopping.erase(it) : std::next(it);
+      spdlog::info("router.shard_dropped shard={} entities={}", shard, stopped);
     },
     [self](stats_atom) -> entity_counts {
       auto& st = self->state;

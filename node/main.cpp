@@ -23,7 +23,6 @@
 #include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
 #include "actors/store/store_layout.hpp"
-#include "cluster/shard/shard_replica.hpp"
 #include "cluster/local_router.hpp"
 #include "node/auth/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
@@ -36,6 +35,7 @@
 #include "node/metrics/node_metrics.hpp"
 #include "node/node_config.hpp"
 #include "node/runtime.hpp"
+#include "node/cluster_runtime.hpp"
 #include "node/node_identity.hpp"
 #include "node/secret_file.hpp"
 #include "node/data_dir.hpp"
@@ -107,32 +107,6 @@ int run(const node::node_config& cfg, sigset_t signals) {
     return exit_config;
   }
   store::shard_set shards(*store);
-  // Every shard is a replication group; with no peers (this version), a group of one voter: this node. Entities
-  // commit through it (shard_store's committer), which writes each batch with its log entry.
-  std::vector<std::unique_ptr<cluster::shard::shard_replica>> replicas;
-  {
-    cluster::consensus::membership alone;
-    alone.voters = {cluster::shard::member_id(*node_id)};
-    for (domain::shard_id s = 0; s < shards.count(); ++s) {
-      cluster::shard::replica_options ro;
-      ro.raft.id = cluster::shard::member_id(*node_id);
-      ro.raft.seed = ro.raft.id ^ s;
-      ro.keep_entries = 0;
-      auto replica = cluster::shard::shard_replica::open(shards.of(s), s, ro, alone);
-      if (!replica) {
-        spdlog::critical("node.start_failed reason=shard_replica shard={} error={}", s, replica.error().message);
-        return exit_runtime;
-      }
-      if (!(*replica)->campaign_alone()) {
-        spdlog::critical("node.start_failed reason=shard_leadership shard={} (is this node a member of it?)", s);
-        return exit_runtime;
-      }
-      auto* r = replica->get();
-      shards.of(s).set_writer(r);
-      replicas.push_back(std::move(*replica));
-    }
-  }
-
   node::revocation_list revocations(*store);
   if (auto loaded = revocations.load(domain::now_ms() / 1000); !loaded) {
     spdlog::critical("node.start_failed reason=revocations error={}", loaded.error().message);
@@ -163,9 +137,21 @@ int run(const node::node_config& cfg, sigset_t signals) {
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.scheduler_threads));
   caf_cfg.set("logger.verbosity", caf::atom("quiet"));
+  // Every shard is a replication group: alone, one voter (this node) per shard; with BENTO_SEEDS, the groups
+  // placed over the members. Entities commit through their shard's replica.
+  node::cluster_runtime cluster_rt(cfg, *node_id);
+  if (auto prepared = cluster_rt.prepare(caf_cfg); !prepared) {
+    spdlog::critical("node.start_failed reason=cluster error={}", prepared.error().message);
+    return exit_runtime;
+  }
   int exit_code = 0;
   {
     caf::actor_system sys{caf_cfg};
+    if (auto started = cluster_rt.start(sys, shards); !started) {
+      spdlog::critical("node.start_failed reason=cluster error={}", started.error().message);
+      cluster_rt.stop();
+      return started.error().code == domain::errc::invalid_argument ? exit_config : exit_runtime;
+    }
 
     actors::entity_context ctx;
     ctx.shards = &shards;
@@ -180,6 +166,8 @@ int run(const node::node_config& cfg, sigset_t signals) {
     ctx.call_timeout = std::chrono::milliseconds(cfg.request_timeout_ms / 2);
     ctx.max_active_entities = cfg.max_active_entities;
     ctx.max_restaurants_per_merchant = cfg.max_restaurants_per_merchant;
+    ctx.serves = cluster_rt.serves();
+    ctx.router = cluster_rt.front(sys); // entities reach other entities through it (null alone: the local router)
 
     node::node_runtime rt;
     rt.system = &sys;
@@ -194,11 +182,16 @@ int run(const node::node_config& cfg, sigset_t signals) {
         if (!announced->exchange(true))
           caf::anon_send(catalog, domain::event{ev.seq, ev.type, {}, ev.at_ms, {}, {}, ev.shard});
     });
-    rt.router = cluster::spawn_local_router(sys, ctx);
-    for (auto& id : *interrupted)
-      caf::anon_send(rt.router, actors::wake_atom::value, id);
-    if (!interrupted->empty())
-      spdlog::warn("node.recovering_orders count={}", interrupted->size());
+    auto local_router = cluster::spawn_local_router(sys, ctx);
+    rt.router = cluster_rt.attach(local_router);
+    // Alone, every shard is served from the start: wake the orders a crash interrupted. In a cluster the
+    // router does it for each shard as this node starts serving it.
+    if (!cluster_rt.clustered()) {
+      for (auto& id : *interrupted)
+        caf::anon_send(rt.router, actors::wake_atom::value, id);
+      if (!interrupted->empty())
+        spdlog::warn("node.recovering_orders count={}", interrupted->size());
+    }
     actors::order_index_options listing;
     listing.workers = cfg.listing_workers;
     listing.queue.max_queued = cfg.listing_queue;

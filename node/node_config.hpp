@@ -37,6 +37,8 @@ struct node_config {
   std::string metrics_token;    // when set, GET /metrics needs "Authorization: Bearer <token>"
   uint32_t max_active_entities = 100000;
   uint16_t shards = 64;         // fixed when the data dir (later: the cluster) is formed
+  uint32_t replicas = 3;        // replicas of each shard, capped by the members when the cluster forms
+  uint32_t tick_ms = 100;       // consensus tick; elections after 10-20 ticks without a leader
   uint32_t listing_workers = 2;      // threads that run order listings (RocksDB scans), off the scheduler
   uint32_t listing_queue = 256;      // listings waiting for a worker, all callers together; beyond: 429
   uint32_t max_restaurants_per_merchant = 20;

@@ -20,6 +20,8 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 /// From a shard replica to an entity: its writes up to this index are committed (true) or cannot be known to be
 /// (false: leadership lost). See reply_gate.
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
+/// To the local router: stop hosting a shard's entities (this node no longer serves it).
+using drop_shard_atom = caf::atom_constant<caf::atom("dropshard")>;
 using hash_atom = caf::atom_constant<caf::atom("hash")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 

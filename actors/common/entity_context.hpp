@@ -13,6 +13,7 @@
 #include "actors/crypto/password_hasher.hpp"
 #include "actors/router/router_actor.hpp"
 #include "actors/user/user_state.hpp"
+#include "protocol/domain/shards.hpp"
 
 namespace bento::store {
 class shard_store;
@@ -33,7 +34,9 @@ struct entity_probe {
 struct entity_context {
   store::shard_store* store = nullptr; // the entity's shard (the router sets it per shard)
   store::shard_set* shards = nullptr;  // all of them, for the router
-  router_actor router;
+  router_actor router;                 // where entities send to other entities (in a cluster: the cluster router)
+  // Whether this node may host a shard's entities now (leads it, caught up, lease held); empty: every shard.
+  std::function<bool(domain::shard_id)> serves;
   hasher_actor hasher;
   std::shared_ptr<hash_gate> gate;
   std::string dummy_hash; // unknown-user logins verify against it, so they cost what a real one costs

@@ -30,6 +30,8 @@ using router_actor = caf::typed_actor<
   caf::reacts_to<entity_down_atom, std::string, caf::actor_addr>,
   // Activates order/<id> so that it finishes or undoes an interrupted stock change (start-up sweep).
   caf::reacts_to<wake_atom, std::string>,
+  // Stops every entity of the shard (leadership lost: their memory may hold uncommitted state).
+  caf::reacts_to<drop_shard_atom, uint16_t>,
   caf::replies_to<stats_atom>::with<entity_counts>>;
 
 } // namespace bento::actors

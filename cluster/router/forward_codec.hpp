@@ -13,50 +13,33 @@
 
 namespace bento::cluster::router {
 
-// (command, reply, kind): kinds are wire numbers, never reused.
-#define BENTO_FORWARDED_COMMANDS(X)                                                                            \
-  X(register_user, user_view, 1)                                                                               \
-  X(verify_login, user_view, 2)                                                                                \
-  X(get_user, user_view, 3)                                                                                    \
-  X(open_restaurant, restaurant, 4)                                                                            \
-  X(create_restaurant, restaurant, 5)                                                                          \
-  X(upsert_menu_item, upsert_result, 6)                                                                        \
-  X(patch_menu_item, upsert_result, 7)                                                                         \
-  X(delete_menu_item, bool, 8)                                                                                 \
-  X(get_menu, menu_view, 9)                                                                                    \
-  X(set_reservation, reservation_result, 10)                                                                   \
-  X(settle_reservation, settle_result, 11)                                                                     \
-  X(finalize_reservation, bool, 12)                                                                            \
-  X(place_order, order, 13)                                                                                    \
-  X(get_order, order, 14)                                                                                      \
-  X(transition_order, order, 15)                                                                               \
-  X(edit_order, order, 16)
-
+/// What travels for each command: its reply type and its wire number (never reused).
 template <class Cmd>
 struct command_traits;
 
-#define BENTO_TRAITS(cmd, reply_type, number)                                                                  \
+#define BENTO_FORWARDED(cmd, reply_type, number)                                                               \
   template <>                                                                                                  \
   struct command_traits<domain::cmd> {                                                                         \
-    using reply = domain::reply_type;                                                                          \
+    using reply = reply_type;                                                                                  \
     static constexpr uint32_t kind = number;                                                                   \
   };
-namespace domain_alias {
-} // namespace domain_alias
-} // namespace bento::cluster::router
-
-namespace bento::domain {
-using bool_reply = bool; // `bool` as a reply type name usable after `domain::`
-} // namespace bento::domain
-
-namespace bento::cluster::router {
-
-#define BENTO_TRAITS2(cmd, reply_type, number) BENTO_TRAITS(cmd, reply_type, number)
-#define bool bool_reply
-BENTO_FORWARDED_COMMANDS(BENTO_TRAITS2)
-#undef bool
-#undef BENTO_TRAITS2
-#undef BENTO_TRAITS
+BENTO_FORWARDED(register_user, domain::user_view, 1)
+BENTO_FORWARDED(verify_login, domain::user_view, 2)
+BENTO_FORWARDED(get_user, domain::user_view, 3)
+BENTO_FORWARDED(open_restaurant, domain::restaurant, 4)
+BENTO_FORWARDED(create_restaurant, domain::restaurant, 5)
+BENTO_FORWARDED(upsert_menu_item, domain::upsert_result, 6)
+BENTO_FORWARDED(patch_menu_item, domain::upsert_result, 7)
+BENTO_FORWARDED(delete_menu_item, bool, 8)
+BENTO_FORWARDED(get_menu, domain::menu_view, 9)
+BENTO_FORWARDED(set_reservation, domain::reservation_result, 10)
+BENTO_FORWARDED(settle_reservation, domain::settle_result, 11)
+BENTO_FORWARDED(finalize_reservation, bool, 12)
+BENTO_FORWARDED(place_order, domain::order, 13)
+BENTO_FORWARDED(get_order, domain::order, 14)
+BENTO_FORWARDED(transition_order, domain::order, 15)
+BENTO_FORWARDED(edit_order, domain::order, 16)
+#undef BENTO_FORWARDED
 
 /// The entity whose shard serves a command.
 std::string entity_key_of(const domain::register_user& c);

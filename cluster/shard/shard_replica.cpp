@@ -192,6 +192,22 @@ bool shard_replica::campaign_alone(int max_ticks) {
   return node_->role() == role::leader && node_->committed_in_term();
 }
 
+bool shard_replica::serving() const {
+  std::lock_guard lock(mutex_);
+  if (node_->role() != role::leader || !node_->committed_in_term())
+    return false;
+  if (storage_->applied() < node_->commit_index())
+    return false;
+  // A lone voter's lease is itself; with peers, the lease says no one else can lead now.
+  const auto& members = node_->membership();
+  return (members.voters.size() == 1 && members.is_voter(options_.raft.id)) || node_->lease_valid();
+}
+
+consensus::node_id shard_replica::leader() const {
+  std::lock_guard lock(mutex_);
+  return node_->leader();
+}
+
 bool shard_replica::is_leader() const {
   std::lock_guard lock(mutex_);
   return node_->role() == role::leader;

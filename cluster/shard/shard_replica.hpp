@@ -59,6 +59,12 @@ public:
   bool campaign_alone(int max_ticks = 200);
 
   bool is_leader() const;
+  /// Leads, has committed an entry of its term, has applied everything committed, and holds the lease: its
+  /// entities may load state and answer (reads included) here.
+  bool serving() const;
+  /// The member the core believes leads (0: unknown).
+  consensus::node_id leader() const;
+  const replica_options& options() const noexcept { return options_; }
   consensus::index_t applied() const;
   consensus::index_t commit_index() const;
   consensus::term_t term() const;

@@ -38,6 +38,7 @@ int status_of(errc code) {
     case errc::meal_unavailable: return 400;
     case errc::superseded: return 409;
     case errc::precondition_failed: return 412;
+    case errc::unavailable: return 503; // the one honest 5xx: no quorum for the key's shard right now
     case errc::unauthenticated: return 401;
     case errc::forbidden: return 403;
     case errc::not_found: return 404;
@@ -167,7 +168,7 @@ struct call : std::enable_shared_from_this<call> {
       auto ms = f.item_id.empty() ? 1000 : std::max<long long>(1000, std::atoll(f.item_id.c_str()));
       resp.headers.emplace_back("Retry-After", std::to_string((ms + 999) / 1000));
       resp.body = json{{"error", "too_many_requests"}, {"message", f.message}}.dump();
-    } else if (f.code == errc::overloaded || f.code == errc::storage_failure) {
+    } else if (f.code == errc::overloaded || f.code == errc::storage_failure || f.code == errc::unavailable) {
       resp.headers.emplace_back("Retry-After", "1");
     }
     respond(std::move(resp));

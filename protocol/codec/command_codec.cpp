@@ -75,7 +75,7 @@ std::string encode(const failure& x) {
 }
 bool decode(std::string_view bytes, failure& out) {
   return decode_with<pb::Failure>(bytes, [&](const pb::Failure& m) {
-    out.code = m.code() <= static_cast<uint32_t>(errc::precondition_failed) ? static_cast<errc>(m.code())
+    out.code = m.code() <= static_cast<uint32_t>(errc::unavailable) ? static_cast<errc>(m.code())
                                                                           : errc::outcome_unknown;
     out.message = m.message();
     out.item_id = m.item_id();

@@ -20,6 +20,7 @@ const char* to_string(errc code) noexcept {
     case errc::meal_unavailable: return "meal_unavailable";
     case errc::superseded: return "superseded";
     case errc::precondition_failed: return "precondition_failed";
+    case errc::unavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -23,6 +23,7 @@ enum class errc : uint8_t {
   meal_unavailable = 13,  // item not served at the requested meal
   superseded = 14,        // an order's reservation change older than one the restaurant already has
   precondition_failed = 15, // If-Match names a version that is no longer current: read again
+  unavailable = 16,       // the entity's shard has no leader this node can reach (no quorum): retry later
 };
 
 /// Stable snake_case name used in API error bodies and logs.

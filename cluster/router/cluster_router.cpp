@@ -1,0 +1,382 @@
+#include "cluster/router/cluster_router.hpp"
+
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/common/domain_error.hpp"
+#include "actors/common/keys.hpp"
+#include "cluster/router/forward_codec.hpp"
+#include "cluster/shard/replica_host.hpp"
+#include "protocol/codec/command_codec.hpp"
+
+namespace bento::cluster::router {
+
+namespace {
+
+struct serving_msg {
+  uint16_t shard = 0;
+  bool serving = false;
+};
+struct data_msg {
+  std::string from;
+  std::string bytes;
+};
+struct retry_msg {
+  uint64_t id = 0;
+};
+struct expire_msg {
+  uint64_t id = 0;
+};
+struct local_msg {
+  actors::router_actor local;
+};
+
+} // namespace
+} // namespace bento::cluster::router
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::local_msg)
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::serving_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::data_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::retry_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::expire_msg)
+
+namespace bento::cluster::router {
+
+namespace {
+
+using namespace bento::domain;
+using namespace bento::actors;
+using clock = std::chrono::steady_clock;
+
+// The command codec's bytes of a command (open_restaurant travels as the creation it wraps).
+template <class Cmd>
+std::string encode_command(const Cmd& c) {
+  return codec::encode(c);
+}
+std::string encode_command(const open_restaurant& c) {
+  return codec::encode(c.create);
+}
+template <class Cmd>
+bool decode_command(std::string_view bytes, Cmd& out) {
+  return codec::decode(bytes, out);
+}
+bool decode_command(std::string_view bytes, open_restaurant& out) {
+  return codec::decode(bytes, out.create);
+}
+
+/// A command on its way to the node that serves its shard.
+struct call {
+  uint32_t kind = 0;
+  std::string command;
+  shard_id shard = 0;
+  clock::time_point deadline;
+  bool sent = false;     // reached a peer's queue at least once: it may have run there
+  std::string target;    // where it was sent last
+  std::string hint;      // where a peer said the leader is
+  std::function<void(const forward_reply&)> answer;
+  std::function<void(const failure&)> fail;
+};
+
+struct router_state {
+  cluster_router_options options;
+  std::unordered_map<uint64_t, call> calls;
+  uint64_t next_id = 1;
+  shard_id shard_count = 1;
+  static inline const char* name = "cluster_router";
+};
+
+using self_ptr = caf::stateful_actor<router_state>*;
+
+const failure unavailable = fail(errc::unavailable, "the entity's shard has no reachable leader now; retry");
+
+void attempt(self_ptr self, uint64_t id);
+
+/// Runs a command here, as the node that serves its shard, and reports the answer (or "not the leader").
+template <class Cmd>
+void execute_here(self_ptr self, Cmd cmd, std::function<void(forward_reply)> done) {
+  using reply_t = typename command_traits<Cmd>::reply;
+  auto& st = self->state;
+  auto shard = shard_of(entity_key_of(cmd), st.shard_count);
+  if (!st.options.host->serves(shard)) {
+    forward_reply r;
+    r.not_leader = true;
+    r.leader_hint = st.options.host->leader_of(shard).value_or("");
+    done(std::move(r));
+    return;
+  }
+  self->request(st.options.local, st.options.timeout, std::move(cmd))
+    .then(
+      [done](reply_t& value) {
+        forward_reply r;
+        r.ok = true;
+        r.reply = encode_reply(value);
+        done(std::move(r));
+      },
+      [done](caf::error& err) {
+        forward_reply r;
+        r.failure = to_failure(err);
+        done(std::move(r));
+      });
+}
+
+/// Decodes a forwarded command of kind `kind` and runs it here; false for a kind or bytes that make no sense.
+bool execute_kind(self_ptr self, uint32_t kind, const std::string& bytes, std::function<void(forward_reply)> done) {
+  bool known = false;
+  auto run = [&](auto tag) {
+    using cmd_t = decltype(tag);
+    cmd_t cmd;
+    if (!decode_command(bytes, cmd))
+      return;
+    known = true;
+    execute_here(self, std::move(cmd), std::move(done));
+  };
+  switch (kind) {
+    case command_traits<register_user>::kind: run(register_user{}); break;
+    case command_traits<verify_login>::kind: run(verify_login{}); break;
+    case command_traits<get_user>::kind: run(get_user{}); break;
+    case command_traits<open_restaurant>::kind: run(open_restaurant{}); break;
+    case command_traits<create_restaurant>::kind: run(create_restaurant{}); break;
+    case command_traits<upsert_menu_item>::kind: run(upsert_menu_item{}); break;
+    case command_traits<patch_menu_item>::kind: run(patch_menu_item{}); break;
+    case command_traits<delete_menu_item>::kind: run(delete_menu_item{}); break;
+    case command_traits<get_menu>::kind: run(get_menu{}); break;
+    case command_traits<set_reservation>::kind: run(set_reservation{}); break;
+    case command_traits<settle_reservation>::kind: run(settle_reservation{}); break;
+    case command_traits<finalize_reservation>::kind: run(finalize_reservation{}); break;
+    case command_traits<place_order>::kind: run(place_order{}); break;
+    case command_traits<get_order>::kind: run(get_order{}); break;
+    case command_traits<transition_order>::kind: run(transition_order{}); break;
+    case command_traits<edit_order>::kind: run(edit_order{}); break;
+    default: break;
+  }
+  return known;
+}
+
+void schedule_retry(self_ptr self, uint64_t id) {
+  self->delayed_send(self, self->state.options.retry, retry_msg{id});
+}
+
+void finish(self_ptr self, uint64_t id, const failure& f) {
+  auto it = self->state.calls.find(id);
+  if (it == self->state.calls.end())
+    return;
+  auto c = std::move(it->second);
+  self->state.calls.erase(it);
+  c.fail(f);
+}
+
+void attempt(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto it = st.calls.find(id);
+  if (it == st.calls.end())
+    return;
+  auto& c = it->second;
+  if (clock::now() >= c.deadline) {
+    finish(self, id, c.sent ? fail(errc::outcome_unknown, "the shard's leader did not answer in time") : unavailable);
+    return;
+  }
+  if (st.options.host->serves(c.shard)) {
+    // The shard came here meanwhile: run it here.
+    auto kind = c.kind;
+    auto command = c.command;
+    execute_kind(self, kind, command, [self, id](forward_reply r) {
+      auto found = self->state.calls.find(id);
+      if (found == self->state.calls.end())
+        return;
+      if (r.not_leader) {
+        found->second.hint = r.leader_hint;
+        schedule_retry(self, id);
+        return;
+      }
+      auto done = std::move(found->second);
+      self->state.calls.erase(found);
+      done.answer(r);
+    });
+    return;
+  }
+  auto target = !c.hint.empty() && c.hint != st.options.self ? std::optional<std::string>(c.hint)
+                                                              : st.options.host->leader_of(c.shard);
+  c.hint.clear();
+  if (!target || *target == st.options.self) {
+    schedule_retry(self, id); // no leader known yet (an election is on): wait a moment
+    return;
+  }
+  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - clock::now());
+  forward_request req{id, c.kind, c.command, static_cast<uint32_t>(std::max<int64_t>(1, remaining.count()))};
+  if (!st.options.send(*target, encode_data(req))) {
+    schedule_retry(self, id); // not queued: it did not run anywhere
+    return;
+  }
+  c.sent = true;
+  c.target = *target;
+}
+
+template <class Cmd>
+caf::result<typename command_traits<Cmd>::reply> route(self_ptr self, Cmd& cmd) {
+  using reply_t = typename command_traits<Cmd>::reply;
+  auto& st = self->state;
+  auto shard = shard_of(entity_key_of(cmd), st.shard_count);
+  if (st.options.host->serves(shard))
+    return self->delegate(st.options.local, std::move(cmd));
+  auto rp = self->make_response_promise<reply_t>();
+  call c;
+  c.kind = command_traits<Cmd>::kind;
+  c.command = encode_command(cmd);
+  c.shard = shard;
+  c.deadline = clock::now() + st.options.timeout;
+  c.answer = [rp](const forward_reply& r) mutable {
+    if (!r.ok) {
+      rp.deliver(make_error(r.failure));
+      return;
+    }
+    reply_t value;
+    if (!decode_reply(r.reply, value)) {
+      rp.deliver(make_error(fail(errc::outcome_unknown, "the leader's answer could not be read")));
+      return;
+    }
+    rp.deliver(std::move(value));
+  };
+  c.fail = [rp](const failure& f) mutable { rp.deliver(make_error(f)); };
+  auto id = st.next_id++;
+  st.calls.emplace(id, std::move(c));
+  self->delayed_send(self, st.options.timeout, expire_msg{id});
+  attempt(self, id);
+  return rp;
+}
+
+void on_data(self_ptr self, const data_msg& msg) {
+  auto& st = self->state;
+  cluster_data data;
+  if (!decode_data(msg.bytes, data)) {
+    spdlog::warn("router.malformed_frame from={}", msg.from);
+    return;
+  }
+  if (auto* req = std::get_if<forward_request>(&data)) {
+    auto from = msg.from;
+    auto id = req->id;
+    auto send = st.options.send;
+    bool known = execute_kind(self, req->kind, req->command, [send, from, id](forward_reply r) {
+      r.id = id;
+      send(from, encode_data(r));
+    });
+    if (!known) {
+      forward_reply r;
+      r.id = id;
+      r.failure = fail(errc::invalid_argument, "unknown or malformed command");
+      send(from, encode_data(r));
+    }
+    return;
+  }
+  if (auto* rep = std::get_if<forward_reply>(&data)) {
+    auto it = st.calls.find(rep->id);
+    // Only the node it was sent to may answer a call: anything else is late, repeated, or a lie.
+    if (it == st.calls.end() || it->second.target != msg.from)
+      return;
+    if (rep->not_leader) {
+      // Not executed there: retry, where it says the leader is.
+      it->second.hint = rep->leader_hint;
+      if (rep->leader_hint.empty() || rep->leader_hint == msg.from)
+        schedule_retry(self, rep->id);
+      else
+        attempt(self, rep->id);
+      return;
+    }
+    auto c = std::move(it->second);
+    st.calls.erase(it);
+    c.answer(*rep);
+  }
+}
+
+void wake_interrupted(self_ptr self, uint16_t shard) {
+  auto& st = self->state;
+  auto* replica = st.options.host->replica(shard);
+  if (!replica)
+    return;
+  std::vector<std::string> ids;
+  auto& store = st.options.host->shard_store_of(shard);
+  store.scan(store::column::indexes, actors::keys::pending_orders_prefix, {},
+             [&](std::string_view key, std::string_view) {
+               ids.emplace_back(key.substr(actors::keys::pending_orders_prefix.size()));
+               return true;
+             });
+  for (auto& id : ids)
+    self->send(st.options.local, wake_atom::value, id);
+  if (!ids.empty())
+    spdlog::warn("router.recovering_orders shard={} count={}", shard, ids.size());
+}
+
+caf::behavior router_behavior(self_ptr self, cluster_router_options options) {
+  self->state.options = std::move(options);
+  self->state.shard_count = self->state.options.host->shard_count();
+  return {
+    [self](local_msg& m) { self->state.options.local = m.local; },
+    [self](register_user& cmd) { return route(self, cmd); },
+    [self](verify_login& cmd) { return route(self, cmd); },
+    [self](get_user& cmd) { return route(self, cmd); },
+    [self](open_restaurant& cmd) { return route(self, cmd); },
+    [self](create_restaurant& cmd) { return route(self, cmd); },
+    [self](upsert_menu_item& cmd) { return route(self, cmd); },
+    [self](patch_menu_item& cmd) { return route(self, cmd); },
+    [self](delete_menu_item& cmd) { return route(self, cmd); },
+    [self](get_menu& cmd) { return route(self, cmd); },
+    [self](set_reservation& cmd) { return route(self, cmd); },
+    [self](settle_reservation& cmd) { return route(self, cmd); },
+    [self](finalize_reservation& cmd) { return route(self, cmd); },
+    [self](place_order& cmd) { return route(self, cmd); },
+    [self](get_order& cmd) { return route(self, cmd); },
+    [self](transition_order& cmd) { return route(self, cmd); },
+    [self](edit_order& cmd) { return route(self, cmd); },
+    // The local entities' own traffic (passivation, exits, wake-ups, stats) is the local router's.
+    [self](passivate_atom a, std::string& key) -> caf::result<bool> {
+      return self->delegate(self->state.options.local, a, std::move(key));
+    },
+    [self](entity_down_atom a, std::string& key, caf::actor_addr& who) {
+      self->send(self->state.options.local, a, key, who);
+    },
+    [self](wake_atom a, std::string& id) { self->send(self->state.options.local, a, id); },
+    [self](drop_shard_atom a, uint16_t shard) { self->send(self->state.options.local, a, shard); },
+    [self](stats_atom a) -> caf::result<entity_counts> { return self->delegate(self->state.options.local, a); },
+    [self](serving_msg& m) {
+      if (m.serving)
+        wake_interrupted(self, m.shard);
+      else
+        self->send(self->state.options.local, drop_shard_atom::value, m.shard);
+    },
+    [self](data_msg& m) { on_data(self, m); },
+    [self](retry_msg& m) { attempt(self, m.id); },
+    [self](expire_msg& m) {
+      auto it = self->state.calls.find(m.id);
+      if (it == self->state.calls.end())
+        return;
+      finish(self, m.id, it->second.sent ? fail(errc::outcome_unknown, "the shard's leader did not answer in time")
+                                         : unavailable);
+    },
+  };
+}
+
+} // namespace
+
+actors::router_actor spawn_cluster_router(caf::actor_system& sys, cluster_router_options options) {
+  auto untyped = sys.spawn(router_behavior, std::move(options));
+  return caf::actor_cast<actors::router_actor>(untyped);
+}
+
+void serving_changed(const actors::router_actor& router, uint16_t shard, bool serving) {
+  caf::anon_send(caf::actor_cast<caf::actor>(router), serving_msg{shard, serving});
+}
+
+void set_local(const actors::router_actor& router, actors::router_actor local) {
+  caf::anon_send(caf::actor_cast<caf::actor>(router), local_msg{std::move(local)});
+}
+
+void deliver_data(const actors::router_actor& router, const std::string& from, std::string bytes) {
+  caf::anon_send(caf::actor_cast<caf::actor>(router), data_msg{from, std::move(bytes)});
+}
+
+} // namespace bento::cluster::router

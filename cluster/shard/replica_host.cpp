@@ -1,0 +1,211 @@
+#include "cluster/shard/replica_host.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "cluster/shard/raft_wire.hpp"
+
+namespace bento::cluster::shard {
+
+using namespace bento::cluster::consensus;
+
+replica_host::replica_host(store::shard_set& shards, host_options options, outbound send)
+  : shards_(shards), options_(std::move(options)), send_(std::move(send)) {
+  replicas_.resize(shards.count());
+  serving_ = std::make_unique<std::atomic<bool>[]>(shards.count());
+  for (domain::shard_id s = 0; s < shards.count(); ++s)
+    serving_[s] = false;
+}
+
+replica_host::~replica_host() {
+  stop();
+  for (domain::shard_id s = 0; s < shards_.count(); ++s)
+    if (replicas_[s])
+      shards_.of(s).set_writer(nullptr);
+}
+
+domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector<std::string>>& placement) {
+  placement_ = placement;
+  placement_.resize(shards_.count());
+  auto self_id = member_id(options_.self);
+  for (domain::shard_id s = 0; s < shards_.count(); ++s) {
+    membership founders;
+    bool here = false;
+    for (auto& name : placement_[s]) {
+      auto id = member_id(name);
+      names_[id] = name;
+      founders.voters.insert(id);
+      here = here || name == options_.self;
+    }
+    if (!here)
+      continue;
+    replica_options ro;
+    ro.raft.id = self_id;
+    ro.raft.seed = self_id ^ (static_cast<uint64_t>(s) << 32) ^ 0x9e3779b97f4a7c15ull;
+    ro.raft.election_ticks = options_.election_ticks;
+    ro.raft.heartbeat_ticks = options_.heartbeat_ticks;
+    ro.keep_entries = founders.voters.size() == 1 ? 0 : options_.keep_entries;
+    auto replica = shard_replica::open(shards_.of(s), s, ro, founders);
+    if (!replica)
+      return replica.error();
+    auto* r = replica->get();
+    r->set_sender([this, s](const message& m) {
+      if (collecting_thread_.load() == std::this_thread::get_id()) {
+        collected_[m.to].emplace_back(s, m); // only the driver thread collects, and only it flushes
+        return;
+      }
+      send_now(m.to, encode_raft_batch({{s, m}}));
+    });
+    shards_.of(s).set_writer(r);
+    // A group of one voter elects itself now, so a single node serves from its first request.
+    if (founders.voters.size() == 1 && !r->campaign_alone())
+      return domain::fail(domain::errc::storage_failure,
+                          "shard " + std::to_string(s) + ": this node could not lead its own group");
+    replicas_[s] = std::move(*replica);
+  }
+  return domain::unit;
+}
+
+std::optional<std::string> replica_host::name_of(node_id id) const {
+  auto it = names_.find(id);
+  if (it == names_.end())
+    return std::nullopt;
+  return it->second;
+}
+
+void replica_host::send_now(node_id to, std::string batch) {
+  auto name = name_of(to);
+  if (!name || !send_)
+    return;
+  ++frames_out_;
+  send_(*name, std::move(batch));
+}
+
+void replica_host::flush_collected() {
+  auto collected = std::move(collected_);
+  collected_.clear();
+  for (auto& [to, messages] : collected) {
+    std::vector<group_message> batch;
+    batch.reserve(messages.size());
+    for (auto& [g, m] : messages)
+      batch.push_back(group_message{g, std::move(m)});
+    send_now(to, encode_raft_batch(batch));
+  }
+}
+
+void replica_host::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable())
+    return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void replica_host::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void replica_host::deliver(const std::string& from, std::string batch) {
+  {
+    std::lock_guard lock(mutex_);
+    // Bounded: a flood from one peer cannot grow the queue without end (the consensus core retries).
+    if (inbound_.size() >= 10'000) {
+      ++malformed_;
+      return;
+    }
+    inbound_.emplace_back(from, std::move(batch));
+  }
+  wake_.notify_one();
+}
+
+void replica_host::process_inbound(const std::string& from, const std::string& batch) {
+  std::vector<group_message> messages;
+  if (!decode_raft_batch(batch, messages)) {
+    ++malformed_;
+    return;
+  }
+  ++frames_in_;
+  auto from_id = member_id(from);
+  for (auto& [g, m] : messages) {
+    // A peer speaks only for itself: a message claiming another sender is a lie, dropped.
+    if (m.from != from_id || g >= replicas_.size() || !replicas_[g]) {
+      ++unknown_group_;
+      continue;
+    }
+    replicas_[g]->step(m);
+  }
+}
+
+void replica_host::refresh_serving() {
+  for (domain::shard_id s = 0; s < replicas_.size(); ++s) {
+    bool now = replicas_[s] && replicas_[s]->serving();
+    bool before = serving_[s].exchange(now, std::memory_order_acq_rel);
+    if (now != before) {
+      spdlog::info("shard.{} shard={} term={}", now ? "serving" : "not_serving", s, replicas_[s]->term());
+      if (serving_handler_)
+        serving_handler_(s, now);
+    }
+  }
+}
+
+void replica_host::run() {
+  using clock = std::chrono::steady_clock;
+  auto next_tick = clock::now() + options_.tick;
+  refresh_serving();
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_until(lock, next_tick, [this] { return stopping_ || !inbound_.empty(); });
+    if (stopping_)
+      break;
+    auto inbound = std::move(inbound_);
+    inbound_.clear();
+    lock.unlock();
+    collecting_thread_ = std::this_thread::get_id();
+    // Missed ticks first (a stall, SIGSTOP): the lease is sound only if ticks keep pace with real time.
+    int ticks = 0;
+    for (auto now = clock::now(); now >= next_tick && ticks < 1000; next_tick += options_.tick, ++ticks)
+      for (auto& r : replicas_)
+        if (r)
+          r->tick();
+    if (ticks == 1000)
+      next_tick = clock::now() + options_.tick;
+    for (auto& [from, batch] : inbound)
+      process_inbound(from, batch);
+    collecting_thread_ = std::thread::id{};
+    flush_collected();
+    refresh_serving();
+    lock.lock();
+  }
+}
+
+std::optional<std::string> replica_host::leader_of(domain::shard_id shard) const {
+  if (shard >= replicas_.size() || !replicas_[shard])
+    return std::nullopt;
+  auto id = replicas_[shard]->leader();
+  if (id == no_node)
+    return std::nullopt;
+  return name_of(id);
+}
+
+replica_host::stats replica_host::snapshot_stats() const {
+  stats out;
+  out.frames_in = frames_in_;
+  out.frames_out = frames_out_;
+  out.malformed = malformed_;
+  out.unknown_group = unknown_group_;
+  for (domain::shard_id s = 0; s < replicas_.size(); ++s) {
+    if (!replicas_[s])
+      continue;
+    ++out.shards_replicated;
+    if (serves(s))
+      ++out.shards_led;
+  }
+  return out;
+}
+
+} // namespace bento::cluster::shard

@@ -1,0 +1,100 @@
+#pragma once
+// Every shard replica of one node, and the loop that drives them: one thread ticks all of them at the tick
+// interval (catching up missed ticks after a stall, as the core requires for its lease) and steps the consensus
+// messages that arrive from peers; messages produced while ticking go out coalesced, one frame per peer per
+// tick (the heartbeats of every group that pair shares ride together). It tells the router which shards this
+// node serves (leads, caught up, lease held) and who leads the others it replicates.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/store/shard_store.hpp"
+#include "cluster/shard/shard_replica.hpp"
+
+namespace bento::cluster::shard {
+
+struct host_options {
+  std::string self;                                      // this node's name
+  std::chrono::milliseconds tick{100};                   // consensus tick
+  int election_ticks = 10;                               // 1-2 s to elect after a leader goes silent
+  int heartbeat_ticks = 1;
+  consensus::index_t keep_entries = 10'000;              // log kept behind the applied index for laggards
+};
+
+class replica_host {
+public:
+  /// Sends a frame of consensus messages (RaftBatch bytes) to a peer; must not block.
+  using outbound = std::function<void(const std::string& peer, std::string batch)>;
+  /// A shard starts or stops being served here.
+  using serving_handler = std::function<void(domain::shard_id shard, bool serving)>;
+
+  replica_host(store::shard_set& shards, host_options options, outbound send);
+  ~replica_host();
+
+  /// Opens this node's replica of every shard whose placement names it, bootstrapping groups on first start
+  /// (every founder bootstraps the same membership). The shard stores of these shards write through them.
+  domain::outcome<domain::unit_t> open(const std::vector<std::vector<std::string>>& placement);
+  void on_serving(serving_handler handler) { serving_handler_ = std::move(handler); }
+
+  void start();
+  void stop();
+
+  /// A frame of consensus messages from a peer (queued: the driver thread steps it).
+  void deliver(const std::string& from, std::string batch);
+
+  bool serves(domain::shard_id shard) const {
+    return shard < replicas_.size() && serving_[shard].load(std::memory_order_acquire);
+  }
+  /// The node believed to lead the shard, if this node replicates it and knows.
+  std::optional<std::string> leader_of(domain::shard_id shard) const;
+  const std::vector<std::string>& placement_of(domain::shard_id shard) const { return placement_.at(shard); }
+  bool replicates(domain::shard_id shard) const { return shard < replicas_.size() && replicas_[shard] != nullptr; }
+  shard_replica* replica(domain::shard_id shard) const { return replicas_.at(shard).get(); }
+  domain::shard_id shard_count() const noexcept { return shards_.count(); }
+  store::shard_store& shard_store_of(domain::shard_id shard) const { return shards_.of(shard); }
+
+  struct stats {
+    uint64_t frames_in = 0, frames_out = 0, malformed = 0, unknown_group = 0;
+    uint64_t shards_led = 0, shards_replicated = 0;
+  };
+  stats snapshot_stats() const;
+
+private:
+  void run();
+  void process_inbound(const std::string& from, const std::string& batch);
+  void refresh_serving();
+  void send_now(consensus::node_id to, std::string batch);
+  void flush_collected();
+  std::optional<std::string> name_of(consensus::node_id id) const;
+
+  store::shard_set& shards_;
+  host_options options_;
+  outbound send_;
+  serving_handler serving_handler_;
+  std::vector<std::unique_ptr<shard_replica>> replicas_;
+  std::vector<std::vector<std::string>> placement_;
+  std::unique_ptr<std::atomic<bool>[]> serving_;
+  std::unordered_map<consensus::node_id, std::string> names_;
+
+  std::mutex mutex_; // inbound queue and the collecting buffers
+  std::condition_variable wake_;
+  std::deque<std::pair<std::string, std::string>> inbound_;
+  bool stopping_ = false;
+  std::thread thread_;
+  // While the driver thread ticks, messages are collected per peer and leave as one frame each.
+  std::atomic<std::thread::id> collecting_thread_{};
+  std::map<consensus::node_id, std::vector<std::pair<group_id, consensus::message>>> collected_;
+  std::atomic<uint64_t> frames_in_{0}, frames_out_{0}, malformed_{0}, unknown_group_{0};
+};
+
+} // namespace bento::cluster::shard

@@ -1,0 +1,267 @@
+#include "node/cluster_runtime.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/store/shard_store.hpp"
+#include "cluster/membership/incarnation.hpp"
+#include "cluster/membership/membership.hpp"
+#include "cluster/placement.hpp"
+#include "cluster/router/cluster_router.hpp"
+#include "cluster/router/forward_codec.hpp"
+#include "cluster/shard/replica_host.hpp"
+#include "cluster/transport/transport.hpp"
+#include "node/cluster_setup.hpp"
+
+namespace bento::node {
+
+namespace {
+
+const std::string members_key = "cluster.members";   // the members the cluster formed with, comma-separated
+const std::string replicas_key = "cluster.replicas";
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (auto& s : v)
+    out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+} // namespace
+
+struct cluster_runtime::impl {
+  std::string self;
+  cluster::transport::transport_config transport_cfg;
+  std::unique_ptr<cluster::transport::transport> transport;
+  std::unique_ptr<cluster::membership::membership> membership;
+  std::unique_ptr<cluster::shard::replica_host> host;
+  std::vector<std::string> members;
+  uint32_t replicas = 1;
+  actors::router_actor router;
+};
+
+cluster_runtime::cluster_runtime(const node_config& cfg, std::string node_id)
+  : cfg_(cfg), impl_(std::make_unique<impl>()) {
+  impl_->self = std::move(node_id);
+}
+
+cluster_runtime::~cluster_runtime() {
+  stop();
+}
+
+domain::outcome<domain::unit_t> cluster_runtime::prepare(caf::actor_system_config& caf_cfg) {
+  if (!clustered())
+    return domain::unit;
+  auto incarnation = cluster::membership::next_incarnation(cfg_.data_dir);
+  if (!incarnation)
+    return incarnation.error();
+  auto cfg = cfg_;
+  cfg.node_id = impl_->self;
+  impl_->transport_cfg = transport_settings(cfg, *incarnation);
+  cluster::transport::prepare_actor_system(caf_cfg, impl_->transport_cfg);
+  return domain::unit;
+}
+
+domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, store::shard_set& shards) {
+  auto& db = shards.db();
+  cluster::shard::host_options ho;
+  ho.self = impl_->self;
+  ho.tick = std::chrono::milliseconds(cfg_.tick_ms);
+  if (!clustered()) {
+    impl_->members = {impl_->self};
+    impl_->replicas = 1;
+    impl_->host = std::make_unique<cluster::shard::replica_host>(shards, ho, nullptr);
+    if (auto opened = impl_->host->open(cluster::place_all(shards.count(), impl_->members, 1)); !opened)
+      return opened.error();
+    impl_->host->start();
+    return domain::unit;
+  }
+
+  impl_->transport = std::make_unique<cluster::transport::transport>(sys, impl_->transport_cfg);
+  impl_->membership = std::make_unique<cluster::membership::membership>(sys, *impl_->transport,
+                                                                        membership_settings(cfg_));
+  auto started = impl_->transport->start();
+  if (!started)
+    return domain::fail(domain::errc::invalid_argument, "cluster port: " + started.message);
+  impl_->membership->start();
+
+  // The member list: as recorded when the cluster formed, or formed now from every seed answering.
+  auto recorded = db.get(store::column::meta, members_key);
+  if (!recorded)
+    return recorded.error();
+  if (*recorded) {
+    impl_->members = split(**recorded);
+    auto r = db.get(store::column::meta, replicas_key);
+    impl_->replicas = r && *r ? static_cast<uint32_t>(std::stoul(**r)) : cfg_.replicas;
+    spdlog::info("cluster.members_loaded members={} replicas={}", **recorded, impl_->replicas);
+  } else {
+    // Formation waits for every seed (an initial member list everyone agrees on: all nodes list the same
+    // seeds, as etcd's initial cluster does). A seed that is this node is recognised by the transport.
+    auto last_log = std::chrono::steady_clock::now();
+    for (;;) {
+      bool all = true;
+      std::set<std::string> ids{impl_->self};
+      for (auto& p : impl_->transport->peers()) {
+        if (p.state == cluster::transport::link_state::self)
+          continue;
+        if (!p.connected || p.id.empty())
+          all = false;
+        else
+          ids.insert(p.id);
+      }
+      if (all && ids.size() > 1) {
+        impl_->members.assign(ids.begin(), ids.end());
+        break;
+      }
+      if (std::chrono::steady_clock::now() - last_log > std::chrono::seconds(2)) {
+        spdlog::warn("cluster.forming waiting_for_seeds seeds={}", join(cfg_.seeds));
+        last_log = std::chrono::steady_clock::now();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling the transport's view of the seeds
+    }
+    impl_->replicas = std::min<uint32_t>(cfg_.replicas, static_cast<uint32_t>(impl_->members.size()));
+    store::write_batch record;
+    record.put(store::column::meta, members_key, join(impl_->members));
+    record.put(store::column::meta, replicas_key, std::to_string(impl_->replicas));
+    if (auto done = db.commit(record); !done)
+      return done.error();
+    spdlog::info("cluster.formed members={} replicas={} shards={}", join(impl_->members), impl_->replicas,
+                 shards.count());
+  }
+
+  auto* transport = impl_->transport.get();
+  impl_->host = std::make_unique<cluster::shard::replica_host>(
+    shards, ho, [transport](const std::string& peer, std::string batch) {
+      transport->send(peer, cluster::router::encode_data(cluster::router::raft_frame{std::move(batch)}));
+    });
+  auto placement = cluster::place_all(shards.count(), impl_->members, impl_->replicas);
+  if (auto opened = impl_->host->open(placement); !opened)
+    return opened.error();
+  return domain::unit;
+}
+
+std::function<bool(uint16_t)> cluster_runtime::serves() const {
+  auto* host = impl_->host.get();
+  return [host](uint16_t shard) { return host->serves(shard); };
+}
+
+actors::router_actor cluster_runtime::front(caf::actor_system& sys) {
+  if (!clustered())
+    return actors::router_actor{};
+  cluster::router::cluster_router_options ro;
+  ro.self = impl_->self;
+  ro.host = impl_->host.get();
+  auto* transport = impl_->transport.get();
+  ro.send = [transport](const std::string& peer, std::string bytes) {
+    return transport->send(peer, std::move(bytes)) == cluster::transport::errc::none;
+  };
+  ro.timeout = std::chrono::milliseconds(cfg_.request_timeout_ms / 2);
+  impl_->router = cluster::router::spawn_cluster_router(sys, ro);
+  return impl_->router;
+}
+
+actors::router_actor cluster_runtime::attach(actors::router_actor local) {
+  if (!clustered())
+    return local;
+  auto router = impl_->router;
+  cluster::router::set_local(router, local);
+  auto* host = impl_->host.get();
+  host->on_serving([router](uint16_t shard, bool serving) {
+    cluster::router::serving_changed(router, shard, serving);
+  });
+  impl_->transport->on_receive([host, router](const std::string& from, std::string bytes) {
+    // Consensus traffic goes to the replicas' driver, everything else to the router.
+    cluster::router::cluster_data data;
+    if (!cluster::router::decode_data(bytes, data))
+      return;
+    if (auto* raft = std::get_if<cluster::router::raft_frame>(&data)) {
+      host->deliver(from, std::move(raft->batch));
+      return;
+    }
+    cluster::router::deliver_data(router, from, std::move(bytes));
+  });
+  host->start();
+  return router;
+}
+
+cluster_status cluster_runtime::status() const {
+  cluster_status out;
+  out.shards = impl_->host ? impl_->host->shard_count() : 0;
+  out.replicas = impl_->replicas;
+  std::map<std::string, cluster_member_status> by_id;
+  for (auto& m : impl_->members)
+    by_id[m] = cluster_member_status{m, {}, "up", 0, 0, 0};
+  if (impl_->membership)
+    for (auto& m : impl_->membership->members()) {
+      auto& s = by_id[m.id];
+      s.id = m.id;
+      s.address = m.address;
+      s.state = cluster::membership::to_string(m.state);
+      s.incarnation = m.incarnation;
+    }
+  if (impl_->transport) {
+    auto& me = by_id[impl_->self];
+    me.address = impl_->transport->advertised_address();
+    me.incarnation = impl_->transport->incarnation();
+  }
+  if (impl_->host)
+    for (uint16_t s = 0; s < impl_->host->shard_count(); ++s) {
+      for (auto& m : impl_->host->placement_of(s))
+        ++by_id[m].shards_replicated;
+      if (auto leader = impl_->host->leader_of(s))
+        ++by_id[*leader].shards_led;
+    }
+  for (auto& [id, m] : by_id)
+    out.members.push_back(m);
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> cluster_runtime::gauges() const {
+  std::vector<std::pair<std::string, double>> out;
+  if (!impl_->host)
+    return out;
+  auto st = impl_->host->snapshot_stats();
+  out.emplace_back("shards_led", static_cast<double>(st.shards_led));
+  out.emplace_back("shards_replicated", static_cast<double>(st.shards_replicated));
+  out.emplace_back("raft_frames_in", static_cast<double>(st.frames_in));
+  out.emplace_back("raft_frames_out", static_cast<double>(st.frames_out));
+  out.emplace_back("raft_frames_malformed", static_cast<double>(st.malformed));
+  if (impl_->transport) {
+    auto ts = impl_->transport->stats();
+    out.emplace_back("peer_malformed", static_cast<double>(ts.total.malformed));
+    out.emplace_back("peer_bad_proof", static_cast<double>(ts.total.bad_proof));
+    out.emplace_back("peer_unauthenticated", static_cast<double>(ts.total.unauthenticated + ts.unattributed.unauthenticated));
+    out.emplace_back("peers_connected", static_cast<double>(impl_->transport->connected_peers().size()));
+  }
+  return out;
+}
+
+void cluster_runtime::stop() {
+  if (impl_->host)
+    impl_->host->stop();
+  if (impl_->membership)
+    impl_->membership->stop();
+  if (impl_->transport)
+    impl_->transport->stop();
+}
+
+} // namespace bento::node

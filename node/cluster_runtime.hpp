@@ -1,0 +1,78 @@
+#pragma once
+// How a node takes part in the cluster: its shard replicas (a one-node cluster without BENTO_SEEDS: every shard
+// a group of one voter, this node), and with seeds the transport, membership, the formation of the member list
+// and the placement of every shard's replicas. The one place main.cpp asks about any of it.
+//
+//   cluster_runtime cr(cfg, node_id);
+//   cr.prepare(caf_cfg);                        // before the actor system
+//   caf::actor_system sys{caf_cfg};
+//   cr.start(sys, shards);                      // links, members, placement, replicas
+//   ctx.serves = cr.serves();                   // the local router hosts only served shards' entities
+//   ctx.router = cr.front(sys);                 // the cluster router (null alone)
+//   auto router = cr.attach(local_router);      // what the edges call
+//   ...
+//   cr.stop();                                  // before the actor system goes
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/router/router_actor.hpp"
+#include "node/node_config.hpp"
+#include "protocol/domain/outcome.hpp"
+
+namespace caf {
+class actor_system;
+class actor_system_config;
+} // namespace caf
+
+namespace bento::store {
+class shard_set;
+}
+
+namespace bento::node {
+
+struct cluster_member_status {
+  std::string id;
+  std::string address;
+  std::string state; // up, suspect, down
+  uint64_t incarnation = 0;
+  uint64_t shards_led = 0;
+  uint64_t shards_replicated = 0;
+};
+
+struct cluster_status {
+  std::vector<cluster_member_status> members;
+  uint32_t shards = 0;
+  uint32_t replicas = 0;
+};
+
+class cluster_runtime {
+public:
+  cluster_runtime(const node_config& cfg, std::string node_id);
+  ~cluster_runtime();
+
+  bool clustered() const noexcept { return !cfg_.seeds.empty(); }
+
+  /// Loads CAF's network layer when clustered (before the actor system exists).
+  domain::outcome<domain::unit_t> prepare(caf::actor_system_config& caf_cfg);
+  /// Opens links and forms (or reloads) the member list and placement, then this node's replicas.
+  domain::outcome<domain::unit_t> start(caf::actor_system& sys, store::shard_set& shards);
+  /// Whether this node serves a shard's entities now.
+  std::function<bool(uint16_t)> serves() const;
+  /// The cluster router (null alone): spawned before the local router, whose entities send through it.
+  actors::router_actor front(caf::actor_system& sys);
+  /// Completes the wiring with the local router; returns the router edges use (the front, or `local` alone).
+  actors::router_actor attach(actors::router_actor local);
+  cluster_status status() const;
+  /// Metrics of the cluster layer (name -> value).
+  std::vector<std::pair<std::string, double>> gauges() const;
+  void stop();
+
+private:
+  struct impl;
+  node_config cfg_;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace bento::node

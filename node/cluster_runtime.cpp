@@ -1,6 +1,7 @@
 #include "node/cluster_runtime.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
@@ -57,6 +58,8 @@ struct cluster_runtime::impl {
   std::vector<std::string> members;
   uint32_t replicas = 1;
   actors::router_actor router;
+  std::atomic<cluster::shard::replica_host*> host_ready{nullptr}; // set once the replicas exist
+  std::atomic<bool> router_ready{false};                          // set once the router is wired
 };
 
 cluster_runtime::cluster_runtime(const node_config& cfg, std::string node_id)
@@ -99,6 +102,21 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
   impl_->transport = std::make_unique<cluster::transport::transport>(sys, impl_->transport_cfg);
   impl_->membership = std::make_unique<cluster::membership::membership>(sys, *impl_->transport,
                                                                         membership_settings(cfg_));
+  // Handlers go in before the transport starts. Consensus traffic goes to the replicas' driver, everything else
+  // to the router; until they exist (formation), frames are dropped: the consensus core and callers retry.
+  auto* self_impl = impl_.get();
+  impl_->transport->on_receive([self_impl](const std::string& from, std::string bytes) {
+    cluster::router::cluster_data data;
+    if (!cluster::router::decode_data(bytes, data))
+      return;
+    if (auto* raft = std::get_if<cluster::router::raft_frame>(&data)) {
+      if (auto* host = self_impl->host_ready.load())
+        host->deliver(from, std::move(raft->batch));
+      return;
+    }
+    if (self_impl->router_ready.load())
+      cluster::router::deliver_data(self_impl->router, from, std::move(bytes));
+  });
   auto started = impl_->transport->start();
   if (!started)
     return domain::fail(domain::errc::invalid_argument, "cluster port: " + started.message);
@@ -156,6 +174,7 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
   auto placement = cluster::place_all(shards.count(), impl_->members, impl_->replicas);
   if (auto opened = impl_->host->open(placement); !opened)
     return opened.error();
+  impl_->host_ready = impl_->host.get();
   return domain::unit;
 }
 
@@ -188,17 +207,7 @@ actors::router_actor cluster_runtime::attach(actors::router_actor local) {
   host->on_serving([router](uint16_t shard, bool serving) {
     cluster::router::serving_changed(router, shard, serving);
   });
-  impl_->transport->on_receive([host, router](const std::string& from, std::string bytes) {
-    // Consensus traffic goes to the replicas' driver, everything else to the router.
-    cluster::router::cluster_data data;
-    if (!cluster::router::decode_data(bytes, data))
-      return;
-    if (auto* raft = std::get_if<cluster::router::raft_frame>(&data)) {
-      host->deliver(from, std::move(raft->batch));
-      return;
-    }
-    cluster::router::deliver_data(router, from, std::move(bytes));
-  });
+  impl_->router_ready = true;
   host->start();
   return router;
 }

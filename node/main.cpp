@@ -255,7 +255,11 @@ int run(const node::node_config& cfg, sigset_t signals) {
       server.stop(8000);
     }
     domain.stop();
-    caf::anon_send_exit(rt.router, caf::exit_reason::user_shutdown);
+    // Links, heartbeats and the replicas' driver first (their actors and threads end here), then the routers.
+    cluster_rt.stop();
+    if (rt.router != local_router)
+      caf::anon_send_exit(rt.router, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(local_router, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(rt.catalog, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(rt.order_index, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);

@@ -179,6 +179,9 @@ void replica_host::run() {
     collecting_thread_ = std::thread::id{};
     flush_collected();
     refresh_serving();
+    if (ticks > 0 && ++rounds_ % 50 == 0)
+      spdlog::debug("shard.host frames_in={} frames_out={} malformed={} unknown_group={}", frames_in_.load(),
+                    frames_out_.load(), malformed_.load(), unknown_group_.load());
     lock.lock();
   }
 }

@@ -95,6 +95,7 @@ private:
   std::atomic<std::thread::id> collecting_thread_{};
   std::map<consensus::node_id, std::vector<std::pair<group_id, consensus::message>>> collected_;
   std::atomic<uint64_t> frames_in_{0}, frames_out_{0}, malformed_{0}, unknown_group_{0};
+  uint64_t rounds_ = 0;
 };
 
 } // namespace bento::cluster::shard

@@ -11,9 +11,11 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/store/shard_store.hpp"
+#include "protocol/domain/shards.hpp"
 #include "cluster/membership/incarnation.hpp"
 #include "cluster/membership/membership.hpp"
 #include "cluster/placement.hpp"
@@ -84,7 +86,8 @@ domain::outcome<domain::unit_t> cluster_runtime::prepare(caf::actor_system_confi
   return domain::unit;
 }
 
-domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, store::shard_set& shards) {
+domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, store::shard_set& shards,
+                                                       std::function<bool()> cancelled) {
   auto& db = shards.db();
   cluster::shard::host_options ho;
   ho.self = impl_->self;
@@ -150,6 +153,8 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
         impl_->members.assign(ids.begin(), ids.end());
         break;
       }
+      if (cancelled && cancelled())
+        return domain::fail(domain::errc::unavailable, "stopped while forming the cluster");
       if (std::chrono::steady_clock::now() - last_log > std::chrono::seconds(2)) {
         spdlog::warn("cluster.forming waiting_for_seeds seeds={}", join(cfg_.seeds));
         last_log = std::chrono::steady_clock::now();
@@ -242,6 +247,31 @@ cluster_status cluster_runtime::status() const {
   for (auto& [id, m] : by_id)
     out.members.push_back(m);
   return out;
+}
+
+std::string cluster_runtime::status_json(const std::string& entity) const {
+  using json = nlohmann::json;
+  auto st = status();
+  json members = json::array();
+  for (auto& m : st.members)
+    members.push_back({{"id", m.id}, {"address", m.address}, {"state", m.state}, {"incarnation", m.incarnation},
+                       {"shards_led", m.shards_led}, {"shards_replicated", m.shards_replicated}});
+  json shards = json::array();
+  if (auto* host = impl_->host.get())
+    for (uint16_t s = 0; s < host->shard_count(); ++s) {
+      auto leader = host->leader_of(s);
+      shards.push_back({{"shard", s},
+                        {"replicas", host->placement_of(s)},
+                        {"leader", leader ? json(*leader) : json(nullptr)},
+                        {"served_here", host->serves(s)}});
+    }
+  json out{{"clustered", clustered()}, {"node", impl_->self},      {"shards", st.shards},
+           {"replicas", st.replicas},  {"members", members},       {"shard_groups", shards}};
+  if (!entity.empty() && st.shards > 0) {
+    auto s = domain::shard_of(entity, static_cast<domain::shard_id>(st.shards));
+    out["entity"] = {{"key", entity}, {"shard", s}, {"replicas", shards[s]["replicas"]}, {"leader", shards[s]["leader"]}};
+  }
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::vector<std::pair<std::string, double>> cluster_runtime::gauges() const {

@@ -56,8 +56,10 @@ public:
 
   /// Loads CAF's network layer when clustered (before the actor system exists).
   domain::outcome<domain::unit_t> prepare(caf::actor_system_config& caf_cfg);
-  /// Opens links and forms (or reloads) the member list and placement, then this node's replicas.
-  domain::outcome<domain::unit_t> start(caf::actor_system& sys, store::shard_set& shards);
+  /// Opens links and forms (or reloads) the member list and placement, then this node's replicas. Formation
+  /// waits for every seed; `cancelled` (polled while it waits) ends the wait with errc::unavailable.
+  domain::outcome<domain::unit_t> start(caf::actor_system& sys, store::shard_set& shards,
+                                        std::function<bool()> cancelled = {});
   /// Whether this node serves a shard's entities now.
   std::function<bool(uint16_t)> serves() const;
   /// The cluster router (null alone): spawned before the local router, whose entities send through it.
@@ -65,6 +67,9 @@ public:
   /// Completes the wiring with the local router; returns the router edges use (the front, or `local` alone).
   actors::router_actor attach(actors::router_actor local);
   cluster_status status() const;
+  /// status() plus every shard's replicas and leader, as the JSON text GET /api/v1/cluster answers; with an
+  /// entity key ("restaurant/<id>") also that entity's shard, replicas and leader.
+  std::string status_json(const std::string& entity = {}) const;
   /// Metrics of the cluster layer (name -> value).
   std::vector<std::pair<std::string, double>> gauges() const;
   void stop();

@@ -77,7 +77,9 @@ int run(const node::node_config& cfg, sigset_t signals) {
     return exit_runtime;
   }
   auto secret = cfg.secret;
-  if (secret.empty()) {
+  if (secret.empty() && !cfg.cluster_secret.empty()) {
+    secret = node::derive_token_secret(cfg.cluster_secret);
+  } else if (secret.empty()) {
     auto loaded = node::load_or_create_secret(cfg.data_dir);
     if (!loaded) {
       spdlog::critical("node.start_failed reason=secret error={}", loaded.error().message);
@@ -147,9 +149,19 @@ int run(const node::node_config& cfg, sigset_t signals) {
   int exit_code = 0;
   {
     caf::actor_system sys{caf_cfg};
-    if (auto started = cluster_rt.start(sys, shards); !started) {
-      spdlog::critical("node.start_failed reason=cluster error={}", started.error().message);
+    // Formation may wait for seeds for a long time: a stop signal ends that wait (and the node) cleanly.
+    bool stopped_forming = false;
+    auto stop_asked = [&signals, &stopped_forming] {
+      timespec now{0, 0};
+      return stopped_forming = sigtimedwait(&signals, nullptr, &now) > 0;
+    };
+    if (auto started = cluster_rt.start(sys, shards, stop_asked); !started) {
       cluster_rt.stop();
+      if (stopped_forming) {
+        spdlog::info("node.stopped during=cluster_formation");
+        return 0;
+      }
+      spdlog::critical("node.start_failed reason=cluster error={}", started.error().message);
       return started.error().code == domain::errc::invalid_argument ? exit_config : exit_runtime;
     }
 
@@ -228,6 +240,8 @@ int run(const node::node_config& cfg, sigset_t signals) {
       {"refused_connections", [&server_ptr] { return server_ptr ? server_ptr->refused_connections() : 0; }},
       {"login_guard_entries", [&logins] { return static_cast<uint64_t>(logins.size()); }},
     };
+    deps.cluster_view = [&cluster_rt](const std::string& entity) { return cluster_rt.status_json(entity); };
+    deps.cluster_gauges = [&cluster_rt] { return cluster_rt.gauges(); };
     deps.metrics_token = cfg.metrics_token;
     deps.ready = &ready;
     deps.token_ttl_s = cfg.token_ttl_s;

@@ -169,7 +169,8 @@ const std::vector<option_doc>& option_docs() {
     {"BENTO_DATA_DIR", "RocksDB data directory (created if missing)", "./data"},
     {"BENTO_NODE_ID", "node name in logs and cluster membership", "host name"},
     {"BENTO_LOG_LEVEL", "trace|debug|info|warn|error|critical|off", "info"},
-    {"BENTO_SECRET", "token signing key, at least 32 characters; unset: generated and kept in the data dir", ""},
+    {"BENTO_SECRET", "token signing key, at least 32 characters; unset: derived from BENTO_CLUSTER_SECRET in a "
+                     "cluster (every node verifies every token), else generated and kept in the data dir", ""},
     {"BENTO_TZ", "IANA time zone for 'today' and meal slots", "Asia/Taipei"},
     {"BENTO_RATE_LIMIT", "requests/s per client address with equal burst; 0 = off", "0"},
     {"BENTO_SYNC_WRITES", "answer only after the write-ahead log is fsynced (power-loss safety; fsyncs are shared)",

@@ -41,4 +41,14 @@ domain::outcome<std::string> load_or_create_secret(const std::string& data_dir) 
   return secret;
 }
 
+std::string derive_token_secret(const std::string& cluster_secret) {
+  static const char context[] = "bento token signing key v1";
+  unsigned char out[32];
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(cluster_secret.data()),
+                     cluster_secret.size(), reinterpret_cast<const unsigned char*>(context), sizeof context - 1);
+  char hex[sizeof out * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+  return hex;
+}
+
 } // namespace bento::node

@@ -355,7 +355,11 @@ void metrics(const call_ptr& c) {
                                           {"revoked_tokens", static_cast<double>(deps.revocations->size())}};
     for (auto& [name, read] : deps.extra_gauges)
       edge[name] = static_cast<double>(read());
-    auto text = deps.metrics->render(r ? &*r : nullptr, deps.store->stats(), edge);
+    std::map<std::string, double> cluster;
+    if (deps.cluster_gauges)
+      for (auto& [name, value] : deps.cluster_gauges())
+        cluster[name] = value;
+    auto text = deps.metrics->render(r ? &*r : nullptr, deps.store->stats(), edge, cluster);
     {
       std::lock_guard lock(api.metrics_mutex);
       api.metrics_text = text;
@@ -364,6 +368,27 @@ void metrics(const call_ptr& c) {
     }
     send_metrics(c, std::move(text));
   });
+}
+
+/// Operators' view of the cluster (members, their state, shards led and replicated): behind the metrics token
+/// when one is set, since it names every node's address.
+void cluster_view(const call_ptr& c) {
+  auto& deps = c->api->deps;
+  if (!metrics_authorized(c->req.authorization, deps.metrics_token)) {
+    http_response resp;
+    resp.status = 401;
+    resp.headers.emplace_back("WWW-Authenticate", "Bearer");
+    resp.body = json{{"error", "unauthenticated"}, {"message", "the cluster view needs the metrics token"}}.dump();
+    return c->respond(std::move(resp));
+  }
+  auto entity = c->query["entity"];
+  if (entity.size() > 512)
+    return c->fail(errc::invalid_argument, "entity: at most 512 bytes");
+  http_response resp;
+  resp.body = deps.cluster_view ? deps.cluster_view(entity) : std::string();
+  if (resp.body.empty())
+    resp.body = json{{"clustered", false}}.dump();
+  c->respond(std::move(resp));
 }
 
 void openapi(const call_ptr& c) {
@@ -781,6 +806,7 @@ std::vector<route> make_routes() {
     {"GET", "/readyz", readyz, {}},
     {"GET", "/metrics", metrics, {}},
     {"GET", "/api/v1/openapi.yaml", openapi, {}},
+    {"GET", "/api/v1/cluster", cluster_view, {}},
     {"POST", "/api/v1/users", create_user, {}},
     {"POST", "/api/v1/sessions", create_session, {}},
     {"DELETE", "/api/v1/sessions/current", delete_session, {}},

@@ -37,6 +37,11 @@ struct api_dependencies {
   std::function<uint64_t()> password_ops_in_flight; // Argon2id work admitted and not finished (queue depth)
   /// More bento_edge gauges by name (fixed names: label values never come from clients).
   std::vector<std::pair<std::string, std::function<uint64_t()>>> extra_gauges;
+  /// The cluster as this node sees it, as a JSON text (members, shards); with an entity key ("order/<id>") also
+  /// where that entity lives.
+  std::function<std::string(const std::string& entity)> cluster_view;
+  /// bento_cluster gauges by name (fixed names).
+  std::function<std::vector<std::pair<std::string, double>>()> cluster_gauges;
   const std::atomic<bool>* ready = nullptr;
   uint32_t token_ttl_s = 86400;
   std::string metrics_token; // non-empty: GET /metrics needs "Authorization: Bearer <metrics_token>"

@@ -60,6 +60,11 @@ struct node_metrics::impl {
                                                   .Name("bento_edge")
                                                   .Help("Edge gauges by name")
                                                   .Register(registry);
+  prometheus::Family<prometheus::Gauge>& cluster = prometheus::BuildGauge()
+                                                     .Name("bento_cluster")
+                                                     .Help("Cluster gauges by name: shards led and replicated "
+                                                           "here, consensus frames, peers and rejected peer input")
+                                                     .Register(registry);
   const prometheus::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                         0.1,    0.25,  0.5,    1,     2.5,  5,     10};
   // Handles are cached: Family::Add takes a lock and hashes labels on every call.
@@ -122,7 +127,8 @@ void node_metrics::observe_request(const std::string& route, const std::string& 
 }
 
 std::string node_metrics::render(const entity_stats* entities, const std::map<std::string, double>& store_stats,
-                                 const std::map<std::string, double>& edge_gauges) {
+                                 const std::map<std::string, double>& edge_gauges,
+                                 const std::map<std::string, double>& cluster_gauges) {
   if (entities) {
     impl_->actors.Add({{"kind", "user"}}).Set(static_cast<double>(entities->users));
     impl_->actors.Add({{"kind", "restaurant"}}).Set(static_cast<double>(entities->restaurants));
@@ -157,6 +163,8 @@ std::string node_metrics::render(const entity_stats* entities, const std::map<st
     impl_->rocksdb.Add({{"stat", name}}).Set(value);
   for (auto& [name, value] : edge_gauges)
     impl_->edge.Add({{"gauge", name}}).Set(value);
+  for (auto& [name, value] : cluster_gauges)
+    impl_->cluster.Add({{"gauge", name}}).Set(value);
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, impl_->registry.Collect());
   return out.str();

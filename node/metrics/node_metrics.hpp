@@ -20,7 +20,8 @@ public:
 
   /// Sets the sampled gauges and renders everything in the Prometheus text format.
   std::string render(const entity_stats* entities, const std::map<std::string, double>& store_stats,
-                     const std::map<std::string, double>& edge_gauges);
+                     const std::map<std::string, double>& edge_gauges,
+                     const std::map<std::string, double>& cluster_gauges = {});
 
 private:
   struct impl;

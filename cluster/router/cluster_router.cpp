@@ -79,6 +79,7 @@ struct call {
   bool sent = false;     // reached a peer's queue at least once: it may have run there
   std::string target;    // where it was sent last
   std::string hint;      // where a peer said the leader is
+  uint32_t tries = 0;    // sends so far: walks a shard's replicas when this node is not one of them
   std::function<void(const forward_reply&)> answer;
   std::function<void(const failure&)> fail;
 };
@@ -88,6 +89,9 @@ struct router_state {
   std::unordered_map<uint64_t, call> calls;
   uint64_t next_id = 1;
   shard_id shard_count = 1;
+  // Where the leaders of shards this node does not replicate were last found (it sees no heartbeats of theirs):
+  // one hop while it holds, forgotten when the node does not take the call.
+  std::unordered_map<shard_id, std::string> leader_directory;
   static inline const char* name = "cluster_router";
 };
 
@@ -162,6 +166,12 @@ void schedule_retry(self_ptr self, uint64_t id) {
   self->delayed_send(self, self->state.options.retry, retry_msg{id});
 }
 
+void forget_leader(self_ptr self, shard_id shard, const std::string& node) {
+  auto it = self->state.leader_directory.find(shard);
+  if (it != self->state.leader_directory.end() && it->second == node)
+    self->state.leader_directory.erase(it);
+}
+
 void finish(self_ptr self, uint64_t id, const failure& f) {
   auto it = self->state.calls.find(id);
   if (it == self->state.calls.end())
@@ -178,6 +188,8 @@ void attempt(self_ptr self, uint64_t id) {
     return;
   auto& c = it->second;
   if (clock::now() >= c.deadline) {
+    if (c.sent)
+      forget_leader(self, c.shard, c.target); // silent (paused, cut off): ask the replicas afresh next time
     finish(self, id, c.sent ? fail(errc::outcome_unknown, "the shard's leader did not answer in time") : unavailable);
     return;
   }
@@ -200,9 +212,17 @@ void attempt(self_ptr self, uint64_t id) {
     });
     return;
   }
-  auto target = !c.hint.empty() && c.hint != st.options.self ? std::optional<std::string>(c.hint)
-                                                              : st.options.host->leader_of(c.shard);
+  std::optional<std::string> target;
+  if (!c.hint.empty() && c.hint != st.options.self)
+    target = c.hint;
+  else if (st.options.host->replicates(c.shard))
+    target = st.options.host->leader_of(c.shard);
+  else if (auto known = st.leader_directory.find(c.shard); known != st.leader_directory.end())
+    target = known->second;
+  else if (auto& replicas = st.options.host->placement_of(c.shard); !replicas.empty())
+    target = replicas[c.tries % replicas.size()]; // any replica knows its leader and says so
   c.hint.clear();
+  ++c.tries;
   if (!target || *target == st.options.self) {
     schedule_retry(self, id); // no leader known yet (an election is on): wait a moment
     return;
@@ -210,6 +230,7 @@ void attempt(self_ptr self, uint64_t id) {
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - clock::now());
   forward_request req{id, c.kind, c.command, static_cast<uint32_t>(std::max<int64_t>(1, remaining.count()))};
   if (!st.options.send(*target, encode_data(req))) {
+    forget_leader(self, c.shard, *target);
     schedule_retry(self, id); // not queued: it did not run anywhere
     return;
   }
@@ -280,6 +301,10 @@ void on_data(self_ptr self, const data_msg& msg) {
       return;
     if (rep->not_leader) {
       // Not executed there: retry, where it says the leader is.
+      forget_leader(self, it->second.shard, msg.from);
+      if (!rep->leader_hint.empty() && rep->leader_hint != msg.from &&
+          !st.options.host->replicates(it->second.shard))
+        st.leader_directory[it->second.shard] = rep->leader_hint;
       it->second.hint = rep->leader_hint;
       if (rep->leader_hint.empty() || rep->leader_hint == msg.from)
         schedule_retry(self, rep->id);
@@ -289,6 +314,8 @@ void on_data(self_ptr self, const data_msg& msg) {
     }
     auto c = std::move(it->second);
     st.calls.erase(it);
+    if (!st.options.host->replicates(c.shard))
+      st.leader_directory[c.shard] = msg.from;
     c.answer(*rep);
   }
 }

@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= 2
 
-.PHONY: setup configure build dev test unit integration bench fuzz clean
+.PHONY: setup configure build dev test unit integration bench fuzz clean cluster cluster-stop cluster-status
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,16 @@ build: configure
 
 dev: build
 	@BENTO_DATA_DIR=$${BENTO_DATA_DIR:-./data} exec $(BUILD_DIR)/bin/bento-node
+
+# A 3-node cluster on loopback (data in ./data/n1..n3, logs ./data/nN.log); cluster-stop stops those PIDs.
+cluster: build
+	@bash scripts/cluster.sh start
+
+cluster-stop:
+	@bash scripts/cluster.sh stop
+
+cluster-status:
+	@bash scripts/cluster.sh status
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

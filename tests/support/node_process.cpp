@@ -146,6 +146,11 @@ node_process::~node_process() {
 }
 
 void node_process::start() {
+  launch();
+  wait_healthy();
+}
+
+void node_process::launch() {
   REQUIRE(pid_ <= 0);
   // A restarted node keeps its port, so clients of the test can carry on as after a real restart.
   if (port_ == 0)
@@ -154,12 +159,18 @@ void node_process::start() {
   env["BENTO_DATA_DIR"] = data_dir_;
   env["BENTO_HTTP_PORT"] = std::to_string(port_);
   env["BENTO_CLIENT_PORT"] = std::to_string(free_port());
-  env["BENTO_CLUSTER_PORT"] = std::to_string(free_port());
+  // A cluster test names each node's cluster port up front (the seeds list them); alone any free one does.
+  if (!env.count("BENTO_CLUSTER_PORT"))
+    env["BENTO_CLUSTER_PORT"] = std::to_string(free_port());
   env["BENTO_BIND"] = "127.0.0.1";
   pid_ = spawn(env, log_path_, file_limit_);
   REQUIRE(pid_ > 0);
+}
+
+void node_process::wait_healthy(std::chrono::seconds timeout) {
+  REQUIRE(pid_ > 0);
   client::http_client probe(base_url(), std::chrono::seconds(2));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (probe.get("/healthz").status == 200)
       return;
@@ -170,13 +181,24 @@ void node_process::start() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling interval of a bounded wait
   }
-  FAIL("bento-node did not become healthy within 30 s:\n" << output());
+  FAIL("bento-node did not become healthy within " << timeout.count() << " s:\n" << output());
+}
+
+void node_process::pause() {
+  REQUIRE(pid_ > 0);
+  ::kill(pid_, SIGSTOP);
+}
+
+void node_process::resume() {
+  REQUIRE(pid_ > 0);
+  ::kill(pid_, SIGCONT);
 }
 
 int node_process::stop() {
   if (pid_ <= 0)
     return -1;
   ::kill(pid_, SIGTERM);
+  ::kill(pid_, SIGCONT); // a paused node must wake to see it
   auto code = wait_exit(pid_, std::chrono::seconds(15));
   if (code == -1) {
     ::kill(pid_, SIGKILL);

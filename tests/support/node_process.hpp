@@ -1,6 +1,7 @@
 #pragma once
 // Runs the real bento-node binary for integration tests: a free port, a given data directory, output captured
 // to a file, bounded waits for health and for exit, and cleanup by PID.
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -27,6 +28,12 @@ public:
 
   /// Starts the node and waits (bounded) until /healthz answers; fails the test otherwise.
   void start();
+  /// start() in two halves, for nodes that only become healthy together (a cluster forming from its seeds).
+  void launch();
+  void wait_healthy(std::chrono::seconds timeout = std::chrono::seconds(30));
+  /// SIGSTOP / SIGCONT: the process is frozen, its sockets stay open (a long GC pause, a stalled VM).
+  void pause();
+  void resume();
   /// SIGTERM, then waits (bounded) for the exit; returns the exit code (-1 if it had to be killed).
   int stop();
   /// SIGKILL: the process gets no chance to flush anything.

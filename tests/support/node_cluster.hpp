@@ -1,0 +1,172 @@
+#pragma once
+// N real bento-node processes forming one cluster on loopback: cluster ports chosen up front (every node lists
+// all of them as seeds), one data dir each, the same cluster secret. Bounded waits on what the nodes say about
+// themselves (GET /api/v1/cluster), never on time alone.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "client/http_client.hpp"
+#include "tests/support/node_process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace bento::test {
+
+inline const std::string test_cluster_secret = "cluster secret for the integration tests";
+
+class node_cluster {
+public:
+  /// Starts n nodes (n1..nN) and waits until every shard has a leader that every node agrees on.
+  explicit node_cluster(int n, std::map<std::string, std::string> extra = {}, int shards = 8) {
+    std::string seeds;
+    for (int i = 0; i < n; ++i) {
+      cluster_ports_.push_back(free_port());
+      seeds += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(cluster_ports_.back());
+    }
+    for (int i = 0; i < n; ++i) {
+      auto env = fast_node_env();
+      env["BENTO_NODE_ID"] = id(i);
+      env["BENTO_SEEDS"] = seeds;
+      env["BENTO_CLUSTER_SECRET"] = test_cluster_secret;
+      env["BENTO_CLUSTER_PORT"] = std::to_string(cluster_ports_[i]);
+      env["BENTO_SHARDS"] = std::to_string(shards);
+      for (auto& [k, v] : extra)
+        env[k] = v;
+      nodes_.push_back(std::make_unique<node_process>(dir_ / id(i), env));
+    }
+    for (auto& node : nodes_)
+      node->launch();
+    for (auto& node : nodes_)
+      node->wait_healthy(std::chrono::seconds(60));
+    REQUIRE(wait_settled());
+  }
+
+  ~node_cluster() {
+    for (auto& node : nodes_)
+      if (node->running())
+        CHECK(node->stop() == 0);
+  }
+
+  node_cluster(const node_cluster&) = delete;
+  node_cluster& operator=(const node_cluster&) = delete;
+
+  size_t size() const { return nodes_.size(); }
+  static std::string id(size_t i) { return "n" + std::to_string(i + 1); }
+  node_process& node(size_t i) { return *nodes_.at(i); }
+  std::string url(size_t i) const { return nodes_.at(i)->base_url(); }
+  std::string seeds() const {
+    std::string out;
+    for (size_t i = 0; i < cluster_ports_.size(); ++i)
+      out += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(cluster_ports_[i]);
+    return out;
+  }
+  std::string dir(const std::string& name) const { return dir_ / name; }
+
+  /// What node i says about the cluster (and about `entity` when given); null when it does not answer.
+  nlohmann::json view(size_t i, const std::string& entity = {}) {
+    client::http_client http(url(i), std::chrono::seconds(2));
+    auto r = http.get("/api/v1/cluster" + (entity.empty() ? std::string() : "?entity=" + entity));
+    if (r.status != 200)
+      return nullptr;
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    return j.is_discarded() ? nlohmann::json() : j;
+  }
+
+  static bool listed(const nlohmann::json& replicas, const std::string& node) {
+    for (auto& r : replicas)
+      if (r == node)
+        return true;
+    return false;
+  }
+
+  /// Index of the node every running replica of `entity`'s shard names as its leader (none while they
+  /// disagree; nodes without a replica of it do not follow its elections).
+  std::optional<size_t> leader_of(const std::string& entity) {
+    std::optional<std::string> agreed;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (!nodes_[i]->running())
+        continue;
+      auto v = view(i, entity);
+      if (!v.is_object())
+        return std::nullopt;
+      if (!listed(v["entity"]["replicas"], id(i)))
+        continue;
+      if (!v["entity"]["leader"].is_string())
+        return std::nullopt;
+      auto leader = v["entity"]["leader"].get<std::string>();
+      if (agreed && *agreed != leader)
+        return std::nullopt;
+      agreed = leader;
+    }
+    if (!agreed)
+      return std::nullopt;
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (id(i) == *agreed)
+        return i;
+    return std::nullopt;
+  }
+
+  /// Every running replica of every shard sees a leader for it, a running node, and they all name the same one.
+  bool settled() {
+    std::optional<nlohmann::json> first;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (!nodes_[i]->running())
+        continue;
+      auto v = view(i);
+      if (!v.is_object())
+        return false;
+      nlohmann::json leaders = nlohmann::json::array();
+      for (auto& g : v["shard_groups"]) {
+        if (!listed(g["replicas"], id(i))) {
+          leaders.push_back(nullptr);
+          continue;
+        }
+        if (!g["leader"].is_string())
+          return false;
+        auto leader = g["leader"].get<std::string>();
+        bool alive = false;
+        for (size_t k = 0; k < nodes_.size(); ++k)
+          alive = alive || (id(k) == leader && nodes_[k]->running());
+        if (!alive)
+          return false;
+        leaders.push_back(leader);
+      }
+      if (first)
+        for (size_t g = 0; g < leaders.size() && g < first->size(); ++g) {
+          if (leaders[g].is_null())
+            continue;
+          if ((*first)[g].is_null())
+            (*first)[g] = leaders[g];
+          else if ((*first)[g] != leaders[g])
+            return false;
+        }
+      else
+        first = leaders;
+    }
+    return first.has_value();
+  }
+
+  bool wait_settled(std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!settled()) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling interval of a bounded wait
+    }
+    return true;
+  }
+
+private:
+  temp_dir dir_;
+  std::vector<uint16_t> cluster_ports_;
+  std::vector<std::unique_ptr<node_process>> nodes_;
+};
+
+} // namespace bento::test

@@ -62,6 +62,9 @@ domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector
                           "shard " + std::to_string(s) + ": this node could not lead its own group");
     replicas_[s] = std::move(*replica);
   }
+  // Before anything can ask: a lone node's groups serve from here on, not from the driver's first round (a
+  // request or a recovery wake that came first would be turned away as "not served here").
+  refresh_serving();
   return domain::unit;
 }
 

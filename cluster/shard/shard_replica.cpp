@@ -1,5 +1,6 @@
 #include "cluster/shard/shard_replica.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
@@ -121,12 +122,13 @@ void shard_replica::when_committed(uint64_t index, std::function<void(bool)> don
 
 void shard_replica::maybe_compact_locked() {
   auto applied = storage_->applied();
-  if (applied <= storage_->snapshot().index + options_.keep_entries)
+  // Compact in steps, never after every entry: each compaction is one RocksDB range tombstone, and every
+  // iterator over the log column pays for each tombstone in the memtable (compacting per entry once the log
+  // reached keep_entries made replication slower with every write).
+  const index_t step = std::max<index_t>(256, options_.keep_entries / 2);
+  if (applied < storage_->snapshot().index + options_.keep_entries + step)
     return;
-  // Compact in steps, not after every entry: one range tombstone per step.
   auto upto = applied - options_.keep_entries;
-  if (options_.keep_entries == 0 && upto < storage_->snapshot().index + 256)
-    return;
   auto [err, meta] = node_->compact(upto);
   if (err != errc::ok)
     return;
@@ -137,6 +139,17 @@ void shard_replica::maybe_compact_locked() {
     return;
   }
   storage_->compaction_written(meta);
+  ++compactions_;
+}
+
+uint64_t shard_replica::compactions() const {
+  std::lock_guard lock(mutex_);
+  return compactions_;
+}
+
+index_t shard_replica::first_index() const {
+  std::lock_guard lock(mutex_);
+  return storage_->first_index();
 }
 
 void shard_replica::update_alone_locked() {

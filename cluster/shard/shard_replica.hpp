@@ -66,6 +66,10 @@ public:
   consensus::node_id leader() const;
   const replica_options& options() const noexcept { return options_; }
   consensus::index_t applied() const;
+  /// Log compactions so far (each one range tombstone in RocksDB).
+  uint64_t compactions() const;
+  /// First index still in the log (everything before is compacted away).
+  consensus::index_t first_index() const;
   consensus::index_t commit_index() const;
   consensus::term_t term() const;
   group_id group() const noexcept { return group_; }
@@ -91,6 +95,7 @@ private:
   std::unique_ptr<consensus::node> node_;
   sender send_;
   consensus::index_t last_proposed_ = 0;
+  uint64_t compactions_ = 0;
   consensus::term_t proposed_term_ = 0;
   std::multimap<consensus::index_t, std::function<void(bool)>> waiters_;
 };

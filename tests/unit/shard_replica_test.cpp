@@ -267,3 +267,69 @@ TEST_CASE("placement: rendezvous hashing spreads shards evenly and moves little 
   CHECK(moved < 256 * 3 / 6 + 40); // about one replica in six moves to the newcomer, no more
   CHECK(cluster::place_shard(3, {"n1"}, 3) == std::vector<std::string>{"n1"}); // capped by the members
 }
+
+TEST_CASE("shard replica: a replicated log is compacted in steps, so its length and tombstones stay bounded",
+          "[unit]") {
+  test::temp_dir dir;
+  consensus::membership group;
+  group.voters = {1, 2, 3};
+  constexpr consensus::index_t keep = 100;
+  std::map<consensus::node_id, std::unique_ptr<store::entity_store>> dbs;
+  std::map<consensus::node_id, std::unique_ptr<store::shard_store>> shards;
+  std::map<consensus::node_id, std::unique_ptr<shard::shard_replica>> replicas;
+  std::deque<consensus::message> wire;
+  for (consensus::node_id id : {1, 2, 3}) {
+    dbs[id] = open_db(dir / ("n" + std::to_string(id)));
+    shards[id] = std::make_unique<store::shard_store>(*dbs[id], 1);
+    auto r = shard::shard_replica::open(*shards[id], 1, options_for(id, keep), group);
+    REQUIRE(r);
+    replicas[id] = std::move(*r);
+    replicas[id]->set_sender([&wire](const consensus::message& msg) { wire.push_back(msg); });
+  }
+  auto pump = [&] {
+    for (int guard = 0; !wire.empty() && guard < 100000; ++guard) {
+      auto msg = wire.front();
+      wire.pop_front();
+      replicas.at(msg.to)->step(msg);
+    }
+  };
+  shard::shard_replica* leader = nullptr;
+  for (int t = 0; t < 200 && !leader; ++t) {
+    for (auto& [id, r] : replicas)
+      r->tick();
+    pump();
+    for (auto& [id, r] : replicas)
+      if (r->is_leader())
+        leader = r.get();
+  }
+  REQUIRE(leader);
+  constexpr int writes = 3000;
+  for (int i = 0; i < writes; ++i) {
+    auto b = order_batch(i);
+    REQUIRE(leader->commit(b));
+    pump();
+  }
+  for (int t = 0; t < 3; ++t) {
+    for (auto& [id, r] : replicas)
+      r->tick();
+    pump();
+  }
+  const consensus::index_t step = 256; // max(256, keep / 2)
+  for (auto& [id, r] : replicas) {
+    INFO("member " << id << " applied " << r->applied() << " first " << r->first_index() << " compactions "
+                   << r->compactions());
+    CHECK(r->applied() >= writes);
+    // Compacted: what is left is at most keep + step entries behind the applied index...
+    CHECK(r->applied() - r->first_index() + 1 <= keep + step);
+    // ...in a few steps, not one range tombstone per applied entry.
+    CHECK(r->compactions() >= 1);
+    CHECK(r->compactions() <= writes / step + 1);
+    size_t stored = 0;
+    REQUIRE(dbs[id]->scan(column::raft, shard::group_prefix(1) + "e", {}, [&](std::string_view, std::string_view) {
+      ++stored;
+      return true;
+    }));
+    CHECK(stored <= keep + step);
+    CHECK(dbs[id]->last_event_seq(1) == writes);
+  }
+}

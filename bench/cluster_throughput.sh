@@ -65,7 +65,7 @@ load() {
   wait
   local rps=0 bad=0
   for o in "${outs[@]}"; do
-    rps=$(python3 -c "print($rps + $(awk '/Requests\/sec/ {print $2}' "$o"))")
+    rps=$(python3 -c "print(round($rps + $(awk '/Requests\/sec/ {print $2}' "$o"), 1))")
     bad=$((bad + $(awk '/^status/ && $2 !~ /^2/ {s+=$3} END {print s+0}' "$o")))
   done
   echo "$rps $bad $(awk '$1=="99%" {print $2}' "${outs[0]}")"

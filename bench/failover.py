@@ -72,7 +72,7 @@ def place(client, rid, key, timeout_s=30):
             raw = r.read()
             if r.status == 201:
                 return json.loads(raw)["id"]
-            if r.status not in (503, 504):
+            if r.status not in (429, 503, 504):  # 429: the order settles a change the kill interrupted
                 raise RuntimeError("order refused: %d %s" % (r.status, raw[:200]))
         except (OSError, http.client.HTTPException):
             client.conn.close()

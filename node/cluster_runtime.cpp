@@ -120,6 +120,16 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
     if (self_impl->router_ready.load())
       cluster::router::deliver_data(self_impl->router, from, std::move(bytes));
   });
+  // Calls in flight to a peer that is gone are answered at once (outcome_unknown), not at their deadline.
+  auto lost = [self_impl](const std::string& peer) {
+    if (self_impl->router_ready.load())
+      cluster::router::peer_lost(self_impl->router, peer);
+  };
+  impl_->transport->on_peer_down([lost](const std::string& peer, uint64_t) { lost(peer); });
+  impl_->membership->on_member_change([lost](const cluster::membership::member_change& c) {
+    if (c.to == cluster::membership::member_state::down || c.restarted)
+      lost(c.id);
+  });
   auto started = impl_->transport->start();
   if (!started)
     return domain::fail(domain::errc::invalid_argument, "cluster port: " + started.message);

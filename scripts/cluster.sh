@@ -15,8 +15,10 @@ PEER_BASE=${BENTO_CLUSTER_PEER_BASE:-7080}
 PIDS="$DATA/cluster.pids"
 NODES=(1 2 3)
 
-alive() { # pid: is it our bento-node (not a recycled PID)?
-  [ -r "/proc/$1/exe" ] && [ "$(readlink "/proc/$1/exe")" = "$(readlink -f "$BIN")" ]
+alive() { # pid: is it our bento-node (not a recycled PID)? A rebuild replaces the file: "... (deleted)"
+  local exe
+  exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+  [ "${exe% (deleted)}" = "$(readlink -f "$BIN")" ]
 }
 
 port_busy() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Orders flowing through a cluster, one line a second: how many were acknowledged, how many answers said
-"retry" (503 no leader yet / 504 outcome unknown, resolved by retrying with the same Idempotency-Key) and which
+"retry" (503 no leader yet / 504 outcome unknown, resolved by retrying with the same Idempotency-Key / 429 while
+the order settles a change the failover interrupted) and which
 nodes did not answer. Kill a node meanwhile and watch. At the end every acknowledged order is read back through
 every node that answers, and the restaurant's stock is checked against them.
 
@@ -98,7 +99,7 @@ def main():
                     break
                 if status == 0:
                     silent.add(n.url)
-                elif status in (503, 504):
+                elif status in (429, 503, 504):  # 429: settling a change a failover interrupted
                     st["retried"] += 1
                 else:
                     raise SystemExit("order refused: %d %s" % (status, body))

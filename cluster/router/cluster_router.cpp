@@ -18,6 +18,11 @@ namespace bento::cluster::router {
 
 namespace {
 
+/// A peer is gone (its link closed, the failure detector calls it down, or it came back as a new instance).
+struct peer_lost_msg {
+  std::string node;
+};
+
 struct serving_msg {
   uint16_t shard = 0;
   bool serving = false;
@@ -42,6 +47,7 @@ struct local_msg {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::local_msg)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::serving_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::peer_lost_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::data_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::retry_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::expire_msg)
@@ -271,6 +277,27 @@ caf::result<typename command_traits<Cmd>::reply> route(self_ptr self, Cmd& cmd) 
   return rp;
 }
 
+/// Calls sent to a node that is gone may have run there or not: their callers hear outcome_unknown now, not at
+/// their deadline (a sequential client would otherwise stall for the whole forwarding timeout), and resolve it
+/// with their Idempotency-Key once the shard has a new leader.
+void on_peer_lost(self_ptr self, const std::string& node) {
+  auto& st = self->state;
+  for (auto it = st.leader_directory.begin(); it != st.leader_directory.end();)
+    it = it->second == node ? st.leader_directory.erase(it) : std::next(it);
+  std::vector<uint64_t> lost;
+  for (auto& [id, c] : st.calls) {
+    if (c.hint == node)
+      c.hint.clear();
+    if (c.sent && c.target == node)
+      lost.push_back(id);
+  }
+  for (auto id : lost)
+    finish(self, id, fail(errc::outcome_unknown, "the node running the command went away before answering; "
+                                                 "read it again (or retry with the same Idempotency-Key)"));
+  if (!lost.empty())
+    spdlog::info("router.peer_lost node={} calls_unknown={}", node, lost.size());
+}
+
 void on_data(self_ptr self, const data_msg& msg) {
   auto& st = self->state;
   cluster_data data;
@@ -376,6 +403,7 @@ caf::behavior router_behavior(self_ptr self, cluster_router_options options) {
         self->send(self->state.options.local, drop_shard_atom::value, m.shard);
     },
     [self](data_msg& m) { on_data(self, m); },
+    [self](peer_lost_msg& m) { on_peer_lost(self, m.node); },
     [self](retry_msg& m) { attempt(self, m.id); },
     [self](expire_msg& m) {
       auto it = self->state.calls.find(m.id);
@@ -392,6 +420,10 @@ caf::behavior router_behavior(self_ptr self, cluster_router_options options) {
 actors::router_actor spawn_cluster_router(caf::actor_system& sys, cluster_router_options options) {
   auto untyped = sys.spawn(router_behavior, std::move(options));
   return caf::actor_cast<actors::router_actor>(untyped);
+}
+
+void peer_lost(const actors::router_actor& router, const std::string& node) {
+  caf::anon_send(caf::actor_cast<caf::actor>(router), peer_lost_msg{node});
 }
 
 void serving_changed(const actors::router_actor& router, uint16_t shard, bool serving) {

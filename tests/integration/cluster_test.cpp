@@ -44,13 +44,14 @@ bool within(std::chrono::milliseconds timeout, Pred done) {
 }
 
 /// Places an order with an idempotency key, retrying while the cluster says "not now" (503 unavailable,
-/// 504 outcome_unknown: the same key resolves it). Returns the last answer.
+/// 504 outcome_unknown: the same key resolves it; 429 while the order settles a change a failover
+/// interrupted). Returns the last answer.
 bento::client::http_result place_until_answered(api_session& s, const json& body, const std::string& key,
                                                 std::chrono::milliseconds timeout = 15s) {
   bento::client::http_result r;
   within(timeout, [&] {
     r = s.call("POST", "/api/v1/orders", body, {{"Idempotency-Key", key}});
-    return r.status != 503 && r.status != 504 && r.status != 0;
+    return r.status != 503 && r.status != 504 && r.status != 429 && r.status != 0;
   });
   return r;
 }
@@ -236,6 +237,45 @@ TEST_CASE("cluster: a leader frozen past the election timeout acknowledges nothi
   auto retried = place_until_answered(*carl_on_frozen, order_body(rid, "last", 1), "carl-1");
   INFO(retried.body);
   CHECK(retried.status == 409);
+}
+
+TEST_CASE("cluster: a call forwarded to a leader that stops answering ends as outcome_unknown when the leader is "
+          "found down, not at the forwarding deadline, and a retry resolves it",
+          "[integration][cluster]") {
+  // Forwarded calls wait up to half the request timeout: 30 s here. Failure detection takes about 1 s.
+  node_cluster c(3, {{"BENTO_REQUEST_TIMEOUT_MS", "60000"}});
+  api_session mia(c.url(0));
+  mia.sign_up("mia", "merchant");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "katsu", 500, 10);
+  std::optional<size_t> frozen;
+  REQUIRE(within(10s, [&] { return (frozen = c.leader_of("restaurant/" + rid)).has_value(); }));
+  auto mia_elsewhere = as_user(c.url((*frozen + 1) % 3), mia);
+  auto patch = json{{"price_cents", 650}};
+  auto path = "/api/v1/restaurants/" + rid + "/menu/items/katsu";
+
+  c.node(*frozen).pause();
+  auto started = clock_type::now();
+  auto r = mia_elsewhere->call("PATCH", path, patch);
+  auto waited = clock_type::now() - started;
+  c.node(*frozen).resume();
+  INFO(r.status << " " << r.body << " after "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms");
+  CHECK(r.status == 504);
+  CHECK(body_of(r)["error"] == "outcome_unknown");
+  CHECK(waited < 15s); // the forwarding deadline is 30 s away
+
+  // Reading it again (or repeating the same change) settles it on whichever node leads now.
+  bento::client::http_result again;
+  REQUIRE(within(15s, [&] {
+    again = mia_elsewhere->call("PATCH", path, patch);
+    return again.status != 503 && again.status != 504;
+  }));
+  INFO(again.body);
+  CHECK(again.status == 200);
+  auto item = mia_elsewhere->call("GET", path);
+  REQUIRE(item.status == 200);
+  CHECK(body_of(item)["price_cents"] == 650);
 }
 
 TEST_CASE("cluster: a node cut off from the majority refuses with 503 and Retry-After, and serves again when "

@@ -53,6 +53,11 @@ struct router_state {
   std::unordered_map<std::string, std::list<std::string>::iterator> lru_pos;
   std::unordered_set<std::string> evicting;
   std::unordered_map<std::string, stopping_entity> stopping;
+  // Shutdown: the entities still to be told to stop, and how many were told and have not exited yet.
+  bool shutting_down = false;
+  caf::error shutdown_reason;
+  std::vector<caf::actor> to_stop;
+  size_t stops_in_flight = 0;
   static inline const char* name = "router";
 };
 
@@ -155,8 +160,12 @@ caf::delegated<Reply> refuse(self_ptr self, const failure& f);
 
 const failure not_served = fail(errc::unavailable, "this node does not serve the entity's shard now; retry");
 
+const failure node_stopping = fail(errc::unavailable, "this node is stopping; retry");
+
 template <class Reply, class Ref, class Cmd>
 caf::delegated<Reply> forward(self_ptr self, const Ref& ref, Cmd&& cmd) {
+  if (self->state.shutting_down) // no activation after the entities were collected for stopping
+    return refuse<Reply>(self, node_stopping);
   if (!served(self, ref.key()))
     return refuse<Reply>(self, not_served);
   if (auto* s = stopping_of(self, ref)) {
@@ -172,7 +181,7 @@ caf::delegated<Reply> forward(self_ptr self, const Ref& ref, Cmd&& cmd) {
 /// The same for one-way messages.
 template <class Ref, class Msg>
 void forward_send(self_ptr self, const Ref& ref, Msg&& msg) {
-  if (!served(self, ref.key()))
+  if (self->state.shutting_down || !served(self, ref.key()))
     return;
   if (auto* s = stopping_of(self, ref)) {
     s->deferred.push_back(
@@ -234,6 +243,26 @@ caf::delegated<Reply> refuse(self_ptr self, const failure& f) {
   return {};
 }
 
+/// Shutdown tells the entities to stop a batch at a time and quits once all of them have exited. Telling them
+/// all at once (~80k orders after a load test) made them all runnable at once in this worker's CAF job queue;
+/// the other worker steals from that queue's tail, and CAF 0.17's work-stealing deque finds the new tail by
+/// walking the whole queue under both of its locks, so the queue drained in quadratic time while the owner
+/// spun on the lock: a SIGTERM after bench/cluster_throughput.sh sat in await_all_actors_done for minutes.
+constexpr size_t stop_batch = 256;
+
+void stop_some(self_ptr self) {
+  auto& st = self->state;
+  while (st.stops_in_flight < stop_batch && !st.to_stop.empty()) {
+    auto entity = std::move(st.to_stop.back());
+    st.to_stop.pop_back();
+    self->monitor(entity); // an entity already gone answers with a down message at once
+    self->send_exit(entity, st.shutdown_reason);
+    ++st.stops_in_flight;
+  }
+  if (st.stops_in_flight == 0)
+    self->quit(st.shutdown_reason);
+}
+
 const failure no_restaurant = fail(errc::not_found, "restaurant not found");
 const failure no_order = fail(errc::not_found, "order not found");
 
@@ -248,17 +277,35 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
     self->state.shard_ctx.push_back(std::make_shared<const entity_context>(std::move(ctx_of_shard)));
   }
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    // Shutdown: stop every entity, then ourselves.
+    // Shutdown: stop every entity (a batch at a time, see stop_some), then ourselves.
     auto& st = self->state;
-    auto stop_all = [&](auto& reg) {
+    if (st.shutting_down)
+      return;
+    st.shutting_down = true;
+    st.shutdown_reason = msg.reason;
+    auto collect = [&](auto& reg) {
       for (auto& [id, handle] : reg.by_id)
-        self->send_exit(handle, msg.reason);
+        st.to_stop.push_back(caf::actor_cast<caf::actor>(handle));
       reg.by_id.clear();
     };
-    stop_all(st.users);
-    stop_all(st.restaurants);
-    stop_all(st.orders);
-    self->quit(msg.reason);
+    collect(st.users);
+    collect(st.restaurants);
+    collect(st.orders);
+    st.lru.clear();
+    st.lru_pos.clear();
+    st.evicting.clear();
+    // What waited for a passivating entity is not served any more (resuming it would activate an entity that
+    // nobody stops); the edges have stopped taking requests by now, and their callers time out.
+    st.stopping.clear();
+    stop_some(self);
+  });
+  self->set_down_handler([self](caf::down_msg&) {
+    // Only entities told to stop at shutdown are monitored.
+    auto& st = self->state;
+    if (!st.shutting_down || st.stops_in_flight == 0)
+      return;
+    if (--st.stops_in_flight <= stop_batch / 2)
+      stop_some(self);
   });
   return {
     [self](register_user& cmd) -> caf::delegated<user_view> {

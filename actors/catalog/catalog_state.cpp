@@ -116,17 +116,45 @@ outcome<std::optional<restaurant>> catalog_state::find_restaurant(const std::str
 
 catalog_state::catalog_state(store::entity_store& store) : store_(&store), applied_(store.shard_count(), 0) {}
 
-outcome<unit_t> catalog_state::commit(writes& w, uint16_t shard, uint64_t seq) {
-  bool moves = shard < applied_.size() && seq > applied_[shard];
-  if (moves)
-    w.put(ck::applied_of(shard), std::to_string(seq));
+outcome<unit_t> catalog_state::commit(writes& w, const std::vector<std::pair<uint16_t, uint64_t>>& marks) {
+  for (auto [shard, seq] : marks)
+    if (shard < applied_.size() && seq > applied_[shard])
+      w.put(ck::applied_of(shard), std::to_string(seq));
   w.put(ck::counts, std::to_string(restaurants_) + " " + std::to_string(items_));
   auto done = store_->commit(w.batch);
   if (!done)
     return done.error();
-  if (moves)
-    applied_[shard] = seq;
+  for (auto [shard, seq] : marks)
+    if (shard < applied_.size() && seq > applied_[shard])
+      applied_[shard] = seq;
   return unit;
+}
+
+// One batch per round, not per shard: orders spread their events over every shard, and a commit (with its
+// applied mark) per shard per round made the catalog write up to 64 times per round under load.
+struct catalog_state::round {
+  std::unique_ptr<writes> w = std::make_unique<writes>();
+  std::vector<std::pair<uint16_t, uint64_t>> marks;
+  std::pair<uint64_t, uint64_t> counts_before;
+
+  void mark(uint16_t shard, uint64_t seq) {
+    for (auto& m : marks)
+      if (m.first == shard) {
+        m.second = std::max(m.second, seq);
+        return;
+      }
+    marks.emplace_back(shard, seq);
+  }
+};
+
+outcome<unit_t> catalog_state::flush(round& r) {
+  auto done = commit(*r.w, r.marks);
+  if (!done)
+    std::tie(restaurants_, items_) = r.counts_before; // the batch did not happen
+  r.counts_before = std::make_pair(restaurants_, items_);
+  r.w = std::make_unique<writes>();
+  r.marks.clear();
+  return done;
 }
 
 outcome<unit_t> catalog_state::stage(const event& ev, const std::string& today, writes& w) {
@@ -215,7 +243,7 @@ outcome<unit_t> catalog_state::apply(const event& ev, const std::string& today) 
   auto counts_before = std::make_pair(restaurants_, items_);
   auto staged = stage(ev, today, w);
   if (staged)
-    staged = commit(w, ev.shard, ev.seq);
+    staged = commit(w, {{ev.shard, ev.seq}});
   if (!staged)
     std::tie(restaurants_, items_) = counts_before; // the batch did not happen
   return staged;
@@ -250,51 +278,49 @@ outcome<unit_t> catalog_state::catch_up(const std::string& today) {
   if (today != kept_from_)
     if (auto dropped = drop_days_before(today); !dropped)
       return dropped;
+  round r;
+  r.counts_before = std::make_pair(restaurants_, items_);
   for (uint16_t shard = 0; shard < applied_.size(); ++shard)
-    if (auto done = catch_up_shard(shard, today); !done)
+    if (auto done = catch_up_shard(shard, today, r); !done)
       return done;
+  if (r.w->events > 0 || !r.marks.empty())
+    return flush(r);
   return unit;
 }
 
-outcome<unit_t> catalog_state::catch_up_shard(uint16_t shard, const std::string& today) {
+outcome<unit_t> catalog_state::catch_up_shard(uint16_t shard, const std::string& today, round& r) {
   auto visible = store_->last_event_seq(shard);
-  auto& applied = applied_[shard];
+  auto applied = applied_[shard];
   if (visible <= applied)
     return unit;
-  // One batch for the round (bounded), written with the last event it covers; events that are not the
-  // catalog's (orders, users) still move the mark, so a restart does not read them again.
-  auto counts_before = std::make_pair(restaurants_, items_);
-  auto w = std::make_unique<writes>();
+  // Bounded batches, each written with the last event it covers per shard; events that are not the catalog's
+  // (orders, users) still move the mark, so a restart does not read them again.
   outcome<unit_t> failed = unit;
   uint64_t last = applied;
-  auto flush = [&](uint64_t seq) {
-    failed = commit(*w, shard, seq);
-    if (!failed)
-      std::tie(restaurants_, items_) = counts_before; // the batch did not happen
-    counts_before = std::make_pair(restaurants_, items_);
-    w = std::make_unique<writes>();
-    return bool(failed);
-  };
   auto scanned = store_->scan_events(shard, applied, visible, [&](const event& ev) {
     last = ev.seq;
     bool ours = ev.type.rfind("restaurant.", 0) == 0 || ev.type.rfind("menu.", 0) == 0
                 || ev.type.rfind("stock.", 0) == 0;
     if (!ours)
       return true;
-    failed = stage(ev, today, *w);
+    failed = stage(ev, today, *r.w);
     if (!failed)
       return false;
-    return ++w->events < 256 || flush(ev.seq);
+    if (++r.w->events < 256)
+      return true;
+    r.mark(shard, ev.seq);
+    failed = flush(r);
+    return bool(failed);
   });
   if (!scanned)
     return scanned.error();
   if (!failed) {
-    std::tie(restaurants_, items_) = counts_before;
+    // What this round staged and did not write is dropped with its counts; the next round reads it again.
+    std::tie(restaurants_, items_) = r.counts_before;
     return failed;
   }
-  if (w->events > 0 || std::max(last, visible) > applied)
-    flush(std::max(last, visible));
-  return failed;
+  r.mark(shard, std::max(last, visible));
+  return unit;
 }
 
 outcome<unit_t> catalog_state::drop_days_before(const std::string& today) {
@@ -376,7 +402,7 @@ outcome<unit_t> catalog_state::rebuild(const std::string& today) {
     events += from_seq[shard];
   }
   mark.put(ck::built, "1");
-  if (auto marked = commit(mark, 0, 0); !marked)
+  if (auto marked = commit(mark, {}); !marked)
     return marked;
   applied_ = from_seq;
   spdlog::info("catalog.rebuilt restaurants={} items={} events_before={}", restaurants_, items_, events);

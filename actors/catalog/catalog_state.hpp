@@ -61,9 +61,11 @@ public:
 
 private:
   struct writes; // one batch of catalog writes, readable before it is committed
+  struct round;  // a catch-up round: one batch across every shard, with each shard's applied mark
   domain::outcome<domain::unit_t> stage(const domain::event& ev, const std::string& today, writes& w);
-  domain::outcome<domain::unit_t> commit(writes& w, uint16_t shard, uint64_t seq);
-  domain::outcome<domain::unit_t> catch_up_shard(uint16_t shard, const std::string& today);
+  domain::outcome<domain::unit_t> commit(writes& w, const std::vector<std::pair<uint16_t, uint64_t>>& marks);
+  domain::outcome<domain::unit_t> flush(round& r);
+  domain::outcome<domain::unit_t> catch_up_shard(uint16_t shard, const std::string& today, round& r);
   domain::outcome<std::optional<std::string>> read(const std::string& key, const writes* w) const;
   domain::outcome<domain::unit_t> rebuild(const std::string& today);
   domain::outcome<domain::unit_t> drop_days_before(const std::string& today);

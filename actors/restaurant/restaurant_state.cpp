@@ -384,7 +384,7 @@ outcome<with_change<reservation_result>> restaurant_state::reserve(const set_res
   if (has_old && cmd.seq != 0 && old->second.seq == cmd.seq) {
     // The change this order applied last, sent again (a retry): answer what is held. Another change under
     // the same number (it was fenced off empty, say) must not pass for it.
-    if (quantities(cmd.lines) != quantities(old->second.lines))
+    if (old->second.fenced || quantities(cmd.lines) != quantities(old->second.lines))
       return fail(errc::superseded, "this change number was settled differently already");
     reservation_result same{*info_, old->second.lines};
     return with_change<reservation_result>{std::move(same), std::move(change)};
@@ -519,7 +519,9 @@ with_change<settle_result> restaurant_state::settle(const settle_reservation& cm
     if (cmd.seq == 0)
       return out; // an intent written before change numbers: the order compares lines itself
     if (it->second.seq >= cmd.seq) {
-      out.value.applied = it->second.seq == cmd.seq;
+      // A fence under this very number says "not applied" again: settling twice must not read it as done
+      // (an order would roll forward to the fence's empty lines and show as placed with nothing in it).
+      out.value.applied = it->second.seq == cmd.seq && !it->second.fenced;
       return out;
     }
   } else if (cmd.seq == 0) {
@@ -531,6 +533,7 @@ with_change<settle_result> restaurant_state::settle(const settle_reservation& cm
   auto& record = reservations_[cmd.order_id];
   record.order_id = cmd.order_id;
   record.seq = cmd.seq;
+  record.fenced = true;
   auto day = !cmd.date.empty() && is_valid_date(cmd.date) ? cmd.date : today;
   if (record.lines.empty())
     record.date = std::max(record.date, day);
@@ -566,6 +569,7 @@ restaurant_change restaurant_state::finalize(const finalize_reservation& cmd, co
   record.lines.clear();
   record.holds.clear();
   record.seq = std::max(record.seq, cmd.seq);
+  record.fenced = false;
   if (record.date.empty())
     record.date = today;
   change.reservations_put.push_back(cmd.order_id);

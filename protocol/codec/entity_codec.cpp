@@ -40,6 +40,7 @@ std::string encode(const reservation& x) {
     p->set_generation(h.generation);
     p->set_frozen(h.frozen);
   }
+  m.set_fenced(x.fenced);
   return serialize(m);
 }
 
@@ -129,6 +130,7 @@ bool decode(std::string_view bytes, reservation& out) {
   out.holds.clear();
   for (auto& h : m.holds())
     out.holds.push_back(reservation_hold{h.item_id(), h.generation(), h.frozen()});
+  out.fenced = m.fenced();
   return true;
 }
 

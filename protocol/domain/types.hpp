@@ -94,6 +94,7 @@ struct reservation {
   std::string date;              // the order's day: a daily item's units come from that day's
   uint64_t seq = 0;              // the order's change number that set these lines (0: legacy record)
   std::vector<reservation_hold> holds; // per held item
+  bool fenced = false;           // `seq` was fenced off by a settle, not applied: lines are an earlier change's
 };
 
 /// Per-restaurant bookkeeping kept beside its records.

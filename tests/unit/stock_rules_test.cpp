@@ -266,3 +266,27 @@ TEST_CASE("stock rules: records of the earlier stock format load as the same sto
   CHECK(legacy.menu(today, tomorrow).items.at(1).stock == 1);
   CHECK(legacy.held_in_pool("tea") == 0);
 }
+
+TEST_CASE("stock rules: a change fenced off by settling stays 'not applied' however often it is settled", "[unit]") {
+  rules r;
+  r.put("rice", 5, 0);
+  auto settle = [&](uint64_t seq) {
+    auto s = r.st.settle(settle_reservation{"r1", "o1", seq, today}, today);
+    r.apply(s.change);
+    return s.value;
+  };
+  // Order o1's placement (change 1) never reached the restaurant: settling fences it off.
+  CHECK_FALSE(settle(1).applied);
+  // Settled again (two settles in flight after a failover, a retry): still not applied. It used to say
+  // "applied" with no lines, and the order rolled forward to a placed order with nothing in it.
+  auto again = settle(1);
+  CHECK_FALSE(again.applied);
+  CHECK(again.held.lines.empty());
+  r.restart();
+  CHECK_FALSE(settle(1).applied);
+  // A late copy of the fenced change is refused; the next change number goes through and settles as applied.
+  CHECK_FALSE(r.hold("o1", "rice", 1, 1, today));
+  REQUIRE(r.hold("o1", "rice", 2, 2, today));
+  CHECK(settle(2).applied);
+  CHECK(r.offered("rice", today) == 3);
+}

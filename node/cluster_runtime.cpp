@@ -92,6 +92,9 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
   cluster::shard::host_options ho;
   ho.self = impl_->self;
   ho.tick = std::chrono::milliseconds(cfg_.tick_ms);
+  ho.keep_entries = cfg_.raft_keep_entries;
+  // A snapshot travels in one frame, beside the frame's own overhead.
+  ho.snapshot_max_bytes = std::max<size_t>(1u << 20, cfg_.peer_frame_max_bytes - std::min<size_t>(cfg_.peer_frame_max_bytes / 4, 1u << 20));
   if (!clustered()) {
     impl_->members = {impl_->self};
     impl_->replicas = 1;
@@ -294,6 +297,10 @@ std::vector<std::pair<std::string, double>> cluster_runtime::gauges() const {
   out.emplace_back("raft_frames_in", static_cast<double>(st.frames_in));
   out.emplace_back("raft_frames_out", static_cast<double>(st.frames_out));
   out.emplace_back("raft_frames_malformed", static_cast<double>(st.malformed));
+  out.emplace_back("snapshots_sent", static_cast<double>(st.snapshots.sent));
+  out.emplace_back("snapshots_installed", static_cast<double>(st.snapshots.installed));
+  out.emplace_back("snapshots_refused", static_cast<double>(st.snapshots.refused));
+  out.emplace_back("snapshots_too_large", static_cast<double>(st.snapshots.too_large));
   if (impl_->transport) {
     auto ts = impl_->transport->stats();
     out.emplace_back("peer_malformed", static_cast<double>(ts.total.malformed));

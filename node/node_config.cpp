@@ -197,6 +197,8 @@ const std::vector<option_doc>& option_docs() {
     {"BENTO_REPLICAS", "replicas of each shard (1-7), capped by the number of members when the cluster forms", "3"},
     {"BENTO_TICK_MS", "consensus tick (10-1000): a shard elects a new leader 10-20 ticks after its leader went "
                       "silent", "100"},
+    {"BENTO_RAFT_KEEP_ENTRIES", "log entries a shard keeps behind its applied index (16-100000000); a replica "
+                                "further behind gets a snapshot of the shard", "10000"},
     {"BENTO_MAX_ACTIVE_ENTITIES", "entity actors kept in memory before the least recently used are passivated "
                                   "(100-100000000)", "100000"},
     {"BENTO_LISTING_WORKERS", "threads that run order listings, taken fairly per caller (1-64)", "2"},
@@ -277,6 +279,7 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
   r.integer("BENTO_SHARDS", cfg.shards, 1, 4096);
   r.integer("BENTO_REPLICAS", cfg.replicas, 1, 7);
   r.integer("BENTO_TICK_MS", cfg.tick_ms, 10, 1000);
+  r.integer("BENTO_RAFT_KEEP_ENTRIES", cfg.raft_keep_entries, 16, 100000000);
   r.integer("BENTO_LISTING_WORKERS", cfg.listing_workers, 1, 64);
   r.integer("BENTO_LISTING_QUEUE", cfg.listing_queue, 1, 100000);
   r.integer("BENTO_MAX_RESTAURANTS_PER_MERCHANT", cfg.max_restaurants_per_merchant, 1, 10000);

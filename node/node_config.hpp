@@ -39,6 +39,7 @@ struct node_config {
   uint16_t shards = 64;         // fixed when the data dir (later: the cluster) is formed
   uint32_t replicas = 3;        // replicas of each shard, capped by the members when the cluster forms
   uint32_t tick_ms = 100;       // consensus tick; elections after 10-20 ticks without a leader
+  uint32_t raft_keep_entries = 10000; // log kept behind the applied index before compaction (then snapshots)
   uint32_t listing_workers = 2;      // threads that run order listings (RocksDB scans), off the scheduler
   uint32_t listing_queue = 256;      // listings waiting for a worker, all callers together; beyond: 429
   uint32_t max_restaurants_per_merchant = 20;

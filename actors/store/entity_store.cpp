@@ -140,19 +140,24 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
 }
 
 void entity_store::resume_event_sequences() {
-  // Each shard's sequence goes on after its last stored event.
+  for (domain::shard_id s = 0; s < shard_count_; ++s)
+    resume_event_sequence(s);
+}
+
+void entity_store::resume_event_sequence(domain::shard_id s) {
+  // The shard's sequence goes on after its last stored event.
+  if (s >= shard_count_)
+    return;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(column::events)));
-  for (domain::shard_id s = 0; s < shard_count_; ++s) {
-    auto upper = domain::shard_prefix(s) + std::string(8, '\xff');
-    it->SeekForPrev(slice(upper));
-    uint64_t last = 0;
-    if (it->Valid() && it->key().starts_with(slice(domain::shard_prefix(s))) && it->key().size() == 10)
-      last = seq_of(it->key());
-    std::lock_guard lock(sequences_[s].mutex);
-    sequences_[s].assigned = last;
-    sequences_[s].in_flight.clear();
-    sequences_[s].visible = last;
-  }
+  auto upper = domain::shard_prefix(s) + std::string(8, '\xff');
+  it->SeekForPrev(slice(upper));
+  uint64_t last = 0;
+  if (it->Valid() && it->key().starts_with(slice(domain::shard_prefix(s))) && it->key().size() == 10)
+    last = seq_of(it->key());
+  std::lock_guard lock(sequences_[s].mutex);
+  sequences_[s].assigned = last;
+  sequences_[s].in_flight.clear();
+  sequences_[s].visible = last;
 }
 
 uint64_t entity_store::last_event_seq(domain::shard_id shard) const noexcept {

@@ -140,6 +140,8 @@ public:
   domain::shard_id shard_count() const noexcept { return shard_count_; }
   /// Re-reads where each shard's event sequence stands (after the layout was migrated).
   void resume_event_sequences();
+  /// The same for one shard (after a replica installed a snapshot of it; no commit to it may be running).
+  void resume_event_sequence(domain::shard_id shard);
 
   /// Not synchronised with commit(): set it before any actor commits and clear it only after all are done.
   void set_event_listener(event_listener fn);

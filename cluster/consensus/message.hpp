@@ -3,6 +3,7 @@
 #include "cluster/consensus/types.hpp"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace bento::cluster::consensus {
@@ -43,6 +44,9 @@ struct message {
   bool reject = false;
   index_t reject_hint = 0;
   snapshot_meta snapshot;  // install_snapshot only
+  // install_snapshot: the state machine's data at `snapshot.index`. The driver fills it when sending and installs
+  // it when the core restores the snapshot; the core only carries it.
+  std::string snapshot_data;
   // Leader → follower messages carry the leader's heartbeat round, echoed in the response: the leader maps it back
   // to the tick it was sent at (lease) and to the reads waiting on that round (read index). read_index and
   // read_index_resp carry the requester's context instead.

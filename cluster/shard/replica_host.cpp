@@ -44,11 +44,17 @@ domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector
     ro.raft.election_ticks = options_.election_ticks;
     ro.raft.heartbeat_ticks = options_.heartbeat_ticks;
     ro.keep_entries = founders.voters.size() == 1 ? 0 : options_.keep_entries;
+    ro.snapshot_max_bytes = options_.snapshot_max_bytes;
     auto replica = shard_replica::open(shards_.of(s), s, ro, founders);
     if (!replica)
       return replica.error();
     auto* r = replica->get();
     r->set_sender([this, s](const message& m) {
+      // A snapshot carries a shard's data (up to snapshot_max_bytes): its own frame, never added to a batch.
+      if (m.type == message_type::install_snapshot) {
+        send_now(m.to, encode_raft_batch({{s, m}}));
+        return;
+      }
       if (collecting_thread_.load() == std::this_thread::get_id()) {
         collected_[m.to].emplace_back(s, m); // only the driver thread collects, and only it flushes
         return;
@@ -208,6 +214,11 @@ replica_host::stats replica_host::snapshot_stats() const {
     if (!replicas_[s])
       continue;
     ++out.shards_replicated;
+    auto ss = replicas_[s]->snapshot_stats();
+    out.snapshots.sent += ss.sent;
+    out.snapshots.installed += ss.installed;
+    out.snapshots.refused += ss.refused;
+    out.snapshots.too_large += ss.too_large;
     if (serves(s))
       ++out.shards_led;
   }

@@ -29,6 +29,7 @@ struct host_options {
   int election_ticks = 10;                               // 1-2 s to elect after a leader goes silent
   int heartbeat_ticks = 1;
   consensus::index_t keep_entries = 10'000;              // log kept behind the applied index for laggards
+  size_t snapshot_max_bytes = 6u << 20;                  // a shard's snapshot travels in one frame
 };
 
 class replica_host {
@@ -66,6 +67,7 @@ public:
   struct stats {
     uint64_t frames_in = 0, frames_out = 0, malformed = 0, unknown_group = 0;
     uint64_t shards_led = 0, shards_replicated = 0;
+    replica_snapshot_stats snapshots; // summed over the groups
   };
   stats snapshot_stats() const;
 

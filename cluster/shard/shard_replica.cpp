@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cluster/shard/entry_codec.hpp"
+#include "cluster/shard/shard_snapshot.hpp"
 
 namespace bento::cluster::shard {
 
@@ -51,6 +52,15 @@ void shard_replica::drain_locked() {
     store::write_batch batch;
     storage_->stage(rd, batch);
     index_t applied = 0;
+    if (rd.snapshot) {
+      // The core restored a snapshot: the shard's range becomes the leader's data in the same write.
+      if (!received_ || received_->index != rd.snapshot->index || received_->term != rd.snapshot->term
+          || !stage_shard_snapshot(received_->data, shard_.prefix(), batch)) {
+        spdlog::critical("shard.snapshot_without_data group={} index={}", group_, rd.snapshot->index);
+        std::abort(); // step() hands the core only snapshots whose data it holds and has checked
+      }
+      applied = rd.snapshot->index;
+    }
     for (auto& e : rd.committed_entries) {
       applied = e.index;
       if (e.type != entry_type::normal || e.data.empty())
@@ -79,15 +89,77 @@ void shard_replica::drain_locked() {
     storage_->written(rd);
     if (applied > 0)
       storage_->applied_written(applied);
+    if (rd.snapshot) {
+      received_.reset();
+      shard_.db().resume_event_sequence(shard_.shard());
+      ++snapshots_.installed;
+      spdlog::info("shard.snapshot_installed group={} index={} term={}", group_, rd.snapshot->index,
+                   rd.snapshot->term);
+    }
     // 2. Send (only now: what they promise is durable).
+    std::vector<consensus::node_id> unsent_snapshots;
     if (send_)
-      for (auto& m : rd.messages)
+      for (auto& m : rd.messages) {
+        if (m.type == message_type::install_snapshot && !fill_snapshot_locked(m)) {
+          unsent_snapshots.push_back(m.to);
+          continue;
+        }
         send_(m);
+      }
     node_->advance(rd);
+    for (auto to : unsent_snapshots)
+      node_->report_snapshot(to, false);
   }
   maybe_compact_locked();
   update_alone_locked();
   notify_locked();
+}
+
+bool shard_replica::fill_snapshot_locked(message& m) {
+  // Data as of the applied index, not the compaction point the core named: RocksDB holds only the current
+  // state, which is consistent with `applied` while we hold the mutex (applying happens under it). A later
+  // snapshot serves the follower as well (it is committed, and its term is in the log). Shard groups keep
+  // their founding members, so the membership in force now is the one at `applied`.
+  auto at = storage_->applied();
+  auto term = storage_->term(at);
+  if (!term) {
+    spdlog::warn("shard.snapshot_not_sent group={} to={} reason=no_term_at_applied applied={}", group_, m.to, at);
+    return false;
+  }
+  auto data = encode_shard_snapshot(shard_.db(), shard_.prefix(), options_.snapshot_max_bytes);
+  if (!data) {
+    ++snapshots_.too_large;
+    spdlog::error("shard.snapshot_not_sent group={} to={} reason=larger_than_max max_bytes={}", group_, m.to,
+                  options_.snapshot_max_bytes);
+    return false;
+  }
+  m.snapshot = snapshot_meta{at, *term, node_->membership()};
+  m.snapshot_data = std::move(*data);
+  snapshot_sent_at_[m.to] = ticks_;
+  ++snapshots_.sent;
+  spdlog::info("shard.snapshot_sent group={} to={} index={} bytes={}", group_, m.to, at, m.snapshot_data.size());
+  return true;
+}
+
+void shard_replica::retry_snapshots_locked() {
+  for (auto it = snapshot_sent_at_.begin(); it != snapshot_sent_at_.end();) {
+    auto* pr = node_->role() == role::leader ? node_->progress_of(it->first) : nullptr;
+    if (!pr || pr->state != consensus::progress_state::snapshot) {
+      it = snapshot_sent_at_.erase(it);
+      continue;
+    }
+    if (ticks_ - it->second < static_cast<uint64_t>(options_.snapshot_retry_ticks)) {
+      ++it;
+      continue;
+    }
+    node_->report_snapshot(it->first, false); // lost on the way: probe again, which sends a fresh one
+    it = snapshot_sent_at_.erase(it);
+  }
+}
+
+replica_snapshot_stats shard_replica::snapshot_stats() const {
+  std::lock_guard lock(mutex_);
+  return snapshots_;
 }
 
 void shard_replica::notify_locked() {
@@ -181,12 +253,28 @@ domain::outcome<domain::unit_t> shard_replica::commit(store::write_batch& batch)
 
 void shard_replica::tick() {
   std::lock_guard lock(mutex_);
+  ++ticks_;
   node_->tick();
   drain_locked();
+  if (!snapshot_sent_at_.empty()) {
+    retry_snapshots_locked();
+    drain_locked();
+  }
 }
 
 void shard_replica::step(const message& m) {
   std::lock_guard lock(mutex_);
+  if (m.type == message_type::install_snapshot) {
+    // The core would restore the log from the meta alone: without the shard's data this replica would then
+    // hold a log that says "applied" over state it never had. Only a snapshot whose data checks out goes in.
+    if (!valid_shard_snapshot(m.snapshot_data, shard_.prefix())) {
+      ++snapshots_.refused;
+      spdlog::warn("shard.snapshot_refused group={} from={} index={} bytes={}", group_, m.from, m.snapshot.index,
+                   m.snapshot_data.size());
+      return;
+    }
+    received_ = received_snapshot{m.snapshot.index, m.snapshot.term, m.snapshot_data};
+  }
   node_->step(m);
   drain_locked();
 }

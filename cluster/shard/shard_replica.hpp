@@ -19,7 +19,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
+#include <string>
 
 #include "actors/store/shard_store.hpp"
 #include "cluster/consensus/node.hpp"
@@ -32,6 +34,15 @@ struct replica_options {
   /// Entries kept past the applied index before the log is compacted (lagging followers need them; a single
   /// voter needs none).
   consensus::index_t keep_entries = 10'000;
+  /// A snapshot for a replica behind the compacted log travels in one frame: a shard larger than this is not
+  /// sent (counted, logged) and that replica stays behind until streaming snapshots exist.
+  size_t snapshot_max_bytes = 6u << 20;
+  /// A snapshot sent without an answer for this many ticks is given up and sent again.
+  int snapshot_retry_ticks = 50;
+};
+
+struct replica_snapshot_stats {
+  uint64_t sent = 0, installed = 0, refused = 0, too_large = 0;
 };
 
 class shard_replica final : public store::shard_store::writer {
@@ -70,6 +81,7 @@ public:
   uint64_t compactions() const;
   /// First index still in the log (everything before is compacted away).
   consensus::index_t first_index() const;
+  replica_snapshot_stats snapshot_stats() const;
   consensus::index_t commit_index() const;
   consensus::term_t term() const;
   group_id group() const noexcept { return group_; }
@@ -84,6 +96,10 @@ private:
   void notify_locked();
   /// Whether this member alone makes the group (leader, the only voter, no learners). Caller holds mutex_.
   void update_alone_locked();
+  /// Gives an install_snapshot the shard's data as of now (applied index); false if it cannot be sent.
+  bool fill_snapshot_locked(consensus::message& m);
+  /// Gives up snapshots that were sent long ago without an answer (the core would wait forever).
+  void retry_snapshots_locked();
 
   store::shard_store& shard_;
   group_id group_;
@@ -98,6 +114,16 @@ private:
   uint64_t compactions_ = 0;
   consensus::term_t proposed_term_ = 0;
   std::multimap<consensus::index_t, std::function<void(bool)>> waiters_;
+  // A snapshot received and handed to the core: installed with the ready that restores it.
+  struct received_snapshot {
+    consensus::index_t index = 0;
+    consensus::term_t term = 0;
+    std::string data;
+  };
+  std::optional<received_snapshot> received_;
+  std::map<consensus::node_id, uint64_t> snapshot_sent_at_; // peer -> tick
+  uint64_t ticks_ = 0;
+  replica_snapshot_stats snapshots_;
 };
 
 /// A stable consensus id for a node name (FNV-1a 64, never 0).

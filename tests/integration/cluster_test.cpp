@@ -278,6 +278,77 @@ TEST_CASE("cluster: a call forwarded to a leader that stops answering ends as ou
   CHECK(body_of(item)["price_cents"] == 650);
 }
 
+/// A bento_cluster gauge of node `i` (0 when absent).
+double cluster_gauge(node_cluster& c, size_t i, const std::string& name) {
+  api_session s(c.url(i));
+  auto r = s.call("GET", "/metrics");
+  auto needle = "bento_cluster{gauge=\"" + name + "\"} ";
+  auto at = r.body.find(needle);
+  return at == std::string::npos ? 0 : std::stod(r.body.substr(at + needle.size()));
+}
+
+TEST_CASE("cluster: a node away for longer than the log keeps catches up from a snapshot and then serves what "
+          "it missed",
+          "[integration][cluster]") {
+  // A short log: the restaurant's shard is compacted past what the absent node has.
+  node_cluster c(3, {{"BENTO_RAFT_KEEP_ENTRIES", "16"}});
+  api_session mia(c.url(0));
+  mia.sign_up("mia", "merchant");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "bento", 500, 1000);
+  api_session carl(c.url(0));
+  carl.sign_up("carl", "customer");
+  std::optional<size_t> leader;
+  REQUIRE(within(10s, [&] { return (leader = c.leader_of("restaurant/" + rid)).has_value(); }));
+  auto away = (*leader + 1) % 3;
+  c.node(away).kill9();
+
+  std::vector<std::string> acked;
+  auto via = as_user(c.url(*leader), carl);
+  for (int k = 0; k < 300; ++k) {
+    auto r = place_until_answered(*via, order_body(rid, "bento", 1), "while-away-" + std::to_string(k));
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    acked.push_back(body_of(r)["id"]);
+  }
+  c.node(away).start();
+  REQUIRE(within(30s, [&] { return cluster_gauge(c, away, "snapshots_installed") >= 1; }));
+  CHECK(cluster_gauge(c, away, "snapshots_refused") == 0);
+  REQUIRE(c.wait_settled());
+
+  // Make the returned node lead the restaurant's shard: kill whoever leads it until the election picks it.
+  std::optional<size_t> down;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    std::optional<size_t> now;
+    REQUIRE(within(10s, [&] { return (now = c.leader_of("restaurant/" + rid)).has_value(); }));
+    if (*now == away)
+      break;
+    if (down) {
+      c.node(*down).start();
+      REQUIRE(c.wait_settled());
+    }
+    c.node(*now).kill9();
+    down = *now;
+    REQUIRE(within(10s, [&] {
+      auto l = c.leader_of("restaurant/" + rid);
+      return l && *l != *down;
+    }));
+  }
+  REQUIRE(c.leader_of("restaurant/" + rid) == std::optional<size_t>(away));
+  // It answers from the state the snapshot gave it: every order, and the stock they took.
+  auto on_away = as_user(c.url(away), carl);
+  for (auto& oid : acked) {
+    bento::client::http_result got;
+    within(10s, [&] { return (got = on_away->call("GET", "/api/v1/orders/" + oid)).status == 200; });
+    INFO(oid << ": " << got.status << " " << got.body);
+    CHECK(got.status == 200);
+  }
+  CHECK(stock_of(*as_user(c.url(away), mia), rid, "bento") == 1000 - static_cast<int64_t>(acked.size()));
+  auto more = place_until_answered(*on_away, order_body(rid, "bento", 1), "after-snapshot");
+  INFO(more.body);
+  CHECK(more.status == 201);
+}
+
 TEST_CASE("cluster: a node cut off from the majority refuses with 503 and Retry-After, and serves again when "
           "the majority returns",
           "[integration][cluster]") {

@@ -12,6 +12,7 @@
 #include "actors/store/store_layout.hpp"
 #include "cluster/shard/raft_wire.hpp"
 #include "cluster/shard/shard_replica.hpp"
+#include "cluster/shard/shard_snapshot.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace bento;
@@ -32,6 +33,14 @@ store::write_batch order_batch(int i) {
   b.put(column::entities, "o/o" + std::to_string(i), "order " + std::to_string(i));
   b.append_event(domain::event{0, "order.placed", "order/o" + std::to_string(i), 1, {}, {}});
   return b;
+}
+
+template <class Replicas>
+consensus::node_id behind_id_of(const Replicas& replicas, const shard::shard_replica* r) {
+  for (auto& [id, p] : replicas)
+    if (p.get() == r)
+      return id;
+  return 0;
 }
 
 shard::replica_options options_for(consensus::node_id id, consensus::index_t keep = 10'000) {
@@ -332,4 +341,114 @@ TEST_CASE("shard replica: a replicated log is compacted in steps, so its length 
     CHECK(stored <= keep + step);
     CHECK(dbs[id]->last_event_seq(1) == writes);
   }
+}
+
+TEST_CASE("shard replica: a replica behind the compacted log gets the shard's data in a snapshot, and one "
+          "without data is refused",
+          "[unit]") {
+  test::temp_dir dir;
+  consensus::membership group;
+  group.voters = {1, 2, 3};
+  std::map<consensus::node_id, std::unique_ptr<store::entity_store>> dbs;
+  std::map<consensus::node_id, std::unique_ptr<store::shard_store>> shards;
+  std::map<consensus::node_id, std::unique_ptr<shard::shard_replica>> replicas;
+  std::deque<std::pair<consensus::node_id, std::string>> wire; // frames as the transport carries them
+  for (consensus::node_id id : {1, 2, 3}) {
+    dbs[id] = open_db(dir / ("n" + std::to_string(id)));
+    shards[id] = std::make_unique<store::shard_store>(*dbs[id], 1);
+    auto r = shard::shard_replica::open(*shards[id], 1, options_for(id, 20), group);
+    REQUIRE(r);
+    replicas[id] = std::move(*r);
+    replicas[id]->set_sender([&wire](const consensus::message& msg) {
+      wire.emplace_back(msg.to, shard::encode_raft_batch({{1, msg}}));
+    });
+  }
+  consensus::node_id cut = 0; // messages to and from it are lost
+  auto pump = [&] {
+    for (int guard = 0; !wire.empty() && guard < 100000; ++guard) {
+      auto [to, frame] = wire.front();
+      wire.pop_front();
+      std::vector<shard::group_message> msgs;
+      REQUIRE(shard::decode_raft_batch(frame, msgs));
+      for (auto& gm : msgs)
+        if (gm.message.to != cut && gm.message.from != cut)
+          replicas.at(to)->step(gm.message);
+    }
+  };
+  auto round = [&] {
+    for (auto& [id, r] : replicas)
+      r->tick();
+    pump();
+  };
+  auto leader_id = [&]() -> consensus::node_id {
+    for (auto& [id, r] : replicas)
+      if (r->is_leader() && id != cut)
+        return id;
+    return 0;
+  };
+  for (int t = 0; t < 200 && !leader_id(); ++t)
+    round();
+  REQUIRE(leader_id());
+  auto& leader = *replicas[leader_id()];
+  cut = leader_id() % 3 + 1; // a follower goes away
+  auto& behind = *replicas[cut];
+  constexpr int writes = 600;
+  for (int i = 0; i < writes; ++i) {
+    auto b = order_batch(i);
+    REQUIRE(leader.commit(b));
+    pump();
+    if (i % 50 == 0)
+      round();
+  }
+  for (int t = 0; t < 3; ++t)
+    round();
+  REQUIRE(leader.first_index() > behind.applied() + 1); // what it misses is compacted away on the leader
+  auto before = behind.applied();
+
+  // A snapshot that carries no data (what the core alone would send) is refused, and nothing changes.
+  consensus::message bare;
+  bare.type = consensus::message_type::install_snapshot;
+  bare.from = leader_id();
+  bare.to = cut;
+  bare.term = leader.term();
+  bare.snapshot = consensus::snapshot_meta{leader.applied(), leader.term(), group};
+  behind.step(bare);
+  CHECK(behind.applied() == before);
+  CHECK(behind.snapshot_stats().refused == 1);
+  // Nor one whose records lie outside the shard.
+  store::write_batch foreign;
+  foreign.put(column::entities, domain::shard_prefix(2) + "o/x", "not this shard's");
+  REQUIRE(dbs[leader_id()]->commit(foreign));
+  bare.snapshot_data = shard::encode_shard_snapshot(*dbs[leader_id()], domain::shard_prefix(2), 1u << 20).value();
+  behind.step(bare);
+  CHECK(behind.applied() == before);
+  CHECK(behind.snapshot_stats().refused == 2);
+
+  // It comes back: the leader sends the shard's data, the replica installs it and follows the log again.
+  cut = 0;
+  for (int t = 0; t < 100 && behind.applied() < leader.applied(); ++t)
+    round();
+  CHECK(leader.snapshot_stats().sent >= 1);
+  CHECK(behind.snapshot_stats().installed == 1);
+  CHECK(behind.applied() == leader.applied());
+  for (int i = writes; i < writes + 10; ++i) {
+    auto b = order_batch(i);
+    REQUIRE(leader.commit(b));
+    pump();
+  }
+  for (int t = 0; t < 3; ++t)
+    round();
+  auto records = [&](store::entity_store& db) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto cf : {column::entities, column::indexes, column::outbox, column::events})
+      REQUIRE(db.scan(cf, domain::shard_prefix(1), {}, [&](std::string_view k, std::string_view v) {
+        out.emplace_back(std::string(k), std::string(v));
+        return true;
+      }));
+    return out;
+  };
+  auto want = records(*dbs[leader_id()]);
+  CHECK(want.size() >= 2 * (writes + 10));
+  CHECK(records(*dbs[behind_id_of(replicas, &behind)]) == want);
+  CHECK(dbs[behind_id_of(replicas, &behind)]->last_event_seq(1) == writes + 10);
 }

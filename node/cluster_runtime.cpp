@@ -94,7 +94,7 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
   ho.tick = std::chrono::milliseconds(cfg_.tick_ms);
   ho.keep_entries = cfg_.raft_keep_entries;
   // A snapshot travels in one frame, beside the frame's own overhead.
-  ho.snapshot_max_bytes = std::max<size_t>(1u << 20, cfg_.peer_frame_max_bytes - std::min<size_t>(cfg_.peer_frame_max_bytes / 4, 1u << 20));
+  ho.snapshot_max_bytes = cfg_.peer_frame_max_bytes - std::min<size_t>(cfg_.peer_frame_max_bytes / 4, 1u << 20);
   if (!clustered()) {
     impl_->members = {impl_->self};
     impl_->replicas = 1;
@@ -124,14 +124,23 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
       cluster::router::deliver_data(self_impl->router, from, std::move(bytes));
   });
   // Calls in flight to a peer that is gone are answered at once (outcome_unknown), not at their deadline.
-  auto lost = [self_impl](const std::string& peer) {
+  auto lost = [self_impl](const std::string& peer, bool gone) {
     if (self_impl->router_ready.load())
-      cluster::router::peer_lost(self_impl->router, peer);
+      cluster::router::peer_lost(self_impl->router, peer, gone);
   };
-  impl_->transport->on_peer_down([lost](const std::string& peer, uint64_t) { lost(peer); });
-  impl_->membership->on_member_change([lost](const cluster::membership::member_change& c) {
-    if (c.to == cluster::membership::member_state::down || c.restarted)
-      lost(c.id);
+  auto back = [self_impl](const std::string& peer) {
+    if (self_impl->router_ready.load())
+      cluster::router::peer_back(self_impl->router, peer);
+  };
+  impl_->transport->on_peer_down([lost](const std::string& peer, uint64_t) { lost(peer, true); });
+  impl_->transport->on_peer_up([back](const std::string& peer, uint64_t) { back(peer); });
+  impl_->membership->on_member_change([lost, back](const cluster::membership::member_change& c) {
+    if (c.to == cluster::membership::member_state::down)
+      lost(c.id, true);
+    else if (c.restarted)
+      lost(c.id, false); // calls to its previous instance are lost; the new one is up
+    if (c.to == cluster::membership::member_state::up)
+      back(c.id);
   });
   auto started = impl_->transport->start();
   if (!started)

@@ -30,7 +30,8 @@ class Node:
             headers["Idempotency-Key"] = key
         try:
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+                # Short: a frozen node holds a request forever; the same key goes to the next node instead.
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=2)
             self.conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
             r = self.conn.getresponse()
             raw = r.read()
@@ -77,9 +78,10 @@ def main():
     start = time.monotonic()
     st = {"tick": start + 1, "ok": 0, "retried": 0}
     silent = set()
+    retry_at = {}
 
     def report():
-        if time.monotonic() >= st["tick"]:
+        while time.monotonic() >= st["tick"]:  # a second spent waiting on one call prints as its own line
             print("t=%3ds  acknowledged %4d/s  retried %3d  not answering: %s" % (
                 int(st["tick"] - start), st["ok"], st["retried"], " ".join(sorted(silent)) or "-"), flush=True)
             st.update(ok=0, retried=0)
@@ -91,6 +93,9 @@ def main():
             while True:  # the same key until it is answered: never a duplicate, never an uncounted order
                 n = nodes[i % len(nodes)]
                 i += 1
+                # A node that did not answer is tried again only once a second, as a client's pool would.
+                if n.url in silent and time.monotonic() < retry_at.get(n.url, 0) and len(silent) < len(nodes):
+                    continue
                 status, body = n.call("POST", "/api/v1/orders", order, token=tokens["customer"], key=key)
                 if status == 201:
                     acked.append(body["id"])
@@ -99,6 +104,7 @@ def main():
                     break
                 if status == 0:
                     silent.add(n.url)
+                    retry_at[n.url] = time.monotonic() + 1
                 elif status in (429, 503, 504):  # 429: settling a change a failover interrupted
                     st["retried"] += 1
                 else:

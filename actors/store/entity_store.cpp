@@ -160,6 +160,11 @@ void entity_store::resume_event_sequence(domain::shard_id s) {
   sequences_[s].visible = last;
 }
 
+void entity_store::announce_replaced(domain::shard_id shard) {
+  if (listener_ && shard < shard_count_)
+    listener_(domain::event{last_event_seq(shard), "restaurant.snapshot_installed", {}, 0, {}, {}, shard});
+}
+
 uint64_t entity_store::last_event_seq(domain::shard_id shard) const noexcept {
   return shard < shard_count_ ? sequences_[shard].visible.load() : 0;
 }

@@ -142,6 +142,9 @@ public:
   void resume_event_sequences();
   /// The same for one shard (after a replica installed a snapshot of it; no commit to it may be running).
   void resume_event_sequence(domain::shard_id shard);
+  /// Tells the event listener that a shard's events were replaced wholesale (a snapshot was installed), so
+  /// read models read them: an announcement of type "restaurant.snapshot_installed", no payload.
+  void announce_replaced(domain::shard_id shard);
 
   /// Not synchronised with commit(): set it before any actor commits and clear it only after all are done.
   void set_event_listener(event_listener fn);

@@ -1,6 +1,7 @@
 #include "cluster/router/cluster_router.hpp"
 
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -20,6 +21,11 @@ namespace {
 
 /// A peer is gone (its link closed, the failure detector calls it down, or it came back as a new instance).
 struct peer_lost_msg {
+  std::string node;
+  bool gone = true; // down or disconnected (false: it restarted, and is up again)
+};
+/// A peer that was lost is up again.
+struct peer_back_msg {
   std::string node;
 };
 
@@ -48,6 +54,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::local_msg)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::serving_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::peer_lost_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::peer_back_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::data_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::retry_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::expire_msg)
@@ -98,6 +105,9 @@ struct router_state {
   // Where the leaders of shards this node does not replicate were last found (it sees no heartbeats of theirs):
   // one hop while it holds, forgotten when the node does not take the call.
   std::unordered_map<shard_id, std::string> leader_directory;
+  // Peers found down or disconnected: not sent to (their shards' replicas may still name them leader until
+  // their own election timeout), until they are heard again.
+  std::unordered_set<std::string> lost;
   static inline const char* name = "cluster_router";
 };
 
@@ -229,6 +239,8 @@ void attempt(self_ptr self, uint64_t id) {
     target = replicas[c.tries % replicas.size()]; // any replica knows its leader and says so
   c.hint.clear();
   ++c.tries;
+  if (target && st.lost.count(*target))
+    target.reset(); // it went away: wait for the election instead of sending into a dead or frozen node
   if (!target || *target == st.options.self) {
     schedule_retry(self, id); // no leader known yet (an election is on): wait a moment
     return;
@@ -280,8 +292,10 @@ caf::result<typename command_traits<Cmd>::reply> route(self_ptr self, Cmd& cmd) 
 /// Calls sent to a node that is gone may have run there or not: their callers hear outcome_unknown now, not at
 /// their deadline (a sequential client would otherwise stall for the whole forwarding timeout), and resolve it
 /// with their Idempotency-Key once the shard has a new leader.
-void on_peer_lost(self_ptr self, const std::string& node) {
+void on_peer_lost(self_ptr self, const std::string& node, bool gone) {
   auto& st = self->state;
+  if (gone)
+    st.lost.insert(node);
   for (auto it = st.leader_directory.begin(); it != st.leader_directory.end();)
     it = it->second == node ? st.leader_directory.erase(it) : std::next(it);
   std::vector<uint64_t> lost;
@@ -403,7 +417,8 @@ caf::behavior router_behavior(self_ptr self, cluster_router_options options) {
         self->send(self->state.options.local, drop_shard_atom::value, m.shard);
     },
     [self](data_msg& m) { on_data(self, m); },
-    [self](peer_lost_msg& m) { on_peer_lost(self, m.node); },
+    [self](peer_lost_msg& m) { on_peer_lost(self, m.node, m.gone); },
+    [self](peer_back_msg& m) { self->state.lost.erase(m.node); },
     [self](retry_msg& m) { attempt(self, m.id); },
     [self](expire_msg& m) {
       auto it = self->state.calls.find(m.id);
@@ -422,8 +437,12 @@ actors::router_actor spawn_cluster_router(caf::actor_system& sys, cluster_router
   return caf::actor_cast<actors::router_actor>(untyped);
 }
 
-void peer_lost(const actors::router_actor& router, const std::string& node) {
-  caf::anon_send(caf::actor_cast<caf::actor>(router), peer_lost_msg{node});
+void peer_lost(const actors::router_actor& router, const std::string& node, bool gone) {
+  caf::anon_send(caf::actor_cast<caf::actor>(router), peer_lost_msg{node, gone});
+}
+
+void peer_back(const actors::router_actor& router, const std::string& node) {
+  caf::anon_send(caf::actor_cast<caf::actor>(router), peer_back_msg{node});
 }
 
 void serving_changed(const actors::router_actor& router, uint16_t shard, bool serving) {

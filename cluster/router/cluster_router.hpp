@@ -33,8 +33,10 @@ struct cluster_router_options {
 /// served here, and `deliver_data(from, bytes)` hands it the peers' data frames that are not consensus traffic.
 actors::router_actor spawn_cluster_router(caf::actor_system& sys, cluster_router_options options);
 void serving_changed(const actors::router_actor& router, uint16_t shard, bool serving);
-/// A peer is gone (link closed, detected down, restarted): calls in flight to it end as outcome_unknown at once.
-void peer_lost(const actors::router_actor& router, const std::string& node);
+/// A peer is gone (link closed, detected down: `gone`) or restarted: calls in flight to it end as outcome_unknown
+/// at once; a gone peer gets no calls until peer_back (it is heard again).
+void peer_lost(const actors::router_actor& router, const std::string& node, bool gone);
+void peer_back(const actors::router_actor& router, const std::string& node);
 /// The local router (spawned after this one: its entities send through this router).
 void set_local(const actors::router_actor& router, actors::router_actor local);
 void deliver_data(const actors::router_actor& router, const std::string& from, std::string bytes);

@@ -92,6 +92,7 @@ void shard_replica::drain_locked() {
     if (rd.snapshot) {
       received_.reset();
       shard_.db().resume_event_sequence(shard_.shard());
+      shard_.db().announce_replaced(shard_.shard()); // the catalog reads the shard's new events
       ++snapshots_.installed;
       spdlog::info("shard.snapshot_installed group={} index={} term={}", group_, rd.snapshot->index,
                    rd.snapshot->term);
@@ -120,6 +121,10 @@ bool shard_replica::fill_snapshot_locked(message& m) {
   // state, which is consistent with `applied` while we hold the mutex (applying happens under it). A later
   // snapshot serves the follower as well (it is committed, and its term is in the log). Shard groups keep
   // their founding members, so the membership in force now is the one at `applied`.
+  // A shard too large for a frame stays too large for a while: do not scan it again on every probe.
+  if (auto failed = snapshot_failed_at_.find(m.to);
+      failed != snapshot_failed_at_.end() && ticks_ - failed->second < snapshot_backoff_ticks)
+    return false;
   auto at = storage_->applied();
   auto term = storage_->term(at);
   if (!term) {
@@ -128,11 +133,13 @@ bool shard_replica::fill_snapshot_locked(message& m) {
   }
   auto data = encode_shard_snapshot(shard_.db(), shard_.prefix(), options_.snapshot_max_bytes);
   if (!data) {
+    snapshot_failed_at_[m.to] = ticks_;
     ++snapshots_.too_large;
     spdlog::error("shard.snapshot_not_sent group={} to={} reason=larger_than_max max_bytes={}", group_, m.to,
                   options_.snapshot_max_bytes);
     return false;
   }
+  snapshot_failed_at_.erase(m.to);
   m.snapshot = snapshot_meta{at, *term, node_->membership()};
   m.snapshot_data = std::move(*data);
   snapshot_sent_at_[m.to] = ticks_;
@@ -277,6 +284,7 @@ void shard_replica::step(const message& m) {
   }
   node_->step(m);
   drain_locked();
+  received_.reset(); // installed by the drain above, or not wanted by the core (older than what we hold)
 }
 
 bool shard_replica::campaign_alone(int max_ticks) {

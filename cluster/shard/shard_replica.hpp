@@ -121,7 +121,9 @@ private:
     std::string data;
   };
   std::optional<received_snapshot> received_;
-  std::map<consensus::node_id, uint64_t> snapshot_sent_at_; // peer -> tick
+  std::map<consensus::node_id, uint64_t> snapshot_sent_at_;   // peer -> tick
+  std::map<consensus::node_id, uint64_t> snapshot_failed_at_; // peer -> tick a snapshot could not be built
+  static constexpr uint64_t snapshot_backoff_ticks = 600;
   uint64_t ticks_ = 0;
   replica_snapshot_stats snapshots_;
 };

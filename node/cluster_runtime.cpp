@@ -305,6 +305,7 @@ std::vector<std::pair<std::string, double>> cluster_runtime::gauges() const {
   out.emplace_back("shards_replicated", static_cast<double>(st.shards_replicated));
   out.emplace_back("raft_frames_in", static_cast<double>(st.frames_in));
   out.emplace_back("raft_frames_out", static_cast<double>(st.frames_out));
+  out.emplace_back("leadership_transfers", static_cast<double>(st.leadership_transfers));
   out.emplace_back("raft_frames_malformed", static_cast<double>(st.malformed));
   out.emplace_back("snapshots_sent", static_cast<double>(st.snapshots.sent));
   out.emplace_back("snapshots_installed", static_cast<double>(st.snapshots.installed));

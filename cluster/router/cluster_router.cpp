@@ -239,8 +239,12 @@ void attempt(self_ptr self, uint64_t id) {
     target = replicas[c.tries % replicas.size()]; // any replica knows its leader and says so
   c.hint.clear();
   ++c.tries;
-  if (target && st.lost.count(*target))
-    target.reset(); // it went away: wait for the election instead of sending into a dead or frozen node
+  if (target && st.lost.count(*target)) {
+    // It went away: wait for the election instead of sending into a dead or frozen node, and ask the other
+    // replicas next time rather than a directory entry that still names it.
+    forget_leader(self, c.shard, *target);
+    target.reset();
+  }
   if (!target || *target == st.options.self) {
     schedule_retry(self, id); // no leader known yet (an election is on): wait a moment
     return;
@@ -343,7 +347,7 @@ void on_data(self_ptr self, const data_msg& msg) {
     if (rep->not_leader) {
       // Not executed there: retry, where it says the leader is.
       forget_leader(self, it->second.shard, msg.from);
-      if (!rep->leader_hint.empty() && rep->leader_hint != msg.from &&
+      if (!rep->leader_hint.empty() && rep->leader_hint != msg.from && !st.lost.count(rep->leader_hint) &&
           !st.options.host->replicates(it->second.shard))
         st.leader_directory[it->second.shard] = rep->leader_hint;
       it->second.hint = rep->leader_hint;

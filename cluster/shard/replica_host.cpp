@@ -188,10 +188,30 @@ void replica_host::run() {
     collecting_thread_ = std::thread::id{};
     flush_collected();
     refresh_serving();
+    if (ticks > 0 && rounds_ % 5 == 0)
+      rebalance();
     if (ticks > 0 && ++rounds_ % 50 == 0)
       spdlog::debug("shard.host frames_in={} frames_out={} malformed={} unknown_group={}", frames_in_.load(),
                     frames_out_.load(), malformed_.load(), unknown_group_.load());
     lock.lock();
+  }
+}
+
+void replica_host::rebalance() {
+  // Leadership goes back to each shard's first placed replica once it is caught up: after a failure the
+  // survivors lead its shards, and without this a restarted node would lead nothing until the next failure.
+  // One transfer per call (every half second), so a returning node's shards come back one at a time.
+  if (!options_.rebalance)
+    return;
+  for (domain::shard_id s = 0; s < replicas_.size(); ++s) {
+    auto& r = replicas_[s];
+    if (!r || placement_[s].empty() || placement_[s].front() == options_.self)
+      continue;
+    if (r->transfer_if_caught_up(member_id(placement_[s].front()))) {
+      ++transfers_;
+      spdlog::info("shard.leadership_returned shard={} to={}", s, placement_[s].front());
+      return;
+    }
   }
 }
 
@@ -210,6 +230,7 @@ replica_host::stats replica_host::snapshot_stats() const {
   out.frames_out = frames_out_;
   out.malformed = malformed_;
   out.unknown_group = unknown_group_;
+  out.leadership_transfers = transfers_;
   for (domain::shard_id s = 0; s < replicas_.size(); ++s) {
     if (!replicas_[s])
       continue;

@@ -30,6 +30,7 @@ struct host_options {
   int heartbeat_ticks = 1;
   consensus::index_t keep_entries = 10'000;              // log kept behind the applied index for laggards
   size_t snapshot_max_bytes = 6u << 20;                  // a shard's snapshot travels in one frame
+  bool rebalance = true;                                 // leadership back to each shard's first replica
 };
 
 class replica_host {
@@ -68,6 +69,7 @@ public:
     uint64_t frames_in = 0, frames_out = 0, malformed = 0, unknown_group = 0;
     uint64_t shards_led = 0, shards_replicated = 0;
     replica_snapshot_stats snapshots; // summed over the groups
+    uint64_t leadership_transfers = 0;
   };
   stats snapshot_stats() const;
 
@@ -98,6 +100,8 @@ private:
   std::map<consensus::node_id, std::vector<std::pair<group_id, consensus::message>>> collected_;
   std::atomic<uint64_t> frames_in_{0}, frames_out_{0}, malformed_{0}, unknown_group_{0};
   uint64_t rounds_ = 0;
+  std::atomic<uint64_t> transfers_{0};
+  void rebalance();
 };
 
 } // namespace bento::cluster::shard

@@ -301,6 +301,22 @@ bool shard_replica::campaign_alone(int max_ticks) {
   return node_->role() == role::leader && node_->committed_in_term();
 }
 
+bool shard_replica::transfer_if_caught_up(node_id to) {
+  std::lock_guard lock(mutex_);
+  if (node_->role() != role::leader || !node_->committed_in_term() || !node_->membership().is_voter(to))
+    return false;
+  // Writes in flight would be answered outcome_unknown when the lead moves: only an idle shard is handed on.
+  if (last_proposed_ > storage_->applied() || storage_->applied() < node_->commit_index())
+    return false;
+  auto* pr = node_->progress_of(to);
+  if (!pr || !pr->recent_active || pr->match != storage_->last_index())
+    return false;
+  if (node_->transfer_leadership(to) != errc::ok)
+    return false;
+  drain_locked();
+  return true;
+}
+
 bool shard_replica::serving() const {
   std::lock_guard lock(mutex_);
   if (node_->role() != role::leader || !node_->committed_in_term())

@@ -70,6 +70,9 @@ public:
   bool campaign_alone(int max_ticks = 200);
 
   bool is_leader() const;
+  /// Hands the lead to `to` if this member leads and serves, has nothing pending, and `to` is an active voter
+  /// holding the whole log; true if a transfer started.
+  bool transfer_if_caught_up(consensus::node_id to);
   /// Leads, has committed an entry of its term, has applied everything committed, and holds the lease: its
   /// entities may load state and answer (reads included) here.
   bool serving() const;

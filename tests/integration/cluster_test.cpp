@@ -349,6 +349,39 @@ TEST_CASE("cluster: a node away for longer than the log keeps catches up from a 
   CHECK(more.status == 201);
 }
 
+TEST_CASE("cluster: a restarted node gets back the lead of the shards placed first on it", "[integration][cluster]") {
+  node_cluster c(3);
+  REQUIRE(c.wait_settled());
+  // Shards whose first placed replica is n1, and how many of them n1 leads (as node 2 sees it).
+  auto count = [&](const nlohmann::json& v) {
+    std::pair<int, int> preferred_led{0, 0};
+    for (auto& g : v["shard_groups"]) {
+      if (g["replicas"].empty() || g["replicas"][0] != "n1")
+        continue;
+      ++preferred_led.first;
+      preferred_led.second += g["leader"] == "n1" ? 1 : 0;
+    }
+    return preferred_led;
+  };
+  c.node(0).kill9();
+  REQUIRE(c.wait_settled());
+  auto away = count(c.view(1));
+  CHECK(away.first > 0);
+  CHECK(away.second == 0); // the survivors lead everything meanwhile
+  c.node(0).start();
+  std::pair<int, int> back;
+  REQUIRE(within(30s, [&] {
+    auto v = c.view(1);
+    if (!v.is_object())
+      return false;
+    back = count(v);
+    return back.second == back.first;
+  }));
+  INFO("n1 leads " << back.second << " of the " << back.first << " shards placed first on it");
+  CHECK(back.second == back.first);
+  CHECK(cluster_gauge(c, 1, "leadership_transfers") + cluster_gauge(c, 2, "leadership_transfers") >= back.first);
+}
+
 TEST_CASE("cluster: a node cut off from the majority refuses with 503 and Retry-After, and serves again when "
           "the majority returns",
           "[integration][cluster]") {

@@ -113,7 +113,8 @@ public:
     return std::nullopt;
   }
 
-  /// Every running replica of every shard sees a leader for it, a running node, and they all name the same one.
+  /// Every running replica of every shard sees a leader for it, a running node, and they all name the same one;
+  /// and where the shard's first placed replica runs, it leads (nodes hand the lead back to it once caught up).
   bool settled() {
     std::optional<nlohmann::json> first;
     for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -136,6 +137,10 @@ public:
           alive = alive || (id(k) == leader && nodes_[k]->running());
         if (!alive)
           return false;
+        auto preferred = g["replicas"].empty() ? std::string() : g["replicas"][0].get<std::string>();
+        for (size_t k = 0; k < nodes_.size(); ++k)
+          if (id(k) == preferred && nodes_[k]->running() && leader != preferred)
+            return false;
         leaders.push_back(leader);
       }
       if (first)

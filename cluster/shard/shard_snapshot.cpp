@@ -36,6 +36,9 @@ bool parse(std::string_view bytes, const std::string& prefix, pb::ShardSnapshot&
       return false;
     if (r.key().size() <= prefix.size() || r.key().compare(0, prefix.size(), prefix) != 0)
       return false;
+    // An event's key is its shard and an 8-byte sequence: anything else would throw the shard's sequence off.
+    if (static_cast<column>(r.column()) == column::events && r.key().size() != prefix.size() + 8)
+      return false;
   }
   return true;
 }

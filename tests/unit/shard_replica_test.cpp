@@ -423,6 +423,15 @@ TEST_CASE("shard replica: a replica behind the compacted log gets the shard's da
   behind.step(bare);
   CHECK(behind.applied() == before);
   CHECK(behind.snapshot_stats().refused == 2);
+  // Nor one with an event key that is not a shard and a sequence number.
+  store::write_batch odd_event;
+  odd_event.put(column::events, domain::shard_prefix(1) + "not-a-seq", "x");
+  auto odd_db = open_db(dir / "odd");
+  REQUIRE(odd_db->commit(odd_event));
+  bare.snapshot_data = shard::encode_shard_snapshot(*odd_db, domain::shard_prefix(1), 1u << 20).value();
+  behind.step(bare);
+  CHECK(behind.applied() == before);
+  CHECK(behind.snapshot_stats().refused == 3);
 
   // It comes back: the leader sends the shard's data, the replica installs it and follows the log again.
   cut = 0;

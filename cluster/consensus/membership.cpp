@@ -75,17 +75,8 @@ void node::on_membership_changed() {
 }
 
 propose_result node::propose_membership_change(const membership_change& change) {
-  BENTO_RAFT_INVARIANT(!ready_outstanding_, "propose between ready() and advance()");
   propose_result r;
-  if (role_ != role::leader) {
-    r.error = errc::not_leader;
-    r.leader_hint = leader_;
-    return r;
-  }
-  if (transferee_ != no_node) {
-    r.error = errc::transfer_in_progress;
-    return r;
-  }
+  if (refuse_proposal(r)) return r;
   // A new leader must commit an entry of its term before changing membership: otherwise a change from an
   // earlier term that it never saw can combine with its own into two disjoint majorities (Ongaro, raft-dev 2015).
   if (!committed_in_term()) {

@@ -90,6 +90,8 @@ public:
   std::uint64_t now() const { return now_; }
 
 private:
+  // Not the leader, or handing the lead on: fills `r` with the refusal (and where to go instead).
+  bool refuse_proposal(propose_result& r) const;
   // node.cpp
   void become_follower(term_t term, node_id leader);
   void become_pre_candidate();

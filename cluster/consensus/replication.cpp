@@ -7,19 +7,24 @@
 
 namespace bento::cluster::consensus {
 
-propose_result node::propose(std::string data) {
+bool node::refuse_proposal(propose_result& r) const {
   BENTO_RAFT_INVARIANT(!ready_outstanding_, "propose between ready() and advance()");
-  propose_result r;
   if (role_ != role::leader) {
     r.error = errc::not_leader;
     r.leader_hint = leader_;
-    return r;
+    return true;
   }
   if (transferee_ != no_node) {
     r.error = errc::transfer_in_progress;
     r.leader_hint = transferee_;
-    return r;
+    return true;
   }
+  return false;
+}
+
+propose_result node::propose(std::string data) {
+  propose_result r;
+  if (refuse_proposal(r)) return r;
   if (log_.last_index() - log_.committed() >= cfg_.max_uncommitted_entries) {
     r.error = errc::too_many_in_flight;
     return r;

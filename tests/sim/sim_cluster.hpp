@@ -81,6 +81,11 @@ public:
 
   // Observation and checks.
   node_id leader() const;  // the live leader of the highest term, or no_node
+  // Ticks until a leader has committed an entry of its term; that leader, or no_node.
+  node_id wait_for_leader(int max_ticks = 200) {
+    run_until([&] { return leader() != no_node && get(leader())->committed_in_term(); }, max_ticks);
+    return leader();
+  }
   const state_machine& machine(node_id id) const { return members_.at(id).sm; }
   std::uint64_t now() const { return now_; }
   std::size_t acked_count() const { return acked_.size(); }

@@ -17,16 +17,11 @@ node_config sim_config() {
   return cfg;
 }
 
-node_id wait_for_leader(cluster& c, int max_ticks = 200) {
-  c.run_until([&] { return c.leader() != no_node && c.get(c.leader())->committed_in_term(); }, max_ticks);
-  return c.leader();
-}
-
 }  // namespace
 
 TEST_CASE("consensus: a three-node group elects one leader that commits a noop of its term", "[unit]") {
   cluster c(7, {1, 2, 3}, sim_config());
-  const node_id l = wait_for_leader(c);
+  const node_id l = c.wait_for_leader();
   REQUIRE(l != no_node);
   int leaders = 0;
   for (auto id : c.ids()) leaders += c.get(id)->role() == role::leader;
@@ -40,7 +35,7 @@ TEST_CASE("consensus: a three-node group elects one leader that commits a noop o
 
 TEST_CASE("consensus: a partitioned node that rejoins does not depose a healthy leader (pre-vote)", "[unit]") {
   cluster c(11, {1, 2, 3}, sim_config());
-  const node_id l = wait_for_leader(c);
+  const node_id l = c.wait_for_leader();
   REQUIRE(l != no_node);
   const term_t term = c.get(l)->term();
   const node_id lonely = l == 1 ? 2 : 1;
@@ -127,7 +122,7 @@ TEST_CASE("consensus: a vote is in the same ready as its hard state, so it is du
 TEST_CASE("consensus: a leader that hears from no majority for an election timeout steps down (check quorum)",
           "[unit]") {
   cluster c(5, {1, 2, 3, 4, 5}, sim_config());
-  const node_id l = wait_for_leader(c);
+  const node_id l = c.wait_for_leader();
   REQUIRE(l != no_node);
   c.isolate(l);
   int ticks = 0;
@@ -155,7 +150,7 @@ TEST_CASE("consensus: the lease ends before any other node can be elected", "[un
     c.faults.min_delay = 0;
     c.faults.max_delay = 0;
     c.faults.tick_jitter = 0.3;
-    const node_id l = wait_for_leader(c);
+    const node_id l = c.wait_for_leader();
     REQUIRE(l != no_node);
     REQUIRE(c.run_until([&] { return c.get(l)->lease_valid(); }, 20));
     for (std::uint64_t i = 0; i < seed % 7; ++i) c.tick();

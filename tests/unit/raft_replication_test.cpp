@@ -18,11 +18,6 @@ node_config sim_config() {
   return cfg;
 }
 
-node_id wait_for_leader(cluster& c, int max_ticks = 200) {
-  c.run_until([&] { return c.leader() != no_node && c.get(c.leader())->committed_in_term(); }, max_ticks);
-  return c.leader();
-}
-
 node_id some_follower(cluster& c, node_id leader, node_id not_this = no_node) {
   for (auto id : c.ids()) {
     if (id != leader && id != not_this && c.alive(id)) return id;
@@ -63,7 +58,7 @@ TEST_CASE("consensus: an entry of an earlier term on a majority is committed onl
 
 TEST_CASE("consensus: a follower far behind a compacted log catches up through install_snapshot", "[unit]") {
   cluster c(3, {1, 2, 3}, sim_config());
-  const node_id l = wait_for_leader(c);
+  const node_id l = c.wait_for_leader();
   REQUIRE(l != no_node);
   const node_id lagging = some_follower(c, l);
   c.crash(lagging);
@@ -84,7 +79,7 @@ TEST_CASE("consensus: a follower far behind a compacted log catches up through i
 
 TEST_CASE("consensus: a learner receives entries but does not count until promoted", "[unit]") {
   cluster c(17, {1, 2, 3}, sim_config());
-  const node_id l = wait_for_leader(c);
+  const node_id l = c.wait_for_leader();
   REQUIRE(l != no_node);
   const node_id learner = c.add_empty_node();
   auto r = c.get(l)->propose_membership_change({change_kind::add_learner, learner});
@@ -141,7 +136,7 @@ TEST_CASE("consensus: one membership change at a time, and none before the leade
 
 TEST_CASE("consensus: a leader that removes itself leads until the removal commits, then steps down", "[unit]") {
   cluster c(23, {1, 2, 3, 4}, sim_config());
-  const node_id l = wait_for_leader(c);
+  const node_id l = c.wait_for_leader();
   REQUIRE(l != no_node);
   auto r = c.get(l)->propose_membership_change({change_kind::remove, l});
   REQUIRE(r.ok());
@@ -155,7 +150,7 @@ TEST_CASE("consensus: a leader that removes itself leads until the removal commi
 
 TEST_CASE("consensus: leadership transfer hands over to a caught-up voter and gives up the lease", "[unit]") {
   cluster c(29, {1, 2, 3}, sim_config());
-  const node_id l = wait_for_leader(c);
+  const node_id l = c.wait_for_leader();
   REQUIRE(l != no_node);
   for (int i = 0; i < 5; ++i) {
     c.propose(l, "before transfer " + std::to_string(i));
@@ -183,7 +178,7 @@ TEST_CASE("consensus: leadership transfer hands over to a caught-up voter and gi
 
 TEST_CASE("consensus: read_index confirms after a heartbeat round; a cut-off leader confirms nothing", "[unit]") {
   cluster c(31, {1, 2, 3}, sim_config());
-  const node_id l = wait_for_leader(c);
+  const node_id l = c.wait_for_leader();
   REQUIRE(l != no_node);
   REQUIRE(c.read(l) == errc::ok);
   REQUIRE(c.run_until([&] { return c.reads_confirmed() == 1; }, 5));

@@ -26,7 +26,8 @@ rocksdb::Slice slice(std::string_view s) {
   return rocksdb::Slice(s.data(), s.size());
 }
 
-/// A shard's event: its prefix, then the sequence number big-endian, so that byte order is numeric order.
+} // namespace
+
 std::string event_key(domain::shard_id shard, uint64_t seq) {
   std::string key = domain::shard_prefix(shard);
   key.resize(10);
@@ -37,14 +38,12 @@ std::string event_key(domain::shard_id shard, uint64_t seq) {
   return key;
 }
 
-uint64_t seq_of(const rocksdb::Slice& key) {
+uint64_t event_seq(std::string_view key) {
   uint64_t seq = 0;
   for (size_t i = 2; i < key.size() && i < 10; ++i)
     seq = (seq << 8) | static_cast<unsigned char>(key[i]);
   return seq;
 }
-
-} // namespace
 
 struct entity_store::impl {
   std::unique_ptr<rocksdb::DB> db;
@@ -153,7 +152,7 @@ void entity_store::resume_event_sequence(domain::shard_id s) {
   it->SeekForPrev(slice(upper));
   uint64_t last = 0;
   if (it->Valid() && it->key().starts_with(slice(domain::shard_prefix(s))) && it->key().size() == 10)
-    last = seq_of(it->key());
+    last = event_seq(std::string_view(it->key().data(), it->key().size()));
   std::lock_guard lock(sequences_[s].mutex);
   sequences_[s].assigned = last;
   sequences_[s].in_flight.clear();
@@ -282,12 +281,12 @@ domain::outcome<domain::unit_t> entity_store::scan_events(domain::shard_id shard
   auto prefix = domain::shard_prefix(shard);
   auto start = event_key(shard, after_seq + 1);
   for (it->Seek(slice(start)); it->Valid() && it->key().starts_with(slice(prefix)); it->Next()) {
-    if (seq_of(it->key()) > up_to_seq)
+    if (event_seq(std::string_view(it->key().data(), it->key().size())) > up_to_seq)
       break;
     domain::event ev;
     if (!codec::decode(std::string_view(it->value().data(), it->value().size()), ev))
       continue; // not ours to judge here; a consumer that needs every event checks seq continuity itself
-    ev.seq = seq_of(it->key());
+    ev.seq = event_seq(std::string_view(it->key().data(), it->key().size()));
     ev.shard = shard;
     if (!fn(ev))
       break;

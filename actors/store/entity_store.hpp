@@ -25,6 +25,11 @@ namespace bento::store {
 // raft: each replication group's log, hard state and applied index (cluster/shard), keyed by group.
 enum class column : uint8_t { entities = 0, events = 1, indexes = 2, outbox = 3, meta = 4, catalog = 5, raft = 6 };
 
+/// A shard's event key: its prefix, then the sequence number big-endian (byte order is numeric order).
+std::string event_key(domain::shard_id shard, uint64_t seq);
+/// The sequence number of an event key.
+uint64_t event_seq(std::string_view key);
+
 /// Columns whose keys belong to a shard (prefixed by domain::shard_prefix).
 constexpr bool sharded(column c) noexcept {
   return c == column::entities || c == column::indexes || c == column::outbox || c == column::events;

@@ -67,37 +67,49 @@ outcome<bool> has_data(const store::entity_store& db) {
   return any;
 }
 
-/// Moves the earlier layout's records of one column behind their shards' prefixes, in bounded batches during
-/// one pass (the iterator reads a snapshot, so its own writes do not disturb it).
-outcome<size_t> migrate_records(store::entity_store& db, column cf) {
-  size_t moved = 0;
+/// Staged rewrites committed 2000 at a time: a migration pass never holds a whole column in one batch.
+struct batched_writes {
+  store::entity_store& db;
   store::write_batch batch;
-  size_t in_batch = 0;
+  size_t staged_count = 0;
+  size_t written = 0;
   outcome<unit_t> failed = unit;
-  auto flush = [&] {
-    if (in_batch == 0)
+
+  /// One record staged; false (stop scanning) if a commit failed.
+  bool staged() { return ++staged_count < 2000 || flush(); }
+  bool flush() {
+    if (staged_count == 0)
       return true;
     failed = db.commit(batch);
     batch = store::write_batch{};
-    moved += in_batch;
-    in_batch = 0;
+    written += staged_count;
+    staged_count = 0;
     return bool(failed);
-  };
+  }
+  outcome<size_t> finish() {
+    if (!failed || !flush())
+      return failed.error();
+    return written;
+  }
+};
+
+/// Moves the earlier layout's records of one column behind their shards' prefixes, in bounded batches during
+/// one pass (the iterator reads a snapshot, so its own writes do not disturb it).
+outcome<size_t> migrate_records(store::entity_store& db, column cf) {
+  batched_writes out{db};
   auto scanned = db.scan(cf, "", {}, [&](std::string_view key, std::string_view value) {
     if (migrated(key))
       return true; // moved already by a run a crash cut short
     auto owner = owner_of(cf, key, value);
     // A record nobody owns by these rules stays reachable in shard 0 rather than being dropped.
     auto shard = owner.empty() ? shard_id{0} : shard_of(owner, db.shard_count());
-    batch.put(cf, shard_prefix(shard) + std::string(key), value);
-    batch.erase(cf, key);
-    return ++in_batch < 2000 || flush();
+    out.batch.put(cf, shard_prefix(shard) + std::string(key), value);
+    out.batch.erase(cf, key);
+    return out.staged();
   });
   if (!scanned)
     return scanned.error();
-  if (!failed || !flush())
-    return failed.error();
-  return moved;
+  return out.finish();
 }
 
 /// Renumbers the earlier layout's events (one node-wide sequence, 8-byte keys) into per-shard sequences.
@@ -107,47 +119,25 @@ outcome<size_t> migrate_events(store::entity_store& db) {
   auto counted = db.scan(column::events, "", {}, [&](std::string_view key, std::string_view) {
     if (key.size() == 10 && migrated(key)) {
       shard_id shard = static_cast<shard_id>((static_cast<unsigned char>(key[0]) << 8) | static_cast<unsigned char>(key[1]));
-      uint64_t seq = 0;
-      for (size_t i = 2; i < 10; ++i)
-        seq = (seq << 8) | static_cast<unsigned char>(key[i]);
-      next[shard] = std::max(next[shard], seq);
+      next[shard] = std::max(next[shard], store::event_seq(key));
     }
     return true;
   });
   if (!counted)
     return counted.error();
-  size_t moved = 0;
-  store::write_batch batch;
-  size_t in_batch = 0;
-  outcome<unit_t> failed = unit;
-  auto flush = [&] {
-    if (in_batch == 0)
-      return true;
-    failed = db.commit(batch);
-    batch = store::write_batch{};
-    moved += in_batch;
-    in_batch = 0;
-    return bool(failed);
-  };
+  batched_writes out{db};
   auto scanned = db.scan(column::events, "", {}, [&](std::string_view key, std::string_view value) {
     if (key.size() != 8)
       return true;
     event ev;
     auto shard = codec::decode(value, ev) ? shard_of(ev.entity, db.shard_count()) : shard_id{0};
-    auto seq = ++next[shard];
-    std::string new_key = shard_prefix(shard);
-    new_key.resize(10);
-    for (int i = 9; i >= 2; --i, seq >>= 8)
-      new_key[static_cast<size_t>(i)] = static_cast<char>(seq & 0xff);
-    batch.put(column::events, new_key, value);
-    batch.erase(column::events, key);
-    return ++in_batch < 2000 || flush();
+    out.batch.put(column::events, store::event_key(shard, ++next[shard]), value);
+    out.batch.erase(column::events, key);
+    return out.staged();
   });
   if (!scanned)
     return scanned.error();
-  if (!failed || !flush())
-    return failed.error();
-  return moved;
+  return out.finish();
 }
 
 outcome<unit_t> write_layout(store::entity_store& db) {

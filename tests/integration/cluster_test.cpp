@@ -56,6 +56,14 @@ bento::client::http_result place_until_answered(api_session& s, const json& body
   return r;
 }
 
+/// One bento ordered through `via` with `key`, answered 201 (retried while the cluster says "not now"): its id.
+std::string place_one(api_session& via, const std::string& rid, const std::string& key) {
+  auto r = place_until_answered(via, order_body(rid, "bento", 1), key);
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return body_of(r)["id"];
+}
+
 int64_t stock_of(api_session& s, const std::string& rid, const std::string& item) {
   auto r = s.call("GET", "/api/v1/restaurants/" + rid + "/menu/items/" + item);
   INFO(r.body);
@@ -137,13 +145,8 @@ TEST_CASE("cluster: kill -9 of a shard's leader loses no acknowledged order and 
   carl.sign_up("carl", "customer");
 
   std::vector<std::string> acked;
-  for (int k = 0; k < 30; ++k) {
-    auto via = as_user(c.url(k % 3), carl);
-    auto r = place_until_answered(*via, order_body(rid, "bento", 1), "before-" + std::to_string(k));
-    INFO(r.body);
-    REQUIRE(r.status == 201);
-    acked.push_back(body_of(r)["id"]);
-  }
+  for (int k = 0; k < 30; ++k)
+    acked.push_back(place_one(*as_user(c.url(k % 3), carl), rid, "before-" + std::to_string(k)));
 
   std::optional<size_t> leader;
   REQUIRE(within(10s, [&] { return (leader = c.leader_of("restaurant/" + rid)).has_value(); }));
@@ -179,11 +182,7 @@ TEST_CASE("cluster: kill -9 of a shard's leader loses no acknowledged order and 
   // whatever the two left hold must be everything that was acknowledged.
   c.node(*leader).start();
   REQUIRE(c.wait_settled());
-  auto back = as_user(c.url(*leader), carl);
-  auto more = place_until_answered(*back, order_body(rid, "bento", 1), "after-restart");
-  INFO(more.body);
-  REQUIRE(more.status == 201);
-  acked.push_back(body_of(more)["id"]);
+  acked.push_back(place_one(*as_user(c.url(*leader), carl), rid, "after-restart"));
   c.node(survivor).kill9();
   check_all(*leader);
   check_all(other);
@@ -303,12 +302,8 @@ TEST_CASE("cluster: a node away for longer than the log keeps catches up from a 
 
   std::vector<std::string> acked;
   auto via = as_user(c.url(*leader), carl);
-  for (int k = 0; k < 300; ++k) {
-    auto r = place_until_answered(*via, order_body(rid, "bento", 1), "while-away-" + std::to_string(k));
-    INFO(r.body);
-    REQUIRE(r.status == 201);
-    acked.push_back(body_of(r)["id"]);
-  }
+  for (int k = 0; k < 300; ++k)
+    acked.push_back(place_one(*via, rid, "while-away-" + std::to_string(k)));
   c.node(away).start();
   REQUIRE(within(30s, [&] { return cluster_gauge(c, away, "snapshots_installed") >= 1; }));
   CHECK(cluster_gauge(c, away, "snapshots_refused") == 0);
@@ -461,13 +456,8 @@ TEST_CASE("cluster: five nodes, three replicas per shard: nodes that hold no rep
 
   // Orders through every node, read through every node.
   std::vector<std::string> acked;
-  for (int k = 0; k < 10; ++k) {
-    auto via = as_user(c.url(k % 5), carl);
-    auto r = place_until_answered(*via, order_body(rid, "bento", 1), "five-" + std::to_string(k));
-    INFO(r.body);
-    REQUIRE(r.status == 201);
-    acked.push_back(body_of(r)["id"]);
-  }
+  for (int k = 0; k < 10; ++k)
+    acked.push_back(place_one(*as_user(c.url(k % 5), carl), rid, "five-" + std::to_string(k)));
   for (size_t i = 0; i < c.size(); ++i) {
     CHECK(stock_of(*as_user(c.url(i), mia), rid, "bento") == 90);
     auto s = as_user(c.url(i), carl);

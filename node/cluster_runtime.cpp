@@ -199,7 +199,7 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
       transport->send(peer, cluster::router::encode_data(cluster::router::raft_frame{std::move(batch)}));
     });
   auto placement = cluster::place_all(shards.count(), impl_->members, impl_->replicas);
-  if (auto opened = impl_->host->open(placement); !opened)
+  if (auto opened = impl_->host->open(placement, impl_->members); !opened)
     return opened.error();
   impl_->host_ready = impl_->host.get();
   return domain::unit;
@@ -303,6 +303,7 @@ std::vector<std::pair<std::string, double>> cluster_runtime::gauges() const {
   auto st = impl_->host->snapshot_stats();
   out.emplace_back("shards_led", static_cast<double>(st.shards_led));
   out.emplace_back("shards_replicated", static_cast<double>(st.shards_replicated));
+  out.emplace_back("shards_learned", static_cast<double>(st.shards_learned));
   out.emplace_back("raft_frames_in", static_cast<double>(st.frames_in));
   out.emplace_back("raft_frames_out", static_cast<double>(st.frames_out));
   out.emplace_back("leadership_transfers", static_cast<double>(st.leadership_transfers));

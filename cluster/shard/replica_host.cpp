@@ -1,5 +1,7 @@
 #include "cluster/shard/replica_host.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "cluster/shard/raft_wire.hpp"
@@ -23,27 +25,33 @@ replica_host::~replica_host() {
       shards_.of(s).set_writer(nullptr);
 }
 
-domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector<std::string>>& placement) {
+domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector<std::string>>& placement,
+                                                   const std::vector<std::string>& members) {
   placement_ = placement;
   placement_.resize(shards_.count());
   auto self_id = member_id(options_.self);
   for (domain::shard_id s = 0; s < shards_.count(); ++s) {
     membership founders;
-    bool here = false;
     for (auto& name : placement_[s]) {
       auto id = member_id(name);
       names_[id] = name;
       founders.voters.insert(id);
-      here = here || name == options_.self;
     }
-    if (!here)
+    for (auto& name : members) {
+      auto id = member_id(name);
+      names_[id] = name;
+      if (!founders.is_voter(id))
+        founders.learners.insert(id);
+    }
+    if (!founders.contains(self_id))
       continue;
     replica_options ro;
     ro.raft.id = self_id;
     ro.raft.seed = self_id ^ (static_cast<uint64_t>(s) << 32) ^ 0x9e3779b97f4a7c15ull;
     ro.raft.election_ticks = options_.election_ticks;
     ro.raft.heartbeat_ticks = options_.heartbeat_ticks;
-    ro.keep_entries = founders.voters.size() == 1 ? 0 : options_.keep_entries;
+    bool lone = founders.voters.size() == 1 && founders.learners.empty();
+    ro.keep_entries = lone ? 0 : options_.keep_entries;
     ro.snapshot_max_bytes = options_.snapshot_max_bytes;
     auto replica = shard_replica::open(shards_.of(s), s, ro, founders);
     if (!replica)
@@ -63,7 +71,7 @@ domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector
     });
     shards_.of(s).set_writer(r);
     // A group of one voter elects itself now, so a single node serves from its first request.
-    if (founders.voters.size() == 1 && !r->campaign_alone())
+    if (founders.voters.size() == 1 && founders.is_voter(self_id) && !r->campaign_alone())
       return domain::fail(domain::errc::storage_failure,
                           "shard " + std::to_string(s) + ": this node could not lead its own group");
     replicas_[s] = std::move(*replica);
@@ -215,6 +223,13 @@ void replica_host::rebalance() {
   }
 }
 
+bool replica_host::votes_in(domain::shard_id shard) const {
+  if (!replicates(shard))
+    return false;
+  auto& names = placement_[shard];
+  return std::find(names.begin(), names.end(), options_.self) != names.end();
+}
+
 std::optional<std::string> replica_host::leader_of(domain::shard_id shard) const {
   if (shard >= replicas_.size() || !replicas_[shard])
     return std::nullopt;
@@ -234,7 +249,7 @@ replica_host::stats replica_host::snapshot_stats() const {
   for (domain::shard_id s = 0; s < replicas_.size(); ++s) {
     if (!replicas_[s])
       continue;
-    ++out.shards_replicated;
+    ++(votes_in(s) ? out.shards_replicated : out.shards_learned);
     auto ss = replicas_[s]->snapshot_stats();
     out.snapshots.sent += ss.sent;
     out.snapshots.installed += ss.installed;

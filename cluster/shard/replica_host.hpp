@@ -43,9 +43,13 @@ public:
   replica_host(store::shard_set& shards, host_options options, outbound send);
   ~replica_host();
 
-  /// Opens this node's replica of every shard whose placement names it, bootstrapping groups on first start
-  /// (every founder bootstraps the same membership). The shard stores of these shards write through them.
-  domain::outcome<domain::unit_t> open(const std::vector<std::vector<std::string>>& placement);
+  /// Opens this node's replica of every shard, bootstrapping groups on first start (every founder bootstraps the
+  /// same membership): a voter where the placement names this node, else a learner. Learners vote in nothing
+  /// and never lead; they hold every shard's data so that the node's read models (catalog, order listings,
+  /// revocations) see all shards when the cluster has more members than replicas. `members` is every node of
+  /// the cluster (default: the nodes the placement names). The shard stores write through these replicas.
+  domain::outcome<domain::unit_t> open(const std::vector<std::vector<std::string>>& placement,
+                                       const std::vector<std::string>& members = {});
   void on_serving(serving_handler handler) { serving_handler_ = std::move(handler); }
 
   void start();
@@ -60,14 +64,17 @@ public:
   /// The node believed to lead the shard, if this node replicates it and knows.
   std::optional<std::string> leader_of(domain::shard_id shard) const;
   const std::vector<std::string>& placement_of(domain::shard_id shard) const { return placement_.at(shard); }
+  /// Holds a replica of the shard (a voter or a learner): it knows the shard's leader and has its data.
   bool replicates(domain::shard_id shard) const { return shard < replicas_.size() && replicas_[shard] != nullptr; }
+  /// Holds a voting replica of the shard (named by its placement).
+  bool votes_in(domain::shard_id shard) const;
   shard_replica* replica(domain::shard_id shard) const { return replicas_.at(shard).get(); }
   domain::shard_id shard_count() const noexcept { return shards_.count(); }
   store::shard_store& shard_store_of(domain::shard_id shard) const { return shards_.of(shard); }
 
   struct stats {
     uint64_t frames_in = 0, frames_out = 0, malformed = 0, unknown_group = 0;
-    uint64_t shards_led = 0, shards_replicated = 0;
+    uint64_t shards_led = 0, shards_replicated = 0, shards_learned = 0;
     replica_snapshot_stats snapshots; // summed over the groups
     uint64_t leadership_transfers = 0;
   };

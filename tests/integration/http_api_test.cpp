@@ -75,7 +75,9 @@ TEST_CASE("http: a customer orders from a merchant's menu, the merchant runs the
 
   auto rmenu = carl.call("GET", "/api/v1/restaurants/" + rid + "/menu");
   REQUIRE(rmenu.status == 200);
-  for (auto& item : body_of(rmenu)["items"])
+  auto menu_items = body_of(rmenu)["items"]; // a copy: a range-for over a temporary's member would dangle
+  REQUIRE(menu_items.size() == 2);
+  for (auto& item : menu_items)
     CHECK(item["stock"] == (item["id"] == "katsu" ? 3 : 4));
 
   // The merchant sees it among their restaurant's orders; another customer does not see it at all.

@@ -324,6 +324,11 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
         return refuse<user_view>(self, fail(errc::not_found, "user not found"));
       return forward<user_view>(self, user_ref{cmd.username}, std::move(cmd));
     },
+    [self](end_session& cmd) -> caf::delegated<bool> {
+      if (check_username(cmd.username))
+        return refuse<bool>(self, fail(errc::not_found, "user not found"));
+      return forward<bool>(self, user_ref{cmd.username}, std::move(cmd));
+    },
     [self](create_restaurant& cmd) -> caf::delegated<restaurant> {
       if (auto f = check_id("restaurant id", cmd.restaurant_id))
         return refuse<restaurant>(self, *f);

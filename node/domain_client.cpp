@@ -89,6 +89,7 @@ void domain_client::stop() {
 BENTO_ROUTE(register_user, domain::user_view, router)
 BENTO_ROUTE(verify_login, domain::user_view, router)
 BENTO_ROUTE(get_user, domain::user_view, router)
+BENTO_ROUTE(end_session, bool, router)
 BENTO_ROUTE(open_restaurant, domain::restaurant, router)
 BENTO_ROUTE(upsert_menu_item, domain::upsert_result, router)
 BENTO_ROUTE(patch_menu_item, domain::upsert_result, router)

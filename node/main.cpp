@@ -189,10 +189,15 @@ int run(const node::node_config& cfg, sigset_t signals) {
     auto announced = std::make_shared<std::atomic<bool>>(false);
     rt.catalog = actors::spawn_catalog_actor(sys, store.get(), announced);
     auto catalog = rt.catalog;
-    store->set_event_listener([catalog, announced](const domain::event& ev) {
-      if (ev.type.rfind("menu.", 0) == 0 || ev.type.rfind("stock.", 0) == 0 || ev.type.rfind("restaurant.", 0) == 0)
+    // Ended sessions reach the revocation list as their shard's entries are applied here (leader, follower or
+    // learner alike), so a logout through any node holds on this one.
+    store->set_event_listener([catalog, announced, &revocations](const domain::event& ev) {
+      if (ev.type.rfind("menu.", 0) == 0 || ev.type.rfind("stock.", 0) == 0 || ev.type.rfind("restaurant.", 0) == 0) {
         if (!announced->exchange(true))
           caf::anon_send(catalog, domain::event{ev.seq, ev.type, {}, ev.at_ms, {}, {}, ev.shard});
+      } else if (auto* ended = std::get_if<domain::ended_session>(&ev.payload)) {
+        revocations.revoke(*ended, domain::now_ms() / 1000);
+      }
     });
     auto local_router = cluster::spawn_local_router(sys, ctx);
     rt.router = cluster_rt.attach(local_router);

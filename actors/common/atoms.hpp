@@ -49,6 +49,7 @@ struct catalog_stats {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::register_user)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::verify_login)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::get_user)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::end_session)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::user_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::create_restaurant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::domain::open_restaurant)

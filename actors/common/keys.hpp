@@ -1,6 +1,7 @@
 #pragma once
 // Entity keys (what the router routes on) and store keys (where an entity's records live). Ids never contain
 // '/', which validation guarantees, so prefixes cannot collide.
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -76,6 +77,17 @@ inline std::string order_index_suffix(const std::string& date, int64_t created_a
 inline const std::string pending_orders_prefix = "po/";
 inline std::string pending_order(const std::string& oid) { return pending_orders_prefix + oid; }
 inline std::string user_by_id(const std::string& id) { return "uid/" + id; }
+
+// Ended sessions (logouts) of the shard's users, ordered by when their tokens expire, so that every node can
+// load the live ones at start and a logout can drop the expired ones with one range.
+inline const std::string ended_sessions_prefix = "ended/";
+inline std::string ended_sessions_until(int64_t expires_at_s) {
+  auto digits = std::to_string(std::max<int64_t>(0, expires_at_s));
+  return ended_sessions_prefix + std::string(digits.size() < 12 ? 12 - digits.size() : 0, '0') + digits + "/";
+}
+inline std::string ended_session(int64_t expires_at_s, const std::string& token_id) {
+  return ended_sessions_until(expires_at_s) + token_id;
+}
 // entities column, written by user/<username> only: one record per restaurant the merchant created or is
 // creating ("pending <ms>" until the restaurant is known to exist, then "ok").
 inline std::string restaurant_slots(const std::string& username) { return "u/" + username + "/r/"; }

@@ -156,6 +156,31 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
         return make_error(fail(errc::not_found, "user not found"));
       return gated(self, *st.ctx->store, st.replies, st.rules.view());
     },
+    [self](end_session& cmd) -> caf::result<bool> {
+      auto& st = self->state;
+      st.idle.touch();
+      if (!st.rules.exists() || st.rules.user()->id != cmd.session.user_id)
+        return make_error(fail(errc::not_found, "user not found"));
+      store::write_batch batch;
+      batch.put(store::column::indexes, keys::ended_session(cmd.session.expires_at_s, cmd.session.token_id),
+                codec::encode(cmd.session));
+      // Records whose tokens have expired are dead weight for every node's start: when the oldest one of this
+      // shard has, they all go with this write (one range, and only then).
+      auto now_s = now_ms() / 1000;
+      bool expired = false;
+      st.ctx->store->scan(store::column::indexes, keys::ended_sessions_prefix, {},
+                          [&](std::string_view key, std::string_view) {
+                            expired = key < keys::ended_sessions_until(now_s);
+                            return false;
+                          });
+      if (expired)
+        batch.erase_range(store::column::indexes, keys::ended_sessions_prefix, keys::ended_sessions_until(now_s));
+      batch.append_event(event{0, "user.session_ended", keys::user_entity(st.username), now_ms(), cmd.session, {}});
+      if (auto committed = st.ctx->store->commit(batch); !committed)
+        return make_error(committed.error());
+      spdlog::info("user.session_ended user={} token={}", st.username, cmd.session.token_id);
+      return gated(self, *st.ctx->store, st.replies, true);
+    },
     [self](committed_atom, uint64_t index, bool ok) {
       self->state.replies.release(index, ok);
       evict_if_due(self);

@@ -14,6 +14,7 @@ using entity_context_ptr = std::shared_ptr<const entity_context>;
 using user_actor = caf::typed_actor<caf::replies_to<domain::register_user>::with<domain::user_view>,
                                     caf::replies_to<domain::verify_login>::with<domain::user_view>,
                                     caf::replies_to<domain::get_user>::with<domain::user_view>,
+                                    caf::replies_to<domain::end_session>::with<bool>,
                                     caf::replies_to<domain::open_restaurant>::with<domain::restaurant>,
                                     caf::reacts_to<idle_tick_atom>, caf::reacts_to<evict_atom>,
                                     caf::reacts_to<committed_atom, uint64_t, bool>>;

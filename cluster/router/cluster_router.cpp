@@ -160,6 +160,7 @@ bool execute_kind(self_ptr self, uint32_t kind, const std::string& bytes, std::f
     case command_traits<register_user>::kind: run(register_user{}); break;
     case command_traits<verify_login>::kind: run(verify_login{}); break;
     case command_traits<get_user>::kind: run(get_user{}); break;
+    case command_traits<end_session>::kind: run(end_session{}); break;
     case command_traits<open_restaurant>::kind: run(open_restaurant{}); break;
     case command_traits<create_restaurant>::kind: run(create_restaurant{}); break;
     case command_traits<upsert_menu_item>::kind: run(upsert_menu_item{}); break;
@@ -391,6 +392,7 @@ caf::behavior router_behavior(self_ptr self, cluster_router_options options) {
     [self](register_user& cmd) { return route(self, cmd); },
     [self](verify_login& cmd) { return route(self, cmd); },
     [self](get_user& cmd) { return route(self, cmd); },
+    [self](end_session& cmd) { return route(self, cmd); },
     [self](open_restaurant& cmd) { return route(self, cmd); },
     [self](create_restaurant& cmd) { return route(self, cmd); },
     [self](upsert_menu_item& cmd) { return route(self, cmd); },

@@ -4,18 +4,18 @@
 #include <sstream>
 #include <vector>
 
+#include "actors/common/keys.hpp"
 #include "actors/store/entity_store.hpp"
+#include "protocol/codec/entity_codec.hpp"
+#include "protocol/domain/shards.hpp"
 
 namespace bento::node {
 
 namespace {
 
+// Node-local revocations of data dirs from before logouts were shard writes (loaded, then pruned as they expire).
 const std::string token_prefix = "revoked/";     // token id -> "<expires> <user id> <issued>"
 const std::string user_prefix = "revoked_user/";  // user id -> "<revoked through> <expires>"
-
-std::string token_value(int64_t expires, const std::string& user_id, int64_t issued) {
-  return std::to_string(expires) + " " + user_id + " " + std::to_string(issued);
-}
 
 } // namespace
 
@@ -47,10 +47,25 @@ domain::outcome<domain::unit_t> revocation_list::load(int64_t now_s) {
   });
   if (!scanned)
     return scanned.error();
+  // The ended sessions recorded in the shards (every shard is held here, as a voter or a learner).
+  for (domain::shard_id shard = 0; shard < store_.shard_count(); ++shard) {
+    auto prefix = domain::shard_prefix(shard) + actors::keys::ended_sessions_prefix;
+    auto from = domain::shard_prefix(shard) + actors::keys::ended_sessions_until(now_s);
+    scanned = store_.scan(store::column::indexes, prefix, from, [&](std::string_view, std::string_view value) {
+      domain::ended_session s;
+      if (codec::decode(value, s) && s.expires_at_s > now_s)
+        loaded.emplace_back(s.token_id, entry{s.expires_at_s, s.user_id, s.issued_at_s});
+      return true;
+    });
+    if (!scanned)
+      return scanned.error();
+  }
   std::sort(loaded.begin(), loaded.end(),
             [](auto& a, auto& b) { return a.second.issued_at_s < b.second.issued_at_s; });
+  lock.unlock();
   for (auto& [id, e] : loaded)
-    track_locked(id, e);
+    revoke(token_claims{e.user_id, {}, domain::role::customer, id, e.issued_at_s, e.expires_at_s}, now_s);
+  lock.lock();
   if (!expired.empty())
     store_.commit(expired);
   last_prune_s_ = now_s;
@@ -63,37 +78,38 @@ void revocation_list::track_locked(const std::string& token_id, const entry& e) 
     users_[e.user_id].tokens.emplace_back(e.issued_at_s, token_id);
 }
 
-domain::outcome<domain::unit_t> revocation_list::revoke(const token_claims& token, int64_t now_s) {
+void revocation_list::revoke(const token_claims& token, int64_t now_s) {
   std::unique_lock lock(mutex_);
-  store::write_batch batch;
-  batch.put(store::column::meta, token_prefix + token.token_id,
-            token_value(token.expires_at_s, token.user_id, token.issued_at_s));
+  if (token.expires_at_s <= now_s || revoked_.count(token.token_id))
+    return;
+  auto u = users_.find(token.user_id);
+  if (u != users_.end() && token.issued_at_s <= u->second.revoked_through_s)
+    return; // covered by the watermark already
   auto& user = users_[token.user_id];
-  // Fold the oldest past the limit into the watermark (written in the same batch).
-  std::vector<std::string> folded;
+  // Fold the oldest past the limit into the watermark: memory stays bounded, and it only ever revokes more.
   auto count = user.tokens.size() + 1;
-  for (size_t i = 0; count > per_user_limit_ && i < user.tokens.size(); ++i, --count) {
-    auto& [issued, id] = user.tokens[i];
-    user.revoked_through_s = std::max(user.revoked_through_s, issued);
-    if (auto it = revoked_.find(id); it != revoked_.end())
-      user.watermark_expires_s = std::max(user.watermark_expires_s, it->second.expires_at_s);
-    folded.push_back(id);
-    batch.erase(store::column::meta, token_prefix + id);
-  }
-  if (!folded.empty())
-    batch.put(store::column::meta, user_prefix + token.user_id,
-              std::to_string(user.revoked_through_s) + " " + std::to_string(user.watermark_expires_s));
-  auto done = store_.commit(batch);
-  if (!done)
-    return done.error();
-  for (auto& id : folded) {
-    revoked_.erase(id);
+  while (count > per_user_limit_ && !user.tokens.empty()) {
+    auto [issued, id] = user.tokens.front();
     user.tokens.pop_front();
+    --count;
+    user.revoked_through_s = std::max(user.revoked_through_s, issued);
+    if (auto it = revoked_.find(id); it != revoked_.end()) {
+      user.watermark_expires_s = std::max(user.watermark_expires_s, it->second.expires_at_s);
+      revoked_.erase(it);
+    }
   }
   track_locked(token.token_id, entry{token.expires_at_s, token.user_id, token.issued_at_s});
   if (now_s - last_prune_s_ > 60)
     prune_locked(now_s);
-  return domain::unit;
+}
+
+void revocation_list::revoke(const domain::ended_session& s, int64_t now_s) {
+  token_claims t;
+  t.user_id = s.user_id;
+  t.token_id = s.token_id;
+  t.issued_at_s = s.issued_at_s;
+  t.expires_at_s = s.expires_at_s;
+  revoke(t, now_s);
 }
 
 void revocation_list::prune_locked(int64_t now_s) {

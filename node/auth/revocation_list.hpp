@@ -1,7 +1,10 @@
 #pragma once
-// Tokens revoked before they expire (logout). Checked on every authenticated request from memory; persisted in
-// the store's meta column so that a logout survives a restart. Entries disappear once the token would have
-// expired anyway.
+// Tokens revoked before they expire (logout). Checked on every authenticated request from memory. A logout is
+// a write of the user's actor (`end_session`): its record lives in the user's shard, replicated like any state,
+// and its event reaches every node's list as the shard's entries are applied there (every node holds every
+// shard, as a voter or a learner), so a logout through one node holds on all of them. A start loads the
+// unexpired records of every shard (and, from data dirs of before, the node-local ones in `meta`). Entries
+// disappear once the token would have expired anyway.
 //
 // Bounded per user: a user who logs in and out in a loop would otherwise add an entry per logout for a whole
 // token lifetime. Past `per_user_limit` live revocations, the oldest is folded into a per-user watermark
@@ -15,6 +18,7 @@
 #include <unordered_map>
 
 #include "node/auth/token.hpp"
+#include "protocol/domain/types.hpp"
 #include "protocol/domain/outcome.hpp"
 
 namespace bento::store {
@@ -31,8 +35,9 @@ public:
   /// Loads unexpired revocations from the store.
   domain::outcome<domain::unit_t> load(int64_t now_s);
 
-  /// Durable before it returns (a WAL append, microseconds: no network or fsync unless BENTO_SYNC_WRITES).
-  domain::outcome<domain::unit_t> revoke(const token_claims& token, int64_t now_s);
+  /// In memory (the durable record is the user actor's): a session ended here or announced by its shard.
+  void revoke(const token_claims& token, int64_t now_s);
+  void revoke(const domain::ended_session& session, int64_t now_s);
 
   bool is_revoked(const token_claims& token) const;
   /// Revocations held (entries plus watermarks).

@@ -467,15 +467,14 @@ void create_session(const call_ptr& c) {
 void delete_session(const call_ptr& c) {
   if (!c->authenticate())
     return;
-  auto done = c->api->deps.revocations->revoke(c->claims, now_s());
-  if (!done)
-    return c->fail(done.error());
-  c->api->deps.store->after_durable([c](bool synced) {
-    if (synced)
-      c->no_content();
-    else
-      c->fail(errc::outcome_unknown, "the logout may not have reached the disk");
-  });
+  // The user's actor records the ended session in the user's shard; every node's list hears of it as that
+  // write is applied there. This node's list takes it at once, so the next request here is refused already.
+  end_session cmd{c->claims.username,
+                  ended_session{c->claims.user_id, c->claims.token_id, c->claims.issued_at_s, c->claims.expires_at_s}};
+  c->domain().call(std::move(cmd), c->then<bool>([](call& c, bool&) {
+    c.api->deps.revocations->revoke(c.claims, now_s());
+    c.no_content();
+  }));
 }
 
 void get_me(const call_ptr& c) {

@@ -119,6 +119,22 @@ bool decode(std::string_view bytes, get_user& out) {
   return decode_with<pb::GetUser>(bytes, [&](const pb::GetUser& m) { out.username = m.username(); });
 }
 
+std::string encode(const end_session& x) {
+  return encode_with<pb::EndSession>([&](pb::EndSession& m) {
+    m.set_username(x.username);
+    m.set_user_id(x.session.user_id);
+    m.set_token_id(x.session.token_id);
+    m.set_issued_at_s(x.session.issued_at_s);
+    m.set_expires_at_s(x.session.expires_at_s);
+  });
+}
+bool decode(std::string_view bytes, end_session& out) {
+  return decode_with<pb::EndSession>(bytes, [&](const pb::EndSession& m) {
+    out.username = m.username();
+    out.session = ended_session{m.user_id(), m.token_id(), m.issued_at_s(), m.expires_at_s()};
+  });
+}
+
 std::string encode(const user_view& x) {
   return encode_with<pb::UserView>([&](pb::UserView& m) {
     m.set_id(x.id);

@@ -66,6 +66,23 @@ std::string encode(const order& x) {
   return serialize(m);
 }
 
+std::string encode(const ended_session& x) {
+  pb::EndedSession m;
+  m.set_user_id(x.user_id);
+  m.set_token_id(x.token_id);
+  m.set_issued_at_s(x.issued_at_s);
+  m.set_expires_at_s(x.expires_at_s);
+  return serialize(m);
+}
+
+bool decode(std::string_view bytes, ended_session& out) {
+  pb::EndedSession m;
+  if (!parse(bytes, m))
+    return false;
+  out = ended_session{m.user_id(), m.token_id(), m.issued_at_s(), m.expires_at_s()};
+  return true;
+}
+
 std::string encode(const event& x) {
   pb::Event m;
   m.set_seq(x.seq);
@@ -87,6 +104,15 @@ std::string encode(const event& x) {
         l->set_stock_date(s.stock_date);
         l->set_version(s.version);
       }
+      break;
+    }
+    case 6: {
+      auto& e = std::get<ended_session>(x.payload);
+      auto* s = m.mutable_ended_session();
+      s->set_user_id(e.user_id);
+      s->set_token_id(e.token_id);
+      s->set_issued_at_s(e.issued_at_s);
+      s->set_expires_at_s(e.expires_at_s);
       break;
     }
     default: break;
@@ -181,6 +207,11 @@ bool decode(std::string_view bytes, event& out) {
       for (auto& l : m.stock().levels())
         levels.push_back(stock_level{l.item_id(), l.stock(), l.stock_date(), l.version()});
       out.payload = std::move(levels);
+      break;
+    }
+    case pb::Event::kEndedSession: {
+      auto& s = m.ended_session();
+      out.payload = ended_session{s.user_id(), s.token_id(), s.issued_at_s(), s.expires_at_s()};
       break;
     }
     default: out.payload = std::monostate{}; break;

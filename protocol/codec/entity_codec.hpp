@@ -9,6 +9,7 @@
 namespace bento::codec {
 
 std::string encode(const domain::user& x);
+std::string encode(const domain::ended_session& x);
 std::string encode(const domain::restaurant& x);
 std::string encode(const domain::menu_item& x);
 std::string encode(const domain::reservation& x);
@@ -17,6 +18,7 @@ std::string encode(const domain::event& x);
 std::string encode(const domain::restaurant_meta& x);
 
 bool decode(std::string_view bytes, domain::user& out);
+bool decode(std::string_view bytes, domain::ended_session& out);
 bool decode(std::string_view bytes, domain::restaurant& out);
 bool decode(std::string_view bytes, domain::menu_item& out);
 bool decode(std::string_view bytes, domain::reservation& out);

@@ -31,6 +31,13 @@ struct get_user {
   std::string username;
 };
 
+/// A logout, taken by the user's actor: its batch records the ended session in the user's shard (so it is
+/// replicated and survives any node) and announces it to every node's revocation list.
+struct end_session {
+  std::string username; // entity key: user/<username>
+  ended_session session;
+};
+
 /// A user as others may see it (never the password hash).
 struct user_view {
   std::string id;

@@ -149,12 +149,20 @@ struct stock_level {
 
 /// Everything that changes is recorded as an event carrying the new state (mail, bills, recommendations and
 /// read models consume them).
+/// A session ended before its token expired (logout): every node refuses the token from then on.
+struct ended_session {
+  std::string user_id;
+  std::string token_id; // the token's random id
+  int64_t issued_at_s = 0;
+  int64_t expires_at_s = 0;
+};
+
 struct event {
   uint64_t seq = 0; // assigned by the store at commit, per shard (later: the shard's replicated log)
   std::string type; // e.g. "order.placed"
   std::string entity; // e.g. "order/o_..."
   int64_t at_ms = 0;
-  std::variant<std::monostate, user, restaurant, menu_item, order, std::vector<stock_level>> payload;
+  std::variant<std::monostate, user, restaurant, menu_item, order, std::vector<stock_level>, ended_session> payload;
   std::string restaurant_id; // for menu/stock events
   uint16_t shard = 0;        // the shard of `entity`, whose sequence `seq` is in
 };

@@ -505,6 +505,20 @@ TEST_CASE("cluster: five nodes, three replicas per shard: nodes that hold no rep
     INFO(last);
     CHECK(listed_all);
   }
+  // A logout through one node holds on every node (the session's end is a write of the user's shard that every
+  // node applies), and the user's other session is untouched.
+  api_session phone(c.url(2));
+  phone.login("carl");
+  REQUIRE(phone.call("GET", "/api/v1/me").status == 200);
+  auto logout = as_user(c.url(3), phone)->call("DELETE", "/api/v1/sessions/current");
+  INFO(logout.body);
+  REQUIRE(logout.status == 204);
+  for (size_t i = 0; i < c.size(); ++i) {
+    INFO("node " << i);
+    CHECK(within(3s, [&] { return as_user(c.url(i), phone)->call("GET", "/api/v1/me").status == 401; }));
+    CHECK(as_user(c.url(i), carl)->call("GET", "/api/v1/me").status == 200);
+  }
+
   // Every member votes in about 3/5 of the shards and learns the rest.
   v = c.view(0);
   uint64_t voting = 0;
@@ -525,5 +539,8 @@ TEST_CASE("cluster: five nodes, three replicas per shard: nodes that hold no rep
     CHECK(r.status == 201);
   }
   CHECK(stock_of(*as_user(c.url((*leader + 1) % 5), mia), rid, "bento") == 86);
+  // Back with its data dir: the logout still holds there (its list is loaded from the shards' records).
   c.node(*leader).start();
+  CHECK(as_user(c.url(*leader), phone)->call("GET", "/api/v1/me").status == 401);
+  CHECK(as_user(c.url(*leader), carl)->call("GET", "/api/v1/me").status == 200);
 }

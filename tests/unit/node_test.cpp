@@ -10,7 +10,10 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include "actors/common/keys.hpp"
 #include "actors/store/entity_store.hpp"
+#include "protocol/codec/entity_codec.hpp"
+#include "protocol/domain/shards.hpp"
 #include "node/auth/revocation_list.hpp"
 #include "node/auth/throttles.hpp"
 #include "node/auth/token.hpp"
@@ -163,25 +166,44 @@ node::token_claims token_of(const std::string& user, const std::string& id, int6
 }
 } // namespace
 
-TEST_CASE("revocation: survives a restart and forgets expired tokens", "[unit]") {
+namespace {
+/// What the user actor's end_session writes in the user's shard: the record every node loads at start.
+void record_ended_session(store::entity_store& db, domain::shard_id shard, const node::token_claims& t) {
+  store::write_batch b;
+  b.put(store::column::indexes, domain::shard_prefix(shard) + actors::keys::ended_session(t.expires_at_s, t.token_id),
+        codec::encode(domain::ended_session{t.user_id, t.token_id, t.issued_at_s, t.expires_at_s}));
+  REQUIRE(db.commit(b));
+}
+} // namespace
+
+TEST_CASE("revocation: a start loads the ended sessions recorded in every shard and skips expired ones", "[unit]") {
   test::temp_dir dir;
   auto live = token_of("u_1", "t_live", 5, 1000);
   auto old = token_of("u_1", "t_old", 4, 20);
+  auto elsewhere = token_of("u_2", "t_other_shard", 6, 2000);
+  auto legacy = token_of("u_3", "t_legacy", 7, 3000);
   {
     auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
     REQUIRE(s);
-    node::revocation_list list(**s);
-    REQUIRE(list.revoke(live, 10));
-    REQUIRE(list.revoke(old, 10));
-    CHECK(list.is_revoked(live));
+    record_ended_session(**s, 0, live);
+    record_ended_session(**s, 0, old);
+    record_ended_session(**s, 63, elsewhere);
+    // A data dir of before: the node's own revocations in meta.
+    store::write_batch b;
+    b.put(store::column::meta, "revoked/t_legacy", "3000 u_3 7");
+    REQUIRE((*s)->commit(b));
   }
   auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
   REQUIRE(s);
   node::revocation_list list(**s);
+  CHECK_FALSE(list.is_revoked(live));
   REQUIRE(list.load(100));
   CHECK(list.is_revoked(live));
+  CHECK(list.is_revoked(elsewhere));
+  CHECK(list.is_revoked(legacy));
   CHECK_FALSE(list.is_revoked(old));
-  CHECK(list.size() == 1);
+  CHECK_FALSE(list.is_revoked(token_of("u_1", "t_new", 50, 5000)));
+  CHECK(list.size() == 3);
 }
 
 TEST_CASE("revocation: one user logging out in a loop holds a bounded number of entries", "[unit]") {
@@ -191,14 +213,20 @@ TEST_CASE("revocation: one user logging out in a loop holds a bounded number of 
   REQUIRE(s);
   {
     node::revocation_list list(**s, 8);
-    for (int i = 0; i < 1000; ++i)
-      REQUIRE(list.revoke(token_of("u_loop", "t" + std::to_string(i), 100 + i, 100 + i + 86400), 100 + i));
+    for (int i = 0; i < 1000; ++i) {
+      auto t = token_of("u_loop", "t" + std::to_string(i), 100 + i, 100 + i + 86400);
+      list.revoke(t, 100 + i);
+      record_ended_session(**s, static_cast<domain::shard_id>(i % 64), t);
+    }
     CHECK(list.size() <= 9);
     // Every one of them is still revoked (folded ones by the user's watermark), and nobody else's token is.
     for (int i = 0; i < 1000; ++i)
       CHECK(list.is_revoked(token_of("u_loop", "t" + std::to_string(i), 100 + i, 100 + i + 86400)));
     CHECK_FALSE(list.is_revoked(token_of("u_other", "t5", 105, 86505)));
     CHECK_FALSE(list.is_revoked(token_of("u_loop", "t_new", 2000, 88400))); // a later login still works
+    // An announcement seen twice (the local logout, then its shard's event) changes nothing.
+    list.revoke(domain::ended_session{"u_loop", "t999", 1099, 87499}, 1200);
+    CHECK(list.size() <= 9);
   }
   node::revocation_list reloaded(**s, 8);
   REQUIRE(reloaded.load(1200));

@@ -24,7 +24,7 @@
 #include "actors/store/shard_store.hpp"
 #include "actors/store/store_layout.hpp"
 #include "cluster/local_router.hpp"
-#include "node/auth/login_guard.hpp"
+#include "actors/user/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
 #include "node/auth/throttles.hpp"
 #include "node/auth/token.hpp"
@@ -147,6 +147,10 @@ int run(const node::node_config& cfg, sigset_t signals) {
     return exit_runtime;
   }
   int exit_code = 0;
+  // Failed-login counts: consulted by the edge and by user actors, so it outlives the actor system.
+  actors::login_guard_policy login_policy;
+  login_policy.base_lockout_ms = cfg.login_lockout_ms;
+  actors::local_login_guard logins(login_policy);
   {
     caf::actor_system sys{caf_cfg};
     // Formation may wait for seeds for a long time: a stop signal ends that wait (and the node) cleanly.
@@ -169,6 +173,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     ctx.shards = &shards;
     ctx.hasher = actors::spawn_hasher_pool(sys, cfg.hash_workers, hs);
     ctx.gate = std::make_shared<actors::hash_gate>();
+    ctx.logins = &logins;
     ctx.gate->limit = static_cast<int>(cfg.hash_workers) * 32;
     ctx.gate->per_address_limit = std::max(1, ctx.gate->limit / 8);
     ctx.gate->per_user_limit = std::max(1, std::min(4, ctx.gate->limit / 16));
@@ -217,7 +222,6 @@ int run(const node::node_config& cfg, sigset_t signals) {
     node::domain_client domain(rt, std::chrono::milliseconds(cfg.request_timeout_ms));
     node::token_signer tokens(secret);
     node::rate_limiter limiter(cfg.rate_limit);
-    node::local_login_guard logins;
     node::node_metrics metrics;
     std::atomic<bool> ready{false};
 

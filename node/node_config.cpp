@@ -181,6 +181,7 @@ const std::vector<option_doc>& option_docs() {
     {"BENTO_ARGON2_OPS", "Argon2id passes (1-10)", "2"},
     {"BENTO_ARGON2_MEM_KIB", "Argon2id memory in KiB (8192-1048576)", "65536"},
     {"BENTO_TOKEN_TTL_S", "session token lifetime in seconds (60-2592000)", "86400"},
+    {"BENTO_LOGIN_LOCKOUT_MS", "first lockout after repeated failed logins (doubles per further failure)", "1000"},
     {"BENTO_REQUEST_TIMEOUT_MS", "time an edge waits for the domain (100-120000)", "10000"},
     {"BENTO_IDLE_PASSIVATE_S", "idle seconds before an entity actor is passivated (1-86400)", "300"},
     {"BENTO_MAX_CONNECTIONS", "concurrent HTTP connections (1-1000000)", "10000"},
@@ -272,6 +273,7 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
   r.integer("BENTO_ARGON2_OPS", cfg.argon2_ops, 1, 10);
   r.integer("BENTO_ARGON2_MEM_KIB", cfg.argon2_mem_kib, 8192, 1048576);
   r.integer("BENTO_TOKEN_TTL_S", cfg.token_ttl_s, 60, 2592000);
+  r.integer("BENTO_LOGIN_LOCKOUT_MS", cfg.login_lockout_ms, 100, 600000);
   r.integer("BENTO_REQUEST_TIMEOUT_MS", cfg.request_timeout_ms, 100, 120000);
   r.integer("BENTO_IDLE_PASSIVATE_S", cfg.idle_passivate_s, 1, 86400);
   r.integer("BENTO_MAX_CONNECTIONS", cfg.max_connections, 1, 1000000);

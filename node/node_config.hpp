@@ -29,6 +29,7 @@ struct node_config {
   uint32_t argon2_ops = 2;
   uint32_t argon2_mem_kib = 65536;
   uint32_t token_ttl_s = 86400;
+  uint32_t login_lockout_ms = 1000; // first lockout after repeated failed logins; doubles per further failure
   uint32_t request_timeout_ms = 10000;
   uint32_t idle_passivate_s = 300;
   uint32_t max_connections = 10000;

@@ -22,6 +22,8 @@ class shard_set;
 
 namespace bento::actors {
 
+class login_guard;
+
 /// Counters entities keep for /metrics (shared, lock-free).
 struct entity_probe {
   std::atomic<int64_t> orders_settling{0};     // orders with an unsettled change right now (should be ~0)
@@ -39,6 +41,7 @@ struct entity_context {
   std::function<bool(domain::shard_id)> serves;
   hasher_actor hasher;
   std::shared_ptr<hash_gate> gate;
+  login_guard* logins = nullptr; // the node's failed-login counts (login_guard.hpp); none: not throttled here
   std::string dummy_hash; // unknown-user logins verify against it, so they cost what a real one costs
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds empty_idle_timeout{std::chrono::seconds(10)}; // entities that do not exist

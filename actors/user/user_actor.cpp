@@ -10,6 +10,7 @@
 #include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/store/shard_store.hpp"
+#include "actors/user/login_guard.hpp"
 #include "actors/user/open_restaurant.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
@@ -119,7 +120,11 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
     [self](verify_login& cmd) -> caf::result<user_view> {
       auto& st = self->state;
       st.idle.touch();
-      // Failed logins are throttled at the edge (node/auth/login_guard), whatever this actor's lifetime.
+      // Failed logins are counted by the node's guard, whatever this actor's lifetime; this node leads the
+      // user's shard, so every login of this name meets the same counts whichever edge it came through.
+      if (st.ctx->logins)
+        if (auto wait = st.ctx->logins->retry_after_ms(st.username, cmd.client_address, now_ms()); wait > 0)
+          return make_error(fail(errc::throttled, "too many failed logins; retry later", std::to_string(wait)));
       if (auto admitted = st.ctx->gate->try_enter(cmd.client_address, st.username);
           admitted != hash_gate::admission::admitted)
         return make_error(refusal(admitted));
@@ -136,9 +141,13 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
             st.ctx->gate->leave(address, st.username);
             login_settled(self);
             if (known && match && st.rules.exists()) {
+              if (st.ctx->logins)
+                st.ctx->logins->record_success(st.username, address, now_ms());
               deliver_gated(self, *st.ctx->store, st.replies, rp, st.rules.view());
               return;
             }
+            if (st.ctx->logins)
+              st.ctx->logins->record_failure(st.username, address, now_ms());
             spdlog::info("user.login_failed user={}", st.username);
             rp.deliver(unauthenticated());
           },

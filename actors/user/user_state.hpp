@@ -1,6 +1,6 @@
 #pragma once
 // Rules of one user entity (user/<username>), without CAF: registration and the view others may see. Failed
-// logins are throttled by the node's login guard (node/auth/login_guard), not here: state in this actor would
+// logins are throttled by the node's login guard (actors/user/login_guard), not here: state in this actor would
 // vanish with its passivation or eviction, and sooner for names that do not exist.
 #include <cstdint>
 #include <optional>

@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/store/entity_store.hpp"
-#include "node/auth/login_guard.hpp"
+#include "actors/user/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
 #include "node/auth/throttles.hpp"
 #include "node/auth/token.hpp"
@@ -445,12 +445,8 @@ void create_session(const call_ptr& c) {
   auto username = cmd.username;
   c->domain().call(std::move(cmd), [c, username = std::move(username)](outcome<user_view> u) {
     auto& deps = c->api->deps;
-    if (!u) {
-      if (u.error().code == errc::unauthenticated)
-        deps.logins->record_failure(username, c->client_key, now_ms());
-      return c->fail(u.error());
-    }
-    deps.logins->record_success(username, c->client_key, now_ms());
+    if (!u)
+      return c->fail(u.error()); // counted by the user's actor, on the node that leads the user's shard
     token_claims claims;
     claims.user_id = u->id;
     claims.username = u->username;

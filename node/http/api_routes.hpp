@@ -15,13 +15,16 @@ namespace bento::store {
 class entity_store;
 }
 
+namespace bento::actors {
+class login_guard;
+}
+
 namespace bento::node {
 
 class domain_client;
 class token_signer;
 class revocation_list;
 class rate_limiter;
-class login_guard;
 class node_metrics;
 
 struct api_dependencies {
@@ -29,7 +32,7 @@ struct api_dependencies {
   const token_signer* tokens = nullptr;
   revocation_list* revocations = nullptr;
   rate_limiter* limiter = nullptr;
-  login_guard* logins = nullptr;
+  actors::login_guard* logins = nullptr;
   node_metrics* metrics = nullptr;
   store::entity_store* store = nullptr;
   std::function<uint64_t()> open_connections;

@@ -29,7 +29,7 @@
 #include "actors/store/shard_store.hpp"
 #include "actors/store/store_layout.hpp"
 #include "cluster/local_router.hpp"
-#include "node/auth/login_guard.hpp"
+#include "actors/user/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
 #include "node/auth/throttles.hpp"
 #include "node/auth/token.hpp"
@@ -63,7 +63,7 @@ struct fuzz_node {
   std::unique_ptr<node::token_signer> tokens;
   std::unique_ptr<node::revocation_list> revocations;
   node::rate_limiter limiter{0};
-  node::local_login_guard logins;
+  actors::local_login_guard logins;
   node::node_metrics metrics;
   std::atomic<bool> ready{true};
   std::unique_ptr<node::api_router> api;

@@ -236,6 +236,58 @@ TEST_CASE("cluster: a leader frozen past the election timeout acknowledges nothi
   CHECK(retried.status == 409);
 }
 
+TEST_CASE("cluster: a partition leaves the majority serving and the minority refusing writes; healed, all agree",
+          "[integration][cluster]") {
+  node_cluster c(3, {}, 8, /*through_proxies=*/true);
+  api_session mia(c.url(0));
+  mia.sign_up("mia", "merchant");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "bento", 500, 100);
+  api_session carl(c.url(0));
+  carl.sign_up("carl", "customer");
+
+  // The restaurant's leader is cut off from both others, in both directions; it keeps running and believes
+  // what it believed.
+  std::optional<size_t> cut;
+  REQUIRE(within(10s, [&] { return (cut = c.leader_of("restaurant/" + rid)).has_value(); }));
+  auto majority = (*cut + 1) % 3;
+  c.partition({*cut});
+
+  // The majority elects a leader of its own and sells through either of its nodes.
+  std::vector<std::string> acked;
+  acked.push_back(place_one(*as_user(c.url(majority), carl), rid, "majority-1"));
+  acked.push_back(place_one(*as_user(c.url((*cut + 2) % 3), carl), rid, "majority-2"));
+
+  // The minority acknowledges nothing: its writes end as unavailable or outcome_unknown, never 201.
+  auto on_minority = as_user(c.url(*cut), carl);
+  auto refused = on_minority->call("POST", "/api/v1/orders", order_body(rid, "bento", 1),
+                                   {{"Idempotency-Key", "minority-1"}});
+  INFO("minority: " << refused.status << " " << refused.body);
+  CHECK((refused.status == 503 || refused.status == 504));
+  // Nor does it answer reads of the restaurant from a lead it no longer holds (its lease ran out).
+  auto read = on_minority->call("GET", "/api/v1/restaurants/" + rid + "/menu/items/bento");
+  INFO("minority read: " << read.status << " " << read.body);
+  CHECK((read.status == 503 || read.status == 504));
+
+  // Healed: one leader per shard again, every node holds every acknowledged order and the same stock, and the
+  // minority's attempt, retried with its key, happens at most once.
+  c.heal();
+  REQUIRE(c.wait_settled());
+  auto retried = place_until_answered(*as_user(c.url(majority), carl), order_body(rid, "bento", 1), "minority-1");
+  INFO(retried.body);
+  REQUIRE(retried.status == 201);
+  acked.push_back(body_of(retried)["id"]);
+  auto again = place_until_answered(*on_minority, order_body(rid, "bento", 1), "minority-1");
+  REQUIRE(again.status == 201);
+  CHECK(body_of(again)["id"] == acked.back());
+  for (size_t i = 0; i < c.size(); ++i) {
+    INFO("node " << i);
+    CHECK(stock_of(*as_user(c.url(i), mia), rid, "bento") == 97);
+    for (auto& oid : acked)
+      CHECK(as_user(c.url(i), carl)->call("GET", "/api/v1/orders/" + oid).status == 200);
+  }
+}
+
 TEST_CASE("cluster: a call forwarded to a leader that stops answering ends as outcome_unknown when the leader is "
           "found down, not at the forwarding deadline, and a retry resolves it",
           "[integration][cluster]") {
@@ -438,6 +490,29 @@ TEST_CASE("cluster: a node without the cluster secret cannot join", "[integratio
   // It never formed a cluster, so it never opened its API; asked to stop, it stops cleanly.
   CHECK(bento::client::http_client(intruder.base_url(), 1s).get("/healthz").status == 0);
   CHECK(intruder.stop() == 0);
+}
+
+TEST_CASE("cluster: failed logins are counted where the user lives, so a lockout holds through every node",
+          "[integration][cluster]") {
+  node_cluster c(3, {{"BENTO_LOGIN_LOCKOUT_MS", "60000"}});
+  api_session carl(c.url(0));
+  carl.sign_up("carl", "customer");
+  // Five free failures per (name, address), spread over the nodes: counted per node they would never lock.
+  for (int k = 0; k < 5; ++k) {
+    api_session s(c.url(k % 3));
+    auto r = s.http.post("/api/v1/sessions", json{{"username", "carl"}, {"password", "not it"}}.dump());
+    check_error(r, 401, "unauthorized");
+  }
+  for (size_t i = 0; i < c.size(); ++i) {
+    INFO("node " << i);
+    api_session s(c.url(i));
+    auto r = s.http.post("/api/v1/sessions", json{{"username", "carl"}, {"password", "correct horse"}}.dump());
+    check_error(r, 429, "too_many_requests");
+    CHECK(r.headers.count("retry-after") == 1);
+  }
+  // Another name from the same address is not locked (five free failures per name and address).
+  api_session dora(c.url(1));
+  dora.sign_up("dora", "customer");
 }
 
 TEST_CASE("cluster: five nodes, three replicas per shard: nodes that hold no replica of a key still serve it",

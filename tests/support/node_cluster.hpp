@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +16,7 @@
 
 #include "client/http_client.hpp"
 #include "tests/support/node_process.hpp"
+#include "tests/support/tcp_proxy.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace bento::test {
@@ -23,12 +25,20 @@ inline const std::string test_cluster_secret = "cluster secret for the integrati
 
 class node_cluster {
 public:
-  /// Starts n nodes (n1..nN) and waits until every shard has a leader that every node agrees on.
-  explicit node_cluster(int n, std::map<std::string, std::string> extra = {}, int shards = 8) {
+  /// Starts n nodes (n1..nN) and waits until every shard has a leader that every node agrees on. With
+  /// `through_proxies`, each node's cluster port sits behind a tcp_proxy (the node advertises the proxy), so
+  /// that partition() can cut links between nodes.
+  explicit node_cluster(int n, std::map<std::string, std::string> extra = {}, int shards = 8,
+                        bool through_proxies = false) {
     std::string seeds;
     for (int i = 0; i < n; ++i) {
       cluster_ports_.push_back(free_port());
-      seeds += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(cluster_ports_.back());
+      uint16_t reached_at = cluster_ports_.back();
+      if (through_proxies) {
+        proxies_.push_back(std::make_unique<tcp_proxy>(cluster_ports_.back()));
+        reached_at = proxies_.back()->port();
+      }
+      seeds += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(reached_at);
     }
     for (int i = 0; i < n; ++i) {
       auto env = fast_node_env();
@@ -36,6 +46,8 @@ public:
       env["BENTO_SEEDS"] = seeds;
       env["BENTO_CLUSTER_SECRET"] = test_cluster_secret;
       env["BENTO_CLUSTER_PORT"] = std::to_string(cluster_ports_[i]);
+      if (through_proxies)
+        env["BENTO_CLUSTER_ADVERTISE"] = "127.0.0.1:" + std::to_string(proxies_[i]->port());
       env["BENTO_SHARDS"] = std::to_string(shards);
       for (auto& [k, v] : extra)
         env[k] = v;
@@ -68,6 +80,23 @@ public:
     return out;
   }
   std::string dir(const std::string& name) const { return dir_ / name; }
+
+  /// Cuts every link between the nodes in `side` and the others (both directions), as the running processes are
+  /// now; needs `through_proxies`. heal() ends it.
+  void partition(const std::set<size_t>& side) {
+    REQUIRE(proxies_.size() == nodes_.size());
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      std::set<pid_t> others;
+      for (size_t k = 0; k < nodes_.size(); ++k)
+        if (side.count(i) != side.count(k) && nodes_[k]->running())
+          others.insert(nodes_[k]->pid());
+      proxies_[i]->shut_out(std::move(others));
+    }
+  }
+  void heal() {
+    for (auto& p : proxies_)
+      p->shut_out({});
+  }
 
   /// What node i says about the cluster (and about `entity` when given); null when it does not answer.
   nlohmann::json view(size_t i, const std::string& entity = {}) {
@@ -171,6 +200,7 @@ public:
 private:
   temp_dir dir_;
   std::vector<uint16_t> cluster_ports_;
+  std::vector<std::unique_ptr<tcp_proxy>> proxies_; // destroyed after the nodes (declared before them)
   std::vector<std::unique_ptr<node_process>> nodes_;
 };
 

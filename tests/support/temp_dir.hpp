@@ -1,5 +1,8 @@
 #pragma once
-// A fresh directory under /tmp, removed with everything in it when the test ends.
+// A fresh directory under /tmp, removed with everything in it when the test ends (kept, with its nodes' data
+// and logs, when BENTO_TEST_KEEP_DIRS=1: for reading what a failed run left behind).
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -14,6 +17,8 @@ public:
     std::filesystem::create_directories(path_);
   }
   ~temp_dir() {
+    if (const char* keep = std::getenv("BENTO_TEST_KEEP_DIRS"); keep && std::strcmp(keep, "1") == 0)
+      return;
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "actors/crypto/password_hasher.hpp"
-#include "node/auth/login_guard.hpp"
+#include "actors/user/login_guard.hpp"
 #include "node/auth/throttles.hpp"
 #include "node/http/client_address.hpp"
 #include "node/http/query_text.hpp"
@@ -158,9 +158,9 @@ TEST_CASE("config: connection share, trusted proxies and metrics token", "[unit]
 }
 
 TEST_CASE("login guard: a success does not wipe its address's other failures", "[unit]") {
-  node::login_guard_policy policy;
+  actors::login_guard_policy policy;
   policy.address_free_failures = 20;
-  node::local_login_guard guard(policy);
+  actors::local_login_guard guard(policy);
   int64_t now = 1'000'000;
   int attempts = 0;
   // 19 failures over many names, one good login, repeat: the address must be stopped within the rounds.
@@ -175,7 +175,7 @@ TEST_CASE("login guard: a success does not wipe its address's other failures", "
 }
 
 TEST_CASE("login guard: a known username cannot be locked out from another address", "[unit]") {
-  node::local_login_guard guard;
+  actors::local_login_guard guard;
   int64_t now = 1'000'000;
   for (int i = 0; i < 12; ++i)
     guard.record_failure("carl", "6.6.6.6", now);
@@ -194,9 +194,9 @@ TEST_CASE("login guard: a known username cannot be locked out from another addre
 }
 
 TEST_CASE("login guard: memory is bounded and stale entries are swept", "[unit]") {
-  node::login_guard_policy policy;
+  actors::login_guard_policy policy;
   policy.max_entries = 100;
-  node::local_login_guard guard(policy);
+  actors::local_login_guard guard(policy);
   for (int i = 0; i < 10000; ++i)
     guard.record_failure("u" + std::to_string(i), "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256),
                          1000);

@@ -1,20 +1,24 @@
 #pragma once
 // The node's one throttle on failed logins. It lives at the node, not in the user actor: an actor's memory
 // goes with its passivation or eviction, sooner for names that do not exist (whose lockout length then told
-// whether an account exists). Two counts, the same for known and unknown names:
+// whether an account exists). The user actor consults and feeds it, so in a cluster the counts of a username
+// are kept by the node that leads the user's shard, whichever node the login came through; the edge checks
+// its own node's guard first and counts malformed names there. Two counts, the same for known and unknown
+// names:
 // - per (username, address): a few free failures, then a lockout that doubles per failure. Keyed by the
 //   address too, so that knowing a username does not let anyone lock its owner out;
 // - per address, across usernames: more free failures, then the same progressive lockout, so spraying one
 //   password over many names is slow. A success clears its own (username, address) count only; it never
 //   wipes the address's failures (19 failures and one good login must not reset the count).
-// The interface is what the HTTP edge needs; a cluster can put replicated state behind it later.
+// The address count of a cluster is kept per node that leads usernames' shards: spraying names spread over
+// N leaders meets N such counts. A change of a shard's leader starts its usernames' counts afresh.
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
-namespace bento::node {
+namespace bento::actors {
 
 class login_guard {
 public:
@@ -65,4 +69,4 @@ private:
   int64_t last_sweep_ms_ = 0;
 };
 
-} // namespace bento::node
+} // namespace bento::actors

@@ -1,8 +1,8 @@
-#include "node/auth/login_guard.hpp"
+#include "actors/user/login_guard.hpp"
 
 #include <algorithm>
 
-namespace bento::node {
+namespace bento::actors {
 
 namespace {
 
@@ -86,4 +86,4 @@ size_t local_login_guard::size() {
   return pairs_.size() + addresses_.size();
 }
 
-} // namespace bento::node
+} // namespace bento::actors

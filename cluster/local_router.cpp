@@ -329,6 +329,11 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
         return refuse<bool>(self, fail(errc::not_found, "user not found"));
       return forward<bool>(self, user_ref{cmd.username}, std::move(cmd));
     },
+    [self](set_member_state& cmd) -> caf::delegated<bool> {
+      if (!self->state.ctx.cluster_meta)
+        return refuse<bool>(self, fail(errc::invalid_argument, "this node keeps no cluster metadata"));
+      return self->delegate(self->state.ctx.cluster_meta, std::move(cmd));
+    },
     [self](create_restaurant& cmd) -> caf::delegated<restaurant> {
       if (auto f = check_id("restaurant id", cmd.restaurant_id))
         return refuse<restaurant>(self, *f);

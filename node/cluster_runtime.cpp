@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <map>
 #include <set>
 #include <sstream>
@@ -16,6 +18,8 @@
 
 #include "actors/store/shard_store.hpp"
 #include "protocol/domain/shards.hpp"
+#include "actors/common/keys.hpp"
+#include "cluster/cluster_meta.hpp"
 #include "cluster/membership/incarnation.hpp"
 #include "cluster/membership/membership.hpp"
 #include "cluster/placement.hpp"
@@ -62,6 +66,16 @@ struct cluster_runtime::impl {
   actors::router_actor router;
   std::atomic<cluster::shard::replica_host*> host_ready{nullptr}; // set once the replicas exist
   std::atomic<bool> router_ready{false};                          // set once the router is wired
+  store::shard_set* shards = nullptr;
+  actors::cluster_meta_actor meta;
+  // Member states recorded in the cluster metadata, and since when each member has been down (replacement).
+  std::mutex states_mutex;
+  std::map<std::string, std::string> member_states;                          // guarded by states_mutex
+  std::map<std::string, std::chrono::steady_clock::time_point> down_since;   // guarded by states_mutex
+  std::mutex replacer_mutex;
+  std::condition_variable replacer_wake;
+  bool replacer_stopping = false; // guarded by replacer_mutex
+  std::thread replacer;
 };
 
 cluster_runtime::cluster_runtime(const node_config& cfg, std::string node_id)
@@ -89,6 +103,7 @@ domain::outcome<domain::unit_t> cluster_runtime::prepare(caf::actor_system_confi
 domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, store::shard_set& shards,
                                                        std::function<bool()> cancelled) {
   auto& db = shards.db();
+  impl_->shards = &shards;
   cluster::shard::host_options ho;
   ho.self = impl_->self;
   ho.tick = std::chrono::milliseconds(cfg_.tick_ms);
@@ -134,7 +149,14 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
   };
   impl_->transport->on_peer_down([lost](const std::string& peer, uint64_t) { lost(peer, true); });
   impl_->transport->on_peer_up([back](const std::string& peer, uint64_t) { back(peer); });
-  impl_->membership->on_member_change([lost, back](const cluster::membership::member_change& c) {
+  impl_->membership->on_member_change([lost, back, self_impl](const cluster::membership::member_change& c) {
+    {
+      std::lock_guard lock(self_impl->states_mutex);
+      if (c.to == cluster::membership::member_state::down)
+        self_impl->down_since.emplace(c.id, std::chrono::steady_clock::now());
+      else if (c.to == cluster::membership::member_state::up)
+        self_impl->down_since.erase(c.id);
+    }
     if (c.to == cluster::membership::member_state::down)
       lost(c.id, true);
     else if (c.restarted)
@@ -259,13 +281,20 @@ cluster_status cluster_runtime::status() const {
     me.address = impl_->transport->advertised_address();
     me.incarnation = impl_->transport->incarnation();
   }
-  if (impl_->host)
-    for (uint16_t s = 0; s < impl_->host->shard_count(); ++s) {
-      for (auto& m : impl_->host->placement_of(s))
-        ++by_id[m].shards_replicated;
+  if (impl_->host) {
+    for (auto& [id, m] : by_id)
+      m.shards_replicated = impl_->host->seats_of(id); // voting seats, as this node's replicas see them
+    for (uint16_t s = 0; s < impl_->host->shard_count(); ++s)
       if (auto leader = impl_->host->leader_of(s))
         ++by_id[*leader].shards_led;
-    }
+  }
+  {
+    // Decommissioned or replaced members show as leaving while up (their seats go, or have gone, elsewhere).
+    std::lock_guard lock(impl_->states_mutex);
+    for (auto& [id, state] : impl_->member_states)
+      if (auto it = by_id.find(id); it != by_id.end() && it->second.state != "down")
+        it->second.state = "leaving";
+  }
   for (auto& [id, m] : by_id)
     out.members.push_back(m);
   return out;
@@ -322,7 +351,73 @@ std::vector<std::pair<std::string, double>> cluster_runtime::gauges() const {
   return out;
 }
 
+std::vector<std::string> cluster_runtime::members() const {
+  return impl_->members;
+}
+
+uint32_t cluster_runtime::replicas() const {
+  return impl_->replicas;
+}
+
+domain::shard_id cluster_runtime::metadata_shard() const {
+  return domain::shard_of(actors::keys::cluster_members_entity, impl_->shards->count());
+}
+
+void cluster_runtime::reload_member_states() {
+  if (!impl_->shards || !impl_->host)
+    return;
+  auto states = cluster::load_member_states(impl_->shards->of(metadata_shard()));
+  std::set<std::string> excluded;
+  for (auto& [node, state] : states)
+    excluded.insert(node);
+  impl_->host->set_excluded(excluded);
+  std::lock_guard lock(impl_->states_mutex);
+  impl_->member_states = std::move(states);
+}
+
+void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
+  impl_->meta = meta;
+  reload_member_states();
+  if (!clustered() || cfg_.replace_after_s == 0)
+    return;
+  // The node that leads the metadata's shard replaces members down for too long: their seats move to live
+  // members, so that a second failure later still finds a majority of every shard's replicas.
+  impl_->replacer = std::thread([this] {
+    auto* im = impl_.get();
+    auto after = std::chrono::seconds(cfg_.replace_after_s);
+    std::set<std::string> announced;
+    std::unique_lock lock(im->replacer_mutex);
+    while (!im->replacer_stopping) {
+      im->replacer_wake.wait_for(lock, std::chrono::seconds(1)); // a periodic check, woken early to stop
+      if (im->replacer_stopping || !im->host || !im->host->serves(metadata_shard()))
+        continue;
+      std::vector<std::string> due;
+      {
+        std::lock_guard states(im->states_mutex);
+        auto now = std::chrono::steady_clock::now();
+        for (auto& [node, since] : im->down_since)
+          if (now - since >= after && !im->member_states.count(node) && node != im->self)
+            due.push_back(node);
+      }
+      for (auto& node : due) {
+        // Asked again every second until recorded (the metadata's leader may change, or too few members be
+        // left to take its seats); said once in the log.
+        if (announced.insert(node).second)
+          spdlog::warn("cluster.replacing node={} down_for_s_at_least={}", node, cfg_.replace_after_s);
+        caf::anon_send(im->meta, domain::set_member_state{node, "replaced"});
+      }
+    }
+  });
+}
+
 void cluster_runtime::stop() {
+  {
+    std::lock_guard lock(impl_->replacer_mutex);
+    impl_->replacer_stopping = true;
+  }
+  impl_->replacer_wake.notify_all();
+  if (impl_->replacer.joinable())
+    impl_->replacer.join();
   if (impl_->host)
     impl_->host->stop();
   if (impl_->membership)

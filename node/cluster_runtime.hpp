@@ -17,7 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "actors/common/entity_context.hpp"
 #include "actors/router/router_actor.hpp"
+#include "protocol/domain/shards.hpp"
 #include "node/node_config.hpp"
 #include "protocol/domain/outcome.hpp"
 
@@ -70,6 +72,16 @@ public:
   /// status() plus every shard's replicas and leader, as the JSON text GET /api/v1/cluster answers; with an
   /// entity key ("restaurant/<id>") also that entity's shard, replicas and leader.
   std::string status_json(const std::string& entity = {}) const;
+  std::vector<std::string> members() const;
+  uint32_t replicas() const;
+  /// The shard that holds the cluster's member-state record (actors::keys::cluster_members_entity).
+  domain::shard_id metadata_shard() const;
+  /// Re-reads the member-state record from this node's copy: the placement leaves out leaving and replaced
+  /// members. Call when the record's event or a snapshot of its shard is applied (any thread).
+  void reload_member_states();
+  /// Loads the record and, clustered, replaces members down longer than BENTO_REPLACE_AFTER_S while this node
+  /// leads the metadata's shard (through `meta`).
+  void run_metadata(actors::cluster_meta_actor meta);
   /// Metrics of the cluster layer (name -> value).
   std::vector<std::pair<std::string, double>> gauges() const;
   void stop();

@@ -37,6 +37,7 @@ public:
   void call(domain::verify_login cmd, callback<domain::user_view> done);
   void call(domain::get_user cmd, callback<domain::user_view> done);
   void call(domain::end_session cmd, callback<bool> done);
+  void call(domain::set_member_state cmd, callback<bool> done);
   void call(domain::open_restaurant cmd, callback<domain::restaurant> done);
   void call(domain::upsert_menu_item cmd, callback<domain::upsert_result> done);
   void call(domain::patch_menu_item cmd, callback<domain::upsert_result> done);

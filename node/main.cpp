@@ -25,6 +25,7 @@
 #include "actors/store/store_layout.hpp"
 #include "cluster/local_router.hpp"
 #include "actors/user/login_guard.hpp"
+#include "cluster/cluster_meta.hpp"
 #include "node/auth/revocation_list.hpp"
 #include "node/auth/throttles.hpp"
 #include "node/auth/token.hpp"
@@ -185,6 +186,11 @@ int run(const node::node_config& cfg, sigset_t signals) {
     ctx.max_restaurants_per_merchant = cfg.max_restaurants_per_merchant;
     ctx.serves = cluster_rt.serves();
     ctx.router = cluster_rt.front(sys); // entities reach other entities through it (null alone: the local router)
+    // The cluster's member-state record: written where its shard is led, read everywhere.
+    auto meta_shard = cluster_rt.metadata_shard();
+    ctx.cluster_meta = cluster::spawn_cluster_meta(
+      sys, cluster::cluster_meta_options{&shards.of(meta_shard), [serves = ctx.serves, meta_shard] { return serves(meta_shard); },
+                                         cluster_rt.members(), cluster_rt.replicas()});
 
     node::node_runtime rt;
     rt.system = &sys;
@@ -196,14 +202,17 @@ int run(const node::node_config& cfg, sigset_t signals) {
     auto catalog = rt.catalog;
     // Ended sessions reach the revocation list as their shard's entries are applied here (leader, follower or
     // learner alike), so a logout through any node holds on this one.
-    store->set_event_listener([catalog, announced, &revocations](const domain::event& ev) {
+    store->set_event_listener([catalog, announced, &revocations, &cluster_rt, meta_shard](const domain::event& ev) {
       if (ev.type.rfind("menu.", 0) == 0 || ev.type.rfind("stock.", 0) == 0 || ev.type.rfind("restaurant.", 0) == 0) {
         if (!announced->exchange(true))
           caf::anon_send(catalog, domain::event{ev.seq, ev.type, {}, ev.at_ms, {}, {}, ev.shard});
       } else if (auto* ended = std::get_if<domain::ended_session>(&ev.payload)) {
         revocations.revoke(*ended, domain::now_ms() / 1000);
       }
+      if (ev.shard == meta_shard && (ev.type == "cluster.members_changed" || ev.type == "restaurant.snapshot_installed"))
+        cluster_rt.reload_member_states();
     });
+    cluster_rt.run_metadata(ctx.cluster_meta);
     auto local_router = cluster::spawn_local_router(sys, ctx);
     rt.router = cluster_rt.attach(local_router);
     // Alone, every shard is served from the start: wake the orders a crash interrupted. In a cluster the
@@ -252,6 +261,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     deps.cluster_view = [&cluster_rt](const std::string& entity) { return cluster_rt.status_json(entity); };
     deps.cluster_gauges = [&cluster_rt] { return cluster_rt.gauges(); };
     deps.metrics_token = cfg.metrics_token;
+    deps.admin_token = cfg.admin_token;
     deps.ready = &ready;
     deps.token_ttl_s = cfg.token_ttl_s;
     node::api_router api(deps);
@@ -286,6 +296,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     caf::anon_send_exit(rt.catalog, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(rt.order_index, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx.cluster_meta, caf::exit_reason::user_shutdown);
     // The router stops the entities it knows. Until every actor is done, entities may still commit and so
     // call the store's event listener: replacing it before then raced with those calls (a rare abort at exit).
     sys.await_all_actors_done();

@@ -36,8 +36,10 @@ struct node_config {
   uint32_t max_connections_per_address = 1000; // default: a tenth of max_connections
   std::string trusted_proxies;  // comma-separated IPs/CIDRs whose X-Forwarded-For is believed
   std::string metrics_token;    // when set, GET /metrics needs "Authorization: Bearer <token>"
+  std::string admin_token;      // when set, /api/v1/admin calls need "Authorization: Bearer <token>"; unset: refused
   uint32_t max_active_entities = 100000;
   uint16_t shards = 64;         // fixed when the data dir (later: the cluster) is formed
+  uint32_t replace_after_s = 300; // a member down this long loses its seats to live members; 0 = never
   uint32_t replicas = 3;        // replicas of each shard, capped by the members when the cluster forms
   uint32_t tick_ms = 100;       // consensus tick; elections after 10-20 ticks without a leader
   uint32_t raft_keep_entries = 10000; // log kept behind the applied index before compaction (then snapshots)

@@ -24,6 +24,10 @@ namespace bento::actors {
 
 class login_guard;
 
+/// The keeper of the cluster's member-state record (cluster/cluster_meta), one per node.
+using cluster_meta_actor = caf::typed_actor<caf::replies_to<domain::set_member_state>::with<bool>,
+                                            caf::reacts_to<committed_atom, uint64_t, bool>>;
+
 /// Counters entities keep for /metrics (shared, lock-free).
 struct entity_probe {
   std::atomic<int64_t> orders_settling{0};     // orders with an unsettled change right now (should be ~0)
@@ -41,6 +45,7 @@ struct entity_context {
   std::function<bool(domain::shard_id)> serves;
   hasher_actor hasher;
   std::shared_ptr<hash_gate> gate;
+  cluster_meta_actor cluster_meta; // the cluster's member-state record (cluster/cluster_meta); none: refused
   login_guard* logins = nullptr; // the node's failed-login counts (login_guard.hpp); none: not throttled here
   std::string dummy_hash; // unknown-user logins verify against it, so they cost what a real one costs
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};

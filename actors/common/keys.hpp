@@ -78,6 +78,11 @@ inline const std::string pending_orders_prefix = "po/";
 inline std::string pending_order(const std::string& oid) { return pending_orders_prefix + oid; }
 inline std::string user_by_id(const std::string& id) { return "uid/" + id; }
 
+// The cluster's metadata (member states): one record, in the shard of this entity key, so it is replicated by
+// that shard's group and every node holds a copy.
+inline const std::string cluster_members_entity = "cluster/members";
+inline const std::string cluster_members_record = "cm/members";
+
 // Ended sessions (logouts) of the shard's users, ordered by when their tokens expire, so that every node can
 // load the live ones at start and a logout can drop the expired ones with one range.
 inline const std::string ended_sessions_prefix = "ended/";

@@ -13,6 +13,7 @@ using router_actor = caf::typed_actor<
   caf::replies_to<domain::verify_login>::with<domain::user_view>,
   caf::replies_to<domain::get_user>::with<domain::user_view>,
   caf::replies_to<domain::end_session>::with<bool>,
+  caf::replies_to<domain::set_member_state>::with<bool>,
   caf::replies_to<domain::create_restaurant>::with<domain::restaurant>,
   caf::replies_to<domain::open_restaurant>::with<domain::restaurant>,
   caf::replies_to<domain::upsert_menu_item>::with<domain::upsert_result>,

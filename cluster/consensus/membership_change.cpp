@@ -27,6 +27,11 @@ std::optional<membership> apply_change(const membership& current, const membersh
       next.learners.erase(change.node);
       if (next.voters.empty()) return std::nullopt;
       break;
+    case change_kind::demote_voter:
+      if (!current.is_voter(change.node) || current.voters.size() == 1) return std::nullopt;
+      next.voters.erase(change.node);
+      next.learners.insert(change.node);
+      break;
   }
   return next;
 }

@@ -8,7 +8,9 @@
 
 namespace bento::cluster::consensus {
 
-enum class change_kind : std::uint8_t { add_voter, add_learner, promote_learner, remove };
+// demote_voter turns a voter into a learner (it keeps receiving the log): how a shard's seat moves off a node
+// that keeps a copy of the data.
+enum class change_kind : std::uint8_t { add_voter, add_learner, promote_learner, remove, demote_voter };
 
 struct membership_change {
   change_kind kind = change_kind::add_learner;
@@ -16,7 +18,7 @@ struct membership_change {
 };
 
 // The membership after `change`, or nullopt when the change does not apply to `current` (adding a member twice,
-// promoting a non-learner, removing a non-member, removing the last voter).
+// promoting a non-learner, removing a non-member, removing or demoting the last voter, demoting a non-voter).
 std::optional<membership> apply_change(const membership& current, const membership_change& change);
 
 std::string encode_membership(const membership& m);

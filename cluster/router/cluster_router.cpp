@@ -161,6 +161,7 @@ bool execute_kind(self_ptr self, uint32_t kind, const std::string& bytes, std::f
     case command_traits<verify_login>::kind: run(verify_login{}); break;
     case command_traits<get_user>::kind: run(get_user{}); break;
     case command_traits<end_session>::kind: run(end_session{}); break;
+    case command_traits<set_member_state>::kind: run(set_member_state{}); break;
     case command_traits<open_restaurant>::kind: run(open_restaurant{}); break;
     case command_traits<create_restaurant>::kind: run(create_restaurant{}); break;
     case command_traits<upsert_menu_item>::kind: run(upsert_menu_item{}); break;
@@ -236,7 +237,7 @@ void attempt(self_ptr self, uint64_t id) {
     target = st.options.host->leader_of(c.shard);
   else if (auto known = st.leader_directory.find(c.shard); known != st.leader_directory.end())
     target = known->second;
-  else if (auto& replicas = st.options.host->placement_of(c.shard); !replicas.empty())
+  else if (auto replicas = st.options.host->placement_of(c.shard); !replicas.empty())
     target = replicas[c.tries % replicas.size()]; // any replica knows its leader and says so
   c.hint.clear();
   ++c.tries;
@@ -393,6 +394,7 @@ caf::behavior router_behavior(self_ptr self, cluster_router_options options) {
     [self](verify_login& cmd) { return route(self, cmd); },
     [self](get_user& cmd) { return route(self, cmd); },
     [self](end_session& cmd) { return route(self, cmd); },
+    [self](set_member_state& cmd) { return route(self, cmd); },
     [self](open_restaurant& cmd) { return route(self, cmd); },
     [self](create_restaurant& cmd) { return route(self, cmd); },
     [self](upsert_menu_item& cmd) { return route(self, cmd); },

@@ -15,6 +15,7 @@ std::string entity_key_of(const register_user& c) { return keys::user_entity(c.u
 std::string entity_key_of(const verify_login& c) { return keys::user_entity(c.username); }
 std::string entity_key_of(const get_user& c) { return keys::user_entity(c.username); }
 std::string entity_key_of(const end_session& c) { return keys::user_entity(c.username); }
+std::string entity_key_of(const set_member_state&) { return keys::cluster_members_entity; }
 std::string entity_key_of(const open_restaurant& c) { return keys::user_entity(c.create.caller.username); }
 std::string entity_key_of(const create_restaurant& c) { return keys::restaurant_entity(c.restaurant_id); }
 std::string entity_key_of(const upsert_menu_item& c) { return keys::restaurant_entity(c.restaurant_id); }

@@ -40,6 +40,7 @@ BENTO_FORWARDED(get_order, domain::order, 14)
 BENTO_FORWARDED(transition_order, domain::order, 15)
 BENTO_FORWARDED(edit_order, domain::order, 16)
 BENTO_FORWARDED(end_session, bool, 17)
+BENTO_FORWARDED(set_member_state, bool, 18)
 #undef BENTO_FORWARDED
 
 /// The entity whose shard serves a command.
@@ -47,6 +48,7 @@ std::string entity_key_of(const domain::register_user& c);
 std::string entity_key_of(const domain::verify_login& c);
 std::string entity_key_of(const domain::get_user& c);
 std::string entity_key_of(const domain::end_session& c);
+std::string entity_key_of(const domain::set_member_state& c);
 std::string entity_key_of(const domain::open_restaurant& c);
 std::string entity_key_of(const domain::create_restaurant& c);
 std::string entity_key_of(const domain::upsert_menu_item& c);

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cluster/placement.hpp"
 #include "cluster/shard/raft_wire.hpp"
 
 namespace bento::cluster::shard {
@@ -29,6 +30,15 @@ domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector
                                                    const std::vector<std::string>& members) {
   placement_ = placement;
   placement_.resize(shards_.count());
+  members_ = members;
+  replica_count_ = 1;
+  for (auto& p : placement_)
+    replica_count_ = std::max(replica_count_, p.size());
+  if (members_.empty())
+    for (auto& p : placement_)
+      for (auto& name : p)
+        if (std::find(members_.begin(), members_.end(), name) == members_.end())
+          members_.push_back(name);
   auto self_id = member_id(options_.self);
   for (domain::shard_id s = 0; s < shards_.count(); ++s) {
     membership founders;
@@ -196,13 +206,65 @@ void replica_host::run() {
     collecting_thread_ = std::thread::id{};
     flush_collected();
     refresh_serving();
-    if (ticks > 0 && rounds_ % 5 == 0)
+    if (ticks > 0 && rounds_ % 5 == 0) {
+      move_seats();
       rebalance();
+    }
     if (ticks > 0 && ++rounds_ % 50 == 0)
       spdlog::debug("shard.host frames_in={} frames_out={} malformed={} unknown_group={}", frames_in_.load(),
                     frames_out_.load(), malformed_.load(), unknown_group_.load());
     lock.lock();
   }
+}
+
+std::vector<std::string> replica_host::placement_of(domain::shard_id shard) const {
+  std::lock_guard lock(placement_mutex_);
+  return placement_.at(shard);
+}
+
+void replica_host::set_excluded(const std::set<std::string>& nodes) {
+  std::vector<std::string> active;
+  for (auto& m : members_)
+    if (!nodes.count(m))
+      active.push_back(m);
+  if (active.empty())
+    return; // nowhere to go: keep the placement
+  auto next = place_all(shards_.count(), active, std::min(replica_count_, active.size()));
+  std::lock_guard lock(placement_mutex_);
+  if (next != placement_)
+    spdlog::info("shard.placement_changed excluded={} active={}", nodes.size(), active.size());
+  placement_ = std::move(next);
+}
+
+uint64_t replica_host::seats_of(const std::string& node) const {
+  uint64_t seats = 0;
+  auto id = member_id(node);
+  for (auto& r : replicas_)
+    if (r && r->members().is_voter(id))
+      ++seats;
+  return seats;
+}
+
+void replica_host::move_seats() {
+  // The leader of a shard moves its voters to the shard's placement: one shard at a time on this node, so a
+  // change of membership moves the cluster's data a shard at a time, not all at once.
+  auto target_of = [this](domain::shard_id s) {
+    std::set<node_id> ids;
+    for (auto& name : placement_of(s))
+      ids.insert(member_id(name));
+    return ids;
+  };
+  auto settled = [&](domain::shard_id s) { return replicas_[s]->members().voters == target_of(s); };
+  if (moving_ && (!replicas_[*moving_]->is_leader() || settled(*moving_))) {
+    if (settled(*moving_))
+      spdlog::info("shard.seats_moved shard={}", *moving_);
+    moving_.reset();
+  }
+  for (domain::shard_id s = 0; s < replicas_.size() && !moving_; ++s)
+    if (replicas_[s] && replicas_[s]->is_leader() && !settled(s))
+      moving_ = s;
+  if (moving_ && replicas_[*moving_]->move_toward(target_of(*moving_)))
+    ++seat_moves_;
 }
 
 void replica_host::rebalance() {
@@ -213,21 +275,23 @@ void replica_host::rebalance() {
     return;
   for (domain::shard_id s = 0; s < replicas_.size(); ++s) {
     auto& r = replicas_[s];
-    if (!r || placement_[s].empty() || placement_[s].front() == options_.self)
+    auto placed = placement_of(s);
+    if (!r || placed.empty() || placed.front() == options_.self)
       continue;
-    if (r->transfer_if_caught_up(member_id(placement_[s].front()))) {
-      ++transfers_;
-      spdlog::info("shard.leadership_returned shard={} to={}", s, placement_[s].front());
-      return;
-    }
+    // A leader whose seat moves away hands the lead to any placed voter that can take it (the preferred one
+    // may be down); otherwise only the preferred one takes it back.
+    bool leaving = std::find(placed.begin(), placed.end(), options_.self) == placed.end();
+    for (size_t k = 0; k < (leaving ? placed.size() : 1); ++k)
+      if (r->transfer_if_caught_up(member_id(placed[k]))) {
+        ++transfers_;
+        spdlog::info("shard.leadership_returned shard={} to={}", s, placed[k]);
+        return;
+      }
   }
 }
 
 bool replica_host::votes_in(domain::shard_id shard) const {
-  if (!replicates(shard))
-    return false;
-  auto& names = placement_[shard];
-  return std::find(names.begin(), names.end(), options_.self) != names.end();
+  return replicates(shard) && replicas_[shard]->members().is_voter(member_id(options_.self));
 }
 
 std::optional<std::string> replica_host::leader_of(domain::shard_id shard) const {
@@ -246,6 +310,7 @@ replica_host::stats replica_host::snapshot_stats() const {
   out.malformed = malformed_;
   out.unknown_group = unknown_group_;
   out.leadership_transfers = transfers_;
+  out.seat_moves = seat_moves_;
   for (domain::shard_id s = 0; s < replicas_.size(); ++s) {
     if (!replicas_[s])
       continue;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -63,7 +64,15 @@ public:
   }
   /// The node believed to lead the shard, if this node replicates it and knows.
   std::optional<std::string> leader_of(domain::shard_id shard) const;
-  const std::vector<std::string>& placement_of(domain::shard_id shard) const { return placement_.at(shard); }
+  /// Where the shard's voters belong, preferred leader first (the placement over the members that are not
+  /// excluded); while a seat moves, the group's voters may still differ.
+  std::vector<std::string> placement_of(domain::shard_id shard) const;
+  /// Members whose seats move away (leaving, or replaced after being down too long): the placement is computed
+  /// again over the others, and each shard's leader moves its group's voters there, one change at a time and
+  /// one shard at a time per node. Thread-safe; an empty set restores the placement over every member.
+  void set_excluded(const std::set<std::string>& nodes);
+  /// Whether a node holds a voting seat in any group, as this node's replicas see it.
+  uint64_t seats_of(const std::string& node) const;
   /// Holds a replica of the shard (a voter or a learner): it knows the shard's leader and has its data.
   bool replicates(domain::shard_id shard) const { return shard < replicas_.size() && replicas_[shard] != nullptr; }
   /// Holds a voting replica of the shard (named by its placement).
@@ -77,6 +86,7 @@ public:
     uint64_t shards_led = 0, shards_replicated = 0, shards_learned = 0;
     replica_snapshot_stats snapshots; // summed over the groups
     uint64_t leadership_transfers = 0;
+    uint64_t seat_moves = 0; // membership changes this node proposed to move seats
   };
   stats snapshot_stats() const;
 
@@ -109,6 +119,12 @@ private:
   uint64_t rounds_ = 0;
   std::atomic<uint64_t> transfers_{0};
   void rebalance();
+  void move_seats();
+  std::vector<std::string> members_;      // every member (set at open)
+  size_t replica_count_ = 1;              // voters per shard
+  mutable std::mutex placement_mutex_;    // guards placement_ (read by the router and the status page)
+  std::optional<domain::shard_id> moving_; // the shard whose seats this node is moving (one at a time)
+  std::atomic<uint64_t> seat_moves_{0};
 };
 
 } // namespace bento::cluster::shard

@@ -317,6 +317,48 @@ bool shard_replica::transfer_if_caught_up(node_id to) {
   return true;
 }
 
+bool shard_replica::move_toward(const std::set<node_id>& target) {
+  std::lock_guard lock(mutex_);
+  if (node_->role() != role::leader || !node_->committed_in_term() || target.empty())
+    return false;
+  const auto current = node_->membership();
+  std::optional<consensus::membership_change> change;
+  for (auto t : target) {
+    if (!current.contains(t)) {
+      change = consensus::membership_change{consensus::change_kind::add_learner, t};
+      break;
+    }
+    if (current.is_learner(t)) {
+      auto* pr = node_->progress_of(t);
+      if (pr && pr->recent_active && pr->match == storage_->last_index()) {
+        change = consensus::membership_change{consensus::change_kind::promote_learner, t};
+        break;
+      }
+      return false; // catching up: wait for it before anything else moves
+    }
+  }
+  if (!change)
+    for (auto v : current.voters)
+      if (!target.count(v) && v != options_.raft.id) {
+        change = consensus::membership_change{consensus::change_kind::demote_voter, v};
+        break;
+      }
+  if (!change)
+    return false;
+  auto proposed = node_->propose_membership_change(*change);
+  if (!proposed.ok())
+    return false;
+  drain_locked();
+  spdlog::info("shard.membership_change group={} kind={} node={:x}", group_, static_cast<int>(change->kind),
+               change->node);
+  return true;
+}
+
+consensus::membership shard_replica::members() const {
+  std::lock_guard lock(mutex_);
+  return node_->membership();
+}
+
 bool shard_replica::serving() const {
   std::lock_guard lock(mutex_);
   if (node_->role() != role::leader || !node_->committed_in_term())

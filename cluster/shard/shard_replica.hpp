@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 
@@ -73,6 +74,13 @@ public:
   /// Hands the lead to `to` if this member leads and serves, has nothing pending, and `to` is an active voter
   /// holding the whole log; true if a transfer started.
   bool transfer_if_caught_up(consensus::node_id to);
+  /// As the serving leader, one membership change toward `target` voters (a seat moving between nodes): add a
+  /// target node that is no member as a learner, else promote a target learner that holds the whole log, else
+  /// demote a voter outside the target to learner (never itself: the lead moves first, see replica_host).
+  /// Promotions go first, so the group never has fewer voters than it had. True if a change was proposed.
+  bool move_toward(const std::set<consensus::node_id>& target);
+  /// The group's membership in force here.
+  consensus::membership members() const;
   /// Leads, has committed an entry of its term, has applied everything committed, and holds the lease: its
   /// entities may load state and answer (reads included) here.
   bool serving() const;

@@ -391,6 +391,27 @@ void cluster_view(const call_ptr& c) {
   c->respond(std::move(resp));
 }
 
+/// Moves a member's voting seats to the other members before it is taken away; answered once the decision is
+/// recorded in the cluster's metadata (the seats then move a shard at a time: GET /api/v1/cluster shows them).
+void decommission_node(const call_ptr& c) {
+  auto& deps = c->api->deps;
+  if (deps.admin_token.empty())
+    return c->fail(errc::forbidden, "admin calls are disabled on this node: set BENTO_ADMIN_TOKEN");
+  if (!metrics_authorized(c->req.authorization, deps.admin_token)) {
+    http_response resp;
+    resp.status = 401;
+    resp.headers.emplace_back("WWW-Authenticate", "Bearer");
+    resp.body = json{{"error", "unauthenticated"}, {"message", "admin calls need the admin token"}}.dump();
+    return c->respond(std::move(resp));
+  }
+  auto node = c->params[0];
+  if (node.size() > 64)
+    return c->fail(errc::not_found, "no such member");
+  c->domain().call(set_member_state{node, "leaving"}, c->then<bool>([node](call& c, bool&) {
+    c.reply(202, {{"node", node}, {"state", "leaving"}});
+  }));
+}
+
 void openapi(const call_ptr& c) {
   http_response resp;
   resp.content_type = "application/yaml";
@@ -802,6 +823,7 @@ std::vector<route> make_routes() {
     {"GET", "/metrics", metrics, {}},
     {"GET", "/api/v1/openapi.yaml", openapi, {}},
     {"GET", "/api/v1/cluster", cluster_view, {}},
+    {"POST", "/api/v1/admin/nodes/{}/decommission", decommission_node, {}},
     {"POST", "/api/v1/users", create_user, {}},
     {"POST", "/api/v1/sessions", create_session, {}},
     {"DELETE", "/api/v1/sessions/current", delete_session, {}},

@@ -48,6 +48,7 @@ struct api_dependencies {
   const std::atomic<bool>* ready = nullptr;
   uint32_t token_ttl_s = 86400;
   std::string metrics_token; // non-empty: GET /metrics needs "Authorization: Bearer <metrics_token>"
+  std::string admin_token;   // non-empty: admin calls need "Authorization: Bearer <admin_token>"; empty: refused
   int64_t metrics_cache_ms = 1000; // a scrape within this of the last render gets the same text
 };
 

@@ -119,6 +119,18 @@ bool decode(std::string_view bytes, get_user& out) {
   return decode_with<pb::GetUser>(bytes, [&](const pb::GetUser& m) { out.username = m.username(); });
 }
 
+std::string encode(const set_member_state& x) {
+  return encode_with<pb::SetMemberState>([&](pb::SetMemberState& m) {
+    m.set_node(x.node);
+    m.set_state(x.state);
+  });
+}
+bool decode(std::string_view bytes, set_member_state& out) {
+  return decode_with<pb::SetMemberState>(bytes, [&](const pb::SetMemberState& m) {
+    out = set_member_state{m.node(), m.state()};
+  });
+}
+
 std::string encode(const end_session& x) {
   return encode_with<pb::EndSession>([&](pb::EndSession& m) {
     m.set_username(x.username);

@@ -38,6 +38,16 @@ struct end_session {
   ended_session session;
 };
 
+// --- cluster administration ------------------------------------------------------------------------------------
+
+/// Records a member's administrative state in the cluster's metadata: "leaving" (decommissioned: its voting
+/// seats move to the other members) or "replaced" (down longer than BENTO_REPLACE_AFTER_S: the same, without
+/// its help). Served by the node that leads the shard of keys::cluster_members_entity; true once committed.
+struct set_member_state {
+  std::string node;
+  std::string state;
+};
+
 /// A user as others may see it (never the password hash).
 struct user_view {
   std::string id;

@@ -3,6 +3,7 @@
 // node refuses writes, and a node without the secret stays out.
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -513,6 +514,123 @@ TEST_CASE("cluster: failed logins are counted where the user lives, so a lockout
   // Another name from the same address is not locked (five free failures per name and address).
   api_session dora(c.url(1));
   dora.sign_up("dora", "customer");
+}
+
+namespace {
+const std::string admin_token = "admin token of the integration tests";
+
+/// Voting seats each member holds, as node i sees them.
+std::map<std::string, uint64_t> seats(node_cluster& c, size_t i) {
+  std::map<std::string, uint64_t> out;
+  auto v = c.view(i);
+  if (v.is_object())
+    for (auto& m : v["members"])
+      out[m["id"].get<std::string>()] = m["shards_replicated"].get<uint64_t>();
+  return out;
+}
+
+std::string member_state(node_cluster& c, size_t i, const std::string& node) {
+  auto v = c.view(i);
+  if (v.is_object())
+    for (auto& m : v["members"])
+      if (m["id"] == node)
+        return m["state"];
+  return {};
+}
+} // namespace
+
+TEST_CASE("cluster: decommission moves a node's seats to the others while orders flow, then it can go",
+          "[integration][cluster]") {
+  node_cluster c(5, {{"BENTO_ADMIN_TOKEN", admin_token}});
+  api_session mia(c.url(0));
+  mia.sign_up("mia", "merchant");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "bento", 500, 100);
+  api_session carl(c.url(0));
+  carl.sign_up("carl", "customer");
+  std::vector<std::string> acked;
+  for (int k = 0; k < 5; ++k)
+    acked.push_back(place_one(*as_user(c.url(k % 5), carl), rid, "before-" + std::to_string(k)));
+
+  // Admin calls need the admin token; a node that is no member is not found.
+  bento::client::http_client http(c.url(1));
+  const std::string path = "/api/v1/admin/nodes/n5/decommission";
+  check_error(http.request("POST", path, "", {}), 401, "unauthenticated");
+  check_error(http.request("POST", path, "", {{"Authorization", "Bearer not the token at all"}}), 401,
+              "unauthenticated");
+  check_error(http.request("POST", "/api/v1/admin/nodes/n9/decommission", "",
+                           {{"Authorization", "Bearer " + admin_token}}),
+              404, "not_found");
+  auto r = http.request("POST", path, "", {{"Authorization", "Bearer " + admin_token}});
+  INFO(r.body);
+  REQUIRE(r.status == 202);
+  // Repeating it is harmless.
+  CHECK(http.request("POST", path, "", {{"Authorization", "Bearer " + admin_token}}).status == 202);
+
+  // Orders keep flowing while the seats move, one shard at a time per leader.
+  for (int k = 0; k < 10; ++k)
+    acked.push_back(place_one(*as_user(c.url(k % 4), carl), rid, "during-" + std::to_string(k)));
+  auto shards = c.view(0)["shards"].get<uint64_t>();
+  REQUIRE(within(60s, [&] {
+    auto s = seats(c, 0);
+    return s["n5"] == 0 && s["n1"] + s["n2"] + s["n3"] + s["n4"] == 3 * shards;
+  }));
+  CHECK(member_state(c, 2, "n5") == "leaving");
+
+  // Gone: the four others hold every shard's majority, and everything acknowledged.
+  REQUIRE(c.node(4).stop() == 0);
+  REQUIRE(c.wait_settled());
+  for (int k = 0; k < 4; ++k)
+    acked.push_back(place_one(*as_user(c.url(k), carl), rid, "after-" + std::to_string(k)));
+  for (size_t i = 0; i < 4; ++i) {
+    INFO("node " << i);
+    CHECK(stock_of(*as_user(c.url(i), mia), rid, "bento") == 100 - static_cast<int64_t>(acked.size()));
+    for (auto& oid : acked)
+      CHECK(as_user(c.url(i), carl)->call("GET", "/api/v1/orders/" + oid).status == 200);
+  }
+  // Two more may not leave: three replicas need three active members.
+  CHECK(http.request("POST", "/api/v1/admin/nodes/n4/decommission", "", {{"Authorization", "Bearer " + admin_token}})
+          .status == 202);
+  check_error(http.request("POST", "/api/v1/admin/nodes/n3/decommission", "",
+                           {{"Authorization", "Bearer " + admin_token}}),
+              409, "invalid_transition");
+}
+
+TEST_CASE("cluster: a node down longer than BENTO_REPLACE_AFTER_S loses its seats to live nodes, so a second "
+          "failure later still leaves every shard a majority",
+          "[integration][cluster]") {
+  node_cluster c(4, {{"BENTO_REPLACE_AFTER_S", "2"}});
+  api_session mia(c.url(0));
+  mia.sign_up("mia", "merchant");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "bento", 500, 100);
+  api_session carl(c.url(0));
+  carl.sign_up("carl", "customer");
+  std::vector<std::string> acked;
+  for (int k = 0; k < 4; ++k)
+    acked.push_back(place_one(*as_user(c.url(k), carl), rid, "before-" + std::to_string(k)));
+  // No admin token configured: admin calls are refused.
+  bento::client::http_client http(c.url(0));
+  check_error(http.request("POST", "/api/v1/admin/nodes/n4/decommission", "", {{"Authorization", "Bearer x"}}), 403,
+              "forbidden");
+
+  c.node(3).kill9();
+  auto shards = c.view(0)["shards"].get<uint64_t>();
+  REQUIRE(within(60s, [&] {
+    auto s = seats(c, 0);
+    return s["n4"] == 0 && s["n1"] + s["n2"] + s["n3"] == 3 * shards;
+  }));
+  acked.push_back(place_one(*as_user(c.url(1), carl), rid, "replaced"));
+  // A second failure: every shard still has two of its three voters, so every shard has a leader.
+  c.node(2).kill9();
+  REQUIRE(c.wait_settled());
+  acked.push_back(place_one(*as_user(c.url(0), carl), rid, "after-second"));
+  for (size_t i = 0; i < 2; ++i) {
+    INFO("node " << i);
+    CHECK(stock_of(*as_user(c.url(i), mia), rid, "bento") == 100 - static_cast<int64_t>(acked.size()));
+    for (auto& oid : acked)
+      CHECK(as_user(c.url(i), carl)->call("GET", "/api/v1/orders/" + oid).status == 200);
+  }
 }
 
 TEST_CASE("cluster: five nodes, three replicas per shard: nodes that hold no replica of a key still serve it",

@@ -147,7 +147,7 @@ struct schedule {
       ch.kind = r.below(4) ? change_kind::promote_learner : change_kind::remove;
     } else if (static_cast<int>(m.voters.size()) > group) {
       ch.node = pick(r, m.voters);
-      ch.kind = change_kind::remove;
+      ch.kind = r.below(2) ? change_kind::remove : change_kind::demote_voter; // a demoted voter stays a learner
     } else {
       fresh = c->add_empty_node();
       ch.node = fresh;

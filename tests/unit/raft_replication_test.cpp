@@ -114,6 +114,27 @@ TEST_CASE("consensus: a learner receives entries but does not count until promot
   REQUIRE(c.run_until([&] { return c.get(l2)->commit_index() >= q->index; }, 20));
 }
 
+TEST_CASE("consensus: a demoted voter keeps the log as a learner and no longer counts or campaigns", "[unit]") {
+  cluster c(7, {1, 2, 3}, sim_config());
+  REQUIRE(c.run_until([&] { return c.converged(); }, 300));
+  const node_id l = c.leader();
+  const node_id moved = some_follower(c, l, no_node);
+  REQUIRE(c.get(l)->propose_membership_change({change_kind::demote_voter, moved}).ok());
+  REQUIRE(c.run_until([&] { return c.converged(); }, 100));
+  CHECK(c.get(l)->membership().is_learner(moved));
+  CHECK(c.get(l)->membership().voters.size() == 2);
+  const node_id other = some_follower(c, l, moved);
+  c.crash(other);
+  auto p = c.propose(l, "the two voters left need both: this waits");
+  REQUIRE(p->ok());
+  for (int i = 0; i < 5; ++i) c.tick();
+  CHECK(c.get(l)->commit_index() < p->index);     // the learner's copy does not count
+  CHECK(c.get(moved)->last_index() >= p->index);  // but it gets the entry
+  CHECK(c.get(moved)->role() == role::follower);
+  c.restart(other);
+  REQUIRE(c.run_until([&] { return c.get(l)->commit_index() >= p->index; }, 100));
+}
+
 TEST_CASE("consensus: one membership change at a time, and none before the leader commits in its term", "[unit]") {
   solo l(1, voters({1, 2, 3}));
   l.win({2, 3});

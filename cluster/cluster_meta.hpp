@@ -1,7 +1,7 @@
 #pragma once
-// The cluster's member-state record: which members are leaving (decommissioned) or replaced (down too long),
-// so that every shard's placement leaves them out and each shard's leader moves its voting seats to the
-// others. One record in the shard of keys::cluster_members_entity, written by the node that leads that shard
+// The cluster's member-state record: every member and its state. Joining members get a share of the voting
+// seats once they hold the data; leaving (decommissioned) and replaced (down too long) members are left out of
+// every shard's placement, so each shard's leader moves its seats to the others. One record in the shard of keys::cluster_members_entity, written by the node that leads that shard
 // (this actor, one per node, refuses when it does not) and replicated like any entity state; every node holds a
 // copy (voter or learner) and reloads it when the record's event is applied there.
 #include <map>
@@ -25,8 +25,13 @@ struct cluster_meta_options {
   size_t replicas = 1;                      // voters per shard
 };
 
-/// Member states as recorded (node -> "leaving" | "replaced"); members not named are active.
-std::map<std::string, std::string> load_member_states(const store::shard_store& store);
+/// Member states as recorded (node -> "up" | "joining" | "leaving" | "replaced"): every member once anything
+/// changed since the cluster formed; empty before (then the formation's members are all up).
+struct member_record {
+  std::map<std::string, std::string> states;
+  uint32_t replicas = 0; // voters per shard, as the cluster formed (0: no record yet)
+};
+member_record load_member_record(const store::shard_store& store);
 
 actors::cluster_meta_actor spawn_cluster_meta(caf::actor_system& sys, cluster_meta_options options);
 

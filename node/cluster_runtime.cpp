@@ -12,12 +12,14 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/store/shard_store.hpp"
 #include "protocol/domain/shards.hpp"
+#include "actors/common/domain_error.hpp"
 #include "actors/common/keys.hpp"
 #include "cluster/cluster_meta.hpp"
 #include "cluster/membership/incarnation.hpp"
@@ -35,8 +37,9 @@ namespace {
 
 const std::string members_key = "cluster.members";   // the members the cluster formed with, comma-separated
 const std::string replicas_key = "cluster.replicas";
+const std::string joined_key = "cluster.joined";     // this node joined a running cluster: it bootstraps no group
 
-std::string join(const std::vector<std::string>& v) {
+std::string join_list(const std::vector<std::string>& v) {
   std::string out;
   for (auto& s : v)
     out += (out.empty() ? "" : ",") + s;
@@ -76,6 +79,8 @@ struct cluster_runtime::impl {
   std::condition_variable replacer_wake;
   bool replacer_stopping = false; // guarded by replacer_mutex
   std::thread replacer;
+  bool joining = false; // started to join a running cluster and not admitted yet
+  bool joined = false;  // joined a running cluster (now or before a restart)
 };
 
 cluster_runtime::cluster_runtime(const node_config& cfg, std::string node_id)
@@ -173,11 +178,43 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
   auto recorded = db.get(store::column::meta, members_key);
   if (!recorded)
     return recorded.error();
+  auto joined = db.get(store::column::meta, joined_key);
+  if (!joined)
+    return joined.error();
+  impl_->joined = joined->has_value();
+  // Founders list one another and themselves as seeds (as etcd's initial cluster); a node whose own address is
+  // not among its seeds joins the cluster they formed.
+  auto advertised = impl_->transport->advertised_address();
+  bool founder = std::find(cfg_.seeds.begin(), cfg_.seeds.end(), advertised) != cfg_.seeds.end();
   if (*recorded) {
     impl_->members = split(**recorded);
     auto r = db.get(store::column::meta, replicas_key);
     impl_->replicas = r && *r ? static_cast<uint32_t>(std::stoul(**r)) : cfg_.replicas;
     spdlog::info("cluster.members_loaded members={} replicas={}", **recorded, impl_->replicas);
+  } else if (!founder) {
+    // Joining: any seed that answers will do; the cluster's leaders then add this node to every group.
+    auto last_log = std::chrono::steady_clock::now();
+    for (;;) {
+      std::set<std::string> ids{impl_->self};
+      for (auto& p : impl_->transport->peers())
+        if (p.state != cluster::transport::link_state::self && p.connected && !p.id.empty())
+          ids.insert(p.id);
+      if (ids.size() > 1) {
+        impl_->members.assign(ids.begin(), ids.end());
+        break;
+      }
+      if (cancelled && cancelled())
+        return domain::fail(domain::errc::unavailable, "stopped while joining the cluster");
+      if (std::chrono::steady_clock::now() - last_log > std::chrono::seconds(2)) {
+        spdlog::warn("cluster.joining waiting_for_seeds seeds={} advertised={}", join_list(cfg_.seeds), advertised);
+        last_log = std::chrono::steady_clock::now();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling the transport's view of the seeds
+    }
+    impl_->replicas = cfg_.replicas;
+    impl_->joining = true;
+    impl_->joined = true;
+    spdlog::info("cluster.joining through={}", join_list(impl_->members));
   } else {
     // Formation waits for every seed (an initial member list everyone agrees on: all nodes list the same
     // seeds, as etcd's initial cluster does). A seed that is this node is recognised by the transport.
@@ -200,18 +237,18 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
       if (cancelled && cancelled())
         return domain::fail(domain::errc::unavailable, "stopped while forming the cluster");
       if (std::chrono::steady_clock::now() - last_log > std::chrono::seconds(2)) {
-        spdlog::warn("cluster.forming waiting_for_seeds seeds={}", join(cfg_.seeds));
+        spdlog::warn("cluster.forming waiting_for_seeds seeds={}", join_list(cfg_.seeds));
         last_log = std::chrono::steady_clock::now();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling the transport's view of the seeds
     }
     impl_->replicas = std::min<uint32_t>(cfg_.replicas, static_cast<uint32_t>(impl_->members.size()));
     store::write_batch record;
-    record.put(store::column::meta, members_key, join(impl_->members));
+    record.put(store::column::meta, members_key, join_list(impl_->members));
     record.put(store::column::meta, replicas_key, std::to_string(impl_->replicas));
     if (auto done = db.commit(record); !done)
       return done.error();
-    spdlog::info("cluster.formed members={} replicas={} shards={}", join(impl_->members), impl_->replicas,
+    spdlog::info("cluster.formed members={} replicas={} shards={}", join_list(impl_->members), impl_->replicas,
                  shards.count());
   }
 
@@ -221,7 +258,17 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
       transport->send(peer, cluster::router::encode_data(cluster::router::raft_frame{std::move(batch)}));
     });
   auto placement = cluster::place_all(shards.count(), impl_->members, impl_->replicas);
-  if (auto opened = impl_->host->open(placement, impl_->members); !opened)
+  if (impl_->joining) {
+    // Until the member record reaches this node, requests go to the seeds (any replica knows its leader).
+    std::vector<std::string> seeds;
+    for (auto& m : impl_->members)
+      if (m != impl_->self)
+        seeds.push_back(m);
+    placement.assign(shards.count(), seeds);
+  }
+  if (impl_->joined)
+    impl_->host->set_moves_enabled(false); // until the member record is here: its own view may be partial
+  if (auto opened = impl_->host->open(placement, impl_->members, !impl_->joined, impl_->replicas); !opened)
     return opened.error();
   impl_->host_ready = impl_->host.get();
   return domain::unit;
@@ -268,6 +315,12 @@ cluster_status cluster_runtime::status() const {
   std::map<std::string, cluster_member_status> by_id;
   for (auto& m : impl_->members)
     by_id[m] = cluster_member_status{m, {}, "up", 0, 0, 0};
+  {
+    std::lock_guard lock(impl_->states_mutex);
+    for (auto& [m, state] : impl_->member_states)
+      if (!by_id.count(m))
+        by_id[m] = cluster_member_status{m, {}, "up", 0, 0, 0};
+  }
   if (impl_->membership)
     for (auto& m : impl_->membership->members()) {
       auto& s = by_id[m.id];
@@ -289,11 +342,25 @@ cluster_status cluster_runtime::status() const {
         ++by_id[*leader].shards_led;
   }
   {
-    // Decommissioned or replaced members show as leaving while up (their seats go, or have gone, elsewhere).
+    // Decommissioned or replaced members show as leaving while up (their seats go, or have gone, elsewhere); a
+    // member that joined shows as joining until it holds the seats its placement gives it.
     std::lock_guard lock(impl_->states_mutex);
-    for (auto& [id, state] : impl_->member_states)
-      if (auto it = by_id.find(id); it != by_id.end() && it->second.state != "down")
+    for (auto& [id, state] : impl_->member_states) {
+      auto it = by_id.find(id);
+      if (it == by_id.end() || it->second.state == "down")
+        continue;
+      if (state == "leaving" || state == "replaced")
         it->second.state = "leaving";
+      else if (state == "joining" && impl_->host) {
+        uint64_t placed = 0;
+        for (uint16_t s = 0; s < impl_->host->shard_count(); ++s) {
+          auto p = impl_->host->placement_of(s);
+          placed += std::find(p.begin(), p.end(), id) != p.end() ? 1 : 0;
+        }
+        if (it->second.shards_replicated < placed)
+          it->second.state = "joining";
+      }
+    }
   }
   for (auto& [id, m] : by_id)
     out.members.push_back(m);
@@ -366,13 +433,55 @@ domain::shard_id cluster_runtime::metadata_shard() const {
 void cluster_runtime::reload_member_states() {
   if (!impl_->shards || !impl_->host)
     return;
-  auto states = cluster::load_member_states(impl_->shards->of(metadata_shard()));
+  auto record = cluster::load_member_record(impl_->shards->of(metadata_shard()));
+  if (record.states.empty()) {
+    if (!impl_->joined)
+      impl_->host->set_excluded({}); // the members the cluster formed with, all active
+    return;
+  }
+  std::vector<std::string> members;
   std::set<std::string> excluded;
-  for (auto& [node, state] : states)
-    excluded.insert(node);
-  impl_->host->set_excluded(excluded);
+  for (auto& [node, state] : record.states) {
+    members.push_back(node);
+    if (state == "leaving" || state == "replaced")
+      excluded.insert(node);
+  }
+  impl_->host->set_members(members, excluded);
+  impl_->host->set_moves_enabled(true);
   std::lock_guard lock(impl_->states_mutex);
-  impl_->member_states = std::move(states);
+  impl_->member_states = std::move(record.states);
+}
+
+domain::outcome<domain::unit_t> cluster_runtime::join(caf::actor_system& sys, std::function<bool()> cancelled) {
+  if (!impl_->joining)
+    return domain::unit;
+  caf::scoped_actor self{sys};
+  auto last_log = std::chrono::steady_clock::now();
+  for (;;) {
+    bool admitted = false;
+    std::string why;
+    self->request(impl_->router, std::chrono::seconds(5), domain::set_member_state{impl_->self, "joining"})
+      .receive([&](bool) { admitted = true; },
+               [&](caf::error& err) { why = actors::to_failure(err).message; });
+    if (admitted)
+      break;
+    if (cancelled && cancelled())
+      return domain::fail(domain::errc::unavailable, "stopped while joining the cluster");
+    if (std::chrono::steady_clock::now() - last_log > std::chrono::seconds(2)) {
+      spdlog::warn("cluster.join_pending reason={}", why);
+      last_log = std::chrono::steady_clock::now();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200)); // between attempts to be admitted
+  }
+  store::write_batch record;
+  record.put(store::column::meta, members_key, join_list(impl_->members));
+  record.put(store::column::meta, replicas_key, std::to_string(impl_->replicas));
+  record.put(store::column::meta, joined_key, "1");
+  if (auto done = impl_->shards->db().commit(record); !done)
+    return done.error();
+  impl_->joining = false;
+  spdlog::info("cluster.joined node={}", impl_->self);
+  return domain::unit;
 }
 
 void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
@@ -396,7 +505,9 @@ void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
         std::lock_guard states(im->states_mutex);
         auto now = std::chrono::steady_clock::now();
         for (auto& [node, since] : im->down_since)
-          if (now - since >= after && !im->member_states.count(node) && node != im->self)
+          if (now - since >= after && node != im->self &&
+              (!im->member_states.count(node) || im->member_states[node] == "up" ||
+               im->member_states[node] == "joining"))
             due.push_back(node);
       }
       for (auto& node : due) {

@@ -82,6 +82,10 @@ public:
   /// Loads the record and, clustered, replaces members down longer than BENTO_REPLACE_AFTER_S while this node
   /// leads the metadata's shard (through `meta`).
   void run_metadata(actors::cluster_meta_actor meta);
+  /// A node joining a running cluster (its address is not among its seeds, and it has not joined before) asks
+  /// to be admitted, through the router, until the cluster records it; then remembers that it joined. Call
+  /// after attach(); returns at once for founders. `cancelled` (polled) ends the wait.
+  domain::outcome<domain::unit_t> join(caf::actor_system& sys, std::function<bool()> cancelled = {});
   /// Metrics of the cluster layer (name -> value).
   std::vector<std::pair<std::string, double>> gauges() const;
   void stop();

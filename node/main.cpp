@@ -215,6 +215,12 @@ int run(const node::node_config& cfg, sigset_t signals) {
     cluster_rt.run_metadata(ctx.cluster_meta);
     auto local_router = cluster::spawn_local_router(sys, ctx);
     rt.router = cluster_rt.attach(local_router);
+    // A node joining a running cluster serves once the cluster has admitted it.
+    bool admitted = true;
+    if (auto joined = cluster_rt.join(sys, stop_asked); !joined) {
+      admitted = false;
+      spdlog::info("node.stopped during=cluster_join reason={}", joined.error().message);
+    }
     // Alone, every shard is served from the start: wake the orders a crash interrupted. In a cluster the
     // router does it for each shard as this node starts serving it.
     if (!cluster_rt.clustered()) {
@@ -271,8 +277,10 @@ int run(const node::node_config& cfg, sigset_t signals) {
     server_ptr = &server;
     // Ready before the first connection is accepted: the domain is up, and a probe that arrives between the
     // listener opening and this line must not be told "starting" (a flaky readiness check under load).
-    ready = true;
-    if (auto started = server.start(); !started) {
+    ready = admitted;
+    if (!admitted) {
+      // Stopped while waiting to be admitted: nothing was served; shut down below.
+    } else if (auto started = server.start(); !started) {
       ready = false;
       spdlog::critical("node.start_failed reason=http error={}", started.error().message);
       exit_code = exit_runtime;

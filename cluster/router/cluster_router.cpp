@@ -233,8 +233,10 @@ void attempt(self_ptr self, uint64_t id) {
   std::optional<std::string> target;
   if (!c.hint.empty() && c.hint != st.options.self)
     target = c.hint;
-  else if (st.options.host->replicates(c.shard))
-    target = st.options.host->leader_of(c.shard);
+  else if (auto known = st.options.host->replicates(c.shard) ? st.options.host->leader_of(c.shard) : std::nullopt)
+    target = known; // a replica here hears the leader's heartbeats
+  else if (st.options.host->replicates(c.shard) && !st.options.host->joining())
+    target.reset(); // an election is on: wait for it rather than ask around
   else if (auto known = st.leader_directory.find(c.shard); known != st.leader_directory.end())
     target = known->second;
   else if (auto replicas = st.options.host->placement_of(c.shard); !replicas.empty())

@@ -27,13 +27,16 @@ replica_host::~replica_host() {
 }
 
 domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector<std::string>>& placement,
-                                                   const std::vector<std::string>& members) {
+                                                   const std::vector<std::string>& members, bool bootstrap,
+                                                   size_t replicas) {
   placement_ = placement;
   placement_.resize(shards_.count());
   members_ = members;
   replica_count_ = 1;
   for (auto& p : placement_)
     replica_count_ = std::max(replica_count_, p.size());
+  if (replicas > 0)
+    replica_count_ = replicas;
   if (members_.empty())
     for (auto& p : placement_)
       for (auto& name : p)
@@ -55,6 +58,8 @@ domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector
     }
     if (!founders.contains(self_id))
       continue;
+    if (!bootstrap)
+      founders = membership{}; // joined: the leaders say who the group is
     replica_options ro;
     ro.raft.id = self_id;
     ro.raft.seed = self_id ^ (static_cast<uint64_t>(s) << 32) ^ 0x9e3779b97f4a7c15ull;
@@ -93,6 +98,7 @@ domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector
 }
 
 std::optional<std::string> replica_host::name_of(node_id id) const {
+  std::lock_guard lock(placement_mutex_);
   auto it = names_.find(id);
   if (it == names_.end())
     return std::nullopt;
@@ -222,11 +228,24 @@ std::vector<std::string> replica_host::placement_of(domain::shard_id shard) cons
   return placement_.at(shard);
 }
 
+void replica_host::set_members(const std::vector<std::string>& members, const std::set<std::string>& excluded) {
+  {
+    std::lock_guard lock(placement_mutex_);
+    for (auto& m : members)
+      names_[member_id(m)] = m;
+    members_ = members;
+  }
+  set_excluded(excluded);
+}
+
 void replica_host::set_excluded(const std::set<std::string>& nodes) {
   std::vector<std::string> active;
-  for (auto& m : members_)
-    if (!nodes.count(m))
-      active.push_back(m);
+  {
+    std::lock_guard lock(placement_mutex_);
+    for (auto& m : members_)
+      if (!nodes.count(m))
+        active.push_back(m);
+  }
   if (active.empty())
     return; // nowhere to go: keep the placement
   auto next = place_all(shards_.count(), active, std::min(replica_count_, active.size()));
@@ -246,6 +265,8 @@ uint64_t replica_host::seats_of(const std::string& node) const {
 }
 
 void replica_host::move_seats() {
+  if (!moves_enabled_)
+    return;
   // The leader of a shard moves its voters to the shard's placement: one shard at a time on this node, so a
   // change of membership moves the cluster's data a shard at a time, not all at once.
   auto target_of = [this](domain::shard_id s) {
@@ -254,6 +275,17 @@ void replica_host::move_seats() {
       ids.insert(member_id(name));
     return ids;
   };
+  std::set<node_id> everyone;
+  {
+    std::lock_guard lock(placement_mutex_);
+    for (auto& m : members_)
+      everyone.insert(member_id(m));
+  }
+  // A member a group does not know yet (it joined) becomes a learner of every shard led here at once: that is
+  // only the log going to one more node, and it must hold the data before it can take any seat.
+  for (domain::shard_id s = 0; s < replicas_.size(); ++s)
+    if (replicas_[s] && replicas_[s]->is_leader() && replicas_[s]->add_learners(everyone))
+      ++seat_moves_;
   auto settled = [&](domain::shard_id s) { return replicas_[s]->members().voters == target_of(s); };
   if (moving_ && (!replicas_[*moving_]->is_leader() || settled(*moving_))) {
     if (settled(*moving_))

@@ -49,8 +49,15 @@ public:
   /// and never lead; they hold every shard's data so that the node's read models (catalog, order listings,
   /// revocations) see all shards when the cluster has more members than replicas. `members` is every node of
   /// the cluster (default: the nodes the placement names). The shard stores write through these replicas.
+  /// With `bootstrap` false (a node that joined a running cluster) no group is bootstrapped: this node's replicas
+  /// start empty and learn their membership from the leaders that add them. `replicas`: voters per shard
+  /// (0: the largest placement given).
   domain::outcome<domain::unit_t> open(const std::vector<std::vector<std::string>>& placement,
-                                       const std::vector<std::string>& members = {});
+                                       const std::vector<std::string>& members = {}, bool bootstrap = true,
+                                       size_t replicas = 0);
+  /// The cluster's members changed (a node joined): every group's leader adds the new ones as learners, and
+  /// the placement is computed again over the members that are not excluded (see set_excluded).
+  void set_members(const std::vector<std::string>& members, const std::set<std::string>& excluded);
   void on_serving(serving_handler handler) { serving_handler_ = std::move(handler); }
 
   void start();
@@ -71,6 +78,12 @@ public:
   /// again over the others, and each shard's leader moves its group's voters there, one change at a time and
   /// one shard at a time per node. Thread-safe; an empty set restores the placement over every member.
   void set_excluded(const std::set<std::string>& nodes);
+  /// Whether this node moves seats and adds learners as a leader (off for a node that joined until the member
+  /// record reaches it: a partial view of the members must not reshape any group).
+  void set_moves_enabled(bool on) { moves_enabled_ = on; }
+  /// Joined and the member record not here yet: its replicas may not know their groups, so callers ask the
+  /// placement's nodes (seeds) where leaders are instead.
+  bool joining() const { return !moves_enabled_; }
   /// Whether a node holds a voting seat in any group, as this node's replicas see it.
   uint64_t seats_of(const std::string& node) const;
   /// Holds a replica of the shard (a voter or a learner): it knows the shard's leader and has its data.
@@ -125,6 +138,7 @@ private:
   mutable std::mutex placement_mutex_;    // guards placement_ (read by the router and the status page)
   std::optional<domain::shard_id> moving_; // the shard whose seats this node is moving (one at a time)
   std::atomic<uint64_t> seat_moves_{0};
+  std::atomic<bool> moves_enabled_{true};
 };
 
 } // namespace bento::cluster::shard

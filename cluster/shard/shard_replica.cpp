@@ -354,6 +354,23 @@ bool shard_replica::move_toward(const std::set<node_id>& target) {
   return true;
 }
 
+bool shard_replica::add_learners(const std::set<node_id>& members) {
+  std::lock_guard lock(mutex_);
+  if (node_->role() != role::leader || !node_->committed_in_term())
+    return false;
+  const auto current = node_->membership();
+  for (auto m : members)
+    if (!current.contains(m)) {
+      auto proposed = node_->propose_membership_change({consensus::change_kind::add_learner, m});
+      if (!proposed.ok())
+        return false;
+      drain_locked();
+      spdlog::info("shard.learner_added group={} node={:x}", group_, m);
+      return true;
+    }
+  return false;
+}
+
 consensus::membership shard_replica::members() const {
   std::lock_guard lock(mutex_);
   return node_->membership();

@@ -79,6 +79,9 @@ public:
   /// demote a voter outside the target to learner (never itself: the lead moves first, see replica_host).
   /// Promotions go first, so the group never has fewer voters than it had. True if a change was proposed.
   bool move_toward(const std::set<consensus::node_id>& target);
+  /// As the serving leader, adds one of `members` that the group does not know yet as a learner. True if
+  /// a change was proposed.
+  bool add_learners(const std::set<consensus::node_id>& members);
   /// The group's membership in force here.
   consensus::membership members() const;
   /// Leads, has committed an entry of its term, has applied everything committed, and holds the lease: its

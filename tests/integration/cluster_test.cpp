@@ -596,6 +596,58 @@ TEST_CASE("cluster: decommission moves a node's seats to the others while orders
               409, "invalid_transition");
 }
 
+TEST_CASE("cluster: a new node joins a running cluster, takes its share of the seats while orders flow, and "
+          "serves everything",
+          "[integration][cluster]") {
+  node_cluster c(3);
+  api_session mia(c.url(0));
+  mia.sign_up("mia", "merchant");
+  auto rid = mia.create_restaurant("Mia's");
+  mia.put_item(rid, "bento", 500, 100);
+  api_session carl(c.url(0));
+  carl.sign_up("carl", "customer");
+  std::vector<std::string> acked;
+  for (int k = 0; k < 5; ++k)
+    acked.push_back(place_one(*as_user(c.url(k % 3), carl), rid, "before-" + std::to_string(k)));
+
+  auto joiner = c.add_node();
+  auto name = node_cluster::id(joiner);
+  for (int k = 0; k < 5; ++k)
+    acked.push_back(place_one(*as_user(c.url(k % 4), carl), rid, "during-" + std::to_string(k)));
+  auto shards = c.view(0)["shards"].get<uint64_t>();
+  // Every member lists it; its seats (voting replicas) arrive shard by shard, and the seats stay three per shard.
+  REQUIRE(within(60s, [&] {
+    auto s = seats(c, 0);
+    uint64_t total = 0;
+    for (auto& [node, n] : s)
+      total += n;
+    return s.count(name) && s[name] > 0 && total == 3 * shards && member_state(c, 0, name) == "up";
+  }));
+  CHECK(seats(c, 2)[name] == seats(c, 0)[name]);
+  REQUIRE(c.wait_settled());
+
+  // It serves every key with all that was acknowledged before, during and after it came.
+  acked.push_back(place_one(*as_user(c.url(joiner), carl), rid, "through-the-new-node"));
+  CHECK(stock_of(*as_user(c.url(joiner), mia), rid, "bento") == 100 - static_cast<int64_t>(acked.size()));
+  for (auto& oid : acked)
+    CHECK(as_user(c.url(joiner), carl)->call("GET", "/api/v1/orders/" + oid).status == 200);
+  CHECK(within(5s, [&] {
+    return body_of(as_user(c.url(joiner), carl)->call("GET", "/api/v1/orders?limit=100"))["orders"].size() ==
+           acked.size();
+  }));
+
+  // Losing a founder now loses nothing: the shards that had it have two other voters.
+  c.node(0).kill9();
+  REQUIRE(c.wait_settled());
+  acked.push_back(place_one(*as_user(c.url(joiner), carl), rid, "after-a-founder-died"));
+  CHECK(stock_of(*as_user(c.url(1), mia), rid, "bento") == 100 - static_cast<int64_t>(acked.size()));
+  // Restarted, the joined node stays a member (it bootstraps nothing of its own).
+  c.node(joiner).stop();
+  c.node(joiner).start();
+  REQUIRE(c.wait_settled());
+  CHECK(stock_of(*as_user(c.url(joiner), mia), rid, "bento") == 100 - static_cast<int64_t>(acked.size()));
+}
+
 TEST_CASE("cluster: a node down longer than BENTO_REPLACE_AFTER_S loses its seats to live nodes, so a second "
           "failure later still leaves every shard a majority",
           "[integration][cluster]") {

@@ -29,7 +29,8 @@ public:
   /// `through_proxies`, each node's cluster port sits behind a tcp_proxy (the node advertises the proxy), so
   /// that partition() can cut links between nodes.
   explicit node_cluster(int n, std::map<std::string, std::string> extra = {}, int shards = 8,
-                        bool through_proxies = false) {
+                        bool through_proxies = false)
+    : extra_(extra), shards_(shards) {
     std::string seeds;
     for (int i = 0; i < n; ++i) {
       cluster_ports_.push_back(free_port());
@@ -80,6 +81,27 @@ public:
     return out;
   }
   std::string dir(const std::string& name) const { return dir_ / name; }
+
+  /// Starts one more node that joins the running cluster: its seeds are the others' cluster ports, not its own
+  /// (what makes a node join rather than found). Returns its index once it answers (it serves once admitted).
+  size_t add_node(std::map<std::string, std::string> extra = {}) {
+    auto i = nodes_.size();
+    auto env = fast_node_env();
+    env["BENTO_NODE_ID"] = id(i);
+    env["BENTO_SEEDS"] = seeds();
+    env["BENTO_CLUSTER_SECRET"] = test_cluster_secret;
+    cluster_ports_.push_back(free_port());
+    env["BENTO_CLUSTER_PORT"] = std::to_string(cluster_ports_.back());
+    env["BENTO_SHARDS"] = std::to_string(shards_);
+    for (auto& [k, v] : extra_)
+      env[k] = v;
+    for (auto& [k, v] : extra)
+      env[k] = v;
+    nodes_.push_back(std::make_unique<node_process>(dir_ / id(i), env));
+    nodes_.back()->launch();
+    nodes_.back()->wait_healthy(std::chrono::seconds(60));
+    return i;
+  }
 
   /// Cuts every link between the nodes in `side` and the others (both directions), as the running processes are
   /// now; needs `through_proxies`. heal() ends it.
@@ -198,6 +220,8 @@ public:
   }
 
 private:
+  std::map<std::string, std::string> extra_;
+  int shards_ = 8;
   temp_dir dir_;
   std::vector<uint16_t> cluster_ports_;
   std::vector<std::unique_ptr<tcp_proxy>> proxies_; // destroyed after the nodes (declared before them)

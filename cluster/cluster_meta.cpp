@@ -67,7 +67,10 @@ cluster_meta_actor::behavior_type meta_behavior(self_ptr self, cluster_meta_opti
       if (!opt.serves || !opt.serves())
         return make_error(fail(errc::unavailable, "this node does not lead the cluster metadata's shard now"));
       // The record lists every member once anything changed; before that, the members the cluster formed with.
-      auto states = load_member_record(*opt.store).states;
+      auto record = load_member_record(*opt.store);
+      auto states = std::move(record.states);
+      // The replica count the cluster formed with (a node that joined may have been started with another).
+      size_t replicas = record.replicas > 0 ? record.replicas : opt.replicas;
       if (states.empty())
         for (auto& m : opt.members)
           states[m] = "up";
@@ -91,12 +94,12 @@ cluster_meta_actor::behavior_type meta_behavior(self_ptr self, cluster_meta_opti
       size_t remaining = 0;
       for (auto& [node, state] : states)
         remaining += active(state) ? 1 : 0;
-      if (remaining < opt.replicas)
+      if (remaining < replicas)
         return make_error(fail(errc::invalid_transition,
                                std::to_string(remaining) + " active members would remain for " +
-                                 std::to_string(opt.replicas) + " replicas per shard; add a node first"));
+                                 std::to_string(replicas) + " replicas per shard; add a node first"));
       store::write_batch batch;
-      batch.put(store::column::entities, keys::cluster_members_record, encode_states(states, opt.replicas));
+      batch.put(store::column::entities, keys::cluster_members_record, encode_states(states, replicas));
       batch.append_event(event{0, "cluster.members_changed", keys::cluster_members_entity, now_ms(), {}, {}});
       if (auto done = opt.store->commit(batch); !done)
         return make_error(done.error());

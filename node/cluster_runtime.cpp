@@ -65,7 +65,7 @@ struct cluster_runtime::impl {
   std::unique_ptr<cluster::membership::membership> membership;
   std::unique_ptr<cluster::shard::replica_host> host;
   std::vector<std::string> members;
-  uint32_t replicas = 1;
+  std::atomic<uint32_t> replicas{1}; // voters per shard (the record's once it exists)
   actors::router_actor router;
   std::atomic<cluster::shard::replica_host*> host_ready{nullptr}; // set once the replicas exist
   std::atomic<bool> router_ready{false};                          // set once the router is wired
@@ -400,6 +400,7 @@ std::vector<std::pair<std::string, double>> cluster_runtime::gauges() const {
   out.emplace_back("shards_led", static_cast<double>(st.shards_led));
   out.emplace_back("shards_replicated", static_cast<double>(st.shards_replicated));
   out.emplace_back("shards_learned", static_cast<double>(st.shards_learned));
+  out.emplace_back("seat_moves", static_cast<double>(st.seat_moves));
   out.emplace_back("raft_frames_in", static_cast<double>(st.frames_in));
   out.emplace_back("raft_frames_out", static_cast<double>(st.frames_out));
   out.emplace_back("leadership_transfers", static_cast<double>(st.leadership_transfers));
@@ -446,7 +447,9 @@ void cluster_runtime::reload_member_states() {
     if (state == "leaving" || state == "replaced")
       excluded.insert(node);
   }
-  impl_->host->set_members(members, excluded);
+  impl_->host->set_members(members, excluded, record.replicas);
+  if (record.replicas > 0)
+    impl_->replicas = record.replicas;
   impl_->host->set_moves_enabled(true);
   std::lock_guard lock(impl_->states_mutex);
   impl_->member_states = std::move(record.states);

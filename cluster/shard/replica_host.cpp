@@ -32,11 +32,10 @@ domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector
   placement_ = placement;
   placement_.resize(shards_.count());
   members_ = members;
-  replica_count_ = 1;
+  size_t count = 1;
   for (auto& p : placement_)
-    replica_count_ = std::max(replica_count_, p.size());
-  if (replicas > 0)
-    replica_count_ = replicas;
+    count = std::max(count, p.size());
+  replica_count_ = replicas > 0 ? replicas : count;
   if (members_.empty())
     for (auto& p : placement_)
       for (auto& name : p)
@@ -228,7 +227,10 @@ std::vector<std::string> replica_host::placement_of(domain::shard_id shard) cons
   return placement_.at(shard);
 }
 
-void replica_host::set_members(const std::vector<std::string>& members, const std::set<std::string>& excluded) {
+void replica_host::set_members(const std::vector<std::string>& members, const std::set<std::string>& excluded,
+                               size_t replicas) {
+  if (replicas > 0)
+    replica_count_ = replicas;
   {
     std::lock_guard lock(placement_mutex_);
     for (auto& m : members)
@@ -248,7 +250,7 @@ void replica_host::set_excluded(const std::set<std::string>& nodes) {
   }
   if (active.empty())
     return; // nowhere to go: keep the placement
-  auto next = place_all(shards_.count(), active, std::min(replica_count_, active.size()));
+  auto next = place_all(shards_.count(), active, std::min(replica_count_.load(), active.size()));
   std::lock_guard lock(placement_mutex_);
   if (next != placement_)
     spdlog::info("shard.placement_changed excluded={} active={}", nodes.size(), active.size());

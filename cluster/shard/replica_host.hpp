@@ -57,7 +57,8 @@ public:
                                        size_t replicas = 0);
   /// The cluster's members changed (a node joined): every group's leader adds the new ones as learners, and
   /// the placement is computed again over the members that are not excluded (see set_excluded).
-  void set_members(const std::vector<std::string>& members, const std::set<std::string>& excluded);
+  void set_members(const std::vector<std::string>& members, const std::set<std::string>& excluded,
+                   size_t replicas = 0);
   void on_serving(serving_handler handler) { serving_handler_ = std::move(handler); }
 
   void start();
@@ -134,7 +135,7 @@ private:
   void rebalance();
   void move_seats();
   std::vector<std::string> members_;      // every member (set at open)
-  size_t replica_count_ = 1;              // voters per shard
+  std::atomic<size_t> replica_count_{1}; // voters per shard
   mutable std::mutex placement_mutex_;    // guards placement_ (read by the router and the status page)
   std::optional<domain::shard_id> moving_; // the shard whose seats this node is moving (one at a time)
   std::atomic<uint64_t> seat_moves_{0};

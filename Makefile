@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= 2
 
-.PHONY: setup configure build dev test unit integration bench fuzz clean cluster cluster-stop cluster-status
+.PHONY: setup configure build dev test unit integration bench fuzz clean cluster cluster-stop cluster-status cluster-join cluster-decommission
 
 setup:
 	@bash scripts/setup.sh
@@ -25,6 +25,13 @@ cluster-stop:
 
 cluster-status:
 	@bash scripts/cluster.sh status
+
+# make cluster-join N=4: a new node joins the running cluster; make cluster-decommission N=4 moves its seats away.
+cluster-join:
+	@bash scripts/cluster.sh join $(N)
+
+cluster-decommission:
+	@bash scripts/cluster.sh decommission $(N)
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

@@ -4,6 +4,8 @@
 #   scripts/cluster.sh stop    stops exactly those processes, by PID
 #   scripts/cluster.sh status  what n1 says about the cluster
 #   scripts/cluster.sh node N  starts nN again (after a kill -9 in the walk-through), same data dir
+#   scripts/cluster.sh join N  starts a new node nN (N >= 4) that joins the running cluster and takes its share
+#   scripts/cluster.sh decommission N  moves nN's shard seats to the others (admin call), before stopping it
 # Ports: HTTP 8081-8083, client 9081-9083, cluster 7081-7083 (BENTO_CLUSTER_HTTP_BASE etc. move them).
 set -euo pipefail
 
@@ -35,9 +37,14 @@ seeds() {
 
 launch() { # n: starts node n in the background and records its PID
   local n=$1
+  # The admin token for decommissioning (made once, kept with the data, never printed).
+  if [ ! -s "$DATA/admin.token" ]; then
+    (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA/admin.token")
+  fi
   BENTO_NODE_ID="n$n" BENTO_DATA_DIR="$DATA/n$n" BENTO_BIND=127.0.0.1 \
     BENTO_HTTP_PORT=$((HTTP_BASE + n)) BENTO_CLIENT_PORT=$((CLIENT_BASE + n)) \
     BENTO_CLUSTER_PORT=$((PEER_BASE + n)) BENTO_SEEDS="$(seeds)" BENTO_CLUSTER_SECRET="$(cat "$DATA/cluster.secret")" \
+    BENTO_ADMIN_TOKEN="$(cat "$DATA/admin.token")" \
     "$BIN" >>"$DATA/n$n.log" 2>&1 &
   echo "n$n $!" >>"$PIDS"
 }
@@ -53,9 +60,9 @@ wait_ready() { # n
   return 1
 }
 
-node() { # n: start one node of a cluster made by `start` again
+node() { # n: start one node of a cluster made by `start` again (or, with join, a new one)
   local n=$1
-  [[ "$n" =~ ^[123]$ ]] || { echo "node: 1, 2 or 3" >&2; exit 2; }
+  [[ "$n" =~ ^[1-9]$ ]] || { echo "node: 1 to 9" >&2; exit 2; }
   [ -s "$DATA/cluster.secret" ] || { echo "no cluster in $DATA: 'make cluster' first" >&2; exit 1; }
   if [ -f "$PIDS" ]; then
     while read -r id pid; do
@@ -96,6 +103,7 @@ start() {
   if [ ! -s "$DATA/cluster.secret" ]; then
     (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA/cluster.secret")
   fi
+
   : >"$PIDS"
   for n in "${NODES[@]}"; do
     launch "$n"
@@ -137,6 +145,21 @@ stop() {
   rm -f "$PIDS"
 }
 
+join() { # n >= 4: a new node; its address is not among the seeds (n1..n3), so it joins
+  local n=$1
+  [[ "$n" =~ ^[4-9]$ ]] || { echo "join: 4 to 9 (n1..n3 are the founders)" >&2; exit 2; }
+  [ ! -d "$DATA/n$n" ] || { echo "$DATA/n$n exists: 'node $n' restarts it" >&2; exit 1; }
+  node "$n"
+  echo "n$n joined; its seats arrive shard by shard: $0 status"
+}
+
+decommission() { # n: the admin call that moves nN's seats away; stop it once its shards_replicated is 0
+  local n=$1
+  curl -sS -X POST -H "Authorization: Bearer $(cat "$DATA/admin.token")" \
+    "http://127.0.0.1:$((HTTP_BASE + 1))/api/v1/admin/nodes/n$n/decommission"
+  echo
+}
+
 status() {
   curl -fsS "http://127.0.0.1:$((HTTP_BASE + 1))/api/v1/cluster" | python3 -m json.tool
 }
@@ -146,5 +169,7 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   node) node "${2:-}" ;;
-  *) echo "usage: $0 start|stop|status|node N" >&2; exit 2 ;;
+  join) join "${2:-}" ;;
+  decommission) decommission "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|node N|join N|decommission N" >&2; exit 2 ;;
 esac

@@ -113,8 +113,10 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
   ho.self = impl_->self;
   ho.tick = std::chrono::milliseconds(cfg_.tick_ms);
   ho.keep_entries = cfg_.raft_keep_entries;
-  // A snapshot travels in one frame, beside the frame's own overhead.
-  ho.snapshot_max_bytes = cfg_.peer_frame_max_bytes - std::min<size_t>(cfg_.peer_frame_max_bytes / 4, 1u << 20);
+  ho.frame_max_bytes = cfg_.peer_frame_max_bytes;
+  // Snapshot chunks of at most 1 MiB (and well inside a frame): one in flight per transfer.
+  ho.snapshot_max_bytes = std::min<size_t>(
+    1u << 20, cfg_.peer_frame_max_bytes - std::min<size_t>(cfg_.peer_frame_max_bytes / 4, 1u << 20));
   if (!clustered()) {
     impl_->members = {impl_->self};
     impl_->replicas = 1;
@@ -409,6 +411,7 @@ std::vector<std::pair<std::string, double>> cluster_runtime::gauges() const {
   out.emplace_back("snapshots_installed", static_cast<double>(st.snapshots.installed));
   out.emplace_back("snapshots_refused", static_cast<double>(st.snapshots.refused));
   out.emplace_back("snapshots_too_large", static_cast<double>(st.snapshots.too_large));
+  out.emplace_back("snapshot_chunks_sent", static_cast<double>(st.snapshots.chunks_sent));
   if (impl_->transport) {
     auto ts = impl_->transport->stats();
     out.emplace_back("peer_malformed", static_cast<double>(ts.total.malformed));

@@ -229,9 +229,31 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   return domain::unit;
 }
 
+struct read_view::impl {
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Snapshot* snapshot = nullptr;
+};
+
+read_view::read_view(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+read_view::~read_view() {
+  if (impl_ && impl_->snapshot)
+    impl_->db->ReleaseSnapshot(impl_->snapshot);
+}
+
+std::shared_ptr<const read_view> entity_store::view() const {
+  auto p = std::make_unique<read_view::impl>();
+  p->db = impl_->db.get();
+  p->snapshot = impl_->db->GetSnapshot();
+  return std::shared_ptr<const read_view>(new read_view(std::move(p)));
+}
+
 domain::outcome<domain::unit_t> entity_store::scan(column cf, std::string_view prefix,
-                                                   std::string_view start_after, const visitor& fn) const {
+                                                   std::string_view start_after, const visitor& fn,
+                                                   const read_view* at) const {
   rocksdb::ReadOptions ro;
+  if (at)
+    ro.snapshot = at->impl_->snapshot;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(cf)));
   if (start_after.empty()) {
     it->Seek(slice(prefix));

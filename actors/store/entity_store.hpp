@@ -99,6 +99,21 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// A consistent view of the whole store as of its creation (a RocksDB snapshot): scans through it see no later
+/// write. Released when the last copy goes; must not outlive its store.
+class read_view {
+public:
+  ~read_view();
+  read_view(const read_view&) = delete;
+  read_view& operator=(const read_view&) = delete;
+
+private:
+  friend class entity_store;
+  struct impl;
+  explicit read_view(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
 class entity_store {
 public:
   using event_listener = std::function<void(const domain::event&)>;
@@ -125,9 +140,12 @@ public:
   /// may run on the syncer thread: keep it short.
   void after_durable(std::function<void(bool)> done);
 
-  /// Visits keys starting with prefix in order, beginning strictly after start_after when that is non-empty.
+  /// Visits keys starting with prefix in order, beginning strictly after start_after when that is non-empty;
+  /// through `at` when given, as the store was when that view was taken.
   domain::outcome<domain::unit_t> scan(column cf, std::string_view prefix, std::string_view start_after,
-                                       const visitor& fn) const;
+                                       const visitor& fn, const read_view* at = nullptr) const;
+  /// The store as of now, for reads spread over time that must agree (a snapshot streamed in chunks).
+  std::shared_ptr<const read_view> view() const;
 
   /// Visits keys with the prefix from the last one backwards (newest-first listings keyed by time).
   domain::outcome<domain::unit_t> scan_reverse(column cf, std::string_view prefix, std::string_view start_before,

@@ -18,7 +18,7 @@ enum class message_type : std::uint8_t {
   heartbeat,
   heartbeat_resp,
   install_snapshot,
-  snapshot_resp,  // reserved: a snapshot is answered with append_resp (the follower's new last index)
+  snapshot_resp,  // never for the core (a snapshot is answered with append_resp): drivers ack snapshot chunks with it
   timeout_now,
   read_index,
   read_index_resp,
@@ -47,6 +47,10 @@ struct message {
   // install_snapshot: the state machine's data at `snapshot.index`. The driver fills it when sending and installs
   // it when the core restores the snapshot; the core only carries it.
   std::string snapshot_data;
+  // install_snapshot sent in chunks by the driver: this chunk's number, and whether more follow (the core sees
+  // only the last one, once the driver holds all the data). snapshot_resp: the chunk acked is `context`.
+  std::uint32_t snapshot_chunk = 0;
+  bool snapshot_more = false;
   // Leader → follower messages carry the leader's heartbeat round, echoed in the response: the leader maps it back
   // to the tick it was sent at (lease) and to the reads waiting on that round (read index). read_index and
   // read_index_resp carry the requester's context instead.

@@ -3,6 +3,7 @@
 // snapshot meta and applied index behind its 2-byte group id, so a group is one key range.
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "cluster/consensus/types.hpp"
 
@@ -35,5 +36,13 @@ inline consensus::index_t index_of_entry_key(const std::string& key) {
 inline std::string hard_state_key(group_id g) { return group_prefix(g) + "h"; }
 inline std::string snapshot_key(group_id g) { return group_prefix(g) + "s"; }
 inline std::string applied_key(group_id g) { return group_prefix(g) + "a"; }
+// A snapshot being received in chunks: its records, by column byte and key, until the last chunk installs them.
+inline std::string staged_prefix(group_id g) { return group_prefix(g) + "z"; }
+inline std::string staged_key(group_id g, uint8_t column, std::string_view key) {
+  auto out = staged_prefix(g);
+  out.push_back(static_cast<char>(column));
+  out.append(key);
+  return out;
+}
 
 } // namespace bento::cluster::shard

@@ -34,6 +34,8 @@ std::string encode_raft_batch(const std::vector<group_message>& messages) {
       o->mutable_snapshot()->set_term(m.snapshot.term);
       o->mutable_snapshot()->set_membership(encode_membership(m.snapshot.members));
       o->set_snapshot_data(m.snapshot_data);
+      o->set_snapshot_chunk(m.snapshot_chunk);
+      o->set_snapshot_more(m.snapshot_more);
     }
     o->set_context(m.context);
     o->set_transfer(m.transfer);
@@ -75,8 +77,11 @@ bool decode_raft_batch(std::string_view bytes, std::vector<group_message>& out, 
       if (!members)
         return false;
       m.snapshot = snapshot_meta{o.snapshot().index(), o.snapshot().term(), std::move(*members)};
-      if (m.type == message_type::install_snapshot)
+      if (m.type == message_type::install_snapshot) {
         m.snapshot_data = o.snapshot_data();
+        m.snapshot_chunk = o.snapshot_chunk();
+        m.snapshot_more = o.snapshot_more();
+      }
     }
     m.context = o.context();
     m.transfer = o.transfer();

@@ -64,6 +64,7 @@ domain::outcome<domain::unit_t> replica_host::open(const std::vector<std::vector
     ro.raft.seed = self_id ^ (static_cast<uint64_t>(s) << 32) ^ 0x9e3779b97f4a7c15ull;
     ro.raft.election_ticks = options_.election_ticks;
     ro.raft.heartbeat_ticks = options_.heartbeat_ticks;
+    ro.raft.max_bytes_per_append = std::min<size_t>(ro.raft.max_bytes_per_append, options_.frame_max_bytes / 4);
     bool lone = founders.voters.size() == 1 && founders.learners.empty();
     ro.keep_entries = lone ? 0 : options_.keep_entries;
     ro.snapshot_max_bytes = options_.snapshot_max_bytes;
@@ -115,12 +116,25 @@ void replica_host::send_now(node_id to, std::string batch) {
 void replica_host::flush_collected() {
   auto collected = std::move(collected_);
   collected_.clear();
+  // One frame per peer unless that would pass half the frame limit: then as many as it takes.
+  const size_t budget = std::max<size_t>(options_.frame_max_bytes / 2, 4096);
   for (auto& [to, messages] : collected) {
     std::vector<group_message> batch;
-    batch.reserve(messages.size());
-    for (auto& [g, m] : messages)
+    size_t bytes = 0;
+    for (auto& [g, m] : messages) {
+      size_t size = 96 + m.snapshot_data.size();
+      for (auto& e : m.entries)
+        size += e.data.size() + 32;
+      if (!batch.empty() && bytes + size > budget) {
+        send_now(to, encode_raft_batch(batch));
+        batch.clear();
+        bytes = 0;
+      }
       batch.push_back(group_message{g, std::move(m)});
-    send_now(to, encode_raft_batch(batch));
+      bytes += size;
+    }
+    if (!batch.empty())
+      send_now(to, encode_raft_batch(batch));
   }
 }
 
@@ -354,6 +368,7 @@ replica_host::stats replica_host::snapshot_stats() const {
     out.snapshots.installed += ss.installed;
     out.snapshots.refused += ss.refused;
     out.snapshots.too_large += ss.too_large;
+    out.snapshots.chunks_sent += ss.chunks_sent;
     if (serves(s))
       ++out.shards_led;
   }

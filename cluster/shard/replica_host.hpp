@@ -30,7 +30,11 @@ struct host_options {
   int election_ticks = 10;                               // 1-2 s to elect after a leader goes silent
   int heartbeat_ticks = 1;
   consensus::index_t keep_entries = 10'000;              // log kept behind the applied index for laggards
-  size_t snapshot_max_bytes = 6u << 20;                  // a shard's snapshot travels in one frame
+  size_t snapshot_max_bytes = 1u << 20;                  // snapshot chunk size (a shard's snapshot streams in chunks)
+  // The largest frame a peer accepts (BENTO_PEER_FRAME_MAX_BYTES): a round's messages to one peer are split into
+  // frames well under it, and an append carries at most a quarter of it, since a frame over it is dropped whole
+  // (with the heartbeats and votes of every group in it).
+  size_t frame_max_bytes = 8u << 20;
   bool rebalance = true;                                 // leadership back to each shard's first replica
 };
 

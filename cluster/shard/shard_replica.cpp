@@ -54,10 +54,13 @@ void shard_replica::drain_locked() {
     index_t applied = 0;
     if (rd.snapshot) {
       // The core restored a snapshot: the shard's range becomes the leader's data in the same write.
-      if (!received_ || received_->index != rd.snapshot->index || received_->term != rd.snapshot->term
-          || !stage_shard_snapshot(received_->data, shard_.prefix(), batch)) {
+      if (!received_ || received_->index != rd.snapshot->index || received_->term != rd.snapshot->term) {
         spdlog::critical("shard.snapshot_without_data group={} index={}", group_, rd.snapshot->index);
         std::abort(); // step() hands the core only snapshots whose data it holds and has checked
+      }
+      if (auto staged = install_staged_snapshot(shard_.db(), shard_.prefix(), group_, batch); !staged) {
+        spdlog::critical("shard.snapshot_unreadable group={} error={}", group_, staged.error().message);
+        std::abort(); // the core already believes the snapshot restored: stop rather than diverge
       }
       applied = rd.snapshot->index;
     }
@@ -101,9 +104,12 @@ void shard_replica::drain_locked() {
     std::vector<consensus::node_id> unsent_snapshots;
     if (send_)
       for (auto& m : rd.messages) {
-        if (m.type == message_type::install_snapshot && !fill_snapshot_locked(m)) {
-          unsent_snapshots.push_back(m.to);
-          continue;
+        if (m.type == message_type::install_snapshot) {
+          auto what = fill_snapshot_locked(m);
+          if (what == snapshot_send::failed)
+            unsent_snapshots.push_back(m.to);
+          if (what != snapshot_send::send)
+            continue;
         }
         send_(m);
       }
@@ -116,51 +122,134 @@ void shard_replica::drain_locked() {
   notify_locked();
 }
 
-bool shard_replica::fill_snapshot_locked(message& m) {
-  // Data as of the applied index, not the compaction point the core named: RocksDB holds only the current
-  // state, which is consistent with `applied` while we hold the mutex (applying happens under it). A later
-  // snapshot serves the follower as well (it is committed, and its term is in the log). Shard groups keep
-  // their founding members, so the membership in force now is the one at `applied`.
-  // A shard too large for a frame stays too large for a while: do not scan it again on every probe.
+shard_replica::snapshot_send shard_replica::fill_snapshot_locked(message& m) {
+  // A transfer to this peer is under way: the core asks again when it probes; the chunks carry on.
+  if (auto it = outgoing_.find(m.to);
+      it != outgoing_.end() && ticks_ - it->second.sent_at < static_cast<uint64_t>(options_.snapshot_retry_ticks))
+    return snapshot_send::hold;
   if (auto failed = snapshot_failed_at_.find(m.to);
       failed != snapshot_failed_at_.end() && ticks_ - failed->second < snapshot_backoff_ticks)
-    return false;
+    return snapshot_send::failed;
+  // Data as of the applied index, not the compaction point the core named: RocksDB holds only the current
+  // state, which is consistent with `applied` while we hold the mutex (applying happens under it), and the view
+  // taken now keeps it so for every chunk. A later snapshot serves the follower as well (it is committed, and
+  // its term is in the log).
   auto at = storage_->applied();
   auto term = storage_->term(at);
   if (!term) {
     spdlog::warn("shard.snapshot_not_sent group={} to={} reason=no_term_at_applied applied={}", group_, m.to, at);
-    return false;
+    return snapshot_send::failed;
   }
-  auto data = encode_shard_snapshot(shard_.db(), shard_.prefix(), options_.snapshot_max_bytes);
-  if (!data) {
+  outgoing_snapshot out;
+  out.meta = snapshot_meta{at, *term, node_->membership()};
+  out.view = shard_.db().view();
+  auto chunk = encode_shard_chunk(shard_.db(), *out.view, shard_.prefix(), out.cursor, options_.snapshot_max_bytes);
+  if (!chunk) {
     snapshot_failed_at_[m.to] = ticks_;
     ++snapshots_.too_large;
-    spdlog::error("shard.snapshot_not_sent group={} to={} reason=larger_than_max max_bytes={}", group_, m.to,
-                  options_.snapshot_max_bytes);
-    return false;
+    spdlog::error("shard.snapshot_not_sent group={} to={} reason=store_unreadable", group_, m.to);
+    return snapshot_send::failed;
   }
   snapshot_failed_at_.erase(m.to);
-  m.snapshot = snapshot_meta{at, *term, node_->membership()};
-  m.snapshot_data = std::move(*data);
-  snapshot_sent_at_[m.to] = ticks_;
+  m.snapshot = out.meta;
+  m.snapshot_data = std::move(*chunk);
+  m.snapshot_chunk = 0;
+  m.snapshot_more = !out.cursor.done;
+  out.next = 1;
+  out.sent_at = ticks_;
   ++snapshots_.sent;
-  spdlog::info("shard.snapshot_sent group={} to={} index={} bytes={}", group_, m.to, at, m.snapshot_data.size());
-  return true;
+  ++snapshots_.chunks_sent;
+  spdlog::info("shard.snapshot_sent group={} to={} index={} first_chunk_bytes={} more={}", group_, m.to, at,
+               m.snapshot_data.size(), m.snapshot_more);
+  outgoing_[m.to] = std::move(out);
+  return snapshot_send::send;
+}
+
+void shard_replica::continue_snapshot_locked(node_id to, uint32_t chunk, index_t index) {
+  auto it = outgoing_.find(to);
+  if (it == outgoing_.end() || it->second.meta.index != index || chunk + 1 != it->second.next ||
+      it->second.cursor.done || node_->role() != role::leader || !send_)
+    return; // late, repeated, or for a transfer given up
+  auto& out = it->second;
+  auto data = encode_shard_chunk(shard_.db(), *out.view, shard_.prefix(), out.cursor, options_.snapshot_max_bytes);
+  if (!data) {
+    outgoing_.erase(it);
+    node_->report_snapshot(to, false);
+    return;
+  }
+  message m;
+  m.type = message_type::install_snapshot;
+  m.from = options_.raft.id;
+  m.to = to;
+  m.term = node_->term();
+  m.snapshot = out.meta;
+  m.snapshot_data = std::move(*data);
+  m.snapshot_chunk = out.next++;
+  m.snapshot_more = !out.cursor.done;
+  out.sent_at = ticks_;
+  ++snapshots_.chunks_sent;
+  send_(m);
+}
+
+void shard_replica::receive_snapshot_chunk_locked(const message& m) {
+  // The core would restore the log from the meta alone: without the shard's data this replica would then hold a
+  // log that says "applied" over state it never had. Chunks are checked and staged as they come; only when the
+  // last one is in does the core see the snapshot, and the install replaces the range in one write.
+  auto refuse = [&](const char* why) {
+    ++snapshots_.refused;
+    incoming_.reset();
+    spdlog::warn("shard.snapshot_refused group={} from={} index={} chunk={} reason={}", group_, m.from,
+                 m.snapshot.index, m.snapshot_chunk, why);
+  };
+  if (m.snapshot_chunk == 0)
+    incoming_ = incoming_snapshot{m.snapshot.index, m.snapshot.term, 0};
+  if (!incoming_ || incoming_->index != m.snapshot.index || incoming_->term != m.snapshot.term ||
+      incoming_->next != m.snapshot_chunk)
+    return; // a chunk of another transfer, or out of order: the leader starts again when it hears nothing
+  store::write_batch batch;
+  if (m.snapshot_chunk == 0)
+    clear_staged_snapshot(group_, batch);
+  if (!stage_snapshot_chunk(m.snapshot_data, shard_.prefix(), group_, batch))
+    return refuse("invalid_data");
+  if (auto done = shard_.db().commit(batch); !done)
+    return refuse("staging_failed");
+  ++incoming_->next;
+  if (m.snapshot_more) {
+    if (!send_)
+      return;
+    message ack;
+    ack.type = message_type::snapshot_resp;
+    ack.from = options_.raft.id;
+    ack.to = m.from;
+    ack.term = m.term;
+    ack.index = m.snapshot.index;
+    ack.context = m.snapshot_chunk;
+    send_(ack);
+    return;
+  }
+  incoming_.reset();
+  received_ = received_snapshot{m.snapshot.index, m.snapshot.term};
+  message meta = m;
+  meta.snapshot_data.clear();
+  node_->step(meta);
+  drain_locked();
+  received_.reset(); // installed by the drain above, or not wanted by the core (older than what we hold)
 }
 
 void shard_replica::retry_snapshots_locked() {
-  for (auto it = snapshot_sent_at_.begin(); it != snapshot_sent_at_.end();) {
+  for (auto it = outgoing_.begin(); it != outgoing_.end();) {
     auto* pr = node_->role() == role::leader ? node_->progress_of(it->first) : nullptr;
     if (!pr || pr->state != consensus::progress_state::snapshot) {
-      it = snapshot_sent_at_.erase(it);
+      it = outgoing_.erase(it); // installed (or no longer wanted)
       continue;
     }
-    if (ticks_ - it->second < static_cast<uint64_t>(options_.snapshot_retry_ticks)) {
+    if (ticks_ - it->second.sent_at < static_cast<uint64_t>(options_.snapshot_retry_ticks)) {
       ++it;
       continue;
     }
-    node_->report_snapshot(it->first, false); // lost on the way: probe again, which sends a fresh one
-    it = snapshot_sent_at_.erase(it);
+    auto to = it->first;
+    it = outgoing_.erase(it);
+    node_->report_snapshot(to, false); // a chunk was lost on the way: probe again, which starts a fresh transfer
   }
 }
 
@@ -263,7 +352,7 @@ void shard_replica::tick() {
   ++ticks_;
   node_->tick();
   drain_locked();
-  if (!snapshot_sent_at_.empty()) {
+  if (!outgoing_.empty()) {
     retry_snapshots_locked();
     drain_locked();
   }
@@ -272,19 +361,19 @@ void shard_replica::tick() {
 void shard_replica::step(const message& m) {
   std::lock_guard lock(mutex_);
   if (m.type == message_type::install_snapshot) {
-    // The core would restore the log from the meta alone: without the shard's data this replica would then
-    // hold a log that says "applied" over state it never had. Only a snapshot whose data checks out goes in.
-    if (!valid_shard_snapshot(m.snapshot_data, shard_.prefix())) {
-      ++snapshots_.refused;
-      spdlog::warn("shard.snapshot_refused group={} from={} index={} bytes={}", group_, m.from, m.snapshot.index,
-                   m.snapshot_data.size());
+    // Only from the leader of a term at least ours (the core checks the rest when the last chunk goes in).
+    if (m.term < node_->term() || m.to != options_.raft.id)
       return;
-    }
-    received_ = received_snapshot{m.snapshot.index, m.snapshot.term, m.snapshot_data};
+    receive_snapshot_chunk_locked(m);
+    return;
+  }
+  if (m.type == message_type::snapshot_resp) {
+    if (m.to == options_.raft.id && m.term == node_->term())
+      continue_snapshot_locked(m.from, static_cast<uint32_t>(m.context), m.index);
+    return;
   }
   node_->step(m);
   drain_locked();
-  received_.reset(); // installed by the drain above, or not wanted by the core (older than what we hold)
 }
 
 bool shard_replica::campaign_alone(int max_ticks) {

@@ -27,6 +27,7 @@
 #include "actors/store/shard_store.hpp"
 #include "cluster/consensus/node.hpp"
 #include "cluster/shard/raft_storage.hpp"
+#include "cluster/shard/shard_snapshot.hpp"
 
 namespace bento::cluster::shard {
 
@@ -35,15 +36,16 @@ struct replica_options {
   /// Entries kept past the applied index before the log is compacted (lagging followers need them; a single
   /// voter needs none).
   consensus::index_t keep_entries = 10'000;
-  /// A snapshot for a replica behind the compacted log travels in one frame: a shard larger than this is not
-  /// sent (counted, logged) and that replica stays behind until streaming snapshots exist.
+  /// A snapshot for a replica behind the compacted log travels in chunks of about this many bytes (one frame
+  /// each), the next one sent when the previous is acknowledged, all read from one view of the store.
   size_t snapshot_max_bytes = 6u << 20;
-  /// A snapshot sent without an answer for this many ticks is given up and sent again.
+  /// A snapshot chunk sent without an answer for this many ticks: the transfer is given up and starts again.
   int snapshot_retry_ticks = 50;
 };
 
 struct replica_snapshot_stats {
-  uint64_t sent = 0, installed = 0, refused = 0, too_large = 0;
+  uint64_t sent = 0, installed = 0, refused = 0, too_large = 0; // too_large: the store could not be read
+  uint64_t chunks_sent = 0;
 };
 
 class shard_replica final : public store::shard_store::writer {
@@ -110,9 +112,15 @@ private:
   void notify_locked();
   /// Whether this member alone makes the group (leader, the only voter, no learners). Caller holds mutex_.
   void update_alone_locked();
-  /// Gives an install_snapshot the shard's data as of now (applied index); false if it cannot be sent.
-  bool fill_snapshot_locked(consensus::message& m);
-  /// Gives up snapshots that were sent long ago without an answer (the core would wait forever).
+  /// What to do with an install_snapshot the core wants sent.
+  enum class snapshot_send { send, hold, failed };
+  /// Starts a transfer for it (the first chunk goes in `m`), or holds it while one to that peer is under way.
+  snapshot_send fill_snapshot_locked(consensus::message& m);
+  /// Sends the next chunk of the transfer to `to` once `chunk` is acknowledged.
+  void continue_snapshot_locked(consensus::node_id to, uint32_t chunk, consensus::index_t index);
+  /// A chunk received: staged, acknowledged, and the last one handed to the core with the meta.
+  void receive_snapshot_chunk_locked(const consensus::message& m);
+  /// Gives up transfers whose chunk went unanswered too long (the core would wait forever).
   void retry_snapshots_locked();
 
   store::shard_store& shard_;
@@ -128,14 +136,28 @@ private:
   uint64_t compactions_ = 0;
   consensus::term_t proposed_term_ = 0;
   std::multimap<consensus::index_t, std::function<void(bool)>> waiters_;
-  // A snapshot received and handed to the core: installed with the ready that restores it.
+  // A snapshot whose chunks are all staged, handed to the core: installed with the ready that restores it.
   struct received_snapshot {
     consensus::index_t index = 0;
     consensus::term_t term = 0;
-    std::string data;
   };
   std::optional<received_snapshot> received_;
-  std::map<consensus::node_id, uint64_t> snapshot_sent_at_;   // peer -> tick
+  // The chunks of a snapshot coming in: which snapshot, and the next chunk expected.
+  struct incoming_snapshot {
+    consensus::index_t index = 0;
+    consensus::term_t term = 0;
+    uint32_t next = 0;
+  };
+  std::optional<incoming_snapshot> incoming_;
+  // Transfers to peers: one consistent view of the store, read a chunk at a time.
+  struct outgoing_snapshot {
+    consensus::snapshot_meta meta;
+    std::shared_ptr<const store::read_view> view;
+    snapshot_cursor cursor;
+    uint32_t next = 0;      // the next chunk's number
+    uint64_t sent_at = 0;   // tick of the last chunk sent
+  };
+  std::map<consensus::node_id, outgoing_snapshot> outgoing_;
   std::map<consensus::node_id, uint64_t> snapshot_failed_at_; // peer -> tick a snapshot could not be built
   static constexpr uint64_t snapshot_backoff_ticks = 600;
   uint64_t ticks_ = 0;

@@ -45,46 +45,85 @@ bool parse(std::string_view bytes, const std::string& prefix, pb::ShardSnapshot&
 
 } // namespace
 
-std::optional<std::string> encode_shard_snapshot(const store::entity_store& db, const std::string& prefix,
-                                                 size_t max_bytes) {
+std::optional<std::string> encode_shard_chunk(const store::entity_store& db, const store::read_view& view,
+                                              const std::string& prefix, snapshot_cursor& cursor, size_t max_bytes) {
   pb::ShardSnapshot snap;
   snap.set_format(1);
   size_t bytes = 0;
-  for (auto cf : shard_columns) {
-    bool fits = true;
-    auto scanned = db.scan(cf, prefix, {}, [&](std::string_view key, std::string_view value) {
-      bytes += key.size() + value.size() + 8;
-      if (bytes > max_bytes) {
-        fits = false;
-        return false;
-      }
-      auto* r = snap.add_records();
-      r->set_column(static_cast<uint32_t>(cf));
-      r->set_key(std::string(key));
-      r->set_value(std::string(value));
-      return true;
-    });
-    if (!scanned || !fits)
+  constexpr size_t columns = sizeof(shard_columns) / sizeof(shard_columns[0]);
+  while (!cursor.done) {
+    if (cursor.column >= columns) {
+      cursor.done = true;
+      break;
+    }
+    auto cf = shard_columns[cursor.column];
+    bool full = false;
+    auto scanned = db.scan(
+      cf, prefix, cursor.after,
+      [&](std::string_view key, std::string_view value) {
+        if (bytes > 0 && bytes + key.size() + value.size() + 8 > max_bytes) {
+          full = true;
+          return false;
+        }
+        bytes += key.size() + value.size() + 8;
+        auto* r = snap.add_records();
+        r->set_column(static_cast<uint32_t>(cf));
+        r->set_key(std::string(key));
+        r->set_value(std::string(value));
+        cursor.after.assign(key);
+        return true;
+      },
+      &view);
+    if (!scanned)
       return std::nullopt;
+    if (full)
+      break;
+    ++cursor.column; // this column is done
+    cursor.after.clear();
   }
   return snap.SerializeAsString();
 }
 
-bool valid_shard_snapshot(std::string_view bytes, const std::string& prefix) {
-  pb::ShardSnapshot snap;
-  return parse(bytes, prefix, snap);
+std::optional<std::string> encode_shard_snapshot(const store::entity_store& db, const std::string& prefix,
+                                                 size_t max_bytes) {
+  snapshot_cursor cursor;
+  auto view = db.view();
+  auto chunk = encode_shard_chunk(db, *view, prefix, cursor, max_bytes);
+  if (!chunk || !cursor.done)
+    return std::nullopt;
+  return chunk;
 }
 
-bool stage_shard_snapshot(std::string_view bytes, const std::string& prefix, store::write_batch& batch) {
+bool stage_snapshot_chunk(std::string_view bytes, const std::string& prefix, group_id group,
+                          store::write_batch& batch) {
   pb::ShardSnapshot snap;
   if (!parse(bytes, prefix, snap))
     return false;
+  for (auto& r : snap.records())
+    batch.put(column::raft, staged_key(group, static_cast<uint8_t>(r.column()), r.key()), r.value());
+  return true;
+}
+
+void clear_staged_snapshot(group_id group, store::write_batch& batch) {
+  batch.erase_range(column::raft, staged_prefix(group), range_end(staged_prefix(group)));
+}
+
+domain::outcome<domain::unit_t> install_staged_snapshot(const store::entity_store& db, const std::string& prefix,
+                                                        group_id group, store::write_batch& batch) {
   auto end = range_end(prefix);
   for (auto cf : shard_columns)
     batch.erase_range(cf, prefix, end);
-  for (auto& r : snap.records())
-    batch.put(static_cast<column>(r.column()), r.key(), r.value());
-  return true;
+  auto staged = staged_prefix(group);
+  auto scanned = db.scan(column::raft, staged, {}, [&](std::string_view key, std::string_view value) {
+    // Staged key: the staging prefix, the column's byte, the record's key (checked when it was staged).
+    auto cf = static_cast<column>(static_cast<uint8_t>(key[staged.size()]));
+    batch.put(cf, key.substr(staged.size() + 1), value);
+    return true;
+  });
+  if (!scanned)
+    return scanned.error();
+  clear_staged_snapshot(group, batch);
+  return domain::unit;
 }
 
 } // namespace bento::cluster::shard

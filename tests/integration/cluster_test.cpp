@@ -340,8 +340,9 @@ double cluster_gauge(node_cluster& c, size_t i, const std::string& name) {
 TEST_CASE("cluster: a node away for longer than the log keeps catches up from a snapshot and then serves what "
           "it missed",
           "[integration][cluster]") {
-  // A short log: the restaurant's shard is compacted past what the absent node has.
-  node_cluster c(3, {{"BENTO_RAFT_KEEP_ENTRIES", "16"}});
+  // A short log: the restaurant's shard is compacted past what the absent node has. Small frames: the snapshot
+  // streams in chunks of 48 KiB, each acknowledged before the next.
+  node_cluster c(3, {{"BENTO_RAFT_KEEP_ENTRIES", "16"}, {"BENTO_PEER_FRAME_MAX_BYTES", "65536"}});
   api_session mia(c.url(0));
   mia.sign_up("mia", "merchant");
   auto rid = mia.create_restaurant("Mia's");
@@ -360,6 +361,7 @@ TEST_CASE("cluster: a node away for longer than the log keeps catches up from a 
   c.node(away).start();
   REQUIRE(within(30s, [&] { return cluster_gauge(c, away, "snapshots_installed") >= 1; }));
   CHECK(cluster_gauge(c, away, "snapshots_refused") == 0);
+  CHECK(cluster_gauge(c, *leader, "snapshot_chunks_sent") > cluster_gauge(c, *leader, "snapshots_sent"));
   REQUIRE(c.wait_settled());
 
   // Make the returned node lead the restaurant's shard: kill whoever leads it until the election picks it.

@@ -343,8 +343,8 @@ TEST_CASE("shard replica: a replicated log is compacted in steps, so its length 
   }
 }
 
-TEST_CASE("shard replica: a replica behind the compacted log gets the shard's data in a snapshot, and one "
-          "without data is refused",
+TEST_CASE("shard replica: a replica behind the compacted log gets the shard's data in a snapshot streamed in "
+          "chunks, and one without data is refused",
           "[unit]") {
   test::temp_dir dir;
   consensus::membership group;
@@ -356,7 +356,9 @@ TEST_CASE("shard replica: a replica behind the compacted log gets the shard's da
   for (consensus::node_id id : {1, 2, 3}) {
     dbs[id] = open_db(dir / ("n" + std::to_string(id)));
     shards[id] = std::make_unique<store::shard_store>(*dbs[id], 1);
-    auto r = shard::shard_replica::open(*shards[id], 1, options_for(id, 20), group);
+    auto options = options_for(id, 20);
+    options.snapshot_max_bytes = 4096; // the shard is ~100 KiB: dozens of chunks, each acknowledged
+    auto r = shard::shard_replica::open(*shards[id], 1, options, group);
     REQUIRE(r);
     replicas[id] = std::move(*r);
     replicas[id]->set_sender([&wire](const consensus::message& msg) {
@@ -364,15 +366,21 @@ TEST_CASE("shard replica: a replica behind the compacted log gets the shard's da
     });
   }
   consensus::node_id cut = 0; // messages to and from it are lost
+  int chunks_in = 0;           // snapshot chunks delivered
+  int cut_after_chunks = -1;   // >= 0: cut the receiver off once this many chunks went through
   auto pump = [&] {
     for (int guard = 0; !wire.empty() && guard < 100000; ++guard) {
       auto [to, frame] = wire.front();
       wire.pop_front();
       std::vector<shard::group_message> msgs;
       REQUIRE(shard::decode_raft_batch(frame, msgs));
-      for (auto& gm : msgs)
-        if (gm.message.to != cut && gm.message.from != cut)
-          replicas.at(to)->step(gm.message);
+      for (auto& gm : msgs) {
+        if (gm.message.to == cut || gm.message.from == cut)
+          continue;
+        if (gm.message.type == consensus::message_type::install_snapshot && ++chunks_in == cut_after_chunks)
+          cut = gm.message.to;
+        replicas.at(to)->step(gm.message);
+      }
     }
   };
   auto round = [&] {
@@ -433,11 +441,24 @@ TEST_CASE("shard replica: a replica behind the compacted log gets the shard's da
   CHECK(behind.applied() == before);
   CHECK(behind.snapshot_stats().refused == 3);
 
-  // It comes back: the leader sends the shard's data, the replica installs it and follows the log again.
+  // It comes back, but is cut off again after a few chunks: what it staged changes nothing of its state, and
+  // when it is back for good the transfer starts afresh.
+  auto behind_id = cut;
+  cut = 0;
+  cut_after_chunks = 3;
+  for (int t = 0; t < 20 && cut == 0; ++t)
+    round();
+  REQUIRE(cut == behind_id);
+  for (int t = 0; t < 60; ++t) // longer than the chunk retry: the leader gives that transfer up
+    round();
+  CHECK(behind.applied() == before);
+  CHECK(behind.snapshot_stats().installed == 0);
+  cut_after_chunks = -1;
   cut = 0;
   for (int t = 0; t < 100 && behind.applied() < leader.applied(); ++t)
     round();
   CHECK(leader.snapshot_stats().sent >= 1);
+  CHECK(leader.snapshot_stats().chunks_sent >= 10);
   CHECK(behind.snapshot_stats().installed == 1);
   CHECK(behind.applied() == leader.applied());
   for (int i = writes; i < writes + 10; ++i) {

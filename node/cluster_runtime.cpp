@@ -382,6 +382,8 @@ std::string cluster_runtime::status_json(const std::string& entity) const {
       auto leader = host->leader_of(s);
       shards.push_back({{"shard", s},
                         {"replicas", host->placement_of(s)},
+                        {"voters", host->voters_of(s)},
+                        {"learners", host->learners_of(s)},
                         {"leader", leader ? json(*leader) : json(nullptr)},
                         {"served_here", host->serves(s)}});
     }

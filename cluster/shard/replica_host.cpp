@@ -271,6 +271,22 @@ void replica_host::set_excluded(const std::set<std::string>& nodes) {
   placement_ = std::move(next);
 }
 
+std::vector<std::string> replica_host::voters_of(domain::shard_id shard) const {
+  std::vector<std::string> out;
+  if (replicates(shard))
+    for (auto id : replicas_[shard]->members().voters)
+      out.push_back(name_of(id).value_or(std::to_string(id)));
+  return out;
+}
+
+std::vector<std::string> replica_host::learners_of(domain::shard_id shard) const {
+  std::vector<std::string> out;
+  if (replicates(shard))
+    for (auto id : replicas_[shard]->members().learners)
+      out.push_back(name_of(id).value_or(std::to_string(id)));
+  return out;
+}
+
 uint64_t replica_host::seats_of(const std::string& node) const {
   uint64_t seats = 0;
   auto id = member_id(node);

@@ -89,6 +89,9 @@ public:
   /// Joined and the member record not here yet: its replicas may not know their groups, so callers ask the
   /// placement's nodes (seeds) where leaders are instead.
   bool joining() const { return !moves_enabled_; }
+  /// The shard's voters and learners as this node's replica sees its group now (empty without a replica).
+  std::vector<std::string> voters_of(domain::shard_id shard) const;
+  std::vector<std::string> learners_of(domain::shard_id shard) const;
   /// Whether a node holds a voting seat in any group, as this node's replicas see it.
   uint64_t seats_of(const std::string& node) const;
   /// Holds a replica of the shard (a voter or a learner): it knows the shard's leader and has its data.

@@ -578,6 +578,14 @@ TEST_CASE("cluster: decommission moves a node's seats to the others while orders
     return s["n5"] == 0 && s["n1"] + s["n2"] + s["n3"] + s["n4"] == 3 * shards;
   }));
   CHECK(member_state(c, 2, "n5") == "leaving");
+  // Every group: three voters on the others, n5 kept as a learner (it still holds the data until stopped).
+  auto groups = c.view(0)["shard_groups"]; // a copy: a range-for over a temporary's member would dangle
+  REQUIRE(groups.size() == shards);
+  for (auto& g : groups) {
+    CHECK(g["voters"].size() == 3);
+    CHECK_FALSE(node_cluster::listed(g["voters"], "n5"));
+    CHECK(node_cluster::listed(g["learners"], "n5"));
+  }
 
   // Gone: the four others hold every shard's majority, and everything acknowledged.
   REQUIRE(c.node(4).stop() == 0);

@@ -66,6 +66,10 @@ cluster_meta_actor::behavior_type meta_behavior(self_ptr self, cluster_meta_opti
         return make_error(fail(errc::invalid_argument, "state must be joining, leaving or replaced"));
       if (!opt.serves || !opt.serves())
         return make_error(fail(errc::unavailable, "this node does not lead the cluster metadata's shard now"));
+      // The record is read as applied: with a change of it still being committed, a second one would build on
+      // the old record and undo the first. One at a time; callers retry.
+      if (!st.replies.empty())
+        return make_error(fail(errc::unavailable, "another membership change is being recorded; retry"));
       // The record lists every member once anything changed; before that, the members the cluster formed with.
       auto record = load_member_record(*opt.store);
       auto states = std::move(record.states);

@@ -209,6 +209,11 @@ int run(const node::node_config& cfg, sigset_t signals) {
       } else if (auto* ended = std::get_if<domain::ended_session>(&ev.payload)) {
         revocations.revoke(*ended, domain::now_ms() / 1000);
       }
+      if (ev.type == "restaurant.snapshot_installed") {
+        // A snapshot brings a shard's records without their events: read its ended sessions.
+        if (auto loaded = revocations.load_shard(ev.shard, domain::now_ms() / 1000); !loaded)
+          spdlog::error("revocations.load_failed shard={} error={}", ev.shard, loaded.error().message);
+      }
       if (ev.shard == meta_shard && (ev.type == "cluster.members_changed" || ev.type == "restaurant.snapshot_installed"))
         cluster_rt.reload_member_states();
     });

@@ -76,6 +76,8 @@ public:
   index_t first_index() const { return log_.first_index(); }
   std::optional<term_t> term_at(index_t i) const { return log_.term(i); }
   const consensus::membership& membership() const { return configs_.back().second; }
+  // The membership in force at `index` (the last configuration at or before it that this node still holds).
+  const consensus::membership& membership_at(index_t index) const;
   // Leader with an entry of its term committed: its commit index is the group's (Raft §8).
   bool committed_in_term() const;
   // True only while a majority acknowledged us within election_ticks - lease_margin_ticks (and we are ready to
@@ -141,7 +143,6 @@ private:
   void note_log_change(index_t truncated_from, const std::vector<entry>& appended);
   void reset_configs(index_t index, const consensus::membership& m);
   void on_membership_changed();
-  const consensus::membership& membership_at(index_t index) const;
 
   // read_index.cpp
   void handle_read_index(const message& m);

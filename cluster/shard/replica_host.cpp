@@ -154,6 +154,9 @@ void replica_host::stop() {
   wake_.notify_all();
   if (thread_.joinable())
     thread_.join();
+  for (auto& r : replicas_)
+    if (r)
+      r->drop_transfers();
 }
 
 void replica_host::deliver(const std::string& from, std::string batch) {
@@ -177,6 +180,12 @@ void replica_host::process_inbound(const std::string& from, const std::string& b
   }
   ++frames_in_;
   auto from_id = member_id(from);
+  {
+    // The transport authenticated the sender: its name is how to answer it, even before the member record
+    // (a node that joined through some seeds hears from leaders it was never told of).
+    std::lock_guard lock(placement_mutex_);
+    names_.emplace(from_id, from);
+  }
   for (auto& [g, m] : messages) {
     // A peer speaks only for itself: a message claiming another sender is a lie, dropped.
     if (m.from != from_id || g >= replicas_.size() || !replicas_[g]) {
@@ -319,14 +328,23 @@ void replica_host::move_seats() {
     if (replicas_[s] && replicas_[s]->is_leader() && replicas_[s]->add_learners(everyone))
       ++seat_moves_;
   auto settled = [&](domain::shard_id s) { return replicas_[s]->members().voters == target_of(s); };
-  if (moving_ && (!replicas_[*moving_]->is_leader() || settled(*moving_))) {
+  // A move that makes no progress for a minute (its new voter down or never catching up) yields to the next
+  // shard rather than holding up every other move of this node; it is taken up again later.
+  if (moving_ && (!replicas_[*moving_]->is_leader() || settled(*moving_) || ++moving_rounds_ > 120)) {
     if (settled(*moving_))
       spdlog::info("shard.seats_moved shard={}", *moving_);
+    else if (moving_rounds_ > 120)
+      spdlog::warn("shard.seat_move_stalled shard={}", *moving_);
+    skip_from_ = static_cast<domain::shard_id>(*moving_ + 1);
     moving_.reset();
   }
-  for (domain::shard_id s = 0; s < replicas_.size() && !moving_; ++s)
-    if (replicas_[s] && replicas_[s]->is_leader() && !settled(s))
+  for (size_t k = 0; k < replicas_.size() && !moving_; ++k) {
+    auto s = static_cast<domain::shard_id>((skip_from_ + k) % replicas_.size());
+    if (replicas_[s] && replicas_[s]->is_leader() && !settled(s)) {
       moving_ = s;
+      moving_rounds_ = 0;
+    }
+  }
   if (moving_ && replicas_[*moving_]->move_toward(target_of(*moving_)))
     ++seat_moves_;
 }

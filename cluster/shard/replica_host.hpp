@@ -145,6 +145,8 @@ private:
   std::atomic<size_t> replica_count_{1}; // voters per shard
   mutable std::mutex placement_mutex_;    // guards placement_ (read by the router and the status page)
   std::optional<domain::shard_id> moving_; // the shard whose seats this node is moving (one at a time)
+  int moving_rounds_ = 0;                  // move_seats rounds spent on it
+  domain::shard_id skip_from_ = 0;         // where the search for the next move starts
   std::atomic<uint64_t> seat_moves_{0};
   std::atomic<bool> moves_enabled_{true};
 };

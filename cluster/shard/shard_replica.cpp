@@ -33,6 +33,13 @@ domain::outcome<std::unique_ptr<shard_replica>> shard_replica::open(store::shard
     if (auto done = r->storage_->bootstrap(founders); !done)
       return done.error();
   r->node_ = std::make_unique<consensus::node>(options.raft, *r->storage_, r->storage_->applied());
+  {
+    // A transfer that a restart cut off left staged chunks: they can never complete.
+    store::write_batch stale;
+    clear_staged_snapshot(group, stale);
+    if (auto done = shard.db().commit(stale); !done)
+      return done.error();
+  }
   std::lock_guard lock(r->mutex_);
   r->drain_locked(); // committed entries not applied before a crash are applied now
   return r;
@@ -141,7 +148,8 @@ shard_replica::snapshot_send shard_replica::fill_snapshot_locked(message& m) {
     return snapshot_send::failed;
   }
   outgoing_snapshot out;
-  out.meta = snapshot_meta{at, *term, node_->membership()};
+  // The membership in force at `at`, not the latest appended one (a change after `at` may yet be undone).
+  out.meta = snapshot_meta{at, *term, node_->membership_at(at)};
   out.view = shard_.db().view();
   auto chunk = encode_shard_chunk(shard_.db(), *out.view, shard_.prefix(), out.cursor, options_.snapshot_max_bytes);
   if (!chunk) {
@@ -458,6 +466,11 @@ bool shard_replica::add_learners(const std::set<node_id>& members) {
       return true;
     }
   return false;
+}
+
+void shard_replica::drop_transfers() {
+  std::lock_guard lock(mutex_);
+  outgoing_.clear(); // their store views must go before the store does
 }
 
 consensus::membership shard_replica::members() const {

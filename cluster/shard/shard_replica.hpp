@@ -84,6 +84,8 @@ public:
   /// As the serving leader, adds one of `members` that the group does not know yet as a learner. True if
   /// a change was proposed.
   bool add_learners(const std::set<consensus::node_id>& members);
+  /// Ends snapshot transfers to peers (at shutdown: they hold views of the store).
+  void drop_transfers();
   /// The group's membership in force here.
   consensus::membership members() const;
   /// Leads, has committed an entry of its term, has applied everything committed, and holds the lease: its

@@ -48,18 +48,9 @@ domain::outcome<domain::unit_t> revocation_list::load(int64_t now_s) {
   if (!scanned)
     return scanned.error();
   // The ended sessions recorded in the shards (every shard is held here, as a voter or a learner).
-  for (domain::shard_id shard = 0; shard < store_.shard_count(); ++shard) {
-    auto prefix = domain::shard_prefix(shard) + actors::keys::ended_sessions_prefix;
-    auto from = domain::shard_prefix(shard) + actors::keys::ended_sessions_until(now_s);
-    scanned = store_.scan(store::column::indexes, prefix, from, [&](std::string_view, std::string_view value) {
-      domain::ended_session s;
-      if (codec::decode(value, s) && s.expires_at_s > now_s)
-        loaded.emplace_back(s.token_id, entry{s.expires_at_s, s.user_id, s.issued_at_s});
-      return true;
-    });
-    if (!scanned)
-      return scanned.error();
-  }
+  for (domain::shard_id shard = 0; shard < store_.shard_count(); ++shard)
+    if (auto done = scan_shard(shard, now_s, loaded); !done)
+      return done.error();
   std::sort(loaded.begin(), loaded.end(),
             [](auto& a, auto& b) { return a.second.issued_at_s < b.second.issued_at_s; });
   lock.unlock();
@@ -101,6 +92,29 @@ void revocation_list::revoke(const token_claims& token, int64_t now_s) {
   track_locked(token.token_id, entry{token.expires_at_s, token.user_id, token.issued_at_s});
   if (now_s - last_prune_s_ > 60)
     prune_locked(now_s);
+}
+
+domain::outcome<domain::unit_t> revocation_list::scan_shard(domain::shard_id shard, int64_t now_s,
+                                                            std::vector<std::pair<std::string, entry>>& out) const {
+  auto prefix = domain::shard_prefix(shard) + actors::keys::ended_sessions_prefix;
+  auto from = domain::shard_prefix(shard) + actors::keys::ended_sessions_until(now_s);
+  return store_.scan(store::column::indexes, prefix, from, [&](std::string_view, std::string_view value) {
+    domain::ended_session s;
+    if (codec::decode(value, s) && s.expires_at_s > now_s)
+      out.emplace_back(s.token_id, entry{s.expires_at_s, s.user_id, s.issued_at_s});
+    return true;
+  });
+}
+
+domain::outcome<domain::unit_t> revocation_list::load_shard(domain::shard_id shard, int64_t now_s) {
+  std::vector<std::pair<std::string, entry>> loaded;
+  if (auto done = scan_shard(shard, now_s, loaded); !done)
+    return done;
+  std::sort(loaded.begin(), loaded.end(),
+            [](auto& a, auto& b) { return a.second.issued_at_s < b.second.issued_at_s; });
+  for (auto& [id, e] : loaded)
+    revoke(token_claims{e.user_id, {}, domain::role::customer, id, e.issued_at_s, e.expires_at_s}, now_s);
+  return domain::unit;
 }
 
 void revocation_list::revoke(const domain::ended_session& s, int64_t now_s) {

@@ -16,8 +16,11 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "node/auth/token.hpp"
+#include "protocol/domain/shards.hpp"
 #include "protocol/domain/types.hpp"
 #include "protocol/domain/outcome.hpp"
 
@@ -38,6 +41,9 @@ public:
   /// In memory (the durable record is the user actor's): a session ended here or announced by its shard.
   void revoke(const token_claims& token, int64_t now_s);
   void revoke(const domain::ended_session& session, int64_t now_s);
+  /// Adds the live ended sessions recorded in one shard (after a snapshot of it was installed here: its records
+  /// came without their events).
+  domain::outcome<domain::unit_t> load_shard(domain::shard_id shard, int64_t now_s);
 
   bool is_revoked(const token_claims& token) const;
   /// Revocations held (entries plus watermarks).
@@ -55,6 +61,8 @@ private:
     int64_t watermark_expires_s = 0;
   };
 
+  domain::outcome<domain::unit_t> scan_shard(domain::shard_id shard, int64_t now_s,
+                                             std::vector<std::pair<std::string, entry>>& out) const;
   void prune_locked(int64_t now_s);
   void track_locked(const std::string& token_id, const entry& e);
 

@@ -137,6 +137,10 @@ shard_replica::snapshot_send shard_replica::fill_snapshot_locked(message& m) {
   if (auto failed = snapshot_failed_at_.find(m.to);
       failed != snapshot_failed_at_.end() && ticks_ - failed->second < snapshot_backoff_ticks)
     return snapshot_send::failed;
+  // Not heard from within an election timeout (down, or a replaced member still in the group as a learner):
+  // reading the shard for it would be wasted; the core asks again, and a transfer starts once it answers.
+  if (auto* pr = node_->progress_of(m.to); pr && !pr->recent_active)
+    return snapshot_send::failed;
   // Data as of the applied index, not the compaction point the core named: RocksDB holds only the current
   // state, which is consistent with `applied` while we hold the mutex (applying happens under it), and the view
   // taken now keeps it so for every chunk. A later snapshot serves the follower as well (it is committed, and

@@ -10,11 +10,10 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from bench_common import Client, Node, free_port, percentile  # noqa: E402
+from bench_common import Client, percentile, start_cluster  # noqa: E402
 
 BIN = os.environ.get("BENTO_BIN", "build/bin/bento-node")
 SECRET = "catalog convergence bench secret 0123456789"
@@ -31,21 +30,9 @@ def price_seen(client, rid, price):
 def main():
     changes = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     top = tempfile.mkdtemp(prefix="bento-convergence-")
-    peer_ports = [free_port() for _ in range(NODES)]
-    seeds = ",".join("127.0.0.1:%d" % p for p in peer_ports)
     nodes = []
-    for i in range(NODES):
-        os.makedirs(os.path.join(top, "n%d" % (i + 1)))
-        nodes.append(Node(BIN, data_dir=os.path.join(top, "n%d" % (i + 1)),
-                          env={"BENTO_NODE_ID": "n%d" % (i + 1), "BENTO_SEEDS": seeds, "BENTO_CLUSTER_SECRET": SECRET,
-                               "BENTO_CLUSTER_PORT": str(peer_ports[i]), "BENTO_CLIENT_PORT": str(free_port()),
-                               "BENTO_BIND": "127.0.0.1", "BENTO_REPLICAS": "3", "BENTO_LOG_LEVEL": "warn"}))
     try:
-        threads = [threading.Thread(target=n.start, kwargs={"timeout_s": 60}) for n in nodes]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        nodes = start_cluster(BIN, top, NODES, SECRET, {"BENTO_REPLICAS": "3", "BENTO_LOG_LEVEL": "warn"})
         mia = Client(nodes[0].port)
         mia.sign_up("mia", "merchant")
         status, body = mia.call("POST", "/api/v1/restaurants", {"name": "Convergence", "place": "convergence"})

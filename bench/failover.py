@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from bench_common import Client, Node, free_port, percentile  # noqa: E402
+from bench_common import Client, percentile, start_cluster  # noqa: E402
 
 BIN = os.environ.get("BENTO_BIN", "build/bin/bento-node")
 SECRET = "failover bench cluster secret 0123456789"
@@ -99,25 +99,9 @@ def place(client, rid, key, timeout_s=30):
 def main():
     kills = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     top = tempfile.mkdtemp(prefix="bento-failover-")
-    peer_ports = [free_port() for _ in range(3)]
-    seeds = ",".join("127.0.0.1:%d" % p for p in peer_ports)
     nodes = []
-    for i in range(3):
-        os.makedirs(os.path.join(top, "n%d" % (i + 1)))
-        n = Node(BIN, data_dir=os.path.join(top, "n%d" % (i + 1)),
-                 env={"BENTO_NODE_ID": "n%d" % (i + 1), "BENTO_SEEDS": seeds, "BENTO_CLUSTER_SECRET": SECRET,
-                      "BENTO_CLUSTER_PORT": str(peer_ports[i]), "BENTO_CLIENT_PORT": str(free_port()),
-                      "BENTO_BIND": "127.0.0.1"})
-        n.id = "n%d" % (i + 1)
-        nodes.append(n)
     try:
-        # They form together: launch all, then wait for each.
-        import threading
-        threads = [threading.Thread(target=n.start, kwargs={"timeout_s": 60}) for n in nodes]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        nodes = start_cluster(BIN, top, 3, SECRET)
         mia = Client(nodes[0].port)
         mia.sign_up("mia", "merchant")
         status, body = mia.call("POST", "/api/v1/restaurants", {"name": "Failover", "place": "taipei"})

@@ -117,3 +117,27 @@ def percentile(samples, p):
     if not s:
         return float("nan")
     return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+def start_cluster(binary, top, count, secret, extra_env=None):
+    """`count` nodes n1..nN forming one cluster on loopback (data in top/nN), launched together and waited for
+    (formation needs every seed). Each Node gets an `id`."""
+    import threading
+    peer_ports = [free_port() for _ in range(count)]
+    seeds = ",".join("127.0.0.1:%d" % p for p in peer_ports)
+    nodes = []
+    for i in range(count):
+        os.makedirs(os.path.join(top, "n%d" % (i + 1)), exist_ok=True)
+        env = {"BENTO_NODE_ID": "n%d" % (i + 1), "BENTO_SEEDS": seeds, "BENTO_CLUSTER_SECRET": secret,
+               "BENTO_CLUSTER_PORT": str(peer_ports[i]), "BENTO_CLIENT_PORT": str(free_port()),
+               "BENTO_BIND": "127.0.0.1"}
+        env.update(extra_env or {})
+        n = Node(binary, data_dir=os.path.join(top, "n%d" % (i + 1)), env=env)
+        n.id = "n%d" % (i + 1)
+        nodes.append(n)
+    threads = [threading.Thread(target=n.start, kwargs={"timeout_s": 60}) for n in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return nodes

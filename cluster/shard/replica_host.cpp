@@ -280,20 +280,19 @@ void replica_host::set_excluded(const std::set<std::string>& nodes) {
   placement_ = std::move(next);
 }
 
-std::vector<std::string> replica_host::voters_of(domain::shard_id shard) const {
+std::vector<std::string> replica_host::names_of(const std::set<node_id>& ids) const {
   std::vector<std::string> out;
-  if (replicates(shard))
-    for (auto id : replicas_[shard]->members().voters)
-      out.push_back(name_of(id).value_or(std::to_string(id)));
+  for (auto id : ids)
+    out.push_back(name_of(id).value_or(std::to_string(id)));
   return out;
 }
 
+std::vector<std::string> replica_host::voters_of(domain::shard_id shard) const {
+  return replicates(shard) ? names_of(replicas_[shard]->members().voters) : std::vector<std::string>{};
+}
+
 std::vector<std::string> replica_host::learners_of(domain::shard_id shard) const {
-  std::vector<std::string> out;
-  if (replicates(shard))
-    for (auto id : replicas_[shard]->members().learners)
-      out.push_back(name_of(id).value_or(std::to_string(id)));
-  return out;
+  return replicates(shard) ? names_of(replicas_[shard]->members().learners) : std::vector<std::string>{};
 }
 
 uint64_t replica_host::seats_of(const std::string& node) const {

@@ -118,6 +118,7 @@ private:
   void send_now(consensus::node_id to, std::string batch);
   void flush_collected();
   std::optional<std::string> name_of(consensus::node_id id) const;
+  std::vector<std::string> names_of(const std::set<consensus::node_id>& ids) const;
 
   store::shard_set& shards_;
   host_options options_;

@@ -51,11 +51,8 @@ domain::outcome<domain::unit_t> revocation_list::load(int64_t now_s) {
   for (domain::shard_id shard = 0; shard < store_.shard_count(); ++shard)
     if (auto done = scan_shard(shard, now_s, loaded); !done)
       return done.error();
-  std::sort(loaded.begin(), loaded.end(),
-            [](auto& a, auto& b) { return a.second.issued_at_s < b.second.issued_at_s; });
   lock.unlock();
-  for (auto& [id, e] : loaded)
-    revoke(token_claims{e.user_id, {}, domain::role::customer, id, e.issued_at_s, e.expires_at_s}, now_s);
+  revoke_oldest_first(loaded, now_s);
   lock.lock();
   if (!expired.empty())
     store_.commit(expired);
@@ -110,11 +107,16 @@ domain::outcome<domain::unit_t> revocation_list::load_shard(domain::shard_id sha
   std::vector<std::pair<std::string, entry>> loaded;
   if (auto done = scan_shard(shard, now_s, loaded); !done)
     return done;
+  revoke_oldest_first(loaded, now_s);
+  return domain::unit;
+}
+
+void revocation_list::revoke_oldest_first(std::vector<std::pair<std::string, entry>>& loaded, int64_t now_s) {
+  // Oldest first, so that folding past the per-user limit keeps the newest as entries.
   std::sort(loaded.begin(), loaded.end(),
             [](auto& a, auto& b) { return a.second.issued_at_s < b.second.issued_at_s; });
   for (auto& [id, e] : loaded)
     revoke(token_claims{e.user_id, {}, domain::role::customer, id, e.issued_at_s, e.expires_at_s}, now_s);
-  return domain::unit;
 }
 
 void revocation_list::revoke(const domain::ended_session& s, int64_t now_s) {

@@ -63,6 +63,7 @@ private:
 
   domain::outcome<domain::unit_t> scan_shard(domain::shard_id shard, int64_t now_s,
                                              std::vector<std::pair<std::string, entry>>& out) const;
+  void revoke_oldest_first(std::vector<std::pair<std::string, entry>>& loaded, int64_t now_s);
   void prune_locked(int64_t now_s);
   void track_locked(const std::string& token_id, const entry& e);
 

@@ -66,12 +66,20 @@ std::string encode(const order& x) {
   return serialize(m);
 }
 
-std::string encode(const ended_session& x) {
-  pb::EndedSession m;
+void to_pb(const ended_session& x, pb::EndedSession& m) {
   m.set_user_id(x.user_id);
   m.set_token_id(x.token_id);
   m.set_issued_at_s(x.issued_at_s);
   m.set_expires_at_s(x.expires_at_s);
+}
+
+ended_session from_pb(const pb::EndedSession& m) {
+  return ended_session{m.user_id(), m.token_id(), m.issued_at_s(), m.expires_at_s()};
+}
+
+std::string encode(const ended_session& x) {
+  pb::EndedSession m;
+  to_pb(x, m);
   return serialize(m);
 }
 
@@ -79,7 +87,7 @@ bool decode(std::string_view bytes, ended_session& out) {
   pb::EndedSession m;
   if (!parse(bytes, m))
     return false;
-  out = ended_session{m.user_id(), m.token_id(), m.issued_at_s(), m.expires_at_s()};
+  out = from_pb(m);
   return true;
 }
 
@@ -106,15 +114,7 @@ std::string encode(const event& x) {
       }
       break;
     }
-    case 6: {
-      auto& e = std::get<ended_session>(x.payload);
-      auto* s = m.mutable_ended_session();
-      s->set_user_id(e.user_id);
-      s->set_token_id(e.token_id);
-      s->set_issued_at_s(e.issued_at_s);
-      s->set_expires_at_s(e.expires_at_s);
-      break;
-    }
+    case 6: to_pb(std::get<ended_session>(x.payload), *m.mutable_ended_session()); break;
     default: break;
   }
   return serialize(m);
@@ -209,11 +209,7 @@ bool decode(std::string_view bytes, event& out) {
       out.payload = std::move(levels);
       break;
     }
-    case pb::Event::kEndedSession: {
-      auto& s = m.ended_session();
-      out.payload = ended_session{s.user_id(), s.token_id(), s.issued_at_s(), s.expires_at_s()};
-      break;
-    }
+    case pb::Event::kEndedSession: out.payload = from_pb(m.ended_session()); break;
     default: out.payload = std::monostate{}; break;
   }
   return true;

@@ -73,6 +73,18 @@ int64_t stock_of(api_session& s, const std::string& rid, const std::string& item
   return body_of(r)["stock"].get<int64_t>();
 }
 
+/// Mia's restaurant with one item, "bento", and Carl, a customer: signed up through node `via`.
+struct shop {
+  api_session mia, carl;
+  std::string rid;
+  shop(node_cluster& c, int64_t stock, size_t via = 0) : mia(c.url(via)), carl(c.url(via)) {
+    mia.sign_up("mia", "merchant");
+    rid = mia.create_restaurant("Mia's");
+    mia.put_item(rid, "bento", 500, stock);
+    carl.sign_up("carl", "customer");
+  }
+};
+
 } // namespace
 
 TEST_CASE("cluster: any node serves any key; customers racing through different nodes never oversell",
@@ -241,12 +253,10 @@ TEST_CASE("cluster: a leader frozen past the election timeout acknowledges nothi
 TEST_CASE("cluster: a partition leaves the majority serving and the minority refusing writes; healed, all agree",
           "[integration][cluster]") {
   node_cluster c(3, {}, 8, /*through_proxies=*/true);
-  api_session mia(c.url(0));
-  mia.sign_up("mia", "merchant");
-  auto rid = mia.create_restaurant("Mia's");
-  mia.put_item(rid, "bento", 500, 100);
-  api_session carl(c.url(0));
-  carl.sign_up("carl", "customer");
+  shop s(c, 100);
+  auto& mia = s.mia;
+  auto& carl = s.carl;
+  const auto rid = s.rid;
 
   // The restaurant's leader is cut off from both others, in both directions; it keeps running and believes
   // what it believed.
@@ -344,12 +354,10 @@ TEST_CASE("cluster: a node away for longer than the log keeps catches up from a 
   // A short log: the restaurant's shard is compacted past what the absent node has. Small frames: the snapshot
   // streams in chunks of 48 KiB, each acknowledged before the next.
   node_cluster c(3, {{"BENTO_RAFT_KEEP_ENTRIES", "16"}, {"BENTO_PEER_FRAME_MAX_BYTES", "65536"}});
-  api_session mia(c.url(0));
-  mia.sign_up("mia", "merchant");
-  auto rid = mia.create_restaurant("Mia's");
-  mia.put_item(rid, "bento", 500, 1000);
-  api_session carl(c.url(0));
-  carl.sign_up("carl", "customer");
+  shop s(c, 1000);
+  auto& mia = s.mia;
+  auto& carl = s.carl;
+  const auto rid = s.rid;
   std::optional<size_t> leader;
   REQUIRE(within(10s, [&] { return (leader = c.leader_of("restaurant/" + rid)).has_value(); }));
   auto away = (*leader + 1) % 3;
@@ -468,12 +476,10 @@ TEST_CASE("cluster: a node cut off from the majority refuses with 503 and Retry-
           "the majority returns",
           "[integration][cluster]") {
   node_cluster c(3, {{"BENTO_REQUEST_TIMEOUT_MS", "2000"}});
-  api_session mia(c.url(0));
-  mia.sign_up("mia", "merchant");
-  auto rid = mia.create_restaurant("Mia's");
-  mia.put_item(rid, "bento", 500, 10);
-  api_session carl(c.url(0));
-  carl.sign_up("carl", "customer");
+  shop s(c, 10);
+  auto& mia = s.mia;
+  auto& carl = s.carl;
+  const auto rid = s.rid;
 
   c.node(1).kill9();
   c.node(2).kill9();
@@ -578,12 +584,10 @@ std::string member_state(node_cluster& c, size_t i, const std::string& node) {
 TEST_CASE("cluster: decommission moves a node's seats to the others while orders flow, then it can go",
           "[integration][cluster]") {
   node_cluster c(5, {{"BENTO_ADMIN_TOKEN", admin_token}});
-  api_session mia(c.url(0));
-  mia.sign_up("mia", "merchant");
-  auto rid = mia.create_restaurant("Mia's");
-  mia.put_item(rid, "bento", 500, 100);
-  api_session carl(c.url(0));
-  carl.sign_up("carl", "customer");
+  shop s(c, 100);
+  auto& mia = s.mia;
+  auto& carl = s.carl;
+  const auto rid = s.rid;
   std::vector<std::string> acked;
   for (int k = 0; k < 5; ++k)
     acked.push_back(place_one(*as_user(c.url(k % 5), carl), rid, "before-" + std::to_string(k)));
@@ -644,12 +648,10 @@ TEST_CASE("cluster: a new node joins a running cluster, takes its share of the s
           "serves everything",
           "[integration][cluster]") {
   node_cluster c(3);
-  api_session mia(c.url(0));
-  mia.sign_up("mia", "merchant");
-  auto rid = mia.create_restaurant("Mia's");
-  mia.put_item(rid, "bento", 500, 100);
-  api_session carl(c.url(0));
-  carl.sign_up("carl", "customer");
+  shop s(c, 100);
+  auto& mia = s.mia;
+  auto& carl = s.carl;
+  const auto rid = s.rid;
   std::vector<std::string> acked;
   for (int k = 0; k < 5; ++k)
     acked.push_back(place_one(*as_user(c.url(k % 3), carl), rid, "before-" + std::to_string(k)));
@@ -696,12 +698,10 @@ TEST_CASE("cluster: a node down longer than BENTO_REPLACE_AFTER_S loses its seat
           "failure later still leaves every shard a majority",
           "[integration][cluster]") {
   node_cluster c(4, {{"BENTO_REPLACE_AFTER_S", "2"}});
-  api_session mia(c.url(0));
-  mia.sign_up("mia", "merchant");
-  auto rid = mia.create_restaurant("Mia's");
-  mia.put_item(rid, "bento", 500, 100);
-  api_session carl(c.url(0));
-  carl.sign_up("carl", "customer");
+  shop s(c, 100);
+  auto& mia = s.mia;
+  auto& carl = s.carl;
+  const auto rid = s.rid;
   std::vector<std::string> acked;
   for (int k = 0; k < 4; ++k)
     acked.push_back(place_one(*as_user(c.url(k), carl), rid, "before-" + std::to_string(k)));
@@ -736,12 +736,10 @@ TEST_CASE("cluster: five nodes, three replicas per shard: nodes that hold no rep
   REQUIRE(v.is_object());
   CHECK(v["members"].size() == 5);
   CHECK(v["replicas"] == 3);
-  api_session mia(c.url(0));
-  mia.sign_up("mia", "merchant");
-  auto rid = mia.create_restaurant("Mia's");
-  mia.put_item(rid, "bento", 500, 100);
-  api_session carl(c.url(0));
-  carl.sign_up("carl", "customer");
+  shop s(c, 100);
+  auto& mia = s.mia;
+  auto& carl = s.carl;
+  const auto rid = s.rid;
 
   // More restaurants, so that some live in shards that a given node holds no voting replica of: every node's
   // catalog must still list them all (it reads every shard's events, held here as a learner).

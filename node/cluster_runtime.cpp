@@ -392,6 +392,10 @@ std::string cluster_runtime::status_json(const std::string& entity) const {
   if (!entity.empty() && st.shards > 0) {
     auto s = domain::shard_of(entity, static_cast<domain::shard_id>(st.shards));
     out["entity"] = {{"key", entity}, {"shard", s}, {"replicas", shards[s]["replicas"]}, {"leader", shards[s]["leader"]}};
+    // The shard's change feed as this node holds it: older events are pruned past BENTO_EVENT_RETENTION_S.
+    if (impl_->shards)
+      out["entity"]["events"] = {{"first", impl_->shards->db().first_event_seq(s)},
+                                 {"last", impl_->shards->db().last_event_seq(s)}};
   }
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }

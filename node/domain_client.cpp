@@ -130,6 +130,8 @@ void domain_client::stats(callback<entity_stats> done) {
                 out.clock_regressions = counts.clock_regressions;
                 out.catalog_restaurants = cat.restaurants;
                 out.catalog_items = cat.items;
+                out.catalog_shard_rebuilds = cat.shard_rebuilds;
+                out.events_pruned = cat.events_pruned;
                 done(out);
               },
               [done](caf::error& err) { done(actors::to_failure(err)); });

@@ -21,6 +21,7 @@ struct node_runtime; // the spawned actors (node/runtime.hpp)
 struct entity_stats {
   uint64_t users = 0, restaurants = 0, orders = 0, activations = 0, passivations = 0, evictions = 0;
   uint64_t catalog_restaurants = 0, catalog_items = 0;
+  uint64_t catalog_shard_rebuilds = 0, events_pruned = 0;
   int64_t orders_settling = 0;
   uint64_t settle_retries = 0, settled_forward = 0, settled_back = 0, clock_regressions = 0;
 };

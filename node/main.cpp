@@ -198,7 +198,11 @@ int run(const node::node_config& cfg, sigset_t signals) {
     // The catalog reads new events from the store itself; an event sent to it is only an announcement, and
     // one outstanding announcement is enough (every order sends stock events: one message each was measurable).
     auto announced = std::make_shared<std::atomic<bool>>(false);
-    rt.catalog = actors::spawn_catalog_actor(sys, store.get(), announced);
+    actors::catalog_options catalog_opts;
+    catalog_opts.event_retention_s = cfg.event_retention_s;
+    // Often enough that what goes is a small batch, rarely enough to cost nothing (one seek per shard).
+    catalog_opts.prune_every_ms = static_cast<uint32_t>(std::clamp<uint64_t>(uint64_t{cfg.event_retention_s} * 100, 1000, 60000));
+    rt.catalog = actors::spawn_catalog_actor(sys, store.get(), announced, catalog_opts);
     auto catalog = rt.catalog;
     // Ended sessions reach the revocation list as their shard's entries are applied here (leader, follower or
     // learner alike), so a logout through any node holds on this one.

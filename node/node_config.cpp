@@ -196,6 +196,8 @@ const std::vector<option_doc>& option_docs() {
      ""},
     {"BENTO_SHARDS", "shards the key space is split into (1-4096); fixed when the data dir is formed", "64"},
     {"BENTO_REPLICAS", "replicas of each shard (1-7), capped by the number of members when the cluster forms", "3"},
+    {"BENTO_EVENT_RETENTION_S", "seconds the change feed (events column) keeps an event once this node's read "
+                                "models applied it (0 = forever; disk then grows with every write)", "3600"},
     {"BENTO_REPLACE_AFTER_S", "a member down this long has its shard seats moved to live members (0 = never)", "300"},
     {"BENTO_ADMIN_TOKEN", "bearer token for /api/v1/admin calls (at least 16 characters); unset: admin calls refused", ""},
     {"BENTO_TICK_MS", "consensus tick (10-1000): a shard elects a new leader 10-20 ticks after its leader went "
@@ -283,6 +285,7 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
   r.integer("BENTO_SHARDS", cfg.shards, 1, 4096);
   r.integer("BENTO_REPLICAS", cfg.replicas, 1, 7);
   r.integer("BENTO_REPLACE_AFTER_S", cfg.replace_after_s, 0, 31536000);
+  r.integer("BENTO_EVENT_RETENTION_S", cfg.event_retention_s, 0, 315360000);
   r.text("BENTO_ADMIN_TOKEN", cfg.admin_token, 4096);
   if (!cfg.admin_token.empty() && cfg.admin_token.size() < 16)
     r.errors.push_back("BENTO_ADMIN_TOKEN must be at least 16 characters");

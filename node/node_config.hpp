@@ -38,6 +38,7 @@ struct node_config {
   std::string metrics_token;    // when set, GET /metrics needs "Authorization: Bearer <token>"
   std::string admin_token;      // when set, /api/v1/admin calls need "Authorization: Bearer <token>"; unset: refused
   uint32_t max_active_entities = 100000;
+  uint32_t event_retention_s = 3600; // events the catalog applied are deleted after this; 0 = kept forever
   uint16_t shards = 64;         // fixed when the data dir (later: the cluster) is formed
   uint32_t replace_after_s = 300; // a member down this long loses its seats to live members; 0 = never
   uint32_t replicas = 3;        // replicas of each shard, capped by the members when the cluster forms

@@ -24,13 +24,17 @@ struct catalog_actor_state {
 
 catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<catalog_actor_state> self,
                                               store::entity_store* store,
-                                              std::shared_ptr<std::atomic<bool>> announced) {
+                                              std::shared_ptr<std::atomic<bool>> announced,
+                                              catalog_options options) {
   auto& st = self->state;
   st.announced = std::move(announced);
   st.catalog = std::make_unique<catalog_state>(*store);
   if (auto opened = st.catalog->open(local_date(now_ms())); !opened)
     spdlog::error("catalog.open_failed error={}", opened.error().message);
   spdlog::info("catalog.opened restaurants={} items={}", st.catalog->restaurant_count(), st.catalog->item_count());
+  auto every = std::chrono::milliseconds(std::max<uint32_t>(options.prune_every_ms, 100));
+  if (options.event_retention_s > 0)
+    self->delayed_send(self, every, prune_atom::value);
   return {
     [self](menu_query& q) -> caf::result<menu_page> {
       auto page = self->state.catalog->query(q, local_date(now_ms()));
@@ -53,8 +57,21 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
       if (auto done = self->state.catalog->catch_up(local_date(now_ms())); !done)
         spdlog::error("catalog.apply_failed error={}", done.error().message);
     },
+    [self, options, every](prune_atom) {
+      auto& cat = *self->state.catalog;
+      // Catch up first, so that what is old enough to go was also read.
+      if (auto done = cat.catch_up(local_date(now_ms())); !done)
+        spdlog::error("catalog.apply_failed error={}", done.error().message);
+      auto older_than = now_ms() - int64_t{options.event_retention_s} * 1000;
+      if (auto pruned = cat.prune_events(older_than, options.prune_batch); !pruned)
+        spdlog::error("catalog.prune_failed error={}", pruned.error().message);
+      else if (*pruned > 0)
+        spdlog::debug("catalog.events_pruned count={}", *pruned);
+      self->delayed_send(self, every, prune_atom::value);
+    },
     [self](stats_atom) -> catalog_stats {
-      return catalog_stats{self->state.catalog->restaurant_count(), self->state.catalog->item_count()};
+      auto& cat = *self->state.catalog;
+      return catalog_stats{cat.restaurant_count(), cat.item_count(), cat.shard_rebuilds(), cat.events_pruned()};
     },
   };
 }
@@ -62,9 +79,9 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
 } // namespace
 
 catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store,
-                                  std::shared_ptr<std::atomic<bool>> announced) {
+                                  std::shared_ptr<std::atomic<bool>> announced, catalog_options options) {
   // Detached: its queries and writes go to RocksDB, which must not hold a scheduler thread that serves orders.
-  return sys.spawn<caf::detached>(catalog_behavior, store, std::move(announced));
+  return sys.spawn<caf::detached>(catalog_behavior, store, std::move(announced), options);
 }
 
 } // namespace bento::actors

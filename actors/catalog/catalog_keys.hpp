@@ -12,6 +12,9 @@ inline const std::string built = "m/built";           // present once the catalo
 // The last applied event seq of a shard (every shard has its own sequence).
 inline std::string applied_of(uint16_t shard) { return "m/applied/" + std::to_string(shard); }
 inline const std::string counts = "m/counts";         // "<restaurants> <items>"
+// Present while one shard's part is rebuilt from its entity records (a start finishes what a crash cut short).
+inline const std::string rebuilding_prefix = "m/rebuilding/";
+inline std::string rebuilding(uint16_t shard) { return rebuilding_prefix + std::to_string(shard); }
 
 inline const std::string restaurant_prefix = "r/";
 inline std::string restaurant(const std::string& rid) { return "r/" + rid; }

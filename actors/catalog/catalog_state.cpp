@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <memory>
+#include <set>
 #include <unordered_map>
 #include <spdlog/spdlog.h>
 
@@ -291,8 +292,19 @@ outcome<unit_t> catalog_state::catch_up(const std::string& today) {
 outcome<unit_t> catalog_state::catch_up_shard(uint16_t shard, const std::string& today, round& r) {
   auto visible = store_->last_event_seq(shard);
   auto applied = applied_[shard];
-  if (visible <= applied)
+  if (visible == applied)
     return unit;
+  // Numbers only grow, except when a snapshot replaced the shard's events: then either they went back (a
+  // replica behind this one's history cannot send a snapshot, but a wiped store could) or what follows the
+  // applied mark is gone. Either way the events cannot be replayed: rebuild this shard's part.
+  if (visible < applied || store_->first_event_seq(shard) > applied + 1) {
+    if (r.w->events > 0 || !r.marks.empty())
+      if (auto flushed = flush(r); !flushed)
+        return flushed;
+    auto rebuilt = rebuild_shard(shard, today);
+    r.counts_before = std::make_pair(restaurants_, items_);
+    return rebuilt;
+  }
   // Bounded batches, each written with the last event it covers per shard; events that are not the catalog's
   // (orders, users) still move the mark, so a restart does not read them again.
   outcome<unit_t> failed = unit;
@@ -347,30 +359,10 @@ outcome<unit_t> catalog_state::drop_days_before(const std::string& today) {
   return unit;
 }
 
-outcome<unit_t> catalog_state::rebuild(const std::string& today) {
-  // Everything below these numbers is in the entity records already; later events are replayed afterwards
-  // (they carry whole states, so seeing one twice converges).
-  std::vector<uint64_t> from_seq(applied_.size());
-  for (uint16_t shard = 0; shard < applied_.size(); ++shard)
-    from_seq[shard] = store_->last_event_seq(shard);
-  // A rebuild that a crash interrupted left some records: start from nothing.
-  store::write_batch wipe;
-  auto wiped = store_->scan(column::catalog, "", {}, [&](std::string_view key, std::string_view) {
-    wipe.erase(column::catalog, key);
-    return true;
-  });
-  if (!wiped)
-    return wiped.error();
-  if (!wipe.empty())
-    if (auto done = store_->commit(wipe); !done)
-      return done.error();
-  restaurants_ = items_ = 0;
-  std::fill(applied_.begin(), applied_.end(), 0);
-  kept_from_ = today;
+outcome<unit_t> catalog_state::load_shard(uint16_t shard, const std::string& today) {
   outcome<unit_t> failed = unit;
   // Restaurant headers ("r/<id>") sort before their children ("r/<id>/..."), so each item finds its restaurant
   // (a restaurant and its records are in one shard).
-  for (uint16_t shard = 0; shard < applied_.size() && failed; ++shard) {
   auto sp = domain::shard_prefix(shard);
   auto scanned = store_->scan(column::entities, sp + "r/", {}, [&](std::string_view stored, std::string_view value) {
     auto key = stored.substr(sp.size());
@@ -391,9 +383,133 @@ outcome<unit_t> catalog_state::rebuild(const std::string& today) {
   });
   if (!scanned)
     return scanned.error();
+  return failed;
+}
+
+outcome<unit_t> catalog_state::drop_shard(uint16_t shard) {
+  // What the catalog holds of the shard's restaurants, found from its own records (the entity records may
+  // already be the snapshot's, without restaurants this node knew of).
+  enum kind : uint8_t { other, a_restaurant, an_item };
+  auto shards = static_cast<shard_id>(applied_.size());
+  std::set<std::string> rids;
+  std::vector<std::pair<std::string, kind>> keys;
+  std::vector<std::string> places;
+  auto scanned = store_->scan(column::catalog, ck::restaurant_prefix, {}, [&](std::string_view key, std::string_view value) {
+    std::string rid(key.substr(ck::restaurant_prefix.size()));
+    if (shard_of(keys::restaurant_entity(rid), shards) != shard)
+      return true;
+    rids.insert(rid);
+    keys.emplace_back(key, a_restaurant);
+    restaurant r;
+    if (codec::decode(value, r)) {
+      keys.emplace_back(ck::by_place_prefix + ck::by_place_suffix(r.place, r.name, r.id), other);
+      // Items are keyed by place first; an item's place is its restaurant's.
+      places.push_back(ck::item_prefix + r.place + '\0' + rid + '\0');
+    }
+    places.push_back(ck::stock(rid, ""));
+    return true;
+  });
+  if (!scanned)
+    return scanned.error();
+  for (auto& prefix : places) {
+    bool items = prefix.rfind(ck::item_prefix, 0) == 0;
+    auto done = store_->scan(column::catalog, prefix, {}, [&](std::string_view key, std::string_view) {
+      keys.emplace_back(key, items ? an_item : other);
+      return true;
+    });
+    if (!done)
+      return done.error();
   }
-  if (!failed)
-    return failed;
+  auto used = store_->scan(column::catalog, ck::used_prefix, {}, [&](std::string_view key, std::string_view) {
+    // "u/<day>/<rid>/<iid>"
+    auto rest = key.substr(ck::used_prefix.size());
+    auto slash = rest.find('/');
+    auto rid = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    rid = rid.substr(0, rid.find('/'));
+    if (rids.count(std::string(rid)))
+      keys.emplace_back(key, other);
+    return true;
+  });
+  if (!used)
+    return used.error();
+  // In batches, each with the counts as they stand after it, so a crash between two leaves them true.
+  constexpr size_t batch = 1000;
+  for (size_t from = 0; from < keys.size(); from += batch) {
+    writes w;
+    auto before = std::make_pair(restaurants_, items_);
+    for (size_t k = from; k < std::min(keys.size(), from + batch); ++k) {
+      w.erase(keys[k].first);
+      if (keys[k].second == a_restaurant && restaurants_ > 0)
+        --restaurants_;
+      if (keys[k].second == an_item && items_ > 0)
+        --items_;
+    }
+    if (auto done = commit(w, {}); !done) {
+      std::tie(restaurants_, items_) = before;
+      return done;
+    }
+  }
+  return unit;
+}
+
+outcome<unit_t> catalog_state::rebuild_shard(uint16_t shard, const std::string& today) {
+  // Everything up to this number is in the entity records; later events are replayed afterwards.
+  auto from = store_->last_event_seq(shard);
+  writes begin;
+  begin.put(ck::rebuilding(shard), "1");
+  if (auto done = commit(begin, {}); !done)
+    return done;
+  if (auto dropped = drop_shard(shard); !dropped)
+    return dropped;
+  if (auto loaded = load_shard(shard, today); !loaded)
+    return loaded;
+  writes end;
+  end.put(ck::applied_of(shard), std::to_string(from));
+  end.erase(ck::rebuilding(shard));
+  if (auto done = commit(end, {}); !done)
+    return done;
+  spdlog::warn("catalog.shard_rebuilt shard={} applied_before={} from_seq={} restaurants={} items={}", shard,
+               applied_[shard], from, restaurants_, items_);
+  applied_[shard] = from;
+  ++shard_rebuilds_;
+  return unit;
+}
+
+outcome<uint64_t> catalog_state::prune_events(int64_t older_than_ms, uint64_t max_per_shard) {
+  uint64_t pruned = 0;
+  for (uint16_t shard = 0; shard < applied_.size(); ++shard) {
+    auto done = store_->prune_events(shard, applied_[shard], older_than_ms, max_per_shard);
+    if (!done)
+      return done.error();
+    pruned += *done;
+  }
+  events_pruned_ += pruned;
+  return pruned;
+}
+
+outcome<unit_t> catalog_state::rebuild(const std::string& today) {
+  // Everything below these numbers is in the entity records already; later events are replayed afterwards
+  // (they carry whole states, so seeing one twice converges).
+  std::vector<uint64_t> from_seq(applied_.size());
+  for (uint16_t shard = 0; shard < applied_.size(); ++shard)
+    from_seq[shard] = store_->last_event_seq(shard);
+  // A rebuild that a crash interrupted left some records: start from nothing.
+  store::write_batch wipe;
+  auto wiped = store_->scan(column::catalog, "", {}, [&](std::string_view key, std::string_view) {
+    wipe.erase(column::catalog, key);
+    return true;
+  });
+  if (!wiped)
+    return wiped.error();
+  if (!wipe.empty())
+    if (auto done = store_->commit(wipe); !done)
+      return done.error();
+  restaurants_ = items_ = 0;
+  std::fill(applied_.begin(), applied_.end(), 0);
+  kept_from_ = today;
+  for (uint16_t shard = 0; shard < applied_.size(); ++shard)
+    if (auto loaded = load_shard(shard, today); !loaded)
+      return loaded;
   // Written last: until this mark exists, a start rebuilds.
   writes mark;
   uint64_t events = 0;
@@ -425,6 +541,17 @@ outcome<unit_t> catalog_state::open(const std::string& today) {
       if (*raw && parse_int(**raw, seq) && seq > 0)
         applied_[shard] = static_cast<uint64_t>(seq);
     }
+    // A shard rebuild that a crash cut short is done again (dropping what it had loaded, then loading).
+    std::vector<uint16_t> unfinished;
+    auto found = store_->scan(column::catalog, ck::rebuilding_prefix, {}, [&](std::string_view key, std::string_view) {
+      int64_t shard = 0;
+      if (parse_int(key.substr(ck::rebuilding_prefix.size()), shard) && shard >= 0
+          && static_cast<size_t>(shard) < applied_.size())
+        unfinished.push_back(static_cast<uint16_t>(shard));
+      return true;
+    });
+    if (!found)
+      return found.error();
     auto counts = store_->get(column::catalog, ck::counts);
     if (!counts)
       return counts.error();
@@ -437,6 +564,9 @@ outcome<unit_t> catalog_state::open(const std::string& today) {
         items_ = static_cast<uint64_t>(i);
       }
     }
+    for (auto shard : unfinished)
+      if (auto rebuilt = rebuild_shard(shard, today); !rebuilt)
+        return rebuilt;
   }
   if (auto dropped = drop_days_before(today); !dropped)
     return dropped;

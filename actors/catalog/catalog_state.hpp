@@ -6,7 +6,9 @@
 // only memory it takes is RocksDB's bounded caches. It is an event-fed read model: each applied event is
 // written together with its shard's sequence number, and on open the model replays each shard's events from
 // there up to the shard's visible sequence (catch_up does the same whenever new events are announced). A data
-// dir without catalog state builds it once from the entity records.
+// dir without catalog state builds it once from the entity records. A shard whose events have a gap after the
+// last applied one (a snapshot from a replica that pruned more than this node applied replaced them) has its
+// part rebuilt from its entity records the same way, since the missing events cannot be replayed.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,7 +56,14 @@ public:
   /// Restaurants ordered by (place, name, id), from an index, so one page costs O(page); same cursor scheme.
   domain::outcome<domain::restaurant_list> restaurants(const domain::restaurants_query& q) const;
 
+  /// Deletes events older than `older_than_ms` that this model has applied (the node's only reader of the
+  /// events column), at most `max_per_shard` per shard. Returns how many it deleted.
+  domain::outcome<uint64_t> prune_events(int64_t older_than_ms, uint64_t max_per_shard);
+
   uint64_t item_count() const noexcept { return items_; }
+  /// Shards whose part was rebuilt from their entity records because their events had a gap.
+  uint64_t shard_rebuilds() const noexcept { return shard_rebuilds_; }
+  uint64_t events_pruned() const noexcept { return events_pruned_; }
   uint64_t restaurant_count() const noexcept { return restaurants_; }
   /// The last applied event of a shard.
   uint64_t applied_seq(uint16_t shard) const noexcept { return shard < applied_.size() ? applied_[shard] : 0; }
@@ -68,6 +77,9 @@ private:
   domain::outcome<domain::unit_t> catch_up_shard(uint16_t shard, const std::string& today, round& r);
   domain::outcome<std::optional<std::string>> read(const std::string& key, const writes* w) const;
   domain::outcome<domain::unit_t> rebuild(const std::string& today);
+  domain::outcome<domain::unit_t> rebuild_shard(uint16_t shard, const std::string& today);
+  domain::outcome<domain::unit_t> drop_shard(uint16_t shard);
+  domain::outcome<domain::unit_t> load_shard(uint16_t shard, const std::string& today);
   domain::outcome<domain::unit_t> drop_days_before(const std::string& today);
   domain::outcome<std::optional<domain::restaurant>> find_restaurant(const std::string& rid,
                                                                      const writes* w = nullptr) const;
@@ -77,6 +89,8 @@ private:
   uint64_t restaurants_ = 0;
   uint64_t items_ = 0;
   std::string kept_from_; // the first day whose used units are kept
+  uint64_t shard_rebuilds_ = 0;
+  uint64_t events_pruned_ = 0;
 };
 
 } // namespace bento::actors

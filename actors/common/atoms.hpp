@@ -16,6 +16,8 @@ using evict_atom = caf::atom_constant<caf::atom("evict")>;
 using entity_down_atom = caf::atom_constant<caf::atom("entdown")>;
 /// To the router: activate order/<id> (the crash-recovery sweep). The activation itself does the recovery.
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
+/// The catalog's timer: time to delete events past their retention.
+using prune_atom = caf::atom_constant<caf::atom("prune")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 /// From a shard replica to an entity: its writes up to this index are committed (true) or cannot be known to be
 /// (false: leadership lost). See reply_gate.
@@ -42,6 +44,8 @@ struct entity_counts {
 struct catalog_stats {
   uint64_t restaurants = 0;
   uint64_t items = 0;
+  uint64_t shard_rebuilds = 0; // shards rebuilt from their records after a gap in their events
+  uint64_t events_pruned = 0;
 };
 
 } // namespace bento::actors

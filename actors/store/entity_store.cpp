@@ -318,6 +318,57 @@ domain::outcome<domain::unit_t> entity_store::scan_events(domain::shard_id shard
   return domain::unit;
 }
 
+uint64_t entity_store::first_event_seq(domain::shard_id shard) const {
+  if (shard >= shard_count_)
+    return 0;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(column::events)));
+  auto prefix = domain::shard_prefix(shard);
+  for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(slice(prefix)); it->Next())
+    if (it->key().size() == prefix.size() + 8)
+      return event_seq(std::string_view(it->key().data(), it->key().size()));
+  return 0;
+}
+
+domain::outcome<uint64_t> entity_store::prune_events(domain::shard_id shard, uint64_t through_seq,
+                                                     int64_t older_than_ms, uint64_t max_events) {
+  if (shard >= shard_count_ || through_seq == 0 || max_events == 0)
+    return uint64_t{0};
+  // The newest is kept whatever its age: it is where the shard's sequence resumes.
+  through_seq = std::min(through_seq, last_event_seq(shard));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(column::events)));
+  auto prefix = domain::shard_prefix(shard);
+  uint64_t cut = 0, count = 0;
+  for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(slice(prefix)) && count < max_events;
+       it->Next()) {
+    if (it->key().size() != prefix.size() + 8) {
+      ++count; // not an event key (a corrupt record): no reader can use it, and the range delete takes it
+      continue;
+    }
+    auto seq = event_seq(std::string_view(it->key().data(), it->key().size()));
+    if (seq >= through_seq)
+      break; // `through_seq` itself stays: at worst it is the newest
+    domain::event ev;
+    // An undecodable event is skipped by every reader; its age does not matter.
+    if (codec::decode(std::string_view(it->value().data(), it->value().size()), ev) && ev.at_ms >= older_than_ms)
+      break;
+    cut = seq;
+    ++count;
+  }
+  if (!it->status().ok())
+    return storage_error(it->status());
+  if (cut == 0)
+    return uint64_t{0};
+  // One range tombstone per round: readers seek past it at once, where point deletes would leave thousands of
+  // tombstones to step over until compaction.
+  rocksdb::WriteBatch wb;
+  auto status = wb.DeleteRange(impl_->cf(column::events), slice(prefix), slice(event_key(shard, cut + 1)));
+  if (status.ok())
+    status = impl_->db->Write(rocksdb::WriteOptions(), &wb);
+  if (!status.ok())
+    return storage_error(status);
+  return count;
+}
+
 struct reverse_cursor::impl {
   std::unique_ptr<rocksdb::Iterator> it;
   std::string prefix;

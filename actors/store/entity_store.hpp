@@ -160,6 +160,17 @@ public:
   domain::outcome<domain::unit_t> scan_events(domain::shard_id shard, uint64_t after_seq, uint64_t up_to_seq,
                                               const event_visitor& fn) const;
 
+  /// The lowest stored event number of a shard (0 when it has none). A reader whose last applied number is
+  /// below this less one has missed events: they were pruned, or a snapshot replaced the shard's events.
+  uint64_t first_event_seq(domain::shard_id shard) const;
+
+  /// Deletes the shard's oldest events: those numbered below `through_seq` (what every reader on this node has
+  /// applied) and stamped before `older_than_ms`, at most `max_events`; never the newest stored one (the
+  /// sequence resumes after it on restart). Returns how many it deleted. Node-local: replicas prune on their
+  /// own; a snapshot from a replica that pruned more shows as a gap (first_event_seq).
+  domain::outcome<uint64_t> prune_events(domain::shard_id shard, uint64_t through_seq, int64_t older_than_ms,
+                                         uint64_t max_events);
+
   domain::shard_id shard_count() const noexcept { return shard_count_; }
   /// Re-reads where each shard's event sequence stands (after the layout was migrated).
   void resume_event_sequences();

@@ -51,7 +51,19 @@ struct node_metrics::impl {
                                                      .Help("Times a restaurant was asked with a local day before "
                                                            "one it had seen (the wall clock or BENTO_TZ went back)")
                                                      .Register(registry);
+  prometheus::Family<prometheus::Counter>& pruned = prometheus::BuildCounter()
+                                                      .Name("bento_events_pruned_total")
+                                                      .Help("Events deleted past BENTO_EVENT_RETENTION_S once "
+                                                            "the catalog had applied them")
+                                                      .Register(registry);
+  prometheus::Family<prometheus::Counter>& rebuilds = prometheus::BuildCounter()
+                                                        .Name("bento_catalog_shard_rebuilds_total")
+                                                        .Help("Shards whose part of the catalog was rebuilt from "
+                                                              "their records (their events had a gap: a snapshot "
+                                                              "from a replica that had pruned them)")
+                                                        .Register(registry);
   double last_settled_forward = 0, last_settled_back = 0, last_settle_retries = 0, last_clock_regressions = 0;
+  double last_pruned = 0, last_rebuilds = 0;
   prometheus::Family<prometheus::Gauge>& rocksdb = prometheus::BuildGauge()
                                                      .Name("bento_rocksdb")
                                                      .Help("RocksDB statistics by name")
@@ -158,6 +170,8 @@ std::string node_metrics::render(const entity_stats* entities, const std::map<st
     bump(impl_->clock.Add({}), static_cast<double>(entities->clock_regressions), impl_->last_clock_regressions);
     impl_->catalog.Add({{"kind", "restaurant"}}).Set(static_cast<double>(entities->catalog_restaurants));
     impl_->catalog.Add({{"kind", "item"}}).Set(static_cast<double>(entities->catalog_items));
+    bump(impl_->pruned.Add({}), static_cast<double>(entities->events_pruned), impl_->last_pruned);
+    bump(impl_->rebuilds.Add({}), static_cast<double>(entities->catalog_shard_rebuilds), impl_->last_rebuilds);
   }
   for (auto& [name, value] : store_stats)
     impl_->rocksdb.Add({{"stat", name}}).Set(value);

@@ -340,33 +340,58 @@ TEST_CASE("cluster: a call forwarded to a leader that stops answering ends as ou
 }
 
 /// A bento_cluster gauge of node `i` (0 when absent).
-double cluster_gauge(node_cluster& c, size_t i, const std::string& name) {
+/// A sample of node i's /metrics by its full name with labels (0 when absent).
+double metric(node_cluster& c, size_t i, const std::string& sample) {
   api_session s(c.url(i));
   auto r = s.call("GET", "/metrics");
-  auto needle = "bento_cluster{gauge=\"" + name + "\"} ";
+  auto needle = "\n" + sample + " ";
   auto at = r.body.find(needle);
   return at == std::string::npos ? 0 : std::stod(r.body.substr(at + needle.size()));
+}
+
+double cluster_gauge(node_cluster& c, size_t i, const std::string& name) {
+  return metric(c, i, "bento_cluster{gauge=\"" + name + "\"}");
+}
+
+/// Item ids of the catalog's menu for taipei as node i shows it to `who`.
+std::set<std::string> menu_items_on(node_cluster& c, size_t i, const api_session& who) {
+  auto menu = body_of(as_user(c.url(i), who)->call("GET", "/api/v1/menu?place=taipei"));
+  std::set<std::string> ids;
+  if (menu.is_object() && menu["items"].is_array())
+    for (auto& it : menu["items"])
+      ids.insert(it.value("id", ""));
+  return ids;
 }
 
 TEST_CASE("cluster: a node away for longer than the log keeps catches up from a snapshot and then serves what "
           "it missed",
           "[integration][cluster]") {
   // A short log: the restaurant's shard is compacted past what the absent node has. Small frames: the snapshot
-  // streams in chunks of 48 KiB, each acknowledged before the next.
-  node_cluster c(3, {{"BENTO_RAFT_KEEP_ENTRIES", "16"}, {"BENTO_PEER_FRAME_MAX_BYTES", "65536"}});
+  // streams in chunks of 48 KiB, each acknowledged before the next. Events kept 1 s: the snapshot's change feed
+  // starts after what the absent node's catalog read, so the catalog must rebuild that shard from the records.
+  node_cluster c(3, {{"BENTO_RAFT_KEEP_ENTRIES", "16"},
+                     {"BENTO_PEER_FRAME_MAX_BYTES", "65536"},
+                     {"BENTO_EVENT_RETENTION_S", "1"}});
   shop s(c, 1000);
   auto& mia = s.mia;
   auto& carl = s.carl;
   const auto rid = s.rid;
+  mia.put_item(rid, "soon-gone", 300, 5);
   std::optional<size_t> leader;
   REQUIRE(within(10s, [&] { return (leader = c.leader_of("restaurant/" + rid)).has_value(); }));
   auto away = (*leader + 1) % 3;
+  REQUIRE(within(10s, [&] { return menu_items_on(c, away, carl).count("soon-gone") == 1; }));
+  auto feed = [&](size_t i) { return c.view(i, "restaurant/" + rid)["entity"]["events"]; };
+  auto read_by_away = feed(away)["last"].get<uint64_t>();
   c.node(away).kill9();
 
   std::vector<std::string> acked;
   auto via = as_user(c.url(*leader), carl);
   for (int k = 0; k < 300; ++k)
     acked.push_back(place_one(*via, rid, "while-away-" + std::to_string(k)));
+  auto merchant = as_user(c.url(*leader), mia);
+  REQUIRE(merchant->call("DELETE", "/api/v1/restaurants/" + rid + "/menu/items/soon-gone").status == 204);
+  merchant->put_item(rid, "late", 400, 7);
   // Sessions of Dave's end meanwhile, enough that his shard's log is compacted too: the returning node learns
   // of them from a snapshot, which carries the records but not their events.
   // (a name whose shard is not the restaurant's, so that two shards need snapshots)
@@ -394,8 +419,16 @@ TEST_CASE("cluster: a node away for longer than the log keeps catches up from a 
     api_session(c.url(*leader)).register_user(filler, "customer");
     ++made;
   }
+  // Both others have pruned past what the absent node read (whichever leads sends the snapshot).
+  for (size_t i = 0; i < 3; ++i)
+    if (i != away)
+      REQUIRE(within(20s, [&] { return feed(i)["first"].get<uint64_t>() > read_by_away + 1; }));
   c.node(away).start();
   REQUIRE(within(30s, [&] { return cluster_gauge(c, away, "snapshots_installed") >= 2; }));
+  // Its menu is the restaurant's as it stands, not as it stood when the node went away.
+  CHECK(within(10s, [&] { return menu_items_on(c, away, carl) == std::set<std::string>{"bento", "late"}; }));
+  CHECK(metric(c, away, "bento_catalog_shard_rebuilds_total") >= 1);
+  CHECK(metric(c, *leader, "bento_events_pruned_total") > 0);
   for (auto& token : ended) {
     auto s = std::make_unique<api_session>(c.url(away));
     s->token = token;

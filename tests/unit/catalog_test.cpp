@@ -7,6 +7,7 @@
 #include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
+#include "protocol/domain/calendar.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace bento;
@@ -334,4 +335,147 @@ TEST_CASE("catalog: a data dir without catalog state is built once from the enti
   menu_query ghost;
   ghost.text = "ghost";
   CHECK(again.query(ghost, today)->items.empty());
+}
+
+namespace {
+
+/// A restaurant id whose shard differs from r1's.
+std::string other_shard_rid(const store::entity_store& db) {
+  for (int k = 2;; ++k) {
+    auto rid = "r" + std::to_string(k);
+    if (shard_of("restaurant/" + rid, db.shard_count()) != r1_shard(db))
+      return rid;
+  }
+}
+
+/// What installing a snapshot does to r1's shard: its records and events replaced wholesale. The snapshot's
+/// sender had pruned its events, so they resume far past what this node's catalog applied.
+void install_r1_snapshot(store::entity_store& db, const std::vector<menu_item>& items,
+                         const std::vector<std::pair<std::string, int64_t>>& used_tomorrow) {
+  auto shard = r1_shard(db);
+  auto sp = shard_prefix(shard);
+  store::write_batch b;
+  b.erase_range(store::column::entities, sp + "r/r1", sp + "r/r1/\xff");
+  restaurant r{"r1", "Sea", "taipei", "m", 1, 1};
+  b.put(store::column::entities, sp + keys::restaurant_record("r1"), codec::encode(r));
+  for (auto& item : items)
+    b.put(store::column::entities, sp + keys::item_record("r1", item.id), codec::encode(item));
+  for (auto& [iid, units] : used_tomorrow)
+    b.put(store::column::entities, sp + keys::promised_record("r1", "2025-01-16", iid), std::to_string(units));
+  auto last = db.last_event_seq(shard) + 50;
+  b.erase_range(store::column::events, sp, sp + std::string(8, '\xff'));
+  event newest{last, "order.placed", "order/o9", 1, order{}, "r1"};
+  newest.shard = shard;
+  b.put(store::column::events, store::event_key(shard, last), codec::encode(newest));
+  REQUIRE(db.commit(b));
+  db.resume_event_sequence(shard);
+}
+
+} // namespace
+
+TEST_CASE("catalog: a shard whose events have a gap (a snapshot from a replica that pruned them) is rebuilt from "
+          "its records; other shards keep theirs",
+          "[unit]") {
+  catalog_fixture f;
+  auto& cat = f.cat;
+  auto rid2 = other_shard_rid(*f.db);
+  f.emit(restaurant_created(restaurant{"r1", "Sea", "taipei", "m", 1, 1}));
+  f.emit(item_upserted(item_of("r1", "fish", 3)));
+  f.emit(item_upserted(item_of("r1", "crab", 2)));
+  f.emit(item_upserted(item_of("r1", "soup", 0, 10)));
+  f.emit(levels("stock.day_used", "r1", {{"soup", 4, "2025-01-16"}}));
+  f.emit(restaurant_created(restaurant{rid2, "Hill", "taipei", "m", 1, 1}));
+  f.emit(item_upserted(item_of(rid2, "tea", 5)));
+  REQUIRE(cat.catch_up(today));
+  REQUIRE(cat.item_count() == 4);
+  auto other_applied = cat.applied_seq(shard_of("restaurant/" + rid2, f.db->shard_count()));
+
+  // Meanwhile on the leader: fish sold down to 1, crab deleted, eel added, 7 soups used tomorrow; all of those
+  // events pruned there before the snapshot was taken.
+  auto fish = item_of("r1", "fish", 1);
+  auto eel = item_of("r1", "eel", 6);
+  install_r1_snapshot(*f.db, {fish, eel, item_of("r1", "soup", 0, 10)}, {{"soup", 7}});
+  REQUIRE(cat.catch_up(today));
+  CHECK(cat.shard_rebuilds() == 1);
+  CHECK(cat.applied_seq(r1_shard(*f.db)) == f.db->last_event_seq(r1_shard(*f.db)));
+  CHECK(cat.restaurant_count() == 2);
+  CHECK(cat.item_count() == 4); // fish, eel, soup, tea
+  CHECK(shown_stock(cat, "fish") == 1);
+  CHECK(shown_stock(cat, "eel") == 6);
+  CHECK(shown_stock(cat, "soup", "2025-01-16") == 3);
+  CHECK(shown_stock(cat, "tea") == 5);
+  menu_query crab;
+  crab.text = "crab";
+  CHECK(cat.query(crab, today)->items.empty());
+  CHECK(cat.applied_seq(shard_of("restaurant/" + rid2, f.db->shard_count())) == other_applied);
+  restaurants_query all;
+  all.place = "taipei";
+  CHECK(cat.restaurants(all)->restaurants.size() == 2);
+
+  // After the rebuild the shard's events are replayed as usual, and a reopened catalog agrees.
+  f.emit(item_upserted(item_of("r1", "eel", 2)));
+  REQUIRE(cat.catch_up(today));
+  CHECK(shown_stock(cat, "eel") == 2);
+  CHECK(cat.shard_rebuilds() == 1);
+  catalog_state reopened(*f.db);
+  REQUIRE(reopened.open(today));
+  CHECK(reopened.shard_rebuilds() == 0);
+  CHECK(reopened.item_count() == 4);
+  CHECK(shown_stock(reopened, "eel") == 2);
+}
+
+TEST_CASE("catalog: a shard rebuild that a crash cut short is done again at the next open", "[unit]") {
+  test::temp_dir dir;
+  auto db = open_db(dir / "db");
+  {
+    catalog_state cat(*db);
+    REQUIRE(cat.open(today));
+    store::write_batch b;
+    restaurant r{"r1", "Sea", "taipei", "m", 1, 1};
+    b.put(store::column::entities, keys::restaurant_record("r1"), codec::encode(r));
+    b.put(store::column::entities, keys::item_record("r1", "fish"), codec::encode(item_of("r1", "fish", 3)));
+    b.append_event(restaurant_created(r));
+    b.append_event(item_upserted(item_of("r1", "fish", 3)));
+    b.append_event(item_upserted(item_of("r1", "crab", 2))); // a record the snapshot below no longer has
+    commit_as(*db, "restaurant/r1", b);
+    REQUIRE(cat.catch_up(today));
+    REQUIRE(cat.item_count() == 2);
+  }
+  // The snapshot landed and the rebuild began (its mark is written first), then the process died.
+  install_r1_snapshot(*db, {item_of("r1", "fish", 1)}, {});
+  store::write_batch mark;
+  mark.put(store::column::catalog, "m/rebuilding/" + std::to_string(r1_shard(*db)), "1");
+  REQUIRE(db->commit(mark));
+  catalog_state reopened(*db);
+  REQUIRE(reopened.open(today));
+  CHECK(reopened.shard_rebuilds() == 1);
+  CHECK(reopened.item_count() == 1);
+  CHECK(shown_stock(reopened, "fish") == 1);
+  CHECK_FALSE(db->get(store::column::catalog, "m/rebuilding/" + std::to_string(r1_shard(*db)))->has_value());
+}
+
+TEST_CASE("catalog: events it applied are pruned past the retention, those it has not read are kept", "[unit]") {
+  catalog_fixture f;
+  auto& cat = f.cat;
+  auto shard = r1_shard(*f.db);
+  f.emit(restaurant_created(restaurant{"r1", "Sea", "taipei", "m", 1, 1}));
+  f.emit(item_upserted(item_of("r1", "fish", 3)));
+  f.emit(item_upserted(item_of("r1", "crab", 2)));
+  REQUIRE(cat.catch_up(today));
+  auto applied = cat.applied_seq(shard);
+  // Written, not yet read: pruning must leave them (and the catalog must not take their absence for a gap).
+  f.emit(item_upserted(item_of("r1", "eel", 4)));
+  f.emit(levels("stock.changed", "r1", {{"fish", 1, today}}));
+  auto pruned = cat.prune_events(now_ms() + 1000, 1000);
+  REQUIRE(pruned);
+  CHECK(*pruned == applied - 1);
+  CHECK(cat.events_pruned() == applied - 1);
+  CHECK(f.db->first_event_seq(shard) == applied);
+  // Too recent: nothing goes.
+  CHECK(*cat.prune_events(0, 1000) == 0);
+  REQUIRE(cat.catch_up(today));
+  CHECK(cat.shard_rebuilds() == 0);
+  CHECK(shown_stock(cat, "eel") == 4);
+  CHECK(shown_stock(cat, "fish") == 1);
+  CHECK(cat.item_count() == 3);
 }

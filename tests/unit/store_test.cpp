@@ -289,3 +289,62 @@ TEST_CASE("order index: lists a caller's orders newest first, by status and mont
   stranger.cursor = p1->next_cursor; // someone else's cursor
   CHECK_FALSE(actors::query_orders(*s, stranger));
 }
+
+TEST_CASE("store: pruning deletes a shard's old events that readers applied, never the newest, and the sequence "
+          "resumes after it",
+          "[unit]") {
+  test::temp_dir dir;
+  {
+    auto s = open_store(dir / "db");
+    auto emit = [&](domain::shard_id shard, int64_t at_ms) {
+      store::write_batch b;
+      b.append_event(domain::event{0, "menu.item_upserted", "restaurant/r", at_ms, {}, {}});
+      REQUIRE(store::shard_store(*s, shard).commit(b));
+    };
+    for (int64_t at = 1000; at <= 5000; at += 1000)
+      emit(7, at);
+    for (int k = 0; k < 10; ++k)
+      emit(8, 1000);
+    CHECK(s->first_event_seq(7) == 1);
+    // Only below the last one readers applied (3 stays).
+    auto pruned = s->prune_events(7, 3, 10000, 100);
+    REQUIRE(pruned);
+    CHECK(*pruned == 2);
+    CHECK(s->first_event_seq(7) == 3);
+    // Only older than the cut-off: 4 was stamped at 4000, not before it.
+    pruned = s->prune_events(7, 5, 4000, 100);
+    REQUIRE(pruned);
+    CHECK(*pruned == 1);
+    CHECK(s->first_event_seq(7) == 4);
+    // Never the newest, however old and however far readers say they are.
+    pruned = s->prune_events(7, 1000, 1'000'000, 100);
+    REQUIRE(pruned);
+    CHECK(*pruned == 1);
+    CHECK(s->first_event_seq(7) == 5);
+    pruned = s->prune_events(7, 1000, 1'000'000, 100);
+    REQUIRE(pruned);
+    CHECK(*pruned == 0);
+    // A bounded number per call; other shards are untouched.
+    CHECK(s->first_event_seq(8) == 1);
+    pruned = s->prune_events(8, 10, 1'000'000, 3);
+    REQUIRE(pruned);
+    CHECK(*pruned == 3);
+    CHECK(s->first_event_seq(8) == 4);
+    std::vector<uint64_t> left;
+    REQUIRE(s->scan_events(7, 0, 100, [&](const domain::event& ev) {
+      left.push_back(ev.seq);
+      return true;
+    }));
+    CHECK(left == std::vector<uint64_t>{5});
+    s->close();
+  }
+  auto s = open_store(dir / "db");
+  CHECK(s->last_event_seq(7) == 5);
+  CHECK(s->first_event_seq(7) == 5);
+  std::vector<uint64_t> seen;
+  s->set_event_listener([&](const domain::event& ev) { seen.push_back(ev.seq); });
+  store::write_batch b;
+  b.append_event(domain::event{0, "menu.item_upserted", "restaurant/r", 6000, {}, {}});
+  REQUIRE(store::shard_store(*s, 7).commit(b));
+  CHECK(seen == std::vector<uint64_t>{6});
+}

@@ -13,6 +13,7 @@
 #include "actors/user/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
 #include "node/auth/throttles.hpp"
+#include "node/api/api_service.hpp"
 #include "node/auth/token.hpp"
 #include "node/domain_client.hpp"
 #include "node/http/client_address.hpp"
@@ -53,10 +54,6 @@ int status_of(errc code) {
     case errc::none: return 200;
   }
   return 503;
-}
-
-int64_t now_s() {
-  return now_ms() / 1000;
 }
 
 /// An entity tag as the API writes it: the item version in quotes.
@@ -107,6 +104,7 @@ std::vector<std::string> split_path(const std::string& path) {
 
 struct api_router::impl {
   api_dependencies deps;
+  std::unique_ptr<api_service> service;
   std::vector<route> routes;
   // The last /metrics text: scrapes within metrics_cache_ms share one render, so scraping cannot burn CPU.
   std::mutex metrics_mutex;
@@ -132,6 +130,7 @@ struct call : std::enable_shared_from_this<call> {
   json body;
 
   domain_client& domain() { return *api->deps.domain; }
+  api_service& service() { return *api->service; }
 
   void respond(http_response resp) {
     auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -180,21 +179,14 @@ struct call : std::enable_shared_from_this<call> {
   bool authenticate(std::optional<role> required = std::nullopt) {
     const auto& h = req.authorization;
     static const std::string scheme = "Bearer ";
-    if (h.size() <= scheme.size() || h.compare(0, scheme.size(), scheme) != 0) {
-      fail(errc::unauthenticated, "missing bearer token");
-      return false;
-    }
-    auto verified = api->deps.tokens->verify(h.substr(scheme.size()), now_s());
-    if (!verified || api->deps.revocations->is_revoked(*verified)) {
-      fail(errc::unauthenticated, "missing, invalid or expired token");
+    bool bearer = h.size() > scheme.size() && h.compare(0, scheme.size(), scheme) == 0;
+    auto verified = service().authenticate(bearer ? h.substr(scheme.size()) : std::string(), required);
+    if (!verified) {
+      fail(verified.error());
       return false;
     }
     claims = *verified;
     caller = principal{claims.user_id, claims.username, claims.role};
-    if (required && caller.role != *required) {
-      fail(errc::forbidden, std::string("this requires the ") + to_string(*required) + " role");
-      return false;
-    }
     return true;
   }
 
@@ -226,23 +218,21 @@ struct call : std::enable_shared_from_this<call> {
       return true;
     auto v = parse_decimal(l->second, max);
     if (!v || *v < 1) {
-      fail(errc::invalid_argument, "limit must be an integer between 1 and " + std::to_string(max));
+      fail(*api_service::check_limit(0, max));
       return false;
     }
     out = static_cast<uint32_t>(*v);
     return true;
   }
 
-  /// Reads ?date= (whose stock a menu shows) into `out` when given: a real day from today to the ordering
-  /// horizon. Answers 400 itself.
+  /// Reads ?date= (whose stock a menu shows) into `out` when given; answers 400 itself for a day outside today
+  /// to the ordering horizon.
   bool query_date(std::string& out) {
     auto d = query.find("date");
     if (d == query.end() || d->second.empty())
       return true;
-    auto today = local_date(now_ms());
-    if (!is_valid_date(d->second) || d->second < today || d->second > add_days(today, max_days_ahead)) {
-      fail(errc::invalid_argument,
-           "date must be a day as YYYY-MM-DD from today to " + std::to_string(max_days_ahead) + " days ahead");
+    if (auto f = api_service::check_stock_date(d->second)) {
+      fail(*f);
       return false;
     }
     out = d->second;
@@ -437,11 +427,8 @@ void create_user(const call_ptr& c) {
   if (!role)
     return c->fail(errc::invalid_argument, "role must be customer or merchant");
   cmd.role = *role;
-  cmd.client_address = c->client_key;
-  if (auto f = check_registration(cmd))
-    return c->fail(*f);
-  c->domain().call(std::move(cmd),
-                   c->then<user_view>([](call& c, user_view& u) { c.reply(201, jv::to_json(u)); }));
+  c->service().register_user(std::move(cmd), c->client_key,
+                             c->then<user_view>([](call& c, user_view& u) { c.reply(201, jv::to_json(u)); }));
 }
 
 void create_session(const call_ptr& c) {
@@ -453,52 +440,21 @@ void create_session(const call_ptr& c) {
   cmd.password = r.string("password", true).value_or("");
   if (!r.ok())
     return c->fail(r.error());
-  cmd.client_address = c->client_key;
-  auto& guard = *c->api->deps.logins;
-  // The same answer whether or not the name exists: the guard knows nothing of accounts.
-  if (auto wait = guard.retry_after_ms(cmd.username, c->client_key, now_ms()); wait > 0)
-    return c->fail(domain::fail(errc::throttled, "too many failed logins; retry later", std::to_string(wait)));
-  // No account has such a name or password, so no hash is spent on it; it still counts as a failure.
-  if (check_username(cmd.username) || cmd.password.size() > 1024) {
-    guard.record_failure(cmd.username.substr(0, 64), c->client_key, now_ms());
-    return c->fail(errc::unauthenticated, "invalid username or password");
-  }
-  auto username = cmd.username;
-  c->domain().call(std::move(cmd), [c, username = std::move(username)](outcome<user_view> u) {
-    auto& deps = c->api->deps;
-    if (!u)
-      return c->fail(u.error()); // counted by the user's actor, on the node that leads the user's shard
-    token_claims claims;
-    claims.user_id = u->id;
-    claims.username = u->username;
-    claims.role = u->role;
-    claims.token_id = random_id("t_");
-    claims.issued_at_s = now_s();
-    claims.expires_at_s = claims.issued_at_s + deps.token_ttl_s;
-    c->reply(201, {{"token", deps.tokens->issue(claims)},
-                   {"expires_at", jv::iso8601(claims.expires_at_s * 1000)},
-                   {"user", jv::to_json(*u)}});
-  });
+  c->service().login(std::move(cmd), c->client_key, c->then<session_grant>([](call& c, session_grant& g) {
+    c.reply(201, {{"token", g.token}, {"expires_at", jv::iso8601(g.expires_at_ms)}, {"user", jv::to_json(g.user)}});
+  }));
 }
 
 void delete_session(const call_ptr& c) {
   if (!c->authenticate())
     return;
-  // The user's actor records the ended session in the user's shard; every node's list hears of it as that
-  // write is applied there. This node's list takes it at once, so the next request here is refused already.
-  end_session cmd{c->claims.username,
-                  ended_session{c->claims.user_id, c->claims.token_id, c->claims.issued_at_s, c->claims.expires_at_s}};
-  c->domain().call(std::move(cmd), c->then<bool>([](call& c, bool&) {
-    c.api->deps.revocations->revoke(c.claims, now_s());
-    c.no_content();
-  }));
+  c->service().logout(c->claims, c->then<bool>([](call& c, bool&) { c.no_content(); }));
 }
 
 void get_me(const call_ptr& c) {
   if (!c->authenticate())
     return;
-  c->domain().call(get_user{c->caller.username},
-                   c->then<user_view>([](call& c, user_view& u) { c.reply(200, jv::to_json(u)); }));
+  c->service().me(c->claims, c->then<user_view>([](call& c, user_view& u) { c.reply(200, jv::to_json(u)); }));
 }
 
 // --- restaurants and menus -------------------------------------------------------------------------------
@@ -507,16 +463,12 @@ void create_restaurant_route(const call_ptr& c) {
   if (!c->authenticate(role::merchant) || !c->parse_body())
     return;
   jv::reader r(c->body);
-  create_restaurant cmd;
-  cmd.caller = c->caller;
-  cmd.restaurant_id = random_id("r_");
-  cmd.name = r.string("name", true).value_or("");
-  cmd.place = r.string("place", true).value_or("");
+  auto name = r.string("name", true).value_or("");
+  auto place = r.string("place", true).value_or("");
   if (!r.ok())
     return c->fail(r.error());
-  // Through the merchant's user actor, which keeps the count of restaurants per merchant.
-  c->domain().call(open_restaurant{std::move(cmd)},
-                   c->then<restaurant>([](call& c, restaurant& x) { c.reply(201, jv::to_json(x)); }));
+  c->service().create_restaurant(c->claims, std::move(name), std::move(place),
+                                 c->then<restaurant>([](call& c, restaurant& x) { c.reply(201, jv::to_json(x)); }));
 }
 
 void list_restaurants(const call_ptr& c) {
@@ -525,13 +477,9 @@ void list_restaurants(const call_ptr& c) {
   restaurants_query q;
   q.place = c->query["place"];
   q.cursor = c->query["cursor"];
-  if (auto f = check_text("place", q.place, max_place_length, false))
-    return c->fail(*f);
-  if (q.cursor.size() > 1024)
-    return c->fail(errc::invalid_argument, "cursor is not valid");
   if (!c->query_limit(500, q.limit))
     return;
-  c->domain().call(std::move(q), c->then<restaurant_list>([](call& c, restaurant_list& list) {
+  c->service().list_restaurants(std::move(q), c->then<restaurant_list>([](call& c, restaurant_list& list) {
     json out = json::array();
     for (auto& r : list.restaurants)
       out.push_back(jv::to_json(r));
@@ -543,10 +491,7 @@ void list_restaurants(const call_ptr& c) {
 void get_menu_route(const call_ptr& c) {
   if (!c->authenticate())
     return;
-  get_menu cmd{c->params[0], {}};
-  if (!c->query_date(cmd.date))
-    return;
-  c->domain().call(std::move(cmd), c->then<menu_view>([](call& c, menu_view& m) {
+  c->service().get_menu(c->params[0], c->query["date"], c->then<menu_view>([](call& c, menu_view& m) {
     json items = json::array();
     for (auto& i : m.items)
       items.push_back(jv::to_json(i));
@@ -582,7 +527,6 @@ void put_item(const call_ptr& c) {
     return c->fail(*f);
   jv::reader r(c->body);
   upsert_menu_item cmd;
-  cmd.caller = c->caller;
   cmd.restaurant_id = c->params[0];
   cmd.item_id = c->params[1];
   if (!c->if_match(cmd.if_match))
@@ -609,9 +553,7 @@ void put_item(const call_ptr& c) {
   if (!read_meals(c, r, meals))
     return;
   in.meals = meals.value_or(std::vector<meal>{});
-  if (auto f = check_menu_item(in))
-    return c->fail(*f);
-  c->domain().call(std::move(cmd), c->then<upsert_result>([](call& c, upsert_result& res) {
+  c->service().put_item(c->claims, std::move(cmd), c->then<upsert_result>([](call& c, upsert_result& res) {
     c.reply_item(res.created ? 201 : 200, res.item);
   }));
 }
@@ -629,7 +571,6 @@ void patch_item(const call_ptr& c) {
     return c->fail(errc::invalid_argument, "name at least one field to change");
   jv::reader r(c->body);
   patch_menu_item cmd;
-  cmd.caller = c->caller;
   cmd.restaurant_id = c->params[0];
   cmd.item_id = c->params[1];
   if (!c->if_match(cmd.if_match))
@@ -645,7 +586,7 @@ void patch_item(const call_ptr& c) {
     return c->fail(r.error());
   if (!read_meals(c, r, cmd.meals))
     return;
-  c->domain().call(std::move(cmd), c->then<upsert_result>([](call& c, upsert_result& res) {
+  c->service().patch_item(c->claims, std::move(cmd), c->then<upsert_result>([](call& c, upsert_result& res) {
     c.reply_item(200, res.item);
   }));
 }
@@ -653,24 +594,17 @@ void patch_item(const call_ptr& c) {
 void get_item(const call_ptr& c) {
   if (!c->authenticate())
     return;
-  get_menu cmd{c->params[0], {}};
-  if (!c->query_date(cmd.date))
-    return;
-  c->domain().call(std::move(cmd), c->then<menu_view>([](call& c, menu_view& m) {
-    for (auto& i : m.items)
-      if (i.id == c.params[1])
-        return c.reply_item(200, i);
-    c.fail(errc::not_found, "menu item not found");
-  }));
+  c->service().get_item(c->params[0], c->params[1], c->query["date"],
+                        c->then<menu_item>([](call& c, menu_item& i) { c.reply_item(200, i); }));
 }
 
 void delete_item(const call_ptr& c) {
   if (!c->authenticate(role::merchant))
     return;
-  delete_menu_item cmd{c->caller, c->params[0], c->params[1], std::nullopt};
+  delete_menu_item cmd{{}, c->params[0], c->params[1], std::nullopt};
   if (!c->if_match(cmd.if_match))
     return;
-  c->domain().call(std::move(cmd), c->then<bool>([](call& c, bool) { c.no_content(); }));
+  c->service().delete_item(c->claims, std::move(cmd), c->then<bool>([](call& c, bool) { c.no_content(); }));
 }
 
 void search_menu(const call_ptr& c) {
@@ -681,20 +615,15 @@ void search_menu(const call_ptr& c) {
   q.tag = c->query["tag"];
   q.text = c->query["q"];
   q.cursor = c->query["cursor"];
-  if (auto f = check_text("place", q.place, max_place_length, false))
-    return c->fail(*f);
-  if (auto f = check_text("q", q.text, max_name_length, false))
-    return c->fail(*f);
-  if (q.tag.size() > max_tag_length || q.cursor.size() > 1024)
-    return c->fail(errc::invalid_argument, "tag or cursor is too long");
+  q.date = c->query["date"];
   if (auto m = c->query.find("meal"); m != c->query.end() && !m->second.empty()) {
     q.for_meal = parse_meal(m->second);
     if (!q.for_meal)
       return c->fail(errc::invalid_argument, "meal must be breakfast, lunch or dinner");
   }
-  if (!c->query_limit(100, q.limit) || !c->query_date(q.date))
+  if (!c->query_limit(100, q.limit))
     return;
-  c->domain().call(std::move(q), c->then<menu_page>([](call& c, menu_page& page) {
+  c->service().search_menu(std::move(q), c->then<menu_page>([](call& c, menu_page& page) {
     json items = json::array();
     for (auto& e : page.items) {
       auto j = jv::to_json(e.item);
@@ -713,7 +642,6 @@ void create_order(const call_ptr& c) {
     return;
   jv::reader r(c->body);
   place_order cmd;
-  cmd.caller = c->caller;
   cmd.restaurant_id = r.string("restaurant_id", true).value_or("");
   cmd.lines = r.lines("items", true).value_or(std::vector<line_request>{});
   auto meal_text = r.string("meal", false);
@@ -726,47 +654,26 @@ void create_order(const call_ptr& c) {
     if (!cmd.for_meal)
       return c->fail(errc::invalid_argument, "meal must be breakfast, lunch or dinner");
   }
-  if (cmd.date && !is_valid_date(*cmd.date))
-    return c->fail(errc::invalid_argument, "date must be a real day as YYYY-MM-DD");
-  const auto& key = c->req.idempotency_key;
-  if (!key.empty()) {
-    if (key.size() > 128 || check_text("Idempotency-Key", key, 128, true))
-      return c->fail(errc::invalid_argument, "Idempotency-Key must be 1-128 printable characters");
-    cmd.idempotency_key = key;
-    cmd.order_id = order_id_for_key(c->caller.user_id, key);
-  } else {
-    cmd.order_id = random_id("o_");
-  }
-  if (auto f = check_id("restaurant_id", cmd.restaurant_id))
-    return c->fail(errc::not_found, "restaurant not found");
-  if (auto f = check_lines(cmd.lines))
-    return c->fail(*f);
-  if (auto f = check_text("note", cmd.note, max_note_length, false, true))
-    return c->fail(*f);
-  c->domain().call(std::move(cmd), c->then<order>([](call& c, order& o) { c.reply(201, jv::to_json(o)); }));
+  cmd.idempotency_key = c->req.idempotency_key;
+  c->service().place_order(c->claims, std::move(cmd),
+                           c->then<order>([](call& c, order& o) { c.reply(201, jv::to_json(o)); }));
 }
 
 void list_orders_route(const call_ptr& c) {
   if (!c->authenticate())
     return;
   list_orders q;
-  q.caller = c->caller;
   if (auto s = c->query.find("status"); s != c->query.end() && !s->second.empty()) {
     q.status = parse_order_status(s->second);
     if (!q.status)
       return c->fail(errc::invalid_argument, "status must be placed, confirmed, delivered or cancelled");
   }
-  if (auto m = c->query.find("month"); m != c->query.end() && !m->second.empty()) {
-    if (!is_valid_month(m->second))
-      return c->fail(errc::invalid_argument, "month must be YYYY-MM");
+  if (auto m = c->query.find("month"); m != c->query.end() && !m->second.empty())
     q.month = m->second;
-  }
   if (!c->query_limit(500, q.limit))
     return;
   q.cursor = c->query["cursor"];
-  if (q.cursor.size() > 1024)
-    return c->fail(errc::invalid_argument, "cursor is not valid");
-  c->domain().call(std::move(q), c->then<order_list>([](call& c, order_list& list) {
+  c->service().list_orders(c->claims, std::move(q), c->then<order_list>([](call& c, order_list& list) {
     json out = json::array();
     for (auto& o : list.orders)
       out.push_back(jv::to_json(o));
@@ -777,15 +684,15 @@ void list_orders_route(const call_ptr& c) {
 void get_order_route(const call_ptr& c) {
   if (!c->authenticate())
     return;
-  c->domain().call(get_order{c->caller, c->params[0]},
-                   c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
+  c->service().get_order(c->claims, c->params[0],
+                         c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
 }
 
 void transition(const call_ptr& c, order_action action) {
   if (!c->authenticate())
     return;
-  c->domain().call(transition_order{c->caller, c->params[0], action},
-                   c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
+  c->service().transition_order(c->claims, c->params[0], action,
+                                c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
 }
 
 void confirm_order(const call_ptr& c) { transition(c, order_action::confirm); }
@@ -797,7 +704,6 @@ void patch_order(const call_ptr& c) {
     return;
   jv::reader r(c->body);
   edit_order cmd;
-  cmd.caller = c->caller;
   cmd.order_id = c->params[0];
   if (c->body.contains("note"))
     return c->fail(errc::invalid_argument, "note is the customer's; a merchant writes merchant_note");
@@ -805,15 +711,8 @@ void patch_order(const call_ptr& c) {
   cmd.merchant_note = r.string("merchant_note", false);
   if (!r.ok())
     return c->fail(r.error());
-  if (!cmd.lines && !cmd.merchant_note)
-    return c->fail(errc::invalid_argument, "give items and/or merchant_note");
-  if (cmd.merchant_note)
-    if (auto f = check_text("merchant_note", *cmd.merchant_note, max_note_length, false, true))
-      return c->fail(*f);
-  if (cmd.lines)
-    if (auto f = check_lines(*cmd.lines))
-      return c->fail(*f);
-  c->domain().call(std::move(cmd), c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
+  c->service().edit_order(c->claims, std::move(cmd),
+                          c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
 }
 
 std::vector<route> make_routes() {
@@ -870,6 +769,8 @@ bool match(const route& r, const std::vector<std::string>& segments, std::vector
 
 api_router::api_router(api_dependencies deps) : impl_(std::make_shared<impl>()) {
   impl_->deps = std::move(deps);
+  impl_->service = std::make_unique<api_service>(api_service::dependencies{
+    impl_->deps.domain, impl_->deps.tokens, impl_->deps.revocations, impl_->deps.logins, impl_->deps.token_ttl_s});
   impl_->routes = make_routes();
 }
 

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -184,9 +185,35 @@ void node_process::wait_healthy(std::chrono::seconds timeout) {
   FAIL("bento-node did not become healthy within " << timeout.count() << " s:\n" << output());
 }
 
+namespace {
+
+/// Whether every thread of `pid` is stopped (state T in /proc/<pid>/task/*/stat).
+bool all_threads_stopped(pid_t pid) {
+  std::error_code ec;
+  auto tasks = std::filesystem::path("/proc") / std::to_string(pid) / "task";
+  for (auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')'); // the command name may hold spaces and parentheses
+    if (close == std::string::npos || close + 2 >= stat.size())
+      continue; // the thread has just exited
+    if (stat[close + 2] != 'T' && stat[close + 2] != 't')
+      return false;
+  }
+  return !ec;
+}
+
+} // namespace
+
 void node_process::pause() {
   REQUIRE(pid_ > 0);
   ::kill(pid_, SIGSTOP);
+  // SIGSTOP takes effect as each thread next runs, which on a loaded machine can be after kill() returns:
+  // a test's next request must not find a thread still serving.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!all_threads_stopped(pid_) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1)); // polling interval of a bounded wait
+  REQUIRE(all_threads_stopped(pid_));
 }
 
 void node_process::resume() {

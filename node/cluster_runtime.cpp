@@ -316,12 +316,12 @@ cluster_status cluster_runtime::status() const {
   out.replicas = impl_->replicas;
   std::map<std::string, cluster_member_status> by_id;
   for (auto& m : impl_->members)
-    by_id[m] = cluster_member_status{m, {}, "up", 0, 0, 0};
+    by_id[m] = cluster_member_status{m, {}, {}, "up", 0, 0, 0};
   {
     std::lock_guard lock(impl_->states_mutex);
     for (auto& [m, state] : impl_->member_states)
       if (!by_id.count(m))
-        by_id[m] = cluster_member_status{m, {}, "up", 0, 0, 0};
+        by_id[m] = cluster_member_status{m, {}, {}, "up", 0, 0, 0};
   }
   if (impl_->membership)
     for (auto& m : impl_->membership->members()) {
@@ -330,7 +330,9 @@ cluster_status cluster_runtime::status() const {
       s.address = m.address;
       s.state = cluster::membership::to_string(m.state);
       s.incarnation = m.incarnation;
+      s.client_address = m.client_address;
     }
+  by_id[impl_->self].client_address = cfg_.client_advertise;
   if (impl_->transport) {
     auto& me = by_id[impl_->self];
     me.address = impl_->transport->advertised_address();
@@ -369,13 +371,60 @@ cluster_status cluster_runtime::status() const {
   return out;
 }
 
+client_shard_map cluster_runtime::shard_map() const {
+  client_shard_map out;
+  std::map<std::string, std::string> client_of{{impl_->self, cfg_.client_advertise}};
+  if (impl_->membership)
+    for (auto& m : impl_->membership->members())
+      if (!m.client_address.empty())
+        client_of[m.id] = m.client_address;
+  for (auto& [id, address] : client_of)
+    if (!address.empty())
+      out.nodes.push_back(address);
+  auto* host = impl_->host.get();
+  if (!host)
+    return out;
+  out.shards = host->shard_count();
+  out.leaders.resize(out.shards);
+  for (uint16_t s = 0; s < out.shards; ++s) {
+    out.epoch += host->term_of(s);
+    if (auto leader = host->leader_of(s))
+      if (auto it = client_of.find(*leader); it != client_of.end())
+        out.leaders[s] = it->second;
+  }
+  return out;
+}
+
+client_route cluster_runtime::route_of(const std::string& entity_key) const {
+  auto* host = impl_->host.get();
+  if (!clustered() || !host || entity_key.empty())
+    return {};
+  auto s = domain::shard_of(entity_key, host->shard_count());
+  auto leader = host->leader_of(s);
+  if (!leader)
+    return client_route{false, {}};
+  if (*leader == impl_->self)
+    return {};
+  client_route out{false, {}};
+  if (impl_->membership)
+    for (auto& m : impl_->membership->members())
+      if (m.id == *leader)
+        out.leader = m.client_address;
+  return out;
+}
+
 std::string cluster_runtime::status_json(const std::string& entity) const {
   using json = nlohmann::json;
   auto st = status();
   json members = json::array();
   for (auto& m : st.members)
-    members.push_back({{"id", m.id}, {"address", m.address}, {"state", m.state}, {"incarnation", m.incarnation},
-                       {"shards_led", m.shards_led}, {"shards_replicated", m.shards_replicated}});
+    members.push_back({{"id", m.id},
+                       {"address", m.address},
+                       {"client_address", m.client_address},
+                       {"state", m.state},
+                       {"incarnation", m.incarnation},
+                       {"shards_led", m.shards_led},
+                       {"shards_replicated", m.shards_replicated}});
   json shards = json::array();
   if (auto* host = impl_->host.get())
     for (uint16_t s = 0; s < host->shard_count(); ++s) {

@@ -37,10 +37,25 @@ namespace bento::node {
 struct cluster_member_status {
   std::string id;
   std::string address;
+  std::string client_address; // its client-protocol port, when known
   std::string state; // up, suspect, down
   uint64_t incarnation = 0;
   uint64_t shards_led = 0;
   uint64_t shards_replicated = 0;
+};
+
+/// Where clients should send requests, for the client protocol's SHARD_MAP.
+struct client_shard_map {
+  uint64_t epoch = 0;                // the sum of the shards' terms: grows whenever a leader may have changed
+  uint32_t shards = 0;
+  std::vector<std::string> leaders;  // per shard: the leader's client address, empty when unknown
+  std::vector<std::string> nodes;    // every member's client address that is known
+};
+
+/// Where one entity's requests are served.
+struct client_route {
+  bool here = true;                  // this node leads the entity's shard (or runs alone)
+  std::string leader;                // otherwise: the leader's client address, empty when unknown
 };
 
 struct cluster_status {
@@ -69,6 +84,8 @@ public:
   /// Completes the wiring with the local router; returns the router edges use (the front, or `local` alone).
   actors::router_actor attach(actors::router_actor local);
   cluster_status status() const;
+  client_shard_map shard_map() const;
+  client_route route_of(const std::string& entity_key) const;
   /// status() plus every shard's replicas and leader, as the JSON text GET /api/v1/cluster answers; with an
   /// entity key ("restaurant/<id>") also that entity's shard, replicas and leader.
   std::string status_json(const std::string& entity = {}) const;

@@ -34,6 +34,7 @@ cluster::membership::membership_config membership_settings(const node_config& cf
   m.heartbeat_interval = std::chrono::milliseconds(cfg.heartbeat_ms);
   m.suspect_after = std::chrono::milliseconds(cfg.suspect_ms);
   m.down_after = std::chrono::milliseconds(cfg.down_ms);
+  m.client_address = cfg.client_advertise;
   return m;
 }
 

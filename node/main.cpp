@@ -31,6 +31,9 @@
 #include "node/auth/token.hpp"
 #include "node/domain_client.hpp"
 #include "node/http/api_routes.hpp"
+#include "node/api/api_service.hpp"
+#include "node/client_edge/client_dispatch.hpp"
+#include "node/client_edge/client_server.hpp"
 #include "node/http/http_server.hpp"
 #include "node/logging.hpp"
 #include "node/metrics/node_metrics.hpp"
@@ -257,6 +260,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     ho.max_connections_per_address = cfg.max_connections_per_address;
     ho.proxies = *node::trusted_proxies::parse(cfg.trusted_proxies); // validated by load_config
     node::http_server* server_ptr = nullptr;
+    node::client_server* client_ptr = nullptr;
     node::api_dependencies deps;
     deps.domain = &domain;
     deps.tokens = &tokens;
@@ -272,6 +276,12 @@ int run(const node::node_config& cfg, sigset_t signals) {
       {"shed_idle_connections", [&server_ptr] { return server_ptr ? server_ptr->shed_connections() : 0; }},
       {"refused_connections", [&server_ptr] { return server_ptr ? server_ptr->refused_connections() : 0; }},
       {"login_guard_entries", [&logins] { return static_cast<uint64_t>(logins.size()); }},
+      {"client_connections", [&client_ptr] { return client_ptr ? client_ptr->stats().open_connections : 0; }},
+      {"client_requests_in_flight", [&client_ptr] { return client_ptr ? client_ptr->stats().requests_in_flight : 0; }},
+      {"client_requests", [&client_ptr] { return client_ptr ? client_ptr->stats().requests : 0; }},
+      {"client_protocol_errors", [&client_ptr] { return client_ptr ? client_ptr->stats().protocol_errors : 0; }},
+      {"client_timeouts", [&client_ptr] { return client_ptr ? client_ptr->stats().timeouts : 0; }},
+      {"client_refused_connections", [&client_ptr] { return client_ptr ? client_ptr->stats().refused_connections : 0; }},
     };
     deps.cluster_view = [&cluster_rt](const std::string& entity) { return cluster_rt.status_json(entity); };
     deps.cluster_gauges = [&cluster_rt] { return cluster_rt.gauges(); };
@@ -284,24 +294,53 @@ int run(const node::node_config& cfg, sigset_t signals) {
       api.handle(std::move(req), std::move(done));
     });
     server_ptr = &server;
+    // The binary client protocol: the same service and door as HTTP, another encoding.
+    node::api_service client_service({&domain, &tokens, &revocations, &logins, cfg.token_ttl_s});
+    node::client_dispatch_dependencies cdeps;
+    cdeps.service = &client_service;
+    cdeps.node_id = *node_id;
+    cdeps.clustered = cluster_rt.clustered();
+    cdeps.status = [&cluster_rt] { return cluster_rt.status(); };
+    cdeps.shard_map = [&cluster_rt] { return cluster_rt.shard_map(); };
+    cdeps.route = [&cluster_rt](const std::string& key) { return cluster_rt.route_of(key); };
+    node::client_dispatch client_dispatch(cdeps);
+    node::client_server_options co;
+    co.bind = cfg.bind;
+    co.port = cfg.client_port;
+    co.max_connections = cfg.max_connections;
+    co.max_frame_bytes = cfg.client_frame_max_bytes;
+    co.max_in_flight = cfg.client_max_in_flight;
+    co.idle_timeout_ms = cfg.client_idle_s * 1000;
+    co.io_timeout_ms = cfg.client_io_timeout_ms;
+    co.node_id = *node_id;
+    node::client_server client_edge(co, client_dispatch);
+    client_ptr = &client_edge;
     // Ready before the first connection is accepted: the domain is up, and a probe that arrives between the
     // listener opening and this line must not be told "starting" (a flaky readiness check under load).
     ready = admitted;
     if (!admitted) {
       // Stopped while waiting to be admitted: nothing was served; shut down below.
+    } else if (auto client_started = client_edge.start(); !client_started) {
+      // Before HTTP: whoever sees /healthz answer may use the client port at once.
+      ready = false;
+      spdlog::critical("node.start_failed reason=client_port error={}", client_started.error().message);
+      exit_code = exit_runtime;
     } else if (auto started = server.start(); !started) {
       ready = false;
       spdlog::critical("node.start_failed reason=http error={}", started.error().message);
+      client_edge.stop(0);
       exit_code = exit_runtime;
     } else {
-      spdlog::info("node.started http=http://{}:{} data_dir={} tz={} rate_limit={} sync_writes={} file_limit={}",
-                   cfg.bind, cfg.http_port, cfg.data_dir, cfg.time_zone, cfg.rate_limit, cfg.sync_writes,
-                   file_limit);
+      spdlog::info("node.started http=http://{}:{} client_port={} data_dir={} tz={} rate_limit={} sync_writes={} "
+                   "file_limit={}",
+                   cfg.bind, cfg.http_port, cfg.client_port, cfg.data_dir, cfg.time_zone, cfg.rate_limit,
+                   cfg.sync_writes, file_limit);
       int sig = 0;
       sigwait(&signals, &sig);
       spdlog::info("node.stopping signal={}", sig);
       ready = false;
       // Stop accepting, let in-flight requests finish (the domain answers within its request timeout).
+      client_edge.stop(8000);
       server.stop(8000);
     }
     domain.stop();

@@ -131,6 +131,14 @@ void load_cluster(reader& r, node_config& cfg) {
     }
   }
 
+  // What clients dial for this node's client port: told to SDKs in shard maps, so it must be reachable by them.
+  r.text("BENTO_CLIENT_ADVERTISE", cfg.client_advertise, 300);
+  if (!cfg.client_advertise.empty() && !cluster::transport::parse_address(cfg.client_advertise))
+    r.errors.push_back("BENTO_CLIENT_ADVERTISE='" + cfg.client_advertise + "' is not host:port");
+  if (cfg.client_advertise.empty() && !cfg.cluster_advertise.empty())
+    if (auto a = cluster::transport::parse_address(cfg.cluster_advertise))
+      cfg.client_advertise = cluster::transport::to_string({a->host, cfg.client_port});
+
   r.text("BENTO_TLS_CERT", cfg.tls_cert, 4096);
   r.text("BENTO_TLS_KEY", cfg.tls_key, 4096);
   r.text("BENTO_TLS_CA", cfg.tls_ca, 4096);
@@ -196,6 +204,14 @@ const std::vector<option_doc>& option_docs() {
      ""},
     {"BENTO_SHARDS", "shards the key space is split into (1-4096); fixed when the data dir is formed", "64"},
     {"BENTO_REPLICAS", "replicas of each shard (1-7), capped by the number of members when the cluster forms", "3"},
+    {"BENTO_CLIENT_ADVERTISE", "host:port clients reach this node's client port at (in shard maps)",
+     "host of BENTO_CLUSTER_ADVERTISE, BENTO_CLIENT_PORT"},
+    {"BENTO_CLIENT_FRAME_MAX_BYTES", "largest client-protocol frame (4096-67108864)", "1048576"},
+    {"BENTO_CLIENT_MAX_IN_FLIGHT", "unanswered client requests per connection before it is not read (1-65536)",
+     "128"},
+    {"BENTO_CLIENT_IDLE_S", "idle client connections are closed after this (1-86400)", "300"},
+    {"BENTO_CLIENT_IO_TIMEOUT_MS", "a client frame must arrive, and a reply be written, within this (100-600000)",
+     "10000"},
     {"BENTO_EVENT_RETENTION_S", "seconds the change feed (events column) keeps an event once this node's read "
                                 "models applied it (0 = forever; disk then grows with every write)", "3600"},
     {"BENTO_REPLACE_AFTER_S", "a member down this long has its shard seats moved to live members (0 = never)", "300"},
@@ -286,6 +302,10 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
   r.integer("BENTO_REPLICAS", cfg.replicas, 1, 7);
   r.integer("BENTO_REPLACE_AFTER_S", cfg.replace_after_s, 0, 31536000);
   r.integer("BENTO_EVENT_RETENTION_S", cfg.event_retention_s, 0, 315360000);
+  r.integer("BENTO_CLIENT_FRAME_MAX_BYTES", cfg.client_frame_max_bytes, 4096, 67108864);
+  r.integer("BENTO_CLIENT_MAX_IN_FLIGHT", cfg.client_max_in_flight, 1, 65536);
+  r.integer("BENTO_CLIENT_IDLE_S", cfg.client_idle_s, 1, 86400);
+  r.integer("BENTO_CLIENT_IO_TIMEOUT_MS", cfg.client_io_timeout_ms, 100, 600000);
   r.text("BENTO_ADMIN_TOKEN", cfg.admin_token, 4096);
   if (!cfg.admin_token.empty() && cfg.admin_token.size() < 16)
     r.errors.push_back("BENTO_ADMIN_TOKEN must be at least 16 characters");

@@ -38,6 +38,11 @@ struct node_config {
   std::string metrics_token;    // when set, GET /metrics needs "Authorization: Bearer <token>"
   std::string admin_token;      // when set, /api/v1/admin calls need "Authorization: Bearer <token>"; unset: refused
   uint32_t max_active_entities = 100000;
+  std::string client_advertise;           // host:port clients reach this node's client port at (shard maps)
+  uint32_t client_frame_max_bytes = 1u << 20;
+  uint32_t client_max_in_flight = 128;    // per connection, before the node stops reading it
+  uint32_t client_idle_s = 300;
+  uint32_t client_io_timeout_ms = 10000;  // a frame body must arrive, and a reply be written, within this
   uint32_t event_retention_s = 3600; // events the catalog applied are deleted after this; 0 = kept forever
   uint16_t shards = 64;         // fixed when the data dir (later: the cluster) is formed
   uint32_t replace_after_s = 300; // a member down this long loses its seats to live members; 0 = never

@@ -35,6 +35,7 @@ struct membership::impl : std::enable_shared_from_this<impl> {
   mutable std::mutex mutex;
   failure_detector detector;                    // guarded by mutex
   std::map<std::string, std::string> addresses; // id -> address, guarded by mutex
+  std::map<std::string, std::string> client_addresses; // id -> client-protocol address, guarded by mutex
   membership_stats counters;                    // guarded by mutex
   uint64_t beats = 0;                           // timer actor only
   clock::time_point next_heartbeat{};           // timer actor only
@@ -101,6 +102,13 @@ struct membership::impl : std::enable_shared_from_this<impl> {
       {
         std::lock_guard lock(mutex);
         addresses[m.node_id()] = m.address();
+        // Only what a member says of itself: another's word for it could be stale or a lie.
+        if (m.node_id() == from && !m.client_address().empty()) {
+          if (transport::parse_address(m.client_address()))
+            client_addresses[m.node_id()] = m.client_address();
+          else
+            ++counters.malformed;
+        }
       }
       if (known.count(m.node_id()) == 0 && t.add_peer(m.address(), m.node_id())) {
         ++discovered;
@@ -132,6 +140,7 @@ struct membership::impl : std::enable_shared_from_this<impl> {
     me->set_node_id(t.node_id());
     me->set_address(t.advertised_address());
     me->set_incarnation(t.incarnation());
+    me->set_client_address(cfg.client_address);
     for (auto& p : t.peers()) {
       if (!p.connected || p.id.empty() || p.address.empty())
         continue;
@@ -284,7 +293,9 @@ std::vector<member_view> membership::members() const {
   std::lock_guard lock(d.mutex);
   std::vector<member_view> out;
   for (auto& m : d.detector.members()) {
-    member_view v{m.id, {}, m.state, m.incarnation, m.last_heard};
+    member_view v{m.id, {}, {}, m.state, m.incarnation, m.last_heard};
+    if (auto c = d.client_addresses.find(m.id); c != d.client_addresses.end())
+      v.client_address = c->second;
     if (auto i = from_transport.find(m.id); i != from_transport.end())
       v.address = i->second;
     else if (auto j = d.addresses.find(m.id); j != d.addresses.end())

@@ -41,6 +41,7 @@ struct membership_config {
   uint32_t payload_max_bytes = 64 * 1024; // a bigger heartbeat payload is not sent (counted)
   uint32_t gossip_every = 20;             // heartbeats between member lists sent to every peer
   uint32_t max_members = 1024;            // entries read from one member list
+  std::string client_address;             // this node's client-protocol address, told to peers in member lists
 };
 
 struct membership_stats {
@@ -56,6 +57,7 @@ struct membership_stats {
 struct member_view {
   std::string id;
   std::string address;
+  std::string client_address; // where it takes client-protocol connections, as it said (empty: unknown)
   member_state state = member_state::up;
   uint64_t incarnation = 0;
   std::chrono::steady_clock::time_point last_heard{};

@@ -384,6 +384,10 @@ std::optional<std::string> replica_host::leader_of(domain::shard_id shard) const
   return name_of(id);
 }
 
+uint64_t replica_host::term_of(domain::shard_id shard) const {
+  return shard < replicas_.size() && replicas_[shard] ? replicas_[shard]->term() : 0;
+}
+
 replica_host::stats replica_host::snapshot_stats() const {
   stats out;
   out.frames_in = frames_in_;

@@ -76,6 +76,8 @@ public:
   }
   /// The node believed to lead the shard, if this node replicates it and knows.
   std::optional<std::string> leader_of(domain::shard_id shard) const;
+  /// The Raft term this node's replica of the shard is in (0 without one).
+  uint64_t term_of(domain::shard_id shard) const;
   /// Where the shard's voters belong, preferred leader first (the placement over the members that are not
   /// excluded); while a seat moves, the group's voters may still differ.
   std::vector<std::string> placement_of(domain::shard_id shard) const;

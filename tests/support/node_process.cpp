@@ -159,7 +159,10 @@ void node_process::launch() {
   auto env = env_;
   env["BENTO_DATA_DIR"] = data_dir_;
   env["BENTO_HTTP_PORT"] = std::to_string(port_);
-  env["BENTO_CLIENT_PORT"] = std::to_string(free_port());
+  if (client_port_ == 0)
+    client_port_ = env.count("BENTO_CLIENT_PORT") ? static_cast<uint16_t>(std::stoi(env["BENTO_CLIENT_PORT"]))
+                                                  : free_port();
+  env["BENTO_CLIENT_PORT"] = std::to_string(client_port_);
   // A cluster test names each node's cluster port up front (the seeds list them); alone any free one does.
   if (!env.count("BENTO_CLUSTER_PORT"))
     env["BENTO_CLUSTER_PORT"] = std::to_string(free_port());

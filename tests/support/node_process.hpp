@@ -45,6 +45,8 @@ public:
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
+  /// The binary client protocol's port (kept across restarts, like the HTTP port).
+  uint16_t client_port() const { return client_port_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::string output() const;
 
@@ -52,6 +54,7 @@ private:
   std::string data_dir_;
   std::map<std::string, std::string> env_;
   uint16_t port_ = 0;
+  uint16_t client_port_ = 0;
   pid_t pid_ = -1;
   uint64_t file_limit_ = 0;
   std::string log_path_;

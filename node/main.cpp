@@ -295,7 +295,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     });
     server_ptr = &server;
     // The binary client protocol: the same service and door as HTTP, another encoding.
-    node::api_service client_service({&domain, &tokens, &revocations, &logins, cfg.token_ttl_s});
+    node::api_service client_service({&domain, &tokens, &revocations, &logins, cfg.token_ttl_s, cfg.admin_token});
     node::client_dispatch_dependencies cdeps;
     cdeps.service = &client_service;
     cdeps.node_id = *node_id;

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include <sodium.h>
+
 #include "actors/user/login_guard.hpp"
 #include "node/auth/revocation_list.hpp"
 #include "node/domain_client.hpp"
@@ -34,6 +36,28 @@ outcome<token_claims> api_service::authenticate(const std::string& token, std::o
   if (required && verified->role != *required)
     return fail(errc::forbidden, std::string("this requires the ") + to_string(*required) + " role");
   return *verified;
+}
+
+bool secrets_equal(const std::string& given, const std::string& wanted) noexcept {
+  // Both sides hashed to 32 bytes first, so not even the length leaks through the comparison's time.
+  unsigned char a[32], b[32];
+  crypto_generichash(a, sizeof a, reinterpret_cast<const unsigned char*>(given.data()), given.size(), nullptr, 0);
+  crypto_generichash(b, sizeof b, reinterpret_cast<const unsigned char*>(wanted.data()), wanted.size(), nullptr, 0);
+  return sodium_memcmp(a, b, sizeof a) == 0;
+}
+
+outcome<unit_t> api_service::authorize_admin(const std::string& bearer) const {
+  if (deps_.admin_token.empty())
+    return fail(errc::forbidden, "admin calls are disabled on this node: set BENTO_ADMIN_TOKEN");
+  if (bearer.empty() || !secrets_equal(bearer, deps_.admin_token))
+    return fail(errc::unauthenticated, "admin calls need the admin token");
+  return unit;
+}
+
+void api_service::decommission(std::string node_id, reply<bool> done) {
+  if (node_id.empty() || node_id.size() > 64)
+    return done(fail(errc::not_found, "no such member"));
+  deps_.domain->call(set_member_state{std::move(node_id), "leaving"}, std::move(done));
 }
 
 std::optional<failure> api_service::check_limit(uint32_t limit, uint32_t max) {

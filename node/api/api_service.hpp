@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "node/auth/token.hpp"
 #include "protocol/domain/commands.hpp"
@@ -21,6 +22,9 @@ namespace bento::node {
 
 class domain_client;
 class revocation_list;
+
+/// Whether a presented secret equals the configured one, in time independent of both (admin, metrics tokens).
+bool secrets_equal(const std::string& given, const std::string& wanted) noexcept;
 
 /// A login's answer: the token and whose it is.
 struct session_grant {
@@ -37,11 +41,12 @@ public:
     revocation_list* revocations = nullptr;
     actors::login_guard* logins = nullptr;
     uint32_t token_ttl_s = 86400;
+    std::string admin_token; // empty: admin calls are refused
   };
   template <class T>
   using reply = std::function<void(domain::outcome<T>)>;
 
-  explicit api_service(dependencies deps) : deps_(deps) {}
+  explicit api_service(dependencies deps) : deps_(std::move(deps)) {}
 
   /// The claims of a bearer token (signature, expiry, not logged out); `forbidden` when `required` is given and
   /// the caller has another role.
@@ -50,6 +55,12 @@ public:
 
   // Each call validates its inputs (an `invalid_argument` reply names the field) and answers exactly once, on
   // whatever thread the domain answers on. `client_key` is what per-client limits count by.
+  /// An admin call's bearer against BENTO_ADMIN_TOKEN, in constant time: forbidden when no admin token is
+  /// configured, unauthenticated when it does not match.
+  domain::outcome<domain::unit_t> authorize_admin(const std::string& bearer) const;
+  /// Moves a member's voting seats to the others before it is taken away (admin).
+  void decommission(std::string node_id, reply<bool> done);
+
   void register_user(domain::register_user cmd, const std::string& client_key, reply<domain::user_view> done);
   void login(domain::verify_login cmd, const std::string& client_key, reply<session_grant> done);
   void logout(const token_claims& caller, reply<bool> done);

@@ -32,7 +32,7 @@ void set_error(pb::Response& resp, const failure& f) {
     resp.set_item_id(f.item_id);
 }
 
-enum class access : uint8_t { none, any, customer, merchant };
+enum class access : uint8_t { none, any, customer, merchant, admin };
 
 /// One request being answered: its id, where the answer goes and a leader hint to add.
 struct exchange {
@@ -95,6 +95,7 @@ access access_of(pb::Method m) {
     case pb::REGISTER_USER:
     case pb::LOGIN:
     case pb::SHARD_MAP: return access::none;
+    case pb::DECOMMISSION_NODE: return access::admin;
     case pb::CREATE_RESTAURANT:
     case pb::PUT_ITEM:
     case pb::PATCH_ITEM:
@@ -143,7 +144,10 @@ void client_dispatch::handle(const pb::Request& req, const std::string& client_k
   }
   std::optional<token_claims> caller;
   auto needs = access_of(req.method());
-  if (needs != access::none) {
+  if (needs == access::admin) {
+    if (auto allowed = svc.authorize_admin(req.token()); !allowed)
+      return x.fail(allowed.error());
+  } else if (needs != access::none) {
     auto required = needs == access::customer   ? std::optional<role>(role::customer)
                     : needs == access::merchant ? std::optional<role>(role::merchant)
                                                 : std::nullopt;
@@ -415,6 +419,12 @@ void client_dispatch::handle(const pb::Request& req, const std::string& client_k
           m.add_nodes(n);
       }
       return x.ok(m);
+    }
+    case pb::DECOMMISSION_NODE: {
+      pb::DecommissionRequest in;
+      if (!parse(req, in, x))
+        return;
+      return svc.decommission(in.node_id(), x.then<pb::Empty, bool>([](bool, pb::Empty&) {}));
     }
     default:
       return x.fail("unknown_method", "this node does not know method " + std::to_string(req.method()));

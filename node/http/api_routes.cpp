@@ -302,12 +302,7 @@ bool metrics_authorized(const std::string& header, const std::string& token) {
   static const std::string scheme = "Bearer ";
   if (header.size() <= scheme.size() || header.compare(0, scheme.size(), scheme) != 0)
     return false;
-  unsigned char given[32], wanted[32];
-  crypto_generichash(given, sizeof given, reinterpret_cast<const unsigned char*>(header.data() + scheme.size()),
-                     header.size() - scheme.size(), nullptr, 0);
-  crypto_generichash(wanted, sizeof wanted, reinterpret_cast<const unsigned char*>(token.data()), token.size(),
-                     nullptr, 0);
-  return sodium_memcmp(given, wanted, sizeof given) == 0;
+  return secrets_equal(header.substr(scheme.size()), token);
 }
 
 void send_metrics(const call_ptr& c, std::string text) {
@@ -384,20 +379,20 @@ void cluster_view(const call_ptr& c) {
 /// Moves a member's voting seats to the other members before it is taken away; answered once the decision is
 /// recorded in the cluster's metadata (the seats then move a shard at a time: GET /api/v1/cluster shows them).
 void decommission_node(const call_ptr& c) {
-  auto& deps = c->api->deps;
-  if (deps.admin_token.empty())
-    return c->fail(errc::forbidden, "admin calls are disabled on this node: set BENTO_ADMIN_TOKEN");
-  if (!metrics_authorized(c->req.authorization, deps.admin_token)) {
+  static const std::string scheme = "Bearer ";
+  const auto& h = c->req.authorization;
+  bool bearer = h.size() > scheme.size() && h.compare(0, scheme.size(), scheme) == 0;
+  if (auto allowed = c->service().authorize_admin(bearer ? h.substr(scheme.size()) : std::string()); !allowed) {
+    if (allowed.error().code != errc::unauthenticated)
+      return c->fail(allowed.error());
     http_response resp;
     resp.status = 401;
     resp.headers.emplace_back("WWW-Authenticate", "Bearer");
-    resp.body = json{{"error", "unauthenticated"}, {"message", "admin calls need the admin token"}}.dump();
+    resp.body = json{{"error", "unauthenticated"}, {"message", allowed.error().message}}.dump();
     return c->respond(std::move(resp));
   }
   auto node = c->params[0];
-  if (node.size() > 64)
-    return c->fail(errc::not_found, "no such member");
-  c->domain().call(set_member_state{node, "leaving"}, c->then<bool>([node](call& c, bool&) {
+  c->service().decommission(node, c->then<bool>([node](call& c, bool&) {
     c.reply(202, {{"node", node}, {"state", "leaving"}});
   }));
 }
@@ -769,8 +764,10 @@ bool match(const route& r, const std::vector<std::string>& segments, std::vector
 
 api_router::api_router(api_dependencies deps) : impl_(std::make_shared<impl>()) {
   impl_->deps = std::move(deps);
-  impl_->service = std::make_unique<api_service>(api_service::dependencies{
-    impl_->deps.domain, impl_->deps.tokens, impl_->deps.revocations, impl_->deps.logins, impl_->deps.token_ttl_s});
+  impl_->service = std::make_unique<api_service>(api_service::dependencies{impl_->deps.domain, impl_->deps.tokens,
+                                                                            impl_->deps.revocations, impl_->deps.logins,
+                                                                            impl_->deps.token_ttl_s,
+                                                                            impl_->deps.admin_token});
   impl_->routes = make_routes();
 }
 

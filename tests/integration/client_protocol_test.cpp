@@ -357,6 +357,11 @@ TEST_CASE("client protocol: the whole flow of the HTTP API, with the same rules"
   auto status = c.ok<pb::ClusterStatus>(pb::CLUSTER_STATUS, pb::Empty{}, s.customer);
   CHECK_FALSE(status.clustered());
 
+  // Admin calls: refused while the node has no admin token.
+  pb::DecommissionRequest dec;
+  dec.set_node_id("n9");
+  CHECK(c.call(pb::DECOMMISSION_NODE, dec, s.merchant).error() == "forbidden");
+
   // Logout ends the token on this edge and on HTTP alike.
   c.ok<pb::Empty>(pb::LOGOUT, pb::Empty{}, s.customer);
   CHECK(c.call(pb::ME, pb::Empty{}, s.customer).error() == "unauthorized");
@@ -556,7 +561,7 @@ TEST_CASE("client protocol: malformed input ends that connection with a Goodbye 
 TEST_CASE("client protocol: in a cluster the shard map names each shard's leader, and a direct request to another "
           "node is told where to go",
           "[integration][client][cluster]") {
-  node_cluster c(3);
+  node_cluster c(3, {{"BENTO_ADMIN_TOKEN", "admin-token-0123456789"}});
   raw_connection first(c.node(0).client_port());
   first.hello();
   auto s = open_shop(first, 10);
@@ -612,4 +617,16 @@ TEST_CASE("client protocol: in a cluster the shard map names each shard's leader
   REQUIRE(status.members_size() == 3);
   for (auto& m : status.members())
     CHECK(!m.client_address().empty());
+
+  // Decommission through the protocol: the admin token, compared as HTTP does; three members with three
+  // replicas cannot lose one (the same refusal as HTTP's 409).
+  pb::DecommissionRequest dec;
+  dec.set_node_id(status.members(0).id());
+  CHECK(l.call(pb::DECOMMISSION_NODE, dec, "wrong-token-0123456789").error() == "unauthorized");
+  CHECK(l.call(pb::DECOMMISSION_NODE, dec, s.merchant).error() == "unauthorized");
+  auto refused_move = l.call(pb::DECOMMISSION_NODE, dec, "admin-token-0123456789");
+  INFO(refused_move.message());
+  CHECK(refused_move.error() == "invalid_transition");
+  dec.set_node_id("nobody");
+  CHECK(l.call(pb::DECOMMISSION_NODE, dec, "admin-token-0123456789").error() == "not_found");
 }

@@ -183,6 +183,7 @@ private:
       welcome->set_node_id(server_.options.node_id);
       welcome->set_max_frame_bytes(server_.options.max_frame_bytes);
       welcome->set_max_in_flight(server_.options.max_in_flight);
+      welcome->set_idle_timeout_ms(server_.options.idle_timeout_ms);
       phase_ = phase::open;
       return send(codec::frame(w.SerializeAsString()));
     }

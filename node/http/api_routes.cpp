@@ -596,7 +596,9 @@ void get_item(const call_ptr& c) {
 void delete_item(const call_ptr& c) {
   if (!c->authenticate(role::merchant))
     return;
-  delete_menu_item cmd{{}, c->params[0], c->params[1], std::nullopt};
+  delete_menu_item cmd;
+  cmd.restaurant_id = c->params[0];
+  cmd.item_id = c->params[1];
   if (!c->if_match(cmd.if_match))
     return;
   c->service().delete_item(c->claims, std::move(cmd), c->then<bool>([](call& c, bool) { c.no_content(); }));

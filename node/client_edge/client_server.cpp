@@ -111,7 +111,7 @@ private:
   enum class phase : uint8_t { hello, open, closing, closed };
 
   void read() {
-    if (phase_ >= phase::closing || reading_ || in_flight_ >= server_.options.max_in_flight)
+    if (phase_ >= phase::closing || reading_ || full())
       return; // past the cap the socket is not read: TCP pushes back on the client
     reading_ = true;
     socket_.async_read_some(net::buffer(buffer_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
@@ -136,7 +136,7 @@ private:
 
   void process() {
     std::string body;
-    while (phase_ < phase::closing && in_flight_ < server_.options.max_in_flight) {
+    while (phase_ < phase::closing && !full()) {
       auto st = decoder_.next(body);
       if (st == codec::frame_decoder::status::need_more)
         break;
@@ -153,12 +153,16 @@ private:
       handle(body);
     }
     // A frame partly here while the socket is read: it must complete within the I/O timeout.
-    bool partial = decoder_.buffered() > 0 && in_flight_ < server_.options.max_in_flight;
+    bool partial = decoder_.buffered() > 0 && !full();
     if (!partial)
       partial_since_.reset();
     else if (!partial_since_)
       partial_since_ = clock_type::now();
   }
+
+  /// Requests not answered plus answers not yet written: a client that sends without reading its answers
+  /// must be held back as one that sends faster than the domain answers, or its answers pile up here.
+  bool full() const { return in_flight_ + out_.size() >= server_.options.max_in_flight; }
 
   void handle(const std::string& body) {
     pb::ClientFrame f;
@@ -257,9 +261,12 @@ private:
     out_.pop_front();
     last_activity_ = clock_type::now();
     if (!out_.empty())
-      return write_next();
-    if (phase_ == phase::closing)
+      write_next();
+    else if (phase_ == phase::closing)
       return close_now(); // the Goodbye is out
+    // An answer left: room under the cap for what waits in the buffer or the socket.
+    process();
+    read();
     arm();
   }
 

@@ -8,9 +8,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <random>
@@ -35,9 +37,12 @@ namespace {
 /// One raw connection to the client port: frames in and out, and nothing the SDK would smooth over.
 class raw_connection {
 public:
-  explicit raw_connection(uint16_t port) {
+  /// `receive_buffer` > 0 fixes the socket's receive buffer (no autotuning), as a small client's would be.
+  explicit raw_connection(uint16_t port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd_ >= 0);
+    if (receive_buffer > 0)
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -45,6 +50,7 @@ public:
     REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   }
   ~raw_connection() { ::close(fd_); }
+  int fd() const { return fd_; }
 
   void send_bytes(const std::string& bytes) {
     size_t off = 0;
@@ -629,4 +635,118 @@ TEST_CASE("client protocol: in a cluster the shard map names each shard's leader
   CHECK(refused_move.error() == "invalid_transition");
   dec.set_node_id("nobody");
   CHECK(l.call(pb::DECOMMISSION_NODE, dec, "admin-token-0123456789").error() == "not_found");
+}
+
+namespace {
+
+int64_t rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stoll(line.substr(6));
+  return -1;
+}
+
+double edge_gauge(const node_process& node, const std::string& name) {
+  api_session http(node.base_url());
+  auto body = http.call("GET", "/metrics").body;
+  auto needle = "bento_edge{gauge=\"" + name + "\"} ";
+  auto at = body.find(needle);
+  return at == std::string::npos ? -1 : std::stod(body.substr(at + needle.size()));
+}
+
+} // namespace
+
+TEST_CASE("client protocol: a client that reads its answers slower than it sends is held back (bounded memory), "
+          "one that stops reading is dropped",
+          "[integration][client]") {
+  temp_dir dir;
+  node_process node(dir / "data", env_with({{"BENTO_CLIENT_MAX_IN_FLIGHT", "8"}, {"BENTO_CLIENT_IO_TIMEOUT_MS", "500"}}));
+  node.start();
+  raw_connection setup(node.client_port());
+  setup.hello();
+  auto s = open_shop(setup, 10);
+  // A menu of 100 items: each answer about 10 KiB.
+  for (int k = 0; k < 100; ++k) {
+    pb::PutItemRequest item;
+    item.set_restaurant_id(s.rid);
+    item.set_item_id("item" + std::to_string(k));
+    item.set_name("Item number " + std::to_string(k));
+    item.set_description(std::string(40, 'd'));
+    item.set_price_cents(100 + k);
+    item.set_stock(10);
+    setup.ok<pb::ItemWritten>(pb::PUT_ITEM, item, s.merchant);
+  }
+  pb::GetMenuRequest gm;
+  gm.set_restaurant_id(s.rid);
+  std::string burst;
+  for (int k = 0; k < 30000; ++k) {
+    pb::ClientFrame f;
+    f.mutable_request()->set_id(static_cast<uint64_t>(k + 1));
+    f.mutable_request()->set_method(pb::GET_MENU);
+    f.mutable_request()->set_payload(gm.SerializeAsString());
+    f.mutable_request()->set_token(s.customer);
+    burst += bento::codec::frame(f.SerializeAsString());
+  }
+  auto before = rss_kib(node.pid());
+
+  // 30,000 menu reads (about 230 MB of answers) sent at once, their answers read at about 300 KiB/s: quick
+  // enough that no write stalls past the I/O timeout, far slower than the node makes them. Unless the node
+  // stops reading requests while answers wait, it takes them all and their answers pile up in its memory.
+  // What it may hold: the in-flight cap, plus what the kernel buffers between it and the client.
+  {
+    raw_connection slow(node.client_port(), 64 * 1024);
+    slow.hello();
+    // Metrics are rendered at most once a second: a count is read when the connection count says the render
+    // is one made after the event (two connections now, one once `slow` is gone).
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (edge_gauge(node, "client_connections") != 2 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms); // polling interval of a bounded wait
+    auto accepted_before = edge_gauge(node, "client_requests");
+    std::thread sender([&] { slow.send_bytes(burst); });
+    auto until = std::chrono::steady_clock::now() + 4s;
+    char buf[64 * 1024];
+    bento::codec::frame_decoder frames(64u << 20);
+    size_t answers = 0;
+    std::string body;
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{slow.fd(), POLLIN, 0};
+      ssize_t n = 0;
+      if (::poll(&p, 1, 100) > 0 && (n = ::recv(slow.fd(), buf, sizeof buf, 0)) <= 0)
+        break;
+      frames.feed(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
+      while (frames.next(body) == bento::codec::frame_decoder::status::frame) {
+        ++answers;
+      }
+      std::this_thread::sleep_for(100ms); // the slow reader's pace, not a synchronisation
+    }
+    auto during = rss_kib(node.pid());
+    ::shutdown(slow.fd(), SHUT_RDWR); // ends the sender's blocked send, and the connection
+    sender.join();
+    deadline = std::chrono::steady_clock::now() + 20s;
+    while (edge_gauge(node, "client_connections") != 1 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms); // polling interval of a bounded wait
+    auto accepted = edge_gauge(node, "client_requests") - accepted_before;
+
+    INFO("accepted " << accepted << " requests, " << answers << " answers read; RSS " << before << " -> "
+                     << during << " KiB");
+    REQUIRE(answers > 0);
+    // 4 MiB of socket send buffer holds about 560 answers of this size; the cap 8 more.
+    CHECK(accepted - static_cast<double>(answers) < 1500);
+    CHECK(during - before < 64 * 1024);
+  }
+
+  // One that never reads: the node's write stalls on the full socket, and past the I/O timeout it drops it.
+  raw_connection stuck(node.client_port());
+  stuck.hello();
+  timeval limit{2, 0};
+  ::setsockopt(stuck.fd(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  stuck.send_bytes(burst);
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (edge_gauge(node, "client_timeouts") < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms); // polling interval of a bounded wait
+  CHECK(edge_gauge(node, "client_timeouts") >= 1);
+  // Others are served meanwhile and after.
+  CHECK(setup.ok<pb::Menu>(pb::GET_MENU, gm, s.customer).items_size() == 101);
 }

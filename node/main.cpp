@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -303,11 +304,15 @@ int run(const node::node_config& cfg, sigset_t signals) {
     cdeps.status = [&cluster_rt] { return cluster_rt.status(); };
     cdeps.shard_map = [&cluster_rt] { return cluster_rt.shard_map(); };
     cdeps.route = [&cluster_rt](const std::string& key) { return cluster_rt.route_of(key); };
+    cdeps.limiter = &limiter;
+    cdeps.metrics_token = cfg.metrics_token;
     node::client_dispatch client_dispatch(cdeps);
     node::client_server_options co;
     co.bind = cfg.bind;
     co.port = cfg.client_port;
     co.max_connections = cfg.max_connections;
+    co.max_connections_per_address = cfg.max_connections_per_address;
+    co.buffer_bytes = uint64_t{cfg.client_buffer_mib} << 20;
     co.max_frame_bytes = cfg.client_frame_max_bytes;
     co.max_in_flight = cfg.client_max_in_flight;
     co.idle_timeout_ms = cfg.client_idle_s * 1000;
@@ -340,8 +345,10 @@ int run(const node::node_config& cfg, sigset_t signals) {
       spdlog::info("node.stopping signal={}", sig);
       ready = false;
       // Stop accepting, let in-flight requests finish (the domain answers within its request timeout).
-      client_edge.stop(8000);
+      // Both edges drain at once: each stops taking requests now and answers what it took.
+      std::thread client_drain([&client_edge] { client_edge.stop(8000); });
       server.stop(8000);
+      client_drain.join();
     }
     domain.stop();
     // Links, heartbeats and the replicas' driver first (their actors and threads end here), then the routers.

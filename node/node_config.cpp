@@ -209,6 +209,8 @@ const std::vector<option_doc>& option_docs() {
     {"BENTO_CLIENT_FRAME_MAX_BYTES", "largest client-protocol frame (4096-67108864)", "1048576"},
     {"BENTO_CLIENT_MAX_IN_FLIGHT", "unanswered client requests per connection before it is not read (1-65536)",
      "128"},
+    {"BENTO_CLIENT_BUFFER_MIB", "MiB of answers all client connections may hold or expect before the node stops "
+                                "reading requests (16-65536)", "256"},
     {"BENTO_CLIENT_IDLE_S", "idle client connections are closed after this (1-86400)", "300"},
     {"BENTO_CLIENT_IO_TIMEOUT_MS", "a client frame must arrive, and a reply be written, within this (100-600000)",
      "10000"},
@@ -304,6 +306,7 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
   r.integer("BENTO_EVENT_RETENTION_S", cfg.event_retention_s, 0, 315360000);
   r.integer("BENTO_CLIENT_FRAME_MAX_BYTES", cfg.client_frame_max_bytes, 4096, 67108864);
   r.integer("BENTO_CLIENT_MAX_IN_FLIGHT", cfg.client_max_in_flight, 1, 65536);
+  r.integer("BENTO_CLIENT_BUFFER_MIB", cfg.client_buffer_mib, 16, 65536);
   r.integer("BENTO_CLIENT_IDLE_S", cfg.client_idle_s, 1, 86400);
   r.integer("BENTO_CLIENT_IO_TIMEOUT_MS", cfg.client_io_timeout_ms, 100, 600000);
   r.text("BENTO_ADMIN_TOKEN", cfg.admin_token, 4096);

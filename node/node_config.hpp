@@ -41,6 +41,7 @@ struct node_config {
   std::string client_advertise;           // host:port clients reach this node's client port at (shard maps)
   uint32_t client_frame_max_bytes = 1u << 20;
   uint32_t client_max_in_flight = 128;    // per connection, before the node stops reading it
+  uint32_t client_buffer_mib = 256;       // answers held or expected by all client connections before reading stops
   uint32_t client_idle_s = 300;
   uint32_t client_io_timeout_ms = 10000;  // a frame body must arrive, and a reply be written, within this
   uint32_t event_retention_s = 3600; // events the catalog applied are deleted after this; 0 = kept forever

@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "node/api/api_service.hpp"
+#include "node/auth/throttles.hpp"
+#include "protocol/domain/calendar.hpp"
 #include "node/client_edge/client_messages.hpp"
 #include "protocol/domain/validation.hpp"
 
@@ -32,7 +34,7 @@ void set_error(pb::Response& resp, const failure& f) {
     resp.set_item_id(f.item_id);
 }
 
-enum class access : uint8_t { none, any, customer, merchant, admin };
+enum class access : uint8_t { none, any, customer, merchant, admin, operators };
 
 /// One request being answered: its id, where the answer goes and a leader hint to add.
 struct exchange {
@@ -96,6 +98,7 @@ access access_of(pb::Method m) {
     case pb::LOGIN:
     case pb::SHARD_MAP: return access::none;
     case pb::DECOMMISSION_NODE: return access::admin;
+    case pb::CLUSTER_STATUS: return access::operators;
     case pb::CREATE_RESTAURANT:
     case pb::PUT_ITEM:
     case pb::PATCH_ITEM:
@@ -127,6 +130,10 @@ client_dispatch::~client_dispatch() = default;
 void client_dispatch::handle(const pb::Request& req, const std::string& client_key, respond done) {
   exchange x{req.id(), {}, std::move(done)};
   auto& svc = *deps_.service;
+  // The same per-address budget as HTTP's (BENTO_RATE_LIMIT): one client cannot get around it by port.
+  if (deps_.limiter)
+    if (auto wait = deps_.limiter->acquire(client_key, now_ms()); wait > 0)
+      return x.fail(domain::fail(errc::throttled, "rate limit exceeded", std::to_string(wait)));
   if (!pb::Method_IsValid(req.method()) || req.method() == pb::METHOD_UNSPECIFIED)
     return x.fail("unknown_method", "this node does not know method " + std::to_string(req.method()));
   if (req.key().size() > 512)
@@ -147,6 +154,10 @@ void client_dispatch::handle(const pb::Request& req, const std::string& client_k
   if (needs == access::admin) {
     if (auto allowed = svc.authorize_admin(req.token()); !allowed)
       return x.fail(allowed.error());
+  } else if (needs == access::operators && !deps_.metrics_token.empty()) {
+    // It names every node's addresses: behind the metrics token where one is set, as over HTTP.
+    if (!secrets_equal(req.token(), deps_.metrics_token))
+      return x.fail(errc::unauthenticated, "the cluster status needs the metrics token");
   } else if (needs != access::none) {
     auto required = needs == access::customer   ? std::optional<role>(role::customer)
                     : needs == access::merchant ? std::optional<role>(role::merchant)
@@ -323,6 +334,8 @@ void client_dispatch::handle(const pb::Request& req, const std::string& client_k
       pb::PlaceOrderRequest in;
       if (!parse(req, in, x))
         return;
+      if (in.restaurant_id().empty())
+        return x.fail(errc::invalid_argument, "restaurant_id is required"); // as HTTP's body reader says
       place_order cmd;
       cmd.restaurant_id = in.restaurant_id();
       cmd.lines = cm::lines_of(in.items());

@@ -16,6 +16,7 @@ class Response;
 namespace bento::node {
 
 class api_service;
+class rate_limiter;
 
 struct client_dispatch_dependencies {
   api_service* service = nullptr;
@@ -24,6 +25,8 @@ struct client_dispatch_dependencies {
   std::function<client_shard_map()> shard_map;
   std::function<client_route(const std::string& entity_key)> route;
   bool clustered = false;
+  rate_limiter* limiter = nullptr; // BENTO_RATE_LIMIT, shared with HTTP: one budget per client address
+  std::string metrics_token;       // when set, CLUSTER_STATUS needs it in `token` (as GET /api/v1/cluster does)
 };
 
 class client_dispatch {

@@ -58,6 +58,10 @@ struct client_server::impl : std::enable_shared_from_this<client_server::impl> {
   std::mutex mutex;
   std::condition_variable changed; // in_flight or connections went down
   std::unordered_map<const void*, std::weak_ptr<connection>> live; // guarded by mutex
+  std::unordered_map<std::string, uint32_t> per_address;           // guarded by mutex
+  // Bytes the connections hold or expect for answers (see connection::account): over the budget, no
+  // connection takes more requests than the one that keeps it moving.
+  std::atomic<int64_t> reserved_bytes{0};
   net::io_context ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> keep_running;
   std::unique_ptr<tcp::acceptor> acceptor;
@@ -65,6 +69,13 @@ struct client_server::impl : std::enable_shared_from_this<client_server::impl> {
   uint16_t port = 0;
 
   void accept();
+  bool over_budget() const { return reserved_bytes.load() > static_cast<int64_t>(options.buffer_bytes); }
+  void release_address(const std::string& key) {
+    std::lock_guard lock(mutex);
+    auto it = per_address.find(key);
+    if (it != per_address.end() && --it->second == 0)
+      per_address.erase(it);
+  }
   void request_done() {
     if (in_flight.fetch_sub(1) == 1) {
       std::lock_guard lock(mutex);
@@ -81,10 +92,13 @@ public:
   connection(tcp::socket socket, std::shared_ptr<client_server::impl> server, std::string peer)
     : socket_(std::move(socket)), timer_(socket_.get_executor()), owner_(std::move(server)), server_(*owner_),
       decoder_(server_.options.max_frame_bytes), peer_(std::move(peer)), accepted_(clock_type::now()) {
+    typical_ = server_.options.max_frame_bytes;
     ++server_.connections;
   }
 
   ~connection() {
+    server_.reserved_bytes -= reserved_;
+    server_.release_address(peer_);
     if (server_.connections.fetch_sub(1) == 1) {
       std::lock_guard lock(server_.mutex);
       server_.changed.notify_all();
@@ -101,6 +115,9 @@ public:
     read();
   }
 
+  /// After the I/O threads are gone: closes the socket without a Goodbye.
+  void close_from_stop() { close_now(); }
+
   /// From any thread: the node stops.
   void post_goodbye(const char* code, std::string message) {
     net::post(socket_.get_executor(),
@@ -111,7 +128,7 @@ private:
   enum class phase : uint8_t { hello, open, closing, closed };
 
   void read() {
-    if (phase_ >= phase::closing || reading_ || full())
+    if (phase_ >= phase::closing || reading_ || full() || server_.stopping)
       return; // past the cap the socket is not read: TCP pushes back on the client
     reading_ = true;
     socket_.async_read_some(net::buffer(buffer_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
@@ -136,7 +153,8 @@ private:
 
   void process() {
     std::string body;
-    while (phase_ < phase::closing && !full()) {
+    bool consumed = false;
+    while (phase_ < phase::closing && !full() && !server_.stopping) {
       auto st = decoder_.next(body);
       if (st == codec::frame_decoder::status::need_more)
         break;
@@ -151,18 +169,43 @@ private:
         return goodbye("protocol_error", "a frame of length 0");
       }
       handle(body);
+      consumed = true;
     }
-    // A frame partly here while the socket is read: it must complete within the I/O timeout.
+    // A frame partly here while the socket is read must complete within the I/O timeout, counted from when
+    // it began: from now if a frame was taken in this pass (a steady sender's next frame), else from before.
     bool partial = decoder_.buffered() > 0 && !full();
     if (!partial)
       partial_since_.reset();
-    else if (!partial_since_)
+    else if (!partial_since_ || consumed)
       partial_since_ = clock_type::now();
+    paused_ = phase_ == phase::open && full();
+    account();
   }
 
-  /// Requests not answered plus answers not yet written: a client that sends without reading its answers
-  /// must be held back as one that sends faster than the domain answers, or its answers pile up here.
-  bool full() const { return in_flight_ + out_.size() >= server_.options.max_in_flight; }
+  /// What this connection may cost in answers: those written out not yet, plus for each request in flight the
+  /// size answers have had lately (at first the frame limit, so a burst of large answers cannot start).
+  int64_t reservation() const {
+    return static_cast<int64_t>(out_bytes_) + static_cast<int64_t>(in_flight_) * static_cast<int64_t>(typical_);
+  }
+
+  void account() {
+    auto now = reservation();
+    server_.reserved_bytes += now - reserved_;
+    reserved_ = now;
+  }
+
+  /// Whether to take no more requests now. Counted: requests not answered plus answers not yet written (a
+  /// client that sends without reading is held back as one that sends faster than the domain answers), their
+  /// expected bytes against this connection's share and the server's budget. One request in flight is always
+  /// allowed, so every connection moves.
+  bool full() const {
+    auto held = in_flight_ + out_.size();
+    if (held >= server_.options.max_in_flight)
+      return true;
+    if (held == 0)
+      return false;
+    return reservation() >= 4 * static_cast<int64_t>(server_.options.max_frame_bytes) || server_.over_budget();
+  }
 
   void handle(const std::string& body) {
     pb::ClientFrame f;
@@ -203,6 +246,7 @@ private:
     ++in_flight_;
     ++server_.requests;
     ++server_.in_flight;
+    account();
     auto id = req.id();
     server_.dispatch->handle(req, peer_, [self = shared_from_this(), id](pb::Response resp) {
       net::post(self->socket_.get_executor(),
@@ -220,14 +264,18 @@ private:
     *f.mutable_response() = std::move(resp);
     auto bytes = f.SerializeAsString();
     if (bytes.size() > server_.options.max_frame_bytes) {
-      // A reply over the limit the client was told of: say so instead of sending what it must refuse.
+      // A reply over the limit the client was told of: say so instead of sending what it must refuse. Not
+      // `overloaded`: a write has happened, and a retry would get the same answer.
       pb::ServerFrame small;
       auto* r = small.mutable_response();
       r->set_id(id);
-      r->set_error("overloaded");
-      r->set_message("the reply is larger than the frame limit; ask for a smaller page");
+      r->set_error("reply_too_large");
+      r->set_message("the answer is larger than the frame limit (" + std::to_string(server_.options.max_frame_bytes)
+                     + " bytes); a write took effect; ask for less (a smaller page)");
       bytes = small.SerializeAsString();
     }
+    // Large answers lately: expect large ones (at once); small ones: halve the expectation towards them.
+    typical_ = std::max<size_t>(bytes.size(), (typical_ + bytes.size()) / 2);
     send(codec::frame(bytes));
     // Room under the cap again: frames already here go first, then the socket.
     process();
@@ -236,6 +284,7 @@ private:
   }
 
   void send(std::string frame) {
+    out_bytes_ += frame.size();
     out_.push_back(std::move(frame));
     if (!writing_)
       write_next();
@@ -258,6 +307,7 @@ private:
       close_now();
       return;
     }
+    out_bytes_ -= out_.front().size();
     out_.pop_front();
     last_activity_ = clock_type::now();
     if (!out_.empty())
@@ -276,7 +326,9 @@ private:
       return;
     spdlog::debug("client.goodbye peer={} client={} error={} message={}", peer_, client_name_, code, message);
     phase_ = phase::closing;
-    out_.push_back(goodbye_frame(code, message));
+    auto frame = goodbye_frame(code, message);
+    out_bytes_ += frame.size();
+    out_.push_back(std::move(frame));
     if (!writing_)
       write_next();
     arm();
@@ -311,6 +363,8 @@ private:
       earliest(accepted_ + ms(o.handshake_timeout_ms));
     if (partial_since_)
       earliest(*partial_since_ + ms(o.io_timeout_ms));
+    if (paused_)
+      earliest(clock_type::now() + ms(20)); // held back by the budget: look again soon
     if (phase_ == phase::open && in_flight_ == 0 && out_.empty() && !partial_since_)
       earliest(last_activity_ + ms(o.idle_timeout_ms));
     return when; // none: answers pending, which the domain's own timeouts bound
@@ -333,10 +387,15 @@ private:
   }
 
   void on_timer() {
+    if (paused_ && phase_ == phase::open) {
+      // Held back by the server's budget (others' answers): take requests again once there is room.
+      process();
+      read();
+    }
     auto when = deadline();
     if (!when)
       return;
-    if (clock_type::now() < *when)
+    if (clock_type::now() < *when || (paused_ && !writing_ && !partial_since_))
       return arm();
     ++server_.timeouts;
     if (writing_ || phase_ == phase::closing)
@@ -357,7 +416,10 @@ private:
   std::string peer_;
   std::string client_name_;
   phase phase_ = phase::hello;
-  bool reading_ = false, writing_ = false, timer_armed_ = false;
+  bool reading_ = false, writing_ = false, timer_armed_ = false, paused_ = false;
+  size_t out_bytes_ = 0;
+  size_t typical_ = 0;   // expected bytes of an answer (set from the frame limit at the start)
+  int64_t reserved_ = 0; // this connection's share of server_.reserved_bytes
   uint32_t in_flight_ = 0;
   std::unordered_set<uint64_t> ids_;
   std::deque<std::string> out_;
@@ -381,16 +443,27 @@ void client_server::impl::accept() {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto remote = socket.remote_endpoint(ignored);
-    if (connections.load() >= options.max_connections) {
+    auto peer = address_key(remote.address().to_string());
+    bool admitted = connections.load() < options.max_connections;
+    if (admitted) {
+      std::lock_guard lock(mutex);
+      auto& n = per_address[peer];
+      admitted = n < options.max_connections_per_address;
+      if (admitted)
+        ++n;
+      else if (n == 0)
+        per_address.erase(peer);
+    }
+    if (!admitted) {
       ++refused;
       auto s = std::make_shared<tcp::socket>(std::move(socket));
-      auto bytes = std::make_shared<std::string>(goodbye_frame("too_many_connections", "the node's connection cap is reached"));
+      auto bytes = std::make_shared<std::string>(goodbye_frame(
+        "too_many_connections", "the node's connection cap, or the one for this client address, is reached"));
       net::async_write(*s, net::buffer(*bytes), [s, bytes](boost::system::error_code, size_t) {
         boost::system::error_code ignored;
         s->close(ignored);
       });
     } else {
-      auto peer = address_key(remote.address().to_string());
       std::make_shared<connection>(std::move(socket), shared_from_this(), std::move(peer))->start();
     }
     accept();
@@ -435,6 +508,7 @@ domain::outcome<domain::unit_t> client_server::start() {
 
 void client_server::stop(uint32_t grace_ms) {
   auto& d = *impl_;
+  // From here no connection reads or acts on another request (read() and process() check `stopping`).
   if (d.threads.empty() || d.stopping.exchange(true))
     return;
   net::post(d.ioc, [&d] {
@@ -467,6 +541,16 @@ void client_server::stop(uint32_t grace_ms) {
   for (auto& t : d.threads)
     t.join();
   d.threads.clear();
+  // What is still queued (answers that arrived late, writes of clients that stopped reading) runs once here on
+  // closed sockets, so connections and their sockets go now rather than with the process.
+  {
+    std::lock_guard lock(d.mutex);
+    for (auto& [key, weak] : d.live)
+      if (auto c = weak.lock())
+        net::post(d.ioc, [c] { c->close_from_stop(); });
+  }
+  d.ioc.restart();
+  d.ioc.poll();
 }
 
 uint16_t client_server::port() const {

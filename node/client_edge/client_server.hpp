@@ -18,6 +18,8 @@ struct client_server_options {
   uint16_t port = 7410;
   uint32_t threads = 1;
   uint32_t max_connections = 10000;
+  uint32_t max_connections_per_address = 1000; // an IPv6 /64 counts as one address
+  uint64_t buffer_bytes = 256u << 20; // answers held or expected across connections before reading stops
   uint32_t max_frame_bytes = 1u << 20;
   uint32_t max_in_flight = 128;
   uint32_t handshake_timeout_ms = 5000;

@@ -536,6 +536,30 @@ TEST_CASE("client protocol: malformed input ends that connection with a Goodbye 
     c.send_bytes(std::string("\x00\x00\x00\x40", 4) + "0123456789");
     CHECK(goodbye_of(c) == "slow_client");
   }
+  SECTION("a steady sender whose writes end mid-frame is not a slow client") {
+    raw_connection c(port);
+    c.hello();
+    // Every 50 ms: the rest of one frame and the first byte of the next, for 1.5 s (five I/O timeouts).
+    std::vector<std::string> frames;
+    for (int k = 0; k < 31; ++k) {
+      pb::ClientFrame f;
+      f.mutable_request()->set_id(static_cast<uint64_t>(k + 1));
+      f.mutable_request()->set_method(pb::SHARD_MAP);
+      frames.push_back(bento::codec::frame(f.SerializeAsString()));
+    }
+    c.send_bytes(frames[0].substr(0, 1));
+    for (int k = 0; k + 1 < 31; ++k) {
+      std::this_thread::sleep_for(50ms); // the sender's pace, not a synchronisation
+      c.send_bytes(frames[k].substr(1) + frames[k + 1].substr(0, 1));
+    }
+    c.send_bytes(frames[30].substr(1));
+    for (int k = 0; k < 31; ++k) {
+      auto f = c.next();
+      REQUIRE(f);
+      INFO(f->DebugString());
+      REQUIRE(f->has_response());
+    }
+  }
   SECTION("idle after the Hello") {
     raw_connection c(port);
     c.hello();
@@ -749,4 +773,125 @@ TEST_CASE("client protocol: a client that reads its answers slower than it sends
   CHECK(edge_gauge(node, "client_timeouts") >= 1);
   // Others are served meanwhile and after.
   CHECK(setup.ok<pb::Menu>(pb::GET_MENU, gm, s.customer).items_size() == 101);
+}
+
+TEST_CASE("client protocol: many connections asking for large answers without reading them hold the node's "
+          "memory to a budget",
+          "[integration][client]") {
+  temp_dir dir;
+  node_process node(dir / "data", env_with({{"BENTO_CLIENT_BUFFER_MIB", "64"}}));
+  node.start();
+  raw_connection setup(node.client_port());
+  setup.hello();
+  auto s = open_shop(setup, 10);
+  // A menu of 200 items with long descriptions: about 420 KB an answer.
+  for (int k = 0; k < 200; ++k) {
+    pb::PutItemRequest item;
+    item.set_restaurant_id(s.rid);
+    item.set_item_id("big" + std::to_string(k));
+    item.set_name("Big item " + std::to_string(k));
+    item.set_description(std::string(2000, 'x'));
+    item.set_price_cents(100);
+    item.set_stock(10);
+    setup.ok<pb::ItemWritten>(pb::PUT_ITEM, item, s.merchant);
+  }
+  pb::GetMenuRequest gm;
+  gm.set_restaurant_id(s.rid);
+  std::string burst;
+  for (int k = 0; k < 128; ++k) {
+    pb::ClientFrame f;
+    f.mutable_request()->set_id(static_cast<uint64_t>(k + 1));
+    f.mutable_request()->set_method(pb::GET_MENU);
+    f.mutable_request()->set_payload(gm.SerializeAsString());
+    f.mutable_request()->set_token(s.customer);
+    burst += bento::codec::frame(f.SerializeAsString());
+  }
+  auto before = rss_kib(node.pid());
+  // 20 connections x 128 answers of 420 KB would be about 1 GB held in the node.
+  std::vector<std::unique_ptr<raw_connection>> greedy;
+  for (int c = 0; c < 20; ++c) {
+    greedy.push_back(std::make_unique<raw_connection>(node.client_port(), 64 * 1024));
+    greedy.back()->hello();
+    greedy.back()->send_bytes(burst);
+  }
+  // The node answers what its budget allows, and stops reading; its memory stays near the budget.
+  int64_t peak = before;
+  auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until) {
+    peak = std::max(peak, rss_kib(node.pid()));
+    std::this_thread::sleep_for(50ms); // sampling interval
+  }
+  INFO("RSS before " << before << " KiB, peak " << peak << " KiB");
+  CHECK(peak - before < 256 * 1024);
+  greedy.clear();
+  // Still serving.
+  raw_connection after(node.client_port());
+  after.hello();
+  CHECK(after.ok<pb::Menu>(pb::GET_MENU, gm, s.customer).items_size() == 201);
+}
+
+TEST_CASE("client protocol: the rate limit and the per-address connection cap hold on the client port too; "
+          "the cluster status is behind the metrics token",
+          "[integration][client]") {
+  temp_dir dir;
+  node_process node(dir / "data", env_with({{"BENTO_RATE_LIMIT", "20"},
+                                            {"BENTO_MAX_CONNECTIONS", "40"},
+                                            {"BENTO_METRICS_TOKEN", "metrics-token-0123456789"}}));
+  node.start();
+  raw_connection c(node.client_port());
+  c.hello();
+  int throttled = 0;
+  uint32_t retry_after = 0;
+  for (int k = 0; k < 60; ++k) {
+    auto r = c.call(pb::SHARD_MAP, pb::Empty{});
+    if (r.error() == "too_many_requests") {
+      ++throttled;
+      retry_after = r.retry_after_ms();
+    }
+  }
+  CHECK(throttled > 0);
+  CHECK(retry_after >= 1000);
+  // BENTO_MAX_CONNECTIONS 40: four per address.
+  std::vector<std::unique_ptr<raw_connection>> extra;
+  std::string refused;
+  for (int k = 0; k < 6 && refused.empty(); ++k) {
+    extra.push_back(std::make_unique<raw_connection>(node.client_port()));
+    pb::ClientFrame f;
+    f.mutable_hello()->add_versions(1);
+    extra.back()->send(f);
+    auto w = extra.back()->next();
+    REQUIRE(w);
+    if (w->has_goodbye())
+      refused = w->goodbye().error();
+  }
+  CHECK(refused == "too_many_connections");
+  CHECK(extra.size() == 4); // c and three more, then the fifth from this address is refused
+  extra.clear();
+  // The cluster status names addresses: the metrics token, not a session token.
+  // A connection once the node has seen the others close (bounded wait).
+  std::unique_ptr<raw_connection> ops_conn;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; !ops_conn && std::chrono::steady_clock::now() < deadline;) {
+    auto attempt = std::make_unique<raw_connection>(node.client_port());
+    pb::ClientFrame f;
+    f.mutable_hello()->add_versions(1);
+    attempt->send(f);
+    if (auto w = attempt->next(); w && w->has_welcome())
+      ops_conn = std::move(attempt);
+    else
+      std::this_thread::sleep_for(20ms); // polling interval of a bounded wait
+  }
+  REQUIRE(ops_conn);
+  auto& ops = *ops_conn;
+  auto answer = [&](const std::string& token) {
+    // Past the rate limit's refill: the answer that is not a throttle.
+    pb::Response r;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    do
+      r = ops.call(pb::CLUSTER_STATUS, pb::Empty{}, token);
+    while (r.error() == "too_many_requests" && std::chrono::steady_clock::now() < deadline
+           && (std::this_thread::sleep_for(20ms), true)); // polling interval of a bounded wait
+    return r;
+  };
+  CHECK(answer("not-it").error() == "unauthorized");
+  CHECK(answer("metrics-token-0123456789").error().empty());
 }

@@ -34,6 +34,8 @@ int report(const bc::error& e) {
   if (!e.item_id.empty())
     std::cerr << " (item " << e.item_id << ")";
   std::cerr << "\n";
+  // The SDK says timeout only when nothing can have changed (a write that may have been sent and got no
+  // answer is outcome_unknown); cancelled, shutting_down and too_many_connections come before sending.
   switch (e.code) {
     case bc::errc::unreachable:
     case bc::errc::timeout:
@@ -301,6 +303,41 @@ int menu_list(context& ctx, const args& a) {
   });
 }
 
+std::string shell_word(const std::string& w) {
+  bool plain = !w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                                 "_-.,:/=@+%") == std::string::npos;
+  if (plain)
+    return w;
+  std::string q = "'";
+  for (char c : w)
+    q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+/// The command line as given, with `--idempotency-key key` (replacing any given), ready to paste. A --token
+/// given on the line is left out, not echoed: the retry needs the same one (or the saved one).
+std::string retry_command(const context& ctx, const std::string& key, bool& token_left_out) {
+  std::string out = "bentoctl";
+  token_left_out = false;
+  for (size_t i = 0; i < ctx.argv.size(); ++i) {
+    const auto& w = ctx.argv[i];
+    bool key_option = w == "--idempotency-key", token_option = w == "--token";
+    if (key_option || token_option) {
+      ++i; // and its value
+      token_left_out |= token_option;
+      continue;
+    }
+    if (w.rfind("--idempotency-key=", 0) == 0)
+      continue;
+    if (w.rfind("--token=", 0) == 0) {
+      token_left_out = true;
+      continue;
+    }
+    out += " " + shell_word(w);
+  }
+  return out + " --idempotency-key " + shell_word(key);
+}
+
 int order_place(context& ctx, const args& a) {
   bc::place_order_request r;
   r.restaurant_id = a.positional()[0];
@@ -312,7 +349,17 @@ int order_place(context& ctx, const args& a) {
   r.note = a.get("note").value_or("");
   if (auto k = a.get("idempotency-key"))
     r.idempotency_key = *k;
-  return print(ctx, ctx.client().place_order(r), order_text);
+  auto placed = ctx.client().place_order(r);
+  if (placed || placed.error().idempotency_key.empty())
+    return print(ctx, placed, order_text);
+  // Sent, and no definite answer: the order may exist. The same key tells, without ordering twice.
+  int code = report(placed.error());
+  bool token_left_out = false;
+  auto again = retry_command(ctx, placed.error().idempotency_key, token_left_out);
+  std::cerr << "the order may or may not have been placed. To find out without ordering twice, run it again with "
+               "the same idempotency key" << (token_left_out ? " (and the same --token)" : "") << ":\n  "
+            << again << "\n";
+  return code;
 }
 
 int order_list(context& ctx, const args& a) {

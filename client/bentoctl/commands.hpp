@@ -10,10 +10,13 @@
 
 namespace bentoctl {
 
-/// Exit codes (documented in `bentoctl --help`).
+/// Exit codes (documented in `bentoctl --help`). `unreachable` only when nothing can have changed: no node
+/// was reached, or a read got no answer; a write that may have been sent and got no answer is `refused`
+/// (outcome_unknown).
 enum exit_code : int { ok = 0, refused = 1, usage = 2, unreachable = 3 };
 
 struct context {
+  std::vector<std::string> argv; // the command line as given, past the program's name
   std::vector<std::string> nodes;
   std::string token;
   bool json = false;

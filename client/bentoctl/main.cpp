@@ -2,7 +2,8 @@
 //
 //   bentoctl [--addr host:port[,host:port...]] [--token T] [--json] [--timeout-ms N] COMMAND... [options]
 //
-// Exit codes: 0 done, 1 the server refused (its error code on stderr), 2 usage, 3 no node could be reached.
+// Exit codes: 0 done, 1 the server refused (its error code on stderr), or a write was sent and its outcome is
+// unknown (outcome_unknown), 2 usage, 3 nothing changed: no node could be reached, or a read got no answer.
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -42,7 +43,9 @@ void general_help(std::ostream& out) {
          "commands:\n";
   for (auto& c : commands())
     out << "  " << words_of(c) << (c.arguments.empty() ? "" : " " + c.arguments) << "\n      " << c.summary << "\n";
-  out << "\nexit codes: 0 done, 1 the server refused (its error code on stderr), 2 usage, 3 unreachable\n";
+  out << "\nexit codes: 0 done; 1 the server refused (its error code on stderr), or the request was sent and its\n"
+         "outcome is unknown (outcome_unknown: it may have taken effect); 2 usage; 3 unreachable: no node could be\n"
+         "reached or none answered a read in time, so nothing changed\n";
 }
 
 void command_help(const command& c, std::ostream& out) {
@@ -55,6 +58,12 @@ void command_help(const command& c, std::ostream& out) {
   }
   if (words_of(c) == "user register" || words_of(c) == "login")
     out << "the password comes from --password, $BENTO_PASSWORD or a prompt that does not echo\n";
+  if (words_of(c) == "login")
+    out << "the token is saved to $XDG_CONFIG_HOME/bento/token (else ~/.config/bento/token), mode 0600; of\n"
+           "logins sharing that file, the last one to finish wins\n";
+  if (words_of(c) == "order place")
+    out << "without --idempotency-key one is made up; if the outcome is unknown (exit 1, outcome_unknown),\n"
+           "the error shows the command to run again with it, which never orders twice\n";
 }
 
 } // namespace
@@ -62,6 +71,7 @@ void command_help(const command& c, std::ostream& out) {
 int main(int argc, char** argv) {
   std::vector<std::string> rest;
   context ctx;
+  ctx.argv.assign(argv + 1, argv + argc);
   std::optional<std::string> addr, token;
   bool help = false;
   // Global options may stand anywhere; what is left is the command and its own arguments.

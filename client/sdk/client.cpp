@@ -53,6 +53,7 @@ call_spec spec_of(pb::Method method, std::string payload, std::string key, safet
   spec.payload = std::move(payload);
   spec.key = std::move(key);
   spec.retry_when_lost = s == safety::read;
+  spec.write = s == safety::write;
   return spec;
 }
 
@@ -218,6 +219,7 @@ struct client::impl {
     o.spec.idempotency_key = req.idempotency_key && !req.idempotency_key->empty() ? *req.idempotency_key
                                                                                  : new_idempotency_key();
     o.spec.retry_outcome_unknown = true;
+    o.spec.write = true; // retried like a read, but what it did matters: a failure after sending is unknown
     return o;
   }
 

@@ -101,6 +101,7 @@ uint64_t connection::submit(pb::Request req, outcome_handler done) {
   pb::ClientFrame frame;
   *frame.mutable_request() = std::move(req);
   entry e;
+  e.since = clock::now();
   append_frame(e.frame, frame.SerializeAsString()); // outside the lock: callers encode in parallel
   e.done = std::move(done);
   {
@@ -114,21 +115,40 @@ uint64_t connection::submit(pb::Request req, outcome_handler done) {
   return id;
 }
 
-void connection::abandon(uint64_t id) {
+bool connection::abandon(uint64_t id) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(id);
   if (it == entries_.end())
-    return;
-  if (it->second.sent)
+    return true; // it ended meanwhile, its outcome unheard: it may have been answered, or lost after sending
+  if (it->second.sent) {
     it->second.done = nullptr;
-  else
-    entries_.erase(it); // its id in queue_ is skipped
+    return true;
+  }
+  entries_.erase(it); // its id in queue_ is skipped
+  return false;
+}
+
+bool connection::silent_since(uint64_t id) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(id);
+  return it != entries_.end() && last_heard_ < it->second.since;
 }
 
 void connection::close() {
   {
     std::lock_guard lock(mutex_);
     closing_ = true;
+  }
+  notify();
+}
+
+void connection::fail(error why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_)
+      return;
+    closing_ = true;
+    failed_ = std::move(why);
   }
   notify();
 }
@@ -148,12 +168,14 @@ void connection::notify() {
 
 void connection::run() {
   ending end;
+  bool closed_early;
   {
     std::lock_guard lock(mutex_);
-    if (closing_) // closed before it was started
-      end.why = make_error(errc::cancelled, "the client is closing");
+    closed_early = closing_; // closed before it was started
+    if (closed_early)
+      end.why = failed_ ? *failed_ : make_error(errc::cancelled, "the client is closing");
   }
-  if (end.why.code == errc::cancelled) {
+  if (closed_early) {
     end_all(end);
     finished_ = true;
     return;
@@ -164,7 +186,10 @@ void connection::run() {
     return closing_;
   });
   if (dialed.fd < 0) {
-    end.why = make_error(errc::unreachable, dialed.error);
+    {
+      std::lock_guard lock(mutex_);
+      end.why = failed_ ? *failed_ : make_error(errc::unreachable, dialed.error);
+    }
     end_all(end);
     finished_ = true;
     return;
@@ -183,7 +208,7 @@ void connection::run() {
     {
       std::lock_guard lock(mutex_);
       if (closing_) {
-        end.why = make_error(errc::cancelled, "the client is closing");
+        end.why = failed_ ? *failed_ : make_error(errc::cancelled, "the client is closing");
         break;
       }
       if (phase_ == phase::ready)
@@ -231,6 +256,10 @@ void connection::run() {
                         : std::string(": connection lost: ") + std::strerror(errno);
       end.why = make_error(errc::unreachable, address_ + why);
       break;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      last_heard_ = clock::now();
     }
     decoder_.feed(buffer, static_cast<size_t>(r));
     for (;;) {
@@ -345,6 +374,7 @@ void connection::move_queued_to_output(pending_outcomes& refused) {
       continue;
     }
     e.sent = true;
+    e.since = clock::now();
     e.stream_start = stream_written_ + (output_.size() - output_written_);
     output_ += e.frame;
     e.frame = std::string();

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -54,10 +55,18 @@ public:
   /// not called). Otherwise `done` runs exactly once, on this connection's thread, unless abandoned first.
   uint64_t submit(pb::Request req, outcome_handler done);
   /// The caller no longer wants the answer: a request not yet written is never sent; one in flight still
-  /// holds its slot until the node answers, since the node still counts it.
-  void abandon(uint64_t id);
+  /// holds its slot until the node answers, since the node still counts it (a node that never answers is
+  /// dealt with by fail(), which frees them all). Returns whether the request may have reached the node:
+  /// false only when it is certain it never will.
+  bool abandon(uint64_t id);
+  /// Whether nothing at all has come from the node since request `id` was sent (or, while it waits to be,
+  /// since it was submitted): no answer to any request, not even the Welcome. With time gone by, a sign that
+  /// the node is stuck. False once `id` has ended.
+  bool silent_since(uint64_t id) const;
   /// Asks the thread to end the connection; returns at once.
   void close();
+  /// Ends the connection because the node seems dead: its requests learn so, with `why` (not sent, or lost).
+  void fail(error why);
   /// Waits for the thread (after close(), or once ended). Holding a reference while joining matters: the
   /// thread must never drop the last one itself.
   void join();
@@ -74,6 +83,7 @@ private:
     std::string frame;     // length prefix and ClientFrame, ready to write
     outcome_handler done;  // empty once abandoned
     bool sent = false;     // its bytes were handed to the outgoing buffer
+    std::chrono::steady_clock::time_point since; // when submit() queued it, then when it was sent
     uint64_t stream_start = 0; // where its bytes begin in everything written on this connection
   };
   enum class phase { connecting, handshaking, ready };
@@ -102,6 +112,8 @@ private:
   uint32_t max_frame_bytes_ = max_frame_limit;
   phase phase_ = phase::connecting;
   bool closing_ = false;
+  std::optional<error> failed_; // why fail() ended it; none: close()
+  std::chrono::steady_clock::time_point last_heard_{}; // when bytes last came from the node
   std::atomic<bool> started_{false};
   std::atomic<bool> ended_{false};
   std::atomic<bool> finished_{false};

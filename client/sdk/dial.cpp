@@ -83,6 +83,21 @@ int connect_one(const addrinfo& ai, std::chrono::steady_clock::time_point deadli
     }
     int one = 1; // requests are small and pipelined: do not hold them back to fill segments
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // A peer that vanished (host down, cable cut, NAT forgot us) shows as an error within about half a
+    // minute, whether the connection is idle (keepalive probes) or has bytes unacknowledged (user timeout),
+    // rather than the kernel's defaults of hours. A node that is up but stuck keeps acknowledging: calls
+    // notice it by its silence (dispatcher.cpp).
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+#ifdef TCP_KEEPIDLE
+    int idle_s = 10, interval_s = 5, probes = 3;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+#endif
+#ifdef TCP_USER_TIMEOUT
+    unsigned int unacked_ms = 30000;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &unacked_ms, sizeof unacked_ms);
+#endif
     return fd;
   }
   ::close(fd);

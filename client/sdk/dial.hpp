@@ -16,7 +16,7 @@ struct host_port {
 bool split_host_port(const std::string& address, host_port& out);
 
 struct dial_result {
-  int fd = -1;       // connected, non-blocking, TCP_NODELAY; -1 on failure
+  int fd = -1;       // connected, non-blocking, TCP_NODELAY, keepalive; -1 on failure
   std::string error; // why not, for humans
 };
 

@@ -4,6 +4,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <utility>
 
 #include "client/sdk/utf8.hpp"
 #include "client/sdk/wire.hpp"
@@ -36,6 +37,26 @@ call_reply failed(error e) {
   return r;
 }
 
+/// How long a read or PLACE_ORDER waits on a connection from which nothing at all comes before it gives up on
+/// that node and tries another: half its budget, leaving the other half for the retry.
+milliseconds stall_window(milliseconds budget) {
+  return std::max(budget / 2, std::min(budget, milliseconds(200)));
+}
+
+/// A node's answer that settles what a request did (with an idempotency key: what the first of its attempts
+/// did, whichever node took it). The other codes say only that this attempt did nothing, or not even that.
+bool definitive(errc code) {
+  switch (code) {
+  case errc::invalid_argument: case errc::unauthorized: case errc::forbidden: case errc::not_found:
+  case errc::already_exists: case errc::out_of_stock: case errc::meal_unavailable: case errc::invalid_transition:
+  case errc::idempotency_key_reused: case errc::precondition_failed: case errc::superseded:
+  case errc::unknown_method:
+    return true;
+  default:
+    return false;
+  }
+}
+
 /// 0.5x to 1.5x, so that clients turned away together do not come back together.
 milliseconds jittered(milliseconds d) {
   thread_local std::minstd_rand rng{std::random_device{}()};
@@ -64,6 +85,12 @@ public:
   void finish(call_reply&& reply);
 
 private:
+  /// Half the budget after attempt `n` was sent: if nothing has come on its connection since, the node seems
+  /// stuck: end that connection, so that this call (and the others on it) try elsewhere.
+  void check_stall(int n);
+  void give_up_on(connection& conn, const std::string& address, milliseconds silent_for);
+  /// Under mutex_: a failure of a write that may have reached a node says its outcome is unknown.
+  void settle(error& e);
   void on_outcome(transport_outcome&& o, const std::string& address, int attempt_no);
   void on_answer(const pb::Response& r, const std::string& address);
   void retry_later(const error& e, const std::string& address, bool avoid_node);
@@ -82,12 +109,15 @@ private:
   int backoff_step_ = 0;
   bool undirected_ = false;
   bool maybe_sent_ = false;           // some attempt may have reached a node
+  int heard_attempt_ = 0;             // the latest attempt whose outcome arrived
   std::set<std::string> excluded_;    // nodes that refused this call's connection: not again
   std::set<std::string> disfavoured_; // nodes that dropped it or shed it: only if nothing else
   std::optional<error> last_error_;
-  node_pool::ticket current_;
+  node_pool::ticket current_;         // the attempt waiting for its outcome
+  std::string current_address_;       // where it went
   task_thread::task_id deadline_timer_ = 0;
   task_thread::task_id retry_timer_ = 0;
+  task_thread::task_id stall_timer_ = 0;
 };
 
 error call::give_up_error(errc fallback, const std::string& message) {
@@ -130,11 +160,49 @@ void call::attempt() {
   {
     std::lock_guard lock(mutex_);
     late = finished_; // the deadline passed meanwhile: nobody waits for this one
-    if (!late && attempts_ == n)
+    if (!late && attempts_ == n && heard_attempt_ != n) {
       current_ = *sent;
+      current_address_ = to.address;
+    }
   }
-  if (late)
+  if (late) {
     node_pool::abandon(*sent);
+    return;
+  }
+  if (!spec_.retry_when_lost)
+    return; // a write waits for its answer as long as it may: going elsewhere would not undo it
+  auto when = clock::now() + stall_window(budget_);
+  if (when >= deadline_)
+    return;
+  auto id = d_.timers_.post_at(when, [self, n] { self->check_stall(n); });
+  task_thread::task_id stale;
+  {
+    std::lock_guard lock(mutex_);
+    stale = finished_ ? id : std::exchange(stall_timer_, id);
+  }
+  if (stale != 0)
+    d_.timers_.cancel(stale);
+}
+
+void call::check_stall(int n) {
+  node_pool::ticket t;
+  std::string address;
+  {
+    std::lock_guard lock(mutex_);
+    if (finished_ || attempts_ != n || current_.id == 0)
+      return;
+    t = current_;
+    address = current_address_;
+  }
+  auto conn = t.conn.lock();
+  if (conn && conn->silent_since(t.id))
+    give_up_on(*conn, address, stall_window(budget_)); // this call hears of it like the others: lost or not sent
+}
+
+void call::give_up_on(connection& conn, const std::string& address, milliseconds silent_for) {
+  d_.router_.node_failed(address); // first: the calls the connection's end sends elsewhere must not pick it
+  conn.fail(make_error(errc::unreachable, address + " sent nothing for " + std::to_string(silent_for.count())
+                                            + " ms while a request waited; the connection is given up"));
 }
 
 void call::on_outcome(transport_outcome&& o, const std::string& address, int attempt_no) {
@@ -143,6 +211,7 @@ void call::on_outcome(transport_outcome&& o, const std::string& address, int att
     if (finished_ || attempt_no != attempts_)
       return;
     current_ = {};
+    heard_attempt_ = attempt_no;
   }
   switch (o.what) {
   case transport_outcome::kind::answered:
@@ -211,6 +280,10 @@ void call::on_answer(const pb::Response& r, const std::string& address) {
   case errc::overloaded:
     return retry_later(e, address, true);
   case errc::outcome_unknown:
+    {
+      std::lock_guard lock(mutex_);
+      maybe_sent_ = true;
+    }
     if (spec_.retry_outcome_unknown)
       return retry_later(e, address, false);
     break;
@@ -248,24 +321,59 @@ void call::retry_later(const error& e, const std::string& address, bool avoid_no
 }
 
 void call::expire() {
+  node_pool::ticket t;
+  std::string address;
+  {
+    std::lock_guard lock(mutex_);
+    if (finished_)
+      return;
+    t = current_;
+    address = current_address_;
+  }
+  // The attempt still waiting: drop it, learning whether it may have reached the node, and whether anything
+  // at all came from that node meanwhile.
+  std::shared_ptr<connection> conn;
+  bool reached = false, silent = false;
+  if (t.id != 0) {
+    conn = t.conn.lock();
+    silent = conn && conn->silent_since(t.id);
+    reached = conn ? conn->abandon(t.id) : true;
+  }
+  auto code = errc::timeout;
   std::string message = "no answer within " + std::to_string(budget_.count()) + " ms";
   {
     std::lock_guard lock(mutex_);
     if (finished_)
       return;
-    bool in_flight = current_.id != 0;
-    if ((in_flight || maybe_sent_) && !spec_.retry_when_lost)
-      message += "; the request may have taken effect";
+    if (current_.id == t.id)
+      current_ = {};
+    maybe_sent_ = maybe_sent_ || reached;
+    if (spec_.write && maybe_sent_) {
+      code = errc::outcome_unknown;
+      message += "; the request was sent, so it may or may not have taken effect";
+    }
     if (last_error_)
       message += " (last: " + describe(*last_error_) + ")";
   }
-  finish(failed(make_error(errc::timeout, message)));
+  if (silent)
+    give_up_on(*conn, address, budget_);
+  finish(failed(make_error(code, message)));
+}
+
+void call::settle(error& e) {
+  if (!spec_.write || !maybe_sent_)
+    return;
+  if (e.code != errc::outcome_unknown && e.code != errc::cancelled && !definitive(e.code))
+    e = make_error(errc::outcome_unknown, "an earlier attempt was sent and may have taken effect; the last one "
+                                          "failed (" + describe(e) + ")");
+  if (!spec_.idempotency_key.empty() && (e.code == errc::outcome_unknown || e.code == errc::cancelled))
+    e.idempotency_key = spec_.idempotency_key;
 }
 
 void call::finish(call_reply&& reply) {
   auto keep = shared_from_this(); // d_.finished() may drop the last other reference
   node_pool::ticket ticket;
-  task_thread::task_id timers[2];
+  task_thread::task_id timers[3];
   reply_handler done;
   {
     std::lock_guard lock(mutex_);
@@ -275,12 +383,19 @@ void call::finish(call_reply&& reply) {
     ticket = std::move(current_);
     timers[0] = deadline_timer_;
     timers[1] = retry_timer_;
+    timers[2] = stall_timer_;
     done = std::move(done_);
   }
   for (auto id : timers)
     if (id != 0)
       d_.timers_.cancel(id);
-  node_pool::abandon(ticket); // a timeout: the late answer, or the request itself if unsent, is dropped
+  // Cancelled at shutdown: the late answer, or the request itself if unsent, is dropped.
+  bool reached = ticket.id != 0 && node_pool::abandon(ticket);
+  if (!reply.ok) {
+    std::lock_guard lock(mutex_);
+    maybe_sent_ = maybe_sent_ || reached;
+    settle(reply.failure);
+  }
   d_.finished(this);
   done(std::move(reply));
 }

@@ -6,6 +6,13 @@
 //   - unavailable and overloaded wait retry_after_ms (or a short backoff) and try again;
 //   - a connection lost after sending: reads and PLACE_ORDER (same idempotency key) try again, other writes
 //     end as outcome_unknown; PLACE_ORDER also retries outcome_unknown itself.
+// A node that is up but stuck (stopped, wedged) keeps its connections open and says nothing. A call notices:
+// when its request has waited half its budget (or, for any call, its whole budget) on a connection from which
+// nothing at all has come since, the connection is ended (its other requests fail over or learn their
+// outcome is unknown) and the router avoids that node for a while. A read or PLACE_ORDER then tries another
+// node within what is left of its budget.
+// A write that may have reached a node and then got no definite answer ends as outcome_unknown, never
+// timeout; for PLACE_ORDER the error carries the idempotency key to retry with.
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -28,6 +35,7 @@ struct call_spec {
   std::string idempotency_key; // PLACE_ORDER
   bool retry_when_lost = false;         // safe to send again after a connection died with it
   bool retry_outcome_unknown = false;   // safe to send again after the node said outcome_unknown
+  bool write = false;                   // changes something (PLACE_ORDER included): its outcome matters
 };
 
 struct call_reply {

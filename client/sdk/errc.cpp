@@ -45,6 +45,8 @@ std::string describe(const error& e) {
     out += " (item " + e.item_id + ")";
   if (e.retry_after_ms > 0)
     out += " (retry after " + std::to_string(e.retry_after_ms) + " ms)";
+  if (!e.idempotency_key.empty())
+    out += " (idempotency key " + e.idempotency_key + ")";
   return out;
 }
 

@@ -69,9 +69,10 @@ std::optional<node_pool::ticket> node_pool::send(const std::string& address, pb:
   }
 }
 
-void node_pool::abandon(const ticket& t) {
+bool node_pool::abandon(const ticket& t) {
   if (auto conn = t.conn.lock())
-    conn->abandon(t.id);
+    return conn->abandon(t.id);
+  return true; // the connection is gone: it ended, and the request may have been written before
 }
 
 void node_pool::shutdown() {

@@ -28,8 +28,9 @@ public:
 
   /// Sends `req` to `address`; nothing (and `done` is not called) once the pool is shut down.
   std::optional<ticket> send(const std::string& address, pb::Request req, outcome_handler done);
-  /// Stops the request if it is not sent yet, and drops its answer.
-  static void abandon(const ticket& t);
+  /// Stops the request if it is not sent yet, and drops its answer. Returns whether it may have reached the
+  /// node (see connection::abandon).
+  static bool abandon(const ticket& t);
   /// Ends every connection (their requests learn so on their threads) and joins their threads.
   void shutdown();
 

@@ -343,7 +343,7 @@ TEST_CASE("client sdk: keyed requests go straight to the leader and follow not_l
   CHECK(gets_at_a == 0);
 }
 
-TEST_CASE("client sdk: a call that gets no answer times out, and its late answer is dropped",
+TEST_CASE("client sdk: a write that gets no answer ends as outcome_unknown, and its late answer is dropped",
           "[unit][client_sdk]") {
   fake_client_node node([](const Request&, Response&) { return fake_client_node::action::hold; });
   auto opts = options_for({node.address()});
@@ -352,10 +352,150 @@ TEST_CASE("client sdk: a call that gets no answer times out, and its late answer
   auto started = std::chrono::steady_clock::now();
   auto r = c.confirm_order("o_1");
   REQUIRE_FALSE(r);
-  CHECK(r.error().code == bc::errc::timeout);
-  CHECK(r.error().message.find("may have taken effect") != std::string::npos);
+  CHECK(r.error().code == bc::errc::outcome_unknown); // sent: it may have happened, which a timeout would hide
+  CHECK(r.error().message.find("may or may not have taken effect") != std::string::npos);
+  CHECK(r.error().idempotency_key.empty());
   CHECK(std::chrono::steady_clock::now() - started >= 300ms);
   node.answer_held([](const Request& req, Response& out) { out.set_payload(order_bytes(order_id_of(req))); });
+  // A read that gets no answer is a plain timeout: nothing happened either way.
+  auto read = c.get_order("o_2");
+  REQUIRE_FALSE(read);
+  CHECK(read.error().code == bc::errc::timeout);
+}
+
+TEST_CASE("client sdk: a node that handshakes, then says nothing, is given up: keyed calls go to another node",
+          "[unit][client_sdk]") {
+  fake_client_node hung([](const Request&, Response&) { return fake_client_node::action::hold; });
+  const auto hung_address = hung.address();
+  fake_client_node good([&](const Request& r, Response& out) {
+    if (r.method() != cpb::SHARD_MAP)
+      return answer_all(r, out);
+    cpb::ShardMap m; // one shard, led by the hung node
+    m.set_epoch(3);
+    m.set_shards(1);
+    m.add_leaders(hung_address);
+    m.add_nodes(hung_address);
+    m.add_nodes("127.0.0.1:1");
+    out.set_payload(bytes_of(m));
+    return fake_client_node::action::reply;
+  });
+  auto opts = options_for({good.address()});
+  opts.timeout = 1s;
+  opts.connections_per_node = 1;
+  bc::client c(opts);
+  REQUIRE(c.get_shard_map());
+  for (int i = 0; i < 6; ++i) {
+    auto started = std::chrono::steady_clock::now();
+    auto id = "o_" + std::to_string(i);
+    auto o = c.get_order(id);
+    INFO("call " << i << ": " << bc::describe(o.error()));
+    REQUIRE(o); // within its own budget: the hung node is given up after half of it
+    CHECK(o->id == id);
+    CHECK(std::chrono::steady_clock::now() - started < 1s);
+  }
+  bool direct_at_hung = false;
+  for (auto& r : hung.requests())
+    direct_at_hung |= r.method() == cpb::GET_ORDER && r.direct();
+  CHECK(direct_at_hung); // it was tried, as the leader
+  // An order too, under one idempotency key wherever it went.
+  auto placed = c.place_order(katsu_order());
+  INFO(bc::describe(placed.error()));
+  REQUIRE(placed);
+  std::set<std::string> keys;
+  for (auto* n : {&hung, &good})
+    for (auto& r : n->requests())
+      if (r.method() == cpb::PLACE_ORDER)
+        keys.insert(r.idempotency_key());
+  CHECK(keys.size() == 1);
+}
+
+TEST_CASE("client sdk: a write that timed out on a silent connection ends it, so the next call reconnects",
+          "[unit][client_sdk]") {
+  fake_client_node hung([](const Request&, Response&) { return fake_client_node::action::hold; });
+  auto opts = options_for({hung.address()});
+  opts.timeout = 300ms;
+  opts.leader_routing = false;
+  opts.connections_per_node = 1;
+  bc::client c(opts);
+  auto r = c.cancel_order("o_1");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == bc::errc::outcome_unknown);
+  CHECK(hung.connections() == 1);
+  REQUIRE_FALSE(c.cancel_order("o_2"));
+  CHECK(hung.connections() == 2); // not queued behind the first, on a connection nothing comes from
+}
+
+TEST_CASE("client sdk: a PLACE_ORDER whose outcome is unknown says so, with the idempotency key to retry with",
+          "[unit][client_sdk]") {
+  SECTION("no answer within the budget") {
+    fake_client_node hung([](const Request&, Response&) { return fake_client_node::action::hold; });
+    auto opts = options_for({hung.address()});
+    opts.timeout = 400ms;
+    opts.leader_routing = false;
+    bc::client c(opts);
+    auto placed = c.place_order(katsu_order());
+    REQUIRE_FALSE(placed);
+    CHECK(placed.error().code == bc::errc::outcome_unknown);
+    CHECK(placed.error().message.find("may or may not have taken effect") != std::string::npos);
+    auto sent = hung.requests();
+    REQUIRE(!sent.empty());
+    CHECK(!placed.error().idempotency_key.empty());
+    CHECK(placed.error().idempotency_key == sent[0].idempotency_key());
+    CHECK(bc::describe(placed.error()).find(sent[0].idempotency_key()) != std::string::npos);
+
+    auto mine = katsu_order();
+    mine.idempotency_key = "my-key";
+    auto again = c.place_order(mine);
+    REQUIRE_FALSE(again);
+    CHECK(again.error().code == bc::errc::outcome_unknown);
+    CHECK(again.error().idempotency_key == "my-key");
+  }
+  SECTION("lost after sending, then only refusals that say nothing of the first attempt") {
+    std::atomic<int> seen{0};
+    fake_client_node node([&](const Request& r, Response& out) {
+      if (r.method() == cpb::PLACE_ORDER && ++seen == 1)
+        return fake_client_node::action::close;
+      out.set_error("unavailable");
+      out.set_retry_after_ms(150);
+      return fake_client_node::action::reply;
+    });
+    auto opts = options_for({node.address()});
+    opts.timeout = 500ms;
+    opts.leader_routing = false;
+    bc::client c(opts);
+    auto placed = c.place_order(katsu_order());
+    REQUIRE_FALSE(placed);
+    INFO(bc::describe(placed.error()));
+    CHECK(placed.error().code == bc::errc::outcome_unknown);
+    CHECK(placed.error().message.find("unavailable") != std::string::npos);
+    CHECK(placed.error().idempotency_key == node.requests().front().idempotency_key());
+  }
+  SECTION("never sent: no node reached") {
+    auto opts = options_for({dead_address()});
+    opts.leader_routing = false;
+    bc::client c(opts);
+    auto placed = c.place_order(katsu_order());
+    REQUIRE_FALSE(placed);
+    CHECK(placed.error().code == bc::errc::unreachable);
+    CHECK(placed.error().idempotency_key.empty());
+  }
+  SECTION("a definite answer is not turned into an unknown one") {
+    std::atomic<int> seen{0};
+    fake_client_node node([&](const Request& r, Response& out) {
+      if (r.method() == cpb::PLACE_ORDER && ++seen == 1)
+        return fake_client_node::action::close;
+      out.set_error("out_of_stock");
+      out.set_item_id("katsu");
+      return fake_client_node::action::reply;
+    });
+    auto opts = options_for({node.address()});
+    opts.leader_routing = false;
+    bc::client c(opts);
+    auto placed = c.place_order(katsu_order());
+    REQUIRE_FALSE(placed);
+    CHECK(placed.error().code == bc::errc::out_of_stock);
+    CHECK(placed.error().idempotency_key.empty());
+  }
 }
 
 TEST_CASE("client sdk: a node that refuses the handshake says why", "[unit][client_sdk]") {

@@ -34,7 +34,8 @@ struct options {
   std::vector<std::string> nodes;
   /// The session token to send; login() replaces it, logout() clears it.
   std::string token;
-  /// Each call's budget, retries included.
+  /// Each call's budget, retries included. A read or PLACE_ORDER whose node says nothing at all for half of
+  /// it (stopped, wedged) gives that node up for a while and tries another with the other half.
   std::chrono::milliseconds timeout = std::chrono::seconds(10);
   /// How long one connection attempt (connect and handshake) may take within that budget.
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(3);
@@ -117,7 +118,9 @@ public:
 
   // --- orders ---
   /// Retried (with the same idempotency key) on a lost connection, unavailable, overloaded and
-  /// outcome_unknown, so it never orders twice.
+  /// outcome_unknown, so it never orders twice. When it fails after it may have reached a node (the time ran
+  /// out, say), the error is outcome_unknown and error::idempotency_key holds the key it was sent with: place
+  /// the same order again with that key to learn whether it was placed, without risking a second one.
   result<order> place_order(const place_order_request& req);
   std::future<result<order>> place_order_async(const place_order_request& req);
   void place_order_async(const place_order_request& req, callback<order> cb);

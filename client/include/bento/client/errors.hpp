@@ -42,7 +42,8 @@ enum class errc {
   shutting_down,
   // The SDK's own.
   unreachable, // no node could be connected to (or none completed the handshake)
-  timeout,     // the call's time ran out; for a write that was sent, its outcome is unknown
+  timeout,     // the call's time ran out with nothing done: a read, or a write that was never sent (a write
+               // that may have reached a node ends as outcome_unknown instead)
   cancelled,   // the client was destroyed before the call finished
   unknown,     // the node sent a code this SDK does not know; error::code_text keeps it
 };
@@ -58,6 +59,10 @@ struct error {
   std::string message;          // for humans
   std::string item_id;          // out_of_stock, meal_unavailable, invalid_argument: the item concerned
   uint32_t retry_after_ms = 0;  // too_many_requests, overloaded, unavailable: when a retry may succeed
+  /// PLACE_ORDER whose outcome is unknown (outcome_unknown, or cancelled after sending): the idempotency key
+  /// it was sent with (the caller's, or the one the SDK made up). Placing the same order again with this key
+  /// returns the order if it was placed, and places it once if not.
+  std::string idempotency_key;
 };
 
 /// An error of the SDK's own making (code_text filled from the code).

@@ -42,16 +42,19 @@ unit: build
 integration: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L integration
 
-# Coverage-guided fuzzing of the HTTP edge and API router (tests/fuzz) with clang's libFuzzer and ASan, in its
-# own build directory. FUZZ_SECONDS bounds the run; findings are written to build-fuzz/ as crash-* files.
+# Coverage-guided fuzzing (tests/fuzz) with clang's libFuzzer and ASan, in its own build directory: the HTTP
+# edge and API router, then the client protocol's frame decoder and dispatch. FUZZ_SECONDS bounds each run;
+# findings are written to build-fuzz/ as crash-* files.
 FUZZ_SECONDS ?= 300
 fuzz:
 	@bash scripts/setup.sh --fuzz
 	@cmake -S . -B $(BUILD_DIR)-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DBENTO_FUZZ=ON >/dev/null
-	@cmake --build $(BUILD_DIR)-fuzz -j $(JOBS) --target fuzz_http
+	@cmake --build $(BUILD_DIR)-fuzz -j $(JOBS) --target fuzz_http fuzz_client fuzz_client_replay
 	@mkdir -p $(BUILD_DIR)-fuzz/corpus && cp tests/fuzz/corpus/* $(BUILD_DIR)-fuzz/corpus/
 	@cd $(BUILD_DIR)-fuzz && ./bin/fuzz_http corpus ../tests/fuzz/corpus -dict=../tests/fuzz/http.dict \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -rss_limit_mb=8192 -timeout=30
+	@cd $(BUILD_DIR)-fuzz && ./bin/fuzz_client_replay --emit-seeds corpus_client >/dev/null && \
+	  ./bin/fuzz_client corpus_client -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -rss_limit_mb=8192 -timeout=30
 
 bench: build
 	@bash bench/run.sh

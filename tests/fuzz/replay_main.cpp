@@ -18,6 +18,10 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern "C" void bento_fuzz_shutdown();
 extern "C" uint64_t bento_fuzz_routed_requests();
+/// Tokens the mutator inserts, from the target (HTTP text, Protobuf field tags, ...).
+extern "C" const char* const* bento_fuzz_dictionary(size_t* n);
+/// Inputs the target makes itself (binary frames are easier built than stored); optional.
+extern "C" __attribute__((weak)) void bento_fuzz_builtin_seeds(void (*add)(const char* data, size_t size));
 
 namespace {
 
@@ -26,7 +30,7 @@ unsigned long seed_used = 0;
 
 void on_abort(int) {
   char line[160];
-  int n = std::snprintf(line, sizeof line, "fuzz_http_replay: failed at input %d (seed %lu)\n",
+  int n = std::snprintf(line, sizeof line, "fuzz replay: failed at input %d (seed %lu)\n",
                         static_cast<int>(current), seed_used);
   if (n > 0)
     (void)!::write(2, line, static_cast<size_t>(n));
@@ -34,12 +38,6 @@ void on_abort(int) {
   std::raise(SIGABRT);
 }
 
-const char* const dictionary[] = {
-  "\r\n", "\r\n\r\n", " HTTP/1.1\r\n", "Transfer-Encoding: chunked\r\n", "Content-Length: ", "0\r\n\r\n",
-  "Authorization: Bearer $CUSTOMER\r\n", "Authorization: Bearer $MERCHANT\r\n", "Idempotency-Key: ",
-  "X-Forwarded-For: ", "?limit=", "&cursor=", "%00", "%", "+", ";ext=", "{", "}", "[", "]", "\"", "\\u0000",
-  "/api/v1/orders", "/api/v1/menu", "/api/v1/restaurants/", "/metrics", ",", ":", "-1", "99999999999",
-};
 
 std::string mutate(std::string s, const std::vector<std::string>& corpus, std::mt19937& rng) {
   auto pick = [&](size_t n) { return n == 0 ? size_t{0} : std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
@@ -51,8 +49,10 @@ std::string mutate(std::string s, const std::vector<std::string>& corpus, std::m
           s[pick(s.size())] = static_cast<char>(pick(256));
         break;
       case 1: { // insert a dictionary token
-        auto& t = dictionary[pick(sizeof dictionary / sizeof *dictionary)];
-        s.insert(pick(s.size() + 1), t);
+        size_t n = 0;
+        auto* words = bento_fuzz_dictionary(&n);
+        if (n > 0)
+          s.insert(pick(s.size() + 1), words[pick(n)]);
         break;
       }
       case 2: // delete a range
@@ -87,15 +87,28 @@ std::string mutate(std::string s, const std::vector<std::string>& corpus, std::m
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: fuzz_http_replay <corpus dir> [mutations=2000] [seed=1]\n");
+    std::fprintf(stderr, "usage: %s <corpus dir> [mutations=2000] [seed=1]\n", argv[0]);
     return 2;
+  }
+  if (std::string(argv[1]) == "--emit-seeds" && argc > 2) {
+    // The target's built-in seeds as files, for a libFuzzer corpus (make fuzz).
+    static std::string dir = argv[2];
+    static int count = 0;
+    std::filesystem::create_directories(dir);
+    if (bento_fuzz_builtin_seeds)
+      bento_fuzz_builtin_seeds([](const char* data, size_t size) {
+        std::ofstream(dir + "/seed-" + std::to_string(count++), std::ios::binary).write(data, static_cast<std::streamsize>(size));
+      });
+    std::printf("%d seeds written to %s\n", count, dir.c_str());
+    return 0;
   }
   size_t mutations = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 2000;
   seed_used = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 1;
   std::signal(SIGABRT, on_abort);
   std::vector<std::filesystem::path> files;
-  for (auto& e : std::filesystem::directory_iterator(argv[1]))
-    if (e.is_regular_file())
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(argv[1], ec))
+    if (e.is_regular_file() && e.path().filename().string()[0] != '.')
       files.push_back(e.path());
   std::sort(files.begin(), files.end());
   std::vector<std::string> corpus;
@@ -105,8 +118,11 @@ int main(int argc, char** argv) {
     ss << in.rdbuf();
     corpus.push_back(ss.str());
   }
+  static std::vector<std::string>* builtin = &corpus;
+  if (bento_fuzz_builtin_seeds)
+    bento_fuzz_builtin_seeds([](const char* data, size_t size) { builtin->emplace_back(data, size); });
   if (corpus.empty()) {
-    std::fprintf(stderr, "fuzz_http_replay: empty corpus %s\n", argv[1]);
+    std::fprintf(stderr, "%s: empty corpus %s\n", argv[0], argv[1]);
     return 2;
   }
   int index = 0;
@@ -122,7 +138,7 @@ int main(int argc, char** argv) {
   }
   auto routed = bento_fuzz_routed_requests();
   bento_fuzz_shutdown();
-  std::printf("fuzz_http_replay: %zu corpus inputs and %zu mutations (seed %lu), %llu requests routed: no "
-              "finding\n", corpus.size(), mutations, seed_used, static_cast<unsigned long long>(routed));
+  std::printf("%s: %zu corpus inputs and %zu mutations (seed %lu), %llu requests routed: no finding\n", argv[0],
+              corpus.size(), mutations, seed_used, static_cast<unsigned long long>(routed));
   return 0;
 }

@@ -59,6 +59,7 @@ std::vector<std::string> split(const std::string& s) {
 } // namespace
 
 struct cluster_runtime::impl {
+  std::atomic<bool> formed{false}; // a member list is recorded or loaded (told to peers in membership lists)
   std::string self;
   cluster::transport::transport_config transport_cfg;
   std::unique_ptr<cluster::transport::transport> transport;
@@ -128,8 +129,10 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
   }
 
   impl_->transport = std::make_unique<cluster::transport::transport>(sys, impl_->transport_cfg);
-  impl_->membership = std::make_unique<cluster::membership::membership>(sys, *impl_->transport,
-                                                                        membership_settings(cfg_));
+  auto membership_cfg = membership_settings(cfg_);
+  auto* formed = &impl_->formed;
+  membership_cfg.formed = [formed] { return formed->load(); };
+  impl_->membership = std::make_unique<cluster::membership::membership>(sys, *impl_->transport, membership_cfg);
   // Handlers go in before the transport starts. Consensus traffic goes to the replicas' driver, everything else
   // to the router; until they exist (formation), frames are dropped: the consensus core and callers retry.
   auto* self_impl = impl_.get();
@@ -188,6 +191,7 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
   // not among its seeds joins the cluster they formed.
   auto advertised = impl_->transport->advertised_address();
   bool founder = std::find(cfg_.seeds.begin(), cfg_.seeds.end(), advertised) != cfg_.seeds.end();
+  impl_->formed = recorded->has_value();
   if (*recorded) {
     impl_->members = split(**recorded);
     auto r = db.get(store::column::meta, replicas_key);
@@ -232,7 +236,24 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
         else
           ids.insert(p.id);
       }
-      if (all && ids.size() > 1) {
+      // Each seed says at link-up whether it already runs a formed cluster. If one does, this node lost its
+      // data dir (or never finished forming): forming now would start a second cluster under the same names.
+      bool all_said = true;
+      std::string already;
+      for (auto& id : ids)
+        if (id != impl_->self) {
+          auto said = impl_->membership->formed_at_link_up(id);
+          all_said = all_said && said.has_value();
+          if (said && *said)
+            already = id;
+        }
+      if (!already.empty())
+        return domain::fail(domain::errc::invalid_argument,
+                            "seed " + already + " already runs a formed cluster and this node's data dir holds "
+                            "none (wiped or new): it must not form another. To bring it back empty, start it "
+                            "under a new BENTO_NODE_ID with BENTO_SEEDS listing the running nodes (not itself): "
+                            "it joins as a new member and the old id is replaced");
+      if (all && all_said && ids.size() > 1) {
         impl_->members.assign(ids.begin(), ids.end());
         break;
       }
@@ -250,6 +271,7 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
     record.put(store::column::meta, replicas_key, std::to_string(impl_->replicas));
     if (auto done = db.commit(record); !done)
       return done.error();
+    impl_->formed = true;
     spdlog::info("cluster.formed members={} replicas={} shards={}", join_list(impl_->members), impl_->replicas,
                  shards.count());
   }

@@ -36,6 +36,7 @@ struct membership::impl : std::enable_shared_from_this<impl> {
   failure_detector detector;                    // guarded by mutex
   std::map<std::string, std::string> addresses; // id -> address, guarded by mutex
   std::map<std::string, std::string> client_addresses; // id -> client-protocol address, guarded by mutex
+  std::map<std::string, bool> formed_at_link_up;       // id -> its first self-report per link, guarded by mutex
   membership_stats counters;                    // guarded by mutex
   uint64_t beats = 0;                           // timer actor only
   clock::time_point next_heartbeat{};           // timer actor only
@@ -102,6 +103,10 @@ struct membership::impl : std::enable_shared_from_this<impl> {
       {
         std::lock_guard lock(mutex);
         addresses[m.node_id()] = m.address();
+        // The first list a peer sends on a link comes at link-up: what it says then about being formed is what
+        // a founder deciding whether to form must know (a later one could be the formation just made).
+        if (m.node_id() == from)
+          formed_at_link_up.emplace(from, m.formed());
         // Only what a member says of itself: another's word for it could be stale or a lie.
         if (m.node_id() == from && !m.client_address().empty()) {
           if (transport::parse_address(m.client_address()))
@@ -141,6 +146,7 @@ struct membership::impl : std::enable_shared_from_this<impl> {
     me->set_address(t.advertised_address());
     me->set_incarnation(t.incarnation());
     me->set_client_address(cfg.client_address);
+    me->set_formed(cfg.formed && cfg.formed());
     for (auto& p : t.peers()) {
       if (!p.connected || p.id.empty() || p.address.empty())
         continue;
@@ -303,6 +309,12 @@ std::vector<member_view> membership::members() const {
     out.push_back(std::move(v));
   }
   return out;
+}
+
+std::optional<bool> membership::formed_at_link_up(const std::string& peer) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->formed_at_link_up.find(peer);
+  return it == impl_->formed_at_link_up.end() ? std::nullopt : std::optional<bool>(it->second);
 }
 
 membership_stats membership::stats() const {

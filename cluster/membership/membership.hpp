@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ struct membership_config {
   uint32_t gossip_every = 20;             // heartbeats between member lists sent to every peer
   uint32_t max_members = 1024;            // entries read from one member list
   std::string client_address;             // this node's client-protocol address, told to peers in member lists
+  /// Whether this node belongs to a formed cluster (told to peers, so that a founder with an empty data dir
+  /// does not form a second cluster beside the one its seeds already run).
+  std::function<bool()> formed;
 };
 
 struct membership_stats {
@@ -88,6 +92,9 @@ public:
 
   /// Every peer heard at least once (this node not included).
   std::vector<member_view> members() const;
+  /// What a peer said of itself in the first member list this process got from it (nullopt: none yet), i.e.
+  /// at their first link-up: whether it already belonged to a formed cluster then.
+  std::optional<bool> formed_at_link_up(const std::string& peer) const;
   membership_stats stats() const;
 
 private:

@@ -3,6 +3,7 @@
 // node refuses writes, and a node without the secret stays out.
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -869,4 +870,24 @@ TEST_CASE("cluster: five nodes, three replicas per shard: nodes that hold no rep
   c.node(*leader).start();
   CHECK(as_user(c.url(*leader), phone)->call("GET", "/api/v1/me").status == 401);
   CHECK(as_user(c.url(*leader), carl)->call("GET", "/api/v1/me").status == 200);
+}
+
+TEST_CASE("cluster: a founder whose data dir was wiped does not form a second cluster beside the running one",
+          "[integration][cluster]") {
+  node_cluster c(3);
+  shop s(c, 10);
+  REQUIRE(c.wait_settled());
+  // n3 loses its disk and is started again exactly as before: same id, same seeds (itself among them).
+  c.node(2).kill9();
+  std::filesystem::remove_all(c.node(2).data_dir());
+  c.node(2).launch();
+  auto code = c.node(2).wait_exited(std::chrono::seconds(30));
+  INFO(c.node(2).output());
+  CHECK(code == 2);
+  CHECK(c.node(2).output().find("already runs a formed cluster") != std::string::npos);
+  // The cluster it belonged to goes on with two of three.
+  auto via = as_user(c.url(0), s.carl);
+  auto placed = place_until_answered(*via, order_body(s.rid, "bento", 1), "after-wipe");
+  INFO(placed.body);
+  CHECK(placed.status == 201);
 }

@@ -224,6 +224,17 @@ void node_process::resume() {
   ::kill(pid_, SIGCONT);
 }
 
+int node_process::wait_exited(std::chrono::seconds timeout) {
+  REQUIRE(pid_ > 0);
+  auto code = wait_exit(pid_, timeout);
+  if (code == -1) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_, std::chrono::seconds(5));
+  }
+  pid_ = -1;
+  return code;
+}
+
 int node_process::stop() {
   if (pid_ <= 0)
     return -1;

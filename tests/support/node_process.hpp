@@ -42,6 +42,11 @@ public:
   /// Runs the node with this RLIMIT_NOFILE (soft and hard); 0 inherits the test's.
   void set_file_limit(uint64_t limit) { file_limit_ = limit; }
 
+  /// After launch(): waits (bounded) for the process to exit by itself; its exit code, or -1 if it was still
+  /// running at the timeout (it is then killed).
+  int wait_exited(std::chrono::seconds timeout);
+  const std::string& data_dir() const { return data_dir_; }
+
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }

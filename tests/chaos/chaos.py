@@ -299,7 +299,13 @@ def main():
             bad = [v for v in violations if v.startswith(name + ":")]
             print("  invariant %-8s %s" % (name, "ok" if not bad else "VIOLATED (%d): %s" % (len(bad), bad[0])))
         if violations:
-            print("FAILED: seed %d; replay: %s; node logs kept in %s" % (a.seed, replay, top))
+            # The whole history for diagnosis: every operation with its times and outcome, and the orders as the
+            # clients last saw them.
+            with open(os.path.join(top, "history.json"), "w") as f:
+                json.dump({"seed": a.seed, "violations": violations, "faults": fault_report, "operations": ops,
+                           "orders": {k: dict(v, maybe=sorted(v["maybe"])) for k, v in orders.items()}},
+                          f, indent=1, default=str)
+            print("FAILED: seed %d; replay: %s; node logs and history.json kept in %s" % (a.seed, replay, top))
             return 1
         return 0
     finally:

@@ -234,23 +234,37 @@ def main():
             if o["kind"] == "place" and o["outcome"] == "ok":
                 if keys.setdefault(o["key"], o["order"]) != o["order"]:
                     violations.append("once: key %s gave %s and %s" % (o["key"], keys[o["key"]], o["order"]))
-        listings = []
-        for n in nodes:
+        def listing_of(n):
             merchant = Client(n.port, setup.token)
             seen, cursor = {}, None
             while True:
                 path = "/api/v1/orders?limit=500" + ("&cursor=" + cursor if cursor else "")
                 status, page = merchant.call("GET", path)
                 if status != 200:
-                    violations.append("listing: %s answered %s" % (n.id, status))
-                    break
+                    return None, "listing: %s answered %s" % (n.id, status)
                 for o in page["orders"]:
                     if o["id"] in seen:
-                        violations.append("once: %s listed twice on %s" % (o["id"], n.id))
+                        return None, "once: %s listed twice on %s" % (o["id"], n.id)
                     seen[o["id"]] = o
                 cursor = page.get("next_cursor")
                 if not cursor:
-                    break
+                    return seen, None
+
+        # Listings are read models fed by replicated events: wait (bounded) until every node lists the same.
+        deadline = time.time() + 30
+        while True:
+            fetched = [listing_of(n) for n in nodes]
+            same = all(f[0] is not None for f in fetched) and len({tuple(sorted((k, v["status"]) for k, v in f[0].items()))
+                                                                   for f in fetched}) == 1
+            if same or time.time() > deadline:
+                break
+            time.sleep(0.2)  # polling interval of a bounded wait
+        listings = []
+        for n, (seen, error) in zip(nodes, fetched):
+            if error:
+                violations.append(error)
+                continue
+            merchant = Client(n.port, setup.token)
             listings.append((n, seen))
             missing = acked - set(seen)
             if missing:
@@ -261,7 +275,9 @@ def main():
                 if o["status"] == "confirmed":
                     allowed |= {"confirmed"}
                 if seen[oid]["status"] not in allowed:
-                    violations.append("acked: %s is %s on %s, history allows %s" % (oid, seen[oid]["status"], n.id, sorted(allowed)))
+                    tried = [(x["kind"], x["outcome"], x["status"]) for x in ops if x.get("order") == oid]
+                    violations.append("acked: %s is %s on %s, history allows %s (operations on it: %s)"
+                                      % (oid, seen[oid]["status"], n.id, sorted(allowed), tried))
             status, menu = merchant.call("GET", "/api/v1/restaurants/%s/menu" % rid)
             stock = {i["id"]: i["stock"] for i in (menu or {}).get("items", [])}
             held = {it: 0 for it in ITEMS}

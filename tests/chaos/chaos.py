@@ -185,11 +185,12 @@ def main():
     p.add_argument("--nodes", type=int, default=5)
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--binary", default="build/bin/bento-node")
+    p.add_argument("--log-level", default="warn", help="the nodes' BENTO_LOG_LEVEL (info to diagnose a failure)")
     a = p.parse_args()
     replay = "tests/chaos/chaos.py --seconds %d --seed %d --nodes %d" % (a.seconds, a.seed, a.nodes)
     top = tempfile.mkdtemp(prefix="bento-chaos-")
     nodes = start_cluster(a.binary, top, a.nodes, "chaos-cluster-secret-0123",
-                          {"BENTO_REPLICAS": "3", "BENTO_SHARDS": "16"})
+                          {"BENTO_REPLICAS": "3", "BENTO_SHARDS": "16", "BENTO_LOG_LEVEL": a.log_level})
     cluster = Cluster(nodes)
     violations = []
     try:

@@ -6,7 +6,7 @@
 #include <mutex>
 
 #include <nlohmann/json.hpp>
-#include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/stubs/logging.h> // SetLogHandler: Protobuf keeps its logging API under stubs/
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 

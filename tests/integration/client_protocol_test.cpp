@@ -672,6 +672,36 @@ int64_t rss_kib(pid_t pid) {
   return -1;
 }
 
+/// `count` more items on the shop's menu, ids "<prefix><k>", each with a description of `description_bytes`.
+void add_items(raw_connection& c, const shop& s, int count, const std::string& prefix, size_t description_bytes) {
+  for (int k = 0; k < count; ++k) {
+    pb::PutItemRequest item;
+    item.set_restaurant_id(s.rid);
+    item.set_item_id(prefix + std::to_string(k));
+    item.set_name("Item " + prefix + std::to_string(k));
+    item.set_description(std::string(description_bytes, 'd'));
+    item.set_price_cents(100 + k);
+    item.set_stock(10);
+    c.ok<pb::ItemWritten>(pb::PUT_ITEM, item, s.merchant);
+  }
+}
+
+/// `count` GET_MENU requests of the shop's restaurant (ids 1..count), framed back to back: one write's worth.
+std::string menu_reads(const shop& s, int count) {
+  pb::GetMenuRequest gm;
+  gm.set_restaurant_id(s.rid);
+  std::string burst;
+  for (int k = 0; k < count; ++k) {
+    pb::ClientFrame f;
+    f.mutable_request()->set_id(static_cast<uint64_t>(k + 1));
+    f.mutable_request()->set_method(pb::GET_MENU);
+    f.mutable_request()->set_payload(gm.SerializeAsString());
+    f.mutable_request()->set_token(s.customer);
+    burst += bento::codec::frame(f.SerializeAsString());
+  }
+  return burst;
+}
+
 double edge_gauge(const node_process& node, const std::string& name) {
   api_session http(node.base_url());
   auto body = http.call("GET", "/metrics").body;
@@ -692,27 +722,10 @@ TEST_CASE("client protocol: a client that reads its answers slower than it sends
   setup.hello();
   auto s = open_shop(setup, 10);
   // A menu of 100 items: each answer about 10 KiB.
-  for (int k = 0; k < 100; ++k) {
-    pb::PutItemRequest item;
-    item.set_restaurant_id(s.rid);
-    item.set_item_id("item" + std::to_string(k));
-    item.set_name("Item number " + std::to_string(k));
-    item.set_description(std::string(40, 'd'));
-    item.set_price_cents(100 + k);
-    item.set_stock(10);
-    setup.ok<pb::ItemWritten>(pb::PUT_ITEM, item, s.merchant);
-  }
+  add_items(setup, s, 100, "item", 40);
   pb::GetMenuRequest gm;
   gm.set_restaurant_id(s.rid);
-  std::string burst;
-  for (int k = 0; k < 30000; ++k) {
-    pb::ClientFrame f;
-    f.mutable_request()->set_id(static_cast<uint64_t>(k + 1));
-    f.mutable_request()->set_method(pb::GET_MENU);
-    f.mutable_request()->set_payload(gm.SerializeAsString());
-    f.mutable_request()->set_token(s.customer);
-    burst += bento::codec::frame(f.SerializeAsString());
-  }
+  auto burst = menu_reads(s, 30000);
   auto before = rss_kib(node.pid());
 
   // 30,000 menu reads (about 230 MB of answers) sent at once, their answers read at about 300 KiB/s: quick
@@ -785,27 +798,10 @@ TEST_CASE("client protocol: many connections asking for large answers without re
   setup.hello();
   auto s = open_shop(setup, 10);
   // A menu of 200 items with long descriptions: about 420 KB an answer.
-  for (int k = 0; k < 200; ++k) {
-    pb::PutItemRequest item;
-    item.set_restaurant_id(s.rid);
-    item.set_item_id("big" + std::to_string(k));
-    item.set_name("Big item " + std::to_string(k));
-    item.set_description(std::string(2000, 'x'));
-    item.set_price_cents(100);
-    item.set_stock(10);
-    setup.ok<pb::ItemWritten>(pb::PUT_ITEM, item, s.merchant);
-  }
+  add_items(setup, s, 200, "big", 2000);
   pb::GetMenuRequest gm;
   gm.set_restaurant_id(s.rid);
-  std::string burst;
-  for (int k = 0; k < 128; ++k) {
-    pb::ClientFrame f;
-    f.mutable_request()->set_id(static_cast<uint64_t>(k + 1));
-    f.mutable_request()->set_method(pb::GET_MENU);
-    f.mutable_request()->set_payload(gm.SerializeAsString());
-    f.mutable_request()->set_token(s.customer);
-    burst += bento::codec::frame(f.SerializeAsString());
-  }
+  auto burst = menu_reads(s, 128);
   auto before = rss_kib(node.pid());
   // 20 connections x 128 answers of 420 KB would be about 1 GB held in the node.
   std::vector<std::unique_ptr<raw_connection>> greedy;

@@ -53,6 +53,12 @@ struct router_state {
   std::unordered_map<std::string, std::list<std::string>::iterator> lru_pos;
   std::unordered_set<std::string> evicting;
   std::unordered_map<std::string, stopping_entity> stopping;
+  // Writes an entity's earlier activation proposed that may not be applied yet, by key (it went down with them
+  // in flight) and by shard (dropped with them in flight): its next activation waits for them, or it would load
+  // the state before them and write over them once they land.
+  std::unordered_map<std::string, store::write_mark> key_marks;
+  std::vector<store::write_mark> shard_marks;
+  size_t key_marks_sweep_at = 1024;
   // Shutdown: the entities still to be told to stop, and how many were told and have not exited yet.
   bool shutting_down = false;
   caf::error shutdown_reason;
@@ -125,18 +131,58 @@ order_actor order_for(self_ptr self, const std::string& id) {
 struct user_ref {
   std::string id;
   std::string key() const { return keys::user_entity(id); }
+  bool active(self_ptr self) const { return self->state.users.by_id.count(id) > 0; }
   user_actor operator()(self_ptr self) const { return user_for(self, id); }
 };
 struct restaurant_ref {
   std::string id;
   std::string key() const { return keys::restaurant_entity(id); }
+  bool active(self_ptr self) const { return self->state.restaurants.by_id.count(id) > 0; }
   restaurant_actor operator()(self_ptr self) const { return restaurant_for(self, id); }
 };
 struct order_ref {
   std::string id;
   std::string key() const { return keys::order_entity(id); }
+  bool active(self_ptr self) const { return self->state.orders.by_id.count(id) > 0; }
   order_actor operator()(self_ptr self) const { return order_for(self, id); }
 };
+
+store::shard_store& store_of(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  return *st.shard_ctx[domain::shard_of(key, static_cast<shard_id>(st.shard_ctx.size()))]->store;
+}
+
+/// The writes a new activation of `key` must see applied first, if any are still in flight.
+std::optional<store::write_mark> unlanded(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto& store = store_of(self, key);
+  if (auto it = st.key_marks.find(key); it != st.key_marks.end()) {
+    if (!store.landed(it->second))
+      return it->second;
+    st.key_marks.erase(it);
+  }
+  auto& shard_mark = st.shard_marks[store.shard()];
+  if (shard_mark.index != 0) {
+    if (!store.landed(shard_mark))
+      return shard_mark;
+    shard_mark = {};
+  }
+  return std::nullopt;
+}
+
+/// Holds `key`'s messages until `mark` has landed: an entry in `stopping` that no entity owns, released by an
+/// entity_down for the key without an address (sent when the write is applied, and after a backstop delay in
+/// case it never is here: the release checks again).
+stopping_entity& wait_for_writes(self_ptr self, const std::string& key, const store::write_mark& mark) {
+  auto& entry = self->state.stopping[key];
+  entry.who = caf::actor_addr{};
+  auto router = caf::actor_cast<caf::actor>(self);
+  store_of(self, key).when_committed(mark.index, [router, key](bool) {
+    caf::anon_send(router, entity_down_atom::value, key, caf::actor_addr{});
+  });
+  self->delayed_send(self, std::chrono::milliseconds(500), entity_down_atom::value, key, caf::actor_addr{});
+  return entry;
+}
 
 template <class Ref>
 stopping_entity* stopping_of(self_ptr self, const Ref& ref) {
@@ -168,7 +214,11 @@ caf::delegated<Reply> forward(self_ptr self, const Ref& ref, Cmd&& cmd) {
     return refuse<Reply>(self, node_stopping);
   if (!served(self, ref.key()))
     return refuse<Reply>(self, not_served);
-  if (auto* s = stopping_of(self, ref)) {
+  auto* s = stopping_of(self, ref);
+  if (!s && !ref.active(self))
+    if (auto mark = unlanded(self, ref.key()))
+      s = &wait_for_writes(self, ref.key(), *mark);
+  if (s) {
     auto rp = self->make_response_promise<Reply>();
     s->deferred.push_back([rp, ref, cmd = std::forward<Cmd>(cmd)](self_ptr self) mutable {
       rp.delegate(ref(self), std::move(cmd));
@@ -183,7 +233,11 @@ template <class Ref, class Msg>
 void forward_send(self_ptr self, const Ref& ref, Msg&& msg) {
   if (self->state.shutting_down || !served(self, ref.key()))
     return;
-  if (auto* s = stopping_of(self, ref)) {
+  auto* s = stopping_of(self, ref);
+  if (!s && !ref.active(self))
+    if (auto mark = unlanded(self, ref.key()))
+      s = &wait_for_writes(self, ref.key(), *mark);
+  if (s) {
     s->deferred.push_back(
       [ref, msg = std::forward<Msg>(msg)](self_ptr self) mutable { self->send(ref(self), std::move(msg)); });
     return;
@@ -276,6 +330,7 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
     ctx_of_shard.store = &shards.of(s);
     self->state.shard_ctx.push_back(std::make_shared<const entity_context>(std::move(ctx_of_shard)));
   }
+  self->state.shard_marks.resize(shards.count());
   self->set_exit_handler([self](caf::exit_msg& msg) {
     // Shutdown: stop every entity (a batch at a time, see stop_some), then ourselves.
     auto& st = self->state;
@@ -412,18 +467,37 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
         forward_send(self, order_ref{order_id}, wake_atom::value);
     },
     [self](entity_down_atom, const std::string& key, const caf::actor_addr& who) {
-      // Passivated entities were forgotten already; this matters for one that stopped on an error.
-      if (forget(self, key, who))
-        spdlog::warn("router.entity_down entity={}", key);
-      // A passivated entity is gone now, with everything it was routed written: what waited for it goes to a
-      // fresh activation, in the order it came.
-      auto& stopping = self->state.stopping;
-      if (auto s = stopping.find(key); s != stopping.end() && s->second.who == who) {
-        auto deferred = std::move(s->second.deferred);
-        stopping.erase(s);
-        for (auto& resume : deferred)
-          resume(self);
+      auto& st = self->state;
+      if (who) {
+        // Passivated entities were forgotten already; this matters for one that stopped on an error.
+        if (forget(self, key, who))
+          spdlog::warn("router.entity_down entity={}", key);
+        // Its last writes may still be in flight (replicated shards): the next activation waits for them.
+        auto mark = store_of(self, key).mark();
+        if (mark.index != 0)
+          st.key_marks[key] = mark;
+        else
+          st.key_marks.erase(key);
+        if (st.key_marks.size() >= st.key_marks_sweep_at) {
+          // Most marks land within a replication round; keep the map to the ones that have not.
+          for (auto it = st.key_marks.begin(); it != st.key_marks.end();)
+            it = store_of(self, it->first).landed(it->second) ? st.key_marks.erase(it) : std::next(it);
+          st.key_marks_sweep_at = std::max<size_t>(1024, 2 * st.key_marks.size());
+        }
       }
+      // A passivated entity is gone now, with everything it was routed written (or the writes an earlier one
+      // left have landed): what waited for it goes to a fresh activation, in the order it came.
+      auto s = st.stopping.find(key);
+      if (s == st.stopping.end() || s->second.who != who)
+        return;
+      auto deferred = std::move(s->second.deferred);
+      st.stopping.erase(s);
+      if (auto mark = unlanded(self, key)) {
+        wait_for_writes(self, key, *mark).deferred = std::move(deferred);
+        return;
+      }
+      for (auto& resume : deferred)
+        resume(self);
     },
     [self](passivate_atom, const std::string& key) -> bool {
       auto sender = self->current_sender();
@@ -464,6 +538,9 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
       // What waited for a stopping entity of this shard is not ours to serve any more.
       for (auto it = st.stopping.begin(); it != st.stopping.end();)
         it = domain::shard_of(it->first, count) == shard ? st.stopping.erase(it) : std::next(it);
+      // Their writes may still land (the lease lapsed, the lead stayed): if the shard comes back here in this
+      // term, nothing of it activates before they have.
+      st.shard_marks[shard] = st.shard_ctx[shard]->store->mark();
       spdlog::info("router.shard_dropped shard={} entities={}", shard, stopped);
     },
     [self](stats_atom) -> entity_counts {

@@ -21,6 +21,17 @@ namespace bento::actors {
 
 class reply_gate {
 public:
+  reply_gate() = default;
+  reply_gate(const reply_gate&) = delete;
+  reply_gate& operator=(const reply_gate&) = delete;
+  /// An entity stopping with answers held (its shard dropped, a failed write): their callers hear at once that
+  /// the outcome is unknown, not at their timeout. Only the promises are touched: the entity's state is going.
+  ~reply_gate() {
+    for (auto& w : waiting_)
+      if (w.abandon)
+        w.abandon();
+  }
+
   /// Answers from the entity's own handler for committed_atom.
   void release(uint64_t index, bool committed) {
     while (!waiting_.empty() && waiting_.front().index <= index) {
@@ -31,15 +42,17 @@ public:
   }
 
   /// Holds `deliver` until the shard's last pending write is committed (or at once when none is).
+  /// `abandon` runs instead if the entity stops first (it must not touch the entity's state).
   template <class Self>
-  void hold(Self* self, store::shard_store& store, std::function<void(bool)> deliver) {
+  void hold(Self* self, store::shard_store& store, std::function<void(bool)> deliver,
+            std::function<void()> abandon = {}) {
     auto index = store.pending();
     if (index == 0) {
       deliver(true);
       return;
     }
     bool first_for_index = waiting_.empty() || waiting_.back().index < index;
-    waiting_.push_back(waiting{index, std::move(deliver)});
+    waiting_.push_back(waiting{index, std::move(deliver), std::move(abandon)});
     if (first_for_index)
       store.when_committed(index, [who = caf::actor_cast<caf::actor>(self), index](bool ok) {
         caf::anon_send(who, committed_atom::value, index, ok);
@@ -52,6 +65,7 @@ private:
   struct waiting {
     uint64_t index;
     std::function<void(bool)> deliver;
+    std::function<void()> abandon;
   };
   std::deque<waiting> waiting_;
 };
@@ -62,31 +76,29 @@ inline caf::error not_known_committed() {
                                  "read it again (or retry with the same Idempotency-Key)"));
 }
 
+/// A promise answered once the entity's writes so far are committed.
+template <class T, class Self>
+void deliver_gated(Self* self, store::shard_store& store, reply_gate& gate, caf::typed_response_promise<T> rp,
+                   T value) {
+  gate.hold(
+    self, store,
+    [rp, value = std::move(value)](bool ok) mutable {
+      if (ok)
+        rp.deliver(std::move(value));
+      else
+        rp.deliver(not_known_committed());
+    },
+    [rp]() mutable { rp.deliver(not_known_committed()); });
+}
+
 /// A handler's successful answer, held by the gate when writes are pending.
 template <class T, class Self>
 caf::result<T> gated(Self* self, store::shard_store& store, reply_gate& gate, T value) {
   if (store.pending() == 0)
     return value;
   auto rp = self->template make_response_promise<T>();
-  gate.hold(self, store, [rp, value = std::move(value)](bool ok) mutable {
-    if (ok)
-      rp.deliver(std::move(value));
-    else
-      rp.deliver(not_known_committed());
-  });
+  deliver_gated(self, store, gate, rp, std::move(value));
   return rp;
-}
-
-/// The same for a promise answered later (after an await).
-template <class T, class Self>
-void deliver_gated(Self* self, store::shard_store& store, reply_gate& gate, caf::typed_response_promise<T> rp,
-                   T value) {
-  gate.hold(self, store, [rp, value = std::move(value)](bool ok) mutable {
-    if (ok)
-      rp.deliver(std::move(value));
-    else
-      rp.deliver(not_known_committed());
-  });
 }
 
 } // namespace bento::actors

@@ -35,10 +35,12 @@ struct settling_gauge {
 
 struct order_actor_state {
   entity_context_ptr ctx;
+  uint64_t epoch = 0; // the shard's write epoch this activation loaded its state in (shard_store::epoch)
   std::string id;
   order_state rules;
   idle_state idle;
   bool settling = false; // a settle or finalize request is out
+  bool intent_in_flight = false; // an intent waits to be committed before the restaurant is asked
   settling_gauge gauge;
   uint32_t settle_failures = 0;
   reply_gate replies; // answers waiting for this order's writes to be committed
@@ -82,7 +84,7 @@ bool commit(self_ptr self, order o, const char* event_type) {
   add_index_writes(batch, st.rules.exists() ? &*st.rules.current() : nullptr, o);
   if (event_type)
     batch.append_event(event{0, event_type, keys::order_entity(st.id), o.updated_at_ms, o, o.restaurant_id});
-  auto done = st.ctx->store->commit(batch);
+  auto done = st.ctx->store->commit(batch, st.epoch);
   if (!done) {
     spdlog::error("order.persist_failed order={} error={}", st.id, done.error().message);
     self->quit(make_error(done.error()));
@@ -100,7 +102,7 @@ bool erase(self_ptr self) {
   store::write_batch batch;
   batch.erase(store::column::entities, keys::order_record(st.id));
   batch.erase(store::column::indexes, keys::pending_order(st.id));
-  auto done = st.ctx->store->commit(batch);
+  auto done = st.ctx->store->commit(batch, st.epoch);
   if (!done) {
     self->quit(make_error(done.error()));
     return false;
@@ -141,7 +143,7 @@ void on_settle_failed(self_ptr self, const failure& f) {
 /// queue behind it instead of seeing a half-done change.
 void settle(self_ptr self) {
   auto& st = self->state;
-  if (st.settling || !st.rules.has_intent())
+  if (st.settling || st.intent_in_flight || !st.rules.has_intent())
     return;
   st.settling = true;
   count_settling(st, true);
@@ -182,8 +184,35 @@ caf::error busy_settling(self_ptr self) {
   return make_error(fail(errc::overloaded, "the order is settling an interrupted change; retry"));
 }
 
-/// Sends the intent just written to the restaurant and answers `rp` with the outcome.
+void send_intent(self_ptr self, caf::typed_response_promise<order> rp);
+
+/// Sends the intent just written to the restaurant and answers `rp` with the outcome. In a replicated shard the
+/// intent is committed first: a restaurant that acted on an intent a failover then dropped would hold units for
+/// an order that does not exist, with nothing left to settle them.
 void ask_restaurant(self_ptr self, caf::typed_response_promise<order> rp) {
+  auto& st = self->state;
+  if (st.ctx->store->pending() == 0) {
+    send_intent(self, rp);
+    return;
+  }
+  st.intent_in_flight = true;
+  st.replies.hold(
+    self, *st.ctx->store,
+    [self, rp](bool committed) mutable {
+      auto& st = self->state;
+      st.intent_in_flight = false;
+      if (!committed) {
+        // The lead moved on before the intent was known to commit: whoever leads next settles it if it did.
+        rp.deliver(not_known_committed());
+        self->quit(make_error(fail(errc::unavailable, "lost the lead of the order's shard")));
+        return;
+      }
+      send_intent(self, rp);
+    },
+    [rp]() mutable { rp.deliver(not_known_committed()); });
+}
+
+void send_intent(self_ptr self, caf::typed_response_promise<order> rp) {
   auto& st = self->state;
   if (st.ctx->at("order.intent_written", st.id)) {
     rp.deliver(make_error(fail(errc::outcome_unknown, "crashed (test)")));
@@ -232,6 +261,7 @@ void ask_restaurant(self_ptr self, caf::typed_response_promise<order> rp) {
 order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx, std::string id) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
   st.id = std::move(id);
   st.gauge.probe = st.ctx->probe;
   auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));

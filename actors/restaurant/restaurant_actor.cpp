@@ -23,6 +23,7 @@ using namespace bento::domain;
 
 struct restaurant_actor_state {
   entity_context_ptr ctx;
+  uint64_t epoch = 0; // the shard's write epoch this activation loaded its state in (shard_store::epoch)
   std::string id;
   restaurant_state rules;
   idle_state idle;
@@ -117,7 +118,7 @@ caf::error persist(self_ptr self, const restaurant_change& change) {
     used.push_back(stock_level{iid, st.rules.used(day, iid), day, 0});
   if (!used.empty())
     batch.append_event(event{0, "stock.day_used", entity, now, std::move(used), st.id});
-  auto committed = st.ctx->store->commit(batch);
+  auto committed = st.ctx->store->commit(batch, st.epoch);
   if (!committed) {
     spdlog::error("restaurant.persist_failed restaurant={} error={}", st.id, committed.error().message);
     auto err = make_error(committed.error());
@@ -130,6 +131,7 @@ caf::error persist(self_ptr self, const restaurant_change& change) {
 restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_context_ptr ctx, std::string id) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
   st.id = std::move(id);
   if (!load(self)) // the behavior is still returned; quit() stops the actor before it handles anything
     self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));

@@ -46,6 +46,13 @@ domain::outcome<domain::unit_t> shard_store::commit(write_batch& batch) {
   return db_.commit(batch);
 }
 
+domain::outcome<domain::unit_t> shard_store::commit(write_batch& batch, uint64_t epoch) {
+  if (writer_)
+    return writer_->commit(batch, epoch);
+  prefix_keys(batch);
+  return db_.commit(batch);
+}
+
 void shard_store::prefix_keys(write_batch& batch) const {
   for (auto& op : batch.ops_)
     if (sharded(op.cf)) {

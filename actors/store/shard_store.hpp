@@ -14,6 +14,13 @@
 
 namespace bento::store {
 
+/// The end of the writes proposed to a shard at some moment: the last proposed index, in the term it was proposed
+/// in (index 0: none was pending).
+struct write_mark {
+  uint64_t term = 0;
+  uint64_t index = 0;
+};
+
 class shard_store {
 public:
   shard_store(entity_store& db, domain::shard_id shard);
@@ -29,8 +36,11 @@ public:
   domain::outcome<domain::unit_t> scan_reverse(column cf, std::string_view prefix, std::string_view start_before,
                                                const entity_store::visitor& fn) const;
   /// Writes the batch in this shard's key range, its events numbered in this shard's sequence; through the
-  /// shard's replication group when one is attached (set_committer).
+  /// shard's replication group when one is attached (set_writer).
   domain::outcome<domain::unit_t> commit(write_batch& batch);
+  /// The same for an entity activated in write epoch `epoch` (see epoch()): refused, writing nothing, once the
+  /// epoch has ended, so that an entity whose memory may hold writes the group dropped never writes again.
+  domain::outcome<domain::unit_t> commit(write_batch& batch, uint64_t epoch);
   /// Moves the batch's keys into this shard's range (what commit does before writing).
   void prefix_keys(write_batch& batch) const;
 
@@ -45,8 +55,20 @@ public:
     /// Calls `done(true)` once `index` is committed and applied here, `done(false)` if that can no longer be
     /// known here (leadership lost). May run on another thread: keep it short.
     virtual void when_committed(uint64_t index, std::function<void(bool)> done) = 0;
+    /// Changes whenever this node stops serving the shard (it lost the lead, or its lease lapsed): the entities
+    /// activated before may hold writes that never commit, and must not write again.
+    virtual uint64_t epoch() const = 0;
+    virtual domain::outcome<domain::unit_t> commit(write_batch& batch, uint64_t epoch) = 0;
+    /// Where the writes proposed so far end (pending(), in the current term) ...
+    virtual write_mark mark() const = 0;
+    /// ... and whether they are all applied here, or void (a later term's leader committed its own entry
+    /// first, which commits everything before it).
+    virtual bool landed(const write_mark& m) const = 0;
   };
   void set_writer(writer* w) { writer_ = w; }
+  uint64_t epoch() const { return writer_ ? writer_->epoch() : 0; }
+  write_mark mark() const { return writer_ ? writer_->mark() : write_mark{}; }
+  bool landed(const write_mark& m) const { return m.index == 0 || !writer_ || writer_->landed(m); }
   uint64_t pending() const { return writer_ ? writer_->pending() : 0; }
   void when_committed(uint64_t index, std::function<void(bool)> done) {
     if (writer_)

@@ -25,6 +25,7 @@ using namespace bento::domain;
 struct user_actor_state {
   explicit user_actor_state() = default;
   entity_context_ptr ctx;
+  uint64_t epoch = 0; // the shard's write epoch this activation loaded its state in (shard_store::epoch)
   std::string username;
   user_state rules;
   restaurant_slots slots; // a merchant's restaurants (open_restaurant.hpp), loaded on first use
@@ -60,6 +61,7 @@ void login_settled(self_ptr self) {
 user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, std::string username) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
   st.username = std::move(username);
   auto loaded = st.ctx->store->get(store::column::entities, keys::user_record(st.username));
   if (!loaded) {
@@ -102,9 +104,11 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
             public_copy.password_hash.clear();
             batch.append_event(event{0, "user.registered", keys::user_entity(u.username), u.created_at_ms,
                                      std::move(public_copy), {}});
-            auto committed = st.ctx->store->commit(batch);
+            auto committed = st.ctx->store->commit(batch, st.epoch);
             if (!committed) {
+              // As every entity after a failed write: stop, the next activation loads what is stored.
               rp.deliver(make_error(committed.error()));
+              self->quit(make_error(committed.error()));
               return;
             }
             st.rules.commit(u);
@@ -185,8 +189,10 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
       if (expired)
         batch.erase_range(store::column::indexes, keys::ended_sessions_prefix, keys::ended_sessions_until(now_s));
       batch.append_event(event{0, "user.session_ended", keys::user_entity(st.username), now_ms(), cmd.session, {}});
-      if (auto committed = st.ctx->store->commit(batch); !committed)
+      if (auto committed = st.ctx->store->commit(batch, st.epoch); !committed) {
+        self->quit(make_error(committed.error()));
         return make_error(committed.error());
+      }
       spdlog::info("user.session_ended user={} token={}", st.username, cmd.session.token_id);
       return gated(self, *st.ctx->store, st.replies, true);
     },

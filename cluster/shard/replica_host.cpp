@@ -15,6 +15,7 @@ replica_host::replica_host(store::shard_set& shards, host_options options, outbo
   : shards_(shards), options_(std::move(options)), send_(std::move(send)) {
   replicas_.resize(shards.count());
   serving_ = std::make_unique<std::atomic<bool>[]>(shards.count());
+  serving_term_.assign(shards.count(), 0);
   for (domain::shard_id s = 0; s < shards.count(); ++s)
     serving_[s] = false;
 }
@@ -199,9 +200,18 @@ void replica_host::process_inbound(const std::string& from, const std::string& b
 void replica_host::refresh_serving() {
   for (domain::shard_id s = 0; s < replicas_.size(); ++s) {
     bool now = replicas_[s] && replicas_[s]->serving();
+    auto term = replicas_[s] ? replicas_[s]->term() : 0;
+    if (!now && serving_[s].load(std::memory_order_acquire))
+      replicas_[s]->revoke(); // before anyone hears: no entity of the ending epoch writes again
     bool before = serving_[s].exchange(now, std::memory_order_acq_rel);
-    if (now != before) {
-      spdlog::info("shard.{} shard={} term={}", now ? "serving" : "not_serving", s, replicas_[s]->term());
+    // Lost and won again between two looks: the entities in memory belong to the earlier lead.
+    bool relead = now && before && term != serving_term_[s];
+    if (now)
+      serving_term_[s] = term;
+    if (relead && serving_handler_)
+      serving_handler_(s, false);
+    if (now != before || relead) {
+      spdlog::info("shard.{} shard={} term={}", now ? "serving" : "not_serving", s, term);
       if (serving_handler_)
         serving_handler_(s, now);
     }

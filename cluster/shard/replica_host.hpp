@@ -129,6 +129,7 @@ private:
   std::vector<std::unique_ptr<shard_replica>> replicas_;
   std::vector<std::vector<std::string>> placement_;
   std::unique_ptr<std::atomic<bool>[]> serving_;
+  std::vector<uint64_t> serving_term_; // the term each served shard was served in (refresh_serving's thread)
   std::unordered_map<consensus::node_id, std::string> names_;
 
   std::mutex mutex_; // inbound queue and the collecting buffers

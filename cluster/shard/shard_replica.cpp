@@ -126,7 +126,39 @@ void shard_replica::drain_locked() {
   }
   maybe_compact_locked();
   update_alone_locked();
+  track_lead_locked();
   notify_locked();
+}
+
+void shard_replica::track_lead_locked() {
+  bool leads = node_->role() == role::leader;
+  consensus::term_t now = leads ? node_->term() : 0;
+  if (now != led_term_) {
+    led_term_ = now;
+    epoch_.fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
+void shard_replica::revoke() {
+  std::lock_guard lock(mutex_);
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+uint64_t shard_replica::epoch() const {
+  return epoch_.load(std::memory_order_acquire);
+}
+
+store::write_mark shard_replica::mark() const {
+  if (alone_)
+    return {};
+  std::lock_guard lock(mutex_);
+  return {proposed_term_, last_proposed_ > storage_->applied() ? last_proposed_ : 0};
+}
+
+bool shard_replica::landed(const store::write_mark& m) const {
+  std::lock_guard lock(mutex_);
+  // In a later term, what the mark covers was committed or dropped before that term's leader served.
+  return node_->term() != m.term || storage_->applied() >= m.index;
 }
 
 shard_replica::snapshot_send shard_replica::fill_snapshot_locked(message& m) {
@@ -339,14 +371,30 @@ void shard_replica::update_alone_locked() {
 }
 
 domain::outcome<domain::unit_t> shard_replica::commit(store::write_batch& batch) {
+  return commit_in(batch, std::nullopt);
+}
+
+domain::outcome<domain::unit_t> shard_replica::commit(store::write_batch& batch, uint64_t epoch) {
+  return commit_in(batch, epoch);
+}
+
+domain::outcome<domain::unit_t> shard_replica::commit_in(store::write_batch& batch, std::optional<uint64_t> epoch) {
+  auto fenced = [&] {
+    return domain::fail(domain::errc::storage_failure,
+                        "shard " + std::to_string(group_) + " changed hands here since the entity was loaded");
+  };
   {
     std::shared_lock alone(alone_gate_);
     if (alone_) {
+      if (epoch && *epoch != epoch_.load(std::memory_order_acquire))
+        return fenced();
       shard_.prefix_keys(batch);
       return shard_.db().commit(batch);
     }
   }
   std::lock_guard lock(mutex_);
+  if (epoch && *epoch != epoch_.load(std::memory_order_acquire))
+    return fenced();
   auto proposed = node_->propose(encode_batch(batch));
   if (!proposed.ok())
     return domain::fail(domain::errc::storage_failure,

@@ -64,6 +64,14 @@ public:
   /// The last entry proposed here while leading, until it is applied (0 for a lone leader's direct writes).
   uint64_t pending() const override;
   void when_committed(uint64_t index, std::function<void(bool)> done) override;
+  /// Bumped when this member starts or stops leading a term, and by revoke().
+  uint64_t epoch() const override;
+  domain::outcome<domain::unit_t> commit(store::write_batch& batch, uint64_t epoch) override;
+  store::write_mark mark() const override;
+  bool landed(const store::write_mark& m) const override;
+  /// Ends the write epoch: the host calls it when this member stops serving (a lapsed lease included), before
+  /// the entities activated under it are stopped, so none of them can write in between.
+  void revoke();
 
   void tick();
   void step(const consensus::message& m);
@@ -109,6 +117,9 @@ private:
     : shard_(shard), group_(group), options_(options) {}
   /// Persists, sends, applies and advances every ready the core has. Caller holds mutex_.
   void drain_locked();
+  domain::outcome<domain::unit_t> commit_in(store::write_batch& batch, std::optional<uint64_t> epoch);
+  /// Ends the epoch when the term this member leads changes (it won or lost a lead). Caller holds mutex_.
+  void track_lead_locked();
   void maybe_compact_locked();
   /// Answers waiters whose entry is applied; all of them false once this member no longer leads its term.
   void notify_locked();
@@ -137,6 +148,8 @@ private:
   consensus::index_t last_proposed_ = 0;
   uint64_t compactions_ = 0;
   consensus::term_t proposed_term_ = 0;
+  consensus::term_t led_term_ = 0; // the term this member leads (0: it does not)
+  std::atomic<uint64_t> epoch_{1};
   std::multimap<consensus::index_t, std::function<void(bool)>> waiters_;
   // A snapshot whose chunks are all staged, handed to the core: installed with the ready that restores it.
   struct received_snapshot {

@@ -51,6 +51,56 @@ shard::replica_options options_for(consensus::node_id id, consensus::index_t kee
   return o;
 }
 
+/// Three replicas of shard 1 in one process, their messages carried by hand.
+struct trio {
+  struct member {
+    std::unique_ptr<store::entity_store> db;
+    std::unique_ptr<store::shard_store> shard;
+    std::unique_ptr<shard::shard_replica> replica;
+  };
+  std::map<consensus::node_id, member> members;
+  std::deque<consensus::message> wire;
+
+  explicit trio(const test::temp_dir& dir) {
+    consensus::membership group;
+    group.voters = {1, 2, 3};
+    for (consensus::node_id id : {1, 2, 3}) {
+      auto& m = members[id];
+      m.db = open_db(dir / ("n" + std::to_string(id)));
+      m.shard = std::make_unique<store::shard_store>(*m.db, 1);
+      auto r = shard::shard_replica::open(*m.shard, 1, options_for(id), group);
+      REQUIRE(r);
+      m.replica = std::move(*r);
+      m.replica->set_sender([this](const consensus::message& msg) { wire.push_back(msg); });
+    }
+  }
+  /// Delivers what is on the wire, except to and from `cut_off`.
+  void pump(consensus::node_id cut_off = 0) {
+    for (int guard = 0; !wire.empty() && guard < 100000; ++guard) {
+      auto msg = wire.front();
+      wire.pop_front();
+      if (msg.to != cut_off && msg.from != cut_off)
+        members.at(msg.to).replica->step(msg);
+    }
+  }
+  void tick(consensus::node_id cut_off = 0) {
+    for (auto& [id, m] : members)
+      m.replica->tick();
+    pump(cut_off);
+  }
+  /// Ticks until a member other than `not_this` leads; its id (0: none within the bound).
+  consensus::node_id elect(consensus::node_id not_this = 0) {
+    for (int t = 0; t < 300; ++t) {
+      tick(not_this);
+      for (auto& [id, m] : members)
+        if (id != not_this && m.replica->is_leader())
+          return id;
+    }
+    return 0;
+  }
+  shard::shard_replica& operator[](consensus::node_id id) { return *members.at(id).replica; }
+};
+
 } // namespace
 
 TEST_CASE("shard replica: a lone leader writes batches straight to the shard and survives restarts", "[unit]") {
@@ -93,40 +143,12 @@ TEST_CASE("shard replica: a lone leader writes batches straight to the shard and
 
 TEST_CASE("shard replica: three replicas apply the same entries in the same order", "[unit]") {
   test::temp_dir dir;
-  consensus::membership group;
-  group.voters = {1, 2, 3};
-  struct member {
-    std::unique_ptr<store::entity_store> db;
-    std::unique_ptr<store::shard_store> shard;
-    std::unique_ptr<shard::shard_replica> replica;
-  };
-  std::map<consensus::node_id, member> members;
-  std::deque<consensus::message> wire;
-  for (consensus::node_id id : {1, 2, 3}) {
-    auto& m = members[id];
-    m.db = open_db(dir / ("n" + std::to_string(id)));
-    m.shard = std::make_unique<store::shard_store>(*m.db, 1);
-    auto r = shard::shard_replica::open(*m.shard, 1, options_for(id), group);
-    REQUIRE(r);
-    m.replica = std::move(*r);
-    m.replica->set_sender([&wire](const consensus::message& msg) { wire.push_back(msg); });
-  }
-  auto pump = [&] {
-    for (int guard = 0; !wire.empty() && guard < 100000; ++guard) {
-      auto msg = wire.front();
-      wire.pop_front();
-      members.at(msg.to).replica->step(msg);
-    }
-  };
-  shard::shard_replica* leader = nullptr;
-  for (int t = 0; t < 200 && !leader; ++t) {
-    for (auto& [id, m] : members)
-      m.replica->tick();
-    pump();
-    for (auto& [id, m] : members)
-      if (m.replica->is_leader())
-        leader = m.replica.get();
-  }
+  trio group(dir);
+  auto& members = group.members;
+  auto pump = [&] { group.pump(); };
+  auto first = group.elect();
+  REQUIRE(first);
+  shard::shard_replica* leader = &group[first];
   REQUIRE(leader);
   for (int i = 0; i < 50; ++i) {
     auto b = order_batch(i);
@@ -172,30 +194,13 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
   for (auto& [id, m] : members)
     if (m.replica.get() == leader)
       old_id = id;
-  auto pump_partitioned = [&] {
-    for (int guard = 0; !wire.empty() && guard < 100000; ++guard) {
-      auto msg = wire.front();
-      wire.pop_front();
-      if (msg.to != old_id && msg.from != old_id)
-        members.at(msg.to).replica->step(msg);
-    }
-  };
   bool lost_answer = true;
   answered = 0;
   leader->when_committed(lost_index, [&](bool ok) {
     ++answered;
     lost_answer = ok;
   });
-  shard::shard_replica* next = nullptr;
-  for (int t = 0; t < 300 && !next; ++t) {
-    for (auto& [id, m] : members)
-      m.replica->tick();
-    pump_partitioned();
-    for (auto& [id, m] : members)
-      if (id != old_id && m.replica->is_leader())
-        next = m.replica.get();
-  }
-  REQUIRE(next);
+  REQUIRE(group.elect(old_id));
   CHECK(answered == 0); // not while it cannot know
   for (int t = 0; t < 50 && answered == 0; ++t) {
     for (auto& [id, m] : members)
@@ -210,6 +215,52 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
       auto b = order_batch(99);
       CHECK_FALSE(m.replica->commit(b));
     }
+}
+
+TEST_CASE("shard replica: a write epoch ends with the lead or when revoked; marks say when writes have landed",
+          "[unit]") {
+  test::temp_dir dir;
+  trio group(dir);
+  auto first = group.elect();
+  REQUIRE(first);
+  auto& leader = group[first];
+  auto epoch = leader.epoch();
+  auto b = order_batch(1);
+  REQUIRE(leader.commit(b, epoch));
+  // Proposed, not yet held by a majority: the mark has not landed; once it has, it has.
+  auto mark = leader.mark();
+  CHECK(mark.index > 0);
+  CHECK(mark.term == leader.term());
+  CHECK_FALSE(leader.landed(mark));
+  group.pump();
+  CHECK(leader.landed(mark));
+  CHECK(leader.mark().index == 0);
+  // The host revokes the epoch when the lease lapses: an entity loaded before it writes nothing more.
+  leader.revoke();
+  auto stale = order_batch(2);
+  CHECK_FALSE(leader.commit(stale, epoch));
+  auto fresh = order_batch(3);
+  REQUIRE(leader.commit(fresh, leader.epoch()));
+  group.pump();
+  // A write in flight when the lead is lost: the old leader's entities (epoch before) are fenced off, and the
+  // mark taken then counts as landed in a later term (that term's leader committed its own entry first).
+  epoch = leader.epoch();
+  auto lost = order_batch(4);
+  REQUIRE(leader.commit(lost, epoch));
+  auto lost_mark = leader.mark();
+  auto next = group.elect(first);
+  REQUIRE(next);
+  for (int t = 0; t < 50 && leader.is_leader(); ++t)
+    group.tick(); // healed: the old leader hears of the newer term
+  REQUIRE_FALSE(leader.is_leader());
+  CHECK(leader.epoch() != epoch);
+  auto late = order_batch(5);
+  CHECK_FALSE(leader.commit(late, epoch));
+  CHECK(leader.landed(lost_mark));
+  // Winning a lead starts an epoch too: what was loaded while following cannot write as leader.
+  auto follower_epoch = group[next].epoch() - 1; // before it led
+  auto as_follower = order_batch(6);
+  CHECK_FALSE(group[next].commit(as_follower, follower_epoch));
 }
 
 TEST_CASE("raft wire: messages of many groups round trip in one frame; garbage is refused", "[unit]") {

@@ -72,7 +72,7 @@ void count_settling(order_actor_state& st, bool on) {
 
 /// Writes the order with its index entries, its pending marker and its event in one batch. A failed write
 /// leaves memory ahead of the store: stop, and let the next activation settle from what is stored.
-bool commit(self_ptr self, order o, const char* event_type) {
+outcome<unit_t> commit(self_ptr self, order o, const char* event_type) {
   auto& st = self->state;
   store::write_batch batch;
   auto bytes = codec::encode(o);
@@ -88,12 +88,16 @@ bool commit(self_ptr self, order o, const char* event_type) {
   if (!done) {
     spdlog::error("order.persist_failed order={} error={}", st.id, done.error().message);
     self->quit(make_error(done.error()));
-    return false;
+    return done;
   }
+  // Info level: the trail a chaos run's diagnosis follows (off at the default warn level).
+  spdlog::info("order.written order={} status={} intent={} seq={} version={} committed={}", st.id,
+               to_string(o.status), o.intent ? static_cast<int>(o.intent->kind) : -1,
+               o.intent ? o.intent->seq : o.reservation_seq, o.version, o.committed);
   st.rules.commit(std::move(o));
   if (!st.rules.has_intent())
     count_settling(st, false);
-  return true;
+  return done;
 }
 
 /// A placement the restaurant refused outright: no order, no trace (the restaurant recorded nothing either).
@@ -123,7 +127,7 @@ const char* event_of(intent_kind kind) {
 }
 
 /// Writes the outcome of the current intent once the restaurant has applied it.
-bool roll_forward(self_ptr self, const reservation_result& held) {
+outcome<unit_t> roll_forward(self_ptr self, const reservation_result& held) {
   auto& st = self->state;
   auto kind = st.rules.current()->intent->kind;
   return commit(self, st.rules.applied(held, now(st)), event_of(kind));
@@ -291,8 +295,8 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
         return make_error(decision.error());
       if (decision->replay)
         return gated(self, *st.ctx->store, st.replies, std::move(decision->order));
-      if (!commit(self, std::move(decision->order), nullptr))
-        return make_error(fail(errc::storage_failure, "could not record the order"));
+      if (auto done = commit(self, std::move(decision->order), nullptr); !done)
+        return make_error(done.error());
       auto rp = self->make_response_promise<order>();
       ask_restaurant(self, rp);
       return rp;
@@ -316,14 +320,14 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       auto kind = plan->next.intent ? std::optional<intent_kind>(plan->next.intent->kind) : std::nullopt;
       if (!kind || *kind == intent_kind::deliver) {
         // Confirm and deliver are final once written; a delivery then tells the restaurant in the background.
-        if (!commit(self, plan->next, plan->event_type))
-          return make_error(fail(errc::storage_failure, "the order could not be stored"));
+        if (auto done = commit(self, plan->next, plan->event_type); !done)
+          return make_error(done.error());
         if (kind)
           settle(self);
         return gated(self, *st.ctx->store, st.replies, *st.rules.current());
       }
-      if (!commit(self, std::move(plan->next), nullptr))
-        return make_error(fail(errc::storage_failure, "could not record the cancellation"));
+      if (auto done = commit(self, std::move(plan->next), nullptr); !done)
+        return make_error(done.error());
       auto rp = self->make_response_promise<order>();
       ask_restaurant(self, rp);
       return rp;
@@ -337,12 +341,12 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       if (!next)
         return make_error(next.error());
       if (!next->intent) {
-        if (!commit(self, std::move(*next), "order.updated"))
-          return make_error(fail(errc::storage_failure, "the order could not be stored"));
+        if (auto done = commit(self, std::move(*next), "order.updated"); !done)
+          return make_error(done.error());
         return gated(self, *st.ctx->store, st.replies, *st.rules.current());
       }
-      if (!commit(self, std::move(*next), nullptr))
-        return make_error(fail(errc::storage_failure, "could not record the edit"));
+      if (auto done = commit(self, std::move(*next), nullptr); !done)
+        return make_error(done.error());
       auto rp = self->make_response_promise<order>();
       ask_restaurant(self, rp);
       return rp;

@@ -1,14 +1,22 @@
 #include "actors/store/entity_store.hpp"
 
 #include <algorithm>
+#include <fcntl.h>
+#include <unistd.h>
+#include <atomic>
+#include <chrono>
+#include <mutex>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
+#include "actors/store/rocksdb_logger.hpp"
 #include "actors/store/wal_syncer.hpp"
 #include "protocol/codec/entity_codec.hpp"
 
@@ -45,12 +53,89 @@ uint64_t event_seq(std::string_view key) {
   return seq;
 }
 
+/// RocksDB would retry its recovery on its own at once, while the disk still fails, and a failed recovery can
+/// leave the database needing a reopen: recovery is ours (entity_store::impl::writable), after a probe.
+class manual_recovery final : public rocksdb::EventListener {
+public:
+  /// A failed WAL append or flush on a read-only file system counts as fatal in RocksDB (a reopen only), a
+  /// full disk as hard (resumable). Both leave the same state (the write that failed is not applied, nothing
+  /// is lost that was acknowledged), so both are resumed once the probe shows the disk writable again.
+  void OnBackgroundError(rocksdb::BackgroundErrorReason reason, rocksdb::Status* bg_error) override {
+    bool io = bg_error->IsIOError() || bg_error->IsNoSpace();
+    bool resumable_reason = reason == rocksdb::BackgroundErrorReason::kWriteCallback
+                            || reason == rocksdb::BackgroundErrorReason::kFlush
+                            || reason == rocksdb::BackgroundErrorReason::kManifestWrite;
+    if (io && resumable_reason && bg_error->severity() > rocksdb::Status::Severity::kHardError)
+      *bg_error = rocksdb::Status(*bg_error, rocksdb::Status::Severity::kHardError);
+  }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
+/// Whether the disk under `dir` takes a write and an fsync now (a small file, removed after).
+bool disk_takes_writes(const std::string& dir) {
+  auto path = dir + "/.write-probe";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return false;
+  char block[4096] = {};
+  bool ok = ::write(fd, block, sizeof block) == static_cast<ssize_t>(sizeof block) && ::fsync(fd) == 0;
+  ::close(fd);
+  ok = ::unlink(path.c_str()) == 0 && ok;
+  return ok;
+}
+
 struct entity_store::impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::WriteOptions write_options; // never sync: fsyncs belong to the syncer
   std::shared_ptr<rocksdb::Cache> cache;
   std::unique_ptr<wal_syncer> syncer; // with sync_writes only
+  // A write failed (a full or read-only disk): RocksDB keeps the error, and touching its WAL again before
+  // Resume() trips an assertion in Debian's build. Writes are refused here, without touching RocksDB, and a
+  // Resume() is tried at most once a second until one succeeds (space came back).
+  std::atomic<bool> write_failed{false};
+  std::mutex resume_mutex;
+  std::chrono::steady_clock::time_point next_resume{};
+  std::string write_error; // under resume_mutex
+  std::string path;
+
+  void failed(const rocksdb::Status& s) {
+    std::lock_guard lock(resume_mutex);
+    if (!write_failed.exchange(true)) {
+      write_error = s.ToString();
+      next_resume = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      spdlog::error("store.writes_refused error={} hint=\"free space on the data dir's disk (or make it "
+                    "writable); writes resume on their own\"", write_error);
+    }
+  }
+
+  /// True if writes may go ahead (never failed, or a Resume() just succeeded).
+  bool writable(std::string& why) {
+    if (!write_failed.load(std::memory_order_acquire))
+      return true;
+    std::lock_guard lock(resume_mutex);
+    if (!write_failed.load())
+      return true;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_resume) {
+      next_resume = now + std::chrono::seconds(1);
+      if (!disk_takes_writes(path)) {
+        why = write_error;
+        return false;
+      }
+      auto s = db->Resume();
+      if (s.ok()) {
+        write_failed = false;
+        spdlog::warn("store.writes_resumed after=\"{}\"", write_error);
+        return true;
+      }
+      write_error = s.ToString();
+    }
+    why = write_error;
+    return false;
+  }
 
   rocksdb::ColumnFamilyHandle* cf(column c) const {
     return handles[static_cast<size_t>(c)];
@@ -99,6 +184,9 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   db_options.max_open_files = 512;
   db_options.keep_log_file_num = 4;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.info_log = make_rocksdb_logger();
+  db_options.listeners.push_back(std::make_shared<manual_recovery>());
+  p->path = options.path;
 
   p->cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   rocksdb::BlockBasedTableOptions table;
@@ -128,7 +216,15 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   p->handles.assign(handles.begin() + 1, handles.end());
   if (options.sync_writes) {
     auto* db = p->db.get();
-    p->syncer = std::make_unique<wal_syncer>([db] { return db->SyncWAL().ok(); });
+    auto* state = p.get();
+    p->syncer = std::make_unique<wal_syncer>([db, state] {
+      if (state->write_failed.load(std::memory_order_acquire))
+        return false;
+      auto s = db->SyncWAL();
+      if (!s.ok())
+        state->failed(s);
+      return s.ok();
+    });
   }
 
   std::unique_ptr<entity_store> store(new entity_store(std::move(p)));
@@ -185,6 +281,10 @@ domain::outcome<std::optional<std::string>> entity_store::get(column cf, std::st
 domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   if (!batch.events_.empty() && (!batch.shard_ || *batch.shard_ >= shard_count_))
     return domain::fail(domain::errc::storage_failure, "store: events belong to a shard");
+  if (std::string why; !impl_->writable(why))
+    return domain::fail(domain::errc::storage_failure,
+                        "this node's disk refuses writes (" + why + "); reads still work, and writes resume once "
+                        "it has space again");
   rocksdb::WriteBatch wb;
   for (auto& o : batch.ops_) {
     auto status = o.range   ? wb.DeleteRange(impl_->cf(o.cf), slice(o.key), slice(o.value))
@@ -221,8 +321,12 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   }
   auto status = impl_->db->Write(impl_->write_options, &wb);
   settle();
-  if (!status.ok())
-    return storage_error(status);
+  if (!status.ok()) {
+    impl_->failed(status);
+    return domain::fail(domain::errc::storage_failure,
+                        "this node's disk refuses writes (" + status.ToString() + "); reads still work, and writes "
+                        "resume once it has space again");
+  }
   if (listener_)
     for (auto& ev : batch.events_)
       listener_(ev);
@@ -360,12 +464,16 @@ domain::outcome<uint64_t> entity_store::prune_events(domain::shard_id shard, uin
     return uint64_t{0};
   // One range tombstone per round: readers seek past it at once, where point deletes would leave thousands of
   // tombstones to step over until compaction.
+  if (std::string why; !impl_->writable(why))
+    return domain::fail(domain::errc::storage_failure, "store: writes refused (" + why + ")");
   rocksdb::WriteBatch wb;
   auto status = wb.DeleteRange(impl_->cf(column::events), slice(prefix), slice(event_key(shard, cut + 1)));
   if (status.ok())
     status = impl_->db->Write(rocksdb::WriteOptions(), &wb);
-  if (!status.ok())
+  if (!status.ok()) {
+    impl_->failed(status);
     return storage_error(status);
+  }
   return count;
 }
 
@@ -463,10 +571,12 @@ void entity_store::close() {
   // Answers whoever still waits, after a last fsync. Later callers are answered at once: what follows syncs
   // everything to disk before the database closes.
   impl_->syncer.reset();
-  rocksdb::FlushOptions fo;
-  fo.wait = true;
-  impl_->db->Flush(fo, impl_->handles);
-  impl_->db->FlushWAL(true);
+  if (std::string why; impl_->writable(why)) { // a failed WAL must not be touched again (see impl)
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    impl_->db->Flush(fo, impl_->handles);
+    impl_->db->FlushWAL(true);
+  }
   for (auto* h : impl_->handles)
     impl_->db->DestroyColumnFamilyHandle(h);
   impl_->handles.clear();

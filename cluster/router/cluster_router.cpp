@@ -233,9 +233,9 @@ void attempt(self_ptr self, uint64_t id) {
   std::optional<std::string> target;
   if (!c.hint.empty() && c.hint != st.options.self)
     target = c.hint;
-  else if (auto known = st.options.host->replicates(c.shard) ? st.options.host->leader_of(c.shard) : std::nullopt)
+  else if (auto known = st.options.host->follows(c.shard) ? st.options.host->leader_of(c.shard) : std::nullopt)
     target = known; // a replica here hears the leader's heartbeats
-  else if (st.options.host->replicates(c.shard) && !st.options.host->joining())
+  else if (st.options.host->follows(c.shard) && !st.options.host->joining())
     target.reset(); // an election is on: wait for it rather than ask around
   else if (auto known = st.leader_directory.find(c.shard); known != st.leader_directory.end())
     target = known->second;
@@ -352,7 +352,7 @@ void on_data(self_ptr self, const data_msg& msg) {
       // Not executed there: retry, where it says the leader is.
       forget_leader(self, it->second.shard, msg.from);
       if (!rep->leader_hint.empty() && rep->leader_hint != msg.from && !st.lost.count(rep->leader_hint) &&
-          !st.options.host->replicates(it->second.shard))
+          !st.options.host->follows(it->second.shard))
         st.leader_directory[it->second.shard] = rep->leader_hint;
       it->second.hint = rep->leader_hint;
       if (rep->leader_hint.empty() || rep->leader_hint == msg.from)
@@ -363,7 +363,7 @@ void on_data(self_ptr self, const data_msg& msg) {
     }
     auto c = std::move(it->second);
     st.calls.erase(it);
-    if (!st.options.host->replicates(c.shard))
+    if (!st.options.host->follows(c.shard))
       st.leader_directory[c.shard] = msg.from;
     c.answer(*rep);
   }

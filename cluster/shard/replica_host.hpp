@@ -98,6 +98,9 @@ public:
   uint64_t seats_of(const std::string& node) const;
   /// Holds a replica of the shard (a voter or a learner): it knows the shard's leader and has its data.
   bool replicates(domain::shard_id shard) const { return shard < replicas_.size() && replicas_[shard] != nullptr; }
+  /// Replicates the shard and keeps up with its group now (its disk takes the group's writes): what it knows of
+  /// the shard's leader is current. A stalled replica routes like a node without one.
+  bool follows(domain::shard_id shard) const { return replicates(shard) && !replicas_[shard]->stalled(); }
   /// Holds a voting replica of the shard (named by its placement).
   bool votes_in(domain::shard_id shard) const;
   shard_replica* replica(domain::shard_id shard) const { return replicas_.at(shard).get(); }

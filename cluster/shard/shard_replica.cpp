@@ -51,28 +51,32 @@ void shard_replica::set_sender(sender s) {
 }
 
 void shard_replica::drain_locked() {
+  // A ready the disk refused stays ours until it is written: nothing after it may be taken from the core.
+  if (unwritten_ && !finish_ready_locked())
+    return;
   while (node_->has_ready()) {
-    auto rd = node_->get_ready();
+    unwritten_.emplace();
+    auto& u = *unwritten_;
+    u.rd = node_->get_ready();
+    auto& rd = u.rd;
     // 1. Persist (log, hard state) and apply what is committed, in one atomic write: entries committed in this
     //    ready are durable on a majority already, so applying them with the persist is safe, and a crash
     //    between the two cannot leave the applied index behind the state.
-    store::write_batch batch;
-    storage_->stage(rd, batch);
-    index_t applied = 0;
+    storage_->stage(rd, u.batch);
     if (rd.snapshot) {
       // The core restored a snapshot: the shard's range becomes the leader's data in the same write.
       if (!received_ || received_->index != rd.snapshot->index || received_->term != rd.snapshot->term) {
         spdlog::critical("shard.snapshot_without_data group={} index={}", group_, rd.snapshot->index);
         std::abort(); // step() hands the core only snapshots whose data it holds and has checked
       }
-      if (auto staged = install_staged_snapshot(shard_.db(), shard_.prefix(), group_, batch); !staged) {
+      if (auto staged = install_staged_snapshot(shard_.db(), shard_.prefix(), group_, u.batch); !staged) {
         spdlog::critical("shard.snapshot_unreadable group={} error={}", group_, staged.error().message);
         std::abort(); // the core already believes the snapshot restored: stop rather than diverge
       }
-      applied = rd.snapshot->index;
+      u.applied = rd.snapshot->index;
     }
     for (auto& e : rd.committed_entries) {
-      applied = e.index;
+      u.applied = e.index;
       if (e.type != entry_type::normal || e.data.empty())
         continue;
       store::write_batch change;
@@ -82,52 +86,69 @@ void shard_replica::drain_locked() {
         std::abort();
       }
       shard_.prefix_keys(change);
-      batch.append(change);
+      u.batch.append(change);
     }
-    if (applied > 0)
-      storage_->stage_applied(applied, batch);
-    if (!batch.empty()) {
-      batch.set_shard(shard_.shard());
-      auto done = shard_.db().commit(batch);
-      if (!done) {
-        // The core already believes this ready is durable once advanced: not advancing and stopping is the
-        // only safe answer (a restart reloads what is really on disk).
-        spdlog::critical("shard.persist_failed group={} error={}", group_, done.error().message);
-        std::abort();
-      }
-    }
-    storage_->written(rd);
-    if (applied > 0)
-      storage_->applied_written(applied);
-    if (rd.snapshot) {
-      received_.reset();
-      shard_.db().resume_event_sequence(shard_.shard());
-      shard_.db().announce_replaced(shard_.shard()); // the catalog reads the shard's new events
-      ++snapshots_.installed;
-      spdlog::info("shard.snapshot_installed group={} index={} term={}", group_, rd.snapshot->index,
-                   rd.snapshot->term);
-    }
-    // 2. Send (only now: what they promise is durable).
-    std::vector<consensus::node_id> unsent_snapshots;
-    if (send_)
-      for (auto& m : rd.messages) {
-        if (m.type == message_type::install_snapshot) {
-          auto what = fill_snapshot_locked(m);
-          if (what == snapshot_send::failed)
-            unsent_snapshots.push_back(m.to);
-          if (what != snapshot_send::send)
-            continue;
-        }
-        send_(m);
-      }
-    node_->advance(rd);
-    for (auto to : unsent_snapshots)
-      node_->report_snapshot(to, false);
+    if (u.applied > 0)
+      storage_->stage_applied(u.applied, u.batch);
+    u.batch.set_shard(shard_.shard());
+    if (!finish_ready_locked())
+      return;
   }
   maybe_compact_locked();
   update_alone_locked();
   track_lead_locked();
   notify_locked();
+}
+
+bool shard_replica::finish_ready_locked() {
+  auto& u = *unwritten_;
+  auto& rd = u.rd;
+  if (!u.batch.empty()) {
+    auto done = shard_.db().commit(u.batch);
+    if (!done) {
+      // The disk refuses writes (full, read-only). The core believes a ready durable once advanced, so it is
+      // neither advanced nor answered: this member stays silent (it loses any lead, its peers go on without
+      // it) and writes the same ready again on the next tick, until the disk takes it.
+      if (!disk_refused_) {
+        disk_refused_ = true;
+        spdlog::error("shard.persist_refused group={} error={}", group_, done.error().message);
+      }
+      return false;
+    }
+  }
+  if (disk_refused_) {
+    disk_refused_ = false;
+    spdlog::warn("shard.persist_resumed group={}", group_);
+  }
+  storage_->written(rd);
+  if (u.applied > 0)
+    storage_->applied_written(u.applied);
+  if (rd.snapshot) {
+    received_.reset();
+    shard_.db().resume_event_sequence(shard_.shard());
+    shard_.db().announce_replaced(shard_.shard()); // the catalog reads the shard's new events
+    ++snapshots_.installed;
+    spdlog::info("shard.snapshot_installed group={} index={} term={}", group_, rd.snapshot->index,
+                 rd.snapshot->term);
+  }
+  // 2. Send (only now: what they promise is durable).
+  std::vector<consensus::node_id> unsent_snapshots;
+  if (send_)
+    for (auto& m : rd.messages) {
+      if (m.type == message_type::install_snapshot) {
+        auto what = fill_snapshot_locked(m);
+        if (what == snapshot_send::failed)
+          unsent_snapshots.push_back(m.to);
+        if (what != snapshot_send::send)
+          continue;
+      }
+      send_(m);
+    }
+  node_->advance(rd);
+  for (auto to : unsent_snapshots)
+    node_->report_snapshot(to, false);
+  unwritten_.reset();
+  return true;
 }
 
 void shard_replica::track_lead_locked() {
@@ -142,6 +163,11 @@ void shard_replica::track_lead_locked() {
 void shard_replica::revoke() {
   std::lock_guard lock(mutex_);
   epoch_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool shard_replica::stalled() const {
+  std::lock_guard lock(mutex_);
+  return unwritten_.has_value();
 }
 
 uint64_t shard_replica::epoch() const {
@@ -395,6 +421,9 @@ domain::outcome<domain::unit_t> shard_replica::commit_in(store::write_batch& bat
   std::lock_guard lock(mutex_);
   if (epoch && *epoch != epoch_.load(std::memory_order_acquire))
     return fenced();
+  if (unwritten_)
+    return domain::fail(domain::errc::storage_failure,
+                        "shard " + std::to_string(group_) + ": this node's disk refuses writes; retry");
   auto proposed = node_->propose(encode_batch(batch));
   if (!proposed.ok())
     return domain::fail(domain::errc::storage_failure,
@@ -410,6 +439,12 @@ domain::outcome<domain::unit_t> shard_replica::commit_in(store::write_batch& bat
 void shard_replica::tick() {
   std::lock_guard lock(mutex_);
   ++ticks_;
+  if (unwritten_) {
+    // The core may not move while a ready is outstanding: only try the disk again (its clock stands still,
+    // so this member starts no election it could not persist).
+    drain_locked();
+    return;
+  }
   node_->tick();
   drain_locked();
   if (!outgoing_.empty()) {
@@ -420,6 +455,11 @@ void shard_replica::tick() {
 
 void shard_replica::step(const message& m) {
   std::lock_guard lock(mutex_);
+  if (unwritten_) {
+    drain_locked();
+    if (unwritten_)
+      return; // dropped, as a lossy link would: the sender retries
+  }
   if (m.type == message_type::install_snapshot) {
     // Only from the leader of a term at least ours (the core checks the rest when the last chunk goes in).
     if (m.term < node_->term() || m.to != options_.raft.id)
@@ -438,12 +478,15 @@ void shard_replica::step(const message& m) {
 
 bool shard_replica::campaign_alone(int max_ticks) {
   std::lock_guard lock(mutex_);
-  for (int i = 0; i < max_ticks && node_->role() != role::leader; ++i) {
+  if (unwritten_)
+    return false;
+  for (int i = 0; i < max_ticks && !unwritten_ && node_->role() != role::leader; ++i) {
     node_->tick();
     drain_locked();
   }
   // A leader serves once an entry of its term is committed (its noop): a single voter commits it at once.
-  for (int i = 0; i < max_ticks && node_->role() == role::leader && !node_->committed_in_term(); ++i) {
+  for (int i = 0; i < max_ticks && !unwritten_ && node_->role() == role::leader && !node_->committed_in_term();
+       ++i) {
     node_->tick();
     drain_locked();
   }
@@ -452,7 +495,7 @@ bool shard_replica::campaign_alone(int max_ticks) {
 
 bool shard_replica::transfer_if_caught_up(node_id to) {
   std::lock_guard lock(mutex_);
-  if (node_->role() != role::leader || !node_->committed_in_term() || !node_->membership().is_voter(to))
+  if (unwritten_ || node_->role() != role::leader || !node_->committed_in_term() || !node_->membership().is_voter(to))
     return false;
   // Writes in flight would be answered outcome_unknown when the lead moves: only an idle shard is handed on.
   if (last_proposed_ > storage_->applied() || storage_->applied() < node_->commit_index())
@@ -468,7 +511,7 @@ bool shard_replica::transfer_if_caught_up(node_id to) {
 
 bool shard_replica::move_toward(const std::set<node_id>& target) {
   std::lock_guard lock(mutex_);
-  if (node_->role() != role::leader || !node_->committed_in_term() || target.empty())
+  if (unwritten_ || node_->role() != role::leader || !node_->committed_in_term() || target.empty())
     return false;
   const auto current = node_->membership();
   std::optional<consensus::membership_change> change;
@@ -505,7 +548,7 @@ bool shard_replica::move_toward(const std::set<node_id>& target) {
 
 bool shard_replica::add_learners(const std::set<node_id>& members) {
   std::lock_guard lock(mutex_);
-  if (node_->role() != role::leader || !node_->committed_in_term())
+  if (unwritten_ || node_->role() != role::leader || !node_->committed_in_term())
     return false;
   const auto current = node_->membership();
   for (auto m : members)
@@ -532,7 +575,7 @@ consensus::membership shard_replica::members() const {
 
 bool shard_replica::serving() const {
   std::lock_guard lock(mutex_);
-  if (node_->role() != role::leader || !node_->committed_in_term())
+  if (unwritten_ || node_->role() != role::leader || !node_->committed_in_term())
     return false;
   if (storage_->applied() < node_->commit_index())
     return false;

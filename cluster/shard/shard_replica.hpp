@@ -69,6 +69,8 @@ public:
   domain::outcome<domain::unit_t> commit(store::write_batch& batch, uint64_t epoch) override;
   store::write_mark mark() const override;
   bool landed(const store::write_mark& m) const override;
+  /// The disk refused the last write of the group's state here: this member is silent until it takes it.
+  bool stalled() const;
   /// Ends the write epoch: the host calls it when this member stops serving (a lapsed lease included), before
   /// the entities activated under it are stopped, so none of them can write in between.
   void revoke();
@@ -118,6 +120,8 @@ private:
   /// Persists, sends, applies and advances every ready the core has. Caller holds mutex_.
   void drain_locked();
   domain::outcome<domain::unit_t> commit_in(store::write_batch& batch, std::optional<uint64_t> epoch);
+  /// Writes unwritten_, then sends its messages and advances the core; false if the disk refused it.
+  bool finish_ready_locked();
   /// Ends the epoch when the term this member leads changes (it won or lost a lead). Caller holds mutex_.
   void track_lead_locked();
   void maybe_compact_locked();
@@ -150,6 +154,14 @@ private:
   consensus::term_t proposed_term_ = 0;
   consensus::term_t led_term_ = 0; // the term this member leads (0: it does not)
   std::atomic<uint64_t> epoch_{1};
+  // The ready taken from the core and not yet written (the disk refused it), with its staged write.
+  struct unwritten_ready {
+    consensus::ready rd;
+    store::write_batch batch;
+    consensus::index_t applied = 0;
+  };
+  std::optional<unwritten_ready> unwritten_;
+  bool disk_refused_ = false;
   std::multimap<consensus::index_t, std::function<void(bool)>> waiters_;
   // A snapshot whose chunks are all staged, handed to the core: installed with the ready that restores it.
   struct received_snapshot {

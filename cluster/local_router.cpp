@@ -177,7 +177,7 @@ stopping_entity& wait_for_writes(self_ptr self, const std::string& key, const st
   auto& entry = self->state.stopping[key];
   entry.who = caf::actor_addr{};
   auto router = caf::actor_cast<caf::actor>(self);
-  store_of(self, key).when_committed(mark.index, [router, key](bool) {
+  store_of(self, key).when_committed(mark, [router, key](bool) {
     caf::anon_send(router, entity_down_atom::value, key, caf::actor_addr{});
   });
   self->delayed_send(self, std::chrono::milliseconds(500), entity_down_atom::value, key, caf::actor_addr{});

@@ -37,6 +37,19 @@ domain::outcome<domain::unit_t> prepare_data_dir(const std::string& path) {
   }
   if (!fs::is_directory(path, ec))
     return domain::fail(domain::errc::storage_failure, "not a directory");
+  // A directory that holds files but nothing of Bento's is someone else's (a typo in BENTO_DATA_DIR, a home
+  // directory): a node would mix its store into it, and a later wipe of "the data dir" would take their files.
+  bool ours = fs::exists(path + "/db", ec) || fs::exists(path + "/secret", ec);
+  if (!ours) {
+    for (auto& entry : fs::directory_iterator(path, ec)) {
+      auto name = entry.path().filename().string();
+      if (name == "lost+found") // a fresh file system's root
+        continue;
+      return domain::fail(domain::errc::storage_failure,
+                          "holds files that are not Bento's (e.g. '" + name + "'); point BENTO_DATA_DIR at an empty "
+                          "or missing directory, or at a Bento node's data dir");
+    }
+  }
   // An existing directory is the operator's: warn, do not silently change what they may rely on.
   warn_if_open(path);
   warn_if_open(path + "/db");

@@ -46,18 +46,25 @@ public:
   template <class Self>
   void hold(Self* self, store::shard_store& store, std::function<void(bool)> deliver,
             std::function<void()> abandon = {}) {
-    auto index = store.pending();
-    if (index == 0) {
+    auto mark = store.mark(epoch);
+    if (mark.index == 0) {
       deliver(true);
       return;
     }
-    bool first_for_index = waiting_.empty() || waiting_.back().index < index;
-    waiting_.push_back(waiting{index, std::move(deliver), std::move(abandon)});
+    bool first_for_index = waiting_.empty() || waiting_.back().index < mark.index;
+    waiting_.push_back(waiting{mark.index, std::move(deliver), std::move(abandon)});
     if (first_for_index)
-      store.when_committed(index, [who = caf::actor_cast<caf::actor>(self), index](bool ok) {
+      store.when_committed(mark, [who = caf::actor_cast<caf::actor>(self), index = mark.index](bool ok) {
         caf::anon_send(who, committed_atom::value, index, ok);
       });
   }
+
+  /// Whether the owner's writes so far are all applied (a reply may leave at once).
+  bool clear(const store::shard_store& store) const { return store.mark(epoch).index == 0; }
+
+  /// The write epoch of the entity owning the gate (shard_store::epoch, taken when it loaded; 0: the current
+  /// one). An entity of an ended epoch can vouch for nothing: its held answers say outcome_unknown.
+  uint64_t epoch = 0;
 
   bool empty() const noexcept { return waiting_.empty(); }
 
@@ -94,7 +101,7 @@ void deliver_gated(Self* self, store::shard_store& store, reply_gate& gate, caf:
 /// A handler's successful answer, held by the gate when writes are pending.
 template <class T, class Self>
 caf::result<T> gated(Self* self, store::shard_store& store, reply_gate& gate, T value) {
-  if (store.pending() == 0)
+  if (gate.clear(store))
     return value;
   auto rp = self->template make_response_promise<T>();
   deliver_gated(self, store, gate, rp, std::move(value));

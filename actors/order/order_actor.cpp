@@ -195,7 +195,7 @@ void send_intent(self_ptr self, caf::typed_response_promise<order> rp);
 /// an order that does not exist, with nothing left to settle them.
 void ask_restaurant(self_ptr self, caf::typed_response_promise<order> rp) {
   auto& st = self->state;
-  if (st.ctx->store->pending() == 0) {
+  if (st.replies.clear(*st.ctx->store)) {
     send_intent(self, rp);
     return;
   }
@@ -266,6 +266,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
+  st.replies.epoch = st.epoch;
   st.id = std::move(id);
   st.gauge.probe = st.ctx->probe;
   auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));

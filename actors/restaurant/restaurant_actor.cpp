@@ -132,6 +132,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
+  st.replies.epoch = st.epoch;
   st.id = std::move(id);
   if (!load(self)) // the behavior is still returned; quit() stops the actor before it handles anything
     self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fcntl.h>
+#include <filesystem>
 #include <unistd.h>
 #include <atomic>
 #include <chrono>
@@ -175,7 +176,46 @@ void write_batch::append_event(domain::event ev) {
   events_.push_back(std::move(ev));
 }
 
+namespace {
+
+/// An existing database must be a Bento store: one with the entities column (in every version's layout) and no
+/// column Bento does not know. Anything else is another program's RocksDB, which a node must not write into.
+domain::outcome<domain::unit_t> check_existing_store(const std::string& path) {
+  std::vector<std::string> existing;
+  auto listed = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &existing);
+  if (!listed.ok()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path + "/CURRENT", ec))
+      return domain::unit; // no database yet: this start creates it
+    return domain::fail(domain::errc::storage_failure,
+                        "store: cannot read the store's column list (" + listed.ToString() + "); it is damaged: "
+                        "restore the data dir from a backup, or in a cluster wipe it and rejoin under a new "
+                        "BENTO_NODE_ID");
+  }
+  bool has_entities = false;
+  for (auto& name : existing) {
+    if (name == "default")
+      continue;
+    bool known = false;
+    for (auto* ours : column_names)
+      known = known || name == ours;
+    if (!known)
+      return domain::fail(domain::errc::storage_failure,
+                          "store: " + path + " is a RocksDB database that is not Bento's (it has a column '" + name +
+                            "'); point BENTO_DATA_DIR at a Bento node's data dir");
+    has_entities = has_entities || name == "entities";
+  }
+  if (!has_entities)
+    return domain::fail(domain::errc::storage_failure,
+                        "store: " + path + " is a RocksDB database that is not Bento's (no entities column)");
+  return domain::unit;
+}
+
+} // namespace
+
 domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_options& options) {
+  if (auto checked = check_existing_store(options.path); !checked)
+    return checked.error();
   auto p = std::make_unique<impl>();
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
@@ -208,6 +248,11 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto status = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (status.IsCorruption())
+    return domain::fail(domain::errc::storage_failure,
+                        "store: " + status.ToString() + "; the store is damaged and this node will not serve from "
+                        "it: restore the data dir from a backup, or in a cluster wipe it and rejoin under a new "
+                        "BENTO_NODE_ID");
   if (!status.ok())
     return storage_error(status);
   p->db.reset(raw);

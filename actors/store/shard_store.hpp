@@ -20,6 +20,8 @@ struct write_mark {
   uint64_t term = 0;
   uint64_t index = 0;
 };
+/// The mark of an ended write epoch: never known to commit here.
+inline constexpr write_mark unknown_mark{0, ~uint64_t{0}};
 
 class shard_store {
 public:
@@ -45,34 +47,33 @@ public:
   void prefix_keys(write_batch& batch) const;
 
   /// What replicates a shard (cluster/shard): entities keep calling commit(); a reply that reflects a write
-  /// must wait until the write is committed by the group, which pending() and when_committed() tell.
+  /// must wait until the write is committed by the group, which mark() and when_committed() tell.
   class writer {
   public:
     virtual ~writer() = default;
     virtual domain::outcome<domain::unit_t> commit(write_batch& batch) = 0;
-    /// The index the last write proposed here must reach before a reply may leave; 0: nothing is pending.
-    virtual uint64_t pending() const = 0;
-    /// Calls `done(true)` once `index` is committed and applied here, `done(false)` if that can no longer be
-    /// known here (leadership lost). May run on another thread: keep it short.
-    virtual void when_committed(uint64_t index, std::function<void(bool)> done) = 0;
-    /// Changes whenever this node stops serving the shard (it lost the lead, or its lease lapsed): the entities
-    /// activated before may hold writes that never commit, and must not write again.
+    /// Changes whenever this node starts or stops leading the shard, or stops serving it (a lapsed lease): the
+    /// entities loaded before may hold writes that never commit, and must not write again.
     virtual uint64_t epoch() const = 0;
     virtual domain::outcome<domain::unit_t> commit(write_batch& batch, uint64_t epoch) = 0;
-    /// Where the writes proposed so far end (pending(), in the current term) ...
-    virtual write_mark mark() const = 0;
-    /// ... and whether they are all applied here, or void (a later term's leader committed its own entry
-    /// first, which commits everything before it).
+    /// Where the writes proposed so far end, as seen by an entity of write epoch `epoch` (0: the current one):
+    /// index 0 when all of them are applied here; unknown_mark when that epoch has ended (nothing it wrote can
+    /// be vouched for here any more).
+    virtual write_mark mark(uint64_t epoch) const = 0;
+    /// Calls `done(true)` once the mark is applied here by the leader of its term, `done(false)` as soon as
+    /// that can no longer be known here (that lead was lost). May run on another thread: keep it short.
+    virtual void when_committed(const write_mark& m, std::function<void(bool)> done) = 0;
+    /// Whether the writes up to the mark are applied here, or void (a later term's leader committed its own
+    /// entry first, which commits or drops everything before it).
     virtual bool landed(const write_mark& m) const = 0;
   };
   void set_writer(writer* w) { writer_ = w; }
   uint64_t epoch() const { return writer_ ? writer_->epoch() : 0; }
-  write_mark mark() const { return writer_ ? writer_->mark() : write_mark{}; }
+  write_mark mark(uint64_t epoch = 0) const { return writer_ ? writer_->mark(epoch) : write_mark{}; }
   bool landed(const write_mark& m) const { return m.index == 0 || !writer_ || writer_->landed(m); }
-  uint64_t pending() const { return writer_ ? writer_->pending() : 0; }
-  void when_committed(uint64_t index, std::function<void(bool)> done) {
-    if (writer_)
-      writer_->when_committed(index, std::move(done));
+  void when_committed(const write_mark& m, std::function<void(bool)> done) {
+    if (writer_ && m.index != 0)
+      writer_->when_committed(m, std::move(done));
     else
       done(true);
   }

@@ -62,6 +62,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
+  st.replies.epoch = st.epoch;
   st.username = std::move(username);
   auto loaded = st.ctx->store->get(store::column::entities, keys::user_record(st.username));
   if (!loaded) {

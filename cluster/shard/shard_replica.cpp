@@ -174,13 +174,6 @@ uint64_t shard_replica::epoch() const {
   return epoch_.load(std::memory_order_acquire);
 }
 
-store::write_mark shard_replica::mark() const {
-  if (alone_)
-    return {};
-  std::lock_guard lock(mutex_);
-  return {proposed_term_, last_proposed_ > storage_->applied() ? last_proposed_ : 0};
-}
-
 bool shard_replica::landed(const store::write_mark& m) const {
   std::lock_guard lock(mutex_);
   // In a later term, what the mark covers was committed or dropped before that term's leader served.
@@ -331,30 +324,43 @@ replica_snapshot_stats shard_replica::snapshot_stats() const {
 void shard_replica::notify_locked() {
   if (waiters_.empty())
     return;
-  // Our proposals stay ours only within the term we proposed them in, as leader: after that, whatever is
-  // applied at their index may be another leader's entry.
-  bool ours = node_->role() == role::leader && node_->term() == proposed_term_;
+  // A proposal stays ours only within the term we proposed it in, as leader: after that, whatever is applied
+  // at its index may be another leader's entry.
+  bool leads = node_->role() == role::leader;
+  auto term = node_->term();
   auto applied = storage_->applied();
-  while (!waiters_.empty()) {
-    auto it = waiters_.begin();
-    if (ours && it->first > applied)
-      break;
-    auto done = std::move(it->second);
-    waiters_.erase(it);
-    done(ours);
+  std::vector<std::pair<std::function<void(bool)>, bool>> ready;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    bool ours = leads && it->second.term == term;
+    if (ours && it->first > applied) {
+      ++it;
+      continue;
+    }
+    ready.emplace_back(std::move(it->second.done), ours);
+    it = waiters_.erase(it);
   }
+  for (auto& [done, ok] : ready)
+    done(ok);
 }
 
-uint64_t shard_replica::pending() const {
-  if (alone_)
-    return 0;
+store::write_mark shard_replica::mark(uint64_t epoch) const {
+  if (alone_ && (epoch == 0 || epoch == epoch_.load(std::memory_order_acquire)))
+    return {};
   std::lock_guard lock(mutex_);
-  return last_proposed_ > storage_->applied() ? last_proposed_ : 0;
+  if (epoch != 0 && epoch != epoch_.load(std::memory_order_acquire))
+    return store::unknown_mark;
+  if (last_proposed_ > storage_->applied())
+    return {proposed_term_, last_proposed_};
+  return {};
 }
 
-void shard_replica::when_committed(uint64_t index, std::function<void(bool)> done) {
+void shard_replica::when_committed(const store::write_mark& m, std::function<void(bool)> done) {
+  if (m.index == store::unknown_mark.index) {
+    done(false);
+    return;
+  }
   std::lock_guard lock(mutex_);
-  waiters_.emplace(index, std::move(done));
+  waiters_.emplace(m.index, waiter{m.term, std::move(done)});
   notify_locked();
 }
 

@@ -61,13 +61,12 @@ public:
   /// An entity's write batch through the group (see above). Fails with not_leader-like storage_failure when
   /// this member cannot take writes.
   domain::outcome<domain::unit_t> commit(store::write_batch& batch) override;
-  /// The last entry proposed here while leading, until it is applied (0 for a lone leader's direct writes).
-  uint64_t pending() const override;
-  void when_committed(uint64_t index, std::function<void(bool)> done) override;
   /// Bumped when this member starts or stops leading a term, and by revoke().
   uint64_t epoch() const override;
   domain::outcome<domain::unit_t> commit(store::write_batch& batch, uint64_t epoch) override;
-  store::write_mark mark() const override;
+  /// The last entry proposed here while leading, until it is applied (none for a lone leader's direct writes).
+  store::write_mark mark(uint64_t epoch) const override;
+  void when_committed(const store::write_mark& m, std::function<void(bool)> done) override;
   bool landed(const store::write_mark& m) const override;
   /// The disk refused the last write of the group's state here: this member is silent until it takes it.
   bool stalled() const;
@@ -162,7 +161,11 @@ private:
   };
   std::optional<unwritten_ready> unwritten_;
   bool disk_refused_ = false;
-  std::multimap<consensus::index_t, std::function<void(bool)>> waiters_;
+  struct waiter {
+    consensus::term_t term; // the term the awaited entry was proposed in: only that lead can vouch for it
+    std::function<void(bool)> done;
+  };
+  std::multimap<consensus::index_t, waiter> waiters_;
   // A snapshot whose chunks are all staged, handed to the core: installed with the ready that restores it.
   struct received_snapshot {
     consensus::index_t index = 0;

@@ -43,6 +43,7 @@ struct peer_counters {
   uint64_t dropped_not_connected = 0; // send() without a session, or queued frames when the last session closed
   uint64_t handshakes = 0;       // sessions established
   uint64_t sessions_closed = 0;  // sessions that ended (connection lost, peer stopped or restarted, refused)
+  uint64_t sessions_unacked = 0; // closed because the peer stopped acknowledging them (it lost them, or hangs)
   uint64_t link_failures = 0;    // our link's connect or handshake attempts that failed, and its sessions lost
 };
 

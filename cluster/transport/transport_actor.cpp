@@ -70,6 +70,7 @@ struct session {
   uint32_t unacked_frames = 0; // delivered since our last ack
   uint64_t unacked_bytes = 0;
   uint64_t link = 0;           // the outbound link that opened it; 0 when the peer dialled us
+  clock::time_point ack_progress{}; // when frames were last acked, or the window last went from empty to not
 };
 
 struct peer {
@@ -510,6 +511,8 @@ private:
     auto waiting_before = s.window.frames_in_flight();
     s.window.acked(x.ack());
     bool window_opened = s.window.frames_in_flight() < waiting_before;
+    if (window_opened)
+      s.ack_progress = now;
     auto sid = s.id;
     switch (x.channel()) {
       case v1::CHANNEL_CONTROL:
@@ -706,8 +709,11 @@ private:
 
   void send_sealed(session& s, v1::Channel ch, std::string body, bool track) {
     auto seq = s.window.next_seq();
-    if (track)
+    if (track) {
+      if (s.window.frames_in_flight() == 0)
+        s.ack_progress = clock::now();
       s.window.track(seq, body.size());
+    }
     seal_and_send(s, seq, ch, std::move(body));
   }
 
@@ -759,6 +765,8 @@ private:
       if (!s->window.fits(bytes, membership))
         return false;
       auto seq = s->window.next_seq();
+      if (s->window.frames_in_flight() == 0)
+        s->ack_progress = clock::now();
       s->window.track(seq, bytes);
       seqs.push_back(seq);
       return true;
@@ -782,6 +790,17 @@ private:
     for (auto& [sid, s] : sessions_)
       if (s.unacked_frames > 0)
         send_sealed(s, v1::CHANNEL_CONTROL, {}, false);
+    std::vector<uint64_t> silent;
+    for (auto& [sid, s] : sessions_)
+      if (s.window.frames_in_flight() > 0 && now - s.ack_progress > ms(cfg_.ack_timeout_ms))
+        silent.push_back(sid);
+    for (auto sid : silent) {
+      auto& s = sessions_.at(sid);
+      table_->count(s.peer_id, &peer_counters::sessions_unacked);
+      spdlog::info("cluster.session_unacknowledged peer={} frames={} hint=\"closed; the link redials\"", s.peer_id,
+                   s.window.frames_in_flight());
+      close_session(sid, "no acknowledgement");
+    }
   }
 
   // -- helpers -----------------------------------------------------------------------------------------------

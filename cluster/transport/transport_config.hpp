@@ -52,6 +52,12 @@ struct transport_config {
   uint32_t caf_heartbeat_ms = 1000;
   uint32_t caf_connection_timeout_ms = 3000;
 
+  // A session whose frames go unacknowledged this long is closed (its link redials): the peer lost it (it was
+  // frozen, or its side closed on a connection event ours never saw) and drops everything sent on it as "of no
+  // session", while this side, preferring that session, would keep sending there forever. Receivers ack within
+  // a tick, so only a peer that lost the session, or is frozen or cut off, stays silent this long.
+  uint32_t ack_timeout_ms = 3000;
+
   uint32_t max_peers = 256;             // known peers (seeds, discovered, dialled in); beyond: ignored, counted
   uint32_t max_pending_handshakes = 64; // inbound handshakes awaiting a proof; beyond: the oldest is dropped
 };

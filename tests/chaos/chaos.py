@@ -62,6 +62,7 @@ def call_any(cluster, rng, token, method, path, body=None, key=None, budget_s=10
     """One operation, retried on other nodes while the answer is "not now"; ('ok'|'refused'|'unknown', status, body)."""
     deadline = time.time() + budget_s
     last = (None, None)
+    attempts = []  # (node, status) of every try, for the history
     # An attempt that may have been applied (504, or a connection lost after sending) makes a later refusal
     # ambiguous for an operation without a key: a second confirm of a confirmed order is refused.
     uncertain = False
@@ -87,14 +88,34 @@ def call_any(cluster, rng, token, method, path, body=None, key=None, budget_s=10
         finally:
             c.conn.close()
         last = (status, payload)
+        attempts.append((cluster.nodes[i].id, status, (payload or {}).get("error") if status and status >= 300 else None))
         if status is None or status == 504:
             uncertain = True
         if status is not None and status not in RETRY_STATUSES:
             if status >= 300 and uncertain and not key:
-                return "unknown", status, payload
-            return ("ok" if status < 300 else "refused"), status, payload
+                return "unknown", status, payload, attempts
+            return ("ok" if status < 300 else "refused"), status, payload, attempts
         time.sleep(0.05)  # back-off between attempts of one operation
-    return "unknown", last[0], last[1]
+    return "unknown", last[0], last[1], attempts
+
+
+def sign_up_retrying(client, username, role):
+    """Setup is not under test: on a busy machine a call may time out, so each step is retried (bounded)."""
+    for attempt in range(20):
+        status, _ = client.call("POST", "/api/v1/users", {"username": username, "password": "attack-password",
+                                                         "email": username + "@example.com", "role": role,
+                                                         "place": "taipei"})
+        if status in (201, 409):  # 409: an earlier try that timed out did register
+            break
+        time.sleep(0.5)  # back-off of a bounded retry
+    for attempt in range(20):
+        try:
+            client.login(username)
+            return
+        except AssertionError:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)  # back-off of a bounded retry
 
 
 def workload(cluster, history, stop, seed, index, customers, merchant_token, rid, orders, orders_lock):
@@ -113,9 +134,9 @@ def workload(cluster, history, stop, seed, index, customers, merchant_token, rid
             body = {"restaurant_id": rid, "meal": "lunch",
                     "items": [{"item_id": it, "qty": rng.randint(1, 2)} for it in lines]}
             t0 = time.time()
-            outcome, status, payload = call_any(cluster, rng, token, "POST", "/api/v1/orders", body, key=key)
+            outcome, status, payload, tries = call_any(cluster, rng, token, "POST", "/api/v1/orders", body, key=key)
             history.add(kind="place", key=key, start=t0, end=time.time(), outcome=outcome, status=status,
-                        order=(payload or {}).get("id") if outcome == "ok" else None, body=body)
+                        order=(payload or {}).get("id") if outcome == "ok" else None, body=body, attempts=tries)
             if outcome == "ok":
                 with orders_lock:
                     orders[payload["id"]] = {"id": payload["id"], "status": "placed", "customer": index % len(customers),
@@ -125,8 +146,10 @@ def workload(cluster, history, stop, seed, index, customers, merchant_token, rid
             action = "confirm" if roll < 0.85 else "cancel"
             token = merchant_token if action == "confirm" else customers[o["customer"]]
             t0 = time.time()
-            outcome, status, payload = call_any(cluster, rng, token, "POST", "/api/v1/orders/%s/%s" % (o["id"], action))
-            history.add(kind=action, order=o["id"], start=t0, end=time.time(), outcome=outcome, status=status)
+            outcome, status, payload, tries = call_any(cluster, rng, token, "POST",
+                                                       "/api/v1/orders/%s/%s" % (o["id"], action))
+            history.add(kind=action, order=o["id"], start=t0, end=time.time(), outcome=outcome, status=status,
+                        attempts=tries)
             with orders_lock:
                 if outcome == "ok":
                     o["status"] = payload["status"]
@@ -163,19 +186,25 @@ def faults(cluster, stop, seed, report):
 
 
 def healed(cluster, timeout_s=30):
+    """(True, None) once every node names a leader for every shard, else (False, what was missing)."""
     deadline = time.time() + timeout_s
+    missing = None
     while time.time() < deadline:
-        ok = True
+        missing = []
         for n in cluster.nodes:
             try:
                 status, view = Client(n.port).call("GET", "/api/v1/cluster")
-                ok = ok and status == 200 and all(g.get("leader") for g in view.get("shard_groups", []))
-            except Exception:
-                ok = False
-        if ok:
-            return True
+                if status != 200:
+                    missing.append("%s answers %s" % (n.id, status))
+                    continue
+                missing += ["%s: shard %s has no leader" % (n.id, g.get("shard")) for g in view.get("shard_groups", [])
+                            if not g.get("leader")]
+            except Exception as e:
+                missing.append("%s: %s" % (n.id, e))
+        if not missing:
+            return True, None
         time.sleep(0.2)  # polling interval of a bounded wait
-    return False
+    return False, missing
 
 
 def main():
@@ -196,7 +225,7 @@ def main():
     try:
         rng = random.Random(a.seed)
         setup = Client(nodes[0].port)
-        setup.sign_up("chaosm", "merchant")
+        sign_up_retrying(setup, "chaosm", "merchant")
         status, r = setup.call("POST", "/api/v1/restaurants", {"name": "Chaos Kitchen", "place": "taipei"})
         assert status == 201, (status, r)
         rid = r["id"]
@@ -209,7 +238,7 @@ def main():
         customers = []
         for c in range(10):
             cl = Client(nodes[c % len(nodes)].port)
-            cl.sign_up("chaosc%d" % c, "customer")
+            sign_up_retrying(cl, "chaosc%d" % c, "customer")
             customers.append(cl.token)
         history, orders, orders_lock = History(), {}, threading.Lock()
         stop, fault_report = threading.Event(), []
@@ -223,8 +252,17 @@ def main():
         for t in workers + [fault_thread]:
             t.join()
         last_fault = max([f["end"] for f in fault_report] or [time.time()])
-        if not healed(cluster):
-            violations.append("healed: not every node answers with a leader for every shard within 30 s")
+        ok, missing = healed(cluster)
+        if not ok:
+            violations.append("healed: not every node answers with a leader for every shard within 30 s: %s"
+                              % "; ".join(missing[:6]))
+            for n in nodes:  # what each node says, for diagnosis
+                try:
+                    _, view = Client(n.port).call("GET", "/api/v1/cluster")
+                    with open(os.path.join(top, "cluster-%s.json" % n.id), "w") as f:
+                        json.dump(view, f, indent=1)
+                except Exception:
+                    pass
         heal_s = time.time() - last_fault
 
         # Reads through every node.
@@ -276,7 +314,8 @@ def main():
                 if o["status"] == "confirmed":
                     allowed |= {"confirmed"}
                 if seen[oid]["status"] not in allowed:
-                    tried = [(x["kind"], x["outcome"], x["status"]) for x in ops if x.get("order") == oid]
+                    tried = [(x["kind"], x["outcome"], x["status"], x.get("attempts")) for x in ops
+                             if x.get("order") == oid]
                     violations.append("acked: %s is %s on %s, history allows %s (operations on it: %s)"
                                       % (oid, seen[oid]["status"], n.id, sorted(allowed), tried))
             status, menu = merchant.call("GET", "/api/v1/restaurants/%s/menu" % rid)

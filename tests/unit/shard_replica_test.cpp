@@ -10,6 +10,7 @@
 #include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
 #include "actors/store/store_layout.hpp"
+#include "cluster/shard/entry_codec.hpp"
 #include "cluster/shard/raft_wire.hpp"
 #include "cluster/shard/shard_replica.hpp"
 #include "cluster/shard/shard_snapshot.hpp"
@@ -170,8 +171,8 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
   // With peers, a write is pending until a majority holds it: replies wait for when_committed.
   auto b = order_batch(200);
   REQUIRE(leader->commit(b));
-  auto index = leader->pending();
-  CHECK(index > 0);
+  auto index = leader->mark(0);
+  CHECK(index.index > 0);
   int answered = 0;
   bool committed = false;
   leader->when_committed(index, [&](bool ok) {
@@ -182,12 +183,12 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
   pump();
   CHECK(answered == 1);
   CHECK(committed);
-  CHECK(leader->pending() == 0);
+  CHECK(leader->mark(0).index == 0);
   // A write the leader cannot get committed before it loses the lead is answered false, never true.
   auto lost = order_batch(201);
   REQUIRE(leader->commit(lost));
-  auto lost_index = leader->pending();
-  REQUIRE(lost_index > 0);
+  auto lost_index = leader->mark(0);
+  REQUIRE(lost_index.index > 0);
   // The leader is cut off: nothing to or from it arrives, the others elect a leader of a newer term whose
   // first entry takes the lost write's index; then the old leader hears of it.
   consensus::node_id old_id = 0;
@@ -228,13 +229,13 @@ TEST_CASE("shard replica: a write epoch ends with the lead or when revoked; mark
   auto b = order_batch(1);
   REQUIRE(leader.commit(b, epoch));
   // Proposed, not yet held by a majority: the mark has not landed; once it has, it has.
-  auto mark = leader.mark();
+  auto mark = leader.mark(0);
   CHECK(mark.index > 0);
   CHECK(mark.term == leader.term());
   CHECK_FALSE(leader.landed(mark));
   group.pump();
   CHECK(leader.landed(mark));
-  CHECK(leader.mark().index == 0);
+  CHECK(leader.mark(0).index == 0);
   // The host revokes the epoch when the lease lapses: an entity loaded before it writes nothing more.
   leader.revoke();
   auto stale = order_batch(2);
@@ -247,7 +248,9 @@ TEST_CASE("shard replica: a write epoch ends with the lead or when revoked; mark
   epoch = leader.epoch();
   auto lost = order_batch(4);
   REQUIRE(leader.commit(lost, epoch));
-  auto lost_mark = leader.mark();
+  auto lost_mark = leader.mark(0);
+  // An entity of the epoch before can vouch for nothing once it ended.
+  CHECK(leader.mark(epoch - 1).index == store::unknown_mark.index);
   auto next = group.elect(first);
   REQUIRE(next);
   for (int t = 0; t < 50 && leader.is_leader(); ++t)
@@ -272,7 +275,8 @@ TEST_CASE("raft wire: messages of many groups round trip in one frame; garbage i
   append.term = 3;
   append.index = 10;
   append.log_term = 2;
-  append.entries = {consensus::entry{3, 11, consensus::entry_type::normal, "batch"}};
+  auto batch = shard::encode_batch(order_batch(11));
+  append.entries = {consensus::entry{3, 11, consensus::entry_type::normal, batch}};
   append.commit = 9;
   consensus::message beat;
   beat.type = consensus::message_type::heartbeat;
@@ -284,13 +288,20 @@ TEST_CASE("raft wire: messages of many groups round trip in one frame; garbage i
   REQUIRE(shard::decode_raft_batch(bytes, out));
   REQUIRE(out.size() == 2);
   CHECK(out[0].group == 5);
-  CHECK(out[0].message.entries.at(0).data == "batch");
+  CHECK(out[0].message.entries.at(0).data == batch);
   CHECK(out[0].message.entries.at(0).index == 11);
   CHECK(out[1].message.context == 77);
   CHECK_FALSE(shard::decode_raft_batch("\xff\xff\xff", out));
   auto cut = bytes.substr(0, bytes.size() / 2);
   CHECK_FALSE(shard::decode_raft_batch(cut, out));
   CHECK_FALSE(shard::decode_raft_batch(bytes, out, 1)); // more messages than a frame may carry
+  // An entry no replica could apply is refused on the wire, before any replica logs (and commits) it.
+  append.entries[0].data = "batch";
+  CHECK_FALSE(shard::decode_raft_batch(shard::encode_raft_batch({{5, append}}), out));
+  store::write_batch reversed; // a range that ends before it starts: RocksDB would refuse the write
+  reversed.erase_range(column::indexes, "s/b", "s/a");
+  append.entries[0].data = shard::encode_batch(reversed);
+  CHECK_FALSE(shard::decode_raft_batch(shard::encode_raft_batch({{5, append}}), out));
 }
 
 #include "cluster/placement.hpp"

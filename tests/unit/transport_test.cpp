@@ -1,6 +1,7 @@
 // The transport on loopback: several actor systems in this process, each with its own middleman and port.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
 
 #include <caf/all.hpp>
@@ -76,7 +77,9 @@ TEST_CASE("transport: a node with the wrong secret or none exchanges nothing and
 }
 
 TEST_CASE("transport: a peer speaking the protocol by hand; bad MACs and replays are dropped", "[unit][transport]") {
-  cluster_node a(node_config("node-a"));
+  auto a_config = node_config("node-a");
+  a_config.ack_timeout_ms = 500;
+  cluster_node a(a_config);
   a.start();
   // The hand-rolled peer: a bare CAF node with the cluster secret, following cluster.proto step by step.
   caf::actor_system_config cfg;
@@ -187,6 +190,16 @@ TEST_CASE("transport: a peer speaking the protocol by hand; bad MACs and replays
                              x.mac()));
     got = x.channel() == bento::v1::CHANNEL_DATA && x.body() == "to the hand-rolled peer";
   }
+
+  // The peer never acknowledges it, as a node does that lost the session (it was frozen, or its side closed
+  // on a connection event a never saw) and drops what comes on it: a closes the session rather than keep
+  // sending into it for ever (the chaos rig found a leader's heartbeats going that way for minutes).
+  REQUIRE(eventually([&] {
+    auto p = a.peer("node-r");
+    return p && p->counters.sessions_unacked == 1;
+  }));
+  auto peers = a.transport().connected_peers();
+  CHECK(std::find(peers.begin(), peers.end(), "node-r") == peers.end());
 }
 
 TEST_CASE("transport: garbage from strangers and from an authenticated node is dropped and counted",

@@ -38,29 +38,25 @@ public:
     return unit;
   }
 
-  uint64_t pending() const override {
-    std::lock_guard lock(mutex_);
-    return proposed_ > applied_ ? proposed_ : 0;
-  }
-
-  void when_committed(uint64_t index, std::function<void(bool)> done) override {
-    {
-      std::lock_guard lock(mutex_);
-      if (index > applied_) {
-        waiters_.emplace(index, std::move(done));
-        return;
-      }
-    }
-    done(true);
-  }
-
   uint64_t epoch() const override {
     std::lock_guard lock(mutex_);
     return epoch_;
   }
-  store::write_mark mark() const override {
+  store::write_mark mark(uint64_t epoch) const override {
     std::lock_guard lock(mutex_);
-    return {term_, proposed_ > applied_ ? proposed_ : 0};
+    if (epoch != 0 && epoch != epoch_)
+      return store::unknown_mark;
+    return proposed_ > applied_ ? store::write_mark{term_, proposed_} : store::write_mark{};
+  }
+  void when_committed(const store::write_mark& m, std::function<void(bool)> done) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (m.term == term_ && m.index > applied_) {
+        waiters_.emplace(m.index, std::move(done));
+        return;
+      }
+    }
+    done(m.term == term_);
   }
   bool landed(const store::write_mark& m) const override {
     std::lock_guard lock(mutex_);
@@ -182,7 +178,19 @@ TEST_CASE("write fence: an entity of an ended epoch cannot write, and its succes
   auto upsert = f.ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in});
   REQUIRE_FALSE(upsert); // fenced: it loaded its state in the ended epoch
   CHECK(upsert.error().code == errc::storage_failure);
-  // It stopped on the failed write; the next activation waits for the restaurant's creation to land.
+  // It stopped on the failed write (wait until the router knows, or the read would reach the stopping actor);
+  // the next activation waits for the restaurant's creation to land.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  for (;;) {
+    std::optional<actors::entity_counts> counts;
+    self->request(f.router, 10s, actors::stats_atom::value)
+      .receive([&](actors::entity_counts& c) { counts = c; }, [](caf::error&) {});
+    REQUIRE(counts);
+    if (counts->restaurants == 0)
+      break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(5ms); // polling interval of a bounded wait
+  }
   auto reading = self->request(f.router, 10s, get_menu{"r1", {}});
   sync_router(f);
   held.writer.apply();

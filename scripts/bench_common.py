@@ -119,21 +119,52 @@ def percentile(samples, p):
     return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
 
 
-def start_cluster(binary, top, count, secret, extra_env=None):
+class Proxy:
+    """bento-chaos-proxy in front of one node's cluster port (tests/chaos/proxy_main.cpp): cut() and heal()."""
+
+    def __init__(self, binary, target_port):
+        self.proc = subprocess.Popen([binary, str(target_port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        self.port = int(self.proc.stdout.readline())
+
+    def _say(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline().strip() == "ok"
+
+    def cut(self, pids):
+        self._say("shut " + ",".join(str(p) for p in pids))
+
+    def heal(self):
+        self._say("heal")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait()
+
+
+def start_cluster(binary, top, count, secret, extra_env=None, proxy_binary=None):
     """`count` nodes n1..nN forming one cluster on loopback (data in top/nN), launched together and waited for
-    (formation needs every seed). Each Node gets an `id`."""
+    (formation needs every seed). Each Node gets an `id`, and with `proxy_binary` a `proxy` in front of its
+    cluster port (the node advertises the proxy, so every link between nodes goes through one)."""
     import threading
     peer_ports = [free_port() for _ in range(count)]
-    seeds = ",".join("127.0.0.1:%d" % p for p in peer_ports)
+    proxies = [Proxy(proxy_binary, p) for p in peer_ports] if proxy_binary else None
+    reached = [pr.port for pr in proxies] if proxies else peer_ports
+    seeds = ",".join("127.0.0.1:%d" % p for p in reached)
     nodes = []
     for i in range(count):
         os.makedirs(os.path.join(top, "n%d" % (i + 1)), exist_ok=True)
         env = {"BENTO_NODE_ID": "n%d" % (i + 1), "BENTO_SEEDS": seeds, "BENTO_CLUSTER_SECRET": secret,
                "BENTO_CLUSTER_PORT": str(peer_ports[i]), "BENTO_CLIENT_PORT": str(free_port()),
                "BENTO_BIND": "127.0.0.1"}
+        if proxies:
+            env["BENTO_CLUSTER_ADVERTISE"] = "127.0.0.1:%d" % proxies[i].port
         env.update(extra_env or {})
         n = Node(binary, data_dir=os.path.join(top, "n%d" % (i + 1)), env=env)
         n.id = "n%d" % (i + 1)
+        n.proxy = proxies[i] if proxies else None
         nodes.append(n)
     threads = [threading.Thread(target=n.start, kwargs={"timeout_s": 60}) for n in nodes]
     for t in threads:

@@ -262,6 +262,8 @@ void attempt(self_ptr self, uint64_t id) {
   }
   c.sent = true;
   c.target = *target;
+  // Info level: the trail a chaos run's diagnosis follows (off at the default warn level).
+  spdlog::info("router.forwarded call={} kind={} shard={} to={} try={}", id, c.kind, c.shard, *target, c.tries);
 }
 
 template <class Cmd>
@@ -330,6 +332,7 @@ void on_data(self_ptr self, const data_msg& msg) {
   if (auto* req = std::get_if<forward_request>(&data)) {
     auto from = msg.from;
     auto id = req->id;
+    spdlog::info("router.executing call={} kind={} from={}", id, req->kind, from);
     auto send = st.options.send;
     bool known = execute_kind(self, req->kind, req->command, [send, from, id](forward_reply r) {
       r.id = id;
@@ -365,6 +368,8 @@ void on_data(self_ptr self, const data_msg& msg) {
     st.calls.erase(it);
     if (!st.options.host->follows(c.shard))
       st.leader_directory[c.shard] = msg.from;
+    spdlog::info("router.answered call={} from={} ok={} code={}", rep->id, msg.from, rep->ok,
+                 rep->ok ? "" : domain::to_string(rep->failure.code));
     c.answer(*rep);
   }
 }

@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
 """Chaos run against a real cluster: concurrent customers and a merchant through HTTP while nodes are killed
-(kill -9, restarted on the same data dir) and frozen (SIGSTOP past the failure detector, then SIGCONT), on a
-schedule drawn from the seed. Every operation is recorded (invocation, completion, ok / refused / unknown). After
-the faults stop and the cluster heals, the invariants are checked through every node:
+(kill -9, one or two at once, restarted on the same data dir), frozen (SIGSTOP past the failure detector, then
+SIGCONT) and partitioned (a minority cut off through a proxy in front of each cluster port,
+tests/chaos/proxy_main.cpp), on a schedule drawn from the seed; the merchant restocks items meanwhile
+(conditional on the item's version). Every operation is recorded (invocation, completion, ok / refused /
+unknown, each attempt's node and status). After the faults stop and the cluster heals, the invariants are
+checked through every node:
 
   acked      every acknowledged order exists, in a state its acknowledged (or possibly-applied) history allows
-  stock      per item: stock + units held by non-cancelled orders == initial stock (no oversell, no lost or
-             double reservation), the same on every node
+  stock      per item: stock + units held by non-cancelled orders == initial stock + acknowledged restocks (+ at
+             most the unknown ones): no oversell, no lost or double reservation, the same on every node
   once       an idempotency key gave one order id; no order appears twice; an unknown outcome happened at most once
   listing    every node lists the same orders for the merchant, and every acknowledged one among them
   healed     every node answers and every shard has a leader within 30 s of the last fault
 
 Prints a report (operations, faults and their unavailability windows, invariants) and exits 1 on a violation,
-printing the seed and the command that replays the schedule; node logs of a failed run are kept.
+printing the seed and the command that replays the schedule; node logs and history.json of a failed run are kept.
 
 Usage: tests/chaos/chaos.py [--seconds 60] [--seed 1] [--nodes 5] [--binary build/bin/bento-node]
-Not yet: partitions and delays (tests/support/tcp_proxy does them for the C++ tests), wiped data dirs, disk
-faults, SDK clients, two faults at once.
+Not yet: link delays, wiped data dirs, disk faults (tests/integration/disk_faults_test.cpp covers them), SDK
+clients.
 """
 import argparse
 import json
@@ -58,7 +61,7 @@ class History:
             self.ops.append(op)
 
 
-def call_any(cluster, rng, token, method, path, body=None, key=None, budget_s=10.0):
+def call_any(cluster, rng, token, method, path, body=None, key=None, budget_s=10.0, headers=None):
     """One operation, retried on other nodes while the answer is "not now"; ('ok'|'refused'|'unknown', status, body)."""
     deadline = time.time() + budget_s
     last = (None, None)
@@ -73,11 +76,13 @@ def call_any(cluster, rng, token, method, path, body=None, key=None, budget_s=10
         c.conn.timeout = 3
         headers_key = key
         try:
-            if headers_key:
+            if headers_key or headers:
                 # bench_common.Client has no header parameter: build the request by hand.
-                c.conn.request(method, path, body=None if body is None else json.dumps(body),
-                               headers={"Content-Type": "application/json", "Authorization": "Bearer " + token,
-                                        "Idempotency-Key": headers_key})
+                h = {"Content-Type": "application/json", "Authorization": "Bearer " + token}
+                if headers_key:
+                    h["Idempotency-Key"] = headers_key
+                h.update(headers or {})
+                c.conn.request(method, path, body=None if body is None else json.dumps(body), headers=h)
                 r = c.conn.getresponse()
                 raw = r.read()
                 status, payload = r.status, (json.loads(raw) if raw else None)
@@ -157,13 +162,76 @@ def workload(cluster, history, stop, seed, index, customers, merchant_token, rid
                     o["maybe"].add("confirmed" if action == "confirm" else "cancelled")
 
 
+def restocks(cluster, history, stop, seed, merchant_token, rid):
+    """The merchant adds 40 units to an item every second or so: a read of the item, then a PATCH conditional on
+    its version (If-Match), so an acknowledged restock added exactly 40; a 412 (the item changed meanwhile: an
+    order reserved) is retried afresh. An unknown outcome may or may not have added them."""
+    rng = random.Random(seed * 7919)
+    while not stop.wait(rng.uniform(0.5, 1.5)):
+        item = rng.choice(ITEMS)
+        t0 = time.time()
+        outcome = "refused"
+        for _ in range(10):
+            got, status, payload, _ = call_any(cluster, rng, merchant_token, "GET",
+                                               "/api/v1/restaurants/%s/menu/items/%s" % (rid, item), budget_s=5.0)
+            if got != "ok":
+                outcome = "refused"  # nothing was sent that could change the stock
+                break
+            outcome, status, _, tries = call_any(cluster, rng, merchant_token, "PATCH",
+                                                 "/api/v1/restaurants/%s/menu/items/%s" % (rid, item),
+                                                 {"stock": payload["stock"] + 40}, budget_s=5.0,
+                                                 headers={"If-Match": '"%d"' % payload["version"]})
+            if not (outcome == "refused" and status == 412):
+                break
+        history.add(kind="restock", item=item, delta=40, start=t0, end=time.time(), outcome=outcome)
+
+
+def partition(cluster, side):
+    """Cuts every link between the nodes in `side` and the others, both ways, through the proxies."""
+    nodes = cluster.nodes
+    for i, n in enumerate(nodes):
+        others = [m.proc.pid for k, m in enumerate(nodes) if (k in side) != (i in side) and m.proc]
+        n.proxy.cut(others)
+
+
+def heal(cluster):
+    for n in cluster.nodes:
+        n.proxy.heal()
+
+
 def faults(cluster, stop, seed, report):
     rng = random.Random(seed)
+    kinds = ["kill", "kill", "pause", "partition"] + (["kill2"] if len(cluster.nodes) >= 5 else [])
     while not stop.wait(rng.uniform(2.0, 5.0)):
         i = rng.randrange(len(cluster.nodes))
         node = cluster.nodes[i]
-        kind = rng.choice(["kill", "kill", "pause"])
+        kind = rng.choice(kinds)
         t0 = time.time()
+        if kind == "partition":
+            # A minority (one or two nodes) cut off from the rest: the majority side goes on, the minority must
+            # acknowledge nothing it cannot commit.
+            side = set(rng.sample(range(len(cluster.nodes)), rng.choice([1, 2])))
+            partition(cluster, side)
+            stop.wait(rng.uniform(2.0, 6.0))
+            heal(cluster)
+            report.append({"kind": kind, "node": "+".join(cluster.nodes[k].id for k in sorted(side)), "start": t0,
+                           "end": time.time()})
+            continue
+        if kind == "kill2":
+            # Two at once (each shard has three replicas: a shard with two of them down waits for one back).
+            j = rng.choice([k for k in range(len(cluster.nodes)) if k != i])
+            for k in (i, j):
+                cluster.nodes[k].proc.kill()
+                cluster.nodes[k].proc.wait()
+                with cluster.lock:
+                    cluster.down.add(k)
+            stop.wait(rng.uniform(1.0, 4.0))
+            for k in (i, j):
+                cluster.nodes[k].start(timeout_s=60)
+                with cluster.lock:
+                    cluster.down.discard(k)
+            report.append({"kind": kind, "node": node.id + "+" + cluster.nodes[j].id, "start": t0, "end": time.time()})
+            continue
         if kind == "kill":
             node.proc.kill()
             node.proc.wait()
@@ -214,12 +282,14 @@ def main():
     p.add_argument("--nodes", type=int, default=5)
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--binary", default="build/bin/bento-node")
+    p.add_argument("--proxy", default="build/bin/bento-chaos-proxy", help="tests/chaos/proxy_main.cpp's binary")
     p.add_argument("--log-level", default="warn", help="the nodes' BENTO_LOG_LEVEL (info to diagnose a failure)")
     a = p.parse_args()
     replay = "tests/chaos/chaos.py --seconds %d --seed %d --nodes %d" % (a.seconds, a.seed, a.nodes)
     top = tempfile.mkdtemp(prefix="bento-chaos-")
     nodes = start_cluster(a.binary, top, a.nodes, "chaos-cluster-secret-0123",
-                          {"BENTO_REPLICAS": "3", "BENTO_SHARDS": "16", "BENTO_LOG_LEVEL": a.log_level})
+                          {"BENTO_REPLICAS": "3", "BENTO_SHARDS": "16", "BENTO_LOG_LEVEL": a.log_level},
+                          proxy_binary=a.proxy)
     cluster = Cluster(nodes)
     violations = []
     try:
@@ -245,11 +315,12 @@ def main():
         workers = [threading.Thread(target=workload, args=(cluster, history, stop, a.seed, w, customers, setup.token,
                                                            rid, orders, orders_lock)) for w in range(a.workers)]
         fault_thread = threading.Thread(target=faults, args=(cluster, stop, a.seed, fault_report))
-        for t in workers + [fault_thread]:
+        restock_thread = threading.Thread(target=restocks, args=(cluster, history, stop, a.seed, setup.token, rid))
+        for t in workers + [fault_thread, restock_thread]:
             t.start()
         time.sleep(a.seconds)  # the run's length, not a synchronisation
         stop.set()
-        for t in workers + [fault_thread]:
+        for t in workers + [fault_thread, restock_thread]:
             t.join()
         last_fault = max([f["end"] for f in fault_report] or [time.time()])
         ok, missing = healed(cluster)
@@ -326,8 +397,15 @@ def main():
                     for line in o["items"]:
                         held[line["item_id"]] += line["qty"]
             for it in ITEMS:
-                if stock.get(it, -1) + held[it] != initial[it]:
-                    violations.append("stock: %s on %s: %s in stock + %d held != %d" % (it, n.id, stock.get(it), held[it], initial[it]))
+                # Acknowledged restocks added their units; one whose outcome is unknown may have.
+                low = initial[it] + sum(o["delta"] for o in ops if o["kind"] == "restock" and o["item"] == it
+                                        and o["outcome"] == "ok")
+                high = low + sum(o["delta"] for o in ops if o["kind"] == "restock" and o["item"] == it
+                                 and o["outcome"] == "unknown")
+                total = (stock.get(it) if stock.get(it) is not None else -10**9) + held[it]
+                if not low <= total <= high:
+                    violations.append("stock: %s on %s: %s in stock + %d held, expected %d%s" % (
+                        it, n.id, stock.get(it), held[it], low, "" if high == low else " to %d" % high))
         if len({tuple(sorted(s)) for _, s in listings}) > 1:
             violations.append("listing: nodes list different orders")
         attempted = sum(1 for o in ops if o["kind"] == "place" and o["outcome"] in ("ok", "unknown"))
@@ -338,7 +416,7 @@ def main():
         def count(kind, outcome):
             return sum(1 for o in ops if o["kind"] == kind and o["outcome"] == outcome)
         print("chaos run: %d s, seed %d, %d nodes (3 replicas), %d workers" % (a.seconds, a.seed, a.nodes, a.workers))
-        for kind in ("place", "confirm", "cancel"):
+        for kind in ("place", "confirm", "cancel", "restock"):
             print("  %-8s ok %5d  refused %5d  unknown %3d" % (kind, count(kind, "ok"), count(kind, "refused"), count(kind, "unknown")))
         windows = {}
         for f in fault_report:
@@ -372,6 +450,8 @@ def main():
             except Exception:
                 pass
             n.stop()
+            if n.proxy:
+                n.proxy.stop()
         if not violations:
             shutil.rmtree(top, ignore_errors=True)
 

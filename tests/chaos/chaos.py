@@ -22,6 +22,7 @@ Not yet: link delays, wiped data dirs, disk faults (tests/integration/disk_fault
 clients.
 """
 import argparse
+import http.client
 import json
 import os
 import random
@@ -72,26 +73,23 @@ def call_any(cluster, rng, token, method, path, body=None, key=None, budget_s=10
     while time.time() < deadline:
         live = cluster.live()
         i = rng.choice(live or list(range(len(cluster.nodes))))
-        c = Client(cluster.nodes[i].port, token)
-        c.conn.timeout = 3
-        headers_key = key
+        # One request on a fresh connection, never resent here: bench_common.Client.call resends once after a
+        # lost connection, which made a timed-out, maybe-applied cancel look like one attempt answered 409 (and
+        # the rig report an acknowledged order cancelled by nobody).
+        conn = http.client.HTTPConnection("127.0.0.1", cluster.nodes[i].port, timeout=3)
         try:
-            if headers_key or headers:
-                # bench_common.Client has no header parameter: build the request by hand.
-                h = {"Content-Type": "application/json", "Authorization": "Bearer " + token}
-                if headers_key:
-                    h["Idempotency-Key"] = headers_key
-                h.update(headers or {})
-                c.conn.request(method, path, body=None if body is None else json.dumps(body), headers=h)
-                r = c.conn.getresponse()
-                raw = r.read()
-                status, payload = r.status, (json.loads(raw) if raw else None)
-            else:
-                status, payload = c.call(method, path, body)
-        except Exception:  # a killed or frozen node: try another (the same key makes it safe)
+            h = {"Content-Type": "application/json", "Authorization": "Bearer " + token}
+            if key:
+                h["Idempotency-Key"] = key
+            h.update(headers or {})
+            conn.request(method, path, body=None if body is None else json.dumps(body), headers=h)
+            r = conn.getresponse()
+            raw = r.read()
+            status, payload = r.status, (json.loads(raw) if raw else None)
+        except Exception:  # a killed or frozen node, or no answer in time: maybe applied; try another node
             status, payload = None, None
         finally:
-            c.conn.close()
+            conn.close()
         last = (status, payload)
         attempts.append((cluster.nodes[i].id, status, (payload or {}).get("error") if status and status >= 300 else None))
         if status is None or status == 504:
@@ -199,13 +197,31 @@ def heal(cluster):
         n.proxy.heal()
 
 
-def faults(cluster, stop, seed, report):
+def leader_of(cluster, entity):
+    """Index of the node the live nodes name as `entity`'s shard leader, or None."""
+    for i in cluster.live():
+        try:
+            status, view = Client(cluster.nodes[i].port).call("GET", "/api/v1/cluster?entity=" + entity)
+            leader = (view or {}).get("entity", {}).get("leader") if status == 200 else None
+            for k, n in enumerate(cluster.nodes):
+                if n.id == leader:
+                    return k
+        except Exception:
+            pass
+    return None
+
+
+def faults(cluster, stop, seed, report, rid):
     rng = random.Random(seed)
-    kinds = ["kill", "kill", "pause", "partition"] + (["kill2"] if len(cluster.nodes) >= 5 else [])
+    kinds = ["kill", "kill_leader", "pause", "partition"] + (["kill2"] if len(cluster.nodes) >= 5 else [])
     while not stop.wait(rng.uniform(2.0, 5.0)):
         i = rng.randrange(len(cluster.nodes))
-        node = cluster.nodes[i]
         kind = rng.choice(kinds)
+        if kind == "kill_leader":
+            # The hottest key: every order reserves at the one restaurant. Its window is a failover's.
+            leader = leader_of(cluster, "restaurant/" + rid)
+            i = leader if leader is not None else i
+        node = cluster.nodes[i]
         t0 = time.time()
         if kind == "partition":
             # A minority (one or two nodes) cut off from the rest: the majority side goes on, the minority must
@@ -232,7 +248,7 @@ def faults(cluster, stop, seed, report):
                     cluster.down.discard(k)
             report.append({"kind": kind, "node": node.id + "+" + cluster.nodes[j].id, "start": t0, "end": time.time()})
             continue
-        if kind == "kill":
+        if kind in ("kill", "kill_leader"):
             node.proc.kill()
             node.proc.wait()
             with cluster.lock:
@@ -314,7 +330,7 @@ def main():
         stop, fault_report = threading.Event(), []
         workers = [threading.Thread(target=workload, args=(cluster, history, stop, a.seed, w, customers, setup.token,
                                                            rid, orders, orders_lock)) for w in range(a.workers)]
-        fault_thread = threading.Thread(target=faults, args=(cluster, stop, a.seed, fault_report))
+        fault_thread = threading.Thread(target=faults, args=(cluster, stop, a.seed, fault_report, rid))
         restock_thread = threading.Thread(target=restocks, args=(cluster, history, stop, a.seed, setup.token, rid))
         for t in workers + [fault_thread, restock_thread]:
             t.start()
@@ -420,7 +436,10 @@ def main():
             print("  %-8s ok %5d  refused %5d  unknown %3d" % (kind, count(kind, "ok"), count(kind, "refused"), count(kind, "unknown")))
         windows = {}
         for f in fault_report:
-            after = [o["end"] for o in ops if o["outcome"] == "ok" and o["end"] >= f["start"]]
+            # A restaurant leader's kill is over when orders (all of which reserve there) succeed again; other
+            # faults when anything does.
+            kinds = ("place",) if f["kind"] == "kill_leader" else ("place", "confirm", "cancel", "restock")
+            after = [o["end"] for o in ops if o["outcome"] == "ok" and o["kind"] in kinds and o["start"] >= f["start"]]
             windows.setdefault(f["kind"], []).append((min(after) - f["start"]) if after else float("nan"))
             print("  fault %-5s %s at %+.1fs for %.1fs; first success after %.2fs" % (
                 f["kind"], f["node"], f["start"] - fault_report[0]["start"], f["end"] - f["start"], windows[f["kind"]][-1]))

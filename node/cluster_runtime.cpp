@@ -314,6 +314,16 @@ actors::router_actor cluster_runtime::front(caf::actor_system& sys) {
     return transport->send(peer, std::move(bytes)) == cluster::transport::errc::none;
   };
   ro.timeout = std::chrono::milliseconds(cfg_.request_timeout_ms / 2);
+  auto* membership = impl_->membership.get();
+  ro.reachable = [transport, membership](const std::string& peer) {
+    auto linked = transport->connected_peers();
+    if (std::find(linked.begin(), linked.end(), peer) == linked.end())
+      return false;
+    for (auto& m : membership->members())
+      if (m.id == peer)
+        return m.state == cluster::membership::member_state::up;
+    return false;
+  };
   impl_->router = cluster::router::spawn_cluster_router(sys, ro);
   return impl_->router;
 }

@@ -243,6 +243,8 @@ void attempt(self_ptr self, uint64_t id) {
     target = replicas[c.tries % replicas.size()]; // any replica knows its leader and says so
   c.hint.clear();
   ++c.tries;
+  if (target && st.lost.count(*target) && st.options.reachable && st.options.reachable(*target))
+    st.lost.erase(*target); // back already (its event raced the lost one)
   if (target && st.lost.count(*target)) {
     // It went away: wait for the election instead of sending into a dead or frozen node, and ask the other
     // replicas next time rather than a directory entry that still names it.

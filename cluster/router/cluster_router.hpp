@@ -27,6 +27,10 @@ struct cluster_router_options {
   std::function<bool(const std::string& peer, std::string bytes)> send;
   std::chrono::milliseconds timeout{5000};      // a forwarded command's answer is waited for this long
   std::chrono::milliseconds retry{50};          // pause before retrying a command that did not run
+  /// Whether a peer is reachable now (linked and up), asked before giving up on one marked lost: the lost and
+  /// back events come from the transport and the failure detector on different threads and may arrive out of
+  /// order (a "lost" after its "back" left a live leader unused for good). Empty: trust the events.
+  std::function<bool(const std::string& peer)> reachable;
 };
 
 /// The router; `serving_changed(shard, serving)` tells it (from any thread) when a shard starts or stops being

@@ -11,6 +11,8 @@ checked through every node:
   stock      per item: stock + units held by non-cancelled orders == initial stock + acknowledged restocks (+ at
              most the unknown ones): no oversell, no lost or double reservation, the same on every node
   once       an idempotency key gave one order id; no order appears twice; an unknown outcome happened at most once
+  monotonic  a read of an order right after an acknowledged write, through a random node, shows it (reads never
+             go back in time)
   listing    every node lists the same orders for the merchant, and every acknowledged one among them
   healed     every node answers and every shard has a leader within 30 s of the last fault
 
@@ -144,6 +146,7 @@ def workload(cluster, history, stop, seed, index, customers, merchant_token, rid
                 with orders_lock:
                     orders[payload["id"]] = {"id": payload["id"], "status": "placed", "customer": index % len(customers),
                                              "maybe": set(), "key": key}
+                read_back(cluster, rng, history, token, payload["id"], "placed")
         else:
             o = rng.choice(placed if roll < 0.85 else (mine or placed))
             action = "confirm" if roll < 0.85 else "cancel"
@@ -158,6 +161,35 @@ def workload(cluster, history, stop, seed, index, customers, merchant_token, rid
                     o["status"] = payload["status"]
                 elif outcome == "unknown":
                     o["maybe"].add("confirmed" if action == "confirm" else "cancelled")
+            if outcome == "ok":
+                read_back(cluster, rng, history, token, o["id"], payload["status"])
+
+
+# How far along its life an order is: a read after an acknowledged write must not show an earlier state.
+PROGRESS = {"placed": 0, "confirmed": 1, "cancelled": 1, "delivered": 2}
+
+
+def read_back(cluster, rng, history, token, oid, acked_status):
+    """Reads an order just written through a random node: it must exist and not be behind the acknowledged state
+    (reads never go back in time, on any node). A read that cannot be answered now (503/504, node down) is
+    skipped, not judged."""
+    i = rng.choice(cluster.live() or list(range(len(cluster.nodes))))
+    conn = http.client.HTTPConnection("127.0.0.1", cluster.nodes[i].port, timeout=3)
+    try:
+        conn.request("GET", "/api/v1/orders/" + oid, headers={"Authorization": "Bearer " + token})
+        r = conn.getresponse()
+        raw = r.read()
+        status, body = r.status, (json.loads(raw) if raw else {})
+    except Exception:
+        return
+    finally:
+        conn.close()
+    if status in RETRY_STATUSES:
+        return
+    seen = body.get("status") if status == 200 else None
+    if status != 200 or PROGRESS.get(seen, -1) < PROGRESS[acked_status]:
+        history.add(kind="read_back", order=oid, node=cluster.nodes[i].id, acked=acked_status, status=status,
+                    seen=seen, start=time.time(), end=time.time(), outcome="stale")
 
 
 def restocks(cluster, history, stop, seed, merchant_token, rid):
@@ -428,6 +460,11 @@ def main():
         if listings and len(listings[0][1]) > attempted:
             violations.append("once: %d orders exist for %d placements acknowledged or unknown" % (len(listings[0][1]), attempted))
 
+        for o in ops:
+            if o["kind"] == "read_back":
+                violations.append("monotonic: %s read on %s as %s (HTTP %s) after %s was acknowledged"
+                                  % (o["order"], o["node"], o["seen"], o["status"], o["acked"]))
+
         # Report.
         def count(kind, outcome):
             return sum(1 for o in ops if o["kind"] == kind and o["outcome"] == outcome)
@@ -448,7 +485,7 @@ def main():
             if w:
                 print("  unavailability %-5s p50 %.2fs max %.2fs (%d faults)" % (kind, w[len(w) // 2], w[-1], len(w)))
         print("  healed within %.1fs of the last fault" % heal_s)
-        for name in ("acked", "stock", "once", "listing", "healed"):
+        for name in ("acked", "stock", "once", "monotonic", "listing", "healed"):
             bad = [v for v in violations if v.startswith(name + ":")]
             print("  invariant %-8s %s" % (name, "ok" if not bad else "VIOLATED (%d): %s" % (len(bad), bad[0])))
         if violations:

@@ -43,18 +43,26 @@ integration: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L integration
 
 # Coverage-guided fuzzing (tests/fuzz) with clang's libFuzzer and ASan, in its own build directory: the HTTP
-# edge and API router, then the client protocol's frame decoder and dispatch. FUZZ_SECONDS bounds each run;
-# findings are written to build-fuzz/ as crash-* files.
+# edge and API router, the client protocol's frame decoder and dispatch, what a peer node can send (cluster-port
+# frames, consensus traffic into real shard replicas, forwarded commands), and JSON bodies into commands.
+# FUZZ_SECONDS bounds each run; findings are written to build-fuzz/ as crash-* files.
 FUZZ_SECONDS ?= 300
 fuzz:
 	@bash scripts/setup.sh --fuzz
 	@cmake -S . -B $(BUILD_DIR)-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DBENTO_FUZZ=ON >/dev/null
-	@cmake --build $(BUILD_DIR)-fuzz -j $(JOBS) --target fuzz_http fuzz_client fuzz_client_replay
+	@cmake --build $(BUILD_DIR)-fuzz -j $(JOBS) --target fuzz_http fuzz_client fuzz_client_replay fuzz_peer \
+	  fuzz_peer_replay fuzz_json
 	@mkdir -p $(BUILD_DIR)-fuzz/corpus && cp tests/fuzz/corpus/* $(BUILD_DIR)-fuzz/corpus/
 	@cd $(BUILD_DIR)-fuzz && ./bin/fuzz_http corpus ../tests/fuzz/corpus -dict=../tests/fuzz/http.dict \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -rss_limit_mb=8192 -timeout=30
 	@cd $(BUILD_DIR)-fuzz && ./bin/fuzz_client_replay --emit-seeds corpus_client >/dev/null && \
 	  ./bin/fuzz_client corpus_client -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -rss_limit_mb=8192 -timeout=30
+	@cd $(BUILD_DIR)-fuzz && ./bin/fuzz_peer_replay --emit-seeds corpus_peer >/dev/null && \
+	  ./bin/fuzz_peer corpus_peer ../tests/fuzz/corpus_peer -dict=../tests/fuzz/peer.dict \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -rss_limit_mb=8192 -timeout=30
+	@mkdir -p $(BUILD_DIR)-fuzz/corpus_json && cd $(BUILD_DIR)-fuzz && \
+	  ./bin/fuzz_json corpus_json ../tests/fuzz/corpus_json -dict=../tests/fuzz/json.dict \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -rss_limit_mb=8192 -timeout=30
 
 # A chaos run against a 5-node cluster (tests/chaos/chaos.py): kills and freezes nodes under a mixed workload,
 # then checks that no acknowledged order was lost and no stock oversold; prints the seed that replays a failure.
@@ -63,7 +71,7 @@ CHAOS_SEED ?= 1
 CHAOS_NODES ?= 5
 chaos: build
 	@python3 tests/chaos/chaos.py --seconds $(CHAOS_SECONDS) --seed $(CHAOS_SEED) --nodes $(CHAOS_NODES) \
-	  --binary $(BUILD_DIR)/bin/bento-node
+	  --binary $(BUILD_DIR)/bin/bento-node --proxy $(BUILD_DIR)/bin/bento-chaos-proxy
 
 bench: build
 	@bash bench/run.sh

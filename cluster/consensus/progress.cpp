@@ -51,6 +51,9 @@ bool progress::maybe_decrease_to(index_t rejected, index_t match_hint) {
   }
   // Probe (and snapshot): only the answer to the append we sent at next - 1 counts.
   if (next == 0 || next - 1 != rejected) return false;
+  // A rejection of `match` itself (the peer no longer holds what it acknowledged: never from a correct peer) leaves
+  // next where it is: sending the same append again at once would only be refused again, without end.
+  if (rejected <= match) return false;
   next = std::max(std::min(rejected, match_hint + 1), match + 1);
   probe_sent = false;
   return true;

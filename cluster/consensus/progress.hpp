@@ -54,7 +54,7 @@ struct progress {
   // An acknowledgement of `n`: false when stale.
   bool maybe_update(index_t n);
   // A rejection of the append after `rejected`; match_hint is where the leader thinks the logs may agree.
-  // False when the rejection is stale.
+  // False when the rejection is stale or moves nothing (a rejection of `match`).
   bool maybe_decrease_to(index_t rejected, index_t match_hint);
   bool is_paused() const;
 };

@@ -42,6 +42,9 @@ bool decode_batch(std::string_view bytes, store::write_batch& out) {
     auto cf = static_cast<store::column>(o.column());
     if (o.column() > static_cast<uint32_t>(store::column::raft) || !store::sharded(cf) || cf == store::column::events)
       return false;
+    // RocksDB refuses a range that ends before it starts, and a committed entry cannot be skipped.
+    if (o.range() && o.value() < o.key())
+      return false;
     if (o.range())
       out.erase_range(cf, o.key(), o.value());
     else if (o.erase())

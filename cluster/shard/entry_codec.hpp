@@ -1,7 +1,8 @@
 #pragma once
 // Bytes of what a replication group stores and sends: an entity's write batch as a log entry's data, and the
 // raft bookkeeping records. Protobuf stays in the .cpp. decode_* return false on bytes that do not parse or
-// that name something impossible (unknown columns): a peer's entry is untrusted input.
+// that name something impossible (unknown columns, a range that ends before it starts): a peer's entry is
+// untrusted input.
 #include <string>
 #include <string_view>
 

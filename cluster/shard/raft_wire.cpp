@@ -2,6 +2,7 @@
 
 #include "bento/v1/replication.pb.h"
 #include "cluster/consensus/membership_change.hpp"
+#include "cluster/shard/entry_codec.hpp"
 
 namespace bento::cluster::shard {
 
@@ -66,6 +67,13 @@ bool decode_raft_batch(std::string_view bytes, std::vector<group_message>& out, 
     for (auto& at : o.entries()) {
       if (at.entry().type() > static_cast<uint32_t>(entry_type::conf_change))
         return false;
+      // A normal entry is an entity's write batch that every replica applies once it is committed: one that does
+      // not decode would stop each of them there (shard_replica aborts rather than diverge), at every restart.
+      if (at.entry().type() == static_cast<uint32_t>(entry_type::normal) && !at.entry().data().empty()) {
+        store::write_batch batch;
+        if (!decode_batch(at.entry().data(), batch))
+          return false;
+      }
       m.entries.push_back(entry{at.entry().term(), at.index(), static_cast<entry_type>(at.entry().type()),
                                 at.entry().data()});
     }

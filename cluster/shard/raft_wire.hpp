@@ -16,7 +16,8 @@ struct group_message {
 };
 
 std::string encode_raft_batch(const std::vector<group_message>& messages);
-/// False on bytes that do not parse or hold impossible values (unknown message types, more than `max_messages`).
+/// False on bytes that do not parse or hold impossible values (unknown message types, more than `max_messages`,
+/// a normal entry that is not a write batch decode_batch takes).
 bool decode_raft_batch(std::string_view bytes, std::vector<group_message>& out, size_t max_messages = 100000);
 
 } // namespace bento::cluster::shard

@@ -234,3 +234,17 @@ TEST_CASE("consensus: a follower commits only what the leader's append proved it
   CHECK(f.core->commit_index() == 2);
   for (const auto& e : f.applied) CHECK(e.data != "stale");
 }
+
+TEST_CASE("consensus: a probe refused at the follower's acknowledged index is not sent again at once", "[unit]") {
+  // Never from a correct follower; a lying or corrupted one refusing `match` itself would otherwise get the same
+  // append back at once, without end (tests/fuzz/corpus_peer/probe_livelock). The next heartbeat probes again.
+  progress pr(16);
+  REQUIRE(pr.maybe_update(6));
+  pr.become_probe();
+  REQUIRE(pr.next == 7);
+  CHECK_FALSE(pr.maybe_decrease_to(6, 1));
+  CHECK(pr.next == 7);
+  pr.next = 10; // a probe further ahead still walks back
+  CHECK(pr.maybe_decrease_to(9, 7));
+  CHECK(pr.next == 8);
+}

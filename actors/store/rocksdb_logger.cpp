@@ -2,6 +2,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include <rocksdb/env.h>
@@ -22,6 +23,9 @@ public:
       return;
     char text[1024];
     std::vsnprintf(text, sizeof text, format, ap);
+    // Logged at error level by every open of a new database (it looks for the directory before creating it).
+    if (std::strstr(text, "Error when reading") && std::strstr(text, "dir NotFound"))
+      return;
     std::string quoted;
     for (const char* c = text; *c; ++c)
       if (*c != '"' && *c != '\n')

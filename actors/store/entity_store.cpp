@@ -366,6 +366,8 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   }
   auto status = impl_->db->Write(impl_->write_options, &wb);
   settle();
+  if (!status.ok() && !(status.IsIOError() || status.IsNoSpace()))
+    return storage_error(status); // the batch itself was refused (e.g. an invalid range): the disk is fine
   if (!status.ok()) {
     impl_->failed(status);
     return domain::fail(domain::errc::storage_failure,

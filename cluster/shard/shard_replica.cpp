@@ -55,7 +55,7 @@ void shard_replica::drain_locked() {
   if (unwritten_ && !finish_ready_locked())
     return;
   while (node_->has_ready()) {
-    unwritten_.emplace();
+    unwritten_.emplace(unwritten_ready{});
     auto& u = *unwritten_;
     u.rd = node_->get_ready();
     auto& rd = u.rd;

@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -483,8 +484,18 @@ struct peer_target {
 peer_target* the_target = nullptr; // leaked on purpose under libFuzzer: it exits without running destructors
 
 peer_target& target() {
-  if (!the_target)
+  if (!the_target) {
     the_target = new peer_target();
+    // libFuzzer ends with exit(), which runs no destructor of ours (and RocksDB cannot be closed that late):
+    // the replicas' directory (three RocksDBs, a few hundred MB with their preallocated logs) is removed
+    // from under them. A crash leaves it, for a look at the replicas.
+    std::atexit([] {
+      if (the_target && the_target->replicas) {
+        std::error_code ec;
+        std::filesystem::remove_all(the_target->replicas->dir.str(), ec);
+      }
+    });
+  }
   return *the_target;
 }
 

@@ -6,9 +6,10 @@
 #include <mutex>
 
 #include <nlohmann/json.hpp>
-#include <google/protobuf/stubs/logging.h> // SetLogHandler: Protobuf keeps its logging API under stubs/
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+
+#include "protocol/codec/protobuf_log.hpp"
 
 namespace bento::node {
 
@@ -81,14 +82,7 @@ std::string format_log_line(const std::string& ts, const std::string& level, con
 }
 
 void init_logging(const std::string& node_id, const std::string& level) {
-  // Protobuf writes to stderr whenever a parsed message holds a `string` field that is not UTF-8: any client
-  // could fill the log with one such frame after another. Those lines go through spdlog at debug instead.
-  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char*, int, const std::string& message) {
-    if (level >= google::protobuf::LOGLEVEL_FATAL)
-      spdlog::critical("protobuf message={}", message);
-    else
-      spdlog::debug("protobuf message={}", message);
-  });
+  codec::route_protobuf_log();
   auto sink = std::make_shared<json_stdout_sink>(node_id);
   auto logger = std::make_shared<spdlog::logger>("bento", sink);
   logger->set_level(spdlog::level::from_str(level));

@@ -35,7 +35,6 @@
 #include <string_view>
 #include <vector>
 
-#include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/store/entity_store.hpp"
@@ -54,6 +53,7 @@
 #include "cluster/transport/node_address.hpp"
 #include "cluster/transport/wire_codec.hpp"
 #include "protocol/codec/command_codec.hpp"
+#include "protocol/codec/protobuf_log.hpp"
 #include "protocol/domain/shards.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -73,11 +73,7 @@ using consensus::node_id;
 
 void quiet_logs() {
   spdlog::set_level(spdlog::level::critical); // refusals, RocksDB chatter: expected (findings abort)
-  // Protobuf logs every string field that is not UTF-8 (as node/logging.cpp, only fatal ones are kept).
-  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char*, int, const std::string& m) {
-    if (level >= google::protobuf::LOGLEVEL_FATAL)
-      std::fprintf(stderr, "protobuf: %s\n", m.c_str());
-  });
+  bento::codec::route_protobuf_log(); // its non-UTF-8 complaints at debug: dropped here, fatal ones kept
 }
 
 enum mode : uint8_t { wire_mode = 0, raft_mode = 1, data_mode = 2, members_mode = 3 };

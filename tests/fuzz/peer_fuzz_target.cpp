@@ -56,6 +56,7 @@
 #include "protocol/codec/protobuf_log.hpp"
 #include "protocol/domain/shards.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/unit/raft_test_support.hpp"
 
 namespace {
 
@@ -501,14 +502,7 @@ std::string with_mode(uint8_t first, const std::string& payload) {
   return std::string(1, static_cast<char>(first)) + payload;
 }
 
-message msg(message_type type, node_id from, node_id to, consensus::term_t term) {
-  message m;
-  m.type = type;
-  m.from = from;
-  m.to = to;
-  m.term = term;
-  return m;
-}
+using consensus::testing::msg;
 
 std::string batch_of(std::vector<message> ms, shard::group_id g = fuzz_group) {
   std::vector<shard::group_message> out;

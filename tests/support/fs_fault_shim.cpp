@@ -103,16 +103,6 @@ bool writes(int flags) {
   return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)) != 0;
 }
 
-using open_fn = int (*)(const char*, int, ...);
-
-/// open() and open64() alike: a write-mode open under the prefix fails while the fault is on.
-int open_checked(open_fn real, const char* path, int flags, va_list ap) {
-  mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
-  if (writes(flags) && fail_path(path))
-    return -1;
-  return real(path, flags, mode);
-}
-
 } // namespace
 
 extern "C" {
@@ -158,21 +148,20 @@ int ftruncate(int fd, off_t len) {
   return fail_fd(fd) ? -1 : real(fd, len);
 }
 int open(const char* path, int flags, ...) {
-  static auto real = next<open_fn>("open");
-  va_list ap;
-  va_start(ap, flags);
-  int fd = open_checked(real, path, flags, ap);
-  va_end(ap);
-  return fd;
+  static auto real = next<int (*)(const char*, int, ...)>("open");
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = va_arg(ap, mode_t);
+    va_end(ap);
+  }
+  if (writes(flags) && fail_path(path))
+    return -1;
+  return real(path, flags, mode);
 }
-int open64(const char* path, int flags, ...) {
-  static auto real = next<open_fn>("open64");
-  va_list ap;
-  va_start(ap, flags);
-  int fd = open_checked(real, path, flags, ap);
-  va_end(ap);
-  return fd;
-}
+// On 64-bit glibc open64 is open: one hook serves both names.
+int open64(const char* path, int flags, ...) __attribute__((alias("open")));
 int rename(const char* from, const char* to) {
   static auto real = next<int (*)(const char*, const char*)>("rename");
   return fail_path(to) ? -1 : real(from, to);

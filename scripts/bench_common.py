@@ -10,12 +10,41 @@ import tempfile
 import time
 
 
+_given_ports = set()
+
+
+def _ephemeral_floor():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free loopback port below the kernel's ephemeral range. A port the kernel picked there could become the
+    source port of someone's outgoing connection (parallel tests; the chaos rig opens thousands) before the node
+    binds it, or while a killed node waits for its restart on the same port. Random, and never given twice by one
+    process, so that parallel runs rarely meet in the moment before binding."""
+    import random
+    floor = _ephemeral_floor()
+    if floor <= 11000:
+        raise RuntimeError("the ephemeral port range starts at %d; the tests need ports below it from 10000" % floor)
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        port = rng.randrange(10000, floor)
+        if port in _given_ports:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _given_ports.add(port)
+        return port
+    raise RuntimeError("no free port found")
 
 
 class Node:
@@ -46,9 +75,17 @@ class Node:
             except OSError:
                 pass
             if self.proc.poll() is not None:
-                raise RuntimeError("node exited at start; see " + self.log.name)
+                raise RuntimeError("node exited at start (status %s); the end of %s:\n%s"
+                                   % (self.proc.returncode, self.log.name, self.log_tail()))
             time.sleep(0.05)  # polling interval of a bounded wait
         raise RuntimeError("node not ready within %ss" % timeout_s)
+
+    def log_tail(self, lines=30):
+        try:
+            with open(os.path.join(self.dir, "node.log"), "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
+        except OSError as e:
+            return "(unreadable: %s)" % e
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
@@ -166,9 +203,23 @@ def start_cluster(binary, top, count, secret, extra_env=None, proxy_binary=None)
         n.id = "n%d" % (i + 1)
         n.proxy = proxies[i] if proxies else None
         nodes.append(n)
-    threads = [threading.Thread(target=n.start, kwargs={"timeout_s": 60}) for n in nodes]
+    failures = []
+
+    def start(n):
+        try:
+            n.start(timeout_s=60)
+        except Exception as e:  # reported below, after every start has ended
+            failures.append("%s: %s" % (n.id, e))
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in nodes]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if failures:
+        for n in nodes:
+            n.stop()
+            if n.proxy:
+                n.proxy.stop()
+        raise RuntimeError("the cluster did not start (data and logs kept in %s):\n%s" % (top, "\n".join(failures)))
     return nodes

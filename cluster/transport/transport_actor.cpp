@@ -796,10 +796,12 @@ private:
         silent.push_back(sid);
     for (auto sid : silent) {
       auto& s = sessions_.at(sid);
-      table_->count(s.peer_id, &peer_counters::sessions_unacked);
-      spdlog::info("cluster.session_unacknowledged peer={} frames={} hint=\"closed; the link redials\"", s.peer_id,
+      auto peer = s.peer_id;
+      spdlog::info("cluster.session_unacknowledged peer={} frames={} hint=\"closed; the link redials\"", peer,
                    s.window.frames_in_flight());
       close_session(sid, "no acknowledgement");
+      // Counted once closed, so that whoever sees the count also sees the peer gone.
+      table_->count(peer, &peer_counters::sessions_unacked);
     }
   }
 

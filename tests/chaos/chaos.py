@@ -362,14 +362,24 @@ def main():
         stop, fault_report = threading.Event(), []
         workers = [threading.Thread(target=workload, args=(cluster, history, stop, a.seed, w, customers, setup.token,
                                                            rid, orders, orders_lock)) for w in range(a.workers)]
-        fault_thread = threading.Thread(target=faults, args=(cluster, stop, a.seed, fault_report, rid))
+        rig_errors = []
+
+        def run_faults():
+            try:
+                faults(cluster, stop, a.seed, fault_report, rid)
+            except Exception as e:  # a node that did not come back: reported as a violation, the run stops
+                rig_errors.append("rig: the fault thread stopped: %s" % e)
+                stop.set()
+
+        fault_thread = threading.Thread(target=run_faults)
         restock_thread = threading.Thread(target=restocks, args=(cluster, history, stop, a.seed, setup.token, rid))
         for t in workers + [fault_thread, restock_thread]:
             t.start()
-        time.sleep(a.seconds)  # the run's length, not a synchronisation
+        stop.wait(a.seconds)  # the run's length (cut short if the fault thread fails), not a synchronisation
         stop.set()
         for t in workers + [fault_thread, restock_thread]:
             t.join()
+        violations.extend(rig_errors)
         last_fault = max([f["end"] for f in fault_report] or [time.time()])
         ok, missing = healed(cluster)
         if not ok:
@@ -485,7 +495,7 @@ def main():
             if w:
                 print("  unavailability %-5s p50 %.2fs max %.2fs (%d faults)" % (kind, w[len(w) // 2], w[-1], len(w)))
         print("  healed within %.1fs of the last fault" % heal_s)
-        for name in ("acked", "stock", "once", "monotonic", "listing", "healed"):
+        for name in ("rig", "acked", "stock", "once", "monotonic", "listing", "healed"):
             bad = [v for v in violations if v.startswith(name + ":")]
             print("  invariant %-8s %s" % (name, "ok" if not bad else "VIOLATED (%d): %s" % (len(bad), bad[0])))
         if violations:

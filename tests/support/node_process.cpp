@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -102,31 +103,51 @@ std::string node_binary() {
 
 namespace {
 
-uint16_t ask_kernel_for_port() {
+/// The lowest port the kernel hands out on its own (bind to 0, and the source port of every outgoing connection).
+uint16_t ephemeral_floor() {
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0;
+  if (!(f >> low) || low > 65535)
+    return 32768;
+  return static_cast<uint16_t>(low);
+}
+
+/// True when nothing is bound to 127.0.0.1:port right now (no SO_REUSEADDR: a connection's port counts too).
+bool bindable(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(port);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
 }
 
 } // namespace
 
 uint16_t free_port() {
-  // The kernel may hand the port it just released straight back, and a node needs three distinct ones:
-  // never give out a port twice in one test process.
+  // Drawn below the kernel's ephemeral range: a port the kernel chose there could be handed to another
+  // process's outgoing connection (tests run in parallel, the chaos rig opens thousands) before the node binds
+  // it, or while a killed node is down before its restart on the same port. Never given out twice in one test
+  // process; random, so that parallel test processes rarely pick the same one in the moment before binding.
   static std::mutex mutex;
   static std::set<uint16_t> given;
+  static std::mt19937 rng{std::random_device{}()};
   std::lock_guard lock(mutex);
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    auto port = ask_kernel_for_port();
-    if (port != 0 && given.insert(port).second)
+  uint16_t floor = ephemeral_floor();
+  uint16_t low = 10000;
+  if (floor <= low + 1000)
+    FAIL("the ephemeral port range starts at " << floor << "; tests need ports below it from 10000");
+  std::uniform_int_distribution<int> pick(low, floor - 1);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    auto port = static_cast<uint16_t>(pick(rng));
+    if (given.count(port) == 0 && bindable(port)) {
+      given.insert(port);
       return port;
+    }
   }
   FAIL("no free port found");
   return 0;

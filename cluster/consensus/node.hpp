@@ -83,6 +83,8 @@ public:
   // True only while a majority acknowledged us within election_ticks - lease_margin_ticks (and we are ready to
   // serve): no other node can be leader until then, so reads may be answered locally.
   bool lease_valid() const;
+  // Ticks the lease has left (0: none): no other leader can exist before this many more of our ticks.
+  std::uint64_t lease_ticks_left() const;
   const drop_counters& drops() const { return drops_; }
   // Leader only: what it knows of a follower (nullptr otherwise).
   const progress* progress_of(node_id id) const {

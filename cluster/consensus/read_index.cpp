@@ -99,13 +99,18 @@ void node::fail_pending_reads() {
 }
 
 bool node::lease_valid() const {
-  if (role_ != role::leader || lease_revoked_ || !committed_in_term()) return false;
+  return lease_ticks_left() > 0;
+}
+
+std::uint64_t node::lease_ticks_left() const {
+  if (role_ != role::leader || lease_revoked_ || !committed_in_term()) return 0;
   const std::uint64_t r = quorum_acked_round();
-  if (r < round_base_ || r - round_base_ >= round_ticks_.size()) return false;
+  if (r < round_base_ || r - round_base_ >= round_ticks_.size()) return 0;
   const std::uint64_t sent = round_ticks_[r - round_base_];
   // A majority heard from us at or after tick `sent`; none of them votes before `sent + election_ticks` on its
   // own clock, so no other leader exists before then (equal tick rates, margin for phase and drift).
-  return now_ - sent < static_cast<std::uint64_t>(cfg_.election_ticks - cfg_.lease_margin_ticks);
+  const auto span = static_cast<std::uint64_t>(cfg_.election_ticks - cfg_.lease_margin_ticks);
+  return now_ - sent < span ? span - (now_ - sent) : 0;
 }
 
 }  // namespace bento::cluster::consensus

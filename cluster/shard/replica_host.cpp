@@ -1,6 +1,7 @@
 #include "cluster/shard/replica_host.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include <spdlog/spdlog.h>
 
@@ -15,9 +16,12 @@ replica_host::replica_host(store::shard_set& shards, host_options options, outbo
   : shards_(shards), options_(std::move(options)), send_(std::move(send)) {
   replicas_.resize(shards.count());
   serving_ = std::make_unique<std::atomic<bool>[]>(shards.count());
+  serving_until_ = std::make_unique<std::atomic<int64_t>[]>(shards.count());
   serving_term_.assign(shards.count(), 0);
-  for (domain::shard_id s = 0; s < shards.count(); ++s)
+  for (domain::shard_id s = 0; s < shards.count(); ++s) {
     serving_[s] = false;
+    serving_until_[s] = 0;
+  }
 }
 
 replica_host::~replica_host() {
@@ -197,9 +201,15 @@ void replica_host::process_inbound(const std::string& from, const std::string& b
   }
 }
 
-void replica_host::refresh_serving() {
+void replica_host::refresh_serving(std::chrono::steady_clock::time_point last_tick) {
   for (domain::shard_id s = 0; s < replicas_.size(); ++s) {
-    bool now = replicas_[s] && replicas_[s]->serving();
+    auto ticks = replicas_[s] ? replicas_[s]->serving_ticks() : 0;
+    bool now = ticks > 0;
+    // The deadline first, so that a reader who sees serving_ true also sees a deadline of this lease.
+    auto until = ticks == std::numeric_limits<uint64_t>::max() || ticks > 1'000'000
+                   ? std::numeric_limits<int64_t>::max()
+                   : (last_tick + options_.tick * static_cast<int64_t>(ticks)).time_since_epoch().count();
+    serving_until_[s].store(now ? until : 0, std::memory_order_release);
     auto term = replicas_[s] ? replicas_[s]->term() : 0;
     if (!now && serving_[s].load(std::memory_order_acquire))
       replicas_[s]->revoke(); // before anyone hears: no entity of the ending epoch writes again
@@ -243,7 +253,7 @@ void replica_host::run() {
       process_inbound(from, batch);
     collecting_thread_ = std::thread::id{};
     flush_collected();
-    refresh_serving();
+    refresh_serving(next_tick - options_.tick);
     if (ticks > 0 && rounds_ % 5 == 0) {
       move_seats();
       rebalance();

@@ -71,8 +71,13 @@ public:
   /// A frame of consensus messages from a peer (queued: the driver thread steps it).
   void deliver(const std::string& from, std::string batch);
 
+  /// Leads the shard with a lease that has not run out in real time: checked against the clock, not only
+  /// against the driver thread's last look, since a node that wakes from a freeze (SIGSTOP, a stalled VM) runs
+  /// its request threads before the driver has counted the ticks it missed.
   bool serves(domain::shard_id shard) const {
-    return shard < replicas_.size() && serving_[shard].load(std::memory_order_acquire);
+    return shard < replicas_.size() && serving_[shard].load(std::memory_order_acquire) &&
+           std::chrono::steady_clock::now().time_since_epoch().count() <
+             serving_until_[shard].load(std::memory_order_acquire);
   }
   /// The node believed to lead the shard, if this node replicates it and knows.
   std::optional<std::string> leader_of(domain::shard_id shard) const;
@@ -119,7 +124,8 @@ public:
 private:
   void run();
   void process_inbound(const std::string& from, const std::string& batch);
-  void refresh_serving();
+  /// `last_tick`: when the replicas' latest tick was due (the lease counts from it, not from now).
+  void refresh_serving(std::chrono::steady_clock::time_point last_tick = std::chrono::steady_clock::now());
   void send_now(consensus::node_id to, std::string batch);
   void flush_collected();
   std::optional<std::string> name_of(consensus::node_id id) const;
@@ -132,6 +138,7 @@ private:
   std::vector<std::unique_ptr<shard_replica>> replicas_;
   std::vector<std::vector<std::string>> placement_;
   std::unique_ptr<std::atomic<bool>[]> serving_;
+  std::unique_ptr<std::atomic<int64_t>[]> serving_until_; // steady_clock ticks: when the lease seen last runs out
   std::vector<uint64_t> serving_term_; // the term each served shard was served in (refresh_serving's thread)
   std::unordered_map<consensus::node_id, std::string> names_;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 
 #include <spdlog/spdlog.h>
 
@@ -579,15 +580,17 @@ consensus::membership shard_replica::members() const {
   return node_->membership();
 }
 
-bool shard_replica::serving() const {
+uint64_t shard_replica::serving_ticks() const {
   std::lock_guard lock(mutex_);
   if (unwritten_ || node_->role() != role::leader || !node_->committed_in_term())
-    return false;
+    return 0;
   if (storage_->applied() < node_->commit_index())
-    return false;
+    return 0;
   // A lone voter's lease is itself; with peers, the lease says no one else can lead now.
   const auto& members = node_->membership();
-  return (members.voters.size() == 1 && members.is_voter(options_.raft.id)) || node_->lease_valid();
+  if (members.voters.size() == 1 && members.is_voter(options_.raft.id))
+    return std::numeric_limits<uint64_t>::max();
+  return node_->lease_ticks_left();
 }
 
 consensus::node_id shard_replica::leader() const {

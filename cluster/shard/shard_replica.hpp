@@ -99,7 +99,10 @@ public:
   consensus::membership members() const;
   /// Leads, has committed an entry of its term, has applied everything committed, and holds the lease: its
   /// entities may load state and answer (reads included) here.
-  bool serving() const;
+  bool serving() const { return serving_ticks() > 0; }
+  /// How many more of its ticks it serves without hearing from anyone (0: not serving; the maximum for a lone
+  /// voter, whose lease is itself). The host turns this into a deadline in real time.
+  uint64_t serving_ticks() const;
   /// The member the core believes leads (0: unknown).
   consensus::node_id leader() const;
   const replica_options& options() const noexcept { return options_; }

@@ -64,14 +64,16 @@ fuzz:
 	  ./bin/fuzz_json corpus_json ../tests/fuzz/corpus_json -dict=../tests/fuzz/json.dict \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -rss_limit_mb=8192 -timeout=30
 
-# A chaos run against a 5-node cluster (tests/chaos/chaos.py): kills and freezes nodes under a mixed workload,
+# A chaos run against a 5-node cluster (tests/chaos/chaos.py): kills, freezes, partitions, slows and wipes nodes
+# under a mixed HTTP and SDK workload,
 # then checks that no acknowledged order was lost and no stock oversold; prints the seed that replays a failure.
 CHAOS_SECONDS ?= 120
 CHAOS_SEED ?= 1
 CHAOS_NODES ?= 5
 chaos: build
 	@python3 tests/chaos/chaos.py --seconds $(CHAOS_SECONDS) --seed $(CHAOS_SEED) --nodes $(CHAOS_NODES) \
-	  --binary $(BUILD_DIR)/bin/bento-node --proxy $(BUILD_DIR)/bin/bento-chaos-proxy
+	  --binary $(BUILD_DIR)/bin/bento-node --proxy $(BUILD_DIR)/bin/bento-chaos-proxy \
+	  --sdk-worker $(BUILD_DIR)/bin/bento-chaos-sdk-worker
 
 bench: build
 	@bash bench/run.sh

@@ -172,6 +172,10 @@ class Proxy:
     def cut(self, pids):
         self._say("shut " + ",".join(str(p) for p in pids))
 
+    def slow(self, ms, pids=None):
+        """Hold every byte `ms` both ways: on every connection (pids None) or on those these processes opened."""
+        self._say("slow %d %s" % (ms, "all" if pids is None else ",".join(str(p) for p in pids)))
+
     def heal(self):
         self._say("heal")
 

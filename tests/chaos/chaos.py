@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Chaos run against a real cluster: concurrent customers and a merchant through HTTP while nodes are killed
-(kill -9, one or two at once, restarted on the same data dir), frozen (SIGSTOP past the failure detector, then
-SIGCONT) and partitioned (a minority cut off through a proxy in front of each cluster port,
-tests/chaos/proxy_main.cpp), on a schedule drawn from the seed; the merchant restocks items meanwhile
-(conditional on the item's version). Every operation is recorded (invocation, completion, ok / refused /
-unknown, each attempt's node and status). After the faults stop and the cluster heals, the invariants are
-checked through every node:
+"""Chaos run against a real cluster: concurrent customers and a merchant through HTTP, and customers through the
+C++ SDK over the binary protocol (tests/chaos/sdk_worker.cpp), while nodes are killed (kill -9, one or two at
+once, restarted on the same data dir), frozen (SIGSTOP past the failure detector, then SIGCONT), partitioned (a
+minority cut off through a proxy in front of each cluster port, tests/chaos/proxy_main.cpp), slowed (every link
+of a node 30-600 ms late each way) and wiped (data dir lost, started again under a new id: it joins and catches
+up, the old id is replaced), on a schedule drawn from the seed. The merchant meanwhile restocks items
+(conditional on the item's version), changes prices and adds and removes a special. Every operation is recorded
+(invocation, completion, ok / refused / unknown, each attempt's node and status). After the faults stop and the
+cluster heals, the invariants are checked through every node:
 
   acked      every acknowledged order exists, in a state its acknowledged (or possibly-applied) history allows
   stock      per item: stock + units held by non-cancelled orders == initial stock + acknowledged restocks (+ at
@@ -14,14 +16,15 @@ checked through every node:
   monotonic  a read of an order right after an acknowledged write, through a random node, shows it (reads never
              go back in time)
   listing    every node lists the same orders for the merchant, and every acknowledged one among them
+  menu       every item's price, and whether the special is on the menu, is what the last acknowledged edit
+             made it (or what an edit of unknown outcome asked for)
   healed     every node answers and every shard has a leader within 30 s of the last fault
 
 Prints a report (operations, faults and their unavailability windows, invariants) and exits 1 on a violation,
 printing the seed and the command that replays the schedule; node logs and history.json of a failed run are kept.
 
 Usage: tests/chaos/chaos.py [--seconds 60] [--seed 1] [--nodes 5] [--binary build/bin/bento-node]
-Not yet: link delays, wiped data dirs, disk faults (tests/integration/disk_faults_test.cpp covers them), SDK
-clients.
+Disk faults are tests/integration/disk_faults_test.cpp's.
 """
 import argparse
 import http.client
@@ -30,6 +33,7 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +44,8 @@ from bench_common import Client, start_cluster  # noqa: E402
 
 RETRY_STATUSES = (429, 503, 504)
 ITEMS = ["katsu", "curry", "soba", "tofu", "eel"]
+SHARDS = 16
+SPECIAL = "special"  # an item the merchant adds and removes; never ordered
 
 
 class Cluster:
@@ -148,7 +154,10 @@ def workload(cluster, history, stop, seed, index, customers, merchant_token, rid
                                              "maybe": set(), "key": key}
                 read_back(cluster, rng, history, token, payload["id"], "placed")
         else:
-            o = rng.choice(placed if roll < 0.85 else (mine or placed))
+            own = [o for o in placed if o["customer"] is not None]  # an SDK customer's orders are its to cancel
+            if roll >= 0.85 and not (mine or own):
+                continue
+            o = rng.choice(placed if roll < 0.85 else (mine or own))
             action = "confirm" if roll < 0.85 else "cancel"
             token = merchant_token if action == "confirm" else customers[o["customer"]]
             t0 = time.time()
@@ -198,6 +207,9 @@ def restocks(cluster, history, stop, seed, merchant_token, rid):
     order reserved) is retried afresh. An unknown outcome may or may not have added them."""
     rng = random.Random(seed * 7919)
     while not stop.wait(rng.uniform(0.5, 1.5)):
+        if rng.random() < 0.3:
+            menu_edit(cluster, history, rng, merchant_token, rid)
+            continue
         item = rng.choice(ITEMS)
         t0 = time.time()
         outcome = "refused"
@@ -216,12 +228,64 @@ def restocks(cluster, history, stop, seed, merchant_token, rid):
         history.add(kind="restock", item=item, delta=40, start=t0, end=time.time(), outcome=outcome)
 
 
+def menu_edit(cluster, history, rng, merchant_token, rid):
+    """A menu edit beside the restocks: a new price for an ordered item (conditional on its version, like a
+    restock, so it never undoes a reservation) or the special added or taken off the menu. The `menu`
+    invariant checks that each ends as its last acknowledged edit left it."""
+    t0 = time.time()
+    if rng.random() < 0.5:
+        item = rng.choice(ITEMS)
+        price = rng.choice([450, 500, 550, 600])
+        outcome = "refused"
+        for _ in range(10):
+            got, status, payload, _ = call_any(cluster, rng, merchant_token, "GET",
+                                               "/api/v1/restaurants/%s/menu/items/%s" % (rid, item), budget_s=5.0)
+            if got != "ok":
+                break
+            outcome, status, _, _ = call_any(cluster, rng, merchant_token, "PATCH",
+                                             "/api/v1/restaurants/%s/menu/items/%s" % (rid, item),
+                                             {"price_cents": price}, budget_s=5.0,
+                                             headers={"If-Match": '"%d"' % payload["version"]})
+            if not (outcome == "refused" and status == 412):
+                break
+        history.add(kind="price", item=item, price=price, start=t0, end=time.time(), outcome=outcome)
+        return
+    present = rng.random() < 0.5
+    path = "/api/v1/restaurants/%s/menu/items/%s" % (rid, SPECIAL)
+    if present:
+        outcome, status, _, _ = call_any(cluster, rng, merchant_token, "PUT", path,
+                                         {"name": "today's special", "price_cents": 900, "stock": 0}, budget_s=5.0)
+    else:
+        outcome, status, _, _ = call_any(cluster, rng, merchant_token, "DELETE", path, budget_s=5.0)
+        if outcome == "refused" and status == 404:
+            outcome = "ok"  # already off the menu: the state asked for
+    history.add(kind="special", present=present, start=t0, end=time.time(), outcome=outcome, status=status)
+
+
+def menu_expected(ops, kind, value_of, initial):
+    """The values an edited thing may end with: the last acknowledged edit's (or the initial value), or any
+    edit whose outcome is unknown (a request that timed out may still apply late)."""
+    acked = [o for o in ops if o["kind"] == kind and o["outcome"] == "ok"]
+    last = value_of(max(acked, key=lambda o: o["end"])) if acked else initial
+    return {last} | {value_of(o) for o in ops if o["kind"] == kind and o["outcome"] == "unknown"}
+
+
 def partition(cluster, side):
     """Cuts every link between the nodes in `side` and the others, both ways, through the proxies."""
     nodes = cluster.nodes
     for i, n in enumerate(nodes):
         others = [m.proc.pid for k, m in enumerate(nodes) if (k in side) != (i in side) and m.proc]
         n.proxy.cut(others)
+
+
+def slow(cluster, i, ms):
+    """Every link of node i carries each byte `ms` late, both ways: its own proxy holds what others send it, the
+    others' proxies what it sends them."""
+    for k, n in enumerate(cluster.nodes):
+        if k == i:
+            n.proxy.slow(ms)
+        elif cluster.nodes[i].proc:
+            n.proxy.slow(ms, [cluster.nodes[i].proc.pid])
 
 
 def heal(cluster):
@@ -243,9 +307,50 @@ def leader_of(cluster, entity):
     return None
 
 
+def shard_of(entity_key, shards):
+    """protocol/domain/shards.cpp's FNV-1a: the rig computes each operation's shards itself (checked against the
+    nodes' answer at the start of a run)."""
+    h = 14695981039346656037
+    for c in entity_key.encode():
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h % (shards or 1)
+
+
+def cluster_view(cluster, exclude=()):
+    """The cluster as a live node sees it (GET /api/v1/cluster), or None."""
+    for i in cluster.live():
+        if i in exclude:
+            continue
+        try:
+            status, view = Client(cluster.nodes[i].port).call("GET", "/api/v1/cluster")
+            if status == 200 and view:
+                return view
+        except Exception:
+            pass
+    return None
+
+
+def shards_led_by(view, ids):
+    return sorted(g["shard"] for g in (view or {}).get("shard_groups", []) if g.get("leader") in ids)
+
+
+def settled(cluster, view):
+    """True when every shard has a leader and three voters, all of them live nodes of the rig, and nobody is
+    joining: only then may a node lose its data (a second loss before its seats have moved would leave shards
+    without a majority for good, as it would any Raft system)."""
+    if not view:
+        return False
+    live_ids = {cluster.nodes[i].id for i in cluster.live()}
+    if any(m.get("state") == "joining" for m in view.get("members", [])):
+        return False
+    return all(g.get("leader") and len(g.get("voters", [])) == 3 and set(g["voters"]) <= live_ids
+               for g in view.get("shard_groups", []))
+
+
 def faults(cluster, stop, seed, report, rid):
     rng = random.Random(seed)
-    kinds = ["kill", "kill_leader", "pause", "partition"] + (["kill2"] if len(cluster.nodes) >= 5 else [])
+    kinds = ["kill", "kill_leader", "pause", "partition", "slow", "wipe"] + (["kill2"] if len(cluster.nodes) >= 5 else [])
+    wipes = 0
     while not stop.wait(rng.uniform(2.0, 5.0)):
         i = rng.randrange(len(cluster.nodes))
         kind = rng.choice(kinds)
@@ -254,7 +359,15 @@ def faults(cluster, stop, seed, report, rid):
             leader = leader_of(cluster, "restaurant/" + rid)
             i = leader if leader is not None else i
         node = cluster.nodes[i]
+        view = cluster_view(cluster, exclude=(i,))
+        if kind == "wipe" and not settled(cluster, view):
+            kind = "kill"  # a data loss now could be a second one for some shard: the schedule goes on with a kill
         t0 = time.time()
+
+        def record(faulted_ids, label):
+            # The shards the faulted nodes led just before: their keys are the ones the fault took away.
+            report.append({"kind": kind, "node": label, "start": t0, "end": time.time(),
+                           "led": shards_led_by(view, set(faulted_ids))})
         if kind == "partition":
             # A minority (one or two nodes) cut off from the rest: the majority side goes on, the minority must
             # acknowledge nothing it cannot commit.
@@ -262,8 +375,36 @@ def faults(cluster, stop, seed, report, rid):
             partition(cluster, side)
             stop.wait(rng.uniform(2.0, 6.0))
             heal(cluster)
-            report.append({"kind": kind, "node": "+".join(cluster.nodes[k].id for k in sorted(side)), "start": t0,
-                           "end": time.time()})
+            record([cluster.nodes[k].id for k in side], "+".join(cluster.nodes[k].id for k in sorted(side)))
+            continue
+        if kind == "slow":
+            # A slow link, not a dead one: below, around and above the election timeout, so that a slowed
+            # leader's heartbeats sometimes arrive too late and sometimes just in time.
+            ms = rng.choice([30, 100, 250, 600])
+            slow(cluster, i, ms)
+            stop.wait(rng.uniform(3.0, 8.0))
+            heal(cluster)
+            record([node.id], "%s %dms" % (node.id, ms))
+            continue
+        if kind == "wipe":
+            # Its disk is lost: killed, data dir deleted, started again under a new id with the others as seeds,
+            # as an operator replaces a machine. It joins as a new member and catches up; the old id is replaced
+            # after BENTO_REPLACE_AFTER_S and its seats move.
+            old_id = node.id
+            node.proc.kill()
+            node.proc.wait()
+            with cluster.lock:
+                cluster.down.add(i)
+            shutil.rmtree(node.env["BENTO_DATA_DIR"], ignore_errors=True)
+            wipes += 1
+            node.id = "%s-w%d" % (old_id.split("-")[0], wipes)
+            own = "127.0.0.1:%d" % node.proxy.port
+            node.env["BENTO_NODE_ID"] = node.id
+            node.env["BENTO_SEEDS"] = ",".join(x for x in node.env["BENTO_SEEDS"].split(",") if x != own)
+            node.start(timeout_s=60)
+            with cluster.lock:
+                cluster.down.discard(i)
+            record([old_id], "%s as %s" % (old_id, node.id))
             continue
         if kind == "kill2":
             # Two at once (each shard has three replicas: a shard with two of them down waits for one back).
@@ -278,7 +419,7 @@ def faults(cluster, stop, seed, report, rid):
                 cluster.nodes[k].start(timeout_s=60)
                 with cluster.lock:
                     cluster.down.discard(k)
-            report.append({"kind": kind, "node": node.id + "+" + cluster.nodes[j].id, "start": t0, "end": time.time()})
+            record([node.id, cluster.nodes[j].id], node.id + "+" + cluster.nodes[j].id)
             continue
         if kind in ("kill", "kill_leader"):
             node.proc.kill()
@@ -298,7 +439,7 @@ def faults(cluster, stop, seed, report, rid):
             node.proc.send_signal(signal.SIGCONT)
             with cluster.lock:
                 cluster.frozen.discard(i)
-        report.append({"kind": kind, "node": node.id, "start": t0, "end": time.time()})
+        record([node.id], node.id)
 
 
 def healed(cluster, timeout_s=30):
@@ -331,15 +472,22 @@ def main():
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--binary", default="build/bin/bento-node")
     p.add_argument("--proxy", default="build/bin/bento-chaos-proxy", help="tests/chaos/proxy_main.cpp's binary")
+    p.add_argument("--sdk-worker", default="build/bin/bento-chaos-sdk-worker",
+                   help="tests/chaos/sdk_worker.cpp's binary: customers through the C++ SDK")
+    p.add_argument("--sdk-workers", type=int, default=2)
     p.add_argument("--log-level", default="warn", help="the nodes' BENTO_LOG_LEVEL (info to diagnose a failure)")
     a = p.parse_args()
     replay = "tests/chaos/chaos.py --seconds %d --seed %d --nodes %d" % (a.seconds, a.seed, a.nodes)
     top = tempfile.mkdtemp(prefix="bento-chaos-")
     nodes = start_cluster(a.binary, top, a.nodes, "chaos-cluster-secret-0123",
-                          {"BENTO_REPLICAS": "3", "BENTO_SHARDS": "16", "BENTO_LOG_LEVEL": a.log_level},
+                          {"BENTO_REPLICAS": "3", "BENTO_SHARDS": str(SHARDS), "BENTO_LOG_LEVEL": a.log_level,
+                           # Longer than any other fault keeps a node away (a paused or partitioned node must not
+                           # lose its seats), short enough that a wiped node's old id is replaced within the run.
+                           "BENTO_REPLACE_AFTER_S": "20"},
                           proxy_binary=a.proxy)
     cluster = Cluster(nodes)
     violations = []
+    sdk_procs = []
     try:
         rng = random.Random(a.seed)
         setup = Client(nodes[0].port)
@@ -347,6 +495,9 @@ def main():
         status, r = setup.call("POST", "/api/v1/restaurants", {"name": "Chaos Kitchen", "place": "taipei"})
         assert status == 201, (status, r)
         rid = r["id"]
+        _, view = setup.call("GET", "/api/v1/cluster?entity=restaurant/" + rid)
+        if (view or {}).get("entity", {}).get("shard") != shard_of("restaurant/" + rid, SHARDS):
+            violations.append("rig: the rig's shard_of disagrees with the nodes' (%s)" % (view or {}).get("entity"))
         initial = {}
         for it in ITEMS:
             initial[it] = 1500
@@ -373,11 +524,49 @@ def main():
 
         fault_thread = threading.Thread(target=run_faults)
         restock_thread = threading.Thread(target=restocks, args=(cluster, history, stop, a.seed, setup.token, rid))
-        for t in workers + [fault_thread, restock_thread]:
+        # SDK customers: their operations come as JSON lines and join the history (and the orders the HTTP
+        # workers may confirm) as they happen.
+        client_addresses = ",".join("127.0.0.1:%s" % n.env["BENTO_CLIENT_PORT"] for n in nodes)
+        sdk_readers = []
+
+        def read_sdk(proc):
+            for line in proc.stdout:
+                try:
+                    op = json.loads(line)
+                except ValueError:
+                    rig_errors.append("rig: an SDK worker printed %r" % line[:200])
+                    continue
+                history.add(**op)
+                with orders_lock:
+                    if op["kind"] == "place" and op["outcome"] == "ok" and op["order"] not in orders:
+                        orders[op["order"]] = {"id": op["order"], "status": op["order_status"], "customer": None,
+                                               "maybe": set(), "key": op["key"]}
+                    elif op["kind"] == "cancel" and op["order"] in orders:
+                        o = orders[op["order"]]
+                        if op["outcome"] == "ok":
+                            o["status"] = op["order_status"]
+                        elif op["outcome"] == "unknown":
+                            o["maybe"].add("cancelled")
+        for w in range(a.sdk_workers):
+            proc = subprocess.Popen([a.sdk_worker, client_addresses, "chaoss%d" % w, rid, ",".join(ITEMS),
+                                     str(a.seed * 100 + w)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    text=True, bufsize=1)
+            sdk_procs.append(proc)
+            sdk_readers.append(threading.Thread(target=read_sdk, args=(proc,)))
+        for t in workers + [fault_thread, restock_thread] + sdk_readers:
             t.start()
         stop.wait(a.seconds)  # the run's length (cut short if the fault thread fails), not a synchronisation
         stop.set()
         for t in workers + [fault_thread, restock_thread]:
+            t.join()
+        for proc in sdk_procs:
+            proc.stdin.close()  # the worker ends its operation in progress and exits
+        for proc, t in zip(sdk_procs, sdk_readers):
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rig_errors.append("rig: an SDK worker did not stop")
             t.join()
         violations.extend(rig_errors)
         last_fault = max([f["end"] for f in fault_report] or [time.time()])
@@ -464,6 +653,19 @@ def main():
                 if not low <= total <= high:
                     violations.append("stock: %s on %s: %s in stock + %d held, expected %d%s" % (
                         it, n.id, stock.get(it), held[it], low, "" if high == low else " to %d" % high))
+        for n, _ in listings:
+            status, menu = Client(n.port, setup.token).call("GET", "/api/v1/restaurants/%s/menu" % rid)
+            by_id = {i["id"]: i for i in (menu or {}).get("items", [])}
+            for it in ITEMS:
+                price_ops = [o for o in ops if o.get("item") == it]
+                allowed = menu_expected(price_ops, "price", lambda o: o["price"], 500)
+                got = (by_id.get(it) or {}).get("price_cents")
+                if got not in allowed:
+                    violations.append("menu: %s costs %s on %s, its edits allow %s" % (it, got, n.id, sorted(allowed)))
+            allowed = menu_expected(ops, "special", lambda o: o["present"], False)
+            if (SPECIAL in by_id) not in allowed:
+                violations.append("menu: the special is %s on %s, its edits allow %s"
+                                  % ("on the menu" if SPECIAL in by_id else "off the menu", n.id, sorted(allowed)))
         if len({tuple(sorted(s)) for _, s in listings}) > 1:
             violations.append("listing: nodes list different orders")
         attempted = sum(1 for o in ops if o["kind"] == "place" and o["outcome"] in ("ok", "unknown"))
@@ -478,24 +680,45 @@ def main():
         # Report.
         def count(kind, outcome):
             return sum(1 for o in ops if o["kind"] == kind and o["outcome"] == outcome)
-        print("chaos run: %d s, seed %d, %d nodes (3 replicas), %d workers" % (a.seconds, a.seed, a.nodes, a.workers))
-        for kind in ("place", "confirm", "cancel", "restock"):
-            print("  %-8s ok %5d  refused %5d  unknown %3d" % (kind, count(kind, "ok"), count(kind, "refused"), count(kind, "unknown")))
-        windows = {}
+        print("chaos run: %d s, seed %d, %d nodes (3 replicas), %d HTTP workers and a merchant, %d SDK customers" % (
+            a.seconds, a.seed, a.nodes, a.workers, a.sdk_workers))
+        for kind in ("place", "confirm", "cancel", "restock", "price", "special"):
+            print("  %-8s ok %5d  refused %5d  unknown %3d   (through the SDK: ok %d)" % (
+                kind, count(kind, "ok"), count(kind, "refused"), count(kind, "unknown"),
+                sum(1 for o in ops if o["kind"] == kind and o["outcome"] == "ok" and o.get("client") == "sdk")))
+        # Each fault's unavailability window: from the fault to the first success among operations started after
+        # it that touch a key of a shard the faulted nodes led (the keys it took away); a fault whose nodes led
+        # none of the touched shards has no such window, and its window over all operations is printed too.
+        def shards_of_op(o):
+            keys = []
+            if o["kind"] in ("place", "restock", "cancel", "price", "special"):
+                keys.append("restaurant/" + rid)
+            if o.get("order"):
+                keys.append("order/" + o["order"])
+            return {shard_of(k, SHARDS) for k in keys}
+        windows, any_windows = {}, {}
         for f in fault_report:
-            # A restaurant leader's kill is over when orders (all of which reserve there) succeed again; other
-            # faults when anything does.
-            kinds = ("place",) if f["kind"] == "kill_leader" else ("place", "confirm", "cancel", "restock")
-            after = [o["end"] for o in ops if o["outcome"] == "ok" and o["kind"] in kinds and o["start"] >= f["start"]]
-            windows.setdefault(f["kind"], []).append((min(after) - f["start"]) if after else float("nan"))
-            print("  fault %-5s %s at %+.1fs for %.1fs; first success after %.2fs" % (
-                f["kind"], f["node"], f["start"] - fault_report[0]["start"], f["end"] - f["start"], windows[f["kind"]][-1]))
-        for kind, w in windows.items():
-            w = sorted(x for x in w if x == x)
-            if w:
-                print("  unavailability %-5s p50 %.2fs max %.2fs (%d faults)" % (kind, w[len(w) // 2], w[-1], len(w)))
+            later = [o for o in ops if o["outcome"] == "ok" and o["kind"] in ("place", "confirm", "cancel", "restock",
+                                                                                "price", "special")
+                     and o["start"] >= f["start"]]
+            led = set(f.get("led") or [])
+            hit = [o["end"] for o in later if shards_of_op(o) & led]
+            any_ok = [o["end"] for o in later]
+            w = (min(hit) - f["start"]) if hit else None
+            any_windows.setdefault(f["kind"], []).append((min(any_ok) - f["start"]) if any_ok else float("nan"))
+            if w is not None:
+                windows.setdefault(f["kind"], []).append(w)
+            print("  fault %-9s %-14s at %+6.1fs for %4.1fs; led %2d shards; its keys back after %s, any operation after %.2fs" % (
+                f["kind"], f["node"], f["start"] - fault_report[0]["start"], f["end"] - f["start"], len(led),
+                "%.2fs" % w if w is not None else "(none touched)", any_windows[f["kind"]][-1]))
+        for kind in sorted(set(windows) | set(any_windows)):
+            w = sorted(windows.get(kind, []))
+            aw = sorted(x for x in any_windows.get(kind, []) if x == x)
+            print("  unavailability %-9s its keys: %s; any operation: %s" % (
+                kind, ("p50 %.2fs max %.2fs (%d faults)" % (w[len(w) // 2], w[-1], len(w))) if w else "none touched",
+                ("p50 %.2fs max %.2fs (%d faults)" % (aw[len(aw) // 2], aw[-1], len(aw))) if aw else "-"))
         print("  healed within %.1fs of the last fault" % heal_s)
-        for name in ("rig", "acked", "stock", "once", "monotonic", "listing", "healed"):
+        for name in ("rig", "acked", "stock", "once", "monotonic", "listing", "menu", "healed"):
             bad = [v for v in violations if v.startswith(name + ":")]
             print("  invariant %-8s %s" % (name, "ok" if not bad else "VIOLATED (%d): %s" % (len(bad), bad[0])))
         if violations:
@@ -509,6 +732,10 @@ def main():
             return 1
         return 0
     finally:
+        for proc in sdk_procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         for n in nodes:
             try:
                 if n.proc:

@@ -2,7 +2,9 @@
 // one in front of each node's cluster port. Usage: bento-chaos-proxy <target-port>. Prints the proxy's port on
 // the first line, then takes commands on stdin, one per line, answering "ok" to each:
 //   shut <pid>[,<pid>...]   cut and refuse connections whose client end one of these processes holds
-//   heal                    let everything through again
+//   slow <ms> all|<pid>[,<pid>...]   hold every byte <ms> in both directions, on every connection or on those
+//                           whose client end one of these processes holds (0 ends it)
+//   heal                    let everything through again, at full speed
 // It exits when stdin closes.
 #include <cstdio>
 #include <cstdlib>
@@ -30,15 +32,28 @@ int main(int argc, char** argv) {
     std::istringstream in(line);
     std::string cmd, list;
     in >> cmd >> list;
-    if (cmd == "heal") {
-      proxy.shut_out({});
-    } else if (cmd == "shut") {
+    auto pids_of = [](const std::string& text) {
       std::set<pid_t> pids;
-      std::istringstream items(list);
+      std::istringstream items(text);
       for (std::string item; std::getline(items, item, ',');)
         if (!item.empty())
           pids.insert(static_cast<pid_t>(std::strtol(item.c_str(), nullptr, 10)));
-      proxy.shut_out(std::move(pids));
+      return pids;
+    };
+    if (cmd == "heal") {
+      proxy.shut_out({});
+      proxy.slow_down(std::chrono::milliseconds(0), {});
+    } else if (cmd == "shut") {
+      proxy.shut_out(pids_of(list));
+    } else if (cmd == "slow") {
+      std::string who;
+      in >> who;
+      long ms = std::strtol(list.c_str(), nullptr, 10);
+      if (ms < 0 || ms > 60000) {
+        std::cout << "error bad delay" << std::endl;
+        continue;
+      }
+      proxy.slow_down(std::chrono::milliseconds(ms), who == "all" ? std::set<pid_t>{} : pids_of(who), who == "all");
     } else {
       std::cout << "error unknown command" << std::endl;
       continue;

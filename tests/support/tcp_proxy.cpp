@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <list>
 #include <sstream>
@@ -69,11 +71,36 @@ bool holds(pid_t pid, ino_t inode) {
   return found;
 }
 
+using clock = std::chrono::steady_clock;
+
+/// Bytes read but held back until their time (a slowed link), in arrival order.
+struct held_bytes {
+  std::deque<std::pair<clock::time_point, std::string>> chunks;
+  size_t bytes = 0;
+
+  void hold(clock::time_point due, std::string data) {
+    // Never before what is already held: a link healed while bytes wait keeps their order.
+    if (!chunks.empty() && due < chunks.back().first)
+      due = chunks.back().first;
+    bytes += data.size();
+    chunks.emplace_back(due, std::move(data));
+  }
+  void release(clock::time_point now, std::string& out) {
+    while (!chunks.empty() && chunks.front().first <= now) {
+      out += chunks.front().second;
+      bytes -= chunks.front().second.size();
+      chunks.pop_front();
+    }
+  }
+};
+
 struct connection {
   int client = -1;
   int target = -1;
   ino_t client_inode = 0;
+  bool slowed = false;
   std::string to_target, to_client;
+  held_bytes late_to_target, late_to_client;
   bool client_eof = false, target_eof = false;
 };
 
@@ -86,6 +113,9 @@ struct tcp_proxy::impl {
   std::mutex mutex;
   std::condition_variable applied_cv;
   std::set<pid_t> shut_out;  // guarded by mutex
+  std::set<pid_t> slowed;    // guarded by mutex
+  bool slow_all = false;     // guarded by mutex
+  std::chrono::milliseconds delay{0}; // guarded by mutex
   uint64_t requested = 0;    // guarded by mutex
   uint64_t applied = 0;      // guarded by mutex
   bool stopping = false;     // guarded by mutex
@@ -140,6 +170,17 @@ void tcp_proxy::shut_out(std::set<pid_t> pids) {
   impl_->applied_cv.wait(lock, [&] { return impl_->applied >= ticket; });
 }
 
+void tcp_proxy::slow_down(std::chrono::milliseconds delay, std::set<pid_t> pids, bool all) {
+  std::unique_lock lock(impl_->mutex);
+  impl_->delay = delay;
+  impl_->slowed = delay.count() > 0 ? std::move(pids) : std::set<pid_t>{};
+  impl_->slow_all = delay.count() > 0 && all;
+  auto ticket = ++impl_->requested;
+  char c = 0;
+  (void)!::write(impl_->wake[1], &c, 1);
+  impl_->applied_cv.wait(lock, [&] { return impl_->applied >= ticket; });
+}
+
 void tcp_proxy::run() {
   auto& st = *impl_;
   auto refused = [&](ino_t inode) {
@@ -149,6 +190,16 @@ void tcp_proxy::run() {
         return true;
     return false;
   };
+  auto slowed = [&](ino_t inode) {
+    std::lock_guard lock(st.mutex);
+    if (st.slow_all)
+      return true;
+    for (auto pid : st.slowed)
+      if (inode != 0 && holds(pid, inode))
+        return true;
+    return false;
+  };
+  std::chrono::milliseconds delay{0};
   auto close_conn = [](connection& c) {
     ::close(c.client);
     ::close(c.target);
@@ -170,7 +221,12 @@ void tcp_proxy::run() {
         apply = st.applied < requested;
       }
       if (apply) {
+        {
+          std::lock_guard lock(st.mutex);
+          delay = st.delay;
+        }
         for (auto it = st.connections.begin(); it != st.connections.end();) {
+          it->slowed = slowed(it->client_inode);
           if (refused(it->client_inode)) {
             close_conn(*it);
             ++cuts_;
@@ -190,18 +246,27 @@ void tcp_proxy::run() {
     fds.push_back({st.listener, POLLIN, 0});
     for (auto& c : st.connections) {
       short client_events = 0, target_events = 0;
-      if (!c.client_eof && c.to_target.size() < max_pending)
+      if (!c.client_eof && c.to_target.size() + c.late_to_target.bytes < max_pending)
         client_events |= POLLIN;
       if (!c.to_client.empty())
         client_events |= POLLOUT;
-      if (!c.target_eof && c.to_client.size() < max_pending)
+      if (!c.target_eof && c.to_client.size() + c.late_to_client.bytes < max_pending)
         target_events |= POLLIN;
       if (!c.to_target.empty())
         target_events |= POLLOUT;
       fds.push_back({c.client, client_events, 0});
       fds.push_back({c.target, target_events, 0});
     }
-    ::poll(fds.data(), fds.size(), 200);
+    // Wake for the first held bytes that fall due.
+    int timeout_ms = 200;
+    auto now = clock::now();
+    for (auto& c : st.connections)
+      for (auto* late : {&c.late_to_target, &c.late_to_client})
+        if (!late->chunks.empty()) {
+          auto wait = std::chrono::ceil<std::chrono::milliseconds>(late->chunks.front().first - now).count();
+          timeout_ms = std::max(0, std::min<int>(timeout_ms, static_cast<int>(wait)));
+        }
+    ::poll(fds.data(), fds.size(), timeout_ms);
     if (fds[0].revents & POLLIN) {
       char buf[64];
       while (::read(st.wake[0], buf, sizeof(buf)) > 0) {
@@ -234,6 +299,7 @@ void tcp_proxy::run() {
         }
         set_nonblocking(c.client);
         set_nonblocking(c.target);
+        c.slowed = slowed(c.client_inode);
         st.connections.push_back(std::move(c));
       }
     }
@@ -242,15 +308,21 @@ void tcp_proxy::run() {
     for (auto it = st.connections.begin(); it != st.connections.end() && k + 1 < fds.size(); k += 2) {
       auto& c = *it;
       bool broken = false;
-      auto pump_in = [&](int fd, short revents, std::string& out, bool& eof) {
-        if (!(revents & (POLLIN | POLLHUP | POLLERR)))
-          return;
-        char buf[65536];
-        auto n = ::read(fd, buf, sizeof(buf));
-        if (n > 0)
-          out.append(buf, static_cast<size_t>(n));
-        else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-          eof = true;
+      auto pump_in = [&](int fd, short revents, std::string& out, held_bytes& late, bool& eof) {
+        if (revents & (POLLIN | POLLHUP | POLLERR)) {
+          char buf[65536];
+          auto n = ::read(fd, buf, sizeof(buf));
+          if (n > 0) {
+            if (c.slowed || !late.chunks.empty())
+              late.hold(clock::now() + (c.slowed ? delay : std::chrono::milliseconds(0)),
+                        std::string(buf, static_cast<size_t>(n)));
+            else
+              out.append(buf, static_cast<size_t>(n));
+          } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            eof = true;
+          }
+        }
+        late.release(clock::now(), out);
       };
       auto pump_out = [&](int fd, short revents, std::string& pending) {
         if (!(revents & POLLOUT) || pending.empty())
@@ -261,12 +333,13 @@ void tcp_proxy::run() {
         else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
           broken = true;
       };
-      pump_in(c.client, fds[k].revents, c.to_target, c.client_eof);
-      pump_in(c.target, fds[k + 1].revents, c.to_client, c.target_eof);
+      pump_in(c.client, fds[k].revents, c.to_target, c.late_to_target, c.client_eof);
+      pump_in(c.target, fds[k + 1].revents, c.to_client, c.late_to_client, c.target_eof);
       pump_out(c.client, fds[k].revents, c.to_client);
       pump_out(c.target, fds[k + 1].revents, c.to_target);
       // Either side closing ends the relay (the nodes' links are full-duplex sessions, never half-closed).
-      if (broken || (c.client_eof && c.to_target.empty()) || (c.target_eof && c.to_client.empty())) {
+      if (broken || (c.client_eof && c.to_target.empty() && c.late_to_target.chunks.empty()) ||
+          (c.target_eof && c.to_client.empty() && c.late_to_client.chunks.empty())) {
         close_conn(c);
         it = st.connections.erase(it);
       } else {

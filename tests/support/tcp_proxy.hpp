@@ -3,11 +3,13 @@
 // connection to a target port. Put one in front of each node's cluster port (the node advertises the proxy's
 // address), and the test can cut links between chosen processes: connections whose client end is held by a
 // process the proxy is told to shut out are closed at once and refused from then on, whichever node dialled
-// whom. The client end's owner is found through /proc (the connection's socket inode in /proc/net/tcp, then
+// whom; or slow them down, each byte held for a set delay in both directions. The client end's owner is found
+// through /proc (the connection's socket inode in /proc/net/tcp, then
 // the process whose fd table holds it), so no cooperation from the nodes is needed.
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -27,6 +29,10 @@ public:
   /// Connections whose client end one of these processes holds are cut now and refused until the set changes;
   /// an empty set heals. Returns once the cut is done.
   void shut_out(std::set<pid_t> pids);
+  /// Connections whose client end one of these processes holds (every connection with `all`) carry each byte
+  /// `delay` later than it came, both ways, from now on and on new connections; a zero delay ends it (bytes
+  /// already held keep their order). Returns once applied.
+  void slow_down(std::chrono::milliseconds delay, std::set<pid_t> pids, bool all = false);
   /// Connections cut or refused so far.
   uint64_t cuts() const { return cuts_; }
 

@@ -152,6 +152,20 @@ struct call : std::enable_shared_from_this<call> {
     respond(std::move(resp));
   }
 
+  /// A body written by json_writer (the hot replies: no json tree).
+  void reply_written(int status, json_writer& w) {
+    http_response resp;
+    resp.status = status;
+    resp.body = w.take();
+    respond(std::move(resp));
+  }
+
+  void reply_order(int status, const order& o) {
+    json_writer w(768);
+    jv::write(w, o);
+    reply_written(status, w);
+  }
+
   void no_content() {
     http_response resp;
     resp.status = 204;
@@ -255,7 +269,9 @@ struct call : std::enable_shared_from_this<call> {
   void reply_item(int status, const menu_item& item) {
     http_response resp;
     resp.status = status;
-    resp.body = jv::to_json(item).dump(-1, ' ', false, json::error_handler_t::replace);
+    json_writer w(512);
+    jv::write(w, item);
+    resp.body = w.take();
     resp.headers.emplace_back("ETag", etag_of(item.version));
     respond(std::move(resp));
   }
@@ -487,10 +503,14 @@ void get_menu_route(const call_ptr& c) {
   if (!c->authenticate())
     return;
   c->service().get_menu(c->params[0], c->query["date"], c->then<menu_view>([](call& c, menu_view& m) {
-    json items = json::array();
+    json_writer w(256 + 384 * m.items.size());
+    w.begin_object().key("items").begin_array();
     for (auto& i : m.items)
-      items.push_back(jv::to_json(i));
-    c.reply(200, {{"restaurant", jv::to_json(m.info)}, {"items", items}});
+      jv::write(w, i);
+    w.end_array().key("restaurant");
+    jv::write(w, m.info);
+    w.end_object();
+    c.reply_written(200, w);
   }));
 }
 
@@ -621,14 +641,14 @@ void search_menu(const call_ptr& c) {
   if (!c->query_limit(100, q.limit))
     return;
   c->service().search_menu(std::move(q), c->then<menu_page>([](call& c, menu_page& page) {
-    json items = json::array();
-    for (auto& e : page.items) {
-      auto j = jv::to_json(e.item);
-      j["restaurant_id"] = e.item.restaurant_id;
-      j["restaurant_name"] = e.restaurant_name;
-      items.push_back(std::move(j));
-    }
-    c.reply(200, {{"items", items}, {"next_cursor", page.next_cursor.empty() ? json() : json(page.next_cursor)}});
+    json_writer w(256 + 448 * page.items.size());
+    w.begin_object().key("items").begin_array();
+    for (auto& e : page.items)
+      jv::write(w, e.item, &e.restaurant_name);
+    w.end_array().key("next_cursor");
+    page.next_cursor.empty() ? w.null() : w.value(page.next_cursor);
+    w.end_object();
+    c.reply_written(200, w);
   }));
 }
 
@@ -653,7 +673,7 @@ void create_order(const call_ptr& c) {
   }
   cmd.idempotency_key = c->req.idempotency_key;
   c->service().place_order(c->claims, std::move(cmd),
-                           c->then<order>([](call& c, order& o) { c.reply(201, jv::to_json(o)); }));
+                           c->then<order>([](call& c, order& o) { c.reply_order(201, o); }));
 }
 
 void list_orders_route(const call_ptr& c) {
@@ -671,10 +691,14 @@ void list_orders_route(const call_ptr& c) {
     return;
   q.cursor = c->query["cursor"];
   c->service().list_orders(c->claims, std::move(q), c->then<order_list>([](call& c, order_list& list) {
-    json out = json::array();
+    json_writer w(256 + 768 * list.orders.size());
+    w.begin_object().key("next_cursor");
+    list.next_cursor.empty() ? w.null() : w.value(list.next_cursor);
+    w.key("orders").begin_array();
     for (auto& o : list.orders)
-      out.push_back(jv::to_json(o));
-    c.reply(200, {{"orders", out}, {"next_cursor", list.next_cursor.empty() ? json() : json(list.next_cursor)}});
+      jv::write(w, o);
+    w.end_array().end_object();
+    c.reply_written(200, w);
   }));
 }
 
@@ -682,14 +706,14 @@ void get_order_route(const call_ptr& c) {
   if (!c->authenticate())
     return;
   c->service().get_order(c->claims, c->params[0],
-                         c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
+                         c->then<order>([](call& c, order& o) { c.reply_order(200, o); }));
 }
 
 void transition(const call_ptr& c, order_action action) {
   if (!c->authenticate())
     return;
   c->service().transition_order(c->claims, c->params[0], action,
-                                c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
+                                c->then<order>([](call& c, order& o) { c.reply_order(200, o); }));
 }
 
 void confirm_order(const call_ptr& c) { transition(c, order_action::confirm); }
@@ -709,7 +733,7 @@ void patch_order(const call_ptr& c) {
   if (!r.ok())
     return c->fail(r.error());
   c->service().edit_order(c->claims, std::move(cmd),
-                          c->then<order>([](call& c, order& o) { c.reply(200, jv::to_json(o)); }));
+                          c->then<order>([](call& c, order& o) { c.reply_order(200, o); }));
 }
 
 std::vector<route> make_routes() {

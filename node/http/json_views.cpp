@@ -65,6 +65,64 @@ json to_json(const order& o) {
           {"updated_at", iso8601(o.updated_at_ms)}};
 }
 
+// Keys in sorted order below: nlohmann's object is a std::map, and the writer's output matches its dump.
+
+void write(json_writer& w, const restaurant& r) {
+  w.begin_object()
+    .field("created_at", iso8601(r.created_at_ms))
+    .field("id", r.id)
+    .field("name", r.name)
+    .field("owner_id", r.owner_id)
+    .field("place", r.place)
+    .end_object();
+}
+
+void write(json_writer& w, const menu_item& i, const std::string* restaurant_name) {
+  w.begin_object()
+    .field("daily_stock", i.daily_stock)
+    .field("description", i.description)
+    .field("id", i.id)
+    .field("image_url", i.image_url)
+    .key("meals")
+    .begin_array();
+  for (auto m : i.meals)
+    w.value(to_string(m));
+  w.end_array().field("name", i.name).field("price_cents", i.price_cents);
+  if (restaurant_name)
+    w.field("restaurant_id", i.restaurant_id).field("restaurant_name", *restaurant_name);
+  w.field("stock", i.stock);
+  if (i.daily_stock > 0 && !i.stock_date.empty())
+    w.field("stock_date", i.stock_date);
+  w.key("tags").strings(i.tags).field("version", i.version).end_object();
+}
+
+void write(json_writer& w, const order& o) {
+  w.begin_object()
+    .field("created_at", iso8601(o.created_at_ms))
+    .field("customer_id", o.customer_id)
+    .field("date", o.date)
+    .field("id", o.id)
+    .key("items")
+    .begin_array();
+  for (auto& l : o.lines)
+    w.begin_object()
+      .field("item_id", l.item_id)
+      .field("name", l.name)
+      .field("price_cents", l.price_cents)
+      .field("qty", l.qty)
+      .end_object();
+  w.end_array()
+    .field("meal", to_string(o.meal))
+    .field("merchant_note", o.merchant_note)
+    .field("note", o.note)
+    .field("restaurant_id", o.restaurant_id)
+    .field("restaurant_name", o.restaurant_name)
+    .field("status", to_string(o.status))
+    .field("total_cents", o.total_cents)
+    .field("updated_at", iso8601(o.updated_at_ms))
+    .end_object();
+}
+
 json error_body(const failure& f) {
   json j = {{"error", to_string(f.code)}, {"message", f.message}};
   if (!f.item_id.empty() && (f.code == errc::out_of_stock || f.code == errc::meal_unavailable

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "node/http/json_writer.hpp"
 #include "protocol/domain/commands.hpp"
 #include "protocol/domain/errc.hpp"
 
@@ -18,6 +19,11 @@ json to_json(const domain::restaurant& r);
 json to_json(const domain::menu_item& i);
 json to_json(const domain::order& o);
 json error_body(const domain::failure& f);
+// The same shapes written straight into a reply (no json tree): byte for byte what dump() of to_json() gives.
+void write(json_writer& w, const domain::restaurant& r);
+/// With `restaurant_name`: the item as a search finds it, its restaurant's id and name among its fields.
+void write(json_writer& w, const domain::menu_item& i, const std::string* restaurant_name = nullptr);
+void write(json_writer& w, const domain::order& o);
 std::string iso8601(int64_t unix_ms);
 
 /// Reads typed fields from a request object, remembering the first problem. Absent optional fields are fine;

@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""The reference workload of issue 10, with a ceiling measured in the same run on the same machine.
+
+A lunch rush at one popular restaurant: 1 restaurant with 20 items, 50 logged-in customers, each request an
+order of 1-3 distinct random items with quantity 1-2 (bench/lunch_rush.lua), 64 keep-alive connections from one
+wrk thread; the node(s) and wrk share this machine. Measured, in rounds (each round: every target once, so that
+a slow minute of a shared machine hits all of them alike):
+
+  ceiling     nginx (nginx-light) serving the restaurant's menu JSON as a static file, keep-alive
+  menu        GET /api/v1/restaurants/{rid}/menu                 (one node)
+  catalog     GET /api/v1/menu?place=taipei&limit=20             (one node)
+  order       POST /api/v1/orders                                (one node)
+  order_3n    POST /api/v1/orders through node 1 of a 3-node cluster, replication 3 (--nodes 3, the default)
+
+Prints each sample and the medians with their ratios (to the ceiling measured in the same round, and the
+3-node figure to the one-node one), checks issue 10's targets, and writes a JSON summary (--out).
+
+Usage: bench/lunch_rush.py [--seconds 10] [--rounds 3] [--connections 64] [--nodes 3|0] [--out FILE]
+       (after `make build`; `make bench` runs it; needs wrk and nginx-light: `scripts/setup.sh --bench`)
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from bench_common import Client, Node, free_port, start_cluster  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LUA = os.path.join(HERE, "lunch_rush.lua")
+ITEMS = ["item%02d" % i for i in range(1, 21)]
+CUSTOMERS = 50
+# The issue's figure for a conventional Go net/http + PostgreSQL implementation on this machine (not measured
+# here: no Go or PostgreSQL in the project's dependencies); the ratio uses its upper end.
+GO_PG_ORDERS_PER_S = 2400
+# Argon2 only costs the 50 logins of the set-up, never a measured request: cheap parameters keep set-up short.
+FAST_LOGIN = {"BENTO_ARGON2_MEM_KIB": "8192", "BENTO_ARGON2_OPS": "1"}
+
+
+def sign_up_patiently(port, username):
+    """Registers and logs in a customer, waiting out the node's sign-up and login throttles (429 + Retry-After)."""
+    c = Client(port)
+    body = {"username": username, "password": "attack-password", "email": username + "@example.com",
+            "role": "customer", "place": "taipei"}
+    for path, payload, ok in (("/api/v1/users", body, (201, 409)),
+                              ("/api/v1/sessions", {"username": username, "password": "attack-password"}, (201,))):
+        for _ in range(600):
+            status, r = c.call("POST", path, payload)
+            if status in ok:
+                break
+            assert status in (429, 503), (path, status, r)
+            time.sleep(0.1)  # back-off while the throttle's window passes
+        else:
+            raise RuntimeError("%s: still throttled" % path)
+    return r["token"]
+
+
+def set_up(port):
+    """A merchant, the restaurant and its 20 items, and 50 logged-in customers; returns (rid, tokens)."""
+    m = Client(port)
+    m.sign_up("rushm", "merchant")
+    status, r = m.call("POST", "/api/v1/restaurants", {"name": "Lunch Rush", "place": "taipei"})
+    assert status == 201, (status, r)
+    rid = r["id"]
+    for i, it in enumerate(ITEMS):
+        status, _ = m.call("PUT", "/api/v1/restaurants/%s/menu/items/%s" % (rid, it),
+                           {"name": "Bento %d" % (i + 1), "price_cents": 500 + 10 * i, "stock": 1000000,
+                            "description": "rice, pickles and the dish of the day", "tags": ["lunch"]})
+        assert status in (200, 201), status
+    tokens = []
+    for k in range(CUSTOMERS):
+        tokens.append(sign_up_patiently(port, "rushc%02d" % k))
+    return rid, tokens
+
+
+def wrk(url, seconds, connections, env):
+    e = dict(os.environ)
+    e.update(env)
+    out = subprocess.run(["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--latency", "-s", LUA, url],
+                         env=e, capture_output=True, text=True, timeout=seconds + 120).stdout
+    m = re.search(r"^JSON (\{.*\})$", out, re.M)
+    if not m:
+        raise RuntimeError("wrk printed no summary:\n" + out)
+    r = json.loads(m.group(1))
+    r["rps"] = r["2xx"] / r["seconds"] if r["seconds"] else 0.0
+    return r
+
+
+class Nginx:
+    """nginx serving `body` as /menu.json from a temp dir, on a free loopback port."""
+
+    def __init__(self, body):
+        self.dir = tempfile.mkdtemp(prefix="bento-bench-nginx-")
+        os.makedirs(os.path.join(self.dir, "www"))
+        with open(os.path.join(self.dir, "www", "menu.json"), "wb") as f:
+            f.write(body)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""user root; worker_processes auto; daemon off; pid %(d)s/nginx.pid; error_log %(d)s/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 10000000; keepalive_timeout 120s;
+  types { application/json json; }
+  server { listen 127.0.0.1:%(p)d; root %(d)s/www; }
+}
+""" % {"d": self.dir, "p": self.port})
+        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.dir], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                status, _ = Client(self.port).call("GET", "/menu.json")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)  # polling interval of a bounded wait
+        raise RuntimeError("nginx did not start (see %s/error.log)" % self.dir)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def median(xs):
+    s = sorted(xs)
+    return s[len(s) // 2] if s else float("nan")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--nodes", type=int, default=3, help="cluster size for order_3n (0: skip the cluster)")
+    p.add_argument("--binary", default="build/bin/bento-node")
+    p.add_argument("--out", default="build/bench/lunch_rush.json")
+    a = p.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
+            sys.exit("%s missing: run scripts/setup.sh --bench (as root)" % tool)
+
+    top = tempfile.mkdtemp(prefix="bento-bench-rush-")
+    node = Node(a.binary, env=dict(FAST_LOGIN, BENTO_LOG_LEVEL="warn"), data_dir=os.path.join(top, "one"))
+    os.makedirs(node.dir, exist_ok=True)
+    cluster, nginx = [], None
+    try:
+        node.start()
+        rid, tokens = set_up(node.port)
+        status, menu = Client(node.port, tokens[0]).call("GET", "/api/v1/restaurants/%s/menu" % rid)
+        assert status == 200
+        nginx = Nginx(json.dumps(menu).encode())
+        targets = {
+            "ceiling": ("http://127.0.0.1:%d/menu.json" % nginx.port, {"BENTO_MODE": "static"}),
+            "menu": ("http://127.0.0.1:%d" % node.port, {"BENTO_MODE": "menu"}),
+            "catalog": ("http://127.0.0.1:%d" % node.port, {"BENTO_MODE": "catalog"}),
+            "order": ("http://127.0.0.1:%d" % node.port, {"BENTO_MODE": "order"}),
+        }
+        env_of = {k: dict(v[1], BENTO_TOKENS=",".join(tokens), BENTO_RID=rid, BENTO_ITEMS=",".join(ITEMS))
+                  for k, v in targets.items()}
+        if a.nodes > 0:
+            cluster = start_cluster(a.binary, os.path.join(top, "cluster"), a.nodes, "bench cluster secret 0123456789",
+                                    dict(FAST_LOGIN, BENTO_REPLICAS="3", BENTO_LOG_LEVEL="warn"))
+            crid, ctokens = set_up(cluster[0].port)
+            targets["order_3n"] = ("http://127.0.0.1:%d" % cluster[0].port, {"BENTO_MODE": "order"})
+            env_of["order_3n"] = dict(BENTO_MODE="order", BENTO_TOKENS=",".join(ctokens), BENTO_RID=crid,
+                                      BENTO_ITEMS=",".join(ITEMS))
+        samples = {k: [] for k in targets}
+        for name, (url, _) in targets.items():  # warm-up: caches, actor activations, TCP
+            wrk(url, 2, a.connections, env_of[name])
+        for r in range(a.rounds):
+            for name, (url, _) in targets.items():
+                s = wrk(url, a.seconds, a.connections, env_of[name])
+                samples[name].append(s)
+                print("round %d %-9s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms  non-2xx %d  errors %d" % (
+                    r + 1, name, s["rps"], s["p50_us"] / 1e3, s["p99_us"] / 1e3, s["p999_us"] / 1e3,
+                    s["4xx"] + s["5xx"] + s["other"], s["errors"]), flush=True)
+        rss_kib = node.rss_kib()
+    finally:
+        if nginx:
+            nginx.stop()
+        node.stop()
+        for n in cluster:
+            n.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+    # Ratios within each round, then medians.
+    def ratio(name, base):
+        return median([s["rps"] / b["rps"] for s, b in zip(samples[name], samples[base]) if b["rps"]])
+    summary = {"seconds": a.seconds, "rounds": a.rounds, "connections": a.connections, "cores": os.cpu_count(),
+               "node_rss_kib": rss_kib, "targets": {}}
+    print("\nmedians over %d rounds of %d s, %d connections, wrk -t1, %d cores shared by wrk and the node(s):"
+          % (a.rounds, a.seconds, a.connections, os.cpu_count()))
+    for name in targets:
+        xs = samples[name]
+        t = {"rps": median([s["rps"] for s in xs]), "p50_ms": median([s["p50_us"] for s in xs]) / 1e3,
+             "p99_ms": median([s["p99_us"] for s in xs]) / 1e3, "p999_ms": median([s["p999_us"] for s in xs]) / 1e3,
+             "non_2xx": sum(s["4xx"] + s["5xx"] + s["other"] for s in xs), "samples": xs}
+        if name != "ceiling":
+            t["ratio_to_ceiling"] = ratio(name, "ceiling")
+        summary["targets"][name] = t
+        print("  %-9s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms%s" % (
+            name, t["rps"], t["p50_ms"], t["p99_ms"], t["p999_ms"],
+            "  %.1f%% of the ceiling" % (100 * t["ratio_to_ceiling"]) if "ratio_to_ceiling" in t else ""))
+    o = summary["targets"]["order"]
+    checks = [
+        ("one node: place-order >= 30% of the ceiling", o["ratio_to_ceiling"] >= 0.30,
+         "%.1f%%" % (100 * o["ratio_to_ceiling"])),
+        ("one node: place-order >= 10x Go+PostgreSQL (%d/s, the issue's figure)" % GO_PG_ORDERS_PER_S,
+         o["rps"] >= 10 * GO_PG_ORDERS_PER_S, "%.1fx" % (o["rps"] / GO_PG_ORDERS_PER_S)),
+        ("one node: place-order p99 <= 5 ms at %d connections" % a.connections, o["p99_ms"] <= 5.0,
+         "%.2f ms" % o["p99_ms"]),
+        ("one node: menu reads >= 60% of the ceiling", summary["targets"]["menu"]["ratio_to_ceiling"] >= 0.60,
+         "%.1f%%" % (100 * summary["targets"]["menu"]["ratio_to_ceiling"])),
+    ]
+    if "order_3n" in samples:
+        r3 = ratio("order_3n", "order")
+        summary["targets"]["order_3n"]["ratio_to_one_node"] = r3
+        checks.append(("3 nodes: place-order >= 40% of one node", r3 >= 0.40, "%.1f%%" % (100 * r3)))
+    summary["checks"] = [{"target": c[0], "met": c[1], "measured": c[2]} for c in checks]
+    print("\ntargets (issue 10):")
+    for c in checks:
+        print("  %-4s %-66s %s" % ("met" if c[1] else "MISS", c[0], c[2]))
+    print("node RSS after the run: %d MiB" % (rss_kib // 1024))
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(summary, f, indent=1)
+    print("summary: %s" % a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -479,6 +479,13 @@ def main():
     a = p.parse_args()
     replay = "tests/chaos/chaos.py --seconds %d --seed %d --nodes %d" % (a.seconds, a.seed, a.nodes)
     top = tempfile.mkdtemp(prefix="bento-chaos-")
+    # The run restarts nodes for as long as it lasts: it runs its own copies, so that a rebuild meanwhile (a
+    # 30-minute run beside a working tree) cannot swap or remove the binary under a restart.
+    os.makedirs(os.path.join(top, "bin"))
+    for attr in ("binary", "sdk_worker", "proxy"):
+        copy = os.path.join(top, "bin", os.path.basename(getattr(a, attr)))
+        shutil.copy2(getattr(a, attr), copy)
+        setattr(a, attr, copy)
     nodes = start_cluster(a.binary, top, a.nodes, "chaos-cluster-secret-0123",
                           {"BENTO_REPLICAS": "3", "BENTO_SHARDS": str(SHARDS), "BENTO_LOG_LEVEL": a.log_level,
                            # Longer than any other fault keeps a node away (a paused or partitioned node must not
@@ -596,7 +603,10 @@ def main():
             seen, cursor = {}, None
             while True:
                 path = "/api/v1/orders?limit=500" + ("&cursor=" + cursor if cursor else "")
-                status, page = merchant.call("GET", path)
+                try:
+                    status, page = merchant.call("GET", path)
+                except OSError as e:  # a node that is not up (the fault thread failed to restart it)
+                    return None, "listing: %s: %s" % (n.id, e)
                 if status != 200:
                     return None, "listing: %s answered %s" % (n.id, status)
                 for o in page["orders"]:

@@ -75,8 +75,12 @@ chaos: build
 	  --binary $(BUILD_DIR)/bin/bento-node --proxy $(BUILD_DIR)/bin/bento-chaos-proxy \
 	  --sdk-worker $(BUILD_DIR)/bin/bento-chaos-sdk-worker
 
+# The benchmark suite (bench/run.sh): HTTP with an nginx ceiling, SDK, storage against db_bench, failover.
+BENCH_SECONDS ?= 10
+BENCH_ROUNDS ?= 3
 bench: build
-	@bash bench/run.sh
+	@bash scripts/setup.sh --bench
+	@bash bench/run.sh $(BENCH_SECONDS) $(BENCH_ROUNDS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -13,9 +13,14 @@ packages=(
 # installed without its recommends so the server itself stays disabled and small.
 extra_no_recommends=(prometheus)
 
-# `setup.sh --fuzz` (make fuzz) also installs clang with its libFuzzer and sanitizer runtimes.
+# `setup.sh --fuzz` (make fuzz) also installs clang with its libFuzzer and sanitizer runtimes; `setup.sh --bench`
+# (make bench) the ceilings the benchmarks measure against: nginx (a static response) and RocksDB's db_bench and
+# ldb.
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang-14 libclang-rt-14-dev)
+fi
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(nginx-light rocksdb-tools)
 fi
 
 missing=()
@@ -39,5 +44,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The prometheus package enables a service; nothing here needs it running.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+# Neither does nginx's: the benchmark starts its own on a free port.
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
+  systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
 echo "setup: done" >&2

@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= 2
 
-.PHONY: setup configure build dev test unit integration bench fuzz chaos clean cluster cluster-stop cluster-status cluster-join cluster-decommission
+.PHONY: setup configure build dev test unit integration bench bench-scale fuzz chaos clean cluster cluster-stop cluster-status cluster-join cluster-decommission
 
 setup:
 	@bash scripts/setup.sh
@@ -81,6 +81,13 @@ BENCH_ROUNDS ?= 3
 bench: build
 	@bash scripts/setup.sh --bench
 	@bash bench/run.sh $(BENCH_SECONDS) $(BENCH_ROUNDS)
+
+# One node after many orders (bench/scale.py): RSS and disk per order, order reads, the restaurant's activation
+# after a restart.
+ORDERS ?= 200000
+bench-scale: build
+	@bash scripts/setup.sh --bench
+	@python3 bench/scale.py --orders $(ORDERS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""One node after many orders (issue 10, "Scale"): the lunch rush (bench/lunch_rush.py's workload) until
+--orders orders are placed, then:
+
+  - the node's RSS and active entity actors, the data dir's size, and both per stored order;
+  - the p50/p99 of reading single orders (GET /api/v1/orders/{id}) of a random sample, one at a time;
+  - a restart (SIGTERM, start on the same data dir) and the time of the restaurant's first menu read after it:
+    its activation, on the path of every failover too.
+
+Usage: bench/scale.py [--orders 200000] [--out build/bench/scale.json]     (make bench-scale ORDERS=1000000)
+Users: the workload's 50 customers only (sign-ups are throttled per client address; a million users need a
+bulk loader this suite does not have yet).
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import Client, Node, percentile  # noqa: E402
+import lunch_rush  # noqa: E402
+
+
+def du_bytes(path):
+    return int(subprocess.run(["du", "-sb", path], capture_output=True, text=True, check=True).stdout.split()[0])
+
+
+def metric(port, name):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/metrics")
+    total = 0.0
+    for line in c.getresponse().read().decode().splitlines():
+        if line.startswith(name):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--orders", type=int, default=200000)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--reads", type=int, default=2000)
+    p.add_argument("--binary", default="build/bin/bento-node")
+    p.add_argument("--out", default="build/bench/scale.json")
+    a = p.parse_args()
+    top = tempfile.mkdtemp(prefix="bento-bench-scale-")
+    node = Node(a.binary, env=dict(lunch_rush.FAST_LOGIN, BENTO_LOG_LEVEL="warn"), data_dir=os.path.join(top, "n"))
+    os.makedirs(node.dir, exist_ok=True)
+    try:
+        node.start()
+        rid, tokens = lunch_rush.set_up(node.port)
+        env = {"BENTO_MODE": "order", "BENTO_TOKENS": ",".join(tokens), "BENTO_RID": rid,
+               "BENTO_ITEMS": ",".join(lunch_rush.ITEMS)}
+        placed, started = 0, time.time()
+        while placed < a.orders:
+            # Chunks of 20 s; the last one shorter, by the rate seen so far.
+            rate = placed / (time.time() - started) if placed else 3000.0
+            seconds = max(2, min(20, int((a.orders - placed) / max(rate, 1.0)) + 1))
+            run = lunch_rush.wrk("http://127.0.0.1:%d" % node.port, seconds, a.connections, dict(env, BENTO_SEED=str(placed)))
+            placed += run["2xx"]
+            print("  %d orders placed (%.0f/s in the last %d s)" % (placed, run["rps"], seconds), flush=True)
+        load_s = time.time() - started
+        rss = node.rss_kib() * 1024
+        actors = metric(node.port, "bento_entity_actors")
+        data = du_bytes(os.path.join(node.dir, "data"))
+        clients = {}
+        # Single-order reads, each by its own customer: a sample of the first listing pages of 10 customers.
+        lat = []
+        owner = {}
+        for t in random.Random(1).sample(tokens, 10):
+            status, page = Client(node.port, t).call("GET", "/api/v1/orders?limit=500")
+            for o in (page or {}).get("orders", []):
+                owner[o["id"]] = t
+        for oid in random.Random(2).sample(sorted(owner), min(a.reads, len(owner))):
+            c = clients.setdefault(owner[oid], Client(node.port, owner[oid]))
+            t0 = time.perf_counter()
+            status, _ = c.call("GET", "/api/v1/orders/" + oid)
+            lat.append(time.perf_counter() - t0)
+            assert status == 200, status
+        node.stop()
+        t0 = time.time()
+        node.start(timeout_s=600)
+        ready_s = time.time() - t0
+        t0 = time.perf_counter()
+        status, menu = Client(node.port, tokens[0]).call("GET", "/api/v1/restaurants/%s/menu" % rid)
+        first_menu_s = time.perf_counter() - t0
+        assert status == 200, status
+        t0 = time.perf_counter()
+        Client(node.port, tokens[0]).call("GET", "/api/v1/restaurants/%s/menu" % rid)
+        second_menu_s = time.perf_counter() - t0
+        rss_after_restart = node.rss_kib() * 1024
+    finally:
+        node.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+    summary = {"orders": placed, "load_seconds": load_s, "rss_bytes": rss, "active_entity_actors": actors,
+               "data_dir_bytes": data, "rss_bytes_per_order": rss / placed, "disk_bytes_per_order": data / placed,
+               "order_read_p50_ms": percentile(lat, 50) * 1e3, "order_read_p99_ms": percentile(lat, 99) * 1e3,
+               "restart_ready_s": ready_s, "restaurant_first_read_s": first_menu_s,
+               "restaurant_second_read_s": second_menu_s, "rss_bytes_after_restart": rss_after_restart}
+    print("%d orders at one restaurant in %.0f s (%.0f/s)" % (placed, load_s, placed / load_s))
+    print("  RSS %.0f MiB (%.0f B per order; %d entity actors active), data dir %.0f MiB (%.0f B per order)" % (
+        rss / 2**20, rss / placed, actors, data / 2**20, data / placed))
+    print("  single-order reads, %d of them one at a time: p50 %.2f ms, p99 %.2f ms" % (
+        len(lat), summary["order_read_p50_ms"], summary["order_read_p99_ms"]))
+    print("  restart: ready in %.2f s; the restaurant's first menu read (its activation) %.3f s, the next %.4f s;"
+          " RSS then %.0f MiB" % (ready_s, first_menu_s, second_menu_s, rss_after_restart / 2**20))
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(summary, f, indent=1)
+    print("summary: %s" % a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -70,7 +70,8 @@ class History:
             self.ops.append(op)
 
 
-def call_any(cluster, rng, token, method, path, body=None, key=None, budget_s=10.0, headers=None):
+def call_any(cluster, rng, token, method, path, body=None, key=None, budget_s=10.0, headers=None,
+             resend_uncertain=True):
     """One operation, retried on other nodes while the answer is "not now"; ('ok'|'refused'|'unknown', status, body)."""
     deadline = time.time() + budget_s
     last = (None, None)
@@ -102,6 +103,8 @@ def call_any(cluster, rng, token, method, path, body=None, key=None, budget_s=10
         attempts.append((cluster.nodes[i].id, status, (payload or {}).get("error") if status and status >= 300 else None))
         if status is None or status == 504:
             uncertain = True
+            if not resend_uncertain:
+                return "unknown", status, payload, attempts
         if status is not None and status not in RETRY_STATUSES:
             if status >= 300 and uncertain and not key:
                 return "unknown", status, payload, attempts
@@ -129,49 +132,92 @@ def sign_up_retrying(client, username, role):
             time.sleep(0.5)  # back-off of a bounded retry
 
 
+def lines_of(items):
+    return tuple(sorted((line["item_id"], line["qty"]) for line in items))
+
+
 def workload(cluster, history, stop, seed, index, customers, merchant_token, rid, orders, orders_lock):
+    """One HTTP worker: orders with a key (most) and without one, and on the orders placed so far the merchant's
+    confirms, deliveries and edits and the customers' cancels; now and then its customer logs in again."""
     rng = random.Random(seed * 1000 + index)
+    me = index % len(customers)
     n = 0
     while not stop.is_set():
         n += 1
         roll = rng.random()
         with orders_lock:
-            mine = [o for o in orders.values() if o["customer"] == index % len(customers)]
+            mine = [o for o in orders.values() if o["customer"] == me]
             placed = [o for o in orders.values() if o["status"] == "placed"]
-        if roll < 0.7 or not placed:
-            token = customers[index % len(customers)]
-            key = "w%d-%d" % (index, n)
-            lines = rng.sample(ITEMS, rng.randint(1, 2))
+            confirmed = [o for o in orders.values() if o["status"] == "confirmed"]
+        if roll < 0.65 or not placed:
+            token = customers[me]
+            keyed = roll < 0.6 or not placed
+            key = "w%d-%d" % (index, n) if keyed else None
+            items = rng.sample(ITEMS, rng.randint(1, 2))
             body = {"restaurant_id": rid, "meal": "lunch",
-                    "items": [{"item_id": it, "qty": rng.randint(1, 2)} for it in lines]}
+                    "items": [{"item_id": it, "qty": rng.randint(1, 2)} for it in items]}
             t0 = time.time()
-            outcome, status, payload, tries = call_any(cluster, rng, token, "POST", "/api/v1/orders", body, key=key)
+            # Without a key a request that may have run is never sent again (that is what keys are for): its
+            # outcome stays unknown, and `once` checks it happened at most once.
+            outcome, status, payload, tries = call_any(cluster, rng, token, "POST", "/api/v1/orders", body, key=key,
+                                                       resend_uncertain=keyed)
             history.add(kind="place", key=key, start=t0, end=time.time(), outcome=outcome, status=status,
                         order=(payload or {}).get("id") if outcome == "ok" else None, body=body, attempts=tries)
             if outcome == "ok":
                 with orders_lock:
-                    orders[payload["id"]] = {"id": payload["id"], "status": "placed", "customer": index % len(customers),
-                                             "maybe": set(), "key": key}
+                    orders[payload["id"]] = {"id": payload["id"], "status": "placed", "customer": me,
+                                             "maybe": set(), "key": key, "lines": lines_of(body["items"]),
+                                             "maybe_lines": set(), "edits": []}
                 read_back(cluster, rng, history, token, payload["id"], "placed")
-        else:
-            own = [o for o in placed if o["customer"] is not None]  # an SDK customer's orders are its to cancel
-            if roll >= 0.85 and not (mine or own):
-                continue
-            o = rng.choice(placed if roll < 0.85 else (mine or own))
-            action = "confirm" if roll < 0.85 else "cancel"
-            token = merchant_token if action == "confirm" else customers[o["customer"]]
+            continue
+        if roll > 0.97:
+            # A login in the middle of it all: the user's shard must answer too.
             t0 = time.time()
+            outcome, status, payload, tries = call_any(cluster, rng, customers[me], "POST", "/api/v1/sessions",
+                                                       {"username": "chaosc%d" % me, "password": "attack-password"},
+                                                       budget_s=5.0)
+            history.add(kind="login", start=t0, end=time.time(), outcome=outcome, status=status, attempts=tries)
+            if outcome == "ok":
+                customers[me] = payload["token"]
+            continue
+        if roll < 0.78:
+            o, action, body = rng.choice(placed), "confirm", None
+        elif roll < 0.85:
+            if not confirmed:
+                continue
+            o, action, body = rng.choice(confirmed), "deliver", None
+        elif roll < 0.9:
+            # The merchant changes the quantities of the items the customer ordered (all or none, atomically).
+            o = rng.choice(placed)
+            action = "edit"
+            body = {"items": [{"item_id": it, "qty": rng.randint(1, 3)} for it, _ in o["lines"]]}
+        else:
+            own = [x for x in placed if x["customer"] is not None]  # an SDK customer's orders are its to cancel
+            if not (mine or own):
+                continue
+            o, action, body = rng.choice(mine or own), "cancel", None
+        token = customers[o["customer"]] if action == "cancel" else merchant_token
+        t0 = time.time()
+        if action == "edit":
+            outcome, status, payload, tries = call_any(cluster, rng, token, "PATCH", "/api/v1/orders/%s" % o["id"],
+                                                       body)
+        else:
             outcome, status, payload, tries = call_any(cluster, rng, token, "POST",
                                                        "/api/v1/orders/%s/%s" % (o["id"], action))
-            history.add(kind=action, order=o["id"], start=t0, end=time.time(), outcome=outcome, status=status,
-                        attempts=tries)
-            with orders_lock:
+        history.add(kind=action, order=o["id"], start=t0, end=time.time(), outcome=outcome, status=status,
+                    attempts=tries, body=body)
+        with orders_lock:
+            if action == "edit":
                 if outcome == "ok":
-                    o["status"] = payload["status"]
+                    o["edits"].append((t0, time.time(), lines_of(payload["items"])))
                 elif outcome == "unknown":
-                    o["maybe"].add("confirmed" if action == "confirm" else "cancelled")
-            if outcome == "ok":
-                read_back(cluster, rng, history, token, o["id"], payload["status"])
+                    o["maybe_lines"].add(lines_of(body["items"]))
+            elif outcome == "ok":
+                o["status"] = payload["status"]
+            elif outcome == "unknown":
+                o["maybe"].add({"confirm": "confirmed", "deliver": "delivered", "cancel": "cancelled"}[action])
+        if outcome == "ok":
+            read_back(cluster, rng, history, token, o["id"], payload["status"])
 
 
 # How far along its life an order is: a read after an acknowledged write must not show an earlier state.
@@ -547,7 +593,9 @@ def main():
                 with orders_lock:
                     if op["kind"] == "place" and op["outcome"] == "ok" and op["order"] not in orders:
                         orders[op["order"]] = {"id": op["order"], "status": op["order_status"], "customer": None,
-                                               "maybe": set(), "key": op["key"]}
+                                               "maybe": set(), "key": op["key"],
+                                               "lines": lines_of(op["body"]["items"]), "maybe_lines": set(),
+                                               "edits": []}
                     elif op["kind"] == "cancel" and op["order"] in orders:
                         o = orders[op["order"]]
                         if op["outcome"] == "ok":
@@ -595,7 +643,7 @@ def main():
         acked = {o["order"] for o in ops if o["kind"] == "place" and o["outcome"] == "ok"}
         keys = {}
         for o in ops:
-            if o["kind"] == "place" and o["outcome"] == "ok":
+            if o["kind"] == "place" and o["outcome"] == "ok" and o["key"]:
                 if keys.setdefault(o["key"], o["order"]) != o["order"]:
                     violations.append("once: key %s gave %s and %s" % (o["key"], keys[o["key"]], o["order"]))
         def listing_of(n):
@@ -641,6 +689,14 @@ def main():
                 allowed = {o["status"]} | o["maybe"]
                 if o["status"] == "confirmed":
                     allowed |= {"confirmed"}
+                # Its lines: those of an acknowledged edit that no other acknowledged edit followed (two that
+                # overlapped in time may have landed in either order), else the placed ones; or an unknown edit's.
+                edits = o["edits"]
+                last = {e[2] for e in edits if not any(f[0] > e[1] for f in edits)} or {o["lines"]}
+                got_lines = lines_of(seen[oid]["items"])
+                if got_lines not in last | o["maybe_lines"]:
+                    violations.append("acked: %s holds %s on %s, its acknowledged lines %s (unknown edits: %s)"
+                                      % (oid, got_lines, n.id, sorted(last), sorted(o["maybe_lines"])))
                 if seen[oid]["status"] not in allowed:
                     tried = [(x["kind"], x["outcome"], x["status"], x.get("attempts")) for x in ops
                              if x.get("order") == oid]
@@ -692,7 +748,7 @@ def main():
             return sum(1 for o in ops if o["kind"] == kind and o["outcome"] == outcome)
         print("chaos run: %d s, seed %d, %d nodes (3 replicas), %d HTTP workers and a merchant, %d SDK customers" % (
             a.seconds, a.seed, a.nodes, a.workers, a.sdk_workers))
-        for kind in ("place", "confirm", "cancel", "restock", "price", "special"):
+        for kind in ("place", "confirm", "deliver", "edit", "cancel", "login", "restock", "price", "special"):
             print("  %-8s ok %5d  refused %5d  unknown %3d   (through the SDK: ok %d)" % (
                 kind, count(kind, "ok"), count(kind, "refused"), count(kind, "unknown"),
                 sum(1 for o in ops if o["kind"] == kind and o["outcome"] == "ok" and o.get("client") == "sdk")))
@@ -701,15 +757,15 @@ def main():
         # none of the touched shards has no such window, and its window over all operations is printed too.
         def shards_of_op(o):
             keys = []
-            if o["kind"] in ("place", "restock", "cancel", "price", "special"):
+            if o["kind"] in ("place", "restock", "cancel", "price", "special", "edit", "deliver"):
                 keys.append("restaurant/" + rid)
             if o.get("order"):
                 keys.append("order/" + o["order"])
             return {shard_of(k, SHARDS) for k in keys}
         windows, any_windows = {}, {}
         for f in fault_report:
-            later = [o for o in ops if o["outcome"] == "ok" and o["kind"] in ("place", "confirm", "cancel", "restock",
-                                                                                "price", "special")
+            later = [o for o in ops if o["outcome"] == "ok" and o["kind"] in ("place", "confirm", "deliver", "edit",
+                                                                                "cancel", "restock", "price", "special")
                      and o["start"] >= f["start"]]
             led = set(f.get("led") or [])
             hit = [o["end"] for o in later if shards_of_op(o) & led]

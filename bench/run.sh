@@ -17,7 +17,7 @@ mkdir -p build/bench
 echo "== 1. HTTP: the lunch rush, with nginx's ceiling"
 python3 bench/lunch_rush.py --seconds "$SECONDS_" --rounds "$ROUNDS" --out build/bench/lunch_rush.json
 echo
-echo "== 2. SDK, one node"
+echo "== 2. SDK, one node and three"
 bash bench/sdk.sh "$SECONDS_" 64 | tee build/bench/sdk.txt
 echo
 echo "== 3. Storage: an order's writes against db_bench"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The client SDK's load (binary protocol) against one fresh node: order placement and menu reads with a fixed
 # number of calls in flight (bento-bench-sdk), each printed with p50/p99/p999 and a JSON line.
-# Usage: bench/sdk.sh [seconds=10] [in_flight=64]   (after `make build`)
+# Usage: bench/sdk.sh [seconds=10] [in_flight=64]   (after `make build`); one node, then a 3-node cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_=${1:-10}
@@ -20,3 +20,26 @@ for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null &
 "$BIN/bento-bench-sdk" "127.0.0.1:$CLIENT" orders "$SECONDS_" "$IN_FLIGHT"
 "$BIN/bento-bench-sdk" "127.0.0.1:$CLIENT" menu "$SECONDS_" "$IN_FLIGHT"
 echo "node RSS after the run: $(awk '/VmRSS/ {print $2, $3}' /proc/$PID/status)"
+cleanup
+
+# The same through a 3-node cluster (replication 3), the SDK given every node's client port: it routes each
+# call to its shard's leader itself.
+python3 - "$SECONDS_" "$IN_FLIGHT" <<'PY'
+import os, subprocess, sys, tempfile, shutil
+sys.path.insert(0, "scripts")
+from bench_common import start_cluster
+seconds, in_flight = sys.argv[1], sys.argv[2]
+top = tempfile.mkdtemp(prefix="bento-bench-sdk3-")
+nodes = []
+try:
+    nodes = start_cluster("build/bin/bento-node", top, 3, "sdk bench cluster secret 0123456789",
+                          {"BENTO_REPLICAS": "3", "BENTO_LOG_LEVEL": "warn"})
+    addrs = ",".join("127.0.0.1:%s" % n.env["BENTO_CLIENT_PORT"] for n in nodes)
+    print("3-node cluster, replication 3:", flush=True)
+    for mode in ("orders", "menu"):
+        subprocess.run(["build/bin/bento-bench-sdk", addrs, mode, seconds, in_flight], check=True)
+finally:
+    for n in nodes:
+        n.stop()
+    shutil.rmtree(top, ignore_errors=True)
+PY

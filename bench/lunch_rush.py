@@ -29,7 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from bench_common import Client, Node, free_port, start_cluster  # noqa: E402
+from bench_common import Client, Node, free_port, start_cluster, write_summary  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "lunch_rush.lua")
@@ -229,10 +229,7 @@ def main():
     for c in checks:
         print("  %-4s %-66s %s" % ("met" if c[1] else "MISS", c[0], c[2]))
     print("node RSS after the run: %d MiB" % (rss_kib // 1024))
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(summary, f, indent=1)
-    print("summary: %s" % a.out)
+    write_summary(a.out, summary)
     return 0
 
 

@@ -13,7 +13,6 @@ bulk loader this suite does not have yet).
 """
 import argparse
 import http.client
-import json
 import os
 import random
 import shutil
@@ -24,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import Client, Node, percentile  # noqa: E402
+from bench_common import Client, Node, percentile, write_summary  # noqa: E402
 import lunch_rush  # noqa: E402
 
 
@@ -112,10 +111,7 @@ def main():
         len(lat), summary["order_read_p50_ms"], summary["order_read_p99_ms"]))
     print("  restart: ready in %.2f s; the restaurant's first menu read (its activation) %.3f s, the next %.4f s;"
           " RSS then %.0f MiB" % (ready_s, first_menu_s, second_menu_s, rss_after_restart / 2**20))
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(summary, f, indent=1)
-    print("summary: %s" % a.out)
+    write_summary(a.out, summary)
     return 0
 
 

@@ -14,7 +14,6 @@ Prints both and their ratio, and writes a JSON summary (--out).
 Usage: bench/storage.py [--seconds 10] [--out build/bench/storage.json]   (needs wrk, ldb and db_bench)
 """
 import argparse
-import json
 import os
 import re
 import shutil
@@ -24,7 +23,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import Node  # noqa: E402
+from bench_common import Node, write_summary  # noqa: E402
 import lunch_rush  # noqa: E402
 
 
@@ -124,10 +123,7 @@ def main():
                "db_bench": {"key_size": key_size, "value_size": value_size, "batch": batch, "keys_per_s": keys_per_s,
                             "orders_per_s": ceiling_orders},
                "ratio_to_storage_ceiling": run["rps"] / ceiling_orders}
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(summary, f, indent=1)
-    print("summary: %s" % a.out)
+    write_summary(a.out, summary)
     return 0
 
 

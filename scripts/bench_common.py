@@ -227,3 +227,11 @@ def start_cluster(binary, top, count, secret, extra_env=None, proxy_binary=None)
                 n.proxy.stop()
         raise RuntimeError("the cluster did not start (data and logs kept in %s):\n%s" % (top, "\n".join(failures)))
     return nodes
+
+
+def write_summary(path, summary):
+    """A benchmark's JSON summary at `path` (its directory made), and the line that says where."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(summary, f, indent=1)
+    print("summary: %s" % path)

@@ -461,12 +461,16 @@ std::string cluster_runtime::status_json(const std::string& entity) const {
   if (auto* host = impl_->host.get())
     for (uint16_t s = 0; s < host->shard_count(); ++s) {
       auto leader = host->leader_of(s);
+      auto* replica = host->replica(s);
       shards.push_back({{"shard", s},
                         {"replicas", host->placement_of(s)},
                         {"voters", host->voters_of(s)},
                         {"learners", host->learners_of(s)},
                         {"leader", leader ? json(*leader) : json(nullptr)},
-                        {"served_here", host->serves(s)}});
+                        {"served_here", host->serves(s)},
+                        // How far this node's replica has applied the group's log: replicas that agree on it
+                        // (with no writes coming) hold the same data.
+                        {"applied", replica ? json(replica->applied()) : json(nullptr)}});
     }
   json out{{"clustered", clustered()}, {"node", impl_->self},      {"shards", st.shards},
            {"replicas", st.replicas},  {"members", members},       {"shard_groups", shards}};

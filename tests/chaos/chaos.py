@@ -18,7 +18,8 @@ cluster heals, the invariants are checked through every node:
   listing    every node lists the same orders for the merchant, and every acknowledged one among them
   menu       every item's price, and whether the special is on the menu, is what the last acknowledged edit
              made it (or what an edit of unknown outcome asked for)
-  healed     every node answers and every shard has a leader within 30 s of the last fault
+  healed     within 30 s of the last fault every node answers, names a leader for every shard, and its replica of
+             every shard has applied as far as every other node's (all caught up)
 
 Prints a report (operations, faults and their unavailability windows, invariants) and exits 1 on a violation,
 printing the seed and the command that replays the schedule; node logs and history.json of a failed run are kept.
@@ -489,11 +490,13 @@ def faults(cluster, stop, seed, report, rid):
 
 
 def healed(cluster, timeout_s=30):
-    """(True, None) once every node names a leader for every shard, else (False, what was missing)."""
+    """(True, None) once every node names a leader for every shard and every node's replica of each shard has
+    applied the same log (all caught up), else (False, what was missing)."""
     deadline = time.time() + timeout_s
     missing = None
     while time.time() < deadline:
         missing = []
+        applied = {}  # shard -> {node: applied index}
         for n in cluster.nodes:
             try:
                 status, view = Client(n.port).call("GET", "/api/v1/cluster")
@@ -502,8 +505,13 @@ def healed(cluster, timeout_s=30):
                     continue
                 missing += ["%s: shard %s has no leader" % (n.id, g.get("shard")) for g in view.get("shard_groups", [])
                             if not g.get("leader")]
+                for g in view.get("shard_groups", []):
+                    if g.get("applied") is not None:
+                        applied.setdefault(g["shard"], {})[n.id] = g["applied"]
             except Exception as e:
                 missing.append("%s: %s" % (n.id, e))
+        missing += ["shard %s: replicas not caught up (applied %s)" % (s, a) for s, a in sorted(applied.items())
+                    if len(set(a.values())) > 1 or len(a) < len(cluster.nodes)]
         if not missing:
             return True, None
         time.sleep(0.2)  # polling interval of a bounded wait
@@ -627,7 +635,7 @@ def main():
         last_fault = max([f["end"] for f in fault_report] or [time.time()])
         ok, missing = healed(cluster)
         if not ok:
-            violations.append("healed: not every node answers with a leader for every shard within 30 s: %s"
+            violations.append("healed: not every node answers with a leader for every shard and caught up within 30 s: %s"
                               % "; ".join(missing[:6]))
             for n in nodes:  # what each node says, for diagnosis
                 try:

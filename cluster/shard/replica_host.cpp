@@ -252,8 +252,10 @@ void replica_host::run() {
     for (auto& [from, batch] : inbound)
       process_inbound(from, batch);
     collecting_thread_ = std::thread::id{};
-    flush_collected();
+    // Serving is re-read before anything goes out: a leadership transfer revokes the lease as it starts, and
+    // its TimeoutNow (in this flush) lets the transferee win at once, so this node stops serving first.
     refresh_serving(next_tick - options_.tick);
+    flush_collected();
     if (ticks > 0 && rounds_ % 5 == 0) {
       move_seats();
       rebalance();

@@ -8,21 +8,32 @@ namespace {
 
 constexpr std::string_view replacement = "\xEF\xBF\xBD"; // U+FFFD
 
-/// Length of the valid UTF-8 sequence starting at s[i] (1-4), or 0 if it is not one.
-size_t utf8_sequence(std::string_view s, size_t i) {
+/// How a UTF-8 sequence starting at s[i] reads: its length when valid (`valid` true), else how many bytes of it
+/// to drop for one U+FFFD — the lead and the continuation bytes accepted before the first that does not fit,
+/// as nlohmann's replacing dump counts them (it reads the unfitting byte again as the start of a new one).
+struct utf8_read {
+  size_t length;
+  bool valid;
+};
+
+utf8_read read_utf8(std::string_view s, size_t i) {
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = b(i);
-  size_t n = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-  if (n <= 1 || i + n > s.size())
-    return n == 1 ? 1 : 0;
-  for (size_t k = 1; k < n; ++k)
-    if ((b(i + k) & 0xC0) != 0x80)
-      return 0;
-  // Overlongs, surrogates and code points past U+10FFFF, as RFC 3629 rules them out.
-  unsigned char d = b(i + 1);
-  if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d > 0x9F) || (c == 0xF0 && d < 0x90) || (c == 0xF4 && d > 0x8F))
-    return 0;
-  return n;
+  size_t n = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+  if (n == 0)
+    return {1, false}; // a continuation byte, or a lead no valid sequence has (C0, C1, F5-FF)
+  // The second byte's range excludes overlongs, surrogates and code points past U+10FFFF (RFC 3629).
+  unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+  unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+  for (size_t k = 1; k < n; ++k) {
+    if (i + k >= s.size())
+      return {k, false}; // cut short at the end
+    unsigned char d = b(i + k);
+    bool fits = k == 1 ? (d >= lo && d <= hi) : (d & 0xC0) == 0x80;
+    if (!fits)
+      return {k, false};
+  }
+  return {n, true};
 }
 
 void escape_into(std::string& out, std::string_view s) {
@@ -31,14 +42,12 @@ void escape_into(std::string& out, std::string_view s) {
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      auto n = utf8_sequence(s, i);
-      if (n == 0) {
+      auto r = read_utf8(s, i);
+      if (r.valid)
+        out.append(s.data() + i, r.length);
+      else
         out += replacement;
-        ++i;
-      } else {
-        out.append(s.data() + i, n);
-        i += n;
-      }
+      i += r.length;
       continue;
     }
     switch (c) {

@@ -211,7 +211,7 @@ def workload(cluster, history, stop, seed, index, customers, merchant_token, rid
             if action == "edit":
                 if outcome == "ok":
                     o["edits"].append((t0, time.time(), lines_of(payload["items"])))
-                elif outcome == "unknown":
+                if outcome == "unknown" or uncertain(tries):
                     o["maybe_lines"].add(lines_of(body["items"]))
             elif outcome == "ok":
                 o["status"] = payload["status"]
@@ -300,21 +300,30 @@ def menu_edit(cluster, history, rng, merchant_token, rid):
     present = rng.random() < 0.5
     path = "/api/v1/restaurants/%s/menu/items/%s" % (rid, SPECIAL)
     if present:
-        outcome, status, _, _ = call_any(cluster, rng, merchant_token, "PUT", path,
-                                         {"name": "today's special", "price_cents": 900, "stock": 0}, budget_s=5.0)
+        outcome, status, _, tries = call_any(cluster, rng, merchant_token, "PUT", path,
+                                             {"name": "today's special", "price_cents": 900, "stock": 0},
+                                             budget_s=5.0)
     else:
-        outcome, status, _, _ = call_any(cluster, rng, merchant_token, "DELETE", path, budget_s=5.0)
+        outcome, status, _, tries = call_any(cluster, rng, merchant_token, "DELETE", path, budget_s=5.0)
         if outcome == "refused" and status == 404:
             outcome = "ok"  # already off the menu: the state asked for
-    history.add(kind="special", present=present, start=t0, end=time.time(), outcome=outcome, status=status)
+    history.add(kind="special", present=present, start=t0, end=time.time(), outcome=outcome, status=status,
+                uncertain=uncertain(tries))
+
+
+def uncertain(attempts):
+    """Whether an attempt of the operation may have run without an answer (no answer, or 504): such a request
+    can still land late — the node's router retries a forwarded command after the rig's attempt gave up —, even
+    after the operation was acknowledged through another attempt and after later operations."""
+    return any(status is None or status == 504 for _, status, _ in attempts)
 
 
 def menu_expected(ops, kind, value_of, initial):
     """The values an edited thing may end with: the last acknowledged edit's (or the initial value), or any
-    edit whose outcome is unknown (a request that timed out may still apply late)."""
+    edit whose outcome is unknown or that had an attempt which may still land late."""
     acked = [o for o in ops if o["kind"] == kind and o["outcome"] == "ok"]
     last = value_of(max(acked, key=lambda o: o["end"])) if acked else initial
-    return {last} | {value_of(o) for o in ops if o["kind"] == kind and o["outcome"] == "unknown"}
+    return {last} | {value_of(o) for o in ops if o["kind"] == kind and (o["outcome"] == "unknown" or o.get("uncertain"))}
 
 
 def partition(cluster, side):
@@ -677,8 +686,8 @@ def main():
         deadline = time.time() + 30
         while True:
             fetched = [listing_of(n) for n in nodes]
-            same = all(f[0] is not None for f in fetched) and len({tuple(sorted((k, v["status"]) for k, v in f[0].items()))
-                                                                   for f in fetched}) == 1
+            same = all(f[0] is not None for f in fetched) and len(
+                {tuple(sorted((k, v["status"], lines_of(v["items"])) for k, v in f[0].items())) for f in fetched}) == 1
             if same or time.time() > deadline:
                 break
             time.sleep(0.2)  # polling interval of a bounded wait
@@ -728,7 +737,13 @@ def main():
                     violations.append("stock: %s on %s: %s in stock + %d held, expected %d%s" % (
                         it, n.id, stock.get(it), held[it], low, "" if high == low else " to %d" % high))
         for n, _ in listings:
-            status, menu = Client(n.port, setup.token).call("GET", "/api/v1/restaurants/%s/menu" % rid)
+            try:
+                status, menu = Client(n.port, setup.token).call("GET", "/api/v1/restaurants/%s/menu" % rid)
+            except OSError as e:
+                status, menu = str(e), None
+            if status != 200:
+                violations.append("menu: %s answered %s to a menu read" % (n.id, status))
+                continue
             by_id = {i["id"]: i for i in (menu or {}).get("items", [])}
             for it in ITEMS:
                 price_ops = [o for o in ops if o.get("item") == it]

@@ -48,8 +48,9 @@ int main(int argc, char** argv) {
     } else if (cmd == "slow") {
       std::string who;
       in >> who;
-      long ms = std::strtol(list.c_str(), nullptr, 10);
-      if (ms < 0 || ms > 60000) {
+      char* end = nullptr;
+      long ms = std::strtol(list.c_str(), &end, 10);
+      if (list.empty() || *end != '\0' || ms < 0 || ms > 60000 || who.empty()) {
         std::cout << "error bad delay" << std::endl;
         continue;
       }

@@ -67,8 +67,11 @@ int progress(const std::string& status) {
 }
 
 /// A write that may have happened is unknown; the SDK promises that every other error means nothing was done.
+/// A code this SDK does not know (a newer node's) promises nothing either way.
 const char* outcome_of(const bc::error& e) {
-  return e.code == bc::errc::outcome_unknown || e.code == bc::errc::cancelled ? "unknown" : "refused";
+  return e.code == bc::errc::outcome_unknown || e.code == bc::errc::cancelled || e.code == bc::errc::unknown
+           ? "unknown"
+           : "refused";
 }
 
 void emit(const json& line) {
@@ -106,9 +109,9 @@ int main(int argc, char** argv) {
     if (client.login(username, password))
       break;
     bc::register_request reg{username, password, username + "@example.com", bc::role::customer, "taipei"};
-    auto r = client.register_user(reg);
-    if (!r && r.error().code != bc::errc::already_exists)
-      std::this_thread::sleep_for(std::chrono::milliseconds(200)); // back-off while the cluster heals
+    if (client.register_user(reg))
+      continue; // registered: log in at once
+    std::this_thread::sleep_for(std::chrono::milliseconds(200)); // back-off while the cluster heals
   }
 
   std::vector<std::string> placed; // my orders last seen placed

@@ -139,9 +139,8 @@ uint16_t free_port() {
   std::lock_guard lock(mutex);
   uint16_t floor = ephemeral_floor();
   uint16_t low = 10000;
-  if (floor <= low + 1000)
-    FAIL("the ephemeral port range starts at " << floor << "; tests need ports below it from 10000");
-  std::uniform_int_distribution<int> pick(low, floor - 1);
+  // A machine whose ephemeral range starts low leaves nothing below it: take the ports above it instead.
+  std::uniform_int_distribution<int> pick(floor > low + 1000 ? low : 61000, floor > low + 1000 ? floor - 1 : 65535);
   for (int attempt = 0; attempt < 1000; ++attempt) {
     auto port = static_cast<uint16_t>(pick(rng));
     if (given.count(port) == 0 && bindable(port)) {

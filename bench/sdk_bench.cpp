@@ -103,6 +103,12 @@ int main(int argc, char** argv) {
   std::mt19937 rng(7);
   std::mutex rng_mutex;
 
+  // The first failures are printed: a benchmark that hides why a call failed hides a bug.
+  std::atomic<int> reported{0};
+  auto report = [&reported](const bc::error& e) {
+    if (reported++ < 5)
+      std::fprintf(stderr, "failed: %s\n", bc::describe(e).c_str());
+  };
   std::function<void(size_t)> launch;
   launch = [&](size_t slot) {
     if (!running)
@@ -136,9 +142,17 @@ int main(int argc, char** argv) {
         for (int i : picked)
           o.lines.push_back({"item" + std::to_string(i), 1 + static_cast<int32_t>(rng() % 2)});
       }
-      cl.place_order_async(o, [done](bc::result<bc::order> r) { done(r.has_value()); });
+      cl.place_order_async(o, [done, &report](bc::result<bc::order> r) {
+        if (!r)
+          report(r.error());
+        done(r.has_value());
+      });
     } else {
-      cl.get_menu_async({rid, ""}, [done](bc::result<bc::menu> r) { done(r.has_value()); });
+      cl.get_menu_async({rid, ""}, [done, &report](bc::result<bc::menu> r) {
+        if (!r)
+          report(r.error());
+        done(r.has_value());
+      });
     }
   };
   auto t0 = clock_type::now();

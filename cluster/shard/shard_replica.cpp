@@ -412,9 +412,11 @@ domain::outcome<domain::unit_t> shard_replica::commit(store::write_batch& batch,
 }
 
 domain::outcome<domain::unit_t> shard_replica::commit_in(store::write_batch& batch, std::optional<uint64_t> epoch) {
+  // Nothing is written in either refusal below: the caller may retry (503 with Retry-After, the SDK's own
+  // retry), which a storage_failure (the disk's) would not invite — the SDK saw one at every leadership transfer.
   auto fenced = [&] {
-    return domain::fail(domain::errc::storage_failure,
-                        "shard " + std::to_string(group_) + " changed hands here since the entity was loaded");
+    return domain::fail(domain::errc::unavailable,
+                        "shard " + std::to_string(group_) + " changed hands here since the entity was loaded; retry");
   };
   {
     std::shared_lock alone(alone_gate_);
@@ -433,9 +435,9 @@ domain::outcome<domain::unit_t> shard_replica::commit_in(store::write_batch& bat
                         "shard " + std::to_string(group_) + ": this node's disk refuses writes; retry");
   auto proposed = node_->propose(encode_batch(batch));
   if (!proposed.ok())
-    return domain::fail(domain::errc::storage_failure,
-                        std::string("shard ") + std::to_string(group_) + " cannot take writes here: "
-                          + to_string(proposed.error));
+    return domain::fail(domain::errc::unavailable,
+                        std::string("shard ") + std::to_string(group_) + " cannot take writes here now ("
+                          + to_string(proposed.error) + "); retry");
   last_proposed_ = proposed.index;
   proposed_term_ = proposed.term;
   drain_locked();

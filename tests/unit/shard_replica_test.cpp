@@ -544,3 +544,32 @@ TEST_CASE("shard replica: a replica behind the compacted log gets the shard's da
   CHECK(records(*dbs[behind_id_of(replicas, &behind)]) == want);
   CHECK(dbs[behind_id_of(replicas, &behind)]->last_event_seq(1) == writes + 10);
 }
+
+TEST_CASE("shard replica: a write refused during a leadership transfer or after a lost lead says retry, not a disk "
+          "failure",
+          "[unit]") {
+  // The SDK's benchmark against a fresh cluster saw orders fail with storage_failure while leadership went back
+  // to each shard's preferred replica: nothing had been written, but the code said "the disk", which no client
+  // retries. Both refusals are unavailable now (503 with Retry-After; the SDK retries with the same key).
+  test::temp_dir dir;
+  trio group(dir);
+  auto first = group.elect();
+  REQUIRE(first);
+  auto& leader = group[first];
+  auto b = order_batch(1);
+  REQUIRE(leader.commit(b, leader.epoch()));
+  group.pump();
+  consensus::node_id other = first == 1 ? 2 : 1;
+  REQUIRE(leader.transfer_if_caught_up(other));
+  auto during = order_batch(2);
+  auto refused = leader.commit(during, leader.epoch());
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == domain::errc::unavailable);
+  // And an entity of an ended epoch (the lead moved) is told the same.
+  auto epoch = leader.epoch();
+  leader.revoke();
+  auto fenced = order_batch(3);
+  auto stale = leader.commit(fenced, epoch);
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().code == domain::errc::unavailable);
+}

@@ -26,7 +26,7 @@ public:
   outcome<unit_t> commit(store::write_batch& batch, uint64_t epoch) override {
     std::unique_lock lock(mutex_);
     if (epoch != epoch_)
-      return fail(errc::storage_failure, "fenced: the shard changed hands");
+      return fail(errc::unavailable, "fenced: the shard changed hands; retry");
     shard_.prefix_keys(batch);
     held_.push_back(std::move(batch));
     ++proposed_;
@@ -177,7 +177,7 @@ TEST_CASE("write fence: an entity of an ended epoch cannot write, and its succes
   in.stock = 5;
   auto upsert = f.ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in});
   REQUIRE_FALSE(upsert); // fenced: it loaded its state in the ended epoch
-  CHECK(upsert.error().code == errc::storage_failure);
+  CHECK(upsert.error().code == errc::unavailable); // nothing written: the caller may retry
   // It stopped on the failed write (wait until the router knows, or the read would reach the stopping actor);
   // the next activation waits for the restaurant's creation to land.
   auto deadline = std::chrono::steady_clock::now() + 20s;

@@ -143,6 +143,10 @@ int run(const node::node_config& cfg, sigset_t signals) {
 
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.scheduler_threads));
+  if (cfg.scheduler_policy == "sharing")
+    caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  else
+    caf_cfg.set("scheduler.policy", caf::atom("stealing"));
   caf_cfg.set("logger.verbosity", caf::atom("quiet"));
   // Every shard is a replication group: alone, one voter (this node) per shard; with BENTO_SEEDS, the groups
   // placed over the members. Entities commit through their shard's replica.

@@ -185,6 +185,7 @@ const std::vector<option_doc>& option_docs() {
      "0"},
     {"BENTO_HTTP_THREADS", "HTTP I/O threads (1-64)", "2"},
     {"BENTO_SCHEDULER_THREADS", "actor scheduler threads (1-256)", "2"},
+    {"BENTO_SCHEDULER_POLICY", "actor scheduler: stealing (work stealing) or sharing (one shared queue)", "stealing"},
     {"BENTO_HASH_WORKERS", "password hashing threads (1-64)", "2"},
     {"BENTO_ARGON2_OPS", "Argon2id passes (1-10)", "2"},
     {"BENTO_ARGON2_MEM_KIB", "Argon2id memory in KiB (8192-1048576)", "65536"},
@@ -291,6 +292,9 @@ domain::outcome<node_config> load_config(const env_lookup& getenv) {
   r.boolean("BENTO_SYNC_WRITES", cfg.sync_writes);
   r.integer("BENTO_HTTP_THREADS", cfg.http_threads, 1, 64);
   r.integer("BENTO_SCHEDULER_THREADS", cfg.scheduler_threads, 1, 256);
+  r.text("BENTO_SCHEDULER_POLICY", cfg.scheduler_policy, 16);
+  if (cfg.scheduler_policy != "stealing" && cfg.scheduler_policy != "sharing")
+    r.errors.push_back("BENTO_SCHEDULER_POLICY='" + cfg.scheduler_policy + "' must be stealing or sharing");
   r.integer("BENTO_HASH_WORKERS", cfg.hash_workers, 1, 64);
   r.integer("BENTO_ARGON2_OPS", cfg.argon2_ops, 1, 10);
   r.integer("BENTO_ARGON2_MEM_KIB", cfg.argon2_mem_kib, 8192, 1048576);

@@ -25,6 +25,7 @@ struct node_config {
   bool sync_writes = false;
   uint32_t http_threads = 2;
   uint32_t scheduler_threads = 2;
+  std::string scheduler_policy = "stealing"; // CAF's: "stealing" (work stealing) or "sharing" (one shared queue)
   uint32_t hash_workers = 2;
   uint32_t argon2_ops = 2;
   uint32_t argon2_mem_kib = 65536;

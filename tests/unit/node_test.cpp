@@ -52,6 +52,12 @@ TEST_CASE("config: bad values are named in the error", "[unit]") {
   CHECK(bad_port.error().message.find("BENTO_HTTP_PORT") != std::string::npos);
   CHECK_FALSE(node::load_config(env({{"BENTO_HTTP_PORT", "80x"}})));
   CHECK_FALSE(node::load_config(env({{"BENTO_LOG_LEVEL", "loud"}})));
+  auto bad_policy = node::load_config(env({{"BENTO_SCHEDULER_POLICY", "fastest"}}));
+  REQUIRE_FALSE(bad_policy);
+  CHECK(bad_policy.error().message.find("BENTO_SCHEDULER_POLICY") != std::string::npos);
+  auto sharing = node::load_config(env({{"BENTO_SCHEDULER_POLICY", "sharing"}}));
+  REQUIRE(sharing);
+  CHECK(sharing->scheduler_policy == "sharing");
   CHECK_FALSE(node::load_config(env({{"BENTO_SECRET", "short"}})));
   CHECK_FALSE(node::load_config(env({{"BENTO_SYNC_WRITES", "maybe"}})));
   CHECK_FALSE(node::load_config(env({{"BENTO_HTTP_PORT", "7410"}})));

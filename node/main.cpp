@@ -143,6 +143,9 @@ int run(const node::node_config& cfg, sigset_t signals) {
 
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.scheduler_threads));
+  // Work sharing by default: CAF's work-stealing workers poll (50 us sleeps) after every burst of work, which on
+  // a small machine costs the CPU the requests need: an idle 3-node cluster took 31 % of a core (8.6 % sharing),
+  // and the lunch rush ran faster on sharing (bench/lunch_rush.py; figures in bench/README.md).
   if (cfg.scheduler_policy == "sharing")
     caf_cfg.set("scheduler.policy", caf::atom("sharing"));
   else

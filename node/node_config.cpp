@@ -185,7 +185,8 @@ const std::vector<option_doc>& option_docs() {
      "0"},
     {"BENTO_HTTP_THREADS", "HTTP I/O threads (1-64)", "2"},
     {"BENTO_SCHEDULER_THREADS", "actor scheduler threads (1-256)", "2"},
-    {"BENTO_SCHEDULER_POLICY", "actor scheduler: stealing (work stealing) or sharing (one shared queue)", "stealing"},
+    {"BENTO_SCHEDULER_POLICY", "actor scheduler: sharing (one shared queue; idle workers block) or stealing (work "
+                               "stealing; idle workers poll)", "sharing"},
     {"BENTO_HASH_WORKERS", "password hashing threads (1-64)", "2"},
     {"BENTO_ARGON2_OPS", "Argon2id passes (1-10)", "2"},
     {"BENTO_ARGON2_MEM_KIB", "Argon2id memory in KiB (8192-1048576)", "65536"},

@@ -25,7 +25,7 @@ struct node_config {
   bool sync_writes = false;
   uint32_t http_threads = 2;
   uint32_t scheduler_threads = 2;
-  std::string scheduler_policy = "stealing"; // CAF's: "stealing" (work stealing) or "sharing" (one shared queue)
+  std::string scheduler_policy = "sharing"; // CAF's: "sharing" (one shared queue) or "stealing" (work stealing)
   uint32_t hash_workers = 2;
   uint32_t argon2_ops = 2;
   uint32_t argon2_mem_kib = 65536;

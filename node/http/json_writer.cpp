@@ -127,7 +127,8 @@ json_writer& json_writer::value(std::string_view s) {
   return *this;
 }
 
-json_writer& json_writer::value(int64_t n) {
+template <class Integer>
+json_writer& json_writer::number(Integer n) {
   before_value();
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, n);
@@ -135,12 +136,12 @@ json_writer& json_writer::value(int64_t n) {
   return *this;
 }
 
+json_writer& json_writer::value(int64_t n) {
+  return number(n);
+}
+
 json_writer& json_writer::value(uint64_t n) {
-  before_value();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, n);
-  out_.append(buf, static_cast<size_t>(r.ptr - buf));
-  return *this;
+  return number(n);
 }
 
 json_writer& json_writer::value(bool b) {

@@ -43,6 +43,8 @@ public:
 
 private:
   void before_value();
+  template <class Integer>
+  json_writer& number(Integer n);
   std::string out_;
   std::vector<bool> first_; // per open container: nothing written in it yet
   bool after_key_ = false;

@@ -2,8 +2,7 @@
 
 #include <string>
 
-// Protobuf 3.21 declares SetLogHandler in this header (its logging API lives under stubs/; it is not a
-// placeholder).
+// SetLogHandler: Protobuf 3.21 declares its log hook in its portability headers.
 #include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 

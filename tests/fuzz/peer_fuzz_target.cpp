@@ -56,6 +56,7 @@
 #include "protocol/codec/protobuf_log.hpp"
 #include "protocol/domain/shards.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/shard_test_support.hpp"
 #include "tests/unit/raft_test_support.hpp"
 
 namespace {
@@ -83,20 +84,11 @@ constexpr shard::group_id fuzz_group = 1;
 constexpr size_t frame_max_bytes = 8u << 20; // transport_config's default
 
 shard::replica_options options_for(node_id id) {
-  shard::replica_options o;
-  o.raft.id = id;
-  o.raft.seed = id;
-  o.keep_entries = 20;         // the log is compacted every few hundred writes: a member left behind gets...
+  auto o = test::replica_options_for(id, 20); // the log is compacted every few hundred writes: a member left
+                                               // behind gets...
   o.snapshot_max_bytes = 2048; // ... a snapshot, in several chunks
   o.snapshot_retry_ticks = 20;
   return o;
-}
-
-store::write_batch order_batch(uint64_t i) {
-  store::write_batch b;
-  b.put(store::column::entities, "o/o" + std::to_string(i), "order " + std::to_string(i));
-  b.append_event(domain::event{0, "order.placed", "order/o" + std::to_string(i), 1, {}, {}});
-  return b;
 }
 
 /// Three voters of shard 1, each over its own RocksDB, their messages carried by hand (in order, none lost).
@@ -171,7 +163,7 @@ struct group {
   /// An entity's write through whoever leads (none: nothing).
   void write() {
     if (auto* l = leader()) {
-      auto b = order_batch(++writes);
+      auto b = test::order_batch(++writes);
       (void)l->commit(b);
       pump();
     }
@@ -580,8 +572,8 @@ extern "C" void bento_fuzz_builtin_seeds(void (*add)(const char* data, size_t si
     node_id f = l % 3 + 1, f2 = f % 3 + 1;
     auto term = leader->term();
     auto commit = leader->commit_index();
-    auto batch = shard::encode_batch(order_batch(1000));
-    auto purging = order_batch(1001); // as user_actor's purge of ended sessions: a range erase beside the writes
+    auto batch = shard::encode_batch(test::order_batch(1000));
+    auto purging = test::order_batch(1001); // as user_actor's purge of ended sessions: a range erase beside the writes
     purging.erase_range(store::column::indexes, "s/", "s/~");
     auto purge = shard::encode_batch(purging);
     auto append = [&](node_id from, consensus::term_t at, consensus::entry_type type, const std::string& data) {

@@ -14,6 +14,7 @@
 #include "cluster/shard/raft_wire.hpp"
 #include "cluster/shard/shard_replica.hpp"
 #include "cluster/shard/shard_snapshot.hpp"
+#include "tests/support/shard_test_support.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace bento;
@@ -29,27 +30,12 @@ std::unique_ptr<store::entity_store> open_db(const std::string& path) {
   return std::move(*s);
 }
 
-store::write_batch order_batch(int i) {
-  store::write_batch b;
-  b.put(column::entities, "o/o" + std::to_string(i), "order " + std::to_string(i));
-  b.append_event(domain::event{0, "order.placed", "order/o" + std::to_string(i), 1, {}, {}});
-  return b;
-}
-
 template <class Replicas>
 consensus::node_id behind_id_of(const Replicas& replicas, const shard::shard_replica* r) {
   for (auto& [id, p] : replicas)
     if (p.get() == r)
       return id;
   return 0;
-}
-
-shard::replica_options options_for(consensus::node_id id, consensus::index_t keep = 10'000) {
-  shard::replica_options o;
-  o.raft.id = id;
-  o.raft.seed = id;
-  o.keep_entries = keep;
-  return o;
 }
 
 /// Three replicas of shard 1 in one process, their messages carried by hand.
@@ -69,7 +55,7 @@ struct trio {
       auto& m = members[id];
       m.db = open_db(dir / ("n" + std::to_string(id)));
       m.shard = std::make_unique<store::shard_store>(*m.db, 1);
-      auto r = shard::shard_replica::open(*m.shard, 1, options_for(id), group);
+      auto r = shard::shard_replica::open(*m.shard, 1, test::replica_options_for(id), group);
       REQUIRE(r);
       m.replica = std::move(*r);
       m.replica->set_sender([this](const consensus::message& msg) { wire.push_back(msg); });
@@ -111,11 +97,11 @@ TEST_CASE("shard replica: a lone leader writes batches straight to the shard and
   {
     auto db = open_db(dir / "db");
     store::shard_store shard(*db, 2);
-    auto replica = shard::shard_replica::open(shard, 2, options_for(7, 0), alone);
+    auto replica = shard::shard_replica::open(shard, 2, test::replica_options_for(7, 0), alone);
     REQUIRE(replica);
     REQUIRE((*replica)->campaign_alone());
     for (int i = 0; i < 600; ++i) {
-      auto b = order_batch(i);
+      auto b = test::order_batch(i);
       REQUIRE((*replica)->commit(b));
       // Written when commit returns, like a plain store commit.
       auto v = shard.get(column::entities, "o/o" + std::to_string(i));
@@ -133,10 +119,10 @@ TEST_CASE("shard replica: a lone leader writes batches straight to the shard and
   }
   auto db = open_db(dir / "db");
   store::shard_store shard(*db, 2);
-  auto replica = shard::shard_replica::open(shard, 2, options_for(7, 0), alone);
+  auto replica = shard::shard_replica::open(shard, 2, test::replica_options_for(7, 0), alone);
   REQUIRE(replica);
   REQUIRE((*replica)->campaign_alone());
-  auto b = order_batch(1000);
+  auto b = test::order_batch(1000);
   REQUIRE((*replica)->commit(b));
   CHECK(db->last_event_seq(2) == 601);
   CHECK(shard.get(column::entities, "o/o599")->value_or("") == "order 599");
@@ -152,7 +138,7 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
   shard::shard_replica* leader = &group[first];
   REQUIRE(leader);
   for (int i = 0; i < 50; ++i) {
-    auto b = order_batch(i);
+    auto b = test::order_batch(i);
     REQUIRE(leader->commit(b));
     pump();
   }
@@ -169,7 +155,7 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
       CHECK(m.shard->get(column::entities, "o/o" + std::to_string(i))->value_or("") == "order " + std::to_string(i));
   }
   // With peers, a write is pending until a majority holds it: replies wait for when_committed.
-  auto b = order_batch(200);
+  auto b = test::order_batch(200);
   REQUIRE(leader->commit(b));
   auto index = leader->mark(0);
   CHECK(index.index > 0);
@@ -185,7 +171,7 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
   CHECK(committed);
   CHECK(leader->mark(0).index == 0);
   // A write the leader cannot get committed before it loses the lead is answered false, never true.
-  auto lost = order_batch(201);
+  auto lost = test::order_batch(201);
   REQUIRE(leader->commit(lost));
   auto lost_index = leader->mark(0);
   REQUIRE(lost_index.index > 0);
@@ -213,7 +199,7 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
   // A follower refuses writes (entities live on the leader only).
   for (auto& [id, m] : members)
     if (!m.replica->is_leader()) {
-      auto b = order_batch(99);
+      auto b = test::order_batch(99);
       CHECK_FALSE(m.replica->commit(b));
     }
 }
@@ -226,7 +212,7 @@ TEST_CASE("shard replica: a write epoch ends with the lead or when revoked; mark
   REQUIRE(first);
   auto& leader = group[first];
   auto epoch = leader.epoch();
-  auto b = order_batch(1);
+  auto b = test::order_batch(1);
   REQUIRE(leader.commit(b, epoch));
   // Proposed, not yet held by a majority: the mark has not landed; once it has, it has.
   auto mark = leader.mark(0);
@@ -238,15 +224,15 @@ TEST_CASE("shard replica: a write epoch ends with the lead or when revoked; mark
   CHECK(leader.mark(0).index == 0);
   // The host revokes the epoch when the lease lapses: an entity loaded before it writes nothing more.
   leader.revoke();
-  auto stale = order_batch(2);
+  auto stale = test::order_batch(2);
   CHECK_FALSE(leader.commit(stale, epoch));
-  auto fresh = order_batch(3);
+  auto fresh = test::order_batch(3);
   REQUIRE(leader.commit(fresh, leader.epoch()));
   group.pump();
   // A write in flight when the lead is lost: the old leader's entities (epoch before) are fenced off, and the
   // mark taken then counts as landed in a later term (that term's leader committed its own entry first).
   epoch = leader.epoch();
-  auto lost = order_batch(4);
+  auto lost = test::order_batch(4);
   REQUIRE(leader.commit(lost, epoch));
   auto lost_mark = leader.mark(0);
   // An entity of the epoch before can vouch for nothing once it ended.
@@ -257,12 +243,12 @@ TEST_CASE("shard replica: a write epoch ends with the lead or when revoked; mark
     group.tick(); // healed: the old leader hears of the newer term
   REQUIRE_FALSE(leader.is_leader());
   CHECK(leader.epoch() != epoch);
-  auto late = order_batch(5);
+  auto late = test::order_batch(5);
   CHECK_FALSE(leader.commit(late, epoch));
   CHECK(leader.landed(lost_mark));
   // Winning a lead starts an epoch too: what was loaded while following cannot write as leader.
   auto follower_epoch = group[next].epoch() - 1; // before it led
-  auto as_follower = order_batch(6);
+  auto as_follower = test::order_batch(6);
   CHECK_FALSE(group[next].commit(as_follower, follower_epoch));
 }
 
@@ -275,7 +261,7 @@ TEST_CASE("raft wire: messages of many groups round trip in one frame; garbage i
   append.term = 3;
   append.index = 10;
   append.log_term = 2;
-  auto batch = shard::encode_batch(order_batch(11));
+  auto batch = shard::encode_batch(test::order_batch(11));
   append.entries = {consensus::entry{3, 11, consensus::entry_type::normal, batch}};
   append.commit = 9;
   consensus::message beat;
@@ -352,7 +338,7 @@ TEST_CASE("shard replica: a replicated log is compacted in steps, so its length 
   for (consensus::node_id id : {1, 2, 3}) {
     dbs[id] = open_db(dir / ("n" + std::to_string(id)));
     shards[id] = std::make_unique<store::shard_store>(*dbs[id], 1);
-    auto r = shard::shard_replica::open(*shards[id], 1, options_for(id, keep), group);
+    auto r = shard::shard_replica::open(*shards[id], 1, test::replica_options_for(id, keep), group);
     REQUIRE(r);
     replicas[id] = std::move(*r);
     replicas[id]->set_sender([&wire](const consensus::message& msg) { wire.push_back(msg); });
@@ -376,7 +362,7 @@ TEST_CASE("shard replica: a replicated log is compacted in steps, so its length 
   REQUIRE(leader);
   constexpr int writes = 3000;
   for (int i = 0; i < writes; ++i) {
-    auto b = order_batch(i);
+    auto b = test::order_batch(i);
     REQUIRE(leader->commit(b));
     pump();
   }
@@ -418,7 +404,7 @@ TEST_CASE("shard replica: a replica behind the compacted log gets the shard's da
   for (consensus::node_id id : {1, 2, 3}) {
     dbs[id] = open_db(dir / ("n" + std::to_string(id)));
     shards[id] = std::make_unique<store::shard_store>(*dbs[id], 1);
-    auto options = options_for(id, 20);
+    auto options = test::replica_options_for(id, 20);
     options.snapshot_max_bytes = 4096; // the shard is ~100 KiB: dozens of chunks, each acknowledged
     auto r = shard::shard_replica::open(*shards[id], 1, options, group);
     REQUIRE(r);
@@ -464,7 +450,7 @@ TEST_CASE("shard replica: a replica behind the compacted log gets the shard's da
   auto& behind = *replicas[cut];
   constexpr int writes = 600;
   for (int i = 0; i < writes; ++i) {
-    auto b = order_batch(i);
+    auto b = test::order_batch(i);
     REQUIRE(leader.commit(b));
     pump();
     if (i % 50 == 0)
@@ -524,7 +510,7 @@ TEST_CASE("shard replica: a replica behind the compacted log gets the shard's da
   CHECK(behind.snapshot_stats().installed == 1);
   CHECK(behind.applied() == leader.applied());
   for (int i = writes; i < writes + 10; ++i) {
-    auto b = order_batch(i);
+    auto b = test::order_batch(i);
     REQUIRE(leader.commit(b));
     pump();
   }
@@ -556,19 +542,19 @@ TEST_CASE("shard replica: a write refused during a leadership transfer or after 
   auto first = group.elect();
   REQUIRE(first);
   auto& leader = group[first];
-  auto b = order_batch(1);
+  auto b = test::order_batch(1);
   REQUIRE(leader.commit(b, leader.epoch()));
   group.pump();
   consensus::node_id other = first == 1 ? 2 : 1;
   REQUIRE(leader.transfer_if_caught_up(other));
-  auto during = order_batch(2);
+  auto during = test::order_batch(2);
   auto refused = leader.commit(during, leader.epoch());
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == domain::errc::unavailable);
   // And an entity of an ended epoch (the lead moved) is told the same.
   auto epoch = leader.epoch();
   leader.revoke();
-  auto fenced = order_batch(3);
+  auto fenced = test::order_batch(3);
   auto stale = leader.commit(fenced, epoch);
   REQUIRE_FALSE(stale);
   CHECK(stale.error().code == domain::errc::unavailable);

@@ -20,9 +20,18 @@ inline std::string user_record(const std::string& username) { return "u/" + user
 inline std::string restaurant_record(const std::string& id) { return "r/" + id; }
 inline std::string restaurant_children(const std::string& id) { return "r/" + id + "/"; }
 inline std::string item_record(const std::string& rid, const std::string& iid) { return "r/" + rid + "/i/" + iid; }
+inline std::string item_records(const std::string& rid) { return "r/" + rid + "/i/"; }
+inline std::string reservation_records(const std::string& rid) { return "r/" + rid + "/v/"; }
 inline std::string reservation_record(const std::string& rid, const std::string& oid) {
   return "r/" + rid + "/v/" + oid;
 }
+// An empty value per reservation tombstone (a record with no lines), by the tombstone's day: the day after it
+// the tombstone can go, and the index finds those without reading every reservation.
+inline std::string tombstone_records(const std::string& rid) { return "r/" + rid + "/t/"; }
+inline std::string tombstone_record(const std::string& rid, const std::string& date, const std::string& oid) {
+  return "r/" + rid + "/t/" + date + "/" + oid;
+}
+inline std::string day_used_records(const std::string& rid) { return "r/" + rid + "/d/"; }
 // Units of an item used on a day (held by live orders for that day or delivered; decimal count), by day then
 // item. (Before per-day counts existed, the same keys held promises for later days, with the same meaning.)
 inline std::string promised_record(const std::string& rid, const std::string& date, const std::string& iid) {

@@ -11,6 +11,7 @@
 #include "actors/common/keys.hpp"
 #include "actors/restaurant/restaurant_records.hpp"
 #include "actors/restaurant/restaurant_state.hpp"
+#include "actors/restaurant/reservation_cache.hpp"
 #include "actors/store/shard_store.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
@@ -21,6 +22,12 @@ namespace {
 
 using namespace bento::domain;
 
+/// Reservation records a restaurant keeps in memory (a few hundred bytes each): a popular restaurant's recent
+/// orders, whose next change usually comes soon; older ones are read from the store when needed.
+constexpr size_t reservations_in_memory = 1024;
+/// Tombstones of closed days forgotten per command: the first order of a day must not wait for all of them.
+constexpr size_t tombstones_per_sweep = 256;
+
 struct restaurant_actor_state {
   entity_context_ptr ctx;
   uint64_t epoch = 0; // the shard's write epoch this activation loaded its state in (shard_store::epoch)
@@ -28,6 +35,9 @@ struct restaurant_actor_state {
   restaurant_state rules;
   idle_state idle;
   reply_gate replies; // answers waiting for this restaurant's writes to be committed
+  reservation_cache cache{reservations_in_memory};
+  bool sweep_due = true;  // tombstones of closed days may be left in the index (activation, a busy sweep)
+  std::string swept_day; // the restaurant's day when the index was last swept: a new day sweeps again
   static inline const char* name = "restaurant";
 };
 
@@ -40,39 +50,86 @@ using self_ptr = restaurant_actor::stateful_pointer<restaurant_actor_state>;
 
 caf::error persist(self_ptr self, const restaurant_change& change);
 
-bool load(self_ptr self) {
-  auto& st = self->state;
-  auto header = st.ctx->store->get(store::column::entities, keys::restaurant_record(st.id));
-  if (!header) {
-    spdlog::error("restaurant.load_failed restaurant={} error={}", st.id, header.error().message);
+std::string today(const restaurant_actor_state& st) {
+  return local_date(st.ctx->now_ms());
+}
+
+record_reader reader_of(const restaurant_actor_state& st) {
+  auto* store = st.ctx->store;
+  record_reader reader;
+  reader.get = [store](const std::string& key) { return store->get(store::column::entities, key); };
+  reader.scan = [store](const std::string& prefix,
+                        const std::function<bool(std::string_view, std::string_view)>& visit) {
+    return store->scan(store::column::entities, prefix, {}, visit);
+  };
+  return reader;
+}
+
+/// A read of the restaurant's records: false (logged) when the store failed; a record that does not parse
+/// stops the node, since serving from a partial state would oversell.
+bool read_ok(const restaurant_actor_state& st, const read_result& r) {
+  if (!r) {
+    spdlog::error("restaurant.load_failed restaurant={} error={}", st.id, r.error().message);
     return false;
   }
-  if (!*header)
-    return true;
-  if (!load_record(st.rules, st.id, keys::restaurant_record(st.id), **header))
-    corrupt(st.id, keys::restaurant_record(st.id));
-  auto prefix = keys::restaurant_children(st.id);
-  auto scanned = st.ctx->store->scan(store::column::entities, prefix, {}, [&](std::string_view key,
-                                                                             std::string_view value) {
-    if (!load_record(st.rules, st.id, key, value))
-      corrupt(st.id, key);
-    return true;
-  });
-  if (!scanned) {
-    spdlog::error("restaurant.load_failed restaurant={} error={}", st.id, scanned.error().message);
-    return false;
-  }
-  auto upgrade = st.rules.finish_load();
-  if (!upgrade.empty()) {
-    spdlog::info("restaurant.records_upgraded restaurant={} day_counts={}", st.id, upgrade.changed_day_used.size());
-    if (persist(self, upgrade))
-      return false;
-  }
+  if (*r)
+    corrupt(st.id, **r);
   return true;
 }
 
-std::string today(const restaurant_actor_state& st) {
-  return local_date(st.ctx->now_ms());
+bool load(self_ptr self) {
+  auto& st = self->state;
+  if (!read_ok(st, load_restaurant(st.rules, st.id, reader_of(st))))
+    return false;
+  auto upgrade = st.rules.finish_load();
+  if (!upgrade.empty()) {
+    spdlog::info("restaurant.records_upgraded restaurant={} day_counts={} tombstones_indexed={}", st.id,
+                 upgrade.changed_day_used.size(), upgrade.tombstones_put.size());
+    if (persist(self, upgrade))
+      return false;
+  }
+  // Records of an older layout were all loaded: they leave memory like any other (the upgrade wrote none).
+  for (auto& [oid, r] : st.rules.reservations())
+    st.cache.touch(oid, store::write_mark{});
+  return true;
+}
+
+/// Before a command about an order: its reservation in memory, and the day's bookkeeping done.
+caf::error prepare(self_ptr self, const std::string& order_id) {
+  auto& st = self->state;
+  if (auto err = persist(self, st.rules.advance_day(today(st))))
+    return err;
+  if (!st.rules.reservation_known(order_id)) {
+    if (!read_ok(st, fetch_reservation(st.rules, st.id, order_id, reader_of(st))))
+      return make_error(fail(errc::storage_failure, "could not read the order's reservation"));
+    st.cache.touch(order_id, store::write_mark{});
+  }
+  return {};
+}
+
+/// After a command: the reservations it wrote are remembered with their write, the oldest that landed leave
+/// memory, and tombstones of closed days are forgotten a batch at a time.
+caf::error settle_memory(self_ptr self, const restaurant_change& change) {
+  auto& st = self->state;
+  if (st.sweep_due || st.rules.meta().last_today != st.swept_day) {
+    restaurant_change sweep;
+    bool more = false;
+    if (!read_ok(st, sweep_tombstones(st.rules, st.id, reader_of(st), tombstones_per_sweep, sweep, more)))
+      return make_error(fail(errc::storage_failure, "could not read the restaurant's tombstones"));
+    if (auto err = persist(self, sweep))
+      return err;
+    st.sweep_due = more;
+    st.swept_day = st.rules.meta().last_today;
+    for (auto& entry : sweep.tombstones_erased) // each swept order's record was read: it leaves memory too
+      st.cache.touch(entry.second, st.ctx->store->mark(st.epoch));
+  }
+  auto mark = st.ctx->store->mark(st.epoch);
+  for (auto& oid : change.reservations_put)
+    st.cache.touch(oid, mark);
+  auto* store = st.ctx->store;
+  st.cache.trim([store](const store::write_mark& m) { return store->landed(m); },
+                [&st](const std::string& oid) { st.rules.forget_reservation(oid); });
+  return {};
 }
 
 /// Writes what a command changed, with its events, in one batch. On failure the in-memory state is ahead of
@@ -190,12 +247,14 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
     [self](set_reservation& cmd) -> caf::result<reservation_result> {
       auto& st = self->state;
       st.idle.touch();
-      if (auto err = persist(self, st.rules.advance_day(today(st))))
+      if (auto err = prepare(self, cmd.order_id))
         return err;
       auto r = st.rules.reserve(cmd, today(st));
       if (!r)
         return make_error(r.error());
       if (auto err = persist(self, r->change))
+        return err;
+      if (auto err = settle_memory(self, r->change))
         return err;
       if (st.ctx->at("restaurant.reserved", st.id)) {
         self->quit(caf::exit_reason::kill);
@@ -206,19 +265,24 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
     [self](settle_reservation& cmd) -> caf::result<settle_result> {
       auto& st = self->state;
       st.idle.touch();
-      if (auto err = persist(self, st.rules.advance_day(today(st))))
+      if (auto err = prepare(self, cmd.order_id))
         return err;
       auto r = st.rules.settle(cmd, today(st));
       if (auto err = persist(self, r.change))
+        return err;
+      if (auto err = settle_memory(self, r.change))
         return err;
       return gated(self, *st.ctx->store, st.replies, std::move(r.value));
     },
     [self](finalize_reservation& cmd) -> caf::result<bool> {
       auto& st = self->state;
       st.idle.touch();
-      if (auto err = persist(self, st.rules.advance_day(today(st))))
+      if (auto err = prepare(self, cmd.order_id))
         return err;
-      if (auto err = persist(self, st.rules.finalize(cmd, today(st))))
+      auto change = st.rules.finalize(cmd, today(st));
+      if (auto err = persist(self, change))
+        return err;
+      if (auto err = settle_memory(self, change))
         return err;
       return gated(self, *st.ctx->store, st.replies, true);
     },

@@ -57,8 +57,12 @@ int64_t restaurant_state::used(const std::string& day, const std::string& item_i
 }
 
 int64_t restaurant_state::held(const std::string& item_id) const {
-  auto it = held_.find(item_id);
-  return it == held_.end() ? 0 : it->second;
+  int64_t units = 0;
+  for (auto& [oid, r] : reservations_)
+    for (auto& l : r.lines)
+      if (l.item_id == item_id)
+        units += l.qty;
+  return units;
 }
 
 int64_t restaurant_state::held_in_pool(const std::string& item_id) const {
@@ -119,6 +123,7 @@ void restaurant_state::load(menu_item i) {
 
 void restaurant_state::load(reservation r) {
   auto id = r.order_id;
+  absent_.erase(id);
   reservations_[id] = std::move(r);
 }
 
@@ -135,11 +140,18 @@ void restaurant_state::load_used(const std::string& day, const std::string& item
 
 restaurant_change restaurant_state::finish_load() {
   restaurant_change change;
-  held_.clear();
-  for (auto& [oid, r] : reservations_)
-    for (auto& l : r.lines)
-      held_[l.item_id] += l.qty;
-  if (!info_ || meta_loaded_)
+  if (!info_)
+    return change;
+  if (meta_.records_layout < restaurant_records_layout) {
+    // Records of a layout without the tombstone index: every reservation was loaded; index its tombstones.
+    for (auto& [oid, r] : reservations_)
+      if (r.lines.empty())
+        change.tombstones_put.emplace_back(r.date, oid);
+    meta_.records_layout = restaurant_records_layout;
+    meta_.last_version = std::max(meta_.last_version, version_counter_);
+    change.meta_changed = true;
+  }
+  if (meta_loaded_)
     return change;
   // Written by a version that kept a daily item's stock of one day in its record and counted only promises
   // for later days (and nothing for plain items): rebuild the per-day counts that version implied.
@@ -197,6 +209,7 @@ outcome<with_change<restaurant>> restaurant_state::create(const create_restauran
   restaurant r{cmd.restaurant_id, cmd.name, cmd.place, cmd.caller.user_id, now_ms, 1};
   info_ = r;
   meta_loaded_ = true;
+  meta_.records_layout = restaurant_records_layout;
   restaurant_change change;
   change.restaurant_changed = true;
   change.meta_changed = true; // its presence marks the records as this version's
@@ -357,15 +370,39 @@ restaurant_change restaurant_state::advance_day(const std::string& today_in) {
       change.changed_day_used.emplace_back(d->first, item);
     d = used_.erase(d);
   }
-  for (auto r = reservations_.begin(); r != reservations_.end();) {
-    if (r->second.lines.empty() && r->second.date < today_in) {
-      change.reservations_erased.push_back(r->first);
-      r = reservations_.erase(r);
-    } else {
-      ++r;
-    }
-  }
   return change;
+}
+
+void restaurant_state::forget_tombstone(const std::string& day, const std::string& order_id,
+                                        restaurant_change& change) {
+  change.tombstones_erased.emplace_back(day, order_id);
+  auto r = reservations_.find(order_id);
+  // The entry may be stale (the order held units again after it was written: its record says so, and the
+  // write that changed it erased the entry too), or the day may not have closed yet.
+  if (r == reservations_.end() || !r->second.lines.empty() || r->second.date != day || day >= meta_.last_today)
+    return;
+  reservations_.erase(r);
+  absent_.insert(order_id);
+  change.reservations_erased.push_back(order_id);
+}
+
+void restaurant_state::put_reservation(reservation record, restaurant_change& change) {
+  auto id = record.order_id;
+  auto old = reservations_.find(id);
+  std::optional<std::string> old_tomb, new_tomb;
+  if (old != reservations_.end() && old->second.lines.empty())
+    old_tomb = old->second.date;
+  if (record.lines.empty())
+    new_tomb = record.date;
+  if (old_tomb != new_tomb) {
+    if (old_tomb)
+      change.tombstones_erased.emplace_back(*old_tomb, id);
+    if (new_tomb)
+      change.tombstones_put.emplace_back(*new_tomb, id);
+  }
+  absent_.erase(id);
+  reservations_[id] = std::move(record);
+  change.reservations_put.push_back(id);
 }
 
 outcome<with_change<reservation_result>> restaurant_state::reserve(const set_reservation& cmd,
@@ -481,14 +518,9 @@ outcome<with_change<reservation_result>> restaurant_state::reserve(const set_res
     if (pool > 0 && it != items_.end())
       it->second.stock += pool;
   }
-  for (auto& [id, delta] : deltas) {
-    if (delta == 0)
-      continue;
-    add_used(day, id, delta, change);
-    held_[id] += delta;
-    if (held_[id] <= 0)
-      held_.erase(id);
-  }
+  for (auto& [id, delta] : deltas)
+    if (delta != 0)
+      add_used(day, id, delta, change);
   for (auto& [id, stock] : stock_before) {
     auto& item = items_.at(id);
     if (item.stock != stock) {
@@ -498,10 +530,8 @@ outcome<with_change<reservation_result>> restaurant_state::reserve(const set_res
   }
   reservation_result result{*info_, record.lines};
   bool unchanged = has_old && record.lines.empty() && old->second.lines.empty() && record.seq == old->second.seq;
-  if (!unchanged) {
-    reservations_[cmd.order_id] = std::move(record);
-    change.reservations_put.push_back(cmd.order_id);
-  }
+  if (!unchanged)
+    put_reservation(std::move(record), change);
   return with_change<reservation_result>{std::move(result), std::move(change)};
 }
 
@@ -530,14 +560,14 @@ with_change<settle_result> restaurant_state::settle(const settle_reservation& cm
   // Not applied. Fence it: a copy of that change still on its way is refused from now on (superseded).
   // The fence must outlive the change it stops: a change for day D can apply only until D has passed, and
   // records are forgotten after their day, so it keeps the latest day involved.
-  auto& record = reservations_[cmd.order_id];
+  reservation record = it != reservations_.end() ? it->second : reservation{};
   record.order_id = cmd.order_id;
   record.seq = cmd.seq;
   record.fenced = true;
   auto day = !cmd.date.empty() && is_valid_date(cmd.date) ? cmd.date : today;
   if (record.lines.empty())
     record.date = std::max(record.date, day);
-  out.change.reservations_put.push_back(cmd.order_id);
+  put_reservation(std::move(record), out.change);
   return out;
 }
 
@@ -550,29 +580,24 @@ restaurant_change restaurant_state::finalize(const finalize_reservation& cmd, co
   if (it == reservations_.end()) {
     if (cmd.seq == 0)
       return change;
-    auto& record = reservations_[cmd.order_id];
+    reservation record;
     record.order_id = cmd.order_id;
     record.seq = cmd.seq;
     record.date = today;
-    change.reservations_put.push_back(cmd.order_id);
+    put_reservation(std::move(record), change);
     return change;
   }
-  auto& record = it->second;
-  if (record.lines.empty() && record.seq >= cmd.seq)
+  if (it->second.lines.empty() && it->second.seq >= cmd.seq)
     return change; // already consumed (or fenced): nothing to do
   // Consumed: the units leave the held total but stay counted for their day, and no pool gets them back.
-  for (auto& l : record.lines) {
-    held_[l.item_id] -= l.qty;
-    if (held_[l.item_id] <= 0)
-      held_.erase(l.item_id);
-  }
+  auto record = it->second;
   record.lines.clear();
   record.holds.clear();
   record.seq = std::max(record.seq, cmd.seq);
   record.fenced = false;
   if (record.date.empty())
     record.date = today;
-  change.reservations_put.push_back(cmd.order_id);
+  put_reservation(std::move(record), change);
   return change;
 }
 

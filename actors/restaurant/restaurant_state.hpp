@@ -14,8 +14,13 @@
 //   (NTP, a changed BENTO_TZ) cannot reopen a day that has passed.
 // - Each reservation carries the order's change number: a repeated change is answered without changing
 //   anything, an older one is refused, and settle() tells an order whether its interrupted change happened.
+// - Reservations are not all in memory: a popular restaurant has one per open order, and loading them all made
+//   its activation (on the failover path) grow with its history. The actor reads an order's record before a
+//   command about it (see restaurant_records.hpp) and evicts records once their writes have landed. Every
+//   command below assumes the record of its order is in memory if it exists (reservation_known()).
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,12 +39,14 @@ struct restaurant_change {
   std::vector<std::string> reservations_put;    // records new or changed (possibly emptied to a tombstone)
   std::vector<std::string> reservations_erased;
   std::vector<std::pair<std::string, std::string>> changed_day_used; // (day, item); 0 units = erase
+  std::vector<std::pair<std::string, std::string>> tombstones_put;    // (day, order): index entries
+  std::vector<std::pair<std::string, std::string>> tombstones_erased;
   bool clock_regressed = false; // the caller's "today" was behind the latest day seen: log it
 
   bool empty() const noexcept {
     return !restaurant_changed && !meta_changed && upserted_items.empty() && stock_items.empty()
            && deleted_items.empty() && reservations_put.empty() && reservations_erased.empty()
-           && changed_day_used.empty();
+           && changed_day_used.empty() && tombstones_put.empty() && tombstones_erased.empty();
   }
 };
 
@@ -57,19 +64,37 @@ public:
   bool exists() const noexcept { return info_.has_value(); }
   const std::optional<domain::restaurant>& info() const noexcept { return info_; }
   const std::map<std::string, domain::menu_item>& items() const noexcept { return items_; }
+  /// The reservations in memory: all of them only after a full load (tests, the upgrade of old records).
   const std::map<std::string, domain::reservation>& reservations() const noexcept { return reservations_; }
+  /// Whether the order's reservation is in memory, or known not to exist: a command about the order may run.
+  bool reservation_known(const std::string& order_id) const {
+    return reservations_.count(order_id) != 0 || absent_.count(order_id) != 0;
+  }
+  /// Drops the order's record from memory (its writes have landed: the store has it as it is here).
+  void forget_reservation(const std::string& order_id) {
+    reservations_.erase(order_id);
+    absent_.erase(order_id);
+  }
+  /// Whether every reservation record must be loaded before finish_load() (records of an older layout).
+  bool needs_all_reservations() const noexcept {
+    return info_.has_value() && (!meta_loaded_ || meta_.records_layout < domain::restaurant_records_layout);
+  }
   const day_book& used() const noexcept { return used_; }
   int64_t used(const std::string& day, const std::string& item_id) const;
   const domain::restaurant_meta& meta() const noexcept { return meta_; }
-  /// Units of the item held by live reservations (any day).
+  /// Units of the item held by the live reservations in memory (any day).
   int64_t held(const std::string& item_id) const;
-  /// Units of the item held under its current declaration (those that go back to `stock` when released).
+  /// Units of the item the reservations in memory hold under its current declaration (those that go back to
+  /// `stock` when released).
   int64_t held_in_pool(const std::string& item_id) const;
   /// The day orders and menus are judged by: the later of the caller's today and the latest day seen.
   std::string effective_today(const std::string& today) const;
-  /// Moves the restaurant's day forward to `today` (never back) and forgets what belongs to closed days. The
+  /// Moves the restaurant's day forward to `today` (never back) and forgets the counts of closed days. The
   /// actor persists it before each reservation command, which then judges by effective_today().
   restaurant_change advance_day(const std::string& today);
+  /// One entry of the tombstone index whose day has closed: the tombstone goes (if the order's record is still
+  /// that tombstone; the order's record must be known), and so does the entry.
+  void forget_tombstone(const std::string& day, const std::string& order_id, restaurant_change& change);
 
   // Loading from the store; call finish_load() after the last record.
   void load(domain::restaurant r) { info_ = std::move(r); }
@@ -113,6 +138,8 @@ private:
   domain::outcome<with_change<domain::upsert_result>> store_item(domain::menu_item item, bool created);
   /// Of the units a reservation holds of an item, those in the item's current pool.
   int64_t pool_units(const domain::reservation& r, const std::string& item_id, int64_t qty) const;
+  /// Stores the order's record and keeps the tombstone index in step with it.
+  void put_reservation(domain::reservation record, restaurant_change& change);
 
   std::optional<domain::restaurant> info_;
   std::map<std::string, domain::menu_item> items_;
@@ -121,7 +148,7 @@ private:
   domain::restaurant_meta meta_;
   bool meta_loaded_ = false;
   uint64_t version_counter_ = 0;
-  std::map<std::string, int64_t> held_; // item -> units held by live reservations
+  std::set<std::string> absent_; // orders whose records were erased here (until forgotten)
 };
 
 } // namespace bento::actors

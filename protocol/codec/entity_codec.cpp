@@ -48,6 +48,7 @@ std::string encode(const restaurant_meta& x) {
   pb::RestaurantMeta m;
   m.set_last_today(x.last_today);
   m.set_last_version(x.last_version);
+  m.set_records_layout(x.records_layout);
   return serialize(m);
 }
 
@@ -57,6 +58,7 @@ bool decode(std::string_view bytes, restaurant_meta& out) {
     return false;
   out.last_today = m.last_today();
   out.last_version = m.last_version();
+  out.records_layout = m.records_layout();
   return true;
 }
 

@@ -101,7 +101,12 @@ struct reservation {
 struct restaurant_meta {
   std::string last_today;    // the latest local day the restaurant has seen: days before it never reopen
   uint64_t last_version = 0; // the last item version handed out
+  // How the restaurant's records are laid out: 0 or 1, every reservation record is read at activation;
+  // 2 (restaurant_records_layout), tombstones are indexed by day and reservations are read when an order needs
+  // one, so activating a restaurant costs the same whatever its history.
+  uint32_t records_layout = 0;
 };
+inline constexpr uint32_t restaurant_records_layout = 2;
 
 /// A change an order has written down before asking its restaurant, so that a crash or a lost answer can be
 /// settled: the restaurant either applied it (roll forward) or did not (roll back), never something else.

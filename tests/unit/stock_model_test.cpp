@@ -2,9 +2,12 @@
 // edits, cancels, confirms, deliveries, menu edits (PUT with fresh or stale versions, PATCH), kind switches,
 // deletes and re-creations, days passing and clocks stepping back, with crashes injected between the order's
 // and the restaurant's writes, requests arriving after their sender gave up, duplicated settles and
-// finalizations, and restaurant crashes that reload the rules from their stored records. Runs the plain-C++ state classes and the record mapping, no CAF, no RocksDB.
+// finalizations, and restaurant crashes that reload the rules from their stored records. As in the actor, a
+// restaurant loads without its reservations, reads an order's record before a command about it, forgets records
+// at random between commands, and sweeps closed days' tombstones through their index a few at a time. Runs the plain-C++ state classes and the record mapping, no CAF, no RocksDB.
 //
-// After every step: the restaurant's in-memory state equals what reloads from its records; each plain item's
+// After every step: the restaurant's in-memory state equals what reloads from its records (every reservation it
+// holds is the stored one; the tombstone index lists exactly the stored tombstones); each plain item's
 // free units plus the units orders hold from its current declaration equal what the merchant declared (less
 // what was delivered); each day's used count equals what live orders hold for it plus what was delivered;
 // no accepted growth took a day past its daily stock; orders without an unsettled change agree with the
@@ -102,6 +105,7 @@ private:
     }
   }
 
+  /// Every record, reservations included: the whole truth, for the invariants.
   restaurant_state reload() const {
     restaurant_state st;
     for (auto& [key, value] : kv_)
@@ -111,9 +115,56 @@ private:
     return st;
   }
 
+  record_reader reader() const {
+    record_reader r;
+    r.get = [this](const std::string& key) -> outcome<std::optional<std::string>> {
+      auto it = kv_.find(key);
+      return it == kv_.end() ? std::optional<std::string>() : std::optional<std::string>(it->second);
+    };
+    r.scan = [this](const std::string& prefix,
+                    const std::function<bool(std::string_view, std::string_view)>& visit) -> outcome<unit_t> {
+      for (auto it = kv_.lower_bound(prefix); it != kv_.end() && it->first.rfind(prefix, 0) == 0; ++it)
+        if (!visit(it->first, it->second))
+          break;
+      return unit;
+    };
+    return r;
+  }
+
   void crash_restaurant() {
     log_ << step_ << ": restaurant crash\n";
-    rest_ = reload();
+    restaurant_state st;
+    auto loaded = load_restaurant(st, "r1", reader());
+    REQUIRE(loaded);
+    REQUIRE_FALSE(*loaded);
+    CHECK(st.reservations().empty()); // activation reads no reservation
+    CHECK(st.finish_load().empty());
+    rest_ = std::move(st);
+  }
+
+  /// What the actor does before a command about an order: the day moves on, the order's record is read.
+  void prepare(const std::string& oid) {
+    roll_day();
+    auto fetched = fetch_reservation(rest_, "r1", oid, reader());
+    REQUIRE(fetched);
+    REQUIRE_FALSE(*fetched);
+  }
+
+  /// ...and after it: tombstones of closed days go a few at a time, and records leave memory (here at random;
+  /// the store is written synchronously, so every write has landed).
+  void after_command() {
+    restaurant_change sweep;
+    bool more = false;
+    auto swept = sweep_tombstones(rest_, "r1", reader(), 2, sweep, more);
+    REQUIRE(swept);
+    REQUIRE_FALSE(*swept);
+    persist(sweep);
+    std::vector<std::string> cached;
+    for (auto& [oid, r] : rest_.reservations())
+      cached.push_back(oid);
+    for (auto& oid : cached)
+      if (chance(2))
+        rest_.forget_reservation(oid);
   }
 
   order decode_order(const std::string& oid) const {
@@ -143,12 +194,15 @@ private:
   void roll_day() { persist(rest_.advance_day(clock_day())); }
 
   std::optional<outcome<reservation_result>> to_restaurant(const set_reservation& req) {
-    roll_day();
+    prepare(req.order_id);
     auto before = rest_.used();
     auto r = rest_.reserve(req, clock_day());
-    if (!r)
+    if (!r) {
+      after_command();
       return outcome<reservation_result>(r.error());
+    }
     persist(r->change);
+    after_command();
     // No accepted growth takes a daily item's day past its daily stock.
     for (auto& [day, items] : rest_.used())
       for (auto& [iid, units] : items) {
@@ -163,29 +217,33 @@ private:
   }
 
   settle_result settle_at_restaurant(const settle_reservation& req) {
-    roll_day();
+    prepare(req.order_id);
     auto r = rest_.settle(req, clock_day());
     persist(r.change);
+    after_command();
     return r.value;
   }
 
   void finalize_at_restaurant(const finalize_reservation& req) {
     // What delivery consumes leaves the pool's books: the merchant declared it and it was sold.
-    roll_day();
+    prepare(req.order_id);
     std::map<std::string, int64_t> pool_before;
-    auto record = rest_.reservations().find(req.order_id);
+    auto full = reload();
+    auto record = full.reservations().find(req.order_id);
     std::vector<order_line> consumed;
     std::string day;
-    if (record != rest_.reservations().end()) {
+    if (record != full.reservations().end()) {
       consumed = record->second.lines;
       day = record->second.date;
     }
     for (auto& id : item_ids)
-      pool_before[id] = rest_.held_in_pool(id);
+      pool_before[id] = full.held_in_pool(id);
     auto change = rest_.finalize(req, clock_day());
     persist(change);
+    full = reload();
     for (auto& id : item_ids)
-      declared_[id] -= pool_before[id] - rest_.held_in_pool(id);
+      declared_[id] -= pool_before[id] - full.held_in_pool(id);
+    after_command();
     for (auto& l : consumed)
       consumed_[day][l.item_id] += l.qty;
   }
@@ -400,7 +458,7 @@ private:
   void declare(const std::string& iid) {
     auto it = rest_.items().find(iid);
     if (it != rest_.items().end() && it->second.daily_stock == 0)
-      declared_[iid] = it->second.stock + rest_.held_in_pool(iid);
+      declared_[iid] = it->second.stock + reload().held_in_pool(iid);
   }
 
   void edit_menu() {
@@ -501,30 +559,33 @@ private:
     REQUIRE(reloaded.items().size() == rest_.items().size());
     for (auto& [id, item] : rest_.items())
       CHECK(codec::encode(reloaded.items().at(id)) == codec::encode(item));
-    REQUIRE(reloaded.reservations().size() == rest_.reservations().size());
-    for (auto& [id, r] : rest_.reservations())
+    for (auto& [id, r] : rest_.reservations()) {
+      INFO("reservation " << id);
+      REQUIRE(reloaded.reservations().count(id));
       CHECK(codec::encode(reloaded.reservations().at(id)) == codec::encode(r));
+    }
     CHECK(reloaded.used() == rest_.used());
     CHECK(reloaded.meta().last_today == rest_.meta().last_today);
-    // Held totals are what the reservations say.
-    std::map<std::string, int64_t> held;
-    for (auto& [oid, r] : rest_.reservations())
-      for (auto& l : r.lines)
-        held[l.item_id] += l.qty;
-    for (auto& id : item_ids)
-      CHECK(rest_.held(id) == (held.count(id) ? held[id] : 0));
+    // The tombstone index lists exactly the stored tombstones, each under its day.
+    std::set<std::string> indexed, tombstones;
+    for (auto it = kv_.lower_bound("r/r1/t/"); it != kv_.end() && it->first.rfind("r/r1/t/", 0) == 0; ++it)
+      indexed.insert(it->first);
+    for (auto& [oid, r] : reloaded.reservations())
+      if (r.lines.empty())
+        tombstones.insert(keys::tombstone_record("r1", r.date, oid));
+    CHECK(indexed == tombstones);
     // A plain item: free units + what orders hold of its pool == what the merchant declared (less delivered).
     for (auto& [id, item] : rest_.items()) {
       CHECK(item.stock >= 0);
       if (item.daily_stock == 0 && declared_.count(id)) {
         INFO("item " << id);
-        CHECK(item.stock + rest_.held_in_pool(id) == declared_[id]);
+        CHECK(item.stock + reloaded.held_in_pool(id) == declared_[id]);
       }
     }
     // Each open day's count: what live orders hold for it plus what was delivered for it.
     auto today = rest_.meta().last_today;
     std::map<std::string, std::map<std::string, int64_t>> expect;
-    for (auto& [oid, r] : rest_.reservations())
+    for (auto& [oid, r] : reloaded.reservations())
       for (auto& l : r.lines)
         if (r.date >= today)
           expect[r.date][l.item_id] += l.qty;
@@ -547,6 +608,7 @@ private:
 
   /// Orders without an unsettled change hold at the restaurant exactly what their records show.
   void check_agreement(bool all) {
+    auto full = reload();
     for (auto& [oid, rec] : order_store_) {
       auto o = decode_order(oid);
       if (o.intent && !all)
@@ -555,8 +617,8 @@ private:
       bool live = o.committed && (o.status == order_status::placed || o.status == order_status::confirmed);
       if (live)
         shown = quantities(o.lines);
-      auto r = rest_.reservations().find(oid);
-      auto held = r == rest_.reservations().end() ? std::map<std::string, int64_t>{} : quantities(r->second.lines);
+      auto r = full.reservations().find(oid);
+      auto held = r == full.reservations().end() ? std::map<std::string, int64_t>{} : quantities(r->second.lines);
       auto text = [](const std::map<std::string, int64_t>& m) {
         std::string out;
         for (auto& [k, v] : m)
@@ -565,7 +627,7 @@ private:
       };
       INFO("order " << oid << " status " << to_string(o.status) << " committed " << o.committed << " seq "
                     << o.reservation_seq << " intent " << (o.intent ? 1 : 0) << ": restaurant holds "
-                    << text(held) << "(seq " << (r == rest_.reservations().end() ? 0 : r->second.seq)
+                    << text(held) << "(seq " << (r == full.reservations().end() ? 0 : r->second.seq)
                     << "), the order shows " << text(shown));
       CHECK(held == shown);
     }

@@ -290,3 +290,69 @@ TEST_CASE("stock rules: a change fenced off by settling stays 'not applied' howe
   CHECK(settle(2).applied);
   CHECK(r.offered("rice", today) == 3);
 }
+
+TEST_CASE("stock rules: records of the layout without a tombstone index are indexed once, then read on demand",
+          "[unit]") {
+  rules r;
+  r.put("rice", 5, 0);
+  REQUIRE(r.hold("o1", "rice", 2, 1, today));
+  REQUIRE(r.hold("o2", "rice", 1, 1, today));
+  REQUIRE(r.hold("o2", "rice", 0, 2, today)); // o2 cancelled: a tombstone for today
+  // Written by the previous version: no index, a meta without a layout.
+  for (auto it = r.kv.begin(); it != r.kv.end();)
+    it = it->first.rfind("r/r1/t/", 0) == 0 ? r.kv.erase(it) : std::next(it);
+  restaurant_meta old_meta;
+  REQUIRE(bento::codec::decode(r.kv.at("r/r1/m"), old_meta));
+  old_meta.records_layout = 0;
+  r.kv["r/r1/m"] = bento::codec::encode(old_meta);
+
+  record_reader reader;
+  reader.get = [&](const std::string& key) -> outcome<std::optional<std::string>> {
+    auto it = r.kv.find(key);
+    return it == r.kv.end() ? std::optional<std::string>() : std::optional<std::string>(it->second);
+  };
+  reader.scan = [&](const std::string& prefix,
+                    const std::function<bool(std::string_view, std::string_view)>& visit) -> outcome<unit_t> {
+    for (auto it = r.kv.lower_bound(prefix); it != r.kv.end() && it->first.rfind(prefix, 0) == 0; ++it)
+      if (!visit(it->first, it->second))
+        break;
+    return unit;
+  };
+  restaurant_state old;
+  auto loaded = load_restaurant(old, "r1", reader);
+  REQUIRE(loaded);
+  REQUIRE_FALSE(*loaded);
+  CHECK(old.reservations().size() == 2); // the old layout: every record read once
+  auto upgrade = old.finish_load();
+  CHECK(upgrade.meta_changed);
+  REQUIRE(upgrade.tombstones_put.size() == 1);
+  CHECK(upgrade.tombstones_put[0] == std::make_pair(today, std::string("o2")));
+  r.st = std::move(old);
+  r.apply(upgrade);
+  CHECK(r.kv.count("r/r1/t/" + today + "/o2"));
+
+  // From now on an activation reads no reservation; an order's record comes when a command needs it.
+  restaurant_state fresh;
+  REQUIRE(load_restaurant(fresh, "r1", reader));
+  CHECK(fresh.reservations().empty());
+  CHECK(fresh.finish_load().empty());
+  CHECK_FALSE(fresh.reservation_known("o1"));
+  REQUIRE(fetch_reservation(fresh, "r1", "o1", reader));
+  REQUIRE(fresh.reservation_known("o1"));
+  CHECK(fresh.reservations().at("o1").lines.at(0).qty == 2);
+  REQUIRE(fetch_reservation(fresh, "r1", "o9", reader));
+  CHECK_FALSE(fresh.reservation_known("o9")); // not stored: nothing to keep
+
+  // The next day, the sweep forgets o2's tombstone and its entry, a batch at a time.
+  r.st = std::move(fresh);
+  r.apply(r.st.advance_day(tomorrow));
+  restaurant_change sweep;
+  bool more = true;
+  REQUIRE(sweep_tombstones(r.st, "r1", reader, 10, sweep, more));
+  CHECK_FALSE(more);
+  CHECK(sweep.reservations_erased == std::vector<std::string>{"o2"});
+  r.apply(sweep);
+  CHECK_FALSE(r.kv.count("r/r1/v/o2"));
+  CHECK_FALSE(r.kv.count("r/r1/t/" + today + "/o2"));
+  CHECK(r.kv.count("r/r1/v/o1")); // live orders stay
+}

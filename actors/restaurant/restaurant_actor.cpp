@@ -38,6 +38,8 @@ struct restaurant_actor_state {
   reservation_cache cache{reservations_in_memory};
   bool sweep_due = true;  // tombstones of closed days may be left in the index (activation, a busy sweep)
   std::string swept_day; // the restaurant's day when the index was last swept: a new day sweeps again
+  // Menus built since the last change, by (today, day asked for): every reader shares one until a write.
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<const menu_shared>> menus;
   static inline const char* name = "restaurant";
 };
 
@@ -143,6 +145,7 @@ caf::error persist(self_ptr self, const restaurant_change& change) {
   }
   if (change.empty())
     return {};
+  st.menus.clear();
   const auto& info = *st.rules.info();
   auto now = st.ctx->now_ms();
   store::write_batch batch;
@@ -242,7 +245,17 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       st.idle.touch();
       if (!st.rules.exists())
         return make_error(fail(errc::not_found, "restaurant not found"));
-      return gated(self, *st.ctx->store, st.replies, st.rules.menu(today(st), cmd.date));
+      auto key = std::make_pair(today(st), std::move(cmd.date));
+      auto& shared = st.menus[key];
+      if (!shared) {
+        if (st.menus.size() > 8) { // a few days asked for at most; more is someone walking the calendar
+          st.menus.clear();
+          return gated(self, *st.ctx->store, st.replies,
+                       menu_view(std::make_shared<const menu_shared>(st.rules.menu(key.first, key.second))));
+        }
+        shared = std::make_shared<const menu_shared>(st.rules.menu(key.first, key.second));
+      }
+      return gated(self, *st.ctx->store, st.replies, menu_view(shared));
     },
     [self](set_reservation& cmd) -> caf::result<reservation_result> {
       auto& st = self->state;

@@ -97,8 +97,8 @@ int64_t restaurant_state::available(const menu_item& item, const std::string& da
   return std::max<int64_t>(0, item.daily_stock - used(day, item.id));
 }
 
-menu_view restaurant_state::menu(const std::string& today_in, const std::string& day) const {
-  menu_view view;
+menu_snapshot restaurant_state::menu(const std::string& today_in, const std::string& day) const {
+  menu_snapshot view;
   if (info_)
     view.info = *info_;
   auto today = effective_today(today_in);

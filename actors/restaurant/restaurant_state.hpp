@@ -113,7 +113,7 @@ public:
   domain::outcome<restaurant_change> delete_item(const domain::delete_menu_item& cmd);
 
   /// The menu with each item's stock for `day` (today when empty, malformed or past).
-  domain::menu_view menu(const std::string& today, const std::string& day = {}) const;
+  domain::menu_snapshot menu(const std::string& today, const std::string& day = {}) const;
 
   /// Sets the reservation for cmd.order_id to exactly cmd.lines, all or none.
   domain::outcome<with_change<domain::reservation_result>> reserve(const domain::set_reservation& cmd,

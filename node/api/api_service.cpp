@@ -163,9 +163,9 @@ void api_service::get_item(std::string restaurant_id, std::string item_id, std::
                      [item_id = std::move(item_id), done = std::move(done)](outcome<menu_view> m) {
                        if (!m)
                          return done(m.error());
-                       for (auto& i : m->items)
+                       for (auto& i : m->items())
                          if (i.id == item_id)
-                           return done(std::move(i));
+                           return done(menu_item(i));
                        done(fail(errc::not_found, "menu item not found"));
                      });
 }

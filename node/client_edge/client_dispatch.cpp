@@ -225,8 +225,8 @@ void client_dispatch::handle(const pb::Request& req, const std::string& client_k
         return;
       return svc.get_menu(in.restaurant_id(), in.date(),
                           x.then<pb::Menu, menu_view>([](const menu_view& v, pb::Menu& m) {
-                            cm::to_pb(v.info, *m.mutable_restaurant());
-                            for (auto& i : v.items)
+                            cm::to_pb(v.info(), *m.mutable_restaurant());
+                            for (auto& i : v.items())
                               cm::to_pb(i, *m.add_items());
                           }));
     }

@@ -503,14 +503,22 @@ void get_menu_route(const call_ptr& c) {
   if (!c->authenticate())
     return;
   c->service().get_menu(c->params[0], c->query["date"], c->then<menu_view>([](call& c, menu_view& m) {
-    json_writer w(256 + 384 * m.items.size());
-    w.begin_object().key("items").begin_array();
-    for (auto& i : m.items)
-      jv::write(w, i);
-    w.end_array().key("restaurant");
-    jv::write(w, m.info);
-    w.end_object();
-    c.reply_written(200, w);
+    // The same snapshot comes back until the restaurant changes: it is rendered once.
+    auto body = m.menu->json.get();
+    if (!body) {
+      json_writer w(256 + 384 * m.items().size());
+      w.begin_object().key("items").begin_array();
+      for (auto& i : m.items())
+        jv::write(w, i);
+      w.end_array().key("restaurant");
+      jv::write(w, m.info());
+      w.end_object();
+      body = std::make_shared<const std::string>(w.take());
+      m.menu->json.set(body);
+    }
+    http_response resp;
+    resp.body = *body;
+    c.respond(std::move(resp));
   }));
 }
 

@@ -325,19 +325,20 @@ bool decode(std::string_view bytes, get_menu& out) {
 
 std::string encode(const menu_view& x) {
   return encode_with<pb::MenuView>([&](pb::MenuView& m) {
-    to_pb(x.info, *m.mutable_info());
-    for (auto& i : x.items)
+    to_pb(x.info(), *m.mutable_info());
+    for (auto& i : x.items())
       to_pb(i, *m.add_items());
   });
 }
 bool decode(std::string_view bytes, menu_view& out) {
   return decode_with<pb::MenuView>(bytes, [&](const pb::MenuView& m) {
-    from_pb(m.info(), out.info);
-    out.items.clear();
+    menu_snapshot s;
+    from_pb(m.info(), s.info);
     for (auto& i : m.items()) {
-      out.items.emplace_back();
-      from_pb(i, out.items.back());
+      s.items.emplace_back();
+      from_pb(i, s.items.back());
     }
+    out = menu_view(std::make_shared<const menu_shared>(std::move(s)));
   });
 }
 

@@ -2,6 +2,8 @@
 // Commands and replies: the one vocabulary both edges (HTTP now, the binary client protocol next) translate
 // into. Each command names the entity it addresses; the router uses that key, the entity actor the rest.
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -128,9 +130,48 @@ struct get_menu {
   std::string date; // whose stock to show (YYYY-MM-DD, today or later); empty: today
 };
 
-struct menu_view {
+/// One restaurant's menu as shown for one day.
+struct menu_snapshot {
   restaurant info;
   std::vector<menu_item> items;
+};
+
+/// An edge's encoding of an immutable value (the HTTP edge's JSON of a menu), made by the first reader that
+/// needs it and shared by the rest. A copy starts empty: it may be of something else by then.
+class encoding_memo {
+public:
+  encoding_memo() = default;
+  encoding_memo(const encoding_memo&) {}
+  encoding_memo& operator=(const encoding_memo&) { return *this; }
+  std::shared_ptr<const std::string> get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return value_;
+  }
+  void set(std::shared_ptr<const std::string> value) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    value_ = std::move(value);
+  }
+
+private:
+  mutable std::mutex mutex_;
+  mutable std::shared_ptr<const std::string> value_;
+};
+
+/// A menu answer. The restaurant builds one snapshot per state and day and hands the same one to every reader
+/// until something changes, so a read copies no item and an edge encodes each snapshot once.
+struct menu_shared : menu_snapshot {
+  explicit menu_shared(menu_snapshot s) : menu_snapshot(std::move(s)) {}
+  encoding_memo json;
+};
+
+struct menu_view {
+  menu_view() : menu(std::make_shared<const menu_shared>(menu_snapshot{})) {}
+  menu_view(restaurant info, std::vector<menu_item> items)
+    : menu(std::make_shared<const menu_shared>(menu_snapshot{std::move(info), std::move(items)})) {}
+  explicit menu_view(std::shared_ptr<const menu_shared> m) : menu(std::move(m)) {}
+  const restaurant& info() const { return menu->info; }
+  const std::vector<menu_item>& items() const { return menu->items; }
+  std::shared_ptr<const menu_shared> menu; // never null
 };
 
 /// Sets what restaurant `restaurant_id` holds for `order_id` to exactly `lines` (item_id + qty), all or none.

@@ -230,7 +230,7 @@ struct fixture {
   int64_t stock(const std::string& day = {}, const std::string& item = "katsu") {
     auto m = ask<menu_view>(get_menu{"r1", day});
     REQUIRE(m);
-    for (auto& i : m->items)
+    for (auto& i : m->items())
       if (i.id == item)
         return i.stock;
     FAIL("no item " << item);

@@ -74,6 +74,32 @@ TEST_CASE("actors: a cancelled order gives its stock back", "[unit]") {
   CHECK(f.stock() == 5);
 }
 
+TEST_CASE("actors: readers share one menu snapshot until a write changes the restaurant", "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(5);
+  auto first = f.ask<menu_view>(get_menu{"r1", {}});
+  auto second = f.ask<menu_view>(get_menu{"r1", {}});
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->menu == second->menu); // built once, rendered once by an edge
+  auto o = f.ask<order>(order_for(1, 2));
+  REQUIRE(o);
+  auto after_order = f.ask<menu_view>(get_menu{"r1", {}});
+  REQUIRE(after_order);
+  CHECK(after_order->menu != first->menu);
+  CHECK(after_order->items().at(0).stock == 3);
+  CHECK(first->items().at(0).stock == 5); // a snapshot never changes under its readers
+  menu_item_input in;
+  in.name = "Katsu deluxe";
+  in.price_cents = 1500;
+  in.stock = 3;
+  REQUIRE(f.ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in}));
+  auto after_edit = f.ask<menu_view>(get_menu{"r1", {}});
+  REQUIRE(after_edit);
+  CHECK(after_edit->items().at(0).name == "Katsu deluxe");
+  CHECK(after_edit->items().at(0).price_cents == 1500);
+}
+
 TEST_CASE("actors: an interrupted placement settles to what the restaurant did when the order is next asked",
           "[unit]") {
   fixture f;

@@ -1,5 +1,7 @@
 #include "actors/catalog/catalog_actor.hpp"
 
+#include <unordered_map>
+
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -16,8 +18,29 @@ namespace {
 
 using namespace bento::domain;
 
+/// Pages answered since the catalog last changed, by query and day: browsing asks the same few pages over and
+/// over, and a shared page is copied as a pointer and rendered once by the edge.
+struct page_cache {
+  uint64_t revision = 0;
+  std::unordered_map<std::string, menu_page> pages;
+  static constexpr size_t max_pages = 1024;
+
+  static std::string key_of(const menu_query& q, const std::string& today) {
+    std::string k;
+    for (auto* part : {&q.place, &q.tag, &q.text, &q.cursor, &q.date, &today}) {
+      k += std::to_string(part->size());
+      k += ':';
+      k += *part;
+    }
+    k += q.for_meal ? std::to_string(static_cast<int>(*q.for_meal)) : "-";
+    k += '/' + std::to_string(q.limit);
+    return k;
+  }
+};
+
 struct catalog_actor_state {
   std::unique_ptr<catalog_state> catalog;
+  page_cache cache;
   std::shared_ptr<std::atomic<bool>> announced;
   static inline const char* name = "catalog";
 };
@@ -37,10 +60,19 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
     self->delayed_send(self, every, prune_atom::value);
   return {
     [self](menu_query& q) -> caf::result<menu_page> {
-      auto page = self->state.catalog->query(q, local_date(now_ms()));
+      auto& st = self->state;
+      auto today = local_date(now_ms());
+      if (st.cache.revision != st.catalog->revision() || st.cache.pages.size() >= page_cache::max_pages) {
+        st.cache.pages.clear();
+        st.cache.revision = st.catalog->revision();
+      }
+      auto key = page_cache::key_of(q, today);
+      if (auto hit = st.cache.pages.find(key); hit != st.cache.pages.end())
+        return hit->second;
+      auto page = st.catalog->query(q, today);
       if (!page)
         return make_error(page.error());
-      return std::move(*page);
+      return st.cache.pages.emplace(std::move(key), menu_page(std::move(*page))).first->second;
     },
     [self](restaurants_query& q) -> caf::result<restaurant_list> {
       auto list = self->state.catalog->restaurants(q);

@@ -118,6 +118,7 @@ outcome<std::optional<restaurant>> catalog_state::find_restaurant(const std::str
 catalog_state::catalog_state(store::entity_store& store) : store_(&store), applied_(store.shard_count(), 0) {}
 
 outcome<unit_t> catalog_state::commit(writes& w, const std::vector<std::pair<uint16_t, uint64_t>>& marks) {
+  bool changes = !w.overlay.empty(); // else only marks move (events that are not the catalog's)
   for (auto [shard, seq] : marks)
     if (shard < applied_.size() && seq > applied_[shard])
       w.put(ck::applied_of(shard), std::to_string(seq));
@@ -128,6 +129,8 @@ outcome<unit_t> catalog_state::commit(writes& w, const std::vector<std::pair<uin
   for (auto [shard, seq] : marks)
     if (shard < applied_.size() && seq > applied_[shard])
       applied_[shard] = seq;
+  if (changes)
+    ++revision_;
   return unit;
 }
 
@@ -349,6 +352,7 @@ outcome<unit_t> catalog_state::drop_days_before(const std::string& today) {
   if (!scanned)
     return scanned.error();
   if (!b.empty()) {
+    ++revision_;
     auto done = store_->commit(b);
     if (!done)
       return done.error();
@@ -501,6 +505,7 @@ outcome<unit_t> catalog_state::rebuild(const std::string& today) {
   });
   if (!wiped)
     return wiped.error();
+  ++revision_;
   if (!wipe.empty())
     if (auto done = store_->commit(wipe); !done)
       return done.error();
@@ -573,8 +578,8 @@ outcome<unit_t> catalog_state::open(const std::string& today) {
   return catch_up(today);
 }
 
-outcome<menu_page> catalog_state::query(const menu_query& q, const std::string& today) const {
-  menu_page page;
+outcome<catalog_page> catalog_state::query(const menu_query& q, const std::string& today) const {
+  catalog_page page;
   auto limit = std::clamp<uint32_t>(q.limit, 1, 100); // the edges check it; a peer's query may not have
   auto place_prefix = q.place.empty() ? std::string() : q.place + '\0';
   auto start = cursor_key(q.cursor, place_prefix);

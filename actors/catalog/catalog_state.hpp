@@ -52,7 +52,7 @@ public:
   /// Items ordered by (place, restaurant id, item id); the cursor is the last key looked at, hex-encoded.
   /// Shown stock is for q.date (today when empty): a plain item's free units; a daily item's daily_stock less
   /// that day's used units.
-  domain::outcome<domain::menu_page> query(const domain::menu_query& q, const std::string& today) const;
+  domain::outcome<domain::catalog_page> query(const domain::menu_query& q, const std::string& today) const;
   /// Restaurants ordered by (place, name, id), from an index, so one page costs O(page); same cursor scheme.
   domain::outcome<domain::restaurant_list> restaurants(const domain::restaurants_query& q) const;
 
@@ -67,6 +67,9 @@ public:
   uint64_t restaurant_count() const noexcept { return restaurants_; }
   /// The last applied event of a shard.
   uint64_t applied_seq(uint16_t shard) const noexcept { return shard < applied_.size() ? applied_[shard] : 0; }
+
+  /// Changes whenever what a query can return changes (answers may be reused while it stays the same).
+  uint64_t revision() const noexcept { return revision_; }
 
 private:
   struct writes; // one batch of catalog writes, readable before it is committed
@@ -86,6 +89,7 @@ private:
 
   store::entity_store* store_;
   std::vector<uint64_t> applied_; // per shard
+  uint64_t revision_ = 0;
   uint64_t restaurants_ = 0;
   uint64_t items_ = 0;
   std::string kept_from_; // the first day whose used units are kept

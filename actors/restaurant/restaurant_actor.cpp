@@ -39,7 +39,7 @@ struct restaurant_actor_state {
   bool sweep_due = true;  // tombstones of closed days may be left in the index (activation, a busy sweep)
   std::string swept_day; // the restaurant's day when the index was last swept: a new day sweeps again
   // Menus built since the last change, by (today, day asked for): every reader shares one until a write.
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<const menu_shared>> menus;
+  std::map<std::pair<std::string, std::string>, menu_view> menus;
   static inline const char* name = "restaurant";
 };
 
@@ -246,16 +246,13 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       if (!st.rules.exists())
         return make_error(fail(errc::not_found, "restaurant not found"));
       auto key = std::make_pair(today(st), std::move(cmd.date));
-      auto& shared = st.menus[key];
-      if (!shared) {
-        if (st.menus.size() > 8) { // a few days asked for at most; more is someone walking the calendar
+      auto found = st.menus.find(key);
+      if (found == st.menus.end()) {
+        if (st.menus.size() >= 8) // a few days asked for at most; more is someone walking the calendar
           st.menus.clear();
-          return gated(self, *st.ctx->store, st.replies,
-                       menu_view(std::make_shared<const menu_shared>(st.rules.menu(key.first, key.second))));
-        }
-        shared = std::make_shared<const menu_shared>(st.rules.menu(key.first, key.second));
+        found = st.menus.emplace(key, menu_view(st.rules.menu(key.first, key.second))).first;
       }
-      return gated(self, *st.ctx->store, st.replies, menu_view(shared));
+      return gated(self, *st.ctx->store, st.replies, found->second);
     },
     [self](set_reservation& cmd) -> caf::result<reservation_result> {
       auto& st = self->state;

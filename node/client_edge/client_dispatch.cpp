@@ -321,13 +321,13 @@ void client_dispatch::handle(const pb::Request& req, const std::string& client_k
       if (in.limit() != 0)
         q.limit = in.limit();
       return svc.search_menu(std::move(q), x.then<pb::MenuPage, menu_page>([](const menu_page& p, pb::MenuPage& m) {
-        for (auto& e : p.items) {
+        for (auto& e : p.items()) {
           auto* item = m.add_items();
           cm::to_pb(e.item, *item);
           item->set_restaurant_id(e.item.restaurant_id);
           item->set_restaurant_name(e.restaurant_name);
         }
-        m.set_next_cursor(p.next_cursor);
+        m.set_next_cursor(p.next_cursor());
       }));
     }
     case pb::PLACE_ORDER: {

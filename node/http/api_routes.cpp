@@ -160,6 +160,21 @@ struct call : std::enable_shared_from_this<call> {
     respond(std::move(resp));
   }
 
+  /// A 200 with a shared answer's JSON, rendered by the first reader of that answer and reused by the rest.
+  template <class Shared, class Render>
+  void reply_shared(const Shared& answer, size_t size_hint, Render&& render) {
+    auto body = answer.json().get();
+    if (!body) {
+      json_writer w(size_hint);
+      render(w);
+      body = std::make_shared<const std::string>(w.take());
+      answer.json().set(body);
+    }
+    http_response resp;
+    resp.body = *body;
+    respond(std::move(resp));
+  }
+
   void reply_order(int status, const order& o) {
     json_writer w(768);
     jv::write(w, o);
@@ -503,22 +518,14 @@ void get_menu_route(const call_ptr& c) {
   if (!c->authenticate())
     return;
   c->service().get_menu(c->params[0], c->query["date"], c->then<menu_view>([](call& c, menu_view& m) {
-    // The same snapshot comes back until the restaurant changes: it is rendered once.
-    auto body = m.menu->json.get();
-    if (!body) {
-      json_writer w(256 + 384 * m.items().size());
+    c.reply_shared(m, 256 + 384 * m.items().size(), [&m](json_writer& w) {
       w.begin_object().key("items").begin_array();
       for (auto& i : m.items())
         jv::write(w, i);
       w.end_array().key("restaurant");
       jv::write(w, m.info());
       w.end_object();
-      body = std::make_shared<const std::string>(w.take());
-      m.menu->json.set(body);
-    }
-    http_response resp;
-    resp.body = *body;
-    c.respond(std::move(resp));
+    });
   }));
 }
 
@@ -649,14 +656,14 @@ void search_menu(const call_ptr& c) {
   if (!c->query_limit(100, q.limit))
     return;
   c->service().search_menu(std::move(q), c->then<menu_page>([](call& c, menu_page& page) {
-    json_writer w(256 + 448 * page.items.size());
-    w.begin_object().key("items").begin_array();
-    for (auto& e : page.items)
-      jv::write(w, e.item, &e.restaurant_name);
-    w.end_array().key("next_cursor");
-    page.next_cursor.empty() ? w.null() : w.value(page.next_cursor);
-    w.end_object();
-    c.reply_written(200, w);
+    c.reply_shared(page, 256 + 448 * page.items().size(), [&page](json_writer& w) {
+      w.begin_object().key("items").begin_array();
+      for (auto& e : page.items())
+        jv::write(w, e.item, &e.restaurant_name);
+      w.end_array().key("next_cursor");
+      page.next_cursor().empty() ? w.null() : w.value(page.next_cursor());
+      w.end_object();
+    });
   }));
 }
 

@@ -338,7 +338,7 @@ bool decode(std::string_view bytes, menu_view& out) {
       s.items.emplace_back();
       from_pb(i, s.items.back());
     }
-    out = menu_view(std::make_shared<const menu_shared>(std::move(s)));
+    out = menu_view(std::move(s));
   });
 }
 
@@ -556,23 +556,24 @@ bool decode(std::string_view bytes, menu_query& out) {
 
 std::string encode(const menu_page& x) {
   return encode_with<pb::MenuPage>([&](pb::MenuPage& m) {
-    for (auto& e : x.items) {
+    for (auto& e : x.items()) {
       auto* p = m.add_items();
       p->set_restaurant_name(e.restaurant_name);
       to_pb(e.item, *p->mutable_item());
     }
-    m.set_next_cursor(x.next_cursor);
+    m.set_next_cursor(x.next_cursor());
   });
 }
 bool decode(std::string_view bytes, menu_page& out) {
   return decode_with<pb::MenuPage>(bytes, [&](const pb::MenuPage& m) {
-    out.items.clear();
+    catalog_page page;
     for (auto& e : m.items()) {
-      out.items.emplace_back();
-      out.items.back().restaurant_name = e.restaurant_name();
-      from_pb(e.item(), out.items.back().item);
+      page.items.emplace_back();
+      page.items.back().restaurant_name = e.restaurant_name();
+      from_pb(e.item(), page.items.back().item);
     }
-    out.next_cursor = m.next_cursor();
+    page.next_cursor = m.next_cursor();
+    out = menu_page(std::move(page));
   });
 }
 

@@ -137,12 +137,9 @@ struct menu_snapshot {
 };
 
 /// An edge's encoding of an immutable value (the HTTP edge's JSON of a menu), made by the first reader that
-/// needs it and shared by the rest. A copy starts empty: it may be of something else by then.
+/// needs it and shared by the rest.
 class encoding_memo {
 public:
-  encoding_memo() = default;
-  encoding_memo(const encoding_memo&) {}
-  encoding_memo& operator=(const encoding_memo&) { return *this; }
   std::shared_ptr<const std::string> get() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return value_;
@@ -157,21 +154,32 @@ private:
   mutable std::shared_ptr<const std::string> value_;
 };
 
-/// A menu answer. The restaurant builds one snapshot per state and day and hands the same one to every reader
-/// until something changes, so a read copies no item and an edge encodes each snapshot once.
-struct menu_shared : menu_snapshot {
-  explicit menu_shared(menu_snapshot s) : menu_snapshot(std::move(s)) {}
-  encoding_memo json;
+/// A read answer that many readers share: built once, immutable, copied as a pointer, encoded once per edge.
+/// An entity hands the same one to every reader until a write changes what it shows.
+template <class T>
+class shared_reply {
+public:
+  shared_reply() : held_(std::make_shared<const holder>(T{})) {}
+  explicit shared_reply(T value) : held_(std::make_shared<const holder>(std::move(value))) {}
+  const T& value() const { return held_->value; }
+  const encoding_memo& json() const { return held_->json; }
+  bool same_as(const shared_reply& other) const { return held_ == other.held_; }
+
+private:
+  struct holder {
+    explicit holder(T v) : value(std::move(v)) {}
+    T value;
+    encoding_memo json;
+  };
+  std::shared_ptr<const holder> held_; // never null
 };
 
-struct menu_view {
-  menu_view() : menu(std::make_shared<const menu_shared>(menu_snapshot{})) {}
+struct menu_view : shared_reply<menu_snapshot> {
+  using shared_reply::shared_reply;
   menu_view(restaurant info, std::vector<menu_item> items)
-    : menu(std::make_shared<const menu_shared>(menu_snapshot{std::move(info), std::move(items)})) {}
-  explicit menu_view(std::shared_ptr<const menu_shared> m) : menu(std::move(m)) {}
-  const restaurant& info() const { return menu->info; }
-  const std::vector<menu_item>& items() const { return menu->items; }
-  std::shared_ptr<const menu_shared> menu; // never null
+    : shared_reply(menu_snapshot{std::move(info), std::move(items)}) {}
+  const restaurant& info() const { return value().info; }
+  const std::vector<menu_item>& items() const { return value().items; }
 };
 
 /// Sets what restaurant `restaurant_id` holds for `order_id` to exactly `lines` (item_id + qty), all or none.
@@ -285,9 +293,15 @@ struct catalog_entry {
   menu_item item;
 };
 
-struct menu_page {
+struct catalog_page {
   std::vector<catalog_entry> items;
   std::string next_cursor;
+};
+
+struct menu_page : shared_reply<catalog_page> {
+  using shared_reply::shared_reply;
+  const std::vector<catalog_entry>& items() const { return value().items; }
+  const std::string& next_cursor() const { return value().next_cursor; }
 };
 
 struct restaurants_query {

@@ -94,12 +94,65 @@ TEST_CASE("catalog actor: commits from many threads, announced once per burst, a
     std::optional<menu_page> got;
     self->request(catalog, 5s, q).receive([&](menu_page& p) { got = std::move(p); }, [&](caf::error&) {});
     REQUIRE(got);
-    seen += got->items.size();
-    if (got->next_cursor.empty())
+    seen += got->items().size();
+    if (got->next_cursor().empty())
       break;
-    q.cursor = got->next_cursor;
+    q.cursor = got->next_cursor();
   }
   CHECK(seen == size_t{writers} * items);
   db->set_event_listener(nullptr);
+  caf::anon_send_exit(catalog, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("catalog actor: a page is shared by readers until the catalog changes, then shows the change",
+          "[unit]") {
+  test::temp_dir dir;
+  auto opened = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+  REQUIRE(opened);
+  auto db = std::move(*opened);
+  store::shard_store r1(*db, shard_of("restaurant/r1", db->shard_count()));
+  store::shard_store other(*db, (shard_of("restaurant/r1", db->shard_count()) + 1) % db->shard_count());
+  caf::actor_system sys{catalog_config()};
+  auto catalog = actors::spawn_catalog_actor(sys, db.get(), nullptr);
+  caf::scoped_actor self{sys};
+  self->request(catalog, 10s, actors::stats_atom::value) // opened (built from the empty store) before the events
+    .receive([](actors::catalog_stats&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
+  auto commit = [&](store::shard_store& shard, event ev) {
+    store::write_batch b;
+    b.append_event(std::move(ev));
+    REQUIRE(shard.commit(b));
+    self->send(catalog, event{}); // the announcement: catch up
+  };
+  menu_item soup;
+  soup.restaurant_id = "r1";
+  soup.id = "soup";
+  soup.name = "Soup";
+  soup.price_cents = 500;
+  soup.stock = 3;
+  commit(r1, event{0, "restaurant.created", "restaurant/r1", 1, restaurant{"r1", "Sea", "taipei", "m", 1, 1}, "r1"});
+  commit(r1, event{0, "menu.item_upserted", "restaurant/r1", 1, soup, "r1"});
+  menu_query q;
+  q.place = "taipei";
+  auto ask = [&] {
+    std::optional<menu_page> got;
+    self->request(catalog, 5s, q).receive([&](menu_page& p) { got = std::move(p); },
+                                           [&](caf::error& e) { FAIL(caf::to_string(e)); });
+    REQUIRE(got);
+    return *got;
+  };
+  auto first = ask();
+  REQUIRE(first.items().size() == 1);
+  CHECK(ask().same_as(first));
+  // Events that are not the catalog's (an order elsewhere) change nothing: the page stays shared.
+  commit(other, event{0, "order.placed", "order/o1", 1, order{}, "r9"});
+  CHECK(ask().same_as(first));
+  // A price change: the next reader gets a new page with it; the old one is unchanged for its readers.
+  soup.price_cents = 650;
+  commit(r1, event{0, "menu.item_upserted", "restaurant/r1", 1, soup, "r1"});
+  auto changed = ask();
+  CHECK_FALSE(changed.same_as(first));
+  REQUIRE(changed.items().size() == 1);
+  CHECK(changed.items()[0].item.price_cents == 650);
+  CHECK(first.items()[0].item.price_cents == 500);
   caf::anon_send_exit(catalog, caf::exit_reason::user_shutdown);
 }

@@ -5,7 +5,10 @@
   - the node's RSS and active entity actors, the data dir's size, and both per stored order;
   - the p50/p99 of reading single orders (GET /api/v1/orders/{id}) of a random sample, one at a time;
   - a restart (SIGTERM, start on the same data dir) and the time of the restaurant's first menu read after it:
-    its activation, on the path of every failover too.
+    its activation, on the path of every failover too;
+  - then --activate orders read once each (their owners' listings give the ids): every read activates an order
+    actor from the store (p50/p99: the time to reactivate an entity), and the RSS they add, per actor: what an
+    idle entity costs (they stay active, idle, until their idle timeout).
 
 Usage: bench/scale.py [--orders 200000] [--out build/bench/scale.json]     (make bench-scale ORDERS=1000000)
 Users: the workload's 50 customers only (sign-ups are throttled per client address; a million users need a
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -46,6 +50,7 @@ def main():
     p.add_argument("--orders", type=int, default=200000)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--reads", type=int, default=2000)
+    p.add_argument("--activate", type=int, default=20000)
     p.add_argument("--binary", default="build/bin/bento-node")
     p.add_argument("--out", default="build/bench/scale.json")
     a = p.parse_args()
@@ -95,6 +100,36 @@ def main():
         Client(node.port, tokens[0]).call("GET", "/api/v1/restaurants/%s/menu" % rid)
         second_menu_s = time.perf_counter() - t0
         rss_after_restart = node.rss_kib() * 1024
+        # Reactivation: order ids from the listings (served from the index, no order actor is activated).
+        ids = []
+        for t in tokens:
+            cursor, c = "", Client(node.port, t)
+            while len(ids) < a.activate:
+                status, page = c.call("GET", "/api/v1/orders?limit=100"
+                                      + ("&cursor=" + urllib.parse.quote(cursor, safe="") if cursor else ""))
+                assert status == 200, status
+                ids += [(o["id"], t) for o in page.get("orders", [])]
+                cursor = page.get("next_cursor") or ""
+                if not cursor:
+                    break
+            if len(ids) >= a.activate:
+                break
+        ids = ids[:a.activate]
+        cache_stat = 'bento_rocksdb{stat="block_cache_usage_bytes"}'
+        actors_before = metric(node.port, "bento_entity_actors")
+        cache_before = metric(node.port, cache_stat)
+        rss_before_activation = node.rss_kib() * 1024
+        react = []
+        for oid, t in ids:
+            c = clients.setdefault(("r", t), Client(node.port, t))
+            t0 = time.perf_counter()
+            status, _ = c.call("GET", "/api/v1/orders/" + oid)
+            react.append(time.perf_counter() - t0)
+            assert status == 200, status
+        activated = metric(node.port, "bento_entity_actors") - actors_before
+        # The reads also fill RocksDB's block cache: that is the store's, not the actors'.
+        cache_grew = metric(node.port, cache_stat) - cache_before
+        rss_activated = node.rss_kib() * 1024 - rss_before_activation - cache_grew
     finally:
         node.stop()
         shutil.rmtree(top, ignore_errors=True)
@@ -103,7 +138,10 @@ def main():
                "data_dir_bytes": data, "rss_bytes_per_order": rss / placed, "disk_bytes_per_order": data / placed,
                "order_read_p50_ms": percentile(lat, 50) * 1e3, "order_read_p99_ms": percentile(lat, 99) * 1e3,
                "restart_ready_s": ready_s, "restaurant_first_read_s": first_menu_s,
-               "restaurant_second_read_s": second_menu_s, "rss_bytes_after_restart": rss_after_restart}
+               "restaurant_second_read_s": second_menu_s, "rss_bytes_after_restart": rss_after_restart,
+               "reactivated": len(react), "reactivation_p50_ms": percentile(react, 50) * 1e3,
+               "reactivation_p99_ms": percentile(react, 99) * 1e3, "entity_actors_added": activated,
+               "rss_bytes_per_idle_entity": rss_activated / max(activated, 1), "block_cache_grew_bytes": cache_grew}
     print("%d orders at one restaurant in %.0f s (%.0f/s)" % (placed, load_s, placed / load_s))
     print("  RSS %.0f MiB (%.0f B per order; %d entity actors active), data dir %.0f MiB (%.0f B per order)" % (
         rss / 2**20, rss / placed, actors, data / 2**20, data / placed))
@@ -111,6 +149,10 @@ def main():
         len(lat), summary["order_read_p50_ms"], summary["order_read_p99_ms"]))
     print("  restart: ready in %.2f s; the restaurant's first menu read (its activation) %.3f s, the next %.4f s;"
           " RSS then %.0f MiB" % (ready_s, first_menu_s, second_menu_s, rss_after_restart / 2**20))
+    print("  %d orders read once each after the restart (each reactivates its actor): p50 %.2f ms, p99 %.2f ms;"
+          " %d actors added %.0f KiB of RSS (besides %.0f KiB of block cache): %.0f B per idle entity" % (
+              len(react), summary["reactivation_p50_ms"], summary["reactivation_p99_ms"], activated,
+              rss_activated / 1024, cache_grew / 1024, summary["rss_bytes_per_idle_entity"]))
     write_summary(a.out, summary)
     return 0
 

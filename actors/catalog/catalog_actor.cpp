@@ -41,9 +41,31 @@ struct page_cache {
 struct catalog_actor_state {
   std::unique_ptr<catalog_state> catalog;
   page_cache cache;
+  std::chrono::steady_clock::time_point last_catch_up;
+  bool catch_up_scheduled = false;
+  bool announced_since = false; // an announcement came after the last catch-up
   std::shared_ptr<std::atomic<bool>> announced;
   static inline const char* name = "catalog";
 };
+
+/// Applies the events the store has and the catalog has not. `announced` is cleared before reading: a commit
+/// announced after this point sends a new announcement; one before it is within what is read.
+void catch_up(catalog_actor::stateful_pointer<catalog_actor_state> self) {
+  auto& st = self->state;
+  if (st.announced)
+    st.announced->store(false);
+  st.announced_since = false;
+  st.last_catch_up = std::chrono::steady_clock::now();
+  if (auto done = st.catalog->catch_up(local_date(now_ms())); !done)
+    spdlog::error("catalog.apply_failed error={}", done.error().message);
+}
+
+/// A query sees every change announced before it: a merchant who edits a price and then browses sees the new
+/// one. Only announcements no query is waiting for are left for the next catch-up.
+void catch_up_if_announced(catalog_actor::stateful_pointer<catalog_actor_state> self) {
+  if (self->state.announced_since)
+    catch_up(self);
+}
 
 catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<catalog_actor_state> self,
                                               store::entity_store* store,
@@ -61,6 +83,7 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
   return {
     [self](menu_query& q) -> caf::result<menu_page> {
       auto& st = self->state;
+      catch_up_if_announced(self);
       auto today = local_date(now_ms());
       if (st.cache.revision != st.catalog->revision() || st.cache.pages.size() >= page_cache::max_pages) {
         st.cache.pages.clear();
@@ -75,19 +98,33 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
       return st.cache.pages.emplace(std::move(key), menu_page(std::move(*page))).first->second;
     },
     [self](restaurants_query& q) -> caf::result<restaurant_list> {
+      catch_up_if_announced(self);
       auto list = self->state.catalog->restaurants(q);
       if (!list)
         return make_error(list.error());
       return std::move(*list);
     },
-    [self](event&) {
+    [self, options](event&) {
       // Only a signal that the store has new events: they are read from the events column in sequence
-      // order, since announcements of concurrent commits can arrive in any order. Cleared before reading:
-      // a commit announced after this point sends a new announcement; one before it is within what we read.
-      if (self->state.announced)
-        self->state.announced->store(false);
-      if (auto done = self->state.catalog->catch_up(local_date(now_ms())); !done)
-        spdlog::error("catalog.apply_failed error={}", done.error().message);
+      // order, since announcements of concurrent commits can arrive in any order.
+      auto& st = self->state;
+      auto due = st.last_catch_up + std::chrono::milliseconds(options.catch_up_every_ms);
+      auto now = std::chrono::steady_clock::now();
+      if (now >= due) {
+        catch_up(self);
+      } else {
+        // `announced` stays set meanwhile: commits until then send nothing more.
+        st.announced_since = true;
+        if (!st.catch_up_scheduled) {
+          st.catch_up_scheduled = true;
+          self->delayed_send(self, due - now, catch_up_atom::value);
+        }
+      }
+    },
+    [self](catch_up_atom) {
+      self->state.catch_up_scheduled = false;
+      if (self->state.announced_since)
+        catch_up(self);
     },
     [self, options, every](prune_atom) {
       auto& cat = *self->state.catalog;

@@ -18,6 +18,7 @@ namespace bento::actors {
 using catalog_actor = caf::typed_actor<caf::replies_to<domain::menu_query>::with<domain::menu_page>,
                                        caf::replies_to<domain::restaurants_query>::with<domain::restaurant_list>,
                                        caf::reacts_to<domain::event>, caf::reacts_to<prune_atom>,
+                                       caf::reacts_to<catch_up_atom>,
                                        caf::replies_to<stats_atom>::with<catalog_stats>>;
 
 /// Opens the catalog's records in the store (building them from the entity records on a data dir that has none,
@@ -32,6 +33,9 @@ struct catalog_options {
   uint32_t event_retention_s = 0;
   uint32_t prune_every_ms = 10000;
   uint64_t prune_batch = 20000; // events per shard per round at most, so queries wait little behind a round
+  // Announcements that come sooner than this after the last catch-up wait for the next one: under an order
+  // rush one read of the events column and one catalog write cover many orders instead of a few each.
+  uint32_t catch_up_every_ms = 10;
 };
 
 catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store,

@@ -18,6 +18,7 @@ using entity_down_atom = caf::atom_constant<caf::atom("entdown")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 /// The catalog's timer: time to delete events past their retention.
 using prune_atom = caf::atom_constant<caf::atom("prune")>;
+using catch_up_atom = caf::atom_constant<caf::atom("catchup")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 /// From a shard replica to an entity: its writes up to this index are committed (true) or cannot be known to be
 /// (false: leadership lost). See reply_gate.

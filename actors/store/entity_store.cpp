@@ -222,6 +222,7 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
   db_options.max_open_files = 512;
+  db_options.enable_write_thread_adaptive_yield = false;
   db_options.keep_log_file_num = 4;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.info_log = make_rocksdb_logger();

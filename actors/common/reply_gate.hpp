@@ -6,7 +6,8 @@
 // leave at once (the single-node path costs nothing). If the write can no longer be known to commit here
 // (leadership lost), the answer is outcome_unknown.
 #include <cstdint>
-#include <deque>
+#include <iterator>
+#include <vector>
 #include <functional>
 #include <utility>
 
@@ -34,11 +35,17 @@ public:
 
   /// Answers from the entity's own handler for committed_atom.
   void release(uint64_t index, bool committed) {
-    while (!waiting_.empty() && waiting_.front().index <= index) {
-      auto w = std::move(waiting_.front());
-      waiting_.pop_front();
+    size_t n = 0;
+    while (n < waiting_.size() && waiting_[n].index <= index)
+      ++n;
+    if (n == 0)
+      return;
+    // Taken out before delivering: a delivery may hold a new answer on this gate.
+    std::vector<waiting> due(std::make_move_iterator(waiting_.begin()),
+                             std::make_move_iterator(waiting_.begin() + static_cast<std::ptrdiff_t>(n)));
+    waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(n));
+    for (auto& w : due)
       w.deliver(committed);
-    }
   }
 
   /// Holds `deliver` until the shard's last pending write is committed (or at once when none is).
@@ -74,7 +81,9 @@ private:
     std::function<void(bool)> deliver;
     std::function<void()> abandon;
   };
-  std::deque<waiting> waiting_;
+  // A vector, not a deque: most entities never hold an answer, and an empty libstdc++ deque already owns
+  // ~600 bytes, a seventh of an idle entity.
+  std::vector<waiting> waiting_;
 };
 
 inline caf::error not_known_committed() {

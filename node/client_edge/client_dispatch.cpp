@@ -64,11 +64,32 @@ struct exchange {
 
   template <class Message>
   void ok(const Message& reply) const {
+    ok_bytes(reply.SerializeAsString());
+  }
+
+  void ok_bytes(std::string payload) const {
     pb::Response resp;
     resp.set_id(id);
     resp.set_leader(leader);
-    resp.set_payload(reply.SerializeAsString());
+    resp.set_payload(std::move(payload));
     done(std::move(resp));
+  }
+
+  /// The same for a shared answer (domain::shared_reply): encoded by its first reader, reused by the rest.
+  template <class Message, class T, class Encode>
+  api_service::reply<T> then_shared(Encode encode) const {
+    return [x = *this, encode](outcome<T> r) {
+      if (!r)
+        return x.fail(r.error());
+      auto bytes = r->binary().get();
+      if (!bytes) {
+        Message m;
+        encode(*r, m);
+        bytes = std::make_shared<const std::string>(m.SerializeAsString());
+        r->binary().set(bytes);
+      }
+      x.ok_bytes(*bytes);
+    };
   }
 
   /// A reply callback for api_service: success is encoded into `Message` by `encode`.
@@ -224,7 +245,7 @@ void client_dispatch::handle(const pb::Request& req, const std::string& client_k
       if (!parse(req, in, x))
         return;
       return svc.get_menu(in.restaurant_id(), in.date(),
-                          x.then<pb::Menu, menu_view>([](const menu_view& v, pb::Menu& m) {
+                          x.then_shared<pb::Menu, menu_view>([](const menu_view& v, pb::Menu& m) {
                             cm::to_pb(v.info(), *m.mutable_restaurant());
                             for (auto& i : v.items())
                               cm::to_pb(i, *m.add_items());
@@ -320,7 +341,7 @@ void client_dispatch::handle(const pb::Request& req, const std::string& client_k
       }
       if (in.limit() != 0)
         q.limit = in.limit();
-      return svc.search_menu(std::move(q), x.then<pb::MenuPage, menu_page>([](const menu_page& p, pb::MenuPage& m) {
+      return svc.search_menu(std::move(q), x.then_shared<pb::MenuPage, menu_page>([](const menu_page& p, pb::MenuPage& m) {
         for (auto& e : p.items()) {
           auto* item = m.add_items();
           cm::to_pb(e.item, *item);

@@ -136,8 +136,8 @@ struct menu_snapshot {
   std::vector<menu_item> items;
 };
 
-/// An edge's encoding of an immutable value (the HTTP edge's JSON of a menu), made by the first reader that
-/// needs it and shared by the rest.
+/// An edge's encoding of an immutable value (the HTTP edge's JSON of a menu, the client protocol's bytes), made
+/// by the first reader that needs it and shared by the rest.
 class encoding_memo {
 public:
   std::shared_ptr<const std::string> get() const {
@@ -163,6 +163,7 @@ public:
   explicit shared_reply(T value) : held_(std::make_shared<const holder>(std::move(value))) {}
   const T& value() const { return held_->value; }
   const encoding_memo& json() const { return held_->json; }
+  const encoding_memo& binary() const { return held_->binary; }
   bool same_as(const shared_reply& other) const { return held_ == other.held_; }
 
 private:
@@ -170,6 +171,7 @@ private:
     explicit holder(T v) : value(std::move(v)) {}
     T value;
     encoding_memo json;
+    encoding_memo binary;
   };
   std::shared_ptr<const holder> held_; // never null
 };

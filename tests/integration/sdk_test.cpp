@@ -153,6 +153,8 @@ TEST_CASE("sdk: users, a restaurant, its menu and an order's whole life, typed",
   REQUIRE(o1.lines.size() == 1);
   CHECK(o1.lines[0].qty == 2);
   CHECK(ok(carl.place_order(first)).id == o1.id);
+  // The menu's encoding is shared by its readers until the restaurant changes: the order shows in the next one.
+  CHECK(ok(carl.get_menu({s.rid, ""})).items.at(0).stock == 3);
   auto other = bentos(s.rid, 1);
   other.idempotency_key = "k-1";
   CHECK(code_of(carl.place_order(other)) == bc::errc::idempotency_key_reused);
@@ -191,6 +193,7 @@ TEST_CASE("sdk: users, a restaurant, its menu and an order's whole life, typed",
   patch.if_match = patched.item.version - 1;
   CHECK(code_of(mia.patch_item(patch)) == bc::errc::precondition_failed);
   CHECK(ok(carl.get_item({s.rid, "bento", ""})).price_cents == 650);
+  CHECK(ok(carl.get_menu({s.rid, ""})).items.at(0).price_cents == 650);
   ok(mia.delete_item({s.rid, "bento", patched.item.version}));
   CHECK(code_of(carl.get_item({s.rid, "bento", ""})) == bc::errc::not_found);
 

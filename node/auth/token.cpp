@@ -51,6 +51,25 @@ std::string token_signer::issue(const token_claims& c) const {
 }
 
 domain::outcome<token_claims> token_signer::verify(const std::string& token, int64_t now_s) const {
+  {
+    std::lock_guard lock(verified_mutex_);
+    if (auto hit = verified_.find(token); hit != verified_.end()) {
+      if (hit->second.expires_at_s <= now_s)
+        return fail(errc::unauthenticated, "missing, invalid or expired token");
+      return hit->second;
+    }
+  }
+  auto checked = verify_uncached(token, now_s);
+  if (checked) {
+    std::lock_guard lock(verified_mutex_);
+    if (verified_.size() >= max_verified)
+      verified_.clear();
+    verified_.emplace(token, *checked);
+  }
+  return checked;
+}
+
+domain::outcome<token_claims> token_signer::verify_uncached(const std::string& token, int64_t now_s) const {
   auto bad = fail(errc::unauthenticated, "missing, invalid or expired token");
   if (token.size() > 4096)
     return bad;

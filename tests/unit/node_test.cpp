@@ -159,6 +159,20 @@ TEST_CASE("token: verifies what it issued and nothing else", "[unit]") {
   CHECK_FALSE(signer.verify("", 150));
   CHECK_FALSE(signer.verify("....", 150));
   CHECK_FALSE(signer.verify(std::string(10000, 'a'), 150));
+  // Verified tokens are remembered by their text: a second use answers the same, expiry still applies, and
+  // past the bound every token still verifies.
+  auto again = signer.verify(token, 199);
+  REQUIRE(again);
+  CHECK(again->token_id == "t_1");
+  CHECK_FALSE(signer.verify(token, 201));
+  for (int i = 0; i < 20000; ++i) {
+    node::token_claims many{"u_" + std::to_string(i), "u", domain::role::customer, "t" + std::to_string(i), 100, 200};
+    auto issued = signer.issue(many);
+    auto v = signer.verify(issued, 150);
+    REQUIRE(v);
+    REQUIRE(v->user_id == many.user_id);
+  }
+  CHECK(signer.verify(token, 150));
 }
 
 namespace {

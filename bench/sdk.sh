@@ -14,7 +14,7 @@ HTTP=$(free_port); CLIENT=$(free_port); CLUSTER=$(free_port)
 BENTO_DATA_DIR=$DATA/data BENTO_HTTP_PORT=$HTTP BENTO_CLIENT_PORT=$CLIENT BENTO_CLUSTER_PORT=$CLUSTER \
   BENTO_LOG_LEVEL=warn "$BIN/bento-node" >"$DATA/node.log" 2>&1 &
 PID=$!
-cleanup() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; rm -rf "$DATA"; }
+cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$DATA"; }
 trap cleanup EXIT
 for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null && break; sleep 0.05; done
 "$BIN/bento-bench-sdk" "127.0.0.1:$CLIENT" orders "$SECONDS_" "$IN_FLIGHT"

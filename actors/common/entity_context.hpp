@@ -1,5 +1,6 @@
 #pragma once
 // What every entity actor is given at activation, and the idle/passivation protocol they share.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -119,8 +120,12 @@ void on_idle_tick(Self* self, idle_state& idle, const entity_context& ctx, const
   if (idle.passivating)
     return;
   auto timeout = exists ? ctx.idle_timeout : ctx.empty_idle_timeout;
-  if (std::chrono::steady_clock::now() - idle.last_activity < timeout) {
-    schedule_idle_tick(self, ctx);
+  auto idle_for = std::chrono::steady_clock::now() - idle.last_activity;
+  if (idle_for < timeout) {
+    // The next look when it would be idle long enough, not a fixed period: a node with 100,000 live entities
+    // ticking every 5 s spent a fifth of a core on ticks that found them busy or not idle yet.
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout - idle_for);
+    self->delayed_send(self, std::max(left, std::chrono::milliseconds(10)), idle_tick_atom::value);
     return;
   }
   request_passivation(self, idle, ctx, key);

@@ -20,10 +20,19 @@ using namespace bento::domain;
 
 /// Pages answered since the catalog last changed, by query and day: browsing asks the same few pages over and
 /// over, and a shared page is copied as a pointer and rendered once by the edge.
+/// Bounded by the entries the pages hold, not by pages: a query picks its page size (up to 100) and its text, so
+/// anyone can ask for distinct full pages; an entry is at most ~11 KB (the item limits), so this stays ~45 MB.
 struct page_cache {
   uint64_t revision = 0;
   std::unordered_map<std::string, menu_page> pages;
-  static constexpr size_t max_pages = 1024;
+  size_t entries = 0;
+  static constexpr size_t max_entries = 4096;
+
+  void clear(uint64_t now_revision) {
+    pages.clear();
+    entries = 0;
+    revision = now_revision;
+  }
 
   static std::string key_of(const menu_query& q, const std::string& today) {
     std::string k;
@@ -85,16 +94,18 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
       auto& st = self->state;
       catch_up_if_announced(self);
       auto today = local_date(now_ms());
-      if (st.cache.revision != st.catalog->revision() || st.cache.pages.size() >= page_cache::max_pages) {
-        st.cache.pages.clear();
-        st.cache.revision = st.catalog->revision();
-      }
+      if (st.cache.revision != st.catalog->revision())
+        st.cache.clear(st.catalog->revision());
       auto key = page_cache::key_of(q, today);
       if (auto hit = st.cache.pages.find(key); hit != st.cache.pages.end())
         return hit->second;
       auto page = st.catalog->query(q, today);
       if (!page)
         return make_error(page.error());
+      auto size = page->items.size() + 1; // an empty page costs its key
+      if (st.cache.entries + size > page_cache::max_entries)
+        st.cache.clear(st.catalog->revision());
+      st.cache.entries += size;
       return st.cache.pages.emplace(std::move(key), menu_page(std::move(*page))).first->second;
     },
     [self](restaurants_query& q) -> caf::result<restaurant_list> {

@@ -122,8 +122,8 @@ void on_idle_tick(Self* self, idle_state& idle, const entity_context& ctx, const
   auto timeout = exists ? ctx.idle_timeout : ctx.empty_idle_timeout;
   auto idle_for = std::chrono::steady_clock::now() - idle.last_activity;
   if (idle_for < timeout) {
-    // The next look when it would be idle long enough, not a fixed period: a node with 100,000 live entities
-    // ticking every 5 s spent a fifth of a core on ticks that found them busy or not idle yet.
+    // The next look when it would be idle long enough, not a fixed period: tens of thousands of live orders
+    // each ticking every 5 s kept a node at 25 % of a core after an order rush (14 % without those ticks).
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout - idle_for);
     self->delayed_send(self, std::max(left, std::chrono::milliseconds(10)), idle_tick_atom::value);
     return;

@@ -6,10 +6,10 @@
 // leave at once (the single-node path costs nothing). If the write can no longer be known to commit here
 // (leadership lost), the answer is outcome_unknown.
 #include <cstdint>
-#include <iterator>
-#include <vector>
 #include <functional>
+#include <iterator>
 #include <utility>
+#include <vector>
 
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
@@ -40,10 +40,16 @@ public:
       ++n;
     if (n == 0)
       return;
-    // Taken out before delivering: a delivery may hold a new answer on this gate.
-    std::vector<waiting> due(std::make_move_iterator(waiting_.begin()),
-                             std::make_move_iterator(waiting_.begin() + static_cast<std::ptrdiff_t>(n)));
-    waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(n));
+    // Taken out before delivering: a delivery may hold a new answer on this gate. Usually all of them are due,
+    // and the whole vector changes hands without a copy.
+    std::vector<waiting> due;
+    if (n == waiting_.size()) {
+      due.swap(waiting_);
+    } else {
+      due.assign(std::make_move_iterator(waiting_.begin()),
+                 std::make_move_iterator(waiting_.begin() + static_cast<std::ptrdiff_t>(n)));
+      waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
     for (auto& w : due)
       w.deliver(committed);
   }

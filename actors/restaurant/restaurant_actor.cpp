@@ -111,7 +111,7 @@ caf::error prepare(self_ptr self, const std::string& order_id) {
 
 /// After a command: the reservations it wrote are remembered with their write, the oldest that landed leave
 /// memory, and tombstones of closed days are forgotten a batch at a time.
-caf::error settle_memory(self_ptr self, const restaurant_change& change) {
+caf::error tidy_reservations(self_ptr self, const restaurant_change& change) {
   auto& st = self->state;
   if (st.sweep_due || st.rules.meta().last_today != st.swept_day) {
     restaurant_change sweep;
@@ -122,8 +122,9 @@ caf::error settle_memory(self_ptr self, const restaurant_change& change) {
       return err;
     st.sweep_due = more;
     st.swept_day = st.rules.meta().last_today;
+    auto swept = st.ctx->store->mark(st.epoch);
     for (auto& entry : sweep.tombstones_erased) // each swept order's record was read: it leaves memory too
-      st.cache.touch(entry.second, st.ctx->store->mark(st.epoch));
+      st.cache.touch(entry.second, swept);
   }
   auto mark = st.ctx->store->mark(st.epoch);
   for (auto& oid : change.reservations_put)
@@ -264,7 +265,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return make_error(r.error());
       if (auto err = persist(self, r->change))
         return err;
-      if (auto err = settle_memory(self, r->change))
+      if (auto err = tidy_reservations(self, r->change))
         return err;
       if (st.ctx->at("restaurant.reserved", st.id)) {
         self->quit(caf::exit_reason::kill);
@@ -280,7 +281,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       auto r = st.rules.settle(cmd, today(st));
       if (auto err = persist(self, r.change))
         return err;
-      if (auto err = settle_memory(self, r.change))
+      if (auto err = tidy_reservations(self, r.change))
         return err;
       return gated(self, *st.ctx->store, st.replies, std::move(r.value));
     },
@@ -292,7 +293,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       auto change = st.rules.finalize(cmd, today(st));
       if (auto err = persist(self, change))
         return err;
-      if (auto err = settle_memory(self, change))
+      if (auto err = tidy_reservations(self, change))
         return err;
       return gated(self, *st.ctx->store, st.replies, true);
     },

@@ -56,15 +56,6 @@ int64_t restaurant_state::used(const std::string& day, const std::string& item_i
   return i == d->second.end() ? 0 : i->second;
 }
 
-int64_t restaurant_state::held(const std::string& item_id) const {
-  int64_t units = 0;
-  for (auto& [oid, r] : reservations_)
-    for (auto& l : r.lines)
-      if (l.item_id == item_id)
-        units += l.qty;
-  return units;
-}
-
 int64_t restaurant_state::held_in_pool(const std::string& item_id) const {
   int64_t units = 0;
   for (auto& [oid, r] : reservations_)

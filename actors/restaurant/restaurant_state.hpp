@@ -82,8 +82,6 @@ public:
   const day_book& used() const noexcept { return used_; }
   int64_t used(const std::string& day, const std::string& item_id) const;
   const domain::restaurant_meta& meta() const noexcept { return meta_; }
-  /// Units of the item held by the live reservations in memory (any day).
-  int64_t held(const std::string& item_id) const;
   /// Units of the item the reservations in memory hold under its current declaration (those that go back to
   /// `stock` when released).
   int64_t held_in_pool(const std::string& item_id) const;

@@ -80,19 +80,23 @@ outcome<std::string> cursor_key(const std::string& cursor, const std::string& mu
 } // namespace
 
 /// A catch-up round applies many events in one batch (one WAL write, rather than one per event competing with
-/// the entities' commits); later events of the round must see what earlier ones staged.
+/// the entities' commits); later events of the round must see what earlier ones staged. Only each key's last
+/// value is written: a lunch rush moves the same few items' counts with every order, and writing every step
+/// made the catalog insert several times more memtable entries than it keeps.
 struct catalog_state::writes {
-  store::write_batch batch;
   std::unordered_map<std::string, std::optional<std::string>> overlay;
   size_t events = 0;
 
-  void put(const std::string& key, std::string value) {
-    batch.put(column::catalog, key, value);
-    overlay[key] = std::move(value);
-  }
-  void erase(const std::string& key) {
-    batch.erase(column::catalog, key);
-    overlay[key] = std::nullopt;
+  void put(const std::string& key, std::string value) { overlay[key] = std::move(value); }
+  void erase(const std::string& key) { overlay[key] = std::nullopt; }
+  store::write_batch batch() const {
+    store::write_batch b;
+    for (auto& [key, value] : overlay)
+      if (value)
+        b.put(column::catalog, key, *value);
+      else
+        b.erase(column::catalog, key);
+    return b;
   }
 };
 
@@ -123,7 +127,8 @@ outcome<unit_t> catalog_state::commit(writes& w, const std::vector<std::pair<uin
     if (shard < applied_.size() && seq > applied_[shard])
       w.put(ck::applied_of(shard), std::to_string(seq));
   w.put(ck::counts, std::to_string(restaurants_) + " " + std::to_string(items_));
-  auto done = store_->commit(w.batch);
+  auto batch = w.batch();
+  auto done = store_->commit(batch);
   if (!done)
     return done.error();
   for (auto [shard, seq] : marks)
@@ -300,7 +305,11 @@ outcome<unit_t> catalog_state::catch_up_shard(uint16_t shard, const std::string&
   // Numbers only grow, except when a snapshot replaced the shard's events: then either they went back (a
   // replica behind this one's history cannot send a snapshot, but a wiped store could) or what follows the
   // applied mark is gone. Either way the events cannot be replayed: rebuild this shard's part.
-  if (visible < applied || store_->first_event_seq(shard) > applied + 1) {
+  // Usually every event since the last round is still in the store's memory: no read, no decode, and no gap
+  // to look for (this process wrote each of them, and a snapshot or a failed write clears that memory).
+  std::vector<std::shared_ptr<const event>> recent;
+  bool in_memory = visible > applied && store_->recent_events(shard, applied, visible, recent);
+  if (visible < applied || (!in_memory && store_->first_event_seq(shard) > applied + 1)) {
     if (r.w->events > 0 || !r.marks.empty())
       if (auto flushed = flush(r); !flushed)
         return flushed;
@@ -312,7 +321,7 @@ outcome<unit_t> catalog_state::catch_up_shard(uint16_t shard, const std::string&
   // (orders, users) still move the mark, so a restart does not read them again.
   outcome<unit_t> failed = unit;
   uint64_t last = applied;
-  auto scanned = store_->scan_events(shard, applied, visible, [&](const event& ev) {
+  auto visit = [&](const event& ev) {
     last = ev.seq;
     bool ours = ev.type.rfind("restaurant.", 0) == 0 || ev.type.rfind("menu.", 0) == 0
                 || ev.type.rfind("stock.", 0) == 0;
@@ -326,9 +335,14 @@ outcome<unit_t> catalog_state::catch_up_shard(uint16_t shard, const std::string&
     r.mark(shard, ev.seq);
     failed = flush(r);
     return bool(failed);
-  });
-  if (!scanned)
+  };
+  if (in_memory) {
+    for (auto& ev : recent)
+      if (!visit(*ev))
+        break;
+  } else if (auto scanned = store_->scan_events(shard, applied, visible, visit); !scanned) {
     return scanned.error();
+  }
   if (!failed) {
     // What this round staged and did not write is dropped with its counts; the next round reads it again.
     std::tie(restaurants_, items_) = r.counts_before;

@@ -4,6 +4,7 @@
 // groups their WAL writes (group commit).
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -160,6 +161,13 @@ public:
   domain::outcome<domain::unit_t> scan_events(domain::shard_id shard, uint64_t after_seq, uint64_t up_to_seq,
                                               const event_visitor& fn) const;
 
+  /// The same events from memory, without a read or a decode, when this process committed every one of them
+  /// and they are among the shard's last `recent_events_kept` (a read model keeping up with the writes): true
+  /// with `out` holding them in order; false, `out` untouched, when any is missing (use scan_events then).
+  bool recent_events(domain::shard_id shard, uint64_t after_seq, uint64_t up_to_seq,
+                     std::vector<std::shared_ptr<const domain::event>>& out) const;
+  static constexpr size_t recent_events_kept = 128; // per shard: at most a few MB in all
+
   /// The lowest stored event number of a shard (0 when it has none). A reader whose last applied number is
   /// below this less one has missed events: they were pruned, or a snapshot replaced the shard's events.
   uint64_t first_event_seq(domain::shard_id shard) const;
@@ -203,7 +211,11 @@ private:
     uint64_t assigned = 0;          // guarded by mutex
     std::set<uint64_t> in_flight;   // first seq of each batch being written; guarded by mutex
     std::atomic<uint64_t> visible{0};
+    // The last events this process wrote, by seq (see recent_events); guarded by mutex. Cleared whenever the
+    // shard's events change by other means (a failed write, a snapshot, a migration).
+    std::deque<std::shared_ptr<const domain::event>> recent;
   };
+  void forget_recent(shard_sequence& s);
   domain::shard_id shard_count_ = domain::default_shard_count;
   std::unique_ptr<shard_sequence[]> sequences_;
   event_listener listener_;

@@ -198,6 +198,46 @@ TEST_CASE("catalog: a daily item shows its daily stock less the asked day's used
   CHECK(shown_stock(cat, "soup", "2025-01-20", "2025-01-16") == 5);
 }
 
+TEST_CASE("catalog: a round that changes a key several times stores its last value", "[unit]") {
+  // One catch-up round writes each key once (its last value): the earlier steps must not win, whichever way a
+  // key went (upserted then deleted, deleted then upserted again, counted up many times).
+  catalog_fixture f;
+  auto& cat = f.cat;
+  f.emit(restaurant_created(restaurant{"r1", "Sea", "taipei", "m", 1, 1}));
+  f.emit(item_upserted(item_of("r1", "fish", 3)));
+  f.emit(item_upserted(item_of("r1", "crab", 2)));
+  for (int used = 1; used <= 30; ++used)
+    f.emit(levels("stock.day_used", "r1", {{"fish", used, today}}));
+  f.emit(levels("stock.changed", "r1", {{"fish", 2, today}}));
+  f.emit(levels("stock.changed", "r1", {{"fish", 1, today}}));
+  menu_item gone;
+  gone.restaurant_id = "r1";
+  gone.id = "crab";
+  f.emit(event{0, "menu.item_deleted", "restaurant/r1", 1, gone, "r1"});
+  f.emit(item_upserted(item_of("r1", "eel", 5)));
+  gone.id = "eel";
+  f.emit(event{0, "menu.item_deleted", "restaurant/r1", 1, gone, "r1"});
+  f.emit(item_upserted(item_of("r1", "eel", 9)));
+  REQUIRE(cat.catch_up(today)); // all of the above in one round
+  auto check = [](const catalog_state& c, store::entity_store& db) {
+    CHECK(c.item_count() == 2);
+    menu_query all;
+    all.place = "taipei";
+    auto page = c.query(all, today);
+    REQUIRE(page);
+    REQUIRE(page->items.size() == 2);
+    CHECK(page->items[0].item.id == "eel");
+    CHECK(page->items[0].item.stock == 9);
+    CHECK(page->items[1].item.id == "fish");
+    CHECK(page->items[1].item.stock == 1);
+    CHECK(db.get(store::column::catalog, "u/" + today + "/r1/fish")->value_or("") == "30");
+  };
+  check(cat, *f.db);
+  catalog_state reopened{*f.db}; // what was stored, not what the first one holds in memory
+  REQUIRE(reopened.open(today));
+  check(reopened, *f.db);
+}
+
 TEST_CASE("catalog: a rare filter over a large place looks at a bounded number of items per page", "[unit]") {
   catalog_fixture f;
   auto& cat = f.cat;

@@ -181,6 +181,7 @@ TEST_CASE("store: the visible event sequence never runs ahead of what is written
   };
   constexpr int writers = 4, commits = 400;
   std::atomic<int> done{0};
+  std::atomic<uint64_t> written{0};
   std::vector<std::thread> threads;
   for (int w = 0; w < writers; ++w)
     threads.emplace_back([&, w] {
@@ -190,14 +191,16 @@ TEST_CASE("store: the visible event sequence never runs ahead of what is written
         b.append_event(domain::event{0, "test.a", "x/" + std::to_string(w), 1, {}, {}});
         if (i % 2)
           b.append_event(domain::event{0, "test.b", "x/" + std::to_string(w), 1, {}, {}});
+        auto events = b.events().size();
         if (!shard.commit(b))
           break; // reported by the count below
+        written += events;
       }
       ++done;
     });
   // A tailing reader: whatever the visible sequence says must already be readable. (It checks once more after
   // the writers are done: on a loaded machine they may all finish before it first runs.)
-  uint64_t checks = 0, unreadable = 0;
+  uint64_t checks = 0, unreadable = 0, not_in_memory = 0;
   bool last = false;
   do {
     last = done == writers;
@@ -207,13 +210,84 @@ TEST_CASE("store: the visible event sequence never runs ahead of what is written
     auto ev = s->get(column::events, key_of(visible));
     if (!ev || !ev->has_value())
       unreadable = visible;
+    // Memory holds every event up to the visible one too (remembered before it became visible), in order.
+    std::vector<std::shared_ptr<const domain::event>> recent;
+    auto from = visible > 100 ? visible - 100 : 0;
+    if (!s->recent_events(3, from, visible, recent)) {
+      // Allowed only if the writers went on far enough to push `from + 1` out of memory: that takes
+      // recent_events_kept later numbers written (while one writer stalls, holding the visible number back,
+      // the others go on). At most 2 per writer are numbered and not yet counted as written.
+      if (written.load() + 2 * writers < from + store::entity_store::recent_events_kept)
+        not_in_memory = visible;
+    } else if (recent.size() != visible - from || recent.back()->seq != visible) {
+      not_in_memory = visible;
+    }
     ++checks;
   } while (!last);
   for (auto& t : threads)
     t.join();
   CHECK(checks > 0);
   CHECK(unreadable == 0);
+  CHECK(not_in_memory == 0);
   CHECK(s->last_event_seq(3) == uint64_t{writers} * (commits + commits / 2));
+}
+
+TEST_CASE("store: the last events written are served from memory as they were stored, and only those",
+          "[unit]") {
+  test::temp_dir dir;
+  auto s = open_store(dir / "db");
+  store::shard_store shard(*s, 5);
+  for (int i = 0; i < 200; ++i) {
+    store::write_batch b;
+    b.append_event(domain::event{0, "test.a", "x/" + std::to_string(i), 1000 + i, {}, {}});
+    if (i % 3 == 0)
+      b.append_event(domain::event{0, "stock.changed", "restaurant/r" + std::to_string(i), 2000 + i,
+                                   std::vector<domain::stock_level>{{"fish", i, "2025-01-15", 3}}, "r"});
+    REQUIRE(shard.commit(b));
+  }
+  auto last = s->last_event_seq(5);
+  REQUIRE(last == 267);
+  auto kept = store::entity_store::recent_events_kept;
+  std::vector<std::shared_ptr<const domain::event>> recent;
+  REQUIRE(s->recent_events(5, last - kept, last, recent));
+  REQUIRE(recent.size() == kept);
+  size_t i = 0;
+  REQUIRE(s->scan_events(5, last - kept, last, [&](const domain::event& stored) {
+    REQUIRE(i < recent.size());
+    auto& mem = *recent[i++];
+    CHECK(mem.seq == stored.seq);
+    CHECK(mem.shard == stored.shard);
+    CHECK(mem.type == stored.type);
+    CHECK(mem.entity == stored.entity);
+    CHECK(mem.at_ms == stored.at_ms);
+    CHECK(mem.restaurant_id == stored.restaurant_id);
+    CHECK(codec::encode(mem) == codec::encode(stored));
+    return true;
+  }));
+  CHECK(i == kept);
+  std::vector<std::shared_ptr<const domain::event>> none;
+  CHECK_FALSE(s->recent_events(5, last - kept - 1, last, none)); // older than memory keeps
+  CHECK_FALSE(s->recent_events(5, last - 3, last + 1, none));    // not written yet
+  CHECK_FALSE(s->recent_events(6, 0, 1, none));                  // another shard's: nothing written
+  CHECK(none.empty());
+  CHECK(s->recent_events(5, last, last, none)); // an empty range is trivially there
+  CHECK(none.empty());
+
+  // A batch that writes event records itself (a snapshot being installed) makes memory forget: what it holds
+  // may no longer be what is stored.
+  store::write_batch snapshot_like;
+  snapshot_like.put(column::events, store::event_key(5, last), "whatever the leader had");
+  REQUIRE(s->commit(snapshot_like));
+  CHECK_FALSE(s->recent_events(5, last - 1, last, none));
+  // New commits are remembered again, from where they start.
+  store::write_batch more;
+  more.append_event(domain::event{0, "test.a", "x/more", 1, {}, {}});
+  REQUIRE(shard.commit(more));
+  CHECK(s->recent_events(5, last, last + 1, none));
+  CHECK_FALSE(s->recent_events(5, last - 1, last + 1, none));
+  // So does re-reading the sequence (a snapshot installed, a migration).
+  s->resume_event_sequence(5);
+  CHECK_FALSE(s->recent_events(5, last, last + 1, none));
 }
 
 TEST_CASE("store: a second process cannot open the same directory", "[unit]") {

@@ -1,0 +1,141 @@
+// The edges' door to the actors (node/domain_client): its own request deadlines, against an actor that answers
+// when the test says so.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/store/entity_store.hpp"
+#include "node/domain_client.hpp"
+#include "node/runtime.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace bento;
+using namespace std::chrono_literals;
+
+namespace {
+
+caf::actor_system_config& client_config() {
+  static caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", size_t{2});
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  return cfg;
+}
+
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
+/// A router that answers get_order at once for order ids starting with "fast", and holds the others until
+/// released (then answers every held one).
+struct holding_router_state {
+  std::vector<std::pair<caf::response_promise, std::string>> held;
+};
+
+caf::behavior holding_router(caf::stateful_actor<holding_router_state>* self) {
+  return {
+    [self](domain::get_order& q) -> caf::result<domain::order> {
+      domain::order o;
+      o.id = q.order_id;
+      if (q.order_id.rfind("fast", 0) == 0)
+        return o;
+      self->state.held.emplace_back(self->make_response_promise(), q.order_id);
+      return caf::delegated<domain::order>{};
+    },
+    [self](release_atom) {
+      for (auto& [promise, id] : self->state.held) {
+        domain::order o;
+        o.id = id;
+        promise.deliver(o);
+      }
+      self->state.held.clear();
+    },
+  };
+}
+
+/// Answers as they come, counted per outcome.
+struct answers {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<domain::outcome<domain::order>> got;
+
+  std::function<void(domain::outcome<domain::order>)> sink() {
+    return [this](domain::outcome<domain::order> o) {
+      std::lock_guard lock(mutex);
+      got.push_back(std::move(o));
+      cv.notify_all();
+    };
+  }
+  bool wait_for(size_t n) {
+    std::unique_lock lock(mutex);
+    return cv.wait_for(lock, 20s, [&] { return got.size() >= n; });
+  }
+  size_t count() {
+    std::lock_guard lock(mutex);
+    return got.size();
+  }
+};
+
+} // namespace
+
+TEST_CASE("domain client: an unanswered request fails as outcome_unknown at its deadline, once; answered ones "
+          "never time out; a late answer is dropped",
+          "[unit]") {
+  test::temp_dir dir;
+  auto store = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+  REQUIRE(store);
+  caf::actor_system sys{client_config()};
+  node::node_runtime rt;
+  rt.system = &sys;
+  rt.store = store->get();
+  auto router = sys.spawn(holding_router);
+  rt.router = caf::actor_cast<actors::router_actor>(router);
+  {
+    constexpr auto timeout = 300ms;
+    node::domain_client client(rt, timeout, 1); // one bridge: its mailbox order is what the test relies on
+    answers a;
+    auto ask = [&](std::string id) {
+      domain::get_order q;
+      q.order_id = std::move(id);
+      client.call(std::move(q), a.sink());
+    };
+    for (int i = 0; i < 50; ++i)
+      ask("fast" + std::to_string(i));
+    REQUIRE(a.wait_for(50));
+    auto asked = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i)
+      ask("held" + std::to_string(i));
+    REQUIRE(a.wait_for(53)); // without deadlines of its own the bridge would wait for ever here
+    auto waited = std::chrono::steady_clock::now() - asked;
+    CHECK(waited >= timeout - 10ms); // not before the deadline (the timer's granularity is 1 ms)
+    {
+      std::lock_guard lock(a.mutex);
+      for (size_t i = 0; i < 50; ++i) {
+        REQUIRE(a.got[i]);
+        CHECK(a.got[i]->id.rfind("fast", 0) == 0);
+      }
+      for (size_t i = 50; i < 53; ++i) {
+        REQUIRE_FALSE(a.got[i]);
+        CHECK(a.got[i].error().code == domain::errc::outcome_unknown);
+      }
+    }
+    // The held answers arrive now, late: dropped. The next answer comes after them through the same mailbox, so
+    // once it is here any second callback would have been counted.
+    caf::anon_send(router, release_atom::value);
+    ask("fast-final");
+    REQUIRE(a.wait_for(54));
+    std::lock_guard lock(a.mutex);
+    CHECK(a.got.size() == 54);
+    REQUIRE(a.got.back());
+    CHECK(a.got.back()->id == "fast-final");
+  }
+  caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+}

@@ -63,6 +63,15 @@ std::vector<entry> raft_storage::entries(index_t lo, index_t hi, std::size_t max
   if (lo < first_index() || hi > last_index() + 1 || lo >= hi)
     return out;
   std::size_t bytes = 0;
+  if (!tail_.empty() && lo >= tail_.front().index) {
+    for (auto i = lo - tail_.front().index; i < tail_.size() && tail_[i].index < hi; ++i) {
+      bytes += tail_[i].data.size();
+      if (!out.empty() && bytes > max_bytes)
+        break;
+      out.push_back(tail_[i]);
+    }
+    return out;
+  }
   db_.scan(column::raft, group_prefix(group_) + "e", entry_key(group_, lo - 1),
            [&](std::string_view key, std::string_view value) {
              auto index = index_of_entry_key(std::string(key));
@@ -94,6 +103,8 @@ domain::outcome<domain::unit_t> raft_storage::bootstrap(const membership& founde
     return done.error();
   hard_state_ = hs;
   terms_.push_back(1);
+  tail_.push_back(first);
+  tail_bytes_ += first.data.size();
   return domain::unit;
 }
 
@@ -118,16 +129,42 @@ void raft_storage::written(const ready& rd) {
   if (rd.snapshot) {
     snapshot_ = *rd.snapshot;
     terms_.clear();
+    tail_.clear();
+    tail_bytes_ = 0;
   }
   if (!rd.entries.empty()) {
     auto from = rd.entries.front().index;
     while (!terms_.empty() && last_index() >= from)
       terms_.pop_back();
-    for (auto& e : rd.entries)
+    while (!tail_.empty() && tail_.back().index >= from) {
+      tail_bytes_ -= tail_.back().data.size();
+      tail_.pop_back();
+    }
+    // The tail stays contiguous up to the last index: after a gap (entries replaced below what it holds) it
+    // starts again from these.
+    if (!tail_.empty() && tail_.back().index + 1 != from) {
+      tail_.clear();
+      tail_bytes_ = 0;
+    }
+    for (auto& e : rd.entries) {
       terms_.push_back(e.term);
+      tail_.push_back(e);
+      tail_bytes_ += e.data.size();
+    }
+    trim_tail();
   }
   if (rd.hard_state)
     hard_state_ = *rd.hard_state;
+}
+
+void raft_storage::trim_tail() {
+  auto keep_from = applied_ > tail_applied_kept ? applied_ - tail_applied_kept + 1 : 0;
+  while (!tail_.empty() &&
+         (tail_.front().index < keep_from || tail_.front().index <= snapshot_.index ||
+          (tail_bytes_ > tail_bytes_kept && tail_.size() > 1))) {
+    tail_bytes_ -= tail_.front().data.size();
+    tail_.pop_front();
+  }
 }
 
 void raft_storage::stage_applied(index_t index, store::write_batch& batch) const {
@@ -145,6 +182,7 @@ void raft_storage::compaction_written(const snapshot_meta& meta) {
     ++snapshot_.index;
   }
   snapshot_ = meta;
+  trim_tail();
 }
 
 } // namespace bento::cluster::shard

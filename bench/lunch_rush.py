@@ -130,18 +130,21 @@ http {
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def cpu_seconds(pids):
+    """CPU time (user + system) the processes have used so far, in seconds."""
+    t = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        t += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return t / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_percent(pids, seconds):
     """CPU time the processes used over `seconds` of wall time, in percent of one core."""
-    def total():
-        t = 0
-        for pid in pids:
-            with open("/proc/%d/stat" % pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            t += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-        return t
-    before = total()
+    before = cpu_seconds(pids)
     time.sleep(seconds)  # the measurement window, not a synchronisation
-    return 100.0 * (total() - before) / os.sysconf("SC_CLK_TCK") / seconds
+    return 100.0 * (cpu_seconds(pids) - before) / seconds
 
 
 def median(xs):
@@ -181,17 +184,25 @@ def main():
         env_of = {k: dict(v[1], BENTO_TOKENS=",".join(tokens), BENTO_RID=rid, BENTO_ITEMS=",".join(ITEMS))
                   for k, v in targets.items()}
         samples = {k: [] for k in targets}
+        pids_of = {k: [node.proc.pid] for k in ("menu", "catalog", "order")}
 
         def rounds(names):
             for name in names:  # warm-up: caches, actor activations, TCP
                 wrk(targets[name][0], 2, a.connections, env_of[name])
             for r in range(a.rounds):
                 for name in names:
+                    # The node(s)' CPU per request too: steadier than req/s on a machine wrk shares.
+                    pids = pids_of.get(name, [])
+                    before = cpu_seconds(pids)
                     s = wrk(targets[name][0], a.seconds, a.connections, env_of[name])
+                    if pids and s["requests"]:
+                        s["node_cpu_us_per_request"] = (cpu_seconds(pids) - before) * 1e6 / s["requests"]
                     samples.setdefault(name, []).append(s)
-                    print("round %d %-9s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms  non-2xx %d  errors %d" % (
+                    print("round %d %-9s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms  non-2xx %d  errors %d%s" % (
                         r + 1, name, s["rps"], s["p50_us"] / 1e3, s["p99_us"] / 1e3, s["p999_us"] / 1e3,
-                        s["4xx"] + s["5xx"] + s["other"], s["errors"]), flush=True)
+                        s["4xx"] + s["5xx"] + s["other"], s["errors"],
+                        "  node CPU %.0f us/request" % s["node_cpu_us_per_request"]
+                        if "node_cpu_us_per_request" in s else ""), flush=True)
 
         # Phase 1, one node (and nothing else running but nginx); phase 2, the cluster, the one node stopped.
         # Each phase measures the ceiling in its rounds, so its figures are normalised by its own ceiling.
@@ -208,6 +219,7 @@ def main():
             targets["order_3n"] = ("http://127.0.0.1:%d" % cluster[0].port, {"BENTO_MODE": "order"})
             env_of["order_3n"] = dict(BENTO_MODE="order", BENTO_TOKENS=",".join(ctokens), BENTO_RID=crid,
                                       BENTO_ITEMS=",".join(ITEMS))
+            pids_of["order_3n"] = [n.proc.pid for n in cluster]
             rounds(["ceiling_3n", "order_3n"])
     finally:
         if nginx:
@@ -229,12 +241,16 @@ def main():
         t = {"rps": median([s["rps"] for s in xs]), "p50_ms": median([s["p50_us"] for s in xs]) / 1e3,
              "p99_ms": median([s["p99_us"] for s in xs]) / 1e3, "p999_ms": median([s["p999_us"] for s in xs]) / 1e3,
              "non_2xx": sum(s["4xx"] + s["5xx"] + s["other"] for s in xs), "samples": xs}
+        cpu = [s["node_cpu_us_per_request"] for s in xs if "node_cpu_us_per_request" in s]
+        if cpu:
+            t["node_cpu_us_per_request"] = median(cpu)
         if not name.startswith("ceiling"):
             t["ratio_to_ceiling"] = ratio(name, "ceiling_3n" if name == "order_3n" else "ceiling")
         summary["targets"][name] = t
-        print("  %-9s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms%s" % (
+        print("  %-9s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms%s%s" % (
             name, t["rps"], t["p50_ms"], t["p99_ms"], t["p999_ms"],
-            "  %.1f%% of the ceiling" % (100 * t["ratio_to_ceiling"]) if "ratio_to_ceiling" in t else ""))
+            "  %.1f%% of the ceiling" % (100 * t["ratio_to_ceiling"]) if "ratio_to_ceiling" in t else "",
+            "  node CPU %.0f us/request" % t["node_cpu_us_per_request"] if "node_cpu_us_per_request" in t else ""))
     o = summary["targets"]["order"]
     checks = [
         ("one node: place-order >= 30% of the ceiling", o["ratio_to_ceiling"] >= 0.30,

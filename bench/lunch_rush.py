@@ -195,8 +195,8 @@ def main():
                     pids = pids_of.get(name, [])
                     before = cpu_seconds(pids)
                     s = wrk(targets[name][0], a.seconds, a.connections, env_of[name])
-                    if pids and s["requests"]:
-                        s["node_cpu_us_per_request"] = (cpu_seconds(pids) - before) * 1e6 / s["requests"]
+                    if pids and s["2xx"]:  # per answered request, as rps counts them
+                        s["node_cpu_us_per_request"] = (cpu_seconds(pids) - before) * 1e6 / s["2xx"]
                     samples.setdefault(name, []).append(s)
                     print("round %d %-9s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms  non-2xx %d  errors %d%s" % (
                         r + 1, name, s["rps"], s["p50_us"] / 1e3, s["p99_us"] / 1e3, s["p999_us"] / 1e3,

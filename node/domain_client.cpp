@@ -32,6 +32,7 @@ struct bridge_state {
     caf::message_id reply_id; // what the answer will carry (a request's handle holds its response id)
   };
   std::map<uint64_t, due> pending; // by request id: issue order, which is deadline order (one timeout for all)
+  std::chrono::milliseconds timeout{0}; // every request's: what keeps the map in deadline order
   bool timer_set = false;
   static inline const char* name = "domain_bridge";
 };
@@ -64,8 +65,8 @@ struct bridge_job {
 /// Sends `cmd` to `target` from the bridge, with the bridge's own deadline; `on_reply` / `on_error` as for
 /// CAF's request(...).then(...).
 template <class Reply, class Handle, class Cmd, class OnReply, class OnError>
-void ask(bridge_ptr self, const Handle& target, std::chrono::milliseconds timeout, Cmd&& cmd, OnReply on_reply,
-         OnError on_error) {
+void ask(bridge_ptr self, const Handle& target, Cmd&& cmd, OnReply on_reply, OnError on_error) {
+  auto timeout = self->state.timeout;
   auto handle = self->request(target, caf::infinite, std::forward<Cmd>(cmd));
   auto id = handle.id().integer_value();
   self->state.pending.emplace(id, bridge_state::due{bridge_state::clock::now() + timeout, handle.id()});
@@ -114,9 +115,8 @@ struct domain_client::impl {
 
   template <class Reply, class Handle, class Cmd>
   void dispatch(const Handle& target, Cmd cmd, callback<Reply> done) {
-    post([target, cmd = std::move(cmd), done = std::move(done), t = timeout,
-          store = rt.store](bridge_ptr self) mutable {
-      ask<Reply>(self, target, t, std::move(cmd), [done, store](Reply& reply) { deliver<Reply>(store, done, std::move(reply)); },
+    post([target, cmd = std::move(cmd), done = std::move(done), store = rt.store](bridge_ptr self) mutable {
+      ask<Reply>(self, target, std::move(cmd), [done, store](Reply& reply) { deliver<Reply>(store, done, std::move(reply)); },
           [done, store](caf::error& err) { deliver<Reply>(store, done, actors::to_failure(err)); });
     });
   }
@@ -127,7 +127,8 @@ domain_client::domain_client(const node_runtime& rt, std::chrono::milliseconds t
   impl_->rt = rt;
   impl_->timeout = timeout;
   for (size_t i = 0; i < bridges; ++i)
-    impl_->bridges.push_back(rt.system->spawn([](bridge_ptr self) -> caf::behavior {
+    impl_->bridges.push_back(rt.system->spawn([timeout](bridge_ptr self) -> caf::behavior {
+      self->state.timeout = timeout;
       return {[self](bridge_job& job) { job.run(self); }, [self](tick_atom) { expire_due(self); }};
     }));
 }
@@ -169,13 +170,12 @@ BENTO_ROUTE(restaurants_query, domain::restaurant_list, catalog)
 
 void domain_client::stats(callback<entity_stats> done) {
   auto rt = impl_->rt;
-  auto t = impl_->timeout;
-  impl_->post([rt, t, done = std::move(done)](bridge_ptr self) {
+  impl_->post([rt, done = std::move(done)](bridge_ptr self) {
     ask<actors::entity_counts>(
-      self, rt.router, t, actors::stats_atom::value,
-        [self, rt, t, done](actors::entity_counts& counts) {
+      self, rt.router, actors::stats_atom::value,
+        [self, rt, done](actors::entity_counts& counts) {
           ask<actors::catalog_stats>(
-            self, rt.catalog, t, actors::stats_atom::value,
+            self, rt.catalog, actors::stats_atom::value,
               [done, counts](actors::catalog_stats& cat) {
                 entity_stats out;
                 out.users = counts.users;

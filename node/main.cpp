@@ -184,6 +184,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     actors::entity_context ctx;
     ctx.shards = &shards;
     ctx.hasher = actors::spawn_hasher_pool(sys, cfg.hash_workers, hs);
+    ctx.idle_ticker = actors::spawn_idle_ticker(sys);
     ctx.gate = std::make_shared<actors::hash_gate>();
     ctx.logins = &logins;
     ctx.gate->limit = static_cast<int>(cfg.hash_workers) * 32;
@@ -366,6 +367,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     caf::anon_send_exit(rt.catalog, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(rt.order_index, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx.idle_ticker, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.cluster_meta, caf::exit_reason::user_shutdown);
     // The router stops the entities it knows. Until every actor is done, entities may still commit and so
     // call the store's event listener: replacing it before then raced with those calls (a rare abort at exit).

@@ -11,6 +11,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/common/idle_ticker.hpp"
 #include "actors/crypto/password_hasher.hpp"
 #include "actors/router/router_actor.hpp"
 #include "actors/user/user_state.hpp"
@@ -45,6 +46,7 @@ struct entity_context {
   // Whether this node may host a shard's entities now (leads it, caught up, lease held); empty: every shard.
   std::function<bool(domain::shard_id)> serves;
   hasher_actor hasher;
+  caf::actor idle_ticker; // passes idle ticks on (idle_ticker.hpp); none: entities send them to themselves
   std::shared_ptr<hash_gate> gate;
   cluster_meta_actor cluster_meta; // the cluster's member-state record (cluster/cluster_meta); none: refused
   login_guard* logins = nullptr; // the node's failed-login counts (login_guard.hpp); none: not throttled here
@@ -80,12 +82,22 @@ struct idle_state {
   void touch() { last_activity = std::chrono::steady_clock::now(); }
 };
 
+/// An idle tick to this entity after `delay`, through the node's ticker when there is one: a delayed message
+/// to the entity itself would keep a stopped entity allocated until it fires.
+template <class Self>
+void idle_tick_after(Self* self, const entity_context& ctx, std::chrono::milliseconds delay) {
+  if (ctx.idle_ticker)
+    caf::delayed_anon_send(ctx.idle_ticker, delay, idle_tick_for{caf::weak_actor_ptr{self->ctrl()}});
+  else
+    self->delayed_send(self, delay, idle_tick_atom::value);
+}
+
 template <class Self>
 void schedule_idle_tick(Self* self, const entity_context& ctx) {
   auto period = std::min(ctx.idle_timeout, ctx.empty_idle_timeout) / 2;
   if (period < std::chrono::milliseconds(10))
     period = std::chrono::milliseconds(10);
-  self->delayed_send(self, period, idle_tick_atom::value);
+  idle_tick_after(self, ctx, std::chrono::duration_cast<std::chrono::milliseconds>(period));
 }
 
 /// Tells the router when this entity stops for any reason, so that a crashed entity is not routed to again.
@@ -125,7 +137,7 @@ void on_idle_tick(Self* self, idle_state& idle, const entity_context& ctx, const
     // The next look when it would be idle long enough, not a fixed period: tens of thousands of live orders
     // each ticking every 5 s kept a node at 25 % of a core after an order rush (14 % without those ticks).
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout - idle_for);
-    self->delayed_send(self, std::max(left, std::chrono::milliseconds(10)), idle_tick_atom::value);
+    idle_tick_after(self, ctx, std::max(left, std::chrono::milliseconds(10)));
     return;
   }
   request_passivation(self, idle, ctx, key);

@@ -278,6 +278,7 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   std::unique_ptr<entity_store> store(new entity_store(std::move(p)));
   store->shard_count_ = std::clamp<domain::shard_id>(options.shards, 1, domain::max_shard_count);
   store->sequences_ = std::make_unique<shard_sequence[]>(store->shard_count_);
+  store->recent_kept_ = std::clamp<size_t>(8192 / store->shard_count_, 4, 128);
   store->resume_event_sequences();
   return store;
 }
@@ -386,24 +387,34 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   }
   // Whatever happens below, this batch's numbers stop holding back the visible sequence. Written events are
   // remembered before they become visible, so a reader up to the visible number finds all of them in memory.
+  // Memory is only a shortcut: if remembering fails (allocation), it is cleared, and the visible number moves on
+  // regardless, or the shard's readers would stall for good.
   auto settle = [&](bool written) {
     if (!seq)
       return;
     std::vector<std::shared_ptr<const domain::event>> copies;
-    if (written)
-      for (auto& ev : batch.events_)
-        copies.push_back(std::make_shared<const domain::event>(ev));
+    try {
+      if (written)
+        for (auto& ev : batch.events_)
+          copies.push_back(std::make_shared<const domain::event>(ev));
+    } catch (...) {
+      written = false;
+    }
     std::lock_guard lock(seq->mutex);
-    if (!written) {
-      seq->recent.clear(); // its numbers are lost: memory must not look contiguous across them
-    } else {
-      // Batches reach here in any order; the deque stays sorted by seq (usually an append).
-      auto at = seq->recent.end();
-      while (at != seq->recent.begin() && (*std::prev(at))->seq > first_seq)
-        --at;
-      seq->recent.insert(at, copies.begin(), copies.end());
-      while (seq->recent.size() > recent_events_kept)
-        seq->recent.pop_front();
+    try {
+      if (!written) {
+        seq->recent.clear(); // its numbers are lost (or not remembered): memory must not look contiguous across them
+      } else {
+        // Batches reach here in any order; the deque stays sorted by seq (usually an append).
+        auto at = seq->recent.end();
+        while (at != seq->recent.begin() && (*std::prev(at))->seq > first_seq)
+          --at;
+        seq->recent.insert(at, copies.begin(), copies.end());
+        while (seq->recent.size() > recent_kept_)
+          seq->recent.pop_front();
+      }
+    } catch (...) {
+      seq->recent.clear();
     }
     seq->in_flight.erase(first_seq);
     seq->visible = seq->in_flight.empty() ? seq->assigned : *seq->in_flight.begin() - 1;

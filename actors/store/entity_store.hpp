@@ -166,7 +166,8 @@ public:
   /// with `out` holding them in order; false, `out` untouched, when any is missing (use scan_events then).
   bool recent_events(domain::shard_id shard, uint64_t after_seq, uint64_t up_to_seq,
                      std::vector<std::shared_ptr<const domain::event>>& out) const;
-  static constexpr size_t recent_events_kept = 128; // per shard: at most a few MB in all
+  /// Events kept per shard: 128, fewer with many shards (8,192 in all at most, ~10 MB with order payloads).
+  size_t recent_events_kept() const noexcept { return recent_kept_; }
 
   /// The lowest stored event number of a shard (0 when it has none). A reader whose last applied number is
   /// below this less one has missed events: they were pruned, or a snapshot replaced the shard's events.
@@ -217,6 +218,7 @@ private:
   };
   void forget_recent(shard_sequence& s);
   domain::shard_id shard_count_ = domain::default_shard_count;
+  size_t recent_kept_ = 128;
   std::unique_ptr<shard_sequence[]> sequences_;
   event_listener listener_;
 };

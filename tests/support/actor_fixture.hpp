@@ -148,6 +148,7 @@ struct fixture {
     ctx = actors::entity_context{};
     ctx.shards = shards.get();
     ctx.hasher = actors::spawn_hasher_pool(*sys, 2, cheap);
+    ctx.idle_ticker = actors::spawn_idle_ticker(*sys);
     ctx.gate = std::make_shared<actors::hash_gate>();
     ctx.dummy_hash = *actors::hash_password("dummy", cheap);
     ctx.idle_timeout = idle;
@@ -168,6 +169,7 @@ struct fixture {
     gate->release_reached();
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx.idle_ticker, caf::exit_reason::user_shutdown);
     sys->await_all_actors_done();
     ctx = {};
     router = nullptr;

@@ -10,6 +10,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <sodium.h>
 
@@ -396,4 +397,40 @@ TEST_CASE("actors: a crash between slot and restaurant neither leaks the slot no
   REQUIRE_FALSE(busy);
   CHECK(busy.error().code == errc::invalid_argument);
   CHECK(slot_record(f, "max", "r_busy1"));
+}
+
+TEST_CASE("idle ticks: an entity that stopped is not kept allocated by the tick it scheduled", "[unit]") {
+  // A delayed message holds its receiver: an entity's tick, due in minutes, kept every passivated entity's
+  // memory until then (RSS grew with the order rate). Through the ticker, only a weak reference waits.
+  caf::actor_system sys{test::config()};
+  actors::entity_context ctx;
+  ctx.idle_ticker = actors::spawn_idle_ticker(sys);
+  caf::weak_actor_ptr weak;
+  {
+    auto entity = sys.spawn([&ctx](caf::event_based_actor* self) -> caf::behavior {
+      actors::idle_tick_after(self, ctx, std::chrono::hours(1));
+      self->quit();
+      return {[](int) {}};
+    });
+    weak = caf::weak_actor_ptr{caf::actor_cast<caf::strong_actor_ptr>(entity).get()};
+  }
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (weak.lock() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms); // polling a condition, bounded
+  CHECK_FALSE(weak.lock());
+
+  // A living entity still gets its tick.
+  std::atomic<bool> ticked{false};
+  auto living = sys.spawn([&ctx, &ticked](caf::event_based_actor* self) -> caf::behavior {
+    actors::idle_tick_after(self, ctx, std::chrono::milliseconds(10));
+    return {[self, &ticked](actors::idle_tick_atom) {
+      ticked = true;
+      self->quit();
+    }};
+  });
+  deadline = std::chrono::steady_clock::now() + 20s;
+  while (!ticked && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  CHECK(ticked);
+  caf::anon_send_exit(ctx.idle_ticker, caf::exit_reason::user_shutdown);
 }

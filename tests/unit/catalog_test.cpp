@@ -327,6 +327,7 @@ TEST_CASE("catalog: reopened on the same store it has everything, and replays th
   // Events committed while no catalog runs (a crash after the commit, before the catalog applied them).
   emit(item_upserted(item_of("r1", "crab", 2)));
   emit(levels("stock.changed", "r1", {{"fish", 1, today}}));
+  db->resume_event_sequences(); // as after a restart: nothing in the store's memory, events are read back
   catalog_state reopened(*db);
   REQUIRE(reopened.open(today));
   CHECK(reopened.applied_seq(r1_shard(*db)) == db->last_event_seq(r1_shard(*db)));

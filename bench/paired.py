@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Two builds compared in alternating runs, for a machine whose speed swings (this 2-core one: up to 1.6x within
+minutes, so two single runs at different times say little).
+
+Each run: a fresh node (the lunch rush's set-up: one restaurant, 20 items, 50 customers), 2 s of warm-up, then
+`--seconds` of wrk at 64 connections in `--mode` (order | menu | catalog, as bench/lunch_rush.lua). Runs alternate
+A, B, A, B ... `--pairs` times; printed: each run's req/s, p99 and the node's CPU (utime+stime) per answered
+request, then the medians and B's change against A.
+
+Usage: bench/paired.py --a OLD_BINARY --b NEW_BINARY [--mode order] [--seconds 8] [--pairs 5]
+       (build the old one from `git worktree add` or `git stash`; needs wrk: scripts/setup.sh --bench)
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from bench_common import Node  # noqa: E402
+import lunch_rush  # noqa: E402
+
+
+def one_run(binary, mode, seconds):
+    top = tempfile.mkdtemp(prefix="bento-bench-paired-")
+    node = Node(binary, env=dict(lunch_rush.FAST_LOGIN, BENTO_LOG_LEVEL="warn"), data_dir=os.path.join(top, "n"))
+    os.makedirs(node.dir, exist_ok=True)
+    try:
+        node.start()
+        rid, tokens = lunch_rush.set_up(node.port)
+        env = {"BENTO_MODE": mode, "BENTO_TOKENS": ",".join(tokens), "BENTO_RID": rid,
+               "BENTO_ITEMS": ",".join(lunch_rush.ITEMS)}
+        url = "http://127.0.0.1:%d" % node.port
+        lunch_rush.wrk(url, 2, 64, env)
+        before = lunch_rush.cpu_seconds([node.proc.pid])
+        r = lunch_rush.wrk(url, seconds, 64, env)
+        r["cpu_us"] = (lunch_rush.cpu_seconds([node.proc.pid]) - before) * 1e6 / max(r["2xx"], 1)
+        return r
+    finally:
+        node.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--a", required=True, help="the baseline binary")
+    p.add_argument("--b", default="build/bin/bento-node", help="the binary compared with it")
+    p.add_argument("--mode", default="order", choices=["order", "menu", "catalog"])
+    p.add_argument("--seconds", type=int, default=8)
+    p.add_argument("--pairs", type=int, default=5)
+    a = p.parse_args()
+    runs = {"A": [], "B": []}
+    for i in range(a.pairs):
+        for name, binary in (("A", a.a), ("B", a.b)):
+            r = one_run(binary, a.mode, a.seconds)
+            runs[name].append(r)
+            print("pair %d %s %8.0f/s  p99 %6.1f ms  node CPU %6.1f us/request" % (
+                i + 1, name, r["rps"], r["p99_us"] / 1e3, r["cpu_us"]), flush=True)
+    med = {k: (lunch_rush.median([r["rps"] for r in v]), lunch_rush.median([r["cpu_us"] for r in v]))
+           for k, v in runs.items()}
+    print("\nmedians (%s, %d pairs of %d s):" % (a.mode, a.pairs, a.seconds))
+    for k, binary in (("A", a.a), ("B", a.b)):
+        print("  %s %-40s %8.0f/s  %6.1f us/request" % (k, binary, med[k][0], med[k][1]))
+    print("  B against A: %+.0f%% req/s, %+.0f%% node CPU per request" % (
+        100 * (med["B"][0] / med["A"][0] - 1), 100 * (med["B"][1] / med["A"][1] - 1)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

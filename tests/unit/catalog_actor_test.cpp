@@ -13,22 +13,12 @@
 #include "actors/catalog/catalog_actor.hpp"
 #include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
+#include "tests/support/caf_config.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace bento;
 using namespace bento::domain;
 using namespace std::chrono_literals;
-
-namespace {
-
-caf::actor_system_config& catalog_config() {
-  static caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", size_t{2});
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  return cfg;
-}
-
-} // namespace
 
 TEST_CASE("catalog actor: commits from many threads, announced once per burst, are all applied", "[unit]") {
   test::temp_dir dir;
@@ -36,7 +26,7 @@ TEST_CASE("catalog actor: commits from many threads, announced once per burst, a
   REQUIRE(opened);
   auto db = std::move(*opened);
   store::shard_store r1(*db, shard_of("restaurant/r1", db->shard_count())); // where these events go
-  caf::actor_system sys{catalog_config()};
+  caf::actor_system sys{test::quiet_caf_config()};
   auto announced = std::make_shared<std::atomic<bool>>(false);
   auto catalog = actors::spawn_catalog_actor(sys, db.get(), announced);
   caf::scoped_actor self{sys};
@@ -112,7 +102,7 @@ TEST_CASE("catalog actor: a page is shared by readers until the catalog changes,
   auto db = std::move(*opened);
   store::shard_store r1(*db, shard_of("restaurant/r1", db->shard_count()));
   store::shard_store other(*db, (shard_of("restaurant/r1", db->shard_count()) + 1) % db->shard_count());
-  caf::actor_system sys{catalog_config()};
+  caf::actor_system sys{test::quiet_caf_config()};
   auto catalog = actors::spawn_catalog_actor(sys, db.get(), nullptr);
   caf::scoped_actor self{sys};
   self->request(catalog, 10s, actors::stats_atom::value) // opened (built from the empty store) before the events

@@ -18,19 +18,13 @@
 #include "actors/store/entity_store.hpp"
 #include "node/domain_client.hpp"
 #include "node/runtime.hpp"
+#include "tests/support/caf_config.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace bento;
 using namespace std::chrono_literals;
 
 namespace {
-
-caf::actor_system_config& client_config() {
-  static caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", size_t{2});
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  return cfg;
-}
 
 using release_atom = caf::atom_constant<caf::atom("release")>;
 
@@ -92,7 +86,7 @@ TEST_CASE("domain client: an unanswered request fails as outcome_unknown at its 
   test::temp_dir dir;
   auto store = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
   REQUIRE(store);
-  caf::actor_system sys{client_config()};
+  caf::actor_system sys{test::quiet_caf_config()};
   node::node_runtime rt;
   rt.system = &sys;
   rt.store = store->get();

@@ -13,19 +13,13 @@
 
 #include "actors/common/domain_error.hpp"
 #include "actors/order_index/order_index_actor.hpp"
+#include "tests/support/caf_config.hpp"
 
 using namespace bento;
 using namespace bento::domain;
 using namespace std::chrono_literals;
 
 namespace {
-
-caf::actor_system_config& listing_config() {
-  static caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", size_t{2});
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  return cfg;
-}
 
 /// Heavy listings block here until released; the test can wait until a number of them are running.
 struct gate {
@@ -60,7 +54,7 @@ list_orders listing_by(const std::string& user_id) {
 } // namespace
 
 TEST_CASE("order index: another user's listing completes while one user's heavy listings are queued", "[unit]") {
-  caf::actor_system sys{listing_config()};
+  caf::actor_system sys{test::quiet_caf_config()};
   auto blocker = std::make_shared<gate>();
   actors::order_index_options options;
   options.workers = 2;

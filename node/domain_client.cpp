@@ -27,11 +27,9 @@ namespace {
 /// and is dropped, as with CAF's timeouts). One timer per bridge covers every request.
 struct bridge_state {
   using clock = std::chrono::steady_clock;
-  struct due {
-    clock::time_point at;
-    caf::message_id reply_id; // what the answer will carry (a request's handle holds its response id)
-  };
-  std::map<uint64_t, due> pending; // by request id: issue order, which is deadline order (one timeout for all)
+  // Deadlines by the id the answer will carry (a request's handle holds its response id): issue order, which is
+  // deadline order, since every request of a bridge has the same timeout.
+  std::map<uint64_t, clock::time_point> pending;
   std::chrono::milliseconds timeout{0}; // every request's: what keeps the map in deadline order
   bool timer_set = false;
   static inline const char* name = "domain_bridge";
@@ -50,10 +48,10 @@ void expire_due(bridge_ptr self) {
   st.timer_set = false;
   auto now = bridge_state::clock::now();
   auto it = st.pending.begin();
-  for (; it != st.pending.end() && it->second.at <= now; it = st.pending.erase(it))
-    self->eq_impl(it->second.reply_id, nullptr, self->context(), caf::make_error(caf::sec::request_timeout));
+  for (; it != st.pending.end() && it->second <= now; it = st.pending.erase(it))
+    self->eq_impl(caf::message_id{it->first}, nullptr, self->context(), caf::make_error(caf::sec::request_timeout));
   if (it != st.pending.end())
-    arm(self, std::chrono::duration_cast<std::chrono::milliseconds>(it->second.at - now) +
+    arm(self, std::chrono::duration_cast<std::chrono::milliseconds>(it->second - now) +
                 std::chrono::milliseconds(1));
 }
 
@@ -69,7 +67,7 @@ void ask(bridge_ptr self, const Handle& target, Cmd&& cmd, OnReply on_reply, OnE
   auto timeout = self->state.timeout;
   auto handle = self->request(target, caf::infinite, std::forward<Cmd>(cmd));
   auto id = handle.id().integer_value();
-  self->state.pending.emplace(id, bridge_state::due{bridge_state::clock::now() + timeout, handle.id()});
+  self->state.pending.emplace(id, bridge_state::clock::now() + timeout);
   if (!self->state.timer_set)
     arm(self, timeout);
   handle.then(
@@ -92,7 +90,6 @@ namespace bento::node {
 
 struct domain_client::impl {
   node_runtime rt;
-  std::chrono::milliseconds timeout{0};
   std::vector<caf::actor> bridges;
   std::atomic<size_t> next{0};
 
@@ -116,8 +113,9 @@ struct domain_client::impl {
   template <class Reply, class Handle, class Cmd>
   void dispatch(const Handle& target, Cmd cmd, callback<Reply> done) {
     post([target, cmd = std::move(cmd), done = std::move(done), store = rt.store](bridge_ptr self) mutable {
-      ask<Reply>(self, target, std::move(cmd), [done, store](Reply& reply) { deliver<Reply>(store, done, std::move(reply)); },
-          [done, store](caf::error& err) { deliver<Reply>(store, done, actors::to_failure(err)); });
+      ask<Reply>(
+        self, target, std::move(cmd), [done, store](Reply& reply) { deliver<Reply>(store, done, std::move(reply)); },
+        [done, store](caf::error& err) { deliver<Reply>(store, done, actors::to_failure(err)); });
     });
   }
 };
@@ -125,7 +123,6 @@ struct domain_client::impl {
 domain_client::domain_client(const node_runtime& rt, std::chrono::milliseconds timeout, size_t bridges)
   : impl_(std::make_shared<impl>()) {
   impl_->rt = rt;
-  impl_->timeout = timeout;
   for (size_t i = 0; i < bridges; ++i)
     impl_->bridges.push_back(rt.system->spawn([timeout](bridge_ptr self) -> caf::behavior {
       self->state.timeout = timeout;

@@ -238,8 +238,8 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   cf_options.compression = rocksdb::kLZ4Compression;
 
   // 16 MB write buffers, not RocksDB's 64 MB: a memtable insert walks a skip list whose lower levels miss the
-  // cache, and in a 64 MB one that walk was the largest single cost of an order (~17 % of the node's CPU; ~11 %
-  // at 16 MB). Memtables are also most of a node's memory at rest (up to two per column), and what a restart
+  // cache, and in a 64 MB one that walk was the largest single cost of an order (inserts ~23 % of the node's CPU
+  // in perf; ~16 % at 16 MB). Memtables are also most of a node's memory at rest (up to two per column), and what a restart
   // replays from the WAL.
   cf_options.write_buffer_size = 16u << 20;
 
@@ -374,14 +374,22 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   if (replaces_events)
     for (domain::shard_id s = 0; s < shard_count_; ++s)
       forget_recent(sequences_[s]);
+  // The batch's events move into shared, immutable copies once, before any number is taken (an allocation that
+  // fails here leaves nothing held): the WAL record is encoded from them, and the listener and the store's
+  // memory of recent events (recent_events) share them.
+  std::vector<std::shared_ptr<domain::event>> events;
+  events.reserve(batch.events_.size());
+  for (auto& ev : batch.events_)
+    events.push_back(std::make_shared<domain::event>(std::move(ev)));
+  batch.events_.clear();
   uint64_t first_seq = 0;
-  shard_sequence* seq = batch.shard_ && !batch.events_.empty() ? &sequences_[*batch.shard_] : nullptr;
+  shard_sequence* seq = batch.shard_ && !events.empty() ? &sequences_[*batch.shard_] : nullptr;
   if (seq) {
     std::lock_guard lock(seq->mutex);
     first_seq = seq->assigned + 1;
-    for (auto& ev : batch.events_) {
-      ev.seq = ++seq->assigned;
-      ev.shard = *batch.shard_;
+    for (auto& ev : events) {
+      ev->seq = ++seq->assigned;
+      ev->shard = *batch.shard_;
     }
     seq->in_flight.insert(first_seq);
   }
@@ -392,24 +400,16 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   auto settle = [&](bool written) {
     if (!seq)
       return;
-    std::vector<std::shared_ptr<const domain::event>> copies;
-    try {
-      if (written)
-        for (auto& ev : batch.events_)
-          copies.push_back(std::make_shared<const domain::event>(ev));
-    } catch (...) {
-      written = false;
-    }
     std::lock_guard lock(seq->mutex);
     try {
       if (!written) {
-        seq->recent.clear(); // its numbers are lost (or not remembered): memory must not look contiguous across them
+        seq->recent.clear(); // its numbers are lost: memory must not look contiguous across them
       } else {
         // Batches reach here in any order; the deque stays sorted by seq (usually an append).
         auto at = seq->recent.end();
         while (at != seq->recent.begin() && (*std::prev(at))->seq > first_seq)
           --at;
-        seq->recent.insert(at, copies.begin(), copies.end());
+        seq->recent.insert(at, events.begin(), events.end());
         while (seq->recent.size() > recent_kept_)
           seq->recent.pop_front();
       }
@@ -419,12 +419,17 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
     seq->in_flight.erase(first_seq);
     seq->visible = seq->in_flight.empty() ? seq->assigned : *seq->in_flight.begin() - 1;
   };
-  for (auto& ev : batch.events_) {
-    auto status = wb.Put(impl_->cf(column::events), event_key(ev.shard, ev.seq), codec::encode(ev));
-    if (!status.ok()) {
-      settle(false);
-      return storage_error(status);
+  try {
+    for (auto& ev : events) {
+      auto status = wb.Put(impl_->cf(column::events), event_key(ev->shard, ev->seq), codec::encode(*ev));
+      if (!status.ok()) {
+        settle(false);
+        return storage_error(status);
+      }
     }
+  } catch (...) {
+    settle(false); // an encoding that could not allocate: its numbers must not hold the sequence back
+    throw;
   }
   auto status = impl_->db->Write(impl_->write_options, &wb);
   settle(status.ok());
@@ -437,8 +442,8 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
                         "resume once it has space again");
   }
   if (listener_)
-    for (auto& ev : batch.events_)
-      listener_(ev);
+    for (auto& ev : events)
+      listener_(*ev);
   return domain::unit;
 }
 

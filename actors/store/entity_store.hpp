@@ -132,7 +132,8 @@ public:
   domain::outcome<std::optional<std::string>> get(column cf, std::string_view key) const;
 
   /// Writes the batch to the WAL before returning: durable against process death (kill -9), never waiting for
-  /// the disk. Then hands the batch's events to the listener, in commit order per caller.
+  /// the disk. Then hands the batch's events to the listener, in commit order per caller. The events are taken
+  /// out of the batch (moved into the store's memory of recent events); its writes stay.
   domain::outcome<domain::unit_t> commit(write_batch& batch);
 
   /// With sync_writes, calls done(true) once everything committed before this call is fsynced (one syncer

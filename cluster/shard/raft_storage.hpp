@@ -63,13 +63,10 @@ private:
   std::deque<consensus::term_t> terms_; // terms of entries snapshot_.index + 1 .. last_index()
   consensus::index_t applied_ = 0;
 
-public:
-  /// The newest entries kept in memory: at most this many applied ones stay, and at most this many data bytes
-  /// in all (whichever bound is hit first).
+  // The newest entries kept in memory: at most this many applied ones stay, and at most this many data bytes
+  // in all (whichever bound is hit first).
   static constexpr std::size_t tail_applied_kept = 32;
   static constexpr std::size_t tail_bytes_kept = 1u << 20;
-
-private:
   // Entries tail_.front().index .. last_index(), contiguous (empty: none in memory).
   std::deque<consensus::entry> tail_;
   std::size_t tail_bytes_ = 0;

@@ -108,7 +108,7 @@ Handle activate(self_ptr self, registry<Handle>& reg, const std::string& id, con
   auto& ctx = st.shard_ctx[domain::shard_of(key, static_cast<shard_id>(st.shard_ctx.size()))];
   auto handle = spawn(self->system(), ctx, id);
   // No link or monitor: CAF keeps those in a list per actor, which would make every entity exit cost O(active
-  // entities) here. Entities report their own exit (report_exit_to_router); shutdown fans out explicitly.
+  // entities) here. Entities report their own exit (report_exit); shutdown fans out explicitly.
   ++st.activations;
   reg.by_id.emplace(id, handle);
   evict_over_cap(self);

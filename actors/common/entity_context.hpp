@@ -82,12 +82,13 @@ struct idle_state {
   void touch() { last_activity = std::chrono::steady_clock::now(); }
 };
 
-/// An idle tick to this entity after `delay`, through the node's ticker when there is one: a delayed message
-/// to the entity itself would keep a stopped entity allocated until it fires.
+/// An idle tick to this entity after `delay` (or earlier: see idle_tick_for), through the node's ticker when
+/// there is one: a delayed message to the entity itself would keep a stopped entity allocated until it fires.
 template <class Self>
 void idle_tick_after(Self* self, const entity_context& ctx, std::chrono::milliseconds delay) {
   if (ctx.idle_ticker)
-    caf::delayed_anon_send(ctx.idle_ticker, delay, idle_tick_for{caf::weak_actor_ptr{self->ctrl()}});
+    caf::anon_send(ctx.idle_ticker,
+                   idle_tick_for{caf::weak_actor_ptr{self->ctrl()}, std::chrono::steady_clock::now() + delay});
   else
     self->delayed_send(self, delay, idle_tick_atom::value);
 }
@@ -100,10 +101,14 @@ void schedule_idle_tick(Self* self, const entity_context& ctx) {
   idle_tick_after(self, ctx, std::chrono::duration_cast<std::chrono::milliseconds>(period));
 }
 
-/// Tells the router when this entity stops for any reason, so that a crashed entity is not routed to again.
+/// Tells the router when this entity stops for any reason, so that a crashed entity is not routed to again,
+/// and the idle ticker, so that it drops the entity's waiting tick and with it the last reference to its memory.
 template <class Self>
-void report_exit_to_router(Self* self, const entity_context& ctx, std::string key) {
-  self->attach_functor([router = ctx.router, key = std::move(key), who = self->address()](const caf::error&) {
+void report_exit(Self* self, const entity_context& ctx, std::string key) {
+  self->attach_functor([router = ctx.router, ticker = ctx.idle_ticker, key = std::move(key),
+                        who = self->address()](const caf::error&) {
+    if (ticker)
+      caf::anon_send(ticker, idle_tick_forget{who.id()});
     caf::anon_send(router, entity_down_atom::value, key, who);
   });
 }

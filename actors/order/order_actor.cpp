@@ -283,7 +283,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     if (st.rules.has_intent())
       settle(self);
   }
-  report_exit_to_router(self, *st.ctx, keys::order_entity(st.id));
+  report_exit(self, *st.ctx, keys::order_entity(st.id));
   schedule_idle_tick(self, *st.ctx);
   return {
     [self](place_order& cmd) -> caf::result<order> {

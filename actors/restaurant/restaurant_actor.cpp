@@ -197,7 +197,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
   st.id = std::move(id);
   if (!load(self)) // the behavior is still returned; quit() stops the actor before it handles anything
     self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));
-  report_exit_to_router(self, *st.ctx, keys::restaurant_entity(st.id));
+  report_exit(self, *st.ctx, keys::restaurant_entity(st.id));
   schedule_idle_tick(self, *st.ctx);
   return {
     [self](create_restaurant& cmd) -> caf::result<restaurant> {

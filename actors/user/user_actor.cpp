@@ -78,7 +78,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
     }
     st.rules.load(std::move(u));
   }
-  report_exit_to_router(self, *st.ctx, keys::user_entity(st.username));
+  report_exit(self, *st.ctx, keys::user_entity(st.username));
   schedule_idle_tick(self, *st.ctx);
   return {
     [self](register_user& cmd) -> caf::result<user_view> {

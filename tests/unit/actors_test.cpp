@@ -400,37 +400,81 @@ TEST_CASE("actors: a crash between slot and restaurant neither leaks the slot no
 }
 
 TEST_CASE("idle ticks: an entity that stopped is not kept allocated by the tick it scheduled", "[unit]") {
-  // A delayed message holds its receiver: an entity's tick, due in minutes, kept every passivated entity's
-  // memory until then (RSS grew with the order rate). Through the ticker, only a weak reference waits.
+  // A delayed message holds its receiver, and CAF frees an actor's memory only with its last weak reference:
+  // an entity's tick, due in minutes, kept every evicted entity's memory until then (~2 KB per order past the
+  // active-entity cap). The ticker keeps the schedule and drops its reference when the entity stops.
   caf::actor_system sys{test::config()};
   actors::entity_context ctx;
   ctx.idle_ticker = actors::spawn_idle_ticker(sys);
+  caf::scoped_actor probe{sys};
+  auto waiting = [&] {
+    uint64_t n = ~uint64_t{0};
+    probe->request(ctx.idle_ticker, caf::infinite, actors::idle_ticks_waiting_atom::value)
+      .receive([&](uint64_t w) { n = w; }, [](caf::error&) {});
+    return n;
+  };
   caf::weak_actor_ptr weak;
+  std::atomic<bool> scheduled{false};
   {
-    auto entity = sys.spawn([&ctx](caf::event_based_actor* self) -> caf::behavior {
+    auto entity = sys.spawn([&ctx, &scheduled](caf::event_based_actor* self) -> caf::behavior {
+      actors::report_exit(self, ctx, "test/entity");
       actors::idle_tick_after(self, ctx, std::chrono::hours(1));
-      self->quit();
-      return {[](int) {}};
+      actors::idle_tick_after(self, ctx, std::chrono::hours(2)); // folded into the first
+      scheduled = true;
+      return {[self](int) { self->quit(); }};
     });
     weak = caf::weak_actor_ptr{caf::actor_cast<caf::strong_actor_ptr>(entity).get()};
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (waiting() != 1 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms); // polling a condition, bounded
+    CHECK(waiting() == 1);
+    caf::anon_send(entity, 1);
   }
+  // Only this test's weak reference is left: the block is freed with it (the hour-long tick does not hold it).
   auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (weak.lock() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms); // polling a condition, bounded
+  while ((weak->weak_refs.load() != 1 || waiting() != 0) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
   CHECK_FALSE(weak.lock());
+  CHECK(weak->weak_refs.load() == 1);
+  CHECK(waiting() == 0);
 
-  // A living entity still gets its tick.
-  std::atomic<bool> ticked{false};
+  // A living entity still gets its tick, once, also when it asked for a later one meanwhile.
+  std::atomic<int> ticked{0};
   auto living = sys.spawn([&ctx, &ticked](caf::event_based_actor* self) -> caf::behavior {
+    actors::report_exit(self, ctx, "test/living");
     actors::idle_tick_after(self, ctx, std::chrono::milliseconds(10));
-    return {[self, &ticked](actors::idle_tick_atom) {
-      ticked = true;
-      self->quit();
-    }};
+    actors::idle_tick_after(self, ctx, std::chrono::hours(1));
+    return {[&ticked](actors::idle_tick_atom) { ++ticked; }};
   });
   deadline = std::chrono::steady_clock::now() + 20s;
-  while (!ticked && std::chrono::steady_clock::now() < deadline)
+  while (ticked == 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(1ms);
-  CHECK(ticked);
+  CHECK(ticked == 1);
+  CHECK(waiting() == 0);
+  // Ticks come in order of their times, and an entity asking again after its tick gets another one.
+  std::vector<int> order;
+  std::mutex m;
+  std::vector<caf::actor> many;
+  for (int i = 0; i < 5; ++i)
+    many.push_back(sys.spawn([&ctx, &order, &m, i](caf::event_based_actor* self) -> caf::behavior {
+      actors::idle_tick_after(self, ctx, std::chrono::milliseconds(50 * (5 - i)));
+      return {[&order, &m, i, self](actors::idle_tick_atom) {
+        std::lock_guard<std::mutex> g{m};
+        order.push_back(i);
+        self->quit();
+      }};
+    }));
+  deadline = std::chrono::steady_clock::now() + 20s;
+  auto count = [&] {
+    std::lock_guard<std::mutex> g{m};
+    return order.size();
+  };
+  while (count() < 5 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  {
+    std::lock_guard<std::mutex> g{m};
+    CHECK(order == std::vector<int>{4, 3, 2, 1, 0});
+  }
+  caf::anon_send_exit(living, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx.idle_ticker, caf::exit_reason::user_shutdown);
 }

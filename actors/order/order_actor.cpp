@@ -94,7 +94,7 @@ outcome<unit_t> commit(self_ptr self, order o, const char* event_type) {
   spdlog::info("order.written order={} status={} intent={} seq={} version={} committed={}", st.id,
                to_string(o.status), o.intent ? static_cast<int>(o.intent->kind) : -1,
                o.intent ? o.intent->seq : o.reservation_seq, o.version, o.committed);
-  st.rules.commit(std::move(o));
+  st.rules.commit(std::move(o), std::move(bytes));
   if (!st.rules.has_intent())
     count_settling(st, false);
   return done;
@@ -237,6 +237,7 @@ void send_intent(self_ptr self, caf::typed_response_promise<order> rp) {
           return;
         }
         deliver_gated(self, *st.ctx->store, st.replies, rp, *st.rules.current());
+        st.rules.shrink();
       },
       [self, rp](caf::error& err) mutable {
         auto& st = self->state;
@@ -279,7 +280,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       spdlog::critical("order.corrupt_record order={}", st.id);
       std::abort();
     }
-    st.rules.load(std::move(o));
+    st.rules.load(std::move(o), std::move(**loaded));
     if (st.rules.has_intent())
       settle(self);
   }
@@ -306,6 +307,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       auto& st = self->state;
       st.idle.touch();
       auto o = st.rules.read(cmd.caller);
+      st.rules.shrink();
       if (!o)
         return make_error(o.error());
       return gated(self, *st.ctx->store, st.replies, std::move(*o));
@@ -372,6 +374,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     },
     [self](idle_tick_atom) {
       auto& st = self->state;
+      st.rules.shrink();
       if (!st.replies.empty()) {
         schedule_idle_tick(self, *st.ctx);
         return;

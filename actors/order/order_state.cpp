@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <map>
 
+#include <spdlog/spdlog.h>
+
+#include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
 #include "protocol/domain/validation.hpp"
 
@@ -39,6 +42,38 @@ std::string fingerprint(const place_order& cmd) {
   out += cmd.for_meal ? to_string(*cmd.for_meal) : "";
   out += "|" + cmd.date.value_or("") + "|" + cmd.note;
   return out;
+}
+
+void held_order::set(domain::order o, std::string encoded) {
+  if (decoded_)
+    *decoded_ = std::move(o);
+  else
+    decoded_ = std::make_unique<domain::order>(std::move(o));
+  encoded_ = std::move(encoded);
+}
+
+void held_order::reset() noexcept {
+  decoded_.reset();
+  encoded_.clear();
+  encoded_.shrink_to_fit();
+}
+
+void held_order::shrink() noexcept {
+  if (decoded_ && !encoded_.empty() && !decoded_->intent)
+    decoded_.reset();
+}
+
+const domain::order& held_order::get() const {
+  if (!decoded_) {
+    auto o = std::make_unique<domain::order>();
+    if (!codec::decode(encoded_, *o)) {
+      // The bytes were the store's or this actor's own encoding: not parsing them is memory corruption.
+      spdlog::critical("order.held_record_corrupt");
+      std::abort();
+    }
+    decoded_ = std::move(o);
+  }
+  return *decoded_;
 }
 
 bool order_state::unsettled() const noexcept {

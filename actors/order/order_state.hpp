@@ -8,6 +8,7 @@
 // A crash or a lost answer between 1 and 3 is *settled*: the restaurant says whether it applied change `seq`
 // (and fences it off if not), and the order rolls forward or back to match. Settling never asks the restaurant
 // for stock, so it cannot be refused, and an order can never stay stuck holding units it does not show.
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,30 @@ struct place_decision {
   domain::order order; // the existing order, or the record with a placement intent
 };
 
+/// The order an actor holds. While the actor idles it keeps only the encoded record (~5x smaller than the
+/// decoded struct with its strings and lines: an idle order actor's memory is mostly this and CAF's actor); the
+/// decoded order exists while the actor works with it. Both forms come from the store or from a commit, which
+/// has the bytes anyway, so shrinking never encodes.
+class held_order {
+public:
+  explicit operator bool() const noexcept { return decoded_ != nullptr || !encoded_.empty(); }
+  const domain::order& operator*() const { return get(); }
+  const domain::order* operator->() const { return &get(); }
+
+  /// `encoded` is codec::encode(o), or empty (then the order stays decoded until the next set).
+  void set(domain::order o, std::string encoded);
+  void reset() noexcept;
+  /// Drops the decoded form when the encoded one can stand for it and no change is in flight.
+  void shrink() noexcept;
+  bool decoded() const noexcept { return decoded_ != nullptr; }
+
+private:
+  const domain::order& get() const;
+
+  mutable std::unique_ptr<domain::order> decoded_;
+  std::string encoded_;
+};
+
 struct transition_plan {
   domain::order next;      // final (confirm), or with an intent (cancel, deliver)
   const char* event_type;  // written with the record that changes the status
@@ -32,14 +57,19 @@ struct transition_plan {
 
 class order_state {
 public:
-  bool exists() const noexcept { return order_.has_value(); }
-  const std::optional<domain::order>& current() const noexcept { return order_; }
-  void load(domain::order o) { order_ = std::move(o); }
+  bool exists() const noexcept { return bool(order_); }
+  /// The order, or null when there is none.
+  const domain::order* current() const { return order_ ? &*order_ : nullptr; }
+  /// `encoded`: the stored bytes of `o` (held_order::set).
+  void load(domain::order o, std::string encoded = {}) { order_.set(std::move(o), std::move(encoded)); }
   void reset() { order_.reset(); }
-  void commit(domain::order o) { order_ = std::move(o); }
+  void commit(domain::order o, std::string encoded = {}) { order_.set(std::move(o), std::move(encoded)); }
+  /// Between messages: keep the order encoded only (held_order::shrink).
+  void shrink() noexcept { order_.shrink(); }
+  bool decoded() const noexcept { return order_.decoded(); }
 
   /// An intent is written and its outcome is not (deliveries included).
-  bool has_intent() const noexcept { return order_ && order_->intent.has_value(); }
+  bool has_intent() const noexcept { return order_.decoded() && order_->intent.has_value(); } // encoded only: none
   /// An intent that changes stock (placement, edit, cancel): the order waits for it before anything else.
   bool unsettled() const noexcept;
 
@@ -69,7 +99,7 @@ private:
   std::optional<domain::failure> check_visible(const domain::principal& caller) const;
   domain::order with_intent(domain::intent_kind kind, std::vector<domain::order_line> lines) const;
 
-  std::optional<domain::order> order_;
+  held_order order_;
 };
 
 int64_t total_of(const std::vector<domain::order_line>& lines);

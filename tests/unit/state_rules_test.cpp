@@ -4,6 +4,7 @@
 #include "actors/common/keys.hpp"
 #include "actors/order/order_state.hpp"
 #include "actors/restaurant/restaurant_state.hpp"
+#include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/validation.hpp"
 #include "actors/user/user_state.hpp"
 
@@ -258,6 +259,45 @@ TEST_CASE("order: placement computes totals and replays with the same key", "[un
   auto mismatch = st.begin_place(changed, 1736901000003);
   REQUIRE_FALSE(mismatch);
   CHECK(mismatch.error().code == errc::idempotency_mismatch);
+}
+
+TEST_CASE("order: an idle order is held encoded only, and reads back the same", "[unit]") {
+  order_state st;
+  auto d = st.begin_place(placement(), 1736901000000);
+  REQUIRE(d);
+  st.commit(d->order, bento::codec::encode(d->order));
+  st.shrink(); // a change in flight stays decoded
+  CHECK(st.decoded());
+  CHECK(st.has_intent());
+  auto done = st.applied(reservation_result{mias, {{"a", "A", 150, 2}, {"b", "B", 50, 1}}}, 1736901000001);
+  auto bytes = bento::codec::encode(done);
+  st.commit(done, bytes);
+  st.shrink();
+  CHECK_FALSE(st.decoded());
+  CHECK(st.exists());
+  CHECK_FALSE(st.has_intent()); // answered without decoding
+  CHECK_FALSE(st.unsettled());
+  CHECK_FALSE(st.decoded());
+  auto read = st.read(customer);
+  REQUIRE(read);
+  CHECK(st.decoded());
+  CHECK(bento::codec::encode(*read) == bytes);
+  CHECK(read->total_cents == 350);
+  CHECK(read->lines.size() == done.lines.size());
+  // A change to the encoded order works as on the decoded one.
+  st.shrink();
+  auto confirm = st.plan_transition(transition_order{merchant, done.id, order_action::confirm}, 1736901000002);
+  REQUIRE(confirm);
+  CHECK(confirm->next.status == order_status::confirmed);
+  CHECK(confirm->next.version == done.version + 1);
+  // Without its bytes, the order stays decoded (nothing to stand for it).
+  st.commit(confirm->next);
+  st.shrink();
+  CHECK(st.decoded());
+  CHECK(st.current()->status == order_status::confirmed);
+  st.reset();
+  CHECK_FALSE(st.exists());
+  CHECK(st.current() == nullptr);
 }
 
 TEST_CASE("order: a placement that did not happen leaves its change numbers for the retry", "[unit]") {

@@ -237,11 +237,13 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_options.compression = rocksdb::kLZ4Compression;
 
-  // 16 MB write buffers, not RocksDB's 64 MB: a memtable insert walks a skip list whose lower levels miss the
+  // 2 MB write buffers, not RocksDB's 64 MB: a memtable insert walks a skip list whose lower levels miss the
   // cache, and in a 64 MB one that walk was the largest single cost of an order (inserts ~23 % of the node's CPU
-  // in perf; ~16 % at 16 MB). Memtables are also most of a node's memory at rest (up to two per column), and what a restart
-  // replays from the WAL.
-  cf_options.write_buffer_size = 16u << 20;
+  // in perf; ~16 % at 16 MB). Paired runs of place-order (bench/paired.py): 16 -> 4 MB +7 % orders/s, 4 -> 2 MB
+  // +5 %; over 700k orders in one run (compaction included) 2 MB placed 16 % more than 16 MB in the same time,
+  // with less memory. Memtables are also most of a node's memory at rest (up to two per column), and what a
+  // restart replays from the WAL.
+  cf_options.write_buffer_size = 2u << 20;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);

@@ -363,7 +363,12 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
     return domain::fail(domain::errc::storage_failure,
                         "this node's disk refuses writes (" + why + "); reads still work, and writes resume once "
                         "it has space again");
-  rocksdb::WriteBatch wb;
+  // The batch's record grows by appending each op: sized once, it is one allocation instead of a doubling per
+  // few ops (events are appended after the loop, ~their record sizes more).
+  size_t bytes = 64;
+  for (auto& o : batch.ops_)
+    bytes += o.key.size() + o.value.size() + 16;
+  rocksdb::WriteBatch wb(bytes + batch.events_.size() * 512);
   bool replaces_events = false; // a snapshot writing a shard's events as records: what memory holds may differ
   for (auto& o : batch.ops_) {
     auto status = o.range   ? wb.DeleteRange(impl_->cf(o.cf), slice(o.key), slice(o.value))

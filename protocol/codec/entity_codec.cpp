@@ -9,25 +9,29 @@ using namespace bento::domain;
 namespace pb = bento::v1;
 
 std::string encode(const user& x) {
-  pb::User m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::User>();
   to_pb(x, m);
   return serialize(m);
 }
 
 std::string encode(const restaurant& x) {
-  pb::Restaurant m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::Restaurant>();
   to_pb(x, m);
   return serialize(m);
 }
 
 std::string encode(const menu_item& x) {
-  pb::MenuItem m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::MenuItem>();
   to_pb(x, m);
   return serialize(m);
 }
 
 std::string encode(const reservation& x) {
-  pb::Reservation m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::Reservation>();
   m.set_order_id(x.order_id);
   m.set_stock_date(x.stock_date);
   for (auto& l : x.lines)
@@ -45,7 +49,8 @@ std::string encode(const reservation& x) {
 }
 
 std::string encode(const restaurant_meta& x) {
-  pb::RestaurantMeta m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::RestaurantMeta>();
   m.set_last_today(x.last_today);
   m.set_last_version(x.last_version);
   m.set_records_layout(x.records_layout);
@@ -53,7 +58,8 @@ std::string encode(const restaurant_meta& x) {
 }
 
 bool decode(std::string_view bytes, restaurant_meta& out) {
-  pb::RestaurantMeta m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::RestaurantMeta>();
   if (!parse(bytes, m))
     return false;
   out.last_today = m.last_today();
@@ -63,7 +69,8 @@ bool decode(std::string_view bytes, restaurant_meta& out) {
 }
 
 std::string encode(const order& x) {
-  pb::Order m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::Order>();
   to_pb(x, m);
   return serialize(m);
 }
@@ -80,13 +87,15 @@ ended_session from_pb(const pb::EndedSession& m) {
 }
 
 std::string encode(const ended_session& x) {
-  pb::EndedSession m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::EndedSession>();
   to_pb(x, m);
   return serialize(m);
 }
 
 bool decode(std::string_view bytes, ended_session& out) {
-  pb::EndedSession m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::EndedSession>();
   if (!parse(bytes, m))
     return false;
   out = from_pb(m);
@@ -94,7 +103,8 @@ bool decode(std::string_view bytes, ended_session& out) {
 }
 
 std::string encode(const event& x) {
-  pb::Event m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::Event>();
   m.set_seq(x.seq);
   m.set_type(x.type);
   m.set_entity(x.entity);
@@ -123,7 +133,8 @@ std::string encode(const event& x) {
 }
 
 bool decode(std::string_view bytes, user& out) {
-  pb::User m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::User>();
   if (!parse(bytes, m))
     return false;
   from_pb(m, out);
@@ -131,7 +142,8 @@ bool decode(std::string_view bytes, user& out) {
 }
 
 bool decode(std::string_view bytes, restaurant& out) {
-  pb::Restaurant m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::Restaurant>();
   if (!parse(bytes, m))
     return false;
   from_pb(m, out);
@@ -139,7 +151,8 @@ bool decode(std::string_view bytes, restaurant& out) {
 }
 
 bool decode(std::string_view bytes, menu_item& out) {
-  pb::MenuItem m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::MenuItem>();
   if (!parse(bytes, m))
     return false;
   from_pb(m, out);
@@ -147,7 +160,8 @@ bool decode(std::string_view bytes, menu_item& out) {
 }
 
 bool decode(std::string_view bytes, reservation& out) {
-  pb::Reservation m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::Reservation>();
   if (!parse(bytes, m))
     return false;
   out.order_id = m.order_id();
@@ -163,7 +177,8 @@ bool decode(std::string_view bytes, reservation& out) {
 }
 
 bool decode(std::string_view bytes, order& out) {
-  pb::Order m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::Order>();
   if (!parse(bytes, m))
     return false;
   from_pb(m, out);
@@ -171,7 +186,8 @@ bool decode(std::string_view bytes, order& out) {
 }
 
 bool decode(std::string_view bytes, event& out) {
-  pb::Event m;
+  scratch_arena arena;
+  auto& m = arena.make<pb::Event>();
   if (!parse(bytes, m))
     return false;
   out.seq = m.seq();

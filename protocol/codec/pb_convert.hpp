@@ -15,6 +15,30 @@ namespace bento::codec::detail {
 namespace pb = bento::v1;
 using namespace bento::domain;
 
+/// Scratch space for one message: with its block on the stack, the message, its repeated fields and the string
+/// objects of its fields take no malloc each (a placed order went through ~120 of protobuf's string sets, each
+/// one or two allocations, in its records, index copies and events). Long strings' characters still do.
+class scratch_arena {
+public:
+  scratch_arena() : arena_(options(block_, sizeof block_)) {}
+  scratch_arena(const scratch_arena&) = delete;
+  scratch_arena& operator=(const scratch_arena&) = delete;
+  template <class Pb>
+  Pb& make() {
+    return *google::protobuf::Arena::CreateMessage<Pb>(&arena_);
+  }
+
+private:
+  static google::protobuf::ArenaOptions options(char* block, size_t size) {
+    google::protobuf::ArenaOptions o;
+    o.initial_block = block;
+    o.initial_block_size = size;
+    return o;
+  }
+  alignas(16) char block_[2048];
+  google::protobuf::Arena arena_;
+};
+
 template <class Pb>
 inline std::string serialize(const Pb& m) {
   std::string out;

@@ -327,7 +327,9 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
           return make_error(done.error());
         if (kind)
           settle(self);
-        return gated(self, *st.ctx->store, st.replies, *st.rules.current());
+        auto reply = gated(self, *st.ctx->store, st.replies, *st.rules.current());
+        st.rules.shrink(); // its next tick may be minutes away
+        return reply;
       }
       if (auto done = commit(self, std::move(plan->next), nullptr); !done)
         return make_error(done.error());
@@ -346,7 +348,9 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       if (!next->intent) {
         if (auto done = commit(self, std::move(*next), "order.updated"); !done)
           return make_error(done.error());
-        return gated(self, *st.ctx->store, st.replies, *st.rules.current());
+        auto reply = gated(self, *st.ctx->store, st.replies, *st.rules.current());
+        st.rules.shrink();
+        return reply;
       }
       if (auto done = commit(self, std::move(*next), nullptr); !done)
         return make_error(done.error());

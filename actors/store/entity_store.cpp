@@ -244,6 +244,9 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   // with less memory. Memtables are also most of a node's memory at rest (up to two per column), and what a
   // restart replays from the WAL.
   cf_options.write_buffer_size = 2u << 20;
+  // Small buffers fill fast: four (not two) per column before writes stall behind a flush that a compaction
+  // holds up.
+  cf_options.max_write_buffer_number = 4;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);

@@ -7,7 +7,9 @@ Each run: a fresh node (the lunch rush's set-up: one restaurant, 20 items, 50 cu
 A, B, A, B ... `--pairs` times; printed: each run's req/s, p99 and the node's CPU (utime+stime) per answered
 request, then the medians and B's change against A.
 
-Usage: bench/paired.py --a OLD_BINARY --b NEW_BINARY [--mode order] [--seconds 8] [--pairs 5]
+With --nodes 3: a fresh 3-node cluster per run (replication 3), wrk against node 1, CPU summed over the nodes.
+
+Usage: bench/paired.py --a OLD_BINARY --b NEW_BINARY [--mode order] [--seconds 8] [--pairs 5] [--nodes 1]
        (build the old one from `git worktree add` or `git stash`; needs wrk: scripts/setup.sh --bench)
 """
 import argparse
@@ -17,27 +19,37 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from bench_common import Node  # noqa: E402
+from bench_common import Node, start_cluster  # noqa: E402
 import lunch_rush  # noqa: E402
 
 
-def one_run(binary, mode, seconds):
+def one_run(binary, mode, seconds, nodes=1):
     top = tempfile.mkdtemp(prefix="bento-bench-paired-")
-    node = Node(binary, env=dict(lunch_rush.FAST_LOGIN, BENTO_LOG_LEVEL="warn"), data_dir=os.path.join(top, "n"))
-    os.makedirs(node.dir, exist_ok=True)
+    env = dict(lunch_rush.FAST_LOGIN, BENTO_LOG_LEVEL="warn")
+    started = []
     try:
-        node.start()
+        if nodes > 1:
+            started = start_cluster(binary, os.path.join(top, "cluster"), nodes, "bench cluster secret 0123456789",
+                                    dict(env, BENTO_REPLICAS="3"))
+        else:
+            node = Node(binary, env=env, data_dir=os.path.join(top, "n"))
+            os.makedirs(node.dir, exist_ok=True)
+            started = [node]
+            node.start()
+        node = started[0]
+        pids = [n.proc.pid for n in started]
         rid, tokens = lunch_rush.set_up(node.port)
         env = {"BENTO_MODE": mode, "BENTO_TOKENS": ",".join(tokens), "BENTO_RID": rid,
                "BENTO_ITEMS": ",".join(lunch_rush.ITEMS)}
         url = "http://127.0.0.1:%d" % node.port
         lunch_rush.wrk(url, 2, 64, env)
-        before = lunch_rush.cpu_seconds([node.proc.pid])
+        before = lunch_rush.cpu_seconds(pids)
         r = lunch_rush.wrk(url, seconds, 64, env)
-        r["cpu_us"] = (lunch_rush.cpu_seconds([node.proc.pid]) - before) * 1e6 / max(r["2xx"], 1)
+        r["cpu_us"] = (lunch_rush.cpu_seconds(pids) - before) * 1e6 / max(r["2xx"], 1)
         return r
     finally:
-        node.stop()
+        for n in started:
+            n.stop()
         shutil.rmtree(top, ignore_errors=True)
 
 
@@ -48,17 +60,18 @@ def main():
     p.add_argument("--mode", default="order", choices=["order", "menu", "catalog"])
     p.add_argument("--seconds", type=int, default=8)
     p.add_argument("--pairs", type=int, default=5)
+    p.add_argument("--nodes", type=int, default=1, help="1, or a cluster of this many (replication 3)")
     a = p.parse_args()
     runs = {"A": [], "B": []}
     for i in range(a.pairs):
         for name, binary in (("A", a.a), ("B", a.b)):
-            r = one_run(binary, a.mode, a.seconds)
+            r = one_run(binary, a.mode, a.seconds, a.nodes)
             runs[name].append(r)
             print("pair %d %s %8.0f/s  p99 %6.1f ms  node CPU %6.1f us/request" % (
                 i + 1, name, r["rps"], r["p99_us"] / 1e3, r["cpu_us"]), flush=True)
     med = {k: (lunch_rush.median([r["rps"] for r in v]), lunch_rush.median([r["cpu_us"] for r in v]))
            for k, v in runs.items()}
-    print("\nmedians (%s, %d pairs of %d s):" % (a.mode, a.pairs, a.seconds))
+    print("\nmedians (%s, %d node(s), %d pairs of %d s):" % (a.mode, a.nodes, a.pairs, a.seconds))
     for k, binary in (("A", a.a), ("B", a.b)):
         print("  %s %-40s %8.0f/s  %6.1f us/request" % (k, binary, med[k][0], med[k][1]))
     print("  B against A: %+.0f%% req/s, %+.0f%% node CPU per request" % (

@@ -1,6 +1,7 @@
 #include "cluster/local_router.hpp"
 
 #include <list>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -50,7 +51,9 @@ struct router_state {
   uint64_t evictions = 0;
   // Least recently routed at the back. Past ctx.max_active_entities the back is asked to passivate.
   std::list<std::string> lru;
-  std::unordered_map<std::string, std::list<std::string>::iterator> lru_pos;
+  // Keyed by a view of the list's own string (list nodes never move): one copy of each key, not two. An entry
+  // leaves this map before its list node goes.
+  std::unordered_map<std::string_view, std::list<std::string>::iterator> lru_pos;
   std::unordered_set<std::string> evicting;
   std::unordered_map<std::string, stopping_entity> stopping;
   // Writes an entity's earlier activation proposed that may not be applied yet, by key (it went down with them
@@ -76,7 +79,7 @@ void touch(router_state& st, const std::string& key) {
     return;
   }
   st.lru.push_front(key);
-  st.lru_pos.emplace(key, st.lru.begin());
+  st.lru_pos.emplace(std::string_view(st.lru.front()), st.lru.begin());
 }
 
 void send_evict(self_ptr self, const std::string& key);
@@ -89,9 +92,9 @@ void send_evict(self_ptr self, const std::string& key);
 void evict_over_cap(self_ptr self) {
   auto& st = self->state;
   while (st.lru.size() > st.ctx.max_active_entities) {
+    st.lru_pos.erase(std::string_view(st.lru.back()));
     auto key = std::move(st.lru.back());
     st.lru.pop_back();
-    st.lru_pos.erase(key);
     ++st.evictions;
     send_evict(self, key);
     st.evicting.insert(std::move(key));
@@ -263,8 +266,9 @@ bool forget(self_ptr self, const std::string& key, const caf::actor_addr& who) {
   bool dropped = kind == "user" ? drop(st.users) : kind == "restaurant" ? drop(st.restaurants) : drop(st.orders);
   if (dropped) {
     if (auto pos = st.lru_pos.find(key); pos != st.lru_pos.end()) {
-      st.lru.erase(pos->second);
+      auto node = pos->second;
       st.lru_pos.erase(pos);
+      st.lru.erase(node);
     } else {
       st.evicting.erase(key);
     }
@@ -346,8 +350,8 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
     collect(st.users);
     collect(st.restaurants);
     collect(st.orders);
-    st.lru.clear();
     st.lru_pos.clear();
+    st.lru.clear();
     st.evicting.clear();
     // What waited for a passivating entity is not served any more (resuming it would activate an entity that
     // nobody stops); the edges have stopped taking requests by now, and their callers time out.
@@ -524,8 +528,9 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
           }
           self->send_exit(it->second, caf::exit_reason::user_shutdown);
           if (auto pos = st.lru_pos.find(key); pos != st.lru_pos.end()) {
-            st.lru.erase(pos->second);
+            auto node = pos->second;
             st.lru_pos.erase(pos);
+            st.lru.erase(node);
           }
           st.evicting.erase(key);
           it = reg.by_id.erase(it);

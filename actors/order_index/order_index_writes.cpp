@@ -45,8 +45,11 @@ void add_index_writes(store::write_batch& batch, const order* before, const orde
   auto bytes = codec::encode(after);
   batch.put(store::column::indexes, now.customer, bytes);
   batch.put(store::column::indexes, now.merchant, bytes);
-  batch.put(store::column::indexes, now.customer_status, bytes);
-  batch.put(store::column::indexes, now.merchant_status, bytes);
+  // The by-status entries are empty: a listing by status reads the order from the plain entry with the same
+  // suffix (query_orders). Two fewer copies of the order in every write that changes it (~20 % of an order's
+  // bytes); entries written before this, with the order in them, are still read as they are.
+  batch.put(store::column::indexes, now.customer_status, {});
+  batch.put(store::column::indexes, now.merchant_status, {});
 }
 
 outcome<unit_t> ensure_status_index(const store::shard_set& shards) {
@@ -76,8 +79,8 @@ outcome<unit_t> ensure_status_index(const store::shard_set& shards) {
       if (!codec::decode(value, o))
         return true;
       auto k = keys_of(o);
-      batch.put(store::column::indexes, k.customer_status, value);
-      batch.put(store::column::indexes, k.merchant_status, value);
+      batch.put(store::column::indexes, k.customer_status, {});
+      batch.put(store::column::indexes, k.merchant_status, {});
       ++added;
       return added % 1000 != 0 || flush();
     });

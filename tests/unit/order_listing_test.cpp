@@ -183,6 +183,46 @@ TEST_CASE("order listing: cursors are checked; a plain-index cursor continues a 
   CHECK_FALSE(actors::query_orders(*db, month));
 }
 
+TEST_CASE("order listing: by-status entries point at the plain entry; entries holding the order still list",
+          "[unit]") {
+  test::temp_dir dir;
+  auto db = open_db(dir / "db");
+  write_orders(*db, 0, 3, order_status::placed);
+  // The by-status entries hold nothing: the order is read from the plain entry.
+  auto o = make_order(1, order_status::placed);
+  auto suffix = actors::keys::order_index_suffix(o.date, o.created_at_ms, o.id);
+  auto sp = shard_prefix(shard_of(actors::keys::order_entity(o.id), db->shard_count()));
+  auto status_entry = db->get(column::indexes, sp + actors::keys::customer_orders_by_status(carl.user_id, "placed") + suffix);
+  REQUIRE(status_entry);
+  REQUIRE(*status_entry);
+  CHECK((*status_entry)->empty());
+  // An entry written the earlier way, with the order in it, is read as it is.
+  {
+    store::write_batch old;
+    auto legacy = make_order(7, order_status::placed);
+    auto lsuffix = actors::keys::order_index_suffix(legacy.date, legacy.created_at_ms, legacy.id);
+    old.put(column::indexes, actors::keys::customer_orders(carl.user_id) + lsuffix, codec::encode(legacy));
+    old.put(column::indexes, actors::keys::customer_orders_by_status(carl.user_id, "placed") + lsuffix,
+            codec::encode(legacy));
+    commit_for(*db, legacy.id, old);
+  }
+  list_orders q;
+  q.caller = carl;
+  q.status = order_status::placed;
+  auto listed = actors::query_orders(*db, q);
+  REQUIRE(listed);
+  CHECK(ids_of(*listed) == std::vector<std::string>{"o100007", "o100002", "o100001", "o100000"});
+  CHECK(listed->orders[2].status == order_status::placed);
+  CHECK(listed->orders[2].created_at_ms == o.created_at_ms);
+  // A by-status entry whose plain entry is gone lists nothing for it (it is not an order).
+  {
+    store::write_batch gone;
+    gone.erase(column::indexes, actors::keys::customer_orders(carl.user_id) + suffix);
+    commit_for(*db, o.id, gone);
+  }
+  CHECK(ids_of(*actors::query_orders(*db, q)) == std::vector<std::string>{"o100007", "o100002", "o100000"});
+}
+
 TEST_CASE("order listing: data dirs from before the status index get it once at start", "[unit]") {
   test::temp_dir dir;
   auto db = open_db(dir / "db");

@@ -5,7 +5,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include <map>
-#include <set>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -24,7 +24,7 @@ using wake_atom = caf::atom_constant<caf::atom("idlewake")>;
 struct ticker_state {
   std::map<std::pair<clock::time_point, caf::actor_id>, caf::weak_actor_ptr> schedule;
   std::unordered_map<caf::actor_id, clock::time_point> due_of;
-  std::set<clock::time_point> wakes; // delayed wake messages on their way
+  std::optional<clock::time_point> armed; // the earliest wake on its way (a later one may be too: harmless)
 
   void forget(caf::actor_id id) {
     auto it = due_of.find(id);
@@ -49,12 +49,12 @@ void arm(ticker_actor* self) {
   if (st.schedule.empty())
     return;
   auto at = round_up(st.schedule.begin()->first.first);
-  if (!st.wakes.empty() && *st.wakes.begin() <= at)
+  if (st.armed && *st.armed <= at)
     return;
-  st.wakes.insert(at);
-  auto now = clock::now();
-  auto delay = at > now ? std::chrono::duration_cast<std::chrono::microseconds>(at - now) : std::chrono::microseconds(0);
-  self->delayed_send(self, delay, wake_atom::value, at.time_since_epoch().count());
+  st.armed = at;
+  auto delay = std::chrono::ceil<std::chrono::microseconds>(at - clock::now()); // never before `at`
+  self->delayed_send(self, std::max(delay, std::chrono::microseconds(0)), wake_atom::value,
+                     at.time_since_epoch().count());
 }
 
 caf::behavior ticker(ticker_actor* self) {
@@ -79,7 +79,8 @@ caf::behavior ticker(ticker_actor* self) {
     [self](idle_tick_forget f) { self->state.forget(f.entity); },
     [self](wake_atom, clock::rep at) {
       auto& st = self->state;
-      st.wakes.erase(clock::time_point(clock::duration(at)));
+      if (st.armed && *st.armed == clock::time_point(clock::duration(at)))
+        st.armed.reset();
       auto now = clock::now();
       while (!st.schedule.empty() && st.schedule.begin()->first.first <= now) {
         auto node = st.schedule.extract(st.schedule.begin());

@@ -9,24 +9,15 @@ using namespace bento::domain;
 namespace pb = bento::v1;
 
 std::string encode(const user& x) {
-  scratch_arena arena;
-  auto& m = arena.make<pb::User>();
-  to_pb(x, m);
-  return serialize(m);
+  return encode_via<pb::User>(x);
 }
 
 std::string encode(const restaurant& x) {
-  scratch_arena arena;
-  auto& m = arena.make<pb::Restaurant>();
-  to_pb(x, m);
-  return serialize(m);
+  return encode_via<pb::Restaurant>(x);
 }
 
 std::string encode(const menu_item& x) {
-  scratch_arena arena;
-  auto& m = arena.make<pb::MenuItem>();
-  to_pb(x, m);
-  return serialize(m);
+  return encode_via<pb::MenuItem>(x);
 }
 
 std::string encode(const reservation& x) {
@@ -69,10 +60,7 @@ bool decode(std::string_view bytes, restaurant_meta& out) {
 }
 
 std::string encode(const order& x) {
-  scratch_arena arena;
-  auto& m = arena.make<pb::Order>();
-  to_pb(x, m);
-  return serialize(m);
+  return encode_via<pb::Order>(x);
 }
 
 void to_pb(const ended_session& x, pb::EndedSession& m) {
@@ -133,30 +121,15 @@ std::string encode(const event& x) {
 }
 
 bool decode(std::string_view bytes, user& out) {
-  scratch_arena arena;
-  auto& m = arena.make<pb::User>();
-  if (!parse(bytes, m))
-    return false;
-  from_pb(m, out);
-  return true;
+  return decode_via<pb::User>(bytes, out);
 }
 
 bool decode(std::string_view bytes, restaurant& out) {
-  scratch_arena arena;
-  auto& m = arena.make<pb::Restaurant>();
-  if (!parse(bytes, m))
-    return false;
-  from_pb(m, out);
-  return true;
+  return decode_via<pb::Restaurant>(bytes, out);
 }
 
 bool decode(std::string_view bytes, menu_item& out) {
-  scratch_arena arena;
-  auto& m = arena.make<pb::MenuItem>();
-  if (!parse(bytes, m))
-    return false;
-  from_pb(m, out);
-  return true;
+  return decode_via<pb::MenuItem>(bytes, out);
 }
 
 bool decode(std::string_view bytes, reservation& out) {
@@ -177,12 +150,7 @@ bool decode(std::string_view bytes, reservation& out) {
 }
 
 bool decode(std::string_view bytes, order& out) {
-  scratch_arena arena;
-  auto& m = arena.make<pb::Order>();
-  if (!parse(bytes, m))
-    return false;
-  from_pb(m, out);
-  return true;
+  return decode_via<pb::Order>(bytes, out);
 }
 
 bool decode(std::string_view bytes, event& out) {

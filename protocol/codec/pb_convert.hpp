@@ -219,5 +219,24 @@ inline void from_pb(const pb::Order& m, order& x) {
   }
 }
 
+/// A domain struct through its message on a scratch arena, for structs with to_pb / from_pb overloads
+/// (defined after them: unqualified lookup at the definition finds them).
+template <class Pb, class X>
+std::string encode_via(const X& x) {
+  scratch_arena arena;
+  auto& m = arena.make<Pb>();
+  to_pb(x, m);
+  return serialize(m);
+}
+
+template <class Pb, class X>
+bool decode_via(std::string_view bytes, X& out) {
+  scratch_arena arena;
+  auto& m = arena.make<Pb>();
+  if (!parse(bytes, m))
+    return false;
+  from_pb(m, out);
+  return true;
+}
 
 } // namespace bento::codec::detail

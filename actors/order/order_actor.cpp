@@ -295,8 +295,10 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       auto decision = st.rules.begin_place(cmd, now(st));
       if (!decision)
         return make_error(decision.error());
-      if (decision->replay)
+      if (decision->replay) {
+        st.rules.shrink(); // a retry read the stored order: nothing changes
         return gated(self, *st.ctx->store, st.replies, std::move(decision->order));
+      }
       if (auto done = commit(self, std::move(decision->order), nullptr); !done)
         return make_error(done.error());
       auto rp = self->make_response_promise<order>();

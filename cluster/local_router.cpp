@@ -1,11 +1,12 @@
 #include "cluster/local_router.hpp"
 
-#include <list>
+#include <algorithm>
+#include <chrono>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
@@ -25,9 +26,20 @@ namespace {
 using namespace bento::actors;
 using namespace bento::domain;
 
-template <class Handle>
+/// One active entity: its actor, and its place in the list of entities by last routing. The list is threaded
+/// through the registry's own map nodes (which never move), so an active entity costs the router one node and
+/// its id: a list of keys with a map into it cost ~120 B more per entity, a tenth of an idle entity.
+struct slot {
+  enum class place : uint8_t { listed, evicting };
+  slot* newer = nullptr;
+  slot* older = nullptr;
+  caf::actor actor; // the typed handle's actor, for evict_atom (every entity type takes it)
+  std::chrono::steady_clock::time_point last_routed;
+  place where = place::listed; // evicting: asked to passivate, out of the list until it is gone
+};
+
 struct registry {
-  std::unordered_map<std::string, Handle> by_id;
+  std::unordered_map<std::string, slot> by_id;
 };
 
 struct router_state;
@@ -43,18 +55,18 @@ struct stopping_entity {
 struct router_state {
   entity_context ctx;
   std::vector<entity_context_ptr> shard_ctx; // what entities get: ctx with the router and their shard's store
-  registry<user_actor> users;
-  registry<restaurant_actor> restaurants;
-  registry<order_actor> orders;
+  registry users;
+  registry restaurants;
+  registry orders;
   uint64_t activations = 0;
   uint64_t passivations = 0;
   uint64_t evictions = 0;
-  // Least recently routed at the back. Past ctx.max_active_entities the back is asked to passivate.
-  std::list<std::string> lru;
-  // Keyed by a view of the list's own string (list nodes never move): one copy of each key, not two. An entry
-  // leaves this map before its list node goes.
-  std::unordered_map<std::string_view, std::list<std::string>::iterator> lru_pos;
-  std::unordered_set<std::string> evicting;
+  // Listed entities by last routing, the newest first. Past ctx.max_active_entities the oldest is asked to
+  // passivate; so is every one not routed to for ctx.idle_timeout (the idle sweep).
+  slot* newest = nullptr;
+  slot* oldest = nullptr;
+  size_t listed = 0;
+  bool sweep_armed = false;
   std::unordered_map<std::string, stopping_entity> stopping;
   // Writes an entity's earlier activation proposed that may not be applied yet, by key (it went down with them
   // in flight) and by shard (dropped with them in flight): its next activation waits for them, or it would load
@@ -70,19 +82,42 @@ struct router_state {
   static inline const char* name = "router";
 };
 
-void touch(router_state& st, const std::string& key) {
-  if (st.evicting.count(key))
-    return; // on its way out; its next activation enters the list afresh
-  auto it = st.lru_pos.find(key);
-  if (it != st.lru_pos.end()) {
-    st.lru.splice(st.lru.begin(), st.lru, it->second);
-    return;
-  }
-  st.lru.push_front(key);
-  st.lru_pos.emplace(std::string_view(st.lru.front()), st.lru.begin());
+void unlink(router_state& st, slot& s) {
+  (s.newer ? s.newer->older : st.newest) = s.older;
+  (s.older ? s.older->newer : st.oldest) = s.newer;
+  s.newer = s.older = nullptr;
+  --st.listed;
 }
 
-void send_evict(self_ptr self, const std::string& key);
+void link_newest(router_state& st, slot& s) {
+  s.older = st.newest;
+  s.newer = nullptr;
+  (st.newest ? st.newest->newer : st.oldest) = &s;
+  st.newest = &s;
+  ++st.listed;
+}
+
+/// The entity leaves the router's books: out of the list if it is in it.
+void drop_slot(router_state& st, slot& s) {
+  if (s.where == slot::place::listed)
+    unlink(st, s);
+}
+
+void touch(router_state& st, slot& s) {
+  if (s.where != slot::place::listed)
+    return; // on its way out; its next activation enters the list afresh
+  s.last_routed = std::chrono::steady_clock::now();
+  if (st.newest == &s)
+    return;
+  unlink(st, s);
+  link_newest(st, s);
+}
+
+void evict(self_ptr self, slot& s) {
+  unlink(self->state, s);
+  s.where = slot::place::evicting;
+  caf::anon_send(s.actor, evict_atom::value); // a typed actor may not send() to a dynamically typed handle
+}
 
 /// Keeps at most the cap of entities that are not already on their way out: past it, each activation asks the
 /// least recently used one to passivate, through the normal handshake, so a message routed to it meanwhile is
@@ -91,43 +126,70 @@ void send_evict(self_ptr self, const std::string& key);
 /// Evicting a tenth of the cap at once had the same burst on a smaller scale (p99 400 ms in bench/run.sh).
 void evict_over_cap(self_ptr self) {
   auto& st = self->state;
-  while (st.lru.size() > st.ctx.max_active_entities) {
-    st.lru_pos.erase(std::string_view(st.lru.back()));
-    auto key = std::move(st.lru.back());
-    st.lru.pop_back();
+  while (st.listed > st.ctx.max_active_entities) {
     ++st.evictions;
-    send_evict(self, key);
-    st.evicting.insert(std::move(key));
+    evict(self, *st.oldest);
   }
 }
 
-template <class Handle, class Spawn>
-Handle activate(self_ptr self, registry<Handle>& reg, const std::string& id, const std::string& key, Spawn spawn) {
+/// How often the idle sweep looks: a quarter of the idle timeout, within [10 ms, 1 s].
+std::chrono::milliseconds sweep_period(const entity_context& ctx) {
+  return std::clamp<std::chrono::milliseconds>(ctx.idle_timeout / 4, std::chrono::milliseconds(10),
+                                               std::chrono::seconds(1));
+}
+
+void arm_sweep(self_ptr self) {
   auto& st = self->state;
-  touch(st, key);
-  auto it = reg.by_id.find(id);
-  if (it != reg.by_id.end())
-    return it->second;
+  if (st.sweep_armed || st.listed == 0)
+    return;
+  st.sweep_armed = true;
+  self->delayed_send(self, sweep_period(st.ctx), idle_sweep_atom::value);
+}
+
+/// Asks every listed entity not routed to for the idle timeout to passivate: the oldest end of the list, so
+/// the sweep costs what it evicts. An entity still busy passivates when it is done (idle_state::evicted).
+void sweep_idle(self_ptr self) {
+  auto& st = self->state;
+  st.sweep_armed = false;
+  auto now = std::chrono::steady_clock::now();
+  while (st.oldest && now - st.oldest->last_routed >= st.ctx.idle_timeout)
+    evict(self, *st.oldest);
+  arm_sweep(self);
+}
+
+template <class Handle, class Spawn>
+Handle activate(self_ptr self, registry& reg, const std::string& id, const std::string& key, Spawn spawn) {
+  auto& st = self->state;
+  auto [it, fresh] = reg.by_id.try_emplace(id);
+  auto& s = it->second;
+  if (!fresh) {
+    touch(st, s);
+    return caf::actor_cast<Handle>(s.actor);
+  }
   auto& ctx = st.shard_ctx[domain::shard_of(key, static_cast<shard_id>(st.shard_ctx.size()))];
   auto handle = spawn(self->system(), ctx, id);
   // No link or monitor: CAF keeps those in a list per actor, which would make every entity exit cost O(active
   // entities) here. Entities report their own exit (report_exit); shutdown fans out explicitly.
   ++st.activations;
-  reg.by_id.emplace(id, handle);
+  s.actor = caf::actor_cast<caf::actor>(handle);
+  s.last_routed = std::chrono::steady_clock::now();
+  link_newest(st, s);
   evict_over_cap(self);
+  arm_sweep(self);
   return handle;
 }
 
 user_actor user_for(self_ptr self, const std::string& username) {
-  return activate(self, self->state.users, username, keys::user_entity(username), spawn_user_actor);
+  return activate<user_actor>(self, self->state.users, username, keys::user_entity(username), spawn_user_actor);
 }
 
 restaurant_actor restaurant_for(self_ptr self, const std::string& id) {
-  return activate(self, self->state.restaurants, id, keys::restaurant_entity(id), spawn_restaurant_actor);
+  return activate<restaurant_actor>(self, self->state.restaurants, id, keys::restaurant_entity(id),
+                                    spawn_restaurant_actor);
 }
 
 order_actor order_for(self_ptr self, const std::string& id) {
-  return activate(self, self->state.orders, id, keys::order_entity(id), spawn_order_actor);
+  return activate<order_actor>(self, self->state.orders, id, keys::order_entity(id), spawn_order_actor);
 }
 
 /// What a message is routed to: an entity kind and id, activated on demand.
@@ -248,49 +310,28 @@ void forward_send(self_ptr self, const Ref& ref, Msg&& msg) {
   self->send(ref(self), std::forward<Msg>(msg));
 }
 
+/// The registry an entity key's kind lives in, and the id after the kind; none for a key without a kind.
+std::pair<registry*, std::string> registry_of(router_state& st, const std::string& key) {
+  auto slash = key.find('/');
+  if (slash == std::string::npos)
+    return {nullptr, {}};
+  std::string_view kind(key.data(), slash);
+  auto* reg = kind == "user" ? &st.users : kind == "restaurant" ? &st.restaurants : &st.orders;
+  return {reg, key.substr(slash + 1)};
+}
+
 /// Forgets the entity with this key if it is `who`; false if the key now belongs to another activation.
 bool forget(self_ptr self, const std::string& key, const caf::actor_addr& who) {
   auto& st = self->state;
-  auto slash = key.find('/');
-  if (slash == std::string::npos)
+  auto [reg, id] = registry_of(st, key);
+  if (!reg)
     return false;
-  auto kind = key.substr(0, slash);
-  auto id = key.substr(slash + 1);
-  auto drop = [&](auto& reg) {
-    auto it = reg.by_id.find(id);
-    if (it == reg.by_id.end() || it->second.address() != who)
-      return false;
-    reg.by_id.erase(it);
-    return true;
-  };
-  bool dropped = kind == "user" ? drop(st.users) : kind == "restaurant" ? drop(st.restaurants) : drop(st.orders);
-  if (dropped) {
-    if (auto pos = st.lru_pos.find(key); pos != st.lru_pos.end()) {
-      auto node = pos->second;
-      st.lru_pos.erase(pos);
-      st.lru.erase(node);
-    } else {
-      st.evicting.erase(key);
-    }
-  }
-  return dropped;
-}
-
-void send_evict(self_ptr self, const std::string& key) {
-  auto& st = self->state;
-  auto slash = key.find('/');
-  auto kind = key.substr(0, slash);
-  auto id = key.substr(slash + 1);
-  auto poke = [&](auto& reg) {
-    if (auto it = reg.by_id.find(id); it != reg.by_id.end())
-      self->send(it->second, evict_atom::value);
-  };
-  if (kind == "user")
-    poke(st.users);
-  else if (kind == "restaurant")
-    poke(st.restaurants);
-  else
-    poke(st.orders);
+  auto it = reg->by_id.find(id);
+  if (it == reg->by_id.end() || it->second.actor.address() != who)
+    return false;
+  drop_slot(st, it->second);
+  reg->by_id.erase(it);
+  return true;
 }
 
 // Keys are validated before an actor is activated for them: no garbage key ever gets an actor or a store read.
@@ -332,6 +373,7 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
   for (shard_id s = 0; s < shards.count(); ++s) {
     auto ctx_of_shard = self->state.ctx;
     ctx_of_shard.store = &shards.of(s);
+    ctx_of_shard.router_passivates_idle = true; // sweep_idle
     self->state.shard_ctx.push_back(std::make_shared<const entity_context>(std::move(ctx_of_shard)));
   }
   self->state.shard_marks.resize(shards.count());
@@ -342,17 +384,16 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
       return;
     st.shutting_down = true;
     st.shutdown_reason = msg.reason;
-    auto collect = [&](auto& reg) {
-      for (auto& [id, handle] : reg.by_id)
-        st.to_stop.push_back(caf::actor_cast<caf::actor>(handle));
+    auto collect = [&](registry& reg) {
+      for (auto& [id, s] : reg.by_id)
+        st.to_stop.push_back(std::move(s.actor));
       reg.by_id.clear();
     };
+    st.newest = st.oldest = nullptr; // the slots go with the maps
+    st.listed = 0;
     collect(st.users);
     collect(st.restaurants);
     collect(st.orders);
-    st.lru_pos.clear();
-    st.lru.clear();
-    st.evicting.clear();
     // What waited for a passivating entity is not served any more (resuming it would activate an entity that
     // nobody stops); the edges have stopped taking requests by now, and their callers time out.
     st.stopping.clear();
@@ -515,24 +556,19 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
       }
       return ok;
     },
+    [self](idle_sweep_atom) { sweep_idle(self); },
     [self](drop_shard_atom, uint16_t shard) {
       auto& st = self->state;
       auto count = static_cast<shard_id>(st.shard_ctx.size());
       size_t stopped = 0;
-      auto drop = [&](auto& reg, auto key_of) {
+      auto drop = [&](registry& reg, auto key_of) {
         for (auto it = reg.by_id.begin(); it != reg.by_id.end();) {
-          auto key = key_of(it->first);
-          if (domain::shard_of(key, count) != shard) {
+          if (domain::shard_of(key_of(it->first), count) != shard) {
             ++it;
             continue;
           }
-          self->send_exit(it->second, caf::exit_reason::user_shutdown);
-          if (auto pos = st.lru_pos.find(key); pos != st.lru_pos.end()) {
-            auto node = pos->second;
-            st.lru_pos.erase(pos);
-            st.lru.erase(node);
-          }
-          st.evicting.erase(key);
+          self->send_exit(it->second.actor, caf::exit_reason::user_shutdown);
+          drop_slot(st, it->second);
           it = reg.by_id.erase(it);
           ++stopped;
         }

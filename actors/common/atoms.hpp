@@ -10,8 +10,11 @@ namespace bento::actors {
 
 using idle_tick_atom = caf::atom_constant<caf::atom("idletick")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
-/// From the router to an entity: too many are active, passivate now if you can.
+/// From the router to an entity: too many are active, or it has not been routed to for the idle timeout:
+/// passivate now if you can.
 using evict_atom = caf::atom_constant<caf::atom("evict")>;
+/// The local router's timer: time to passivate the entities idle for longer than the idle timeout.
+using idle_sweep_atom = caf::atom_constant<caf::atom("idlesweep")>;
 /// From an entity's exit hook to the router: forget me if I am still registered.
 using entity_down_atom = caf::atom_constant<caf::atom("entdown")>;
 /// To the router: activate order/<id> (the crash-recovery sweep). The activation itself does the recovery.

@@ -55,6 +55,9 @@ struct entity_context {
   std::chrono::milliseconds empty_idle_timeout{std::chrono::seconds(10)}; // entities that do not exist
   std::chrono::milliseconds call_timeout{std::chrono::seconds(5)};        // entity -> entity requests
   size_t max_active_entities = 100000; // beyond this the router evicts the least recently used
+  // Set by the local router in what it gives its entities: it passivates those that exist and were not routed
+  // to for idle_timeout itself (its least-recently-routed list), so they need no idle ticks of their own.
+  bool router_passivates_idle = false;
   std::shared_ptr<entity_probe> probe = std::make_shared<entity_probe>();
   std::function<int64_t()> clock;      // wall clock in ms; empty: the system clock (tests shift it)
   // Tests park an entity at a named point (e.g. "restaurant.reserved") to build a race deterministically, or
@@ -79,6 +82,9 @@ using entity_context_ptr = std::shared_ptr<const entity_context>;
 struct idle_state {
   std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
   bool passivating = false;
+  // The router asked it to passivate (over the cap, or idle) while it was busy: it no longer lists it, so it
+  // passivates on its first tick with nothing left in flight, whatever its idle time.
+  bool evicted = false;
   void touch() { last_activity = std::chrono::steady_clock::now(); }
 };
 
@@ -99,6 +105,23 @@ void schedule_idle_tick(Self* self, const entity_context& ctx) {
   if (period < std::chrono::milliseconds(10))
     period = std::chrono::milliseconds(10);
   idle_tick_after(self, ctx, std::chrono::duration_cast<std::chrono::milliseconds>(period));
+}
+
+/// An entity's first idle tick, at activation. One that exists under a router that passivates idle entities
+/// needs none: a tick waiting in the ticker costs ~100 B per entity for nothing. One that does not exist ticks
+/// towards the shorter empty timeout (the router cannot tell it from one that does).
+template <class Self>
+void start_idle_ticks(Self* self, const entity_context& ctx, bool exists) {
+  if (!exists || !ctx.router_passivates_idle)
+    schedule_idle_tick(self, ctx);
+}
+
+/// The router asked the entity to passivate while it had something in flight: it passivates on the first tick
+/// with nothing left (on_idle_tick).
+template <class Self>
+void defer_eviction(Self* self, idle_state& idle, const entity_context& ctx) {
+  idle.evicted = true;
+  schedule_idle_tick(self, ctx);
 }
 
 /// Tells the router when this entity stops for any reason, so that a crashed entity is not routed to again,
@@ -136,6 +159,12 @@ template <class Self>
 void on_idle_tick(Self* self, idle_state& idle, const entity_context& ctx, const std::string& key, bool exists) {
   if (idle.passivating)
     return;
+  if (idle.evicted) {
+    request_passivation(self, idle, ctx, key);
+    return;
+  }
+  if (exists && ctx.router_passivates_idle)
+    return; // no more ticks: the router passivates it once it has not been routed to for idle_timeout
   auto timeout = exists ? ctx.idle_timeout : ctx.empty_idle_timeout;
   auto idle_for = std::chrono::steady_clock::now() - idle.last_activity;
   if (idle_for < timeout) {

@@ -140,6 +140,7 @@ void on_settle_failed(self_ptr self, const failure& f) {
   st.ctx->probe->settle_retries.fetch_add(1, std::memory_order_relaxed);
   // Retried on the idle tick; only an unreachable restaurant (or store) keeps it here, so say so loudly.
   spdlog::error("order.settle_failed order={} attempts={} error={}", st.id, st.settle_failures, f.message);
+  schedule_idle_tick(self, *st.ctx);
 }
 
 /// Finds out what became of the current intent and writes the outcome. Never needs stock, so only an
@@ -285,7 +286,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       settle(self);
   }
   report_exit(self, *st.ctx, keys::order_entity(st.id));
-  schedule_idle_tick(self, *st.ctx);
+  start_idle_ticks(self, *st.ctx, st.rules.exists());
   return {
     [self](place_order& cmd) -> caf::result<order> {
       auto& st = self->state;
@@ -364,13 +365,14 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     [self](evict_atom) {
       auto& st = self->state;
       if (!st.replies.empty()) {
-        schedule_idle_tick(self, *st.ctx); // passivates once the answers have left
+        defer_eviction(self, st.idle, *st.ctx); // passivates once the answers have left
         return;
       }
       if (st.rules.has_intent()) {
         // Stopping now could leave the change unsettled until the next start: settle first; the idle tick
         // passivates the order once it is done.
         settle(self);
+        defer_eviction(self, st.idle, *st.ctx);
         return;
       }
       request_passivation(self, st.idle, *st.ctx, keys::order_entity(st.id));

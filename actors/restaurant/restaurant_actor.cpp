@@ -198,7 +198,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
   if (!load(self)) // the behavior is still returned; quit() stops the actor before it handles anything
     self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));
   report_exit(self, *st.ctx, keys::restaurant_entity(st.id));
-  schedule_idle_tick(self, *st.ctx);
+  start_idle_ticks(self, *st.ctx, st.rules.exists());
   return {
     [self](create_restaurant& cmd) -> caf::result<restaurant> {
       auto& st = self->state;
@@ -300,7 +300,7 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
     [self](evict_atom) {
       auto& st = self->state;
       if (!st.replies.empty()) {
-        schedule_idle_tick(self, *st.ctx); // passivates once the answers have left
+        defer_eviction(self, st.idle, *st.ctx); // passivates once the answers have left
         return;
       }
       request_passivation(self, st.idle, *st.ctx, keys::restaurant_entity(st.id));

@@ -34,6 +34,8 @@ using router_actor = caf::typed_actor<
   caf::reacts_to<wake_atom, std::string>,
   // Stops every entity of the shard (leadership lost: their memory may hold uncommitted state).
   caf::reacts_to<drop_shard_atom, uint16_t>,
+  // The local router's own timer (the cluster router ignores it).
+  caf::reacts_to<idle_sweep_atom>,
   caf::replies_to<stats_atom>::with<entity_counts>>;
 
 } // namespace bento::actors

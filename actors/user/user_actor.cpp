@@ -79,7 +79,7 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
     st.rules.load(std::move(u));
   }
   report_exit(self, *st.ctx, keys::user_entity(st.username));
-  schedule_idle_tick(self, *st.ctx);
+  start_idle_ticks(self, *st.ctx, st.rules.exists());
   return {
     [self](register_user& cmd) -> caf::result<user_view> {
       auto& st = self->state;

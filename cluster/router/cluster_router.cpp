@@ -426,6 +426,7 @@ caf::behavior router_behavior(self_ptr self, cluster_router_options options) {
     },
     [self](wake_atom a, std::string& id) { self->send(self->state.options.local, a, id); },
     [self](drop_shard_atom a, uint16_t shard) { self->send(self->state.options.local, a, shard); },
+    [](idle_sweep_atom) {},
     [self](stats_atom a) -> caf::result<entity_counts> { return self->delegate(self->state.options.local, a); },
     [self](serving_msg& m) {
       if (m.serving)

@@ -172,6 +172,43 @@ TEST_CASE("actors: idle entities are passivated and reactivate with their state"
   CHECK(f.stock() == 7);
 }
 
+TEST_CASE("actors: an idle entity that exists waits for no tick; the router's sweep passivates it", "[unit]") {
+  // A tick waiting in the ticker costs ~100 B per entity; the router already lists entities by last routing.
+  fixture f(300ms);
+  f.restaurant_with_stock(7);
+  caf::scoped_actor probe{*f.sys};
+  auto ticks_waiting = [&] {
+    uint64_t n = ~uint64_t{0};
+    probe->request(f.ctx.idle_ticker, caf::infinite, actors::idle_ticks_waiting_atom::value)
+      .receive([&](uint64_t w) { n = w; }, [](caf::error&) {});
+    return n;
+  };
+  auto counts = [&] {
+    auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
+    REQUIRE(c);
+    return *c;
+  };
+  auto wait_for = [&](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms); // polling interval of a bounded wait, not synchronisation
+    return done();
+  };
+  // Created by its first activation, the restaurant ticked until it existed, then went idle.
+  REQUIRE(wait_for([&] { return counts().restaurants == 0 && ticks_waiting() == 0; }));
+  auto passivated = counts().passivations;
+  // Reactivated, it exists from its first message: it asks the ticker for nothing (its activation would have
+  // sent the request before it answered)...
+  CHECK(f.stock() == 7);
+  CHECK(counts().restaurants == 1);
+  CHECK(ticks_waiting() == 0);
+  // ...and is passivated once idle all the same, with its state.
+  REQUIRE(wait_for([&] { return counts().restaurants == 0; }));
+  CHECK(counts().passivations == passivated + 1);
+  CHECK(ticks_waiting() == 0);
+  CHECK(f.stock() == 7);
+}
+
 TEST_CASE("actors: a later day's used units are stored, reloaded and released with the order", "[unit]") {
   fixture f(300ms);
   REQUIRE(f.ask<restaurant>(create_restaurant{merchant, "r1", "Mia's", "taipei"}));

@@ -43,6 +43,7 @@ struct order_actor_state {
   bool intent_in_flight = false; // an intent waits to be committed before the restaurant is asked
   settling_gauge gauge;
   uint32_t settle_failures = 0;
+  store::write_mark last_write; // where this actor's last write ends: once applied, the store holds the record
   reply_gate replies; // answers waiting for this order's writes to be committed
   static inline const char* name = "order";
 };
@@ -94,6 +95,7 @@ outcome<unit_t> commit(self_ptr self, order o, const char* event_type) {
   spdlog::info("order.written order={} status={} intent={} seq={} version={} committed={}", st.id,
                to_string(o.status), o.intent ? static_cast<int>(o.intent->kind) : -1,
                o.intent ? o.intent->seq : o.reservation_seq, o.version, o.committed);
+  st.last_write = st.ctx->store->mark(st.epoch);
   st.rules.commit(std::move(o), std::move(bytes));
   if (!st.rules.has_intent())
     count_settling(st, false);
@@ -111,9 +113,39 @@ bool erase(self_ptr self) {
     self->quit(make_error(done.error()));
     return false;
   }
+  st.last_write = st.ctx->store->mark(st.epoch);
   st.rules.reset();
   count_settling(st, false);
   return true;
+}
+
+/// Between messages: the order keeps its record encoded, or nothing once the store holds it (applied here). In
+/// a replicated shard the write is usually still on its way: a tick comes back for it.
+void shrink(self_ptr self) {
+  auto& st = self->state;
+  bool stored = st.ctx->store->landed(st.last_write);
+  st.rules.shrink(stored);
+  if (!stored && st.rules.exists() && !st.rules.released() && !st.rules.has_intent())
+    schedule_idle_tick(self, *st.ctx);
+}
+
+/// Before a command: reads back the record a shrink left to the store.
+std::optional<caf::error> reload(self_ptr self) {
+  auto& st = self->state;
+  if (!st.rules.released())
+    return std::nullopt;
+  auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));
+  if (!loaded)
+    return make_error(loaded.error());
+  if (!*loaded) {
+    // Only this actor writes the record, and it was there: the store lost it under us. Start over from it.
+    spdlog::critical("order.record_vanished order={}", st.id);
+    auto err = make_error(fail(errc::storage_failure, "the order's record could not be read back"));
+    self->quit(err);
+    return err;
+  }
+  st.rules.reload(std::move(**loaded));
+  return std::nullopt;
 }
 
 const char* event_of(intent_kind kind) {
@@ -163,7 +195,8 @@ void settle(self_ptr self) {
           auto& st = self->state;
           st.settling = false;
           reservation_result none;
-          roll_forward(self, none);
+          if (roll_forward(self, none))
+            shrink(self);
         },
         [self](caf::error& err) { on_settle_failed(self, to_failure(err)); });
     return;
@@ -179,7 +212,8 @@ void settle(self_ptr self) {
                      st.rules.current()->intent->seq, forward ? "applied" : "not_applied");
         (forward ? st.ctx->probe->settled_forward : st.ctx->probe->settled_back)
           .fetch_add(1, std::memory_order_relaxed);
-        commit(self, st.rules.settled(r, now(st)), forward ? event_of(kind) : nullptr);
+        if (commit(self, st.rules.settled(r, now(st)), forward ? event_of(kind) : nullptr))
+          shrink(self);
       },
       [self](caf::error& err) { on_settle_failed(self, to_failure(err)); });
 }
@@ -238,7 +272,7 @@ void send_intent(self_ptr self, caf::typed_response_promise<order> rp) {
           return;
         }
         deliver_gated(self, *st.ctx->store, st.replies, rp, *st.rules.current());
-        st.rules.shrink();
+        shrink(self);
       },
       [self, rp](caf::error& err) mutable {
         auto& st = self->state;
@@ -291,13 +325,15 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     [self](place_order& cmd) -> caf::result<order> {
       auto& st = self->state;
       st.idle.touch();
+      if (auto err = reload(self))
+        return std::move(*err);
       if (st.rules.unsettled())
         return busy_settling(self);
       auto decision = st.rules.begin_place(cmd, now(st));
       if (!decision)
         return make_error(decision.error());
       if (decision->replay) {
-        st.rules.shrink(); // a retry read the stored order: nothing changes
+        shrink(self); // a retry read the stored order: nothing changes
         return gated(self, *st.ctx->store, st.replies, std::move(decision->order));
       }
       if (auto done = commit(self, std::move(decision->order), nullptr); !done)
@@ -309,8 +345,10 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     [self](get_order& cmd) -> caf::result<order> {
       auto& st = self->state;
       st.idle.touch();
+      if (auto err = reload(self))
+        return std::move(*err);
       auto o = st.rules.read(cmd.caller);
-      st.rules.shrink();
+      shrink(self);
       if (!o)
         return make_error(o.error());
       return gated(self, *st.ctx->store, st.replies, std::move(*o));
@@ -318,6 +356,8 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     [self](transition_order& cmd) -> caf::result<order> {
       auto& st = self->state;
       st.idle.touch();
+      if (auto err = reload(self))
+        return std::move(*err);
       if (st.rules.unsettled())
         return busy_settling(self);
       auto plan = st.rules.plan_transition(cmd, now(st));
@@ -331,7 +371,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
         if (kind)
           settle(self);
         auto reply = gated(self, *st.ctx->store, st.replies, *st.rules.current());
-        st.rules.shrink(); // its next tick may be minutes away
+        shrink(self); // its next tick may be minutes away
         return reply;
       }
       if (auto done = commit(self, std::move(plan->next), nullptr); !done)
@@ -343,6 +383,8 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     [self](edit_order& cmd) -> caf::result<order> {
       auto& st = self->state;
       st.idle.touch();
+      if (auto err = reload(self))
+        return std::move(*err);
       if (st.rules.unsettled())
         return busy_settling(self);
       auto next = st.rules.plan_edit(cmd, now(st));
@@ -352,7 +394,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
         if (auto done = commit(self, std::move(*next), "order.updated"); !done)
           return make_error(done.error());
         auto reply = gated(self, *st.ctx->store, st.replies, *st.rules.current());
-        st.rules.shrink();
+        shrink(self);
         return reply;
       }
       if (auto done = commit(self, std::move(*next), nullptr); !done)
@@ -382,7 +424,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     },
     [self](idle_tick_atom) {
       auto& st = self->state;
-      st.rules.shrink();
+      shrink(self);
       if (!st.replies.empty()) {
         schedule_idle_tick(self, *st.ctx);
         return;

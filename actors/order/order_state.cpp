@@ -50,12 +50,14 @@ void held_order::set(domain::order o, std::string encoded) {
   else
     decoded_ = std::make_unique<domain::order>(std::move(o));
   encoded_ = std::move(encoded);
+  in_store_ = false;
 }
 
 void held_order::reset() noexcept {
   decoded_.reset();
   encoded_.clear();
   encoded_.shrink_to_fit();
+  in_store_ = false;
 }
 
 void held_order::shrink() noexcept {
@@ -63,7 +65,26 @@ void held_order::shrink() noexcept {
     decoded_.reset();
 }
 
+void held_order::release() noexcept {
+  if (!*this || (decoded_ && decoded_->intent))
+    return; // nothing to release, or a change in flight (encoded alone never holds one: shrink keeps those)
+  decoded_.reset();
+  std::string().swap(encoded_);
+  in_store_ = true;
+}
+
+void held_order::reload(std::string encoded) {
+  decoded_.reset();
+  encoded_ = std::move(encoded);
+  in_store_ = false;
+}
+
 const domain::order& held_order::get() const {
+  if (in_store_) {
+    // Every command reloads a released order first: reading one here is a bug, and guessing would be worse.
+    spdlog::critical("order.read_while_released");
+    std::abort();
+  }
   if (!decoded_) {
     auto o = std::make_unique<domain::order>();
     if (!codec::decode(encoded_, *o)) {

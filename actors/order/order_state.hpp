@@ -30,9 +30,13 @@ struct place_decision {
 /// decoded struct with its strings and lines: an idle order actor's memory is mostly this and CAF's actor); the
 /// decoded order exists while the actor works with it. Both forms come from the store or from a commit, which
 /// has the bytes anyway, so shrinking never encodes.
+///
+/// Once the store is known to hold the record (loaded from it, or written and applied), an idle order keeps
+/// nothing at all (release): the next command reads the record back (reload), a point read the block cache or
+/// memtable answers in microseconds, against ~265 B per idle order held for minutes.
 class held_order {
 public:
-  explicit operator bool() const noexcept { return decoded_ != nullptr || !encoded_.empty(); }
+  explicit operator bool() const noexcept { return decoded_ != nullptr || !encoded_.empty() || in_store_; }
   const domain::order& operator*() const { return get(); }
   const domain::order* operator->() const { return &get(); }
 
@@ -41,6 +45,11 @@ public:
   void reset() noexcept;
   /// Drops the decoded form when the encoded one can stand for it and no change is in flight.
   void shrink() noexcept;
+  /// Drops both forms when no change is in flight; the caller vouches that the store holds this very record.
+  void release() noexcept;
+  /// Released: the record must be read back from the store (reload) before the order is used.
+  bool released() const noexcept { return in_store_; }
+  void reload(std::string encoded);
   bool decoded() const noexcept { return decoded_ != nullptr; }
 
 private:
@@ -48,6 +57,7 @@ private:
 
   mutable std::unique_ptr<domain::order> decoded_;
   std::string encoded_;
+  bool in_store_ = false;
 };
 
 struct transition_plan {
@@ -64,8 +74,12 @@ public:
   void load(domain::order o, std::string encoded = {}) { order_.set(std::move(o), std::move(encoded)); }
   void reset() { order_.reset(); }
   void commit(domain::order o, std::string encoded = {}) { order_.set(std::move(o), std::move(encoded)); }
-  /// Between messages: keep the order encoded only (held_order::shrink).
-  void shrink() noexcept { order_.shrink(); }
+  /// Between messages: keep the order encoded only (held_order::shrink), or nothing when the store holds
+  /// this very record (held_order::release).
+  void shrink(bool stored = false) noexcept { stored ? order_.release() : order_.shrink(); }
+  bool released() const noexcept { return order_.released(); }
+  /// The stored record of a released order, read back.
+  void reload(std::string encoded) { order_.reload(std::move(encoded)); }
   bool decoded() const noexcept { return order_.decoded(); }
 
   /// An intent is written and its outcome is not (deliveries included).

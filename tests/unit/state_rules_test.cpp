@@ -300,6 +300,48 @@ TEST_CASE("order: an idle order is held encoded only, and reads back the same", 
   CHECK(st.current() == nullptr);
 }
 
+TEST_CASE("order: an idle order the store holds keeps nothing, and reads back the same", "[unit]") {
+  order_state st;
+  st.shrink(true); // nothing to release: no order appears
+  CHECK_FALSE(st.exists());
+  CHECK_FALSE(st.released());
+  auto d = st.begin_place(placement(), 1736901000000);
+  REQUIRE(d);
+  st.commit(d->order, bento::codec::encode(d->order));
+  st.shrink(true); // a change in flight is never released
+  CHECK_FALSE(st.released());
+  CHECK(st.has_intent());
+  auto done = st.applied(reservation_result{mias, {{"a", "A", 150, 2}, {"b", "B", 50, 1}}}, 1736901000001);
+  auto bytes = bento::codec::encode(done);
+  st.commit(done, bytes);
+  st.shrink(true);
+  CHECK(st.released());
+  CHECK_FALSE(st.decoded());
+  CHECK(st.exists()); // answered without the record
+  CHECK_FALSE(st.has_intent());
+  CHECK_FALSE(st.unsettled());
+  st.reload(bytes); // what the store gives back
+  CHECK_FALSE(st.released());
+  auto read = st.read(customer);
+  REQUIRE(read);
+  CHECK(bento::codec::encode(*read) == bytes);
+  // Released straight from its decoded form (a record committed without bytes) works the same.
+  st.commit(done);
+  st.shrink(true);
+  CHECK(st.released());
+  st.reload(bytes);
+  auto confirm = st.plan_transition(transition_order{merchant, done.id, order_action::confirm}, 1736901000002);
+  REQUIRE(confirm);
+  CHECK(confirm->next.version == done.version + 1);
+  st.commit(confirm->next, bento::codec::encode(confirm->next)); // a new record is held again
+  CHECK_FALSE(st.released());
+  CHECK(st.current()->status == order_status::confirmed);
+  st.shrink(true);
+  st.reset();
+  CHECK_FALSE(st.exists());
+  CHECK_FALSE(st.released());
+}
+
 TEST_CASE("order: a placement that did not happen leaves its change numbers for the retry", "[unit]") {
   order_state st;
   auto d = st.begin_place(placement(), 1736901000000);

@@ -40,6 +40,7 @@
 #include "node/metrics/node_metrics.hpp"
 #include "node/node_config.hpp"
 #include "node/runtime.hpp"
+#include "actors/common/actor_scheduler.hpp"
 #include "node/cluster_runtime.hpp"
 #include "node/node_identity.hpp"
 #include "node/secret_file.hpp"
@@ -146,10 +147,8 @@ int run(const node::node_config& cfg, sigset_t signals) {
   // Work sharing by default: CAF's work-stealing workers poll (50 us sleeps) after every burst of work, which on
   // a small machine costs the CPU the requests need: an idle 3-node cluster took 31 % of a core (8.6 % sharing),
   // and the lunch rush ran faster on sharing (bench/lunch_rush.py; figures in bench/README.md).
-  if (cfg.scheduler_policy == "sharing")
-    caf_cfg.set("scheduler.policy", caf::atom("sharing"));
-  else
-    caf_cfg.set("scheduler.policy", caf::atom("stealing"));
+  // CAF's coordinator with a clock that does not wake its thread for every request timeout (actor_scheduler.hpp).
+  actors::use_node_scheduler(caf_cfg, cfg.scheduler_policy);
   caf_cfg.set("logger.verbosity", caf::atom("quiet"));
   // Every shard is a replication group: alone, one voter (this node) per shard; with BENTO_SEEDS, the groups
   // placed over the members. Entities commit through their shard's replica.

@@ -12,6 +12,8 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+
+#include "actors/common/actor_scheduler.hpp"
 #include <caf/scoped_actor.hpp>
 #include <sodium.h>
 
@@ -35,9 +37,14 @@ using namespace std::chrono_literals;
 inline const principal merchant{"u_m", "mia", role::merchant};
 
 inline caf::actor_system_config& config() {
-  static caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", size_t{2});
-  cfg.set("logger.verbosity", caf::atom("quiet"));
+  // The node's scheduler (its clock included), as bento-node runs it.
+  static caf::actor_system_config& cfg = [] () -> caf::actor_system_config& {
+    static caf::actor_system_config c;
+    c.set("scheduler.max-threads", size_t{2});
+    c.set("logger.verbosity", caf::atom("quiet"));
+    actors::use_node_scheduler(c, "sharing");
+    return c;
+  }();
   return cfg;
 }
 

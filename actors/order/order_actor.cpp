@@ -44,6 +44,7 @@ struct order_actor_state {
   settling_gauge gauge;
   uint32_t settle_failures = 0;
   store::write_mark last_write; // where this actor's last write ends: once applied, the store holds the record
+  bool absent_tick = false; // a tick towards the empty timeout waits (absent_check)
   reply_gate replies; // answers waiting for this order's writes to be committed
   static inline const char* name = "order";
 };
@@ -116,6 +117,10 @@ bool erase(self_ptr self) {
   st.last_write = st.ctx->store->mark(st.epoch);
   st.rules.reset();
   count_settling(st, false);
+  if (!st.absent_tick) { // no order any more: it goes after the empty timeout
+    st.absent_tick = true;
+    schedule_idle_tick(self, *st.ctx);
+  }
   return true;
 }
 
@@ -128,6 +133,20 @@ void shrink(self_ptr self) {
   if (!stored && st.rules.exists() && !st.rules.released() && !st.rules.has_intent())
     schedule_idle_tick(self, *st.ctx);
 }
+
+/// After a command: an order that still does not exist (a read of an unknown id, a refused first placement)
+/// ticks towards the shorter empty timeout. Not at activation: most orders are activated to be placed, and a
+/// tick each (a message to the ticker, one back five seconds later) was ~5,000 messages a second in a rush.
+struct absent_check {
+  self_ptr self;
+  ~absent_check() {
+    auto& st = self->state;
+    if (!st.rules.exists() && !st.absent_tick) {
+      st.absent_tick = true;
+      schedule_idle_tick(self, *st.ctx);
+    }
+  }
+};
 
 /// Before a command: reads back the record a shrink left to the store.
 std::optional<caf::error> reload(self_ptr self) {
@@ -170,9 +189,11 @@ void on_settle_failed(self_ptr self, const failure& f) {
   st.settling = false;
   ++st.settle_failures;
   st.ctx->probe->settle_retries.fetch_add(1, std::memory_order_relaxed);
-  // Retried on the idle tick; only an unreachable restaurant (or store) keeps it here, so say so loudly.
+  // Retried on a tick, soon at first (the restaurant's shard may have been between leaders), then backing off
+  // to the tick period; only an unreachable restaurant (or store) keeps it here, so say so loudly.
   spdlog::error("order.settle_failed order={} attempts={} error={}", st.id, st.settle_failures, f.message);
-  schedule_idle_tick(self, *st.ctx);
+  auto backoff = std::chrono::milliseconds(250) * (1 << std::min<uint32_t>(st.settle_failures - 1, 5));
+  idle_tick_after(self, *st.ctx, std::min<std::chrono::milliseconds>(backoff, std::chrono::seconds(5)));
 }
 
 /// Finds out what became of the current intent and writes the outcome. Never needs stock, so only an
@@ -320,9 +341,11 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       settle(self);
   }
   report_exit(self, *st.ctx, keys::order_entity(st.id));
-  start_idle_ticks(self, *st.ctx, st.rules.exists());
+  if (!st.ctx->router_passivates_idle)
+    schedule_idle_tick(self, *st.ctx); // under the local router: the sweep, and absent_check after commands
   return {
     [self](place_order& cmd) -> caf::result<order> {
+      absent_check after{self};
       auto& st = self->state;
       st.idle.touch();
       if (auto err = reload(self))
@@ -343,6 +366,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       return rp;
     },
     [self](get_order& cmd) -> caf::result<order> {
+      absent_check after{self};
       auto& st = self->state;
       st.idle.touch();
       if (auto err = reload(self))
@@ -354,6 +378,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       return gated(self, *st.ctx->store, st.replies, std::move(*o));
     },
     [self](transition_order& cmd) -> caf::result<order> {
+      absent_check after{self};
       auto& st = self->state;
       st.idle.touch();
       if (auto err = reload(self))
@@ -381,6 +406,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       return rp;
     },
     [self](edit_order& cmd) -> caf::result<order> {
+      absent_check after{self};
       auto& st = self->state;
       st.idle.touch();
       if (auto err = reload(self))
@@ -424,6 +450,7 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
     },
     [self](idle_tick_atom) {
       auto& st = self->state;
+      st.absent_tick = false;
       shrink(self);
       if (!st.replies.empty()) {
         schedule_idle_tick(self, *st.ctx);

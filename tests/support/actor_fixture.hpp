@@ -129,6 +129,7 @@ struct fixture {
   std::shared_ptr<fault_gate> gate = std::make_shared<fault_gate>();
   std::shared_ptr<std::atomic<int64_t>> clock_shift = std::make_shared<std::atomic<int64_t>>(0);
   std::chrono::milliseconds idle;
+  std::chrono::milliseconds empty_idle{0}; // entities that do not exist; 0: as idle (set it, then restart())
   size_t max_active;
   std::chrono::milliseconds call_timeout{5000};
   size_t max_restaurants = 20;
@@ -159,7 +160,7 @@ struct fixture {
     ctx.gate = std::make_shared<actors::hash_gate>();
     ctx.dummy_hash = *actors::hash_password("dummy", cheap);
     ctx.idle_timeout = idle;
-    ctx.empty_idle_timeout = idle;
+    ctx.empty_idle_timeout = empty_idle.count() > 0 ? empty_idle : idle;
     ctx.max_active_entities = max_active;
     ctx.call_timeout = call_timeout;
     ctx.max_restaurants_per_merchant = max_restaurants;

@@ -209,6 +209,47 @@ TEST_CASE("actors: an idle entity that exists waits for no tick; the router's sw
   CHECK(f.stock() == 7);
 }
 
+TEST_CASE("actors: a placed order waits for no tick; a read of an unknown order ticks it away early", "[unit]") {
+  // Orders are activated to be placed, before they exist: a tick each towards the empty timeout was two
+  // messages per order for nothing. An order that still does not exist after a command does tick.
+  fixture f;
+  f.empty_idle = 200ms; // the idle timeout stays five minutes
+  f.restart();
+  f.restaurant_with_stock(5);
+  caf::scoped_actor probe{*f.sys};
+  auto ticks_waiting = [&] {
+    uint64_t n = ~uint64_t{0};
+    probe->request(f.ctx.idle_ticker, caf::infinite, actors::idle_ticks_waiting_atom::value)
+      .receive([&](uint64_t w) { n = w; }, [](caf::error&) {});
+    return n;
+  };
+  auto orders = [&] {
+    auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
+    REQUIRE(c);
+    return c->orders;
+  };
+  auto wait_for = [&](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms); // polling interval of a bounded wait, not synchronisation
+    return done();
+  };
+  REQUIRE(wait_for([&] { return ticks_waiting() == 0; })); // the new restaurant's own tick
+  auto placed = f.ask<order>(order_for(1, 2));
+  REQUIRE(placed);
+  CHECK(ticks_waiting() == 0); // it would have asked before answering
+  auto unknown = f.ask<order>(get_order{order_for(1, 2).caller, "o_unknown"});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == errc::not_found);
+  CHECK(ticks_waiting() == 1);
+  CHECK(orders() == 2);
+  REQUIRE(wait_for([&] { return orders() == 1; })); // the unknown one, long before five minutes
+  auto again = f.ask<order>(get_order{order_for(1, 2).caller, placed->id});
+  REQUIRE(again);
+  CHECK(again->status == order_status::placed);
+  CHECK(f.stock() == 3);
+}
+
 TEST_CASE("actors: a later day's used units are stored, reloaded and released with the order", "[unit]") {
   fixture f(300ms);
   REQUIRE(f.ask<restaurant>(create_restaurant{merchant, "r1", "Mia's", "taipei"}));

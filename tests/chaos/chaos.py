@@ -18,8 +18,9 @@ cluster heals, the invariants are checked through every node:
   listing    every node lists the same orders for the merchant, and every acknowledged one among them
   menu       every item's price, and whether the special is on the menu, is what the last acknowledged edit
              made it (or what an edit of unknown outcome asked for)
-  healed     within 30 s of the last fault every node answers, names a leader for every shard, and its replica of
-             every shard has applied as far as every other node's (all caught up)
+  healed     within 30 s of the last fault every node answers, names a leader for every shard, has settled every
+             interrupted order, and its replica of every shard has applied as far as every other node's (all
+             caught up)
 
 Prints a report (operations, faults and their unavailability windows, invariants) and exits 1 on a violation,
 printing the seed and the command that replays the schedule; node logs and history.json of a failed run are kept.
@@ -512,9 +513,25 @@ def faults(cluster, stop, seed, report, rid):
         record([node.id], node.id)
 
 
+def orders_settling(port):
+    """The node's bento_orders_settling gauge: its orders with an interrupted change not settled yet."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    for line in text.splitlines():
+        if line.startswith("bento_orders_settling"):
+            return int(float(line.split()[-1]))
+    raise OSError("no bento_orders_settling in /metrics")
+
+
 def healed(cluster, timeout_s=30):
-    """(True, None) once every node names a leader for every shard and every node's replica of each shard has
-    applied the same log (all caught up), else (False, what was missing)."""
+    """(True, None) once every node names a leader for every shard, every node's replica of each shard has
+    applied the same log (all caught up), and no node has an order still settling an interrupted change (the
+    stock invariant holds for settled orders: one mid-settle shows its status before a change the restaurant
+    may have applied), else (False, what was missing)."""
     deadline = time.time() + timeout_s
     missing = None
     while time.time() < deadline:
@@ -531,6 +548,9 @@ def healed(cluster, timeout_s=30):
                 for g in view.get("shard_groups", []):
                     if g.get("applied") is not None:
                         applied.setdefault(g["shard"], {})[n.id] = g["applied"]
+                settling = orders_settling(n.port)
+                if settling:
+                    missing.append("%s: %d orders settling" % (n.id, settling))
             except Exception as e:
                 missing.append("%s: %s" % (n.id, e))
         missing += ["shard %s: replicas not caught up (applied %s)" % (s, a) for s, a in sorted(applied.items())
@@ -660,7 +680,8 @@ def main():
         last_fault = max([f["end"] for f in fault_report] or [time.time()])
         ok, missing = healed(cluster)
         if not ok:
-            violations.append("healed: not every node answers with a leader for every shard and caught up within 30 s: %s"
+            violations.append("healed: not every node answers with a leader for every shard, caught up and settled "
+                              "within 30 s: %s"
                               % "; ".join(missing[:6]))
             for n in nodes:  # what each node says, for diagnosis
                 try:

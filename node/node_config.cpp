@@ -1,9 +1,12 @@
 #include "node/node_config.hpp"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
-#include <unistd.h>
+#include <thread>
 
 #include "cluster/transport/node_address.hpp"
 #include "node/http/client_address.hpp"
@@ -183,8 +186,8 @@ const std::vector<option_doc>& option_docs() {
     {"BENTO_RATE_LIMIT", "requests/s per client address with equal burst; 0 = off", "0"},
     {"BENTO_SYNC_WRITES", "answer only after the write-ahead log is fsynced (power-loss safety; fsyncs are shared)",
      "0"},
-    {"BENTO_HTTP_THREADS", "HTTP I/O threads (1-64)", "2"},
-    {"BENTO_SCHEDULER_THREADS", "actor scheduler threads (1-256)", "2"},
+    {"BENTO_HTTP_THREADS", "HTTP I/O threads (1-64)", "a quarter of the usable CPUs, at least 1"},
+    {"BENTO_SCHEDULER_THREADS", "actor scheduler threads (1-256)", "half the usable CPUs, at least 1"},
     {"BENTO_SCHEDULER_POLICY", "actor scheduler: sharing (one shared queue; idle workers block) or stealing (work "
                                "stealing; idle workers poll)", "sharing"},
     {"BENTO_HASH_WORKERS", "password hashing threads (1-64)", "2"},
@@ -253,8 +256,27 @@ const std::vector<option_doc>& option_docs() {
   return docs;
 }
 
+uint32_t default_scheduler_threads(uint32_t cpus) {
+  return std::max<uint32_t>(1, cpus / 2);
+}
+
+uint32_t default_http_threads(uint32_t cpus) {
+  return std::max<uint32_t>(1, cpus / 4);
+}
+
+uint32_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return static_cast<uint32_t>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 domain::outcome<node_config> load_config(const env_lookup& getenv) {
   node_config cfg;
+  auto cpus = usable_cpus();
+  cfg.scheduler_threads = default_scheduler_threads(cpus);
+  cfg.http_threads = default_http_threads(cpus);
   reader r{getenv, {}};
   r.text("BENTO_BIND", cfg.bind, 253);
   if (!plausible_bind_address(cfg.bind))

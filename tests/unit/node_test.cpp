@@ -46,6 +46,24 @@ TEST_CASE("config: safe defaults with nothing set", "[unit]") {
   CHECK(cfg->time_zone == "Asia/Taipei");
 }
 
+TEST_CASE("config: thread counts follow the usable CPUs unless set", "[unit]") {
+  CHECK(node::default_scheduler_threads(1) == 1);
+  CHECK(node::default_http_threads(1) == 1);
+  CHECK(node::default_scheduler_threads(2) == 1);
+  CHECK(node::default_http_threads(2) == 1);
+  CHECK(node::default_scheduler_threads(8) == 4);
+  CHECK(node::default_http_threads(8) == 2);
+  CHECK(node::usable_cpus() >= 1);
+  auto cfg = node::load_config(env({}));
+  REQUIRE(cfg);
+  CHECK(cfg->scheduler_threads == node::default_scheduler_threads(node::usable_cpus()));
+  CHECK(cfg->http_threads == node::default_http_threads(node::usable_cpus()));
+  auto set = node::load_config(env({{"BENTO_SCHEDULER_THREADS", "3"}, {"BENTO_HTTP_THREADS", "5"}}));
+  REQUIRE(set);
+  CHECK(set->scheduler_threads == 3);
+  CHECK(set->http_threads == 5);
+}
+
 TEST_CASE("config: bad values are named in the error", "[unit]") {
   auto bad_port = node::load_config(env({{"BENTO_HTTP_PORT", "70000"}}));
   REQUIRE_FALSE(bad_port);

@@ -128,7 +128,9 @@ bool erase(self_ptr self) {
 /// a replicated shard the write is usually still on its way: a tick comes back for it.
 void shrink(self_ptr self) {
   auto& st = self->state;
-  bool stored = st.ctx->store->landed(st.last_write);
+  // landed() also says yes to writes a later term dropped: only within this activation's write epoch (one
+  // term of this node's lead) does it mean that the store holds them.
+  bool stored = st.ctx->store->epoch() == st.epoch && st.ctx->store->landed(st.last_write);
   st.rules.shrink(stored);
   if (!stored && st.rules.exists() && !st.rules.released() && !st.rules.has_intent())
     schedule_idle_tick(self, *st.ctx);
@@ -157,6 +159,11 @@ std::optional<caf::error> reload(self_ptr self) {
   if (!loaded)
     return make_error(loaded.error());
   if (!*loaded) {
+    if (st.ctx->store->epoch() != st.epoch) {
+      // The lead moved on since it was released (a later term dropped the write): whoever leads now knows.
+      self->quit(make_error(fail(errc::unavailable, "lost the lead of the order's shard")));
+      return not_known_committed();
+    }
     // Only this actor writes the record, and it was there: the store lost it under us. Start over from it.
     spdlog::critical("order.record_vanished order={}", st.id);
     auto err = make_error(fail(errc::storage_failure, "the order's record could not be read back"));
@@ -215,6 +222,7 @@ void settle(self_ptr self) {
         [self](bool) {
           auto& st = self->state;
           st.settling = false;
+          st.settle_failures = 0;
           reservation_result none;
           if (roll_forward(self, none))
             shrink(self);
@@ -227,6 +235,7 @@ void settle(self_ptr self) {
       [self](settle_result& r) {
         auto& st = self->state;
         st.settling = false;
+        st.settle_failures = 0;
         bool forward = st.rules.settle_applies(r);
         auto kind = st.rules.current()->intent->kind;
         spdlog::warn("order.settled order={} kind={} seq={} outcome={}", st.id, static_cast<int>(kind),
@@ -305,7 +314,8 @@ void send_intent(self_ptr self, caf::typed_response_promise<order> rp) {
           if (kind == intent_kind::place && st.rules.current()->intent->seq == 1)
             erase(self);
           else
-            commit(self, st.rules.not_applied(now(st)), nullptr);
+            if (commit(self, st.rules.not_applied(now(st)), nullptr))
+              shrink(self);
           rp.deliver(make_error(f));
           return;
         }
@@ -445,8 +455,9 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       }
       request_passivation(self, st.idle, *st.ctx, keys::order_entity(st.id));
     },
-    [](wake_atom) {
+    [self](wake_atom) {
       // Activation already started settling an interrupted change, if there was one.
+      absent_check after{self};
     },
     [self](idle_tick_atom) {
       auto& st = self->state;
@@ -458,7 +469,8 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       }
       if (st.rules.has_intent()) {
         settle(self); // the last attempt failed (restaurant unreachable): retry rather than passivate
-        schedule_idle_tick(self, *st.ctx);
+        if (!st.settling) // none went out (one is, or the intent is not committed yet): look again later;
+          schedule_idle_tick(self, *st.ctx); // one that did schedules its own retry if it fails
         return;
       }
       on_idle_tick(self, st.idle, *st.ctx, keys::order_entity(st.id), st.rules.exists());

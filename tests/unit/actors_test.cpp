@@ -174,7 +174,8 @@ TEST_CASE("actors: idle entities are passivated and reactivate with their state"
 
 TEST_CASE("actors: an idle entity that exists waits for no tick; the router's sweep passivates it", "[unit]") {
   // A tick waiting in the ticker costs ~100 B per entity; the router already lists entities by last routing.
-  fixture f(300ms);
+  // Two seconds: the checks between the reactivation and the passivation must not race the sweep.
+  fixture f(2s);
   f.restaurant_with_stock(7);
   caf::scoped_actor probe{*f.sys};
   auto ticks_waiting = [&] {
@@ -213,7 +214,7 @@ TEST_CASE("actors: a placed order waits for no tick; a read of an unknown order 
   // Orders are activated to be placed, before they exist: a tick each towards the empty timeout was two
   // messages per order for nothing. An order that still does not exist after a command does tick.
   fixture f;
-  f.empty_idle = 200ms; // the idle timeout stays five minutes
+  f.empty_idle = 2s; // the idle timeout stays five minutes; the tick comes after a second, after the checks
   f.restart();
   f.restaurant_with_stock(5);
   caf::scoped_actor probe{*f.sys};
@@ -243,7 +244,7 @@ TEST_CASE("actors: a placed order waits for no tick; a read of an unknown order 
   CHECK(unknown.error().code == errc::not_found);
   CHECK(ticks_waiting() == 1);
   CHECK(orders() == 2);
-  REQUIRE(wait_for([&] { return orders() == 1; })); // the unknown one, long before five minutes
+  REQUIRE(wait_for([&] { return orders() == 1; })); // the unknown one, in seconds, not five minutes
   auto again = f.ask<order>(get_order{order_for(1, 2).caller, placed->id});
   REQUIRE(again);
   CHECK(again->status == order_status::placed);

@@ -143,6 +143,49 @@ TEST_CASE("settle: a restaurant that answers after the order's timeout, while ot
   CHECK(f.stock() == 1);
 }
 
+TEST_CASE("settle: an order evicted while its restaurant is unreachable settles first, then passivates",
+          "[unit]") {
+  // The router no longer lists an evicted entity, and entities that exist tick no more: one that could not go
+  // when asked (a change to settle) must remember it and go once done, or it stays active for good.
+  constexpr size_t cap = 10;
+  fixture f(std::chrono::minutes(5), cap, 300ms);
+  f.restaurant_with_stock(5);
+  REQUIRE(f.ask<order>(order_for(1, 5)));
+  f.gate->park("restaurant.reserved");
+  auto edit = f.ask<order>(lower_to("o_1", 1)); // applied and written by the restaurant, the answer held back
+  REQUIRE_FALSE(edit);
+  CHECK(edit.error().code == errc::outcome_unknown);
+  auto retries = [&] { return f.ctx.probe ? f.ctx.probe->settle_retries.load() : 0; };
+  auto counts = [&] {
+    auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
+    REQUIRE(c);
+    return *c;
+  };
+  auto wait_for = [&](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms); // polling interval of a bounded wait, not synchronisation
+    return done();
+  };
+  // Twenty newer entities past a cap of ten: the order (and the parked restaurant) are asked to go.
+  auto evicted_before = counts().evictions;
+  std::vector<get_user> others;
+  for (int i = 0; i < 20; ++i)
+    others.push_back(get_user{"other" + std::to_string(i)});
+  (void)f.ask_all<user_view>(std::move(others));
+  CHECK(counts().evictions >= evicted_before + 10);
+  // Two more failed settles: the eviction, queued before the second, was taken while the change was open.
+  auto seen = retries();
+  REQUIRE(wait_for([&] { return retries() >= seen + 2; }));
+  CHECK(counts().orders == 1);
+  f.gate->release("restaurant.reserved");
+  REQUIRE(wait_for([&] { return counts().orders == 0; })); // settled, then gone, long before five minutes
+  auto a = f.ask<order>(get_order{merchant, "o_1"});
+  REQUIRE(a);
+  CHECK(a->lines.at(0).qty == 1);
+  CHECK(f.stock() == 4);
+}
+
 TEST_CASE("settle: an interrupted cancel of an order whose day has passed still settles", "[unit]") {
   fixture f;
   f.restaurant_with_stock(0, 10); // a daily item

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "cluster/transport/node_address.hpp"
@@ -257,19 +259,31 @@ const std::vector<option_doc>& option_docs() {
 }
 
 uint32_t default_scheduler_threads(uint32_t cpus) {
-  return std::max<uint32_t>(1, cpus / 2);
+  return std::clamp<uint32_t>(cpus / 2, 1, 256);
 }
 
 uint32_t default_http_threads(uint32_t cpus) {
-  return std::max<uint32_t>(1, cpus / 4);
+  return std::clamp<uint32_t>(cpus / 4, 1, 64);
 }
 
 uint32_t usable_cpus() {
+  uint32_t cpus = std::max(1u, std::thread::hardware_concurrency());
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-    return static_cast<uint32_t>(CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
+    cpus = static_cast<uint32_t>(CPU_COUNT(&set));
+  // A cgroup v2 CPU quota ("200000 100000": two CPUs' worth; a container's --cpus) narrows it further.
+  if (std::ifstream max("/sys/fs/cgroup/cpu.max"); max) {
+    std::string quota;
+    uint64_t period = 0;
+    if (max >> quota >> period && quota != "max" && period > 0) {
+      char* end = nullptr;
+      auto q = std::strtoull(quota.c_str(), &end, 10);
+      if (end && *end == '\0' && q > 0)
+        cpus = std::min<uint32_t>(cpus, static_cast<uint32_t>(std::max<uint64_t>(1, (q + period - 1) / period)));
+    }
+  }
+  return cpus;
 }
 
 domain::outcome<node_config> load_config(const env_lookup& getenv) {

@@ -86,7 +86,7 @@ using env_lookup = std::function<const char*(const char*)>;
 /// thread placed 18 % more orders than two of each, at 19 % less CPU per order (bench/paired.py).
 uint32_t default_scheduler_threads(uint32_t cpus);
 uint32_t default_http_threads(uint32_t cpus);
-/// The CPUs this process may run on (its affinity mask, which a container's cpuset narrows).
+/// The CPUs this process may run on: its affinity mask (a container's cpuset), within its cgroup's CPU quota.
 uint32_t usable_cpus();
 
 domain::outcome<node_config> load_config(const env_lookup& getenv);

@@ -53,6 +53,8 @@ TEST_CASE("config: thread counts follow the usable CPUs unless set", "[unit]") {
   CHECK(node::default_http_threads(2) == 1);
   CHECK(node::default_scheduler_threads(8) == 4);
   CHECK(node::default_http_threads(8) == 2);
+  CHECK(node::default_scheduler_threads(1024) == 256); // within the ranges the variables accept
+  CHECK(node::default_http_threads(1024) == 64);
   CHECK(node::usable_cpus() >= 1);
   auto cfg = node::load_config(env({}));
   REQUIRE(cfg);

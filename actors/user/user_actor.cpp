@@ -144,17 +144,20 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
           [self, rp, known, address = cmd.client_address](bool match) mutable {
             auto& st = self->state;
             st.ctx->gate->leave(address, st.username);
-            login_settled(self);
+            // The answer first, then the count: an eviction waiting for the last login may start passivating,
+            // and a reply held for a write still committing must be in the gate by then, or stopping drops it
+            // (the login would answer outcome_unknown).
             if (known && match && st.rules.exists()) {
               if (st.ctx->logins)
                 st.ctx->logins->record_success(st.username, address, now_ms());
               deliver_gated(self, *st.ctx->store, st.replies, rp, st.rules.view());
-              return;
+            } else {
+              if (st.ctx->logins)
+                st.ctx->logins->record_failure(st.username, address, now_ms());
+              spdlog::info("user.login_failed user={}", st.username);
+              rp.deliver(unauthenticated());
             }
-            if (st.ctx->logins)
-              st.ctx->logins->record_failure(st.username, address, now_ms());
-            spdlog::info("user.login_failed user={}", st.username);
-            rp.deliver(unauthenticated());
+            login_settled(self);
           },
           [self, rp, address = cmd.client_address](caf::error& err) mutable {
             self->state.ctx->gate->leave(address, self->state.username);

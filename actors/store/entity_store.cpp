@@ -667,6 +667,7 @@ std::map<std::string, double> entity_store::stats() const {
     {"estimate_num_keys", "rocksdb.estimate-num-keys"},
     {"live_sst_files_size_bytes", "rocksdb.live-sst-files-size"},
     {"memtable_size_bytes", "rocksdb.cur-size-all-mem-tables"},
+    {"table_readers_bytes", "rocksdb.estimate-table-readers-mem"}, // SST index and filter blocks held open
     {"pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes"},
     {"num_running_compactions", "rocksdb.num-running-compactions"},
   };

@@ -95,7 +95,11 @@ def main():
         num = max(keys, 200000)
         out = subprocess.run(["db_bench", "--benchmarks=fillrandom", "--db=" + os.path.join(top, "dbbench"),
                               "--num=%d" % num, "--key_size=%d" % key_size, "--value_size=%d" % value_size,
-                              "--batch_size=%d" % batch, "--compression_type=lz4", "--write_buffer_size=67108864",
+                              "--batch_size=%d" % batch,
+                              # The node's column options (actors/store/entity_store.cpp).
+                              "--compression_type=lz4", "--min_level_to_compress=2", "--write_buffer_size=2097152",
+                              "--max_write_buffer_number=4", "--level0_file_num_compaction_trigger=8",
+                              "--max_bytes_for_level_base=67108864", "--target_file_size_base=16777216",
                               "--sync=0", "--disable_wal=0", "--threads=1"], capture_output=True, text=True).stdout
         m = re.search(r"fillrandom\s*:\s*([\d.]+) micros/op ([\d.]+) ops/sec", out)
         if not m:

@@ -130,6 +130,8 @@ struct fixture {
   std::shared_ptr<std::atomic<int64_t>> clock_shift = std::make_shared<std::atomic<int64_t>>(0);
   std::chrono::milliseconds idle;
   std::chrono::milliseconds empty_idle{0}; // entities that do not exist; 0: as idle (set it, then restart())
+  // The password hasher the entities get; empty: a real pool with cheap settings (set it, then restart()).
+  std::function<actors::hasher_actor(caf::actor_system&)> make_hasher;
   size_t max_active;
   std::chrono::milliseconds call_timeout{5000};
   size_t max_restaurants = 20;
@@ -155,7 +157,7 @@ struct fixture {
     actors::hash_settings cheap{1, 8u << 20};
     ctx = actors::entity_context{};
     ctx.shards = shards.get();
-    ctx.hasher = actors::spawn_hasher_pool(*sys, 2, cheap);
+    ctx.hasher = make_hasher ? make_hasher(*sys) : actors::spawn_hasher_pool(*sys, 2, cheap);
     ctx.idle_ticker = actors::spawn_idle_ticker(*sys);
     ctx.gate = std::make_shared<actors::hash_gate>();
     ctx.dummy_hash = *actors::hash_password("dummy", cheap);

@@ -5,10 +5,15 @@
 #include <catch2/catch.hpp>
 
 #include <condition_variable>
+#include <future>
 #include <deque>
 #include <map>
 #include <mutex>
 
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/crypto/password_hasher.hpp"
 #include "tests/support/actor_fixture.hpp"
 
 using namespace bento;
@@ -137,6 +142,40 @@ void sync_router(fixture& f) {
   self->request(f.router, 10s, actors::stats_atom::value).receive([](actors::entity_counts&) {}, [](caf::error&) {});
 }
 
+/// A hasher that hashes at once but holds every verification until the test answers it: logins can be kept
+/// pending, and finished in the order the test chooses.
+using held_count_atom = caf::atom_constant<caf::atom("heldcount")>;
+using answer_atom = caf::atom_constant<caf::atom("answer")>;
+using holding_hasher_actor = actors::hasher_actor::extend<caf::replies_to<held_count_atom>::with<uint64_t>,
+                                                          caf::reacts_to<answer_atom, uint64_t>>;
+
+struct holding_hasher_state {
+  std::vector<std::pair<caf::typed_response_promise<bool>, std::string>> held; // with the password given
+};
+
+holding_hasher_actor::behavior_type holding_hasher(
+  holding_hasher_actor::stateful_pointer<holding_hasher_state> self) {
+  return {
+    [](actors::hash_atom, std::string& password) -> caf::result<std::string> {
+      auto h = actors::hash_password(password, actors::hash_settings{1, 8u << 20});
+      if (!h)
+        return caf::make_error(caf::sec::runtime_error);
+      return *h;
+    },
+    [self](actors::verify_atom, std::string&, std::string& password) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      self->state.held.emplace_back(rp, std::move(password));
+      return rp;
+    },
+    [self](held_count_atom) -> uint64_t { return self->state.held.size(); },
+    // The i-th verification held: the password matches when it is the one every test user registers with.
+    [self](answer_atom, uint64_t i) {
+      auto& [rp, password] = self->state.held.at(i);
+      rp.deliver(password == "password123");
+    },
+  };
+}
+
 } // namespace
 
 TEST_CASE("write fence: a shard dropped with a write in flight activates none of its entities before it lands",
@@ -243,4 +282,73 @@ TEST_CASE("write fence: an order asks the restaurant only once its intent is com
     CHECK(placed->status == order_status::placed);
     CHECK(f.stock() == 8);
   }
+}
+
+TEST_CASE("write fence: a login answered while its user waits to be evicted keeps its answer", "[unit]") {
+  // An eviction that arrives while logins are verified waits for the last one. The last login's answer, held
+  // for a write still committing in the user's shard, must be in the reply gate before passivation may start,
+  // or stopping drops it: a good login answered outcome_unknown.
+  constexpr size_t cap = 10;
+  fixture f(std::chrono::minutes(5), cap);
+  caf::actor hasher_handle;
+  f.make_hasher = [&](caf::actor_system& sys) {
+    auto h = sys.spawn(holding_hasher);
+    hasher_handle = caf::actor_cast<caf::actor>(h);
+    return caf::actor_cast<actors::hasher_actor>(h);
+  };
+  f.restart();
+  REQUIRE(f.ask<user_view>(register_user{"alice", "password123", "a@x.io", role::customer, "tp"}));
+  auto shard_of_user = [&](const std::string& name) {
+    return f.shard_of(actors::keys::user_entity(name)).shard();
+  };
+  auto alice_shard = shard_of_user("alice");
+  attached held(f.shard_of(actors::keys::user_entity("alice")));
+  // A write in flight in alice's shard, so that an answer there waits for it: another user registering.
+  std::string other;
+  for (int i = 0; other.empty(); ++i)
+    if (shard_of_user("u" + std::to_string(i)) == alice_shard)
+      other = "u" + std::to_string(i);
+  auto registering = std::async(std::launch::async, [&] {
+    return f.ask<user_view>(register_user{other, "password123", other + "@x.io", role::customer, "tp"});
+  });
+  REQUIRE(held.writer.wait_proposed(1));
+  caf::scoped_actor probe{*f.sys};
+  auto held_logins = [&] {
+    uint64_t n = 0;
+    probe->request(caf::actor_cast<holding_hasher_actor>(hasher_handle), caf::infinite, held_count_atom::value)
+      .receive([&](uint64_t c) { n = c; }, [](caf::error&) {});
+    return n;
+  };
+  auto wait_for = [&](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms); // polling interval of a bounded wait, not synchronisation
+    return done();
+  };
+  auto good = std::async(std::launch::async, [&] { return f.ask<user_view>(verify_login{"alice", "password123", "a1"}); });
+  REQUIRE(wait_for([&] { return held_logins() == 1; }));
+  // Twenty newer entities (in other shards, so their answers do not wait) past a cap of ten: alice is asked
+  // to go while her login is verified.
+  std::vector<get_user> others;
+  for (int i = 0; others.size() < 20; ++i)
+    if (shard_of_user("x" + std::to_string(i)) != alice_shard)
+      others.push_back(get_user{"x" + std::to_string(i)});
+  (void)f.ask_all<user_view>(std::move(others));
+  // A second login, routed after the eviction: once the hasher holds it, alice has taken the eviction.
+  auto bad = std::async(std::launch::async, [&] { return f.ask<user_view>(verify_login{"alice", "wrong-pass1", "a2"}); });
+  REQUIRE(wait_for([&] { return held_logins() == 2; }));
+  caf::anon_send(hasher_handle, answer_atom::value, uint64_t{1}); // the bad one first: one login still pending
+  auto refused = bad.get();
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == errc::unauthenticated);
+  caf::anon_send(hasher_handle, answer_atom::value, uint64_t{0}); // the last one: its answer waits for the write
+  // Nothing may answer it before the write commits (the bug answered outcome_unknown here, within
+  // milliseconds, as alice stopped).
+  CHECK(good.wait_for(1s) == std::future_status::timeout);
+  held.writer.auto_apply();
+  auto answered = good.get();
+  INFO((answered ? std::string() : answered.error().message));
+  REQUIRE(answered);
+  CHECK(answered->username == "alice");
+  REQUIRE(registering.get());
 }

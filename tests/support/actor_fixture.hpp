@@ -12,8 +12,6 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-
-#include "actors/common/actor_scheduler.hpp"
 #include <caf/scoped_actor.hpp>
 #include <sodium.h>
 
@@ -27,6 +25,7 @@
 #include "cluster/local_router.hpp"
 #include "protocol/codec/entity_codec.hpp"
 #include "protocol/domain/calendar.hpp"
+#include "tests/support/caf_config.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace bento::test {
@@ -37,15 +36,7 @@ using namespace std::chrono_literals;
 inline const principal merchant{"u_m", "mia", role::merchant};
 
 inline caf::actor_system_config& config() {
-  // The node's scheduler (its clock included), as bento-node runs it.
-  static caf::actor_system_config& cfg = [] () -> caf::actor_system_config& {
-    static caf::actor_system_config c;
-    c.set("scheduler.max-threads", size_t{2});
-    c.set("logger.verbosity", caf::atom("quiet"));
-    actors::use_node_scheduler(c, "sharing");
-    return c;
-  }();
-  return cfg;
+  return quiet_caf_config();
 }
 
 /// Parks entities at named points of their code (ctx.fault_point) until the test lets them go, or crashes
@@ -260,6 +251,31 @@ struct fixture {
     order o;
     REQUIRE(codec::decode(**rec, o));
     return o;
+  }
+
+  /// The router's counts (entities active, activations, passivations, evictions, ...).
+  actors::entity_counts counts() {
+    auto c = ask<actors::entity_counts>(actors::stats_atom::value);
+    REQUIRE(c);
+    return *c;
+  }
+
+  /// How many entities have an idle tick waiting in the node's ticker.
+  uint64_t ticks_waiting() {
+    caf::scoped_actor probe{*sys};
+    uint64_t n = ~uint64_t{0};
+    probe->request(ctx.idle_ticker, caf::infinite, actors::idle_ticks_waiting_atom::value)
+      .receive([&](uint64_t w) { n = w; }, [](caf::error&) {});
+    return n;
+  }
+
+  /// Polls `done` until it holds or 20 s have passed; its last answer.
+  template <class Predicate>
+  static bool wait_for(Predicate done) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms); // polling interval of a bounded wait, not synchronisation
+    return done();
   }
 
   /// Waits (bounded) until no order has an unsettled change on disk.

@@ -177,24 +177,9 @@ TEST_CASE("actors: an idle entity that exists waits for no tick; the router's sw
   // Two seconds: the checks between the reactivation and the passivation must not race the sweep.
   fixture f(2s);
   f.restaurant_with_stock(7);
-  caf::scoped_actor probe{*f.sys};
-  auto ticks_waiting = [&] {
-    uint64_t n = ~uint64_t{0};
-    probe->request(f.ctx.idle_ticker, caf::infinite, actors::idle_ticks_waiting_atom::value)
-      .receive([&](uint64_t w) { n = w; }, [](caf::error&) {});
-    return n;
-  };
-  auto counts = [&] {
-    auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
-    REQUIRE(c);
-    return *c;
-  };
-  auto wait_for = [&](auto done) {
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!done() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(20ms); // polling interval of a bounded wait, not synchronisation
-    return done();
-  };
+  auto ticks_waiting = [&] { return f.ticks_waiting(); };
+  auto counts = [&] { return f.counts(); };
+  auto wait_for = [](auto done) { return fixture::wait_for(done); };
   // Created by its first activation, the restaurant ticked until it existed, then went idle.
   REQUIRE(wait_for([&] { return counts().restaurants == 0 && ticks_waiting() == 0; }));
   auto passivated = counts().passivations;
@@ -217,24 +202,9 @@ TEST_CASE("actors: a placed order waits for no tick; a read of an unknown order 
   f.empty_idle = 2s; // the idle timeout stays five minutes; the tick comes after a second, after the checks
   f.restart();
   f.restaurant_with_stock(5);
-  caf::scoped_actor probe{*f.sys};
-  auto ticks_waiting = [&] {
-    uint64_t n = ~uint64_t{0};
-    probe->request(f.ctx.idle_ticker, caf::infinite, actors::idle_ticks_waiting_atom::value)
-      .receive([&](uint64_t w) { n = w; }, [](caf::error&) {});
-    return n;
-  };
-  auto orders = [&] {
-    auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
-    REQUIRE(c);
-    return c->orders;
-  };
-  auto wait_for = [&](auto done) {
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!done() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(20ms); // polling interval of a bounded wait, not synchronisation
-    return done();
-  };
+  auto ticks_waiting = [&] { return f.ticks_waiting(); };
+  auto orders = [&] { return f.counts().orders; };
+  auto wait_for = [](auto done) { return fixture::wait_for(done); };
   REQUIRE(wait_for([&] { return ticks_waiting() == 0; })); // the new restaurant's own tick
   auto placed = f.ask<order>(order_for(1, 2));
   REQUIRE(placed);

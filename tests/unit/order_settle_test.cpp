@@ -156,17 +156,8 @@ TEST_CASE("settle: an order evicted while its restaurant is unreachable settles 
   REQUIRE_FALSE(edit);
   CHECK(edit.error().code == errc::outcome_unknown);
   auto retries = [&] { return f.ctx.probe ? f.ctx.probe->settle_retries.load() : 0; };
-  auto counts = [&] {
-    auto c = f.ask<actors::entity_counts>(actors::stats_atom::value);
-    REQUIRE(c);
-    return *c;
-  };
-  auto wait_for = [&](auto done) {
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!done() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(20ms); // polling interval of a bounded wait, not synchronisation
-    return done();
-  };
+  auto counts = [&] { return f.counts(); };
+  auto wait_for = [](auto done) { return fixture::wait_for(done); };
   // Twenty newer entities past a cap of ten: the order (and the parked restaurant) are asked to go.
   auto evicted_before = counts().evictions;
   std::vector<get_user> others;

@@ -319,12 +319,7 @@ TEST_CASE("write fence: a login answered while its user waits to be evicted keep
       .receive([&](uint64_t c) { n = c; }, [](caf::error&) {});
     return n;
   };
-  auto wait_for = [&](auto done) {
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!done() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(10ms); // polling interval of a bounded wait, not synchronisation
-    return done();
-  };
+  auto wait_for = [](auto done) { return fixture::wait_for(done); };
   auto good = std::async(std::launch::async, [&] { return f.ask<user_view>(verify_login{"alice", "password123", "a1"}); });
   REQUIRE(wait_for([&] { return held_logins() == 1; }));
   // Twenty newer entities (in other shards, so their answers do not wait) past a cap of ten: alice is asked

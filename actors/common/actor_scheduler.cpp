@@ -96,6 +96,11 @@ private:
     cv_.notify_one();
   }
 
+  template <class Event>
+  void schedule(unique_event_ptr& x) {
+    add_schedule_entry(std::unique_ptr<Event>{static_cast<Event*>(x.release())});
+  }
+
   /// Applies the events in order; false after a shutdown.
   bool apply(std::vector<unique_event_ptr>& batch) {
     for (auto& x : batch) {
@@ -118,19 +123,19 @@ private:
           actor_lookup_.clear();
           return false;
         case ordinary_timeout_type:
-          add_schedule_entry(std::unique_ptr<ordinary_timeout>{static_cast<ordinary_timeout*>(x.release())});
+          schedule<ordinary_timeout>(x);
           break;
         case multi_timeout_type:
-          add_schedule_entry(std::unique_ptr<multi_timeout>{static_cast<multi_timeout*>(x.release())});
+          schedule<multi_timeout>(x);
           break;
         case request_timeout_type:
-          add_schedule_entry(std::unique_ptr<request_timeout>{static_cast<request_timeout*>(x.release())});
+          schedule<request_timeout>(x);
           break;
         case actor_msg_type:
-          add_schedule_entry(std::unique_ptr<actor_msg>{static_cast<actor_msg*>(x.release())});
+          schedule<actor_msg>(x);
           break;
         case group_msg_type:
-          add_schedule_entry(std::unique_ptr<group_msg>{static_cast<group_msg*>(x.release())});
+          schedule<group_msg>(x);
           break;
         default: // no other event is ever pushed
           break;

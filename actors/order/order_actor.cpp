@@ -72,6 +72,17 @@ void count_settling(order_actor_state& st, bool on) {
   st.gauge.set(on);
 }
 
+/// An order that does not exist (a read of an unknown id, a refused first placement) ticks towards the shorter
+/// empty timeout, one tick at a time. Not at activation: most orders are activated to be placed, and a tick each
+/// (a message to the ticker, one back five seconds later) was ~5,000 messages a second in a rush.
+void tick_while_absent(self_ptr self) {
+  auto& st = self->state;
+  if (!st.rules.exists() && !st.absent_tick) {
+    st.absent_tick = true;
+    schedule_idle_tick(self, *st.ctx);
+  }
+}
+
 /// Writes the order with its index entries, its pending marker and its event in one batch. A failed write
 /// leaves memory ahead of the store: stop, and let the next activation settle from what is stored.
 outcome<unit_t> commit(self_ptr self, order o, const char* event_type) {
@@ -117,37 +128,27 @@ bool erase(self_ptr self) {
   st.last_write = st.ctx->store->mark(st.epoch);
   st.rules.reset();
   count_settling(st, false);
-  if (!st.absent_tick) { // no order any more: it goes after the empty timeout
-    st.absent_tick = true;
-    schedule_idle_tick(self, *st.ctx);
-  }
+  tick_while_absent(self); // no order any more: it goes after the empty timeout
   return true;
 }
 
 /// Between messages: the order keeps its record encoded, or nothing once the store holds it (applied here). In
-/// a replicated shard the write is usually still on its way: a tick comes back for it.
+/// a replicated shard the write is usually still on its way: the answer it holds shrinks the order again when
+/// the write commits (committed_atom); without one, a tick comes back for it.
 void shrink(self_ptr self) {
   auto& st = self->state;
   // landed() also says yes to writes a later term dropped: only within this activation's write epoch (one
   // term of this node's lead) does it mean that the store holds them.
   bool stored = st.ctx->store->epoch() == st.epoch && st.ctx->store->landed(st.last_write);
   st.rules.shrink(stored);
-  if (!stored && st.rules.exists() && !st.rules.released() && !st.rules.has_intent())
+  if (!stored && st.replies.empty() && st.rules.exists() && !st.rules.released() && !st.rules.has_intent())
     schedule_idle_tick(self, *st.ctx);
 }
 
-/// After a command: an order that still does not exist (a read of an unknown id, a refused first placement)
-/// ticks towards the shorter empty timeout. Not at activation: most orders are activated to be placed, and a
-/// tick each (a message to the ticker, one back five seconds later) was ~5,000 messages a second in a rush.
+/// Runs tick_while_absent after a command, whichever way it returns.
 struct absent_check {
   self_ptr self;
-  ~absent_check() {
-    auto& st = self->state;
-    if (!st.rules.exists() && !st.absent_tick) {
-      st.absent_tick = true;
-      schedule_idle_tick(self, *st.ctx);
-    }
-  }
+  ~absent_check() { tick_while_absent(self); }
 };
 
 /// Before a command: reads back the record a shrink left to the store.
@@ -439,7 +440,10 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       ask_restaurant(self, rp);
       return rp;
     },
-    [self](committed_atom, uint64_t index, bool ok) { self->state.replies.release(index, ok); },
+    [self](committed_atom, uint64_t index, bool ok) {
+      self->state.replies.release(index, ok);
+      shrink(self); // the answers' writes are in: the record can go
+    },
     [self](evict_atom) {
       auto& st = self->state;
       if (!st.replies.empty()) {

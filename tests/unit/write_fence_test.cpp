@@ -270,6 +270,26 @@ TEST_CASE("write fence: an order asks the restaurant only once its intent is com
     CHECK(f.stock() == 10); // no units held for an order whose record was never committed
     CHECK_FALSE(f.stored_order(oid));
   }
+  SECTION("the outcome commits later: the held answer goes, and the order drops its record, without a tick") {
+    auto ticks_before = f.ticks_waiting(); // the restaurant's, from its creation
+    caf::scoped_actor self{*f.sys};
+    auto placing = self->request(f.router, 10s, cmd);
+    REQUIRE(held.writer.wait_proposed(1));
+    held.writer.apply(); // the intent: the order asks the restaurant, then proposes its outcome
+    REQUIRE(held.writer.wait_proposed(2));
+    held.writer.apply();
+    std::optional<order> placed;
+    placing.receive([&](order& o) { placed = std::move(o); }, [](caf::error&) {});
+    REQUIRE(placed);
+    CHECK(placed->status == order_status::placed);
+    // The answer waited for the outcome's commit, and that commit let the record go: no tick was asked for it
+    // (one per order in a replicated shard, before).
+    CHECK(f.ticks_waiting() == ticks_before);
+    auto again = f.ask<order>(get_order{cmd.caller, oid}); // read back from the store
+    REQUIRE(again);
+    CHECK(again->status == order_status::placed);
+    CHECK(f.stock() == 8);
+  }
   SECTION("the intent commits: the order goes on and is placed") {
     caf::scoped_actor self{*f.sys};
     auto placing = self->request(f.router, 10s, cmd);

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/catalog/catalog_actor.hpp"
+#include "actors/common/actor_scheduler.hpp"
 #include "actors/common/entity_context.hpp"
 #include "actors/order/order_recovery.hpp"
 #include "actors/order_index/order_index_actor.hpp"
@@ -40,7 +41,6 @@
 #include "node/metrics/node_metrics.hpp"
 #include "node/node_config.hpp"
 #include "node/runtime.hpp"
-#include "actors/common/actor_scheduler.hpp"
 #include "node/cluster_runtime.hpp"
 #include "node/node_identity.hpp"
 #include "node/secret_file.hpp"

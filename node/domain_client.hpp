@@ -1,7 +1,9 @@
 #pragma once
 // The one door from an edge (HTTP now, the binary client protocol next) into the domain. Each call sends a
 // command to the router / catalog / order index and later invokes the callback with the reply or a failure.
-// Nothing blocks: the callback runs on a CAF thread, so an edge must post it back to its own I/O context.
+// Nothing blocks: the callback runs on a CAF thread, or on the caller's own thread before call() returns (a
+// menu pinned by its restaurant), so an edge must post it back to its own I/O context and hold no lock it
+// takes again in the callback.
 // CAF stays out of this header so that edge code compiles without it.
 #include <chrono>
 #include <functional>

@@ -19,6 +19,7 @@
 #include "actors/catalog/catalog_actor.hpp"
 #include "actors/common/actor_scheduler.hpp"
 #include "actors/common/entity_context.hpp"
+#include "actors/restaurant/menu_board.hpp"
 #include "actors/order/order_recovery.hpp"
 #include "actors/order_index/order_index_actor.hpp"
 #include "actors/order_index/order_index_writes.hpp"
@@ -196,6 +197,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     ctx.max_active_entities = cfg.max_active_entities;
     ctx.max_restaurants_per_merchant = cfg.max_restaurants_per_merchant;
     ctx.serves = cluster_rt.serves();
+    ctx.menus = std::make_shared<actors::menu_board>(std::function<int64_t()>{}, ctx.serves);
     ctx.router = cluster_rt.front(sys); // entities reach other entities through it (null alone: the local router)
     // The cluster's member-state record: written where its shard is led, read everywhere.
     auto meta_shard = cluster_rt.metadata_shard();
@@ -206,6 +208,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     node::node_runtime rt;
     rt.system = &sys;
     rt.store = store.get();
+    rt.menus = ctx.menus;
     // The catalog reads new events from the store itself; an event sent to it is only an announcement, and
     // one outstanding announcement is enough (every order sends stock events: one message each was measurable).
     auto announced = std::make_shared<std::atomic<bool>>(false);
@@ -284,6 +287,9 @@ int run(const node::node_config& cfg, sigset_t signals) {
       {"shed_idle_connections", [&server_ptr] { return server_ptr ? server_ptr->shed_connections() : 0; }},
       {"refused_connections", [&server_ptr] { return server_ptr ? server_ptr->refused_connections() : 0; }},
       {"login_guard_entries", [&logins] { return static_cast<uint64_t>(logins.size()); }},
+      {"menu_board_hits", [menus = ctx.menus] { return menus->hits(); }},
+      {"menu_board_misses", [menus = ctx.menus] { return menus->misses(); }},
+      {"menu_board_restaurants", [menus = ctx.menus] { return static_cast<uint64_t>(menus->restaurants()); }},
       {"client_connections", [&client_ptr] { return client_ptr ? client_ptr->stats().open_connections : 0; }},
       {"client_requests_in_flight", [&client_ptr] { return client_ptr ? client_ptr->stats().requests_in_flight : 0; }},
       {"client_requests", [&client_ptr] { return client_ptr ? client_ptr->stats().requests : 0; }},

@@ -1,8 +1,14 @@
 #pragma once
 // Handles of the actors one node runs; built by node/main.cpp, the only place that spawns and wires actors.
+#include <memory>
+
 #include "actors/catalog/catalog_actor.hpp"
 #include "actors/order_index/order_index_actor.hpp"
 #include "actors/router/router_actor.hpp"
+
+namespace bento::actors {
+class menu_board;
+}
 
 namespace bento::store {
 class entity_store;
@@ -16,6 +22,7 @@ struct node_runtime {
   actors::router_actor router;
   actors::catalog_actor catalog;
   actors::order_index_actor order_index;
+  std::shared_ptr<actors::menu_board> menus; // menus answered without asking the restaurant; none: always ask
 };
 
 } // namespace bento::node

@@ -25,6 +25,7 @@ class shard_set;
 namespace bento::actors {
 
 class login_guard;
+class menu_board;
 
 /// The keeper of the cluster's member-state record (cluster/cluster_meta), one per node.
 using cluster_meta_actor = caf::typed_actor<caf::replies_to<domain::set_member_state>::with<bool>,
@@ -50,6 +51,8 @@ struct entity_context {
   std::shared_ptr<hash_gate> gate;
   cluster_meta_actor cluster_meta; // the cluster's member-state record (cluster/cluster_meta); none: refused
   login_guard* logins = nullptr; // the node's failed-login counts (login_guard.hpp); none: not throttled here
+  // Where restaurants pin the menus edges may answer with unasked (restaurant/menu_board.hpp); none: not pinned.
+  std::shared_ptr<menu_board> menus;
   std::string dummy_hash; // unknown-user logins verify against it, so they cost what a real one costs
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds empty_idle_timeout{std::chrono::seconds(10)}; // entities that do not exist

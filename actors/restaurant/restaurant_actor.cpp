@@ -9,6 +9,7 @@
 #include "actors/common/entity_context.hpp"
 #include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
+#include "actors/restaurant/menu_board.hpp"
 #include "actors/restaurant/restaurant_records.hpp"
 #include "actors/restaurant/restaurant_state.hpp"
 #include "actors/restaurant/reservation_cache.hpp"
@@ -40,6 +41,7 @@ struct restaurant_actor_state {
   std::string swept_day; // the restaurant's day when the index was last swept: a new day sweeps again
   // Menus built since the last change, by (today, day asked for): every reader shares one until a write.
   std::map<std::pair<std::string, std::string>, menu_view> menus;
+  bool pinned = false; // some of them are on the node's menu board (menu_board.hpp)
   static inline const char* name = "restaurant";
 };
 
@@ -147,6 +149,10 @@ caf::error persist(self_ptr self, const restaurant_change& change) {
   if (change.empty())
     return {};
   st.menus.clear();
+  if (st.pinned) { // before the write: once it is acknowledged, no reader may be answered the old menu
+    st.ctx->menus->unpin(st.id);
+    st.pinned = false;
+  }
   const auto& info = *st.rules.info();
   auto now = st.ctx->now_ms();
   store::write_batch batch;
@@ -198,6 +204,11 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
   if (!load(self)) // the behavior is still returned; quit() stops the actor before it handles anything
     self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));
   report_exit(self, *st.ctx, keys::restaurant_entity(st.id));
+  if (auto& board = st.ctx->menus) {
+    // What an earlier activation pinned goes (this one writes without knowing of it), and so does this one's.
+    board->unpin(st.id);
+    self->attach_functor([board, id = st.id](const caf::error&) { board->unpin(id); });
+  }
   start_idle_ticks(self, *st.ctx, st.rules.exists());
   return {
     [self](create_restaurant& cmd) -> caf::result<restaurant> {
@@ -252,6 +263,10 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         if (st.menus.size() >= 8) // a few days asked for at most; more is someone walking the calendar
           st.menus.clear();
         found = st.menus.emplace(key, menu_view(st.rules.menu(key.first, key.second))).first;
+      }
+      if (st.ctx->menus && st.replies.clear(*st.ctx->store)) { // all it shows is committed: readers may skip us
+        st.ctx->menus->pin(st.id, *st.ctx->store, st.epoch, found->first.first, found->first.second, found->second);
+        st.pinned = true;
       }
       return gated(self, *st.ctx->store, st.replies, found->second);
     },

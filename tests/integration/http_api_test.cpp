@@ -127,6 +127,50 @@ TEST_CASE("http: a customer orders from a merchant's menu, the merchant runs the
   check_error(carl.call("GET", "/api/v1/me"), 401, "unauthorized");
 }
 
+TEST_CASE("http: menus answered without asking the restaurant still show every acknowledged write",
+          "[integration]") {
+  // The edge answers a menu read from what the restaurant pinned (actors/restaurant/menu_board.hpp) when it
+  // can: each acknowledged order, edit and delete must show in the next read all the same.
+  running_node n;
+  api_session mia(n.node.base_url()), carl(n.node.base_url());
+  mia.sign_up("mia", "merchant");
+  carl.sign_up("carl", "customer");
+  auto rid = mia.create_restaurant("Mia's");
+  auto menu_path = "/api/v1/restaurants/" + rid + "/menu";
+  auto tea_path = menu_path + "/items/tea";
+  REQUIRE(mia.call("PUT", tea_path, {{"name", "Tea"}, {"price_cents", 100}, {"stock", 40}}).status == 201);
+  auto hits = [&] {
+    auto body = mia.call("GET", "/metrics").body;
+    auto at = body.find("bento_edge{gauge=\"menu_board_hits\"} ");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(body.substr(body.find("} ", at) + 2));
+  };
+  auto tea = [&] {
+    auto items = body_of(carl.call("GET", menu_path))["items"];
+    REQUIRE(items.size() >= 1);
+    return items[0];
+  };
+  auto before = hits();
+  for (int i = 1; i <= 10; ++i) {
+    CHECK(tea()["stock"] == 40 - 2 * (i - 1)); // asks the restaurant (its menu changed) or the board
+    CHECK(tea()["stock"] == 40 - 2 * (i - 1)); // the board
+    REQUIRE(carl.call("POST", "/api/v1/orders", order_body(rid, "tea", 2)).status == 201);
+    CHECK(tea()["stock"] == 40 - 2 * i);
+    REQUIRE(mia.call("PATCH", tea_path, {{"price_cents", 100 + i}}).status == 200);
+    CHECK(tea()["price_cents"] == 100 + i);
+    CHECK(body_of(carl.call("GET", tea_path))["price_cents"] == 100 + i); // an item is read from the menu too
+  }
+  // Scrapes within a second share one render: poll (bounded) for a fresh one.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (hits() < before + 10 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100)); // polling interval of a bounded wait
+  CHECK(hits() >= before + 10);
+  REQUIRE(mia.call("DELETE", tea_path).status == 204);
+  CHECK(body_of(carl.call("GET", menu_path))["items"].empty());
+  check_error(carl.call("GET", tea_path), 404, "not_found");
+  check_error(carl.call("GET", "/api/v1/restaurants/nowhere/menu"), 404, "not_found");
+}
+
 TEST_CASE("http: an order without meal or date gets the next meal slot", "[integration]") {
   running_node n;
   api_session mia(n.node.base_url()), carl(n.node.base_url());

@@ -19,6 +19,7 @@
 #include "actors/common/entity_context.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/order/order_recovery.hpp"
+#include "actors/restaurant/menu_board.hpp"
 #include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
 #include "actors/store/store_layout.hpp"
@@ -161,6 +162,7 @@ struct fixture {
     ctx.fault_point = [gate = gate](std::string_view point, const std::string& entity) {
       return (*gate)(point, entity);
     };
+    ctx.menus = std::make_shared<actors::menu_board>(ctx.clock);
     router = cluster::spawn_local_router(*sys, ctx);
   }
 

@@ -101,6 +101,63 @@ TEST_CASE("actors: readers share one menu snapshot until a write changes the res
   CHECK(after_edit->items().at(0).price_cents == 1500);
 }
 
+TEST_CASE("actors: a menu on the board is what its restaurant answers now; it goes before the next change",
+          "[unit]") {
+  // Edges answer from the board without asking the restaurant: a pinned menu one write behind would be a read
+  // that misses an acknowledged write.
+  fixture f(2s); // idle restaurants passivate after 2 s (the last section)
+  auto& board = *f.ctx.menus;
+  f.restaurant_with_stock(5);
+  CHECK_FALSE(board.find("r1", "")); // nothing pinned before a read
+  auto read = f.ask<menu_view>(get_menu{"r1", {}});
+  REQUIRE(read);
+  auto pinned = board.find("r1", "");
+  REQUIRE(pinned);
+  CHECK(pinned->same_as(*read));
+  CHECK_FALSE(board.find("r1", add_days(local_date(f.ctx.now_ms()), 1))); // another day: not asked for yet
+  CHECK_FALSE(board.find("r2", ""));
+
+  SECTION("an order takes it down before its reservation is written") {
+    f.gate->park("restaurant.reserved"); // after the write, before the answer
+    caf::scoped_actor self{*f.sys};
+    auto placing = self->request(f.router, 10s, order_for(1, 2));
+    REQUIRE(f.gate->wait_reached("restaurant.reserved"));
+    CHECK_FALSE(board.find("r1", ""));
+    f.gate->release("restaurant.reserved");
+    placing.receive([](order&) {}, [](caf::error& e) { FAIL(actors::to_failure(e).message); });
+    CHECK_FALSE(board.find("r1", "")); // until the next read
+    CHECK(f.stock() == 3);
+    auto again = board.find("r1", "");
+    REQUIRE(again);
+    CHECK(again->items().at(0).stock == 3);
+  }
+  SECTION("a menu edit takes it down too") {
+    menu_item_input in;
+    in.name = "Katsu deluxe";
+    in.price_cents = 1500;
+    in.stock = 5;
+    REQUIRE(f.ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in}));
+    CHECK_FALSE(board.find("r1", ""));
+  }
+  SECTION("a new day finds none: the restaurant keys menus by its today") {
+    f.shift_days(1);
+    CHECK_FALSE(board.find("r1", ""));
+  }
+  SECTION("what an earlier activation left is taken down by the next one, and a stopped restaurant leaves none") {
+    REQUIRE(fixture::wait_for([&] { return f.counts().restaurants == 0; }));
+    CHECK(fixture::wait_for([&] { return board.restaurants() == 0; })); // its exit ran after the router let go
+    // A stale menu left behind (as if an exit had not run yet) must not outlive the next activation.
+    board.pin("r1", f.shard_of(actors::keys::restaurant_entity("r1")), 0, local_date(f.ctx.now_ms()), "",
+              menu_view(restaurant{}, {}));
+    REQUIRE(board.find("r1", ""));
+    REQUIRE(f.ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", menu_item_input{"Katsu", "", 1200, 4}}));
+    CHECK_FALSE(board.find("r1", ""));
+    CHECK(f.stock() == 4);
+    REQUIRE(board.find("r1", ""));
+    CHECK(board.find("r1", "")->items().size() == 1);
+  }
+}
+
 TEST_CASE("actors: an interrupted placement settles to what the restaurant did when the order is next asked",
           "[unit]") {
   fixture f;

@@ -14,6 +14,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/crypto/password_hasher.hpp"
+#include "actors/restaurant/menu_board.hpp"
 #include "tests/support/actor_fixture.hpp"
 
 using namespace bento;
@@ -94,6 +95,11 @@ public:
     }
     apply();
   }
+  /// Proposals wait for apply() again.
+  void hold() {
+    std::lock_guard lock(mutex_);
+    auto_apply_ = false;
+  }
   /// The lease lapsed: the epoch ends, the lead (and what was proposed) stays.
   void revoke() {
     std::lock_guard lock(mutex_);
@@ -112,6 +118,10 @@ public:
     }
     for (auto& [index, done] : waiters)
       done(false);
+  }
+  uint64_t proposed() const {
+    std::lock_guard lock(mutex_);
+    return proposed_;
   }
   bool wait_proposed(uint64_t n) {
     std::unique_lock lock(mutex_);
@@ -366,4 +376,61 @@ TEST_CASE("write fence: a login answered while its user waits to be evicted keep
   REQUIRE(answered);
   CHECK(answered->username == "alice");
   REQUIRE(registering.get());
+}
+
+TEST_CASE("write fence: a menu is pinned only once what it shows is committed, and counts only in its epoch",
+          "[unit]") {
+  fixture f;
+  attached held(f.shard_of(actors::keys::restaurant_entity("r1")));
+  held.writer.auto_apply();
+  f.restaurant_with_stock(5);
+  auto& board = *f.ctx.menus;
+  REQUIRE(f.ask<menu_view>(get_menu{"r1", {}}));
+  REQUIRE(board.find("r1", ""));
+
+  // A restock proposed, not committed: the pinned menu goes at once, and a read while it is in flight (held
+  // by the gate) pins nothing, since what it shows may still be dropped with the lead.
+  held.writer.hold();
+  caf::scoped_actor self{*f.sys};
+  patch_menu_item patch;
+  patch.caller = merchant;
+  patch.restaurant_id = "r1";
+  patch.item_id = "katsu";
+  patch.stock = 9;
+  auto before = held.writer.proposed();
+  auto restock = self->request(f.router, 10s, patch);
+  REQUIRE(held.writer.wait_proposed(before + 1));
+  CHECK_FALSE(board.find("r1", ""));
+  auto reading = self->request(f.router, 10s, get_menu{"r1", {}});
+  // A refused edit is answered at once, and after the read: the restaurant has handled the read by then.
+  auto stale = patch;
+  stale.if_match = 999999;
+  auto refused = f.ask<upsert_result>(stale);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == errc::precondition_failed);
+  CHECK_FALSE(board.find("r1", ""));
+  held.writer.apply();
+  restock.receive([](upsert_result&) {}, [](caf::error& e) { FAIL(actors::to_failure(e).message); });
+  reading.receive([](menu_view& m) { CHECK(m.items().at(0).stock == 9); },
+                  [](caf::error& e) { FAIL(actors::to_failure(e).message); });
+  CHECK_FALSE(board.find("r1", ""));
+  CHECK(f.stock() == 9); // committed now: this read pins
+  REQUIRE(board.find("r1", ""));
+
+  SECTION("an ended write epoch (a lapsed lease) voids it before the restaurant hears") {
+    held.writer.revoke();
+    CHECK_FALSE(board.find("r1", ""));
+  }
+  SECTION("a node that stopped serving the shard answers nothing from it, even in the same epoch") {
+    std::atomic<bool> serving{true};
+    actors::menu_board served(f.ctx.clock, [&](shard_id s) { return serving.load() || s != held.shard.shard(); });
+    auto menu = f.ask<menu_view>(get_menu{"r1", {}});
+    REQUIRE(menu);
+    served.pin("r1", held.shard, held.writer.epoch(), local_date(f.ctx.now_ms()), "", *menu);
+    CHECK(served.find("r1", ""));
+    serving = false;
+    CHECK_FALSE(served.find("r1", ""));
+    CHECK(served.misses() == 1);
+    CHECK(served.hits() == 1);
+  }
 }

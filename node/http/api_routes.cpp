@@ -171,7 +171,7 @@ struct call : std::enable_shared_from_this<call> {
       answer.json().set(body);
     }
     http_response resp;
-    resp.body = *body;
+    resp.shared_body = std::move(body);
     respond(std::move(resp));
   }
 

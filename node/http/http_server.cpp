@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -22,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/http/request_reader.hpp"
+#include "node/http/response_head.hpp"
 
 namespace bento::node {
 
@@ -214,17 +216,18 @@ private:
   }
 
   void write(http_response resp, bool counted) {
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(resp.status),
-                                                                   version_ ? version_ : 11);
-    res->set(http::field::server, "bento");
-    res->set(http::field::content_type, resp.content_type);
-    for (auto& [k, v] : resp.headers)
-      res->set(k, v);
-    res->keep_alive(keep_alive_);
-    res->body() = std::move(resp.body);
-    res->prepare_payload();
+    // One write in flight per connection (the next request is read after it), so its buffers live here and
+    // the head's keeps its capacity from one response to the next.
+    out_body_ = std::move(resp.body);
+    out_shared_ = std::move(resp.shared_body);
+    const std::string& body = out_shared_ ? *out_shared_ : out_body_;
+    bool with_body = status_has_body(resp.status);
+    write_response_head(out_head_, resp, version_ == 10 ? 0 : 1, keep_alive_, body.size());
+    std::array<net::const_buffer, 2> buffers{net::buffer(out_head_), net::buffer(body.data(), with_body ? body.size() : 0)};
     stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
-    http::async_write(stream_, *res, [self = shared_from_this(), res, counted](beast::error_code ec, size_t) {
+    net::async_write(stream_, buffers, [self = shared_from_this(), counted](beast::error_code ec, size_t) {
+      self->out_body_.clear();
+      self->out_shared_.reset();
       if (counted)
         self->server_.request_done();
       if (!ec && self->linger_) {
@@ -302,6 +305,8 @@ private:
   bool linger_ = false;
   size_t drained_ = 0;
   std::unique_ptr<std::array<char, 8192>> drain_buffer_; // only while lingering
+  std::string out_head_, out_body_;                        // the response being written
+  std::shared_ptr<const std::string> out_shared_;
   unsigned version_ = 11;
 };
 
@@ -390,7 +395,11 @@ void http_server::impl::admit(tcp::socket socket) {
 
 void http_server::impl::accept() {
   // One accept (or backoff wait) is pending at a time, so the backoff fields are never touched concurrently.
-  acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  // A connection's handlers run one at a time: on a strand when several threads run the context; with one
+  // thread that is already so, and a strand's dispatch costs a few per cent of a small request's CPU.
+  auto executor = options.threads > 1 ? net::any_io_executor(net::make_strand(ioc))
+                                      : net::any_io_executor(ioc.get_executor());
+  acceptor->async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (!stopping && ec != net::error::operation_aborted)
         accept_later(ec);

@@ -2,6 +2,7 @@
 // A parsed request and the response to send, free of Beast types so that the API layer compiles without it.
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,8 @@ struct http_request {
 struct http_response {
   int status = 200;
   std::string body;
+  // Sent instead of `body` when set: an encoding many responses share (a restaurant's menu), not copied.
+  std::shared_ptr<const std::string> shared_body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
 };

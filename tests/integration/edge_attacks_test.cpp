@@ -444,3 +444,81 @@ TEST_CASE("edge: metrics need the token when one is set; probes and metrics are 
     limited += d.get(i % 2 ? "/healthz" : "/metrics").status == 429;
   CHECK(limited > 0);
 }
+
+TEST_CASE("edge: responses keep or close the connection as the request's version and Connection say", "[integration]") {
+  // The edge writes its response heads itself (node/http/response_head.cpp): what a client relies on to
+  // reuse a connection, and a menu body many responses share, must come out whole on one connection.
+  running_node n;
+  api_session mia(n.node.base_url());
+  mia.sign_up("mia", "merchant");
+  auto rid = mia.create_restaurant("Mia's");
+  REQUIRE(mia.call("PUT", "/api/v1/restaurants/" + rid + "/menu/items/tea",
+                   {{"name", "Tea"}, {"price_cents", 100}, {"stock", 10}})
+            .status == 201);
+  auto menu_request = "GET /api/v1/restaurants/" + rid + "/menu HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                      + mia.token + "\r\n\r\n";
+  auto body_of_response = [](const std::string& r) { return r.substr(r.find("\r\n\r\n") + 4); };
+
+  SECTION("HTTP/1.1 keeps it: the same shared menu three times over one socket, then Connection: close") {
+    int fd = connect_from("127.0.0.1", n.node.port());
+    std::string first;
+    for (int i = 0; i < 3; ++i) {
+      send_all(fd, menu_request);
+      auto r = read_response(fd);
+      INFO(r);
+      REQUIRE(r.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+      CHECK(r.find("Connection:") == std::string::npos);
+      auto body = body_of_response(r);
+      CHECK(json::parse(body)["items"][0]["name"] == "Tea");
+      if (i == 0)
+        first = body;
+      CHECK(body == first);
+    }
+    send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    auto r = read_response(fd);
+    CHECK(r.find("\r\nConnection: close\r\n") != std::string::npos);
+    CHECK(body_of_response(r) == R"({"status":"ok"})");
+    CHECK(closed_by_peer(fd));
+    ::close(fd);
+  }
+  SECTION("HTTP/1.0 closes it unless asked to keep it") {
+    int fd = connect_from("127.0.0.1", n.node.port());
+    send_all(fd, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    auto kept = read_response(fd);
+    INFO(kept);
+    REQUIRE(kept.rfind("HTTP/1.0 200 OK\r\n", 0) == 0);
+    CHECK(kept.find("\r\nConnection: keep-alive\r\n") != std::string::npos);
+    send_all(fd, "GET /healthz HTTP/1.0\r\n\r\n");
+    auto closing = read_response(fd);
+    REQUIRE(closing.rfind("HTTP/1.0 200 OK\r\n", 0) == 0);
+    CHECK(closing.find("Connection:") == std::string::npos);
+    CHECK(closed_by_peer(fd));
+    ::close(fd);
+  }
+  SECTION("a 204 carries no body and the connection goes on") {
+    int fd = connect_from("127.0.0.1", n.node.port());
+    send_all(fd, "DELETE /api/v1/restaurants/" + rid + "/menu/items/tea HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                   + mia.token + "\r\n\r\n");
+    std::string r;
+    char buf[4096];
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (r.find("\r\n\r\n") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0)
+        continue;
+      auto got = ::recv(fd, buf, sizeof buf, 0);
+      if (got <= 0)
+        break;
+      r.append(buf, static_cast<size_t>(got));
+    }
+    INFO(r);
+    REQUIRE(r.rfind("HTTP/1.1 204 No Content\r\n", 0) == 0);
+    CHECK(r.find("Content-Length") == std::string::npos);
+    CHECK(r.size() == r.find("\r\n\r\n") + 4);
+    send_all(fd, menu_request);
+    auto next = read_response(fd);
+    REQUIRE(next.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(json::parse(body_of_response(next))["items"].empty());
+    ::close(fd);
+  }
+}

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates tzdata python3
   libcaf-dev libprotobuf-dev protobuf-compiler librocksdb-dev libspdlog-dev libfmt-dev catch2
   libboost-dev libboost-system-dev nlohmann-json3-dev libsodium-dev libcurl4-openssl-dev
-  prometheus-cpp-dev libssl-dev wrk
+  prometheus-cpp-dev libssl-dev libjemalloc-dev wrk
 )
 # promtool (the Prometheus text-format checker the metrics test uses) lives in the prometheus package;
 # installed without its recommends so the server itself stays disabled and small.

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "protocol/domain/calendar.hpp"
@@ -536,6 +538,18 @@ TEST_CASE("http: health, readiness, metrics and the OpenAPI document", "[integra
                           "status=\"201\"} 1") != std::string::npos);
   CHECK(metrics.body.find("bento_entity_actors") != std::string::npos);
   CHECK(metrics.body.find("bento_rocksdb") != std::string::npos);
+  // The node runs on jemalloc (node/allocator.hpp), with its purging on a background thread as configured.
+  auto at = metrics.body.find("bento_edge{gauge=\"allocator_allocated_bytes\"} ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stod(metrics.body.substr(metrics.body.find("} ", at) + 2)) > 1e6);
+  bool purger = false;
+  for (auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(n.node.pid()) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    purger = purger || name == "jemalloc_bg_thd";
+  }
+  CHECK(purger);
   temp_dir d;
   auto file = d / "metrics.txt";
   {

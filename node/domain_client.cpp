@@ -12,6 +12,7 @@
 #include <caf/send.hpp>
 
 #include "actors/common/domain_error.hpp"
+#include "actors/catalog/page_board.hpp"
 #include "actors/restaurant/menu_board.hpp"
 #include "actors/store/entity_store.hpp"
 #include "node/runtime.hpp"
@@ -160,7 +161,6 @@ BENTO_ROUTE(get_order, domain::order, router)
 BENTO_ROUTE(transition_order, domain::order, router)
 BENTO_ROUTE(edit_order, domain::order, router)
 BENTO_ROUTE(list_orders, domain::order_list, order_index)
-BENTO_ROUTE(menu_query, domain::menu_page, catalog)
 BENTO_ROUTE(restaurants_query, domain::restaurant_list, catalog)
 
 #undef BENTO_ROUTE
@@ -171,6 +171,14 @@ void domain_client::call(domain::get_menu cmd, callback<domain::menu_view> done)
     if (auto pinned = impl_->rt.menus->find(cmd.restaurant_id, cmd.date))
       return impl::deliver<domain::menu_view>(impl_->rt.store, std::move(done), std::move(*pinned));
   impl_->dispatch<domain::menu_view>(impl_->rt.router, std::move(cmd), std::move(done));
+}
+
+void domain_client::call(domain::menu_query cmd, callback<domain::menu_page> done) {
+  // A page the catalog answered, with nothing announced it has not read: what it would answer now.
+  if (impl_->rt.pages)
+    if (auto page = impl_->rt.pages->find_current(cmd))
+      return impl::deliver<domain::menu_page>(impl_->rt.store, std::move(done), std::move(*page));
+  impl_->dispatch<domain::menu_page>(impl_->rt.catalog, std::move(cmd), std::move(done));
 }
 
 void domain_client::stats(callback<entity_stats> done) {

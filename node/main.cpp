@@ -19,6 +19,7 @@
 #include "actors/catalog/catalog_actor.hpp"
 #include "actors/common/actor_scheduler.hpp"
 #include "actors/common/entity_context.hpp"
+#include "actors/catalog/page_board.hpp"
 #include "actors/restaurant/menu_board.hpp"
 #include "node/allocator.hpp"
 #include "actors/order/order_recovery.hpp"
@@ -217,6 +218,8 @@ int run(const node::node_config& cfg, sigset_t signals) {
     catalog_opts.event_retention_s = cfg.event_retention_s;
     // Often enough that what goes is a small batch, rarely enough to cost nothing (one seek per shard).
     catalog_opts.prune_every_ms = static_cast<uint32_t>(std::clamp<uint64_t>(uint64_t{cfg.event_retention_s} * 100, 1000, 60000));
+    catalog_opts.board = std::make_shared<actors::page_board>(announced);
+    rt.pages = catalog_opts.board;
     rt.catalog = actors::spawn_catalog_actor(sys, store.get(), announced, catalog_opts);
     auto catalog = rt.catalog;
     // Ended sessions reach the revocation list as their shard's entries are applied here (leader, follower or
@@ -289,6 +292,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
       {"refused_connections", [&server_ptr] { return server_ptr ? server_ptr->refused_connections() : 0; }},
       {"login_guard_entries", [&logins] { return static_cast<uint64_t>(logins.size()); }},
       {"menu_board_hits", [menus = ctx.menus] { return menus->hits(); }},
+      {"page_board_hits", [pages = rt.pages] { return pages->hits(); }},
       // The allocator's view of the heap: RSS less this is what the allocator holds unused or the store maps.
       {"allocator_allocated_bytes", [] { return static_cast<uint64_t>(node::allocator_stats()["allocated_bytes"]); }},
       {"allocator_resident_bytes", [] { return static_cast<uint64_t>(node::allocator_stats()["resident_bytes"]); }},

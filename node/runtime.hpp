@@ -8,6 +8,7 @@
 
 namespace bento::actors {
 class menu_board;
+class page_board;
 }
 
 namespace bento::store {
@@ -23,6 +24,7 @@ struct node_runtime {
   actors::catalog_actor catalog;
   actors::order_index_actor order_index;
   std::shared_ptr<actors::menu_board> menus; // menus answered without asking the restaurant; none: always ask
+  std::shared_ptr<actors::page_board> pages; // catalog pages answered without asking the catalog; none: ask
 };
 
 } // namespace bento::node

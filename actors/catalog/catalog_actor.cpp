@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/catalog/catalog_state.hpp"
+#include "actors/catalog/page_board.hpp"
 #include "actors/common/domain_error.hpp"
 #include "actors/store/entity_store.hpp"
 #include "protocol/domain/calendar.hpp"
@@ -18,38 +19,9 @@ namespace {
 
 using namespace bento::domain;
 
-/// Pages answered since the catalog last changed, by query and day: browsing asks the same few pages over and
-/// over, and a shared page is copied as a pointer and rendered once by the edge.
-/// Bounded by the entries the pages hold, not by pages: a query picks its page size (up to 100) and its text, so
-/// anyone can ask for distinct full pages; an entry is at most ~11 KB (the item limits), so this stays ~45 MB.
-struct page_cache {
-  uint64_t revision = 0;
-  std::unordered_map<std::string, menu_page> pages;
-  size_t entries = 0;
-  static constexpr size_t max_entries = 4096;
-
-  void clear(uint64_t now_revision) {
-    pages.clear();
-    entries = 0;
-    revision = now_revision;
-  }
-
-  static std::string key_of(const menu_query& q, const std::string& today) {
-    std::string k;
-    for (auto* part : {&q.place, &q.tag, &q.text, &q.cursor, &q.date, &today}) {
-      k += std::to_string(part->size());
-      k += ':';
-      k += *part;
-    }
-    k += q.for_meal ? std::to_string(static_cast<int>(*q.for_meal)) : "-";
-    k += '/' + std::to_string(q.limit);
-    return k;
-  }
-};
-
 struct catalog_actor_state {
   std::unique_ptr<catalog_state> catalog;
-  page_cache cache;
+  std::shared_ptr<page_board> board; // the pages answered since the catalog last changed (page_board.hpp)
   std::chrono::steady_clock::time_point last_catch_up;
   bool catch_up_scheduled = false;
   bool announced_since = false; // an announcement came after the last catch-up
@@ -57,16 +29,27 @@ struct catalog_actor_state {
   static inline const char* name = "catalog";
 };
 
+/// After reading events: the pages count again if nothing they show changed, else they go.
+void reopen_board(catalog_actor_state& st) {
+  if (st.board->revision() == st.catalog->revision())
+    st.board->open();
+  else
+    st.board->reset(st.catalog->revision());
+}
+
 /// Applies the events the store has and the catalog has not. `announced` is cleared before reading: a commit
 /// announced after this point sends a new announcement; one before it is within what is read.
 void catch_up(catalog_actor::stateful_pointer<catalog_actor_state> self) {
   auto& st = self->state;
+  // Closed before the flag clears: an edge that then finds no announcement pending finds no page of before.
+  st.board->close();
   if (st.announced)
     st.announced->store(false);
   st.announced_since = false;
   st.last_catch_up = std::chrono::steady_clock::now();
   if (auto done = st.catalog->catch_up(local_date(now_ms())); !done)
     spdlog::error("catalog.apply_failed error={}", done.error().message);
+  reopen_board(st);
 }
 
 /// A query sees every change announced before it: a merchant who edits a price and then browses sees the new
@@ -81,7 +64,8 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
                                               std::shared_ptr<std::atomic<bool>> announced,
                                               catalog_options options) {
   auto& st = self->state;
-  st.announced = std::move(announced);
+  st.announced = announced;
+  st.board = options.board ? options.board : std::make_shared<page_board>(std::move(announced));
   st.catalog = std::make_unique<catalog_state>(*store);
   if (auto opened = st.catalog->open(local_date(now_ms())); !opened)
     spdlog::error("catalog.open_failed error={}", opened.error().message);
@@ -94,19 +78,18 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
       auto& st = self->state;
       catch_up_if_announced(self);
       auto today = local_date(now_ms());
-      if (st.cache.revision != st.catalog->revision())
-        st.cache.clear(st.catalog->revision());
-      auto key = page_cache::key_of(q, today);
-      if (auto hit = st.cache.pages.find(key); hit != st.cache.pages.end())
-        return hit->second;
+      auto& board = *st.board;
+      if (board.revision() != st.catalog->revision())
+        board.reset(st.catalog->revision());
+      auto key = page_board::key_of(q, today);
+      if (auto hit = board.find(key))
+        return std::move(*hit);
       auto page = st.catalog->query(q, today);
       if (!page)
         return make_error(page.error());
-      auto size = page->items.size() + 1; // an empty page costs its key
-      if (st.cache.entries + size > page_cache::max_entries)
-        st.cache.clear(st.catalog->revision());
-      st.cache.entries += size;
-      return st.cache.pages.emplace(std::move(key), menu_page(std::move(*page))).first->second;
+      menu_page shared(std::move(*page));
+      board.put(std::move(key), shared);
+      return shared;
     },
     [self](restaurants_query& q) -> caf::result<restaurant_list> {
       catch_up_if_announced(self);
@@ -139,9 +122,11 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
     },
     [self, options, every](prune_atom) {
       auto& cat = *self->state.catalog;
-      // Catch up first, so that what is old enough to go was also read.
+      // Catch up first, so that what is old enough to go was also read (the board closed meanwhile, as there).
+      self->state.board->close();
       if (auto done = cat.catch_up(local_date(now_ms())); !done)
         spdlog::error("catalog.apply_failed error={}", done.error().message);
+      reopen_board(self->state);
       auto older_than = now_ms() - int64_t{options.event_retention_s} * 1000;
       if (auto pruned = cat.prune_events(older_than, options.prune_batch); !pruned)
         spdlog::error("catalog.prune_failed error={}", pruned.error().message);

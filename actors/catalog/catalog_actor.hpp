@@ -15,6 +15,8 @@ class entity_store;
 
 namespace bento::actors {
 
+class page_board;
+
 using catalog_actor = caf::typed_actor<caf::replies_to<domain::menu_query>::with<domain::menu_page>,
                                        caf::replies_to<domain::restaurants_query>::with<domain::restaurant_list>,
                                        caf::reacts_to<domain::event>, caf::reacts_to<prune_atom>,
@@ -36,6 +38,8 @@ struct catalog_options {
   // Announcements that come sooner than this after the last catch-up wait for the next one: under an order
   // rush one read of the events column and one catalog write cover many orders instead of a few each.
   uint32_t catch_up_every_ms = 10;
+  // The board the catalog keeps its answered pages on, shared with the edges (page_board.hpp); none: its own.
+  std::shared_ptr<page_board> board;
 };
 
 catalog_actor spawn_catalog_actor(caf::actor_system& sys, store::entity_store* store,

@@ -11,6 +11,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/catalog/catalog_actor.hpp"
+#include "actors/catalog/page_board.hpp"
 #include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
 #include "tests/support/caf_config.hpp"
@@ -144,5 +145,102 @@ TEST_CASE("catalog actor: a page is shared by readers until the catalog changes,
   REQUIRE(changed.items().size() == 1);
   CHECK(changed.items()[0].item.price_cents == 650);
   CHECK(first.items()[0].item.price_cents == 500);
+  caf::anon_send_exit(catalog, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("catalog actor: a page an edge finds on the board shows every change acknowledged before it looked",
+          "[unit]") {
+  // The edge reads the board on its own thread while the catalog reads events on its own: a page found
+  // must never be older than a write that was acknowledged before the lookup (a merchant's edit, then browse).
+  test::temp_dir dir;
+  auto opened = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+  REQUIRE(opened);
+  auto db = std::move(*opened);
+  store::shard_store r1(*db, shard_of("restaurant/r1", db->shard_count()));
+  caf::actor_system sys{test::quiet_caf_config()};
+  auto announced = std::make_shared<std::atomic<bool>>(false);
+  actors::catalog_options options;
+  options.board = std::make_shared<actors::page_board>(announced);
+  options.catch_up_every_ms = 1;
+  auto& board = *options.board;
+  auto catalog = actors::spawn_catalog_actor(sys, db.get(), announced, options);
+  caf::scoped_actor self{sys};
+  self->request(catalog, 10s, actors::stats_atom::value)
+    .receive([](actors::catalog_stats&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
+  db->set_event_listener([catalog, announced](const event& ev) {
+    if (!announced->exchange(true))
+      caf::anon_send(catalog, event{ev.seq, ev.type, {}, ev.at_ms, {}, {}, ev.shard});
+  });
+  menu_item soup;
+  soup.restaurant_id = "r1";
+  soup.id = "soup";
+  soup.name = "Soup";
+  soup.stock = 3;
+  auto commit = [&](event ev) {
+    store::write_batch b;
+    b.append_event(std::move(ev));
+    return bool(r1.commit(b));
+  };
+  REQUIRE(commit(event{0, "restaurant.created", "restaurant/r1", 1, restaurant{"r1", "Sea", "taipei", "m", 1, 1}, "r1"}));
+  menu_query q;
+  q.place = "taipei";
+  auto ask = [&] {
+    std::optional<menu_page> got;
+    self->request(catalog, 5s, q).receive([&](menu_page& p) { got = std::move(p); }, [&](caf::error&) {});
+    return got;
+  };
+  CHECK_FALSE(board.find_current(q)); // nothing answered yet
+  auto empty = ask();
+  REQUIRE(empty);
+  CHECK(empty->items().empty());
+  auto pinned = board.find_current(q);
+  REQUIRE(pinned);
+  CHECK(pinned->same_as(*empty));
+
+  // Readers keep the catalog answering (and so pinning pages) while one writer raises the price and, after
+  // each acknowledged write, looks at the board: a page it finds must have that price.
+  std::atomic<bool> stop{false};
+  std::atomic<int> reader_failures{0};
+  std::thread reader([&] {
+    caf::scoped_actor asker{sys};
+    while (!stop) {
+      bool ok = false;
+      asker->request(catalog, 5s, q).receive([&](menu_page&) { ok = true; }, [&](caf::error&) {});
+      if (!ok)
+        ++reader_failures;
+    }
+  });
+  int found = 0, stale = 0, failed_commits = 0;
+  for (int price = 1; price <= 2000; ++price) {
+    soup.price_cents = price;
+    if (!commit(event{0, "menu.item_upserted", "restaurant/r1", 1, soup, "r1"})) {
+      ++failed_commits;
+      continue;
+    }
+    auto look = [&] {
+      for (int i = 0; i < 10; ++i) {
+        auto page = board.find_current(q);
+        if (!page)
+          continue;
+        ++found;
+        if (page->items().size() != 1 || page->items()[0].item.price_cents != price)
+          ++stale;
+      }
+    };
+    look(); // while the catalog may be catching up (the reader's queries make it)
+    if (price % 2 == 0) {
+      ask(); // caught up and pinned: the board answers now, unless the reader's query is mid catch-up
+      look();
+    }
+  }
+  stop = true;
+  reader.join();
+  CHECK(failed_commits == 0);
+  CHECK(reader_failures == 0);
+  CHECK(stale == 0);
+  INFO("pages found on the board: " << found);
+  CHECK(found > 0); // the board did answer: the property was exercised
+  
+  db->set_event_listener(nullptr);
   caf::anon_send_exit(catalog, caf::exit_reason::user_shutdown);
 }

@@ -107,6 +107,9 @@ class Nginx:
 events { worker_connections 4096; }
 http {
   access_log off; keepalive_requests 10000000; keepalive_timeout 120s;
+  # A tuned static server, not nginx's defaults: the file's descriptor and metadata cached (no open, fstat and
+  # close per request) and sent with sendfile. The ceiling should be the best a plain server does here.
+  open_file_cache max=16 inactive=60s; open_file_cache_valid 3600s; sendfile on; tcp_nopush on;
   types { application/json json; }
   server { listen 127.0.0.1:%(p)d; root %(d)s/www; }
 }

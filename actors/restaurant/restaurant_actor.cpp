@@ -201,14 +201,15 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
   st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
   st.replies.epoch = st.epoch;
   st.id = std::move(id);
-  if (!load(self)) // the behavior is still returned; quit() stops the actor before it handles anything
-    self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));
-  report_exit(self, *st.ctx, keys::restaurant_entity(st.id));
   if (auto& board = st.ctx->menus) {
-    // What an earlier activation pinned goes (this one writes without knowing of it), and so does this one's.
+    // What an earlier activation pinned goes (this one writes without knowing of it; loading may write an
+    // upgrade of older records), and so does this one's when it stops.
     board->unpin(st.id);
     self->attach_functor([board, id = st.id](const caf::error&) { board->unpin(id); });
   }
+  if (!load(self)) // the behavior is still returned; quit() stops the actor before it handles anything
+    self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));
+  report_exit(self, *st.ctx, keys::restaurant_entity(st.id));
   start_idle_ticks(self, *st.ctx, st.rules.exists());
   return {
     [self](create_restaurant& cmd) -> caf::result<restaurant> {

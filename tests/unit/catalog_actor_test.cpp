@@ -21,11 +21,31 @@ using namespace bento;
 using namespace bento::domain;
 using namespace std::chrono_literals;
 
-TEST_CASE("catalog actor: commits from many threads, announced once per burst, are all applied", "[unit]") {
-  test::temp_dir dir;
+namespace {
+
+std::unique_ptr<store::entity_store> open_db(const test::temp_dir& dir) {
   auto opened = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
   REQUIRE(opened);
-  auto db = std::move(*opened);
+  return std::move(*opened);
+}
+
+/// Waits until the catalog has opened, then announces commits to it as node/main.cpp does: one outstanding
+/// announcement, cleared by the catalog before it reads the events.
+void feed_as_the_node_does(caf::scoped_actor& self, store::entity_store& db, const actors::catalog_actor& catalog,
+                           std::shared_ptr<std::atomic<bool>> announced) {
+  self->request(catalog, 10s, actors::stats_atom::value)
+    .receive([](actors::catalog_stats&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
+  db.set_event_listener([catalog, announced](const event& ev) {
+    if (!announced->exchange(true))
+      caf::anon_send(catalog, event{ev.seq, ev.type, {}, ev.at_ms, {}, {}, ev.shard});
+  });
+}
+
+} // namespace
+
+TEST_CASE("catalog actor: commits from many threads, announced once per burst, are all applied", "[unit]") {
+  test::temp_dir dir;
+  auto db = open_db(dir);
   store::shard_store r1(*db, shard_of("restaurant/r1", db->shard_count())); // where these events go
   caf::actor_system sys{test::quiet_caf_config()};
   auto announced = std::make_shared<std::atomic<bool>>(false);
@@ -33,12 +53,7 @@ TEST_CASE("catalog actor: commits from many threads, announced once per burst, a
   caf::scoped_actor self{sys};
   // The first answer comes after the catalog has opened: on this empty data dir it builds itself from the
   // entity records, and the events below (written without entity records) must come after that.
-  self->request(catalog, 10s, actors::stats_atom::value)
-    .receive([](actors::catalog_stats&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
-  db->set_event_listener([catalog, announced](const event& ev) {
-    if (!announced->exchange(true))
-      caf::anon_send(catalog, event{ev.seq, ev.type, {}, ev.at_ms, {}, {}, ev.shard});
-  });
+  feed_as_the_node_does(self, *db, catalog, announced);
   {
     store::write_batch b;
     b.append_event(event{0, "restaurant.created", "restaurant/r1", 1, restaurant{"r1", "Sea", "taipei", "m", 1, 1}, "r1"});
@@ -98,9 +113,7 @@ TEST_CASE("catalog actor: commits from many threads, announced once per burst, a
 TEST_CASE("catalog actor: a page is shared by readers until the catalog changes, then shows the change",
           "[unit]") {
   test::temp_dir dir;
-  auto opened = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
-  REQUIRE(opened);
-  auto db = std::move(*opened);
+  auto db = open_db(dir);
   store::shard_store r1(*db, shard_of("restaurant/r1", db->shard_count()));
   store::shard_store other(*db, (shard_of("restaurant/r1", db->shard_count()) + 1) % db->shard_count());
   caf::actor_system sys{test::quiet_caf_config()};
@@ -153,9 +166,7 @@ TEST_CASE("catalog actor: a page an edge finds on the board shows every change a
   // The edge reads the board on its own thread while the catalog reads events on its own: a page found
   // must never be older than a write that was acknowledged before the lookup (a merchant's edit, then browse).
   test::temp_dir dir;
-  auto opened = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
-  REQUIRE(opened);
-  auto db = std::move(*opened);
+  auto db = open_db(dir);
   store::shard_store r1(*db, shard_of("restaurant/r1", db->shard_count()));
   caf::actor_system sys{test::quiet_caf_config()};
   auto announced = std::make_shared<std::atomic<bool>>(false);
@@ -165,12 +176,7 @@ TEST_CASE("catalog actor: a page an edge finds on the board shows every change a
   auto& board = *options.board;
   auto catalog = actors::spawn_catalog_actor(sys, db.get(), announced, options);
   caf::scoped_actor self{sys};
-  self->request(catalog, 10s, actors::stats_atom::value)
-    .receive([](actors::catalog_stats&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
-  db->set_event_listener([catalog, announced](const event& ev) {
-    if (!announced->exchange(true))
-      caf::anon_send(catalog, event{ev.seq, ev.type, {}, ev.at_ms, {}, {}, ev.shard});
-  });
+  feed_as_the_node_does(self, *db, catalog, announced);
   menu_item soup;
   soup.restaurant_id = "r1";
   soup.id = "soup";

@@ -216,8 +216,7 @@ private:
   }
 
   void write(http_response resp, bool counted) {
-    // One write in flight per connection (the next request is read after it), so its buffers live here and
-    // the head's keeps its capacity from one response to the next.
+    // One write in flight per connection (the next request is read after it), so its buffers live here.
     out_body_ = std::move(resp.body);
     out_shared_ = std::move(resp.shared_body);
     const std::string& body = out_shared_ ? *out_shared_ : out_body_;
@@ -226,7 +225,9 @@ private:
     std::array<net::const_buffer, 2> buffers{net::buffer(out_head_), net::buffer(body.data(), with_body ? body.size() : 0)};
     stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
     net::async_write(stream_, buffers, [self = shared_from_this(), counted](beast::error_code ec, size_t) {
-      self->out_body_.clear();
+      // The body goes with its memory (clear() would keep it: an idle connection holding its last answer); the
+      // head's few hundred bytes stay for the next response.
+      std::string().swap(self->out_body_);
       self->out_shared_.reset();
       if (counted)
         self->server_.request_done();

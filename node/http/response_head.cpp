@@ -1,5 +1,6 @@
 #include "node/http/response_head.hpp"
 
+#include <charconv>
 #include <ostream> // boost/utility/string_view.hpp uses it without including it
 
 #include <boost/beast/http/status.hpp>
@@ -17,13 +18,8 @@ bool field_safe(const std::string& s) noexcept {
 
 void append_number(std::string& out, size_t n) {
   char buf[24];
-  size_t len = 0;
-  do {
-    buf[len++] = static_cast<char>('0' + n % 10);
-    n /= 10;
-  } while (n != 0);
-  while (len > 0)
-    out.push_back(buf[--len]);
+  auto end = std::to_chars(buf, buf + sizeof buf, n).ptr;
+  out.append(buf, static_cast<size_t>(end - buf));
 }
 
 void append_field(std::string& out, const char* name, const std::string& value) {

@@ -1,6 +1,8 @@
 #include "protocol/domain/calendar.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <climits>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +54,9 @@ std::string days_to_civil(int64_t z) {
   return buf;
 }
 
+// Bumped by set_time_zone: a date remembered under another zone is not this zone's.
+std::atomic<uint64_t> zone_generation{0};
+
 std::tm local_tm(int64_t unix_ms) {
   std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};
@@ -72,6 +77,7 @@ bool set_time_zone(const std::string& name) {
     return false;
   ::setenv("TZ", name.c_str(), 1);
   ::tzset();
+  zone_generation.fetch_add(1, std::memory_order_release);
   return true;
 }
 
@@ -81,10 +87,23 @@ int64_t now_ms() {
 }
 
 std::string local_date(int64_t unix_ms) {
+  // Every menu read and every restaurant command asks for today: localtime_r (which takes glibc's zone lock)
+  // and a format each time, for a date that changes once a day. Remembered per thread for the second asked.
+  struct remembered {
+    int64_t second = INT64_MIN;
+    uint64_t zone = ~uint64_t{0};
+    std::string date;
+  };
+  thread_local remembered last;
+  int64_t second = unix_ms / 1000; // the time_t local_tm converts
+  auto zone = zone_generation.load(std::memory_order_acquire);
+  if (second == last.second && zone == last.zone)
+    return last.date;
   auto tm = local_tm(unix_ms);
   char buf[48];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-  return buf;
+  last = remembered{second, zone, buf};
+  return last.date;
 }
 
 meal_slot next_meal_slot(int64_t unix_ms) {

@@ -41,6 +41,28 @@ TEST_CASE("calendar: picks the next meal slot in the configured zone", "[unit]")
   CHECK(next_meal_slot(t + 8 * 3600 * 1000LL).meal == meal::dinner);
 }
 
+TEST_CASE("calendar: today's date follows the second asked and the zone set, however often it is asked",
+          "[unit]") {
+  // local_date remembers the last second it formatted (per thread): a remembered date must never outlive its
+  // second or its zone.
+  REQUIRE(set_time_zone("Asia/Taipei"));
+  int64_t before_midnight = 1736956799000; // 2025-01-15 23:59:59 Taipei (15:59:59 UTC)
+  for (int i = 0; i < 3; ++i) {
+    CHECK(local_date(before_midnight) == "2025-01-15");
+    CHECK(local_date(before_midnight + 999) == "2025-01-15");
+    CHECK(local_date(before_midnight + 1000) == "2025-01-16"); // the next second is the next day
+  }
+  CHECK(local_date(before_midnight + 1000) == "2025-01-16");
+  CHECK(local_date(before_midnight) == "2025-01-15"); // back in time: formatted again
+  REQUIRE(set_time_zone("UTC"));
+  CHECK(local_date(before_midnight) == "2025-01-15"); // 15:59:59 UTC
+  CHECK(local_date(before_midnight + 9 * 3600 * 1000LL) == "2025-01-16");
+  REQUIRE(set_time_zone("America/Los_Angeles"));
+  CHECK(local_date(before_midnight + 9 * 3600 * 1000LL) == "2025-01-15"); // same second, another zone
+  REQUIRE(set_time_zone("Asia/Taipei"));
+  CHECK(local_date(before_midnight + 9 * 3600 * 1000LL) == "2025-01-16");
+}
+
 TEST_CASE("calendar: refuses unknown or hostile zone names", "[unit]") {
   CHECK_FALSE(set_time_zone("Mars/Olympus"));
   CHECK_FALSE(set_time_zone("../../etc/passwd"));

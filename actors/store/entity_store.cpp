@@ -454,6 +454,7 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
     throw;
   }
   auto status = impl_->db->Write(impl_->write_options, &wb);
+  writes_.fetch_add(1, std::memory_order_relaxed);
   settle(status.ok());
   if (!status.ok() && !(status.IsIOError() || status.IsNoSpace()))
     return storage_error(status); // the batch itself was refused (e.g. an invalid range): the disk is fine
@@ -697,6 +698,7 @@ std::map<std::string, double> entity_store::stats() const {
   for (domain::shard_id sh = 0; sh < shard_count_; ++sh)
     events += static_cast<double>(sequences_[sh].visible.load());
   out["events_visible"] = events;
+  out["writes"] = static_cast<double>(writes_.load(std::memory_order_relaxed));
   if (impl_->syncer)
     out["wal_syncs"] = static_cast<double>(impl_->syncer->syncs());
   return out;

@@ -222,6 +222,7 @@ private:
   size_t recent_kept_ = 128;
   std::unique_ptr<shard_sequence[]> sequences_;
   event_listener listener_;
+  std::atomic<uint64_t> writes_{0}; // batches written (/metrics: how many writes an operation costs)
 };
 
 } // namespace bento::store

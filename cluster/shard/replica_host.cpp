@@ -148,7 +148,18 @@ void replica_host::start() {
   if (thread_.joinable())
     return;
   stopping_ = false;
+  // From now on the driver writes what proposals and peers' messages leave, a round at a time.
+  for (auto& r : replicas_)
+    if (r)
+      r->defer_to([this] { wake_round(); });
   thread_ = std::thread([this] { run(); });
+}
+
+void replica_host::wake_round() {
+  if (round_due_.exchange(true, std::memory_order_acq_rel))
+    return; // the driver has not started the round that writes it yet
+  { std::lock_guard lock(mutex_); } // a driver between its check and its wait is inside wait() once we hold it
+  wake_.notify_one();
 }
 
 void replica_host::stop() {
@@ -160,8 +171,11 @@ void replica_host::stop() {
   if (thread_.joinable())
     thread_.join();
   for (auto& r : replicas_)
-    if (r)
+    if (r) {
+      r->defer_to({}); // no driver any more: each write is written as it comes (a proposal left unwritten is
+                       // unanswered, as after a crash)
       r->drop_transfers();
+    }
 }
 
 void replica_host::deliver(const std::string& from, std::string batch) {
@@ -234,9 +248,12 @@ void replica_host::run() {
   refresh_serving();
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    wake_.wait_until(lock, next_tick, [this] { return stopping_ || !inbound_.empty(); });
+    wake_.wait_until(lock, next_tick, [this] {
+      return stopping_ || !inbound_.empty() || round_due_.load(std::memory_order_acquire);
+    });
     if (stopping_)
       break;
+    round_due_.store(false, std::memory_order_release); // a proposal from here on comes round again
     auto inbound = std::move(inbound_);
     inbound_.clear();
     lock.unlock();
@@ -251,6 +268,10 @@ void replica_host::run() {
       next_tick = clock::now() + options_.tick;
     for (auto& [from, batch] : inbound)
       process_inbound(from, batch);
+    // One write per group for the round's proposals and messages; their sends are collected with the rest.
+    for (auto& r : replicas_)
+      if (r)
+        r->flush();
     collecting_thread_ = std::thread::id{};
     // Serving is re-read before anything goes out: a leadership transfer revokes the lease as it starts, and
     // its TimeoutNow (in this flush) lets the transferee win at once, so this node stops serving first.

@@ -128,6 +128,8 @@ private:
   void refresh_serving(std::chrono::steady_clock::time_point last_tick = std::chrono::steady_clock::now());
   void send_now(consensus::node_id to, std::string batch);
   void flush_collected();
+  /// A proposal waits for the driver's next round (shard_replica::defer_to).
+  void wake_round();
   std::optional<std::string> name_of(consensus::node_id id) const;
   std::vector<std::string> names_of(const std::set<consensus::node_id>& ids) const;
 
@@ -146,6 +148,7 @@ private:
   std::condition_variable wake_;
   std::deque<std::pair<std::string, std::string>> inbound_;
   bool stopping_ = false;
+  std::atomic<bool> round_due_{false}; // proposals wait to be written (wake_round)
   std::thread thread_;
   // While the driver thread ticks, messages are collected per peer and leave as one frame each.
   std::atomic<std::thread::id> collecting_thread_{};

@@ -427,7 +427,7 @@ domain::outcome<domain::unit_t> shard_replica::commit_in(store::write_batch& bat
       return shard_.db().commit(batch);
     }
   }
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (epoch && *epoch != epoch_.load(std::memory_order_acquire))
     return fenced();
   if (unwritten_)
@@ -440,9 +440,31 @@ domain::outcome<domain::unit_t> shard_replica::commit_in(store::write_batch& bat
                           + to_string(proposed.error) + "); retry");
   last_proposed_ = proposed.index;
   proposed_term_ = proposed.term;
-  drain_locked();
   // The entity's events reach listeners (the catalog) when applied, through the store's commit.
+  if (!wake_) {
+    drain_locked();
+    return domain::unit;
+  }
+  // Nothing promised yet (the answer waits for the commit): the driver writes and sends it with whatever else
+  // comes in before its round, so a busy shard pays one log write and one frame per peer for many proposals.
+  deferred_ = true;
+  auto wake = wake_;
+  lock.unlock();
+  wake();
   return domain::unit;
+}
+
+void shard_replica::defer_to(std::function<void()> wake) {
+  std::lock_guard lock(mutex_);
+  wake_ = std::move(wake);
+}
+
+void shard_replica::flush() {
+  std::lock_guard lock(mutex_);
+  if (!deferred_)
+    return;
+  deferred_ = false;
+  drain_locked();
 }
 
 void shard_replica::tick() {
@@ -482,7 +504,10 @@ void shard_replica::step(const message& m) {
     return;
   }
   node_->step(m);
-  drain_locked();
+  if (wake_)
+    deferred_ = true; // the driver steps a round's messages, then flushes once
+  else
+    drain_locked();
 }
 
 bool shard_replica::campaign_alone(int max_ticks) {

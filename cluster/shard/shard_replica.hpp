@@ -77,6 +77,13 @@ public:
   void tick();
   void step(const consensus::message& m);
   void set_sender(sender s);
+  /// Hands writing to a driver: from now on a proposal or a peer's message leaves its persist, sends and apply
+  /// to the driver's next flush() (one RocksDB write and one frame per peer for all that came in between), and
+  /// a proposal calls `wake` so that the driver comes round. Without a driver each is written before the call
+  /// returns.
+  void defer_to(std::function<void()> wake);
+  /// Writes, sends and applies what proposals and messages left since the last flush (the driver's round).
+  void flush();
 
   /// Ticks until this member leads (a single voter elects itself); false if it did not within `max_ticks`.
   bool campaign_alone(int max_ticks = 200);
@@ -151,6 +158,8 @@ private:
   std::unique_ptr<raft_storage> storage_;
   std::unique_ptr<consensus::node> node_;
   sender send_;
+  std::function<void()> wake_; // set: a driver flushes (defer_to)
+  bool deferred_ = false;      // proposals or messages wait for flush(); guarded by mutex_
   consensus::index_t last_proposed_ = 0;
   uint64_t compactions_ = 0;
   consensus::term_t proposed_term_ = 0;

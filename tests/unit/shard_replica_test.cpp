@@ -252,6 +252,78 @@ TEST_CASE("shard replica: a write epoch ends with the lead or when revoked; mark
   CHECK_FALSE(group[next].commit(as_follower, follower_epoch));
 }
 
+TEST_CASE("shard replica: handed to a driver, a round's proposals and messages cost one write per member",
+          "[unit]") {
+  test::temp_dir dir;
+  trio group(dir);
+  auto first = group.elect();
+  REQUIRE(first);
+  std::map<consensus::node_id, int> wakes;
+  for (auto& [id, m] : group.members)
+    m.replica->defer_to([&wakes, id = id] { ++wakes[id]; });
+  auto writes = [&](consensus::node_id id) { return group.members.at(id).db->stats().at("writes"); };
+  std::map<consensus::node_id, double> before;
+  for (auto& [id, m] : group.members)
+    before[id] = writes(id);
+  auto& leader = group[first];
+  const int proposals = 20;
+  for (int i = 0; i < proposals; ++i) {
+    auto b = test::order_batch(1000 + i);
+    REQUIRE(leader.commit(b, leader.epoch()));
+  }
+  auto mark = leader.mark(0);
+  bool committed = false;
+  leader.when_committed(mark, [&](bool ok) { committed = ok; });
+  // Nothing written or sent before the driver's round: each proposal only woke it.
+  CHECK(wakes[first] == proposals);
+  CHECK(writes(first) == before[first]);
+  CHECK(group.wire.empty());
+  leader.flush();
+  CHECK(writes(first) == before[first] + 1); // the twenty entries in one write
+  REQUIRE_FALSE(group.wire.empty());
+  // The followers step every append of the round, then write once each.
+  auto deliver_round = [&] {
+    auto round = std::move(group.wire);
+    group.wire.clear();
+    for (auto& msg : round)
+      group[msg.to].step(msg);
+    for (auto& [id, m] : group.members)
+      m.replica->flush();
+  };
+  deliver_round();
+  for (auto& [id, m] : group.members)
+    if (id != first) {
+      INFO("follower " << id);
+      CHECK(writes(id) == before[id] + 1);
+      CHECK(wakes[id] == 0); // a message needs no wake: the driver that stepped it flushes
+    }
+  CHECK_FALSE(committed);
+  // Their answers, and what the core held back for them (it keeps a bounded number of appends in flight): one
+  // write per member per round, a few rounds in all.
+  int rounds = 1;
+  while (!committed && rounds < 10) {
+    deliver_round();
+    ++rounds;
+    for (auto& [id, m] : group.members) {
+      INFO("member " << id << " round " << rounds);
+      CHECK(writes(id) <= before[id] + rounds + (id == first ? 1 : 0));
+    }
+  }
+  CHECK(committed);
+  CHECK(rounds <= 4);
+  for (int i = 0; i < proposals; ++i)
+    CHECK(group.members.at(first).shard->get(column::entities, "o/o" + std::to_string(1000 + i))->value_or("") ==
+          "order " + std::to_string(1000 + i));
+  // Without a driver again, a proposal is written before commit() returns.
+  leader.defer_to({});
+  auto written = writes(first);
+  group.wire.clear();
+  auto b = test::order_batch(2000);
+  REQUIRE(leader.commit(b, leader.epoch()));
+  CHECK(writes(first) == written + 1);
+  CHECK_FALSE(group.wire.empty());
+}
+
 TEST_CASE("raft wire: messages of many groups round trip in one frame; garbage is refused", "[unit]") {
   std::vector<shard::group_message> out;
   consensus::message append;

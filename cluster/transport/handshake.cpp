@@ -45,6 +45,34 @@ private:
   crypto_auth_hmacsha256_state state_;
 };
 
+/// Keyed BLAKE2b, for the frames of a session: the same framing as hmac.
+class keyed_blake2b {
+public:
+  explicit keyed_blake2b(const secret_key& key) { crypto_generichash_init(&state_, key.data(), key.size(), mac_bytes); }
+  ~keyed_blake2b() { sodium_memzero(&state_, sizeof state_); }
+  keyed_blake2b(const keyed_blake2b&) = delete;
+  keyed_blake2b& operator=(const keyed_blake2b&) = delete;
+
+  void u64(uint64_t v) {
+    unsigned char le[8];
+    for (int i = 0; i < 8; ++i)
+      le[i] = static_cast<unsigned char>(v >> (8 * i));
+    crypto_generichash_update(&state_, le, sizeof le);
+  }
+  void field(std::string_view b) {
+    u64(b.size());
+    crypto_generichash_update(&state_, reinterpret_cast<const unsigned char*>(b.data()), b.size());
+  }
+  std::string finish() {
+    std::string out(mac_bytes, '\0');
+    crypto_generichash_final(&state_, reinterpret_cast<unsigned char*>(out.data()), mac_bytes);
+    return out;
+  }
+
+private:
+  crypto_generichash_state state_;
+};
+
 void add_transcript(hmac& h, const transcript& t) {
   h.field(transcript_label);
   h.field(t.initiator_id);
@@ -117,7 +145,7 @@ session_keys derive_session_keys(const secret_key& key, const transcript& t) {
 
 std::string seal_mac(const secret_key& direction_key, uint64_t session, uint64_t seq, uint64_t ack,
                      uint32_t channel, std::string_view body) {
-  hmac h(direction_key);
+  keyed_blake2b h(direction_key);
   h.u64(session);
   h.u64(seq);
   h.u64(ack);

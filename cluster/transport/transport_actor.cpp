@@ -31,8 +31,6 @@ namespace v1 = bento::v1;
 using clock = std::chrono::steady_clock;
 using ms = std::chrono::milliseconds;
 
-constexpr uint32_t protocol_version = 1;
-
 // Our outbound link to one address: dial (TCP probe), CAF connect, handshake, session; on failure back off and
 // start over. The peer behind it may also dial us: either session carries frames.
 struct link {

@@ -7,8 +7,6 @@ namespace bento::cluster::transport {
 
 namespace {
 
-constexpr uint32_t protocol_version = 1;
-
 bool valid_address(const std::string& a) {
   return parse_address(a).has_value();
 }
@@ -19,12 +17,12 @@ bool valid_proof(const std::string& p) {
 }
 
 bool check(const bento::v1::Hello& h) {
-  return h.version() == protocol_version && valid_node_id(h.node_id()) && h.nonce().size() == nonce_bytes
+  return valid_node_id(h.node_id()) && h.nonce().size() == nonce_bytes
          && valid_address(h.address()) && h.instance() != 0;
 }
 
 bool check(const bento::v1::Challenge& c) {
-  return c.version() == protocol_version && valid_node_id(c.node_id()) && c.nonce().size() == nonce_bytes
+  return valid_node_id(c.node_id()) && c.nonce().size() == nonce_bytes
          && valid_address(c.address()) && c.instance() != 0 && c.session() != 0 && valid_proof(c.proof())
          && c.initiator_nonce().size() == nonce_bytes;
 }
@@ -46,6 +44,7 @@ const char* to_string(wire_verdict v) noexcept {
     case wire_verdict::unparseable: return "unparseable";
     case wire_verdict::unknown_kind: return "unknown_kind";
     case wire_verdict::bad_field: return "bad_field";
+    case wire_verdict::other_version: return "other_version";
   }
   return "unknown";
 }
@@ -57,6 +56,11 @@ wire_verdict decode_peer_message(std::string_view bytes, size_t max_bytes, bento
     return wire_verdict::unparseable;
   using kind = bento::v1::PeerMessage::KindCase;
   bool fine = false;
+  // Checked before the fields, which another version may define otherwise: a node of an older or newer build
+  // is named as such in the drop's log line, not taken for a garbled frame.
+  if ((out.kind_case() == kind::kHello && out.hello().version() != protocol_version)
+      || (out.kind_case() == kind::kChallenge && out.challenge().version() != protocol_version))
+    return wire_verdict::other_version;
   switch (out.kind_case()) {
     case kind::kHello: fine = check(out.hello()); break;
     case kind::kChallenge: fine = check(out.challenge()); break;

@@ -16,6 +16,7 @@ enum class wire_verdict : uint8_t {
   unparseable,  // not a PeerMessage
   unknown_kind, // no kind we know (empty, or from a newer protocol)
   bad_field,    // a field out of range (nonce length, node id, address, zero session, ...)
+  other_version, // a handshake of another protocol version (a node of another build: upgrade them together)
 };
 const char* to_string(wire_verdict v) noexcept;
 

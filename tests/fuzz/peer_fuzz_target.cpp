@@ -777,7 +777,7 @@ extern "C" void bento_fuzz_builtin_seeds(void (*add)(const char* data, size_t si
   // 0: cluster-port frames: the handshake's three, and sealed frames of every channel.
   pb::PeerMessage hello;
   auto* h = hello.mutable_hello();
-  h->set_version(1);
+  h->set_version(transport::protocol_version);
   h->set_node_id("n2");
   h->set_nonce(std::string(transport::nonce_bytes, 'a'));
   h->set_address("127.0.0.1:7082");
@@ -786,7 +786,7 @@ extern "C" void bento_fuzz_builtin_seeds(void (*add)(const char* data, size_t si
   seeds.push_back(with_mode(0x00, hello.SerializeAsString()));
   pb::PeerMessage challenge;
   auto* c = challenge.mutable_challenge();
-  c->set_version(1);
+  c->set_version(transport::protocol_version);
   c->set_node_id("n3");
   c->set_nonce(std::string(transport::nonce_bytes, 'b'));
   c->set_address("[::1]:7083");

@@ -193,7 +193,7 @@ TEST_CASE("wire codec: garbage is dropped with a reason, never a crash", "[unit]
   // A good Hello passes.
   v1::PeerMessage hello;
   auto* h = hello.mutable_hello();
-  h->set_version(1);
+  h->set_version(tp::protocol_version);
   h->set_node_id("node-a");
   h->set_nonce(tp::make_nonce());
   h->set_address("127.0.0.1:4710");
@@ -217,7 +217,12 @@ TEST_CASE("wire codec: garbage is dropped with a reason, never a crash", "[unit]
     mutate(*m.mutable_hello());
     return verdict(m.SerializeAsString());
   };
-  CHECK(with([](v1::Hello& x) { x.set_version(2); }) == tp::wire_verdict::bad_field);
+  // A node of another build is named as such, before any field it may define otherwise is looked at.
+  CHECK(with([](v1::Hello& x) { x.set_version(1); }) == tp::wire_verdict::other_version);
+  CHECK(with([](v1::Hello& x) {
+          x.set_version(tp::protocol_version + 1);
+          x.set_nonce("a newer nonce");
+        }) == tp::wire_verdict::other_version);
   CHECK(with([](v1::Hello& x) { x.set_node_id("bad id"); }) == tp::wire_verdict::bad_field);
   CHECK(with([](v1::Hello& x) { x.set_node_id(std::string(100000, 'a')); }) == tp::wire_verdict::bad_field);
   CHECK(with([](v1::Hello& x) { x.set_nonce("short"); }) == tp::wire_verdict::bad_field);

@@ -102,7 +102,7 @@ TEST_CASE("transport: a peer speaking the protocol by hand; bad MACs and replays
   t.initiator_instance = 77;
   bento::v1::PeerMessage hello;
   auto* h = hello.mutable_hello();
-  h->set_version(1);
+  h->set_version(tp::protocol_version);
   h->set_node_id(t.initiator_id);
   h->set_nonce(t.initiator_nonce);
   h->set_address(t.initiator_address);
@@ -233,7 +233,7 @@ TEST_CASE("transport: garbage from strangers and from an authenticated node is d
   }
   bento::v1::PeerMessage hello;
   auto* h = hello.mutable_hello();
-  h->set_version(1);
+  h->set_version(tp::protocol_version);
   h->set_node_id("stranger");
   h->set_nonce(tp::make_nonce());
   h->set_address("127.0.0.1:9");
@@ -273,7 +273,7 @@ TEST_CASE("transport: garbage from strangers and from an authenticated node is d
   raw(m.SerializeAsString());
   m.Clear();
   auto* c = m.mutable_challenge();
-  c->set_version(1);
+  c->set_version(tp::protocol_version);
   c->set_node_id("stranger");
   c->set_nonce(tp::make_nonce());
   c->set_address("127.0.0.1:9");

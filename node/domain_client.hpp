@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "protocol/domain/commands.hpp"
 #include "protocol/domain/outcome.hpp"
@@ -54,6 +55,9 @@ public:
   void call(domain::menu_query cmd, callback<domain::menu_page> done);
   void call(domain::restaurants_query cmd, callback<domain::restaurant_list> done);
   void stats(callback<entity_stats> done);
+  /// A fresh order id (one that no Idempotency-Key names), in a shard this node serves when it serves any: the
+  /// order then lives where it was placed (its writes replicate, but no request goes to another node's leader).
+  std::string new_order_id() const;
 
   /// Stops the bridge actors (shutdown).
   void stop();

@@ -1,10 +1,12 @@
 #pragma once
 // Handles of the actors one node runs; built by node/main.cpp, the only place that spawns and wires actors.
+#include <functional>
 #include <memory>
 
 #include "actors/catalog/catalog_actor.hpp"
 #include "actors/order_index/order_index_actor.hpp"
 #include "actors/router/router_actor.hpp"
+#include "protocol/domain/shards.hpp"
 
 namespace bento::actors {
 class menu_board;
@@ -25,6 +27,9 @@ struct node_runtime {
   actors::order_index_actor order_index;
   std::shared_ptr<actors::menu_board> menus; // menus answered without asking the restaurant; none: always ask
   std::shared_ptr<actors::page_board> pages; // catalog pages answered without asking the catalog; none: ask
+  // Which shards this node serves now, of how many (none: no preference where new entities go).
+  std::function<bool(domain::shard_id)> serves;
+  domain::shard_id shard_count = 0;
 };
 
 } // namespace bento::node

@@ -216,7 +216,7 @@ void api_service::place_order(const token_claims& caller, domain::place_order cm
       return done(fail(errc::invalid_argument, "Idempotency-Key must be 1-128 printable characters"));
     cmd.order_id = order_id_for_key(caller.user_id, key);
   } else {
-    cmd.order_id = random_id("o_");
+    cmd.order_id = deps_.domain->new_order_id();
   }
   if (check_id("restaurant_id", cmd.restaurant_id))
     return done(fail(errc::not_found, "restaurant not found"));

@@ -147,6 +147,35 @@ TEST_CASE("cluster: any node serves any key; customers racing through different 
       return menu.is_object() && menu["items"].size() == 1;
     }));
   }
+
+  // An order placed without an Idempotency-Key lives where it was placed: its id falls in a shard that node
+  // leads, so neither its placement nor its later reads go to another node's leader. (Once the leads have
+  // settled on each shard's first placed replica: a young cluster still hands them over.)
+  std::map<std::string, int> leads; // node -> shards it leads (8 shards: a node may lead none)
+  REQUIRE(within(30s, [&] {
+    auto view = c.view(0);
+    if (!view.is_object())
+      return false;
+    leads.clear();
+    for (auto& g : view["shard_groups"]) {
+      if (g["replicas"].empty() || g["leader"] != g["replicas"][0])
+        return false;
+      ++leads[g["leader"].get<std::string>()];
+    }
+    return true;
+  }));
+  REQUIRE(leads.size() >= 2);
+  as_user(c.url(0), mia)->put_item(rid, "bento", 500, 100);
+  for (size_t i = 0; i < c.size(); ++i)
+    for (int k = 0; k < 3 && leads.count(node_cluster::id(i)); ++k) {
+      auto placed = sessions[i]->call("POST", "/api/v1/orders", order_body(rid, "bento", 1));
+      INFO("node " << i << ": " << placed.status << " " << placed.body);
+      REQUIRE(placed.status == 201);
+      std::string oid = body_of(placed)["id"];
+      std::optional<size_t> leader;
+      REQUIRE(within(10s, [&] { return (leader = c.leader_of("order/" + oid)).has_value(); }));
+      CHECK(*leader == i);
+    }
 }
 
 TEST_CASE("cluster: kill -9 of a shard's leader loses no acknowledged order and its writes resume within 3 s",

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -18,6 +19,7 @@
 #include "actors/store/entity_store.hpp"
 #include "node/domain_client.hpp"
 #include "node/runtime.hpp"
+#include "protocol/domain/shards.hpp"
 #include "tests/support/caf_config.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -132,4 +134,30 @@ TEST_CASE("domain client: an unanswered request fails as outcome_unknown at its 
     CHECK(a.got.back()->id == "fast-final");
   }
   caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("domain client: a new order id falls in a shard this node serves, whenever it serves one", "[unit]") {
+  node::node_runtime rt;
+  rt.shard_count = 64;
+  auto shard_of_order = [&](const std::string& id) { return domain::shard_of("order/" + id, rt.shard_count); };
+  {
+    rt.serves = [](domain::shard_id s) { return s % 3 == 1; }; // a third of the shards, as one of three leaders
+    node::domain_client client(rt, 1s, 0);
+    std::set<std::string> ids;
+    for (int i = 0; i < 2000; ++i) {
+      auto id = client.new_order_id();
+      CHECK(id.rfind("o_", 0) == 0);
+      CHECK(shard_of_order(id) % 3 == 1);
+      ids.insert(id);
+    }
+    CHECK(ids.size() == 2000); // still random
+  }
+  {
+    rt.serves = [](domain::shard_id) { return false; }; // serves nothing (starting, cut off): any shard will do
+    node::domain_client client(rt, 1s, 0);
+    std::set<domain::shard_id> shards;
+    for (int i = 0; i < 500; ++i)
+      shards.insert(shard_of_order(client.new_order_id()));
+    CHECK(shards.size() > 32);
+  }
 }

@@ -184,19 +184,12 @@ void domain_client::call(domain::menu_query cmd, callback<domain::menu_page> don
   impl_->dispatch<domain::menu_page>(impl_->rt.catalog, std::move(cmd), std::move(done));
 }
 
-std::string domain_client::new_order_id() const {
-  auto id = domain::random_id("o_");
-  const auto& rt = impl_->rt;
-  if (!rt.serves || rt.shard_count == 0)
-    return id;
-  // A third of the ids fall in this node's shards in a 3-node cluster: 32 draws miss all of them about once in
-  // 400,000 (the first is kept then), and a node that serves no shard (starting, cut off) keeps its first draw.
-  for (int tries = 0; tries < 32; ++tries) {
-    auto candidate = tries == 0 ? id : domain::random_id("o_");
-    if (rt.serves(domain::shard_of(actors::keys::order_entity(candidate), rt.shard_count)))
-      return candidate;
-  }
-  return id;
+std::string domain_client::new_order_id(const std::string& restaurant_id) const {
+  auto count = impl_->rt.shard_count;
+  if (count <= 1)
+    return domain::random_id("o_");
+  auto shard = domain::shard_of(actors::keys::restaurant_entity(restaurant_id), count);
+  return domain::random_id_in_shard("o_", actors::keys::order_entity(""), shard, count);
 }
 
 void domain_client::stats(callback<entity_stats> done) {

@@ -55,9 +55,10 @@ public:
   void call(domain::menu_query cmd, callback<domain::menu_page> done);
   void call(domain::restaurants_query cmd, callback<domain::restaurant_list> done);
   void stats(callback<entity_stats> done);
-  /// A fresh order id (one that no Idempotency-Key names), in a shard this node serves when it serves any: the
-  /// order then lives where it was placed (its writes replicate, but no request goes to another node's leader).
-  std::string new_order_id() const;
+  /// A fresh order id (one that no Idempotency-Key names) in its restaurant's shard: the order then lives with
+  /// the restaurant it reserves from (no request between two leaders per order, and in a cluster a
+  /// restaurant's orders replicate through one group, whose every round writes and sends all of them at once).
+  std::string new_order_id(const std::string& restaurant_id) const;
 
   /// Stops the bridge actors (shutdown).
   void stop();

@@ -211,7 +211,6 @@ int run(const node::node_config& cfg, sigset_t signals) {
     rt.system = &sys;
     rt.store = store.get();
     rt.menus = ctx.menus;
-    rt.serves = ctx.serves;
     rt.shard_count = shards.count();
     // The catalog reads new events from the store itself; an event sent to it is only an announcement, and
     // one outstanding announcement is enough (every order sends stock events: one message each was measurable).

@@ -1,6 +1,5 @@
 #pragma once
 // Handles of the actors one node runs; built by node/main.cpp, the only place that spawns and wires actors.
-#include <functional>
 #include <memory>
 
 #include "actors/catalog/catalog_actor.hpp"
@@ -27,9 +26,7 @@ struct node_runtime {
   actors::order_index_actor order_index;
   std::shared_ptr<actors::menu_board> menus; // menus answered without asking the restaurant; none: always ask
   std::shared_ptr<actors::page_board> pages; // catalog pages answered without asking the catalog; none: ask
-  // Which shards this node serves now, of how many (none: no preference where new entities go).
-  std::function<bool(domain::shard_id)> serves;
-  domain::shard_id shard_count = 0;
+  domain::shard_id shard_count = 0; // of the key space (0: no preference where new entities go)
 };
 
 } // namespace bento::node

@@ -215,11 +215,11 @@ void api_service::place_order(const token_claims& caller, domain::place_order cm
     if (key.size() > 128 || check_text("Idempotency-Key", key, 128, true))
       return done(fail(errc::invalid_argument, "Idempotency-Key must be 1-128 printable characters"));
     cmd.order_id = order_id_for_key(caller.user_id, key);
-  } else {
-    cmd.order_id = deps_.domain->new_order_id();
   }
   if (check_id("restaurant_id", cmd.restaurant_id))
     return done(fail(errc::not_found, "restaurant not found"));
+  if (cmd.idempotency_key.empty())
+    cmd.order_id = deps_.domain->new_order_id(cmd.restaurant_id);
   if (auto f = check_lines(cmd.lines))
     return done(*f);
   if (auto f = check_text("note", cmd.note, max_note_length, false, true))

@@ -36,8 +36,11 @@ struct catalog_options {
   uint32_t prune_every_ms = 10000;
   uint64_t prune_batch = 20000; // events per shard per round at most, so queries wait little behind a round
   // Announcements that come sooner than this after the last catch-up wait for the next one: under an order
-  // rush one read of the events column and one catalog write cover many orders instead of a few each.
-  uint32_t catch_up_every_ms = 10;
+  // rush one read of the events column and one catalog write cover many orders instead of a few each. A query
+  // catches up first all the same, so what it answers shows every change announced before it; only the
+  // catalog's own bookkeeping waits. 50 ms, not 10: every node's catalog follows every shard's stock events,
+  // and a 3-node rush measured +5 % orders/s, -8 % CPU per order (paired; one node ±1 %).
+  uint32_t catch_up_every_ms = 50;
   // The board the catalog keeps its answered pages on, shared with the edges (page_board.hpp); none: its own.
   std::shared_ptr<page_board> board;
 };

@@ -2,7 +2,9 @@
 // Every shard replica of one node, and the loop that drives them: one thread ticks all of them at the tick
 // interval (catching up missed ticks after a stall, as the core requires for its lease) and steps the consensus
 // messages that arrive from peers; messages produced while ticking go out coalesced, one frame per peer per
-// tick (the heartbeats of every group that pair shares ride together). It tells the router which shards this
+// tick (the heartbeats of every group that pair shares ride together). Once started it also writes what
+// entities propose: a proposal wakes it, and each round persists every group's proposals and stepped messages
+// in one write per group before their sends go out together (shard_replica::defer_to). It tells the router which shards this
 // node serves (leads, caught up, lease held) and who leads the others it replicates.
 #include <atomic>
 #include <chrono>

@@ -14,27 +14,36 @@ constexpr std::string_view responder_label = "proof:responder";
 constexpr std::string_view i2r_label = "key:initiator-to-responder";
 constexpr std::string_view r2i_label = "key:responder-to-initiator";
 
-class hmac {
+/// What both MACs hash: integers little-endian, byte strings length-prefixed, so that ("ab", "c") and
+/// ("a", "bc") never hash alike. `Hash` supplies update(bytes, size).
+template <class Hash>
+class framed {
+public:
+  void bytes(std::string_view b) { self().update(reinterpret_cast<const unsigned char*>(b.data()), b.size()); }
+  void u64(uint64_t v) {
+    unsigned char le[8];
+    for (int i = 0; i < 8; ++i)
+      le[i] = static_cast<unsigned char>(v >> (8 * i));
+    self().update(le, sizeof le);
+  }
+  void field(std::string_view b) {
+    u64(b.size());
+    bytes(b);
+  }
+
+private:
+  Hash& self() { return static_cast<Hash&>(*this); }
+};
+
+/// HMAC-SHA-256: the handshake's proofs and the session keys.
+class hmac : public framed<hmac> {
 public:
   explicit hmac(const secret_key& key) { crypto_auth_hmacsha256_init(&state_, key.data(), key.size()); }
   ~hmac() { sodium_memzero(&state_, sizeof state_); }
   hmac(const hmac&) = delete;
   hmac& operator=(const hmac&) = delete;
 
-  void bytes(std::string_view b) {
-    crypto_auth_hmacsha256_update(&state_, reinterpret_cast<const unsigned char*>(b.data()), b.size());
-  }
-  void u64(uint64_t v) {
-    unsigned char le[8];
-    for (int i = 0; i < 8; ++i)
-      le[i] = static_cast<unsigned char>(v >> (8 * i));
-    crypto_auth_hmacsha256_update(&state_, le, sizeof le);
-  }
-  // Length-prefixed, so that ("ab", "c") and ("a", "bc") never hash alike.
-  void field(std::string_view b) {
-    u64(b.size());
-    bytes(b);
-  }
+  void update(const unsigned char* p, size_t n) { crypto_auth_hmacsha256_update(&state_, p, n); }
   std::string finish() {
     std::string out(mac_bytes, '\0');
     crypto_auth_hmacsha256_final(&state_, reinterpret_cast<unsigned char*>(out.data()));
@@ -45,24 +54,15 @@ private:
   crypto_auth_hmacsha256_state state_;
 };
 
-/// Keyed BLAKE2b, for the frames of a session: the same framing as hmac.
-class keyed_blake2b {
+/// Keyed BLAKE2b-256: the MAC of each sealed frame.
+class keyed_blake2b : public framed<keyed_blake2b> {
 public:
   explicit keyed_blake2b(const secret_key& key) { crypto_generichash_init(&state_, key.data(), key.size(), mac_bytes); }
   ~keyed_blake2b() { sodium_memzero(&state_, sizeof state_); }
   keyed_blake2b(const keyed_blake2b&) = delete;
   keyed_blake2b& operator=(const keyed_blake2b&) = delete;
 
-  void u64(uint64_t v) {
-    unsigned char le[8];
-    for (int i = 0; i < 8; ++i)
-      le[i] = static_cast<unsigned char>(v >> (8 * i));
-    crypto_generichash_update(&state_, le, sizeof le);
-  }
-  void field(std::string_view b) {
-    u64(b.size());
-    crypto_generichash_update(&state_, reinterpret_cast<const unsigned char*>(b.data()), b.size());
-  }
+  void update(const unsigned char* p, size_t n) { crypto_generichash_update(&state_, p, n); }
   std::string finish() {
     std::string out(mac_bytes, '\0');
     crypto_generichash_final(&state_, reinterpret_cast<unsigned char*>(out.data()), mac_bytes);

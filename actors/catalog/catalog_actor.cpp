@@ -70,6 +70,9 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
   if (auto opened = st.catalog->open(local_date(now_ms())); !opened)
     spdlog::error("catalog.open_failed error={}", opened.error().message);
   spdlog::info("catalog.opened restaurants={} items={}", st.catalog->restaurant_count(), st.catalog->item_count());
+  // Its state changes only in open() and catch_up(), and every catch-up reopens the board at the revision it
+  // reached (reopen_board): the board's pages are of the catalog's revision from here on.
+  st.board->reset(st.catalog->revision());
   auto every = std::chrono::milliseconds(std::max<uint32_t>(options.prune_every_ms, 100));
   if (options.event_retention_s > 0)
     self->delayed_send(self, every, prune_atom::value);
@@ -79,8 +82,6 @@ catalog_actor::behavior_type catalog_behavior(catalog_actor::stateful_pointer<ca
       catch_up_if_announced(self);
       auto today = local_date(now_ms());
       auto& board = *st.board;
-      if (board.revision() != st.catalog->revision())
-        board.reset(st.catalog->revision());
       auto key = page_board::key_of(q, today);
       if (auto hit = board.find(key))
         return std::move(*hit);

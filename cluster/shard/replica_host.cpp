@@ -253,6 +253,15 @@ void replica_host::run() {
     });
     if (stopping_)
       break;
+    // Woken by the first proposal or frame of a round, the driver steps aside once before collecting: the
+    // thread that woke it (an actor thread with more commands in its mailbox, the transport with more frames)
+    // goes on and adds to this round instead of starting the next. On an idle core the yield returns at once.
+    // A 3-node rush, paired 5 x 10 s (bench/paired.py --nodes 3): +10 % orders/s, -10 % CPU per order, the
+    // busiest follower's writes per order 0.36 -> 0.18; one node unchanged. More yields did not add to it, and
+    // a driver that never preempts its wakers (SCHED_BATCH) gained nothing.
+    lock.unlock();
+    std::this_thread::yield();
+    lock.lock();
     round_due_.store(false, std::memory_order_release); // a proposal from here on comes round again
     auto inbound = std::move(inbound_);
     inbound_.clear();

@@ -7,9 +7,10 @@ Each run: a fresh node (the lunch rush's set-up: one restaurant, 20 items, 50 cu
 A, B, A, B ... `--pairs` times; printed: each run's req/s, p99 and the node's CPU (utime+stime) per answered
 request, then the medians and B's change against A.
 
-With --nodes 3: a fresh 3-node cluster per run (replication 3), wrk against node 1, CPU summed over the nodes.
+With --nodes 3: a fresh 3-node cluster per run (replication 3), wrk against node 1, CPU summed over the nodes;
+--settle S waits S idle seconds after the set-up (a new cluster hands shard leaderships back for ~30 s).
 
-Usage: bench/paired.py --a OLD_BINARY --b NEW_BINARY [--mode order] [--seconds 8] [--pairs 5] [--nodes 1]
+Usage: bench/paired.py --a OLD_BINARY --b NEW_BINARY [--mode order] [--seconds 8] [--pairs 5] [--nodes 1] [--settle 0]
        (build the old one from `git worktree add` or `git stash`; needs wrk: scripts/setup.sh --bench)
 """
 import argparse
@@ -17,13 +18,14 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from bench_common import Node, start_cluster  # noqa: E402
 import lunch_rush  # noqa: E402
 
 
-def one_run(binary, mode, seconds, nodes=1):
+def one_run(binary, mode, seconds, nodes=1, settle=0):
     top = tempfile.mkdtemp(prefix="bento-bench-paired-")
     env = dict(lunch_rush.FAST_LOGIN, BENTO_LOG_LEVEL="warn")
     started = []
@@ -42,6 +44,7 @@ def one_run(binary, mode, seconds, nodes=1):
         env = {"BENTO_MODE": mode, "BENTO_TOKENS": ",".join(tokens), "BENTO_RID": rid,
                "BENTO_ITEMS": ",".join(lunch_rush.ITEMS)}
         url = "http://127.0.0.1:%d" % node.port
+        time.sleep(settle)  # a new cluster hands shard leaderships back to their home nodes for its first ~30 s
         lunch_rush.wrk(url, 2, 64, env)
         before = lunch_rush.cpu_seconds(pids)
         r = lunch_rush.wrk(url, seconds, 64, env)
@@ -61,11 +64,12 @@ def main():
     p.add_argument("--seconds", type=int, default=8)
     p.add_argument("--pairs", type=int, default=5)
     p.add_argument("--nodes", type=int, default=1, help="1, or a cluster of this many (replication 3)")
+    p.add_argument("--settle", type=int, default=0, help="idle seconds after set-up before the load")
     a = p.parse_args()
     runs = {"A": [], "B": []}
     for i in range(a.pairs):
         for name, binary in (("A", a.a), ("B", a.b)):
-            r = one_run(binary, a.mode, a.seconds, a.nodes)
+            r = one_run(binary, a.mode, a.seconds, a.nodes, a.settle)
             runs[name].append(r)
             print("pair %d %s %8.0f/s  p99 %6.1f ms  node CPU %6.1f us/request" % (
                 i + 1, name, r["rps"], r["p99_us"] / 1e3, r["cpu_us"]), flush=True)

@@ -256,9 +256,10 @@ void replica_host::run() {
     // Woken by the first proposal or frame of a round, the driver steps aside once before collecting: the
     // thread that woke it (an actor thread with more commands in its mailbox, the transport with more frames)
     // goes on and adds to this round instead of starting the next. On an idle core the yield returns at once.
-    // A 3-node rush, paired 5 x 10 s (bench/paired.py --nodes 3): +10 % orders/s, -10 % CPU per order, the
-    // busiest follower's writes per order 0.36 -> 0.18; one node unchanged. More yields did not add to it, and
-    // a driver that never preempts its wakers (SCHED_BATCH) gained nothing.
+    // A 3-node rush (bench/paired.py --nodes 3): fresh clusters +10 % orders/s, -10 % CPU per order (5 pairs),
+    // the busiest follower's writes per order 0.36 -> 0.18; settled ones (--settle 25) +2 %, -4 %; one node
+    // unchanged. More yields did not add to it, and a driver that never preempts its wakers (SCHED_BATCH)
+    // gained nothing.
     lock.unlock();
     std::this_thread::yield();
     lock.lock();

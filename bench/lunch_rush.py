@@ -80,6 +80,19 @@ def set_up(port):
     return rid, tokens
 
 
+def start_rush_node(binary, data_dir):
+    """One node as every lunch-rush bench runs it (fast logins, warn logs), started in `data_dir`."""
+    node = Node(binary, env=dict(FAST_LOGIN, BENTO_LOG_LEVEL="warn"), data_dir=data_dir)
+    os.makedirs(node.dir, exist_ok=True)
+    node.start()
+    return node
+
+
+def wrk_env(mode, rid, tokens):
+    """What bench/lunch_rush.lua reads: the request kind, the customers' tokens, the restaurant and its items."""
+    return {"BENTO_MODE": mode, "BENTO_TOKENS": ",".join(tokens), "BENTO_RID": rid, "BENTO_ITEMS": ",".join(ITEMS)}
+
+
 def wrk(url, seconds, connections, env):
     e = dict(os.environ)
     e.update(env)
@@ -195,8 +208,7 @@ def main():
             "catalog": ("http://127.0.0.1:%d" % node.port, {"BENTO_MODE": "catalog"}),
             "order": ("http://127.0.0.1:%d" % node.port, {"BENTO_MODE": "order"}),
         }
-        env_of = {k: dict(v[1], BENTO_TOKENS=",".join(tokens), BENTO_RID=rid, BENTO_ITEMS=",".join(ITEMS))
-                  for k, v in targets.items()}
+        env_of = {k: wrk_env(v[1]["BENTO_MODE"], rid, tokens) for k, v in targets.items()}
         samples = {k: [] for k in targets}
         pids_of = {k: [node.proc.pid] for k in ("menu", "catalog", "order")}
 
@@ -231,8 +243,7 @@ def main():
             targets["ceiling_3n"] = targets["ceiling"]
             env_of["ceiling_3n"] = env_of["ceiling"]
             targets["order_3n"] = ("http://127.0.0.1:%d" % cluster[0].port, {"BENTO_MODE": "order"})
-            env_of["order_3n"] = dict(BENTO_MODE="order", BENTO_TOKENS=",".join(ctokens), BENTO_RID=crid,
-                                      BENTO_ITEMS=",".join(ITEMS))
+            env_of["order_3n"] = wrk_env("order", crid, ctokens)
             pids_of["order_3n"] = [n.proc.pid for n in cluster]
             rounds(["ceiling_3n", "order_3n"])
             entry_leads = restaurant_leader(cluster[0].port, crid) == cluster[0].id

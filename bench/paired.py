@@ -41,8 +41,7 @@ def one_run(binary, mode, seconds, nodes=1, settle=0):
         node = started[0]
         pids = [n.proc.pid for n in started]
         rid, tokens = lunch_rush.set_up(node.port)
-        env = {"BENTO_MODE": mode, "BENTO_TOKENS": ",".join(tokens), "BENTO_RID": rid,
-               "BENTO_ITEMS": ",".join(lunch_rush.ITEMS)}
+        env = lunch_rush.wrk_env(mode, rid, tokens)
         url = "http://127.0.0.1:%d" % node.port
         time.sleep(settle)  # a new cluster hands shard leaderships back to their home nodes for its first ~30 s
         lunch_rush.wrk(url, 2, 64, env)

@@ -15,7 +15,6 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from bench_common import Node  # noqa: E402
 import lunch_rush  # noqa: E402
 
 
@@ -26,13 +25,11 @@ def main():
     p.add_argument("--binary", default="build/bin/bento-node")
     a = p.parse_args()
     top = tempfile.mkdtemp(prefix="bento-bench-slices-")
-    node = Node(a.binary, env=dict(lunch_rush.FAST_LOGIN, BENTO_LOG_LEVEL="warn"), data_dir=os.path.join(top, "n"))
-    os.makedirs(node.dir, exist_ok=True)
+    node = None
     try:
-        node.start()
+        node = lunch_rush.start_rush_node(a.binary, os.path.join(top, "n"))
         rid, tokens = lunch_rush.set_up(node.port)
-        env = {"BENTO_MODE": "order", "BENTO_TOKENS": ",".join(tokens), "BENTO_RID": rid,
-               "BENTO_ITEMS": ",".join(lunch_rush.ITEMS)}
+        env = lunch_rush.wrk_env("order", rid, tokens)
         placed = 0
         for i in range(a.slices):
             before = lunch_rush.cpu_seconds([node.proc.pid])
@@ -43,7 +40,8 @@ def main():
                 i + 1, placed, r["rps"], r["p99_us"] / 1e3, cpu * 1e6 / max(1, r["2xx"]), node.rss_kib() // 1024),
                 flush=True)
     finally:
-        node.stop()
+        if node:
+            node.stop()
         shutil.rmtree(top, ignore_errors=True)
     return 0
 

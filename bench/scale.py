@@ -27,7 +27,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import Client, Node, percentile, write_summary  # noqa: E402
+from bench_common import Client, percentile, write_summary  # noqa: E402
 import lunch_rush  # noqa: E402
 
 
@@ -55,13 +55,11 @@ def main():
     p.add_argument("--out", default="build/bench/scale.json")
     a = p.parse_args()
     top = tempfile.mkdtemp(prefix="bento-bench-scale-")
-    node = Node(a.binary, env=dict(lunch_rush.FAST_LOGIN, BENTO_LOG_LEVEL="warn"), data_dir=os.path.join(top, "n"))
-    os.makedirs(node.dir, exist_ok=True)
+    node = None
     try:
-        node.start()
+        node = lunch_rush.start_rush_node(a.binary, os.path.join(top, "n"))
         rid, tokens = lunch_rush.set_up(node.port)
-        env = {"BENTO_MODE": "order", "BENTO_TOKENS": ",".join(tokens), "BENTO_RID": rid,
-               "BENTO_ITEMS": ",".join(lunch_rush.ITEMS)}
+        env = lunch_rush.wrk_env("order", rid, tokens)
         placed, started = 0, time.time()
         while placed < a.orders:
             # Chunks of 20 s; the last one shorter, by the rate seen so far.
@@ -135,7 +133,8 @@ def main():
         readers_grew = metric(node.port, readers_stat) - readers_before
         rss_activated = node.rss_kib() * 1024 - rss_before_activation - cache_grew - readers_grew
     finally:
-        node.stop()
+        if node:
+            node.stop()
         shutil.rmtree(top, ignore_errors=True)
 
     summary = {"orders": placed, "load_seconds": load_s, "rss_bytes": rss, "active_entity_actors": actors,

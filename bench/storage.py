@@ -67,8 +67,7 @@ def main():
         os.makedirs(node.dir, exist_ok=True)
         node.start()
         rid, tokens = lunch_rush.set_up(node.port)
-        env = {"BENTO_MODE": "order", "BENTO_TOKENS": ",".join(tokens), "BENTO_RID": rid,
-               "BENTO_ITEMS": ",".join(lunch_rush.ITEMS)}
+        env = lunch_rush.wrk_env("order", rid, tokens)
         before = proc_io(node.proc.pid)
         run = lunch_rush.wrk("http://127.0.0.1:%d" % node.port, a.seconds, a.connections, env)
         after = proc_io(node.proc.pid)

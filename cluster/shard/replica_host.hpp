@@ -4,8 +4,8 @@
 // messages that arrive from peers; messages produced while ticking go out coalesced, one frame per peer per
 // tick (the heartbeats of every group that pair shares ride together). Once started it also writes what
 // entities propose: a proposal wakes it, and each round persists every group's proposals and stepped messages
-// in one write per group before their sends go out together (shard_replica::defer_to). It tells the router which shards this
-// node serves (leads, caught up, lease held) and who leads the others it replicates.
+// in one write per group before their sends go out together (shard_replica::defer_to). It tells the router
+// which shards this node serves (leads, caught up, lease held) and who leads the others it replicates.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>

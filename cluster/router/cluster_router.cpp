@@ -90,6 +90,7 @@ struct call {
   shard_id shard = 0;
   clock::time_point deadline;
   bool sent = false;     // reached a peer's queue at least once: it may have run there
+  bool running_here = false; // handed to this node's entities (its shard came here): it may be running
   std::string target;    // where it was sent last
   std::string hint;      // where a peer said the leader is
   uint32_t tries = 0;    // sends so far: walks a shard's replicas when this node is not one of them
@@ -116,6 +117,15 @@ using self_ptr = caf::stateful_actor<router_state>*;
 const failure unavailable = fail(errc::unavailable, "the entity's shard has no reachable leader now; retry");
 
 void attempt(self_ptr self, uint64_t id);
+
+/// A call's answer at its deadline. Only a call that has run nowhere may say unavailable, which invites the
+/// caller to send it again: one handed to a peer or to this node's own entities may be running still.
+failure expired(const call& c) {
+  if (c.sent || c.running_here)
+    return fail(errc::outcome_unknown, c.running_here ? "the command did not finish in time here"
+                                                      : "the shard's leader did not answer in time");
+  return unavailable;
+}
 
 /// Runs a command here, as the node that serves its shard, and reports the answer (or "not the leader").
 template <class Cmd>
@@ -208,17 +218,19 @@ void attempt(self_ptr self, uint64_t id) {
   if (clock::now() >= c.deadline) {
     if (c.sent)
       forget_leader(self, c.shard, c.target); // silent (paused, cut off): ask the replicas afresh next time
-    finish(self, id, c.sent ? fail(errc::outcome_unknown, "the shard's leader did not answer in time") : unavailable);
+    finish(self, id, expired(c));
     return;
   }
   if (st.options.host->serves(c.shard)) {
     // The shard came here meanwhile: run it here.
     auto kind = c.kind;
     auto command = c.command;
+    c.running_here = true;
     execute_kind(self, kind, command, [self, id](forward_reply r) {
       auto found = self->state.calls.find(id);
       if (found == self->state.calls.end())
         return;
+      found->second.running_here = false;
       if (r.not_leader) {
         found->second.hint = r.leader_hint;
         schedule_retry(self, id);
@@ -442,8 +454,7 @@ caf::behavior router_behavior(self_ptr self, cluster_router_options options) {
       auto it = self->state.calls.find(m.id);
       if (it == self->state.calls.end())
         return;
-      finish(self, m.id, it->second.sent ? fail(errc::outcome_unknown, "the shard's leader did not answer in time")
-                                         : unavailable);
+      finish(self, m.id, expired(it->second));
     },
   };
 }

@@ -6,13 +6,18 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
 
+#include "actors/common/domain_error.hpp"
 #include "actors/router/router_actor.hpp"
 #include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
@@ -122,4 +127,103 @@ TEST_CASE("cluster router: a peer's lost event that arrives after its back event
     CHECK(a.sends().empty());
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
   }
+}
+
+namespace {
+
+/// A local router whose entity takes a command and never answers it (a cancel waiting on a restaurant whose
+/// leader is frozen, say): the command is running here, its outcome open.
+struct stalled_local_state {
+  std::vector<caf::response_promise> running;
+};
+
+caf::behavior stalled_local(caf::stateful_actor<stalled_local_state>* self, std::atomic<int>* taken) {
+  return {
+    [self, taken](domain::get_user&) {
+      ++*taken;
+      auto rp = self->make_response_promise();
+      self->state.running.push_back(rp);
+      return rp;
+    },
+    [](actors::stats_atom) { return actors::entity_counts{}; },
+  };
+}
+
+/// One node's store and replica host, for a group of two wired in this process.
+struct replica_node {
+  bento::test::temp_dir dir;
+  std::unique_ptr<store::entity_store> db;
+  std::unique_ptr<store::shard_set> shards;
+  std::unique_ptr<cluster::shard::replica_host> host;
+
+  replica_node(const std::string& name, int election_ticks, cluster::shard::replica_host::outbound send) {
+    auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20, 4});
+    REQUIRE(s);
+    db = std::move(*s);
+    REQUIRE(actors::ensure_store_layout(*db));
+    shards = std::make_unique<store::shard_set>(*db);
+    cluster::shard::host_options o;
+    o.self = name;
+    o.tick = 10ms;
+    o.election_ticks = election_ticks;
+    host = std::make_unique<cluster::shard::replica_host>(*shards, o, std::move(send));
+    std::vector<std::vector<std::string>> placement(shards->count(), std::vector<std::string>{"a", "b"});
+    REQUIRE(host->open(placement, {"a", "b"}, true, 2));
+  }
+};
+
+} // namespace
+
+TEST_CASE("cluster router: a command that began running here after its shard came here is never called unavailable",
+          "[unit][router]") {
+  // Nodes "a" and "b" replicate every shard; their link is down at first, so no shard has a leader and a
+  // command at "a" waits. The link comes up, "a" leads its shard (at once, or when b hands it home) and the
+  // command runs here (forwarding to b is refused, so it runs nowhere else), without an answer before the
+  // router's deadline. That deadline must say outcome_unknown:
+  // unavailable tells the caller that nothing ran and invites a retry, which the chaos rig caught as a cancel
+  // answered invalid_transition (its retry found the first attempt's cancel done).
+  std::atomic<bool> linked{false};
+  std::unique_ptr<replica_node> a, b;
+  a = std::make_unique<replica_node>("a", 10, [&](const std::string&, std::string batch) {
+    if (linked)
+      b->host->deliver("a", std::move(batch));
+  });
+  b = std::make_unique<replica_node>("b", 60, [&](const std::string&, std::string batch) {
+    if (linked)
+      a->host->deliver("b", std::move(batch));
+  });
+  a->host->set_moves_enabled(true); // a member of a formed cluster: while its shard elects, commands wait
+  a->host->start();
+  b->host->start();
+
+  caf::actor_system sys{config()};
+  cluster::router::cluster_router_options o;
+  o.self = "a";
+  o.host = a->host.get();
+  o.timeout = 5s;
+  o.retry = 20ms;
+  o.send = [](const std::string&, std::string) { return false; }; // not queued: it ran nowhere
+  auto router = cluster::router::spawn_cluster_router(sys, o);
+  std::atomic<int> taken{0};
+  auto local = sys.spawn(stalled_local, &taken);
+  cluster::router::set_local(router, caf::actor_cast<actors::router_actor>(local));
+
+  caf::scoped_actor self{sys};
+  auto shard = domain::shard_of("user/carl", a->shards->count());
+  REQUIRE_FALSE(a->host->serves(shard));
+  auto pending = self->request(router, caf::infinite, domain::get_user{"carl"});
+  // The router has taken the command (FIFO from one sender) while nothing is served here: it waits.
+  self->request(router, caf::infinite, actors::stats_atom::value).receive([](actors::entity_counts&) {},
+                                                                          [](caf::error&) { FAIL("no stats"); });
+  linked = true;
+  std::optional<domain::failure> answer;
+  pending.receive([](domain::user_view&) { FAIL("the stalled entity answered"); },
+                  [&](caf::error& err) { answer = actors::to_failure(err); });
+  REQUIRE(answer);
+  CHECK(taken.load() == 1); // it ran here
+  CHECK(answer->code == domain::errc::outcome_unknown);
+  caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(local, caf::exit_reason::user_shutdown);
+  a->host->stop();
+  b->host->stop();
 }

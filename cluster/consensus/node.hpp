@@ -85,6 +85,10 @@ public:
   bool lease_valid() const;
   // Ticks the lease has left (0: none): no other leader can exist before this many more of our ticks.
   std::uint64_t lease_ticks_left() const;
+  // Leader only: whether `id` answered a heartbeat round this node started at most `ticks` ticks ago (itself:
+  // always). Finer than progress::recent_active, which stays true for up to an election timeout after a
+  // member stopped answering.
+  bool heard_within(node_id id, std::uint64_t ticks) const;
   const drop_counters& drops() const { return drops_; }
   // Leader only: what it knows of a follower (nullptr otherwise).
   const progress* progress_of(node_id id) const {

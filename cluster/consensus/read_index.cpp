@@ -113,4 +113,14 @@ std::uint64_t node::lease_ticks_left() const {
   return now_ - sent < span ? span - (now_ - sent) : 0;
 }
 
+bool node::heard_within(node_id id, std::uint64_t ticks) const {
+  if (id == id_) return true;
+  if (role_ != role::leader) return false;
+  auto it = progress_.find(id);
+  if (it == progress_.end()) return false;
+  const std::uint64_t r = it->second.acked_round;
+  if (r < round_base_ || r - round_base_ >= round_ticks_.size()) return false;  // older than the rounds kept
+  return now_ - round_ticks_[r - round_base_] <= ticks;
+}
+
 }  // namespace bento::cluster::consensus

@@ -563,12 +563,22 @@ bool shard_replica::move_toward(const std::set<node_id>& target) {
       return false; // catching up: wait for it before anything else moves
     }
   }
-  if (!change)
+  if (!change) {
+    // A seat leaves a voter only while as many voters as the target names stay alive (answered a heartbeat
+    // round of the last half election timeout): a target can name a voter that is down (a node whose disk was lost, not counted
+    // as replaced yet), and demoting a live voter for it would leave the group one failure from losing its
+    // majority for good. Down voters go first; a live one waits until the one kept for it is back or replaced.
+    auto recent = static_cast<uint64_t>(std::max(1, options_.raft.election_ticks / 2));
+    auto alive = [&](node_id v) { return node_->heard_within(v, recent); };
+    size_t alive_voters = 0;
     for (auto v : current.voters)
-      if (!target.count(v) && v != options_.raft.id) {
-        change = consensus::membership_change{consensus::change_kind::demote_voter, v};
-        break;
-      }
+      alive_voters += alive(v) ? 1 : 0;
+    for (bool down_first : {true, false})
+      for (auto v : current.voters)
+        if (!change && !target.count(v) && v != options_.raft.id && alive(v) != down_first &&
+            (down_first || alive_voters - 1 >= target.size()))
+          change = consensus::membership_change{consensus::change_kind::demote_voter, v};
+  }
   if (!change)
     return false;
   auto proposed = node_->propose_membership_change(*change);

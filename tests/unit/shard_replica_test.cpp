@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <set>
+#include <vector>
 
 #include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
@@ -48,14 +50,18 @@ struct trio {
   std::map<consensus::node_id, member> members;
   std::deque<consensus::message> wire;
 
-  explicit trio(const test::temp_dir& dir) {
+  /// Voters 1, 2 and 3, and `joiners` opened empty (nodes that joined later: the leader adds them).
+  explicit trio(const test::temp_dir& dir, std::vector<consensus::node_id> joiners = {}) {
     consensus::membership group;
     group.voters = {1, 2, 3};
-    for (consensus::node_id id : {1, 2, 3}) {
+    std::vector<consensus::node_id> ids{1, 2, 3};
+    ids.insert(ids.end(), joiners.begin(), joiners.end());
+    for (auto id : ids) {
       auto& m = members[id];
       m.db = open_db(dir / ("n" + std::to_string(id)));
       m.shard = std::make_unique<store::shard_store>(*m.db, 1);
-      auto r = shard::shard_replica::open(*m.shard, 1, test::replica_options_for(id), group);
+      auto r = shard::shard_replica::open(*m.shard, 1, test::replica_options_for(id), group.contains(id) ? group
+                                                                                   : consensus::membership{});
       REQUIRE(r);
       m.replica = std::move(*r);
       m.replica->set_sender([this](const consensus::message& msg) { wire.push_back(msg); });
@@ -630,4 +636,37 @@ TEST_CASE("shard replica: a write refused during a leadership transfer or after 
   auto stale = leader.commit(fenced, epoch);
   REQUIRE_FALSE(stale);
   CHECK(stale.error().code == domain::errc::unavailable);
+}
+
+TEST_CASE("shard replica: seats never move off a live voter while a voter they would keep is down", "[unit]") {
+  // The chaos rig's stuck cluster: a shard's voters were n1, X and n4-w1; n4-w1 lost its disk and came back as
+  // n4-w2, and before n4-w1 counted as replaced the placement named {n1, n4-w1, n4-w2}. The leader promoted
+  // n4-w2 and demoted the live X, leaving two of three voters alive, so one more failure (a pause of n4-w2)
+  // left the shard without a majority for good. Here L leads, D is down (n4-w1), 4 has joined (n4-w2), X lives.
+  test::temp_dir dir;
+  trio group(dir, {4});
+  consensus::node_id L = group.elect();
+  REQUIRE(L);
+  consensus::node_id D = L == 1 ? 2 : 1, X = 6 - L - D;
+  using ids = std::set<consensus::node_id>;
+  auto voters = [&] { return group[L].members().voters; };
+  auto step = [&](const ids& target, consensus::node_id down) {
+    group[L].move_toward(target);
+    group.tick(down); // nothing reaches the down node, nothing comes from it
+  };
+  for (int t = 0; t < 20; ++t)
+    group.tick(D); // D goes down (its disk is lost); the others go on
+  for (int round = 0; round < 200; ++round)
+    step({L, D, 4}, D);
+  REQUIRE(group[L].is_leader());
+  CHECK(voters().count(4)); // the new node took a seat
+  CHECK(voters().count(X)); // and the live one kept its own: three of the voters are alive
+  // The replaced node leaves the placement: its seat goes, and the group is three live voters again.
+  for (int round = 0; round < 200 && voters() != ids{L, X, 4}; ++round)
+    step({L, X, 4}, D);
+  CHECK(voters() == ids{L, X, 4});
+  // With every voter alive, a move off a live one goes ahead (D is back: a rebalance after a join).
+  for (int round = 0; round < 300 && voters() != ids{L, X, D}; ++round)
+    step({L, X, D}, 0);
+  CHECK(voters() == ids{L, X, D});
 }

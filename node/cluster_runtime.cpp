@@ -597,12 +597,28 @@ void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
       im->replacer_wake.wait_for(lock, std::chrono::seconds(1)); // a periodic check, woken early to stop
       if (im->replacer_stopping || !im->host || !im->host->serves(metadata_shard()))
         continue;
+      // A down member whose address an up member now answers on was replaced by that node (a machine whose
+      // disk was lost, started again under a new id): no process of its own can come back there, so its seats
+      // move at once rather than after BENTO_REPLACE_AFTER_S, with the group one failure from losing its
+      // majority all that time.
+      std::map<std::string, std::string> address_of;
+      std::set<std::string> addresses_up;
+      if (im->membership)
+        for (auto& m : im->membership->members()) {
+          address_of[m.id] = m.address;
+          if (m.state == cluster::membership::member_state::up && !m.address.empty())
+            addresses_up.insert(m.address);
+        }
+      auto superseded = [&](const std::string& node) {
+        auto it = address_of.find(node);
+        return it != address_of.end() && addresses_up.count(it->second) > 0;
+      };
       std::vector<std::string> due;
       {
         std::lock_guard states(im->states_mutex);
         auto now = std::chrono::steady_clock::now();
         for (auto& [node, since] : im->down_since)
-          if (now - since >= after && node != im->self &&
+          if ((now - since >= after || superseded(node)) && node != im->self &&
               (!im->member_states.count(node) || im->member_states[node] == "up" ||
                im->member_states[node] == "joining"))
             due.push_back(node);
@@ -611,7 +627,9 @@ void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
         // Asked again every second until recorded (the metadata's leader may change, or too few members be
         // left to take its seats); said once in the log.
         if (announced.insert(node).second)
-          spdlog::warn("cluster.replacing node={} down_for_s_at_least={}", node, cfg_.replace_after_s);
+          spdlog::warn("cluster.replacing node={} reason={}", node,
+                       superseded(node) ? "its address answers as another member"
+                                        : "down for " + std::to_string(cfg_.replace_after_s) + " s");
         caf::anon_send(im->meta, domain::set_member_state{node, "replaced"});
       }
     }

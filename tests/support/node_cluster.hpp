@@ -3,6 +3,7 @@
 // all of them as seeds), one data dir each, the same cluster secret. Bounded waits on what the nodes say about
 // themselves (GET /api/v1/cluster), never on time alone.
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,6 +54,7 @@ public:
       for (auto& [k, v] : extra)
         env[k] = v;
       nodes_.push_back(std::make_unique<node_process>(dir_ / id(i), env));
+      names_.push_back(id(i));
     }
     for (auto& node : nodes_)
       node->launch();
@@ -98,10 +100,38 @@ public:
     for (auto& [k, v] : extra)
       env[k] = v;
     nodes_.push_back(std::make_unique<node_process>(dir_ / id(i), env));
+    names_.push_back(id(i));
     nodes_.back()->launch();
     nodes_.back()->wait_healthy(std::chrono::seconds(60));
     return i;
   }
+
+  /// Node i loses its disk and is started again as an operator replaces a machine: kill -9, data dir gone, a new
+  /// id ("n4-w1", ...) on the same cluster address, the others as seeds. It joins as a new member.
+  void replace_disk(size_t i) {
+    nodes_.at(i)->kill9();
+    std::filesystem::remove_all(nodes_[i]->data_dir());
+    names_[i] = id(i) + "-w" + std::to_string(++wipes_);
+    auto env = fast_node_env();
+    env["BENTO_NODE_ID"] = names_[i];
+    std::string others;
+    for (size_t k = 0; k < cluster_ports_.size(); ++k)
+      if (k != i)
+        others += (others.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(cluster_ports_[k]);
+    env["BENTO_SEEDS"] = others;
+    env["BENTO_CLUSTER_SECRET"] = test_cluster_secret;
+    env["BENTO_CLUSTER_PORT"] = std::to_string(cluster_ports_[i]);
+    if (i < proxies_.size())
+      env["BENTO_CLUSTER_ADVERTISE"] = "127.0.0.1:" + std::to_string(proxies_[i]->port());
+    env["BENTO_SHARDS"] = std::to_string(shards_);
+    for (auto& [k, v] : extra_)
+      env[k] = v;
+    nodes_[i] = std::make_unique<node_process>(dir_ / names_[i], env);
+    nodes_[i]->launch();
+    nodes_[i]->wait_healthy(std::chrono::seconds(60));
+  }
+  /// Node i's id now (id(i) until replace_disk gave it a new one).
+  const std::string& name(size_t i) const { return names_.at(i); }
 
   /// Cuts every link between the nodes in `side` and the others (both directions), as the running processes are
   /// now; needs `through_proxies`. heal() ends it.
@@ -147,7 +177,7 @@ public:
       auto v = view(i, entity);
       if (!v.is_object())
         return std::nullopt;
-      if (!listed(v["entity"]["replicas"], id(i)))
+      if (!listed(v["entity"]["replicas"], name(i)))
         continue;
       if (!v["entity"]["leader"].is_string())
         return std::nullopt;
@@ -159,7 +189,7 @@ public:
     if (!agreed)
       return std::nullopt;
     for (size_t i = 0; i < nodes_.size(); ++i)
-      if (id(i) == *agreed)
+      if (name(i) == *agreed)
         return i;
     return std::nullopt;
   }
@@ -176,7 +206,7 @@ public:
         return false;
       nlohmann::json leaders = nlohmann::json::array();
       for (auto& g : v["shard_groups"]) {
-        if (!listed(g["replicas"], id(i))) {
+        if (!listed(g["replicas"], name(i))) {
           leaders.push_back(nullptr);
           continue;
         }
@@ -185,12 +215,12 @@ public:
         auto leader = g["leader"].get<std::string>();
         bool alive = false;
         for (size_t k = 0; k < nodes_.size(); ++k)
-          alive = alive || (id(k) == leader && nodes_[k]->running());
+          alive = alive || (name(k) == leader && nodes_[k]->running());
         if (!alive)
           return false;
         auto preferred = g["replicas"].empty() ? std::string() : g["replicas"][0].get<std::string>();
         for (size_t k = 0; k < nodes_.size(); ++k)
-          if (id(k) == preferred && nodes_[k]->running() && leader != preferred)
+          if (name(k) == preferred && nodes_[k]->running() && leader != preferred)
             return false;
         leaders.push_back(leader);
       }
@@ -226,6 +256,8 @@ private:
   std::vector<uint16_t> cluster_ports_;
   std::vector<std::unique_ptr<tcp_proxy>> proxies_; // destroyed after the nodes (declared before them)
   std::vector<std::unique_ptr<node_process>> nodes_;
+  std::vector<std::string> names_;
+  int wipes_ = 0;
 };
 
 } // namespace bento::test

@@ -310,13 +310,18 @@ void send_intent(self_ptr self, caf::typed_response_promise<order> rp) {
         auto f = to_failure(err);
         auto kind = st.rules.current()->intent->kind;
         if (clean_refusal(f) && (kind == intent_kind::place || kind == intent_kind::edit)) {
-          // The restaurant wrote nothing. A first placement leaves no trace; a later try keeps its record,
-          // so that the next one goes on numbering after the changes the restaurant has seen.
-          if (kind == intent_kind::place && st.rules.current()->intent->seq == 1)
+          // The restaurant wrote nothing. A keyless placement leaves no trace (its id is never asked again). A
+          // keyed one keeps the refusal for every later try of its key: a try still on its way when this answer
+          // leaves must not place the order after its client heard "refused". Other tries keep their record, so
+          // that the next one goes on numbering after the changes the restaurant has seen.
+          const auto& current = *st.rules.current();
+          bool keyed = !current.idempotency_key.empty();
+          if (kind == intent_kind::place && current.intent->seq == 1 && !keyed)
             erase(self);
-          else
-            if (commit(self, st.rules.not_applied(now(st)), nullptr))
-              shrink(self);
+          else if (commit(self, kind == intent_kind::place && keyed ? st.rules.refused_placement(f, now(st))
+                                                                    : st.rules.not_applied(now(st)),
+                          nullptr))
+            shrink(self);
           rp.deliver(make_error(f));
           return;
         }

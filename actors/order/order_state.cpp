@@ -119,6 +119,11 @@ outcome<place_decision> order_state::begin_place(const place_order& cmd, int64_t
   }
   if (order_ && order_->customer_id != cmd.caller.user_id)
     return fail(errc::idempotency_mismatch, "order id is taken");
+  if (order_ && order_->refused && !order_->intent) {
+    if (order_->request_fingerprint != fingerprint(cmd))
+      return fail(errc::idempotency_mismatch, "Idempotency-Key was used for a different order");
+    return *order_->refused; // the key's attempt was refused: every try with it hears so, even after a restock
+  }
   auto slot = next_meal_slot(now_ms);
   order o;
   o.id = cmd.order_id;
@@ -345,6 +350,12 @@ order order_state::not_applied(int64_t now_ms) const {
   } else {
     next.updated_at_ms = std::max(next.updated_at_ms, now_ms);
   }
+  return next;
+}
+
+order order_state::refused_placement(const failure& f, int64_t now_ms) const {
+  order next = not_applied(now_ms);
+  next.refused = f;
   return next;
 }
 

@@ -103,6 +103,8 @@ public:
   /// It did not: the record to write (an unplaced order stays as a record without lines, so its change numbers
   /// go on where they were: a retry with the same key must not reuse a number the restaurant fenced off).
   domain::order not_applied(int64_t now_ms) const;
+  /// not_applied for a keyed placement the restaurant refused outright: the refusal is kept for the key's tries.
+  domain::order refused_placement(const domain::failure& f, int64_t now_ms) const;
   /// What settling decided: the record to write.
   domain::order settled(const domain::settle_result& r, int64_t now_ms) const;
   /// Whether `settled` rolled forward (for logs and metrics).

@@ -178,6 +178,12 @@ inline void to_pb(const order& x, pb::Order& m) {
   m.set_version(x.version);
   m.set_merchant_note(x.merchant_note);
   m.set_reservation_seq(x.reservation_seq);
+  if (x.refused) {
+    auto* r = m.mutable_refused();
+    r->set_code(static_cast<uint32_t>(x.refused->code));
+    r->set_message(x.refused->message);
+    r->set_item_id(x.refused->item_id);
+  }
 }
 
 inline void from_pb(const pb::Order& m, order& x) {
@@ -200,6 +206,14 @@ inline void from_pb(const pb::Order& m, order& x) {
   x.version = m.version();
   x.merchant_note = m.merchant_note();
   x.reservation_seq = m.reservation_seq();
+  x.refused.reset();
+  if (m.has_refused()) {
+    // Only a refusal the restaurant gives before changing anything is ever recorded.
+    auto code = static_cast<errc>(m.refused().code());
+    if (code == errc::out_of_stock || code == errc::meal_unavailable || code == errc::invalid_argument ||
+        code == errc::not_found)
+      x.refused = failure{code, m.refused().message(), m.refused().item_id()};
+  }
   x.intent.reset();
   if (m.has_intent()) {
     order_intent in;

@@ -7,6 +7,8 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/domain/errc.hpp"
+
 namespace bento::domain {
 
 enum class role : uint8_t { customer = 0, merchant = 1 };
@@ -141,6 +143,10 @@ struct order {
   uint64_t reservation_seq = 0; // the last reservation change number this order used
   bool committed = false; // false while a placement is only an intent (or after one that did not happen)
   uint64_t version = 0;
+  // A keyed placement the restaurant refused outright (uncommitted orders only): the key names one attempt, so
+  // every later try with it is answered this refusal. Without it, a try that was still on its way when the
+  // client heard the refusal could place the order afterwards.
+  std::optional<failure> refused;
 };
 
 /// "stock.changed": `stock` free units of a plain item, whose record is now at `version`. "stock.day_used":

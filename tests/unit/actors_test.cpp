@@ -75,6 +75,43 @@ TEST_CASE("actors: a cancelled order gives its stock back", "[unit]") {
   CHECK(f.stock() == 5);
 }
 
+TEST_CASE("actors: a keyed placement refused outright is refused at every later try of its key, even after a restock",
+          "[unit]") {
+  // The chaos rig's `once` failure: a try of key w2-631 was refused (out_of_stock) and its client recorded the
+  // refusal, while an earlier try of the same key, still on its way from a node the client had given up on,
+  // then placed the order. The key names one attempt: its refusal is final.
+  fixture f;
+  f.restaurant_with_stock(1);
+  REQUIRE(f.ask<order>(order_for(1, 1))); // the last unit
+  auto keyed = order_for(2, 1);
+  keyed.idempotency_key = "k2";
+  auto first = f.ask<order>(keyed);
+  REQUIRE_FALSE(first);
+  CHECK(first.error().code == errc::out_of_stock);
+  menu_item_input in;
+  in.name = "Katsu";
+  in.price_cents = 1200;
+  in.stock = 5;
+  REQUIRE(f.ask<upsert_result>(upsert_menu_item{merchant, "r1", "katsu", in}));
+  auto stock = f.stock();
+  auto again = f.ask<order>(keyed); // the late try
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == errc::out_of_stock);
+  CHECK(again.error().item_id == "katsu");
+  CHECK(f.stock() == stock); // it reserved nothing
+  auto other = keyed;
+  other.lines = {{"katsu", 2}};
+  auto reused = f.ask<order>(other);
+  REQUIRE_FALSE(reused);
+  CHECK(reused.error().code == errc::idempotency_mismatch);
+  CHECK(f.ask<order>(get_order{keyed.caller, keyed.order_id}).error().code == errc::not_found);
+  // A keyless placement refused outright leaves nothing; a new key orders at once.
+  auto fresh = order_for(3, 1);
+  fresh.idempotency_key = "k3";
+  CHECK(f.ask<order>(fresh));
+  CHECK(f.stock() == stock - 1);
+}
+
 TEST_CASE("actors: readers share one menu snapshot until a write changes the restaurant", "[unit]") {
   fixture f;
   f.restaurant_with_stock(5);

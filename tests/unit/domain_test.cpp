@@ -157,6 +157,18 @@ TEST_CASE("codec: entities survive a round trip", "[unit]") {
   o.intent.reset();
   REQUIRE(bento::codec::decode(bento::codec::encode(o), back));
   CHECK_FALSE(back.intent.has_value());
+  CHECK_FALSE(back.refused.has_value());
+  // A keyed placement's refusal is kept with its record; a code that is no outright refusal is not trusted.
+  o.refused = fail(errc::out_of_stock, "katsu: 0 left", "katsu");
+  REQUIRE(bento::codec::decode(bento::codec::encode(o), back));
+  REQUIRE(back.refused.has_value());
+  CHECK(back.refused->code == errc::out_of_stock);
+  CHECK(back.refused->message == "katsu: 0 left");
+  CHECK(back.refused->item_id == "katsu");
+  o.refused = fail(errc::outcome_unknown, "not a refusal");
+  REQUIRE(bento::codec::decode(bento::codec::encode(o), back));
+  CHECK_FALSE(back.refused.has_value());
+  o.refused.reset();
 
   // An intent written by an earlier version (lines only) still reads as one, of the kind it must have been.
   bento::v1::Order legacy;

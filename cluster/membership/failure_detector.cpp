@@ -1,5 +1,7 @@
 #include "cluster/membership/failure_detector.hpp"
 
+#include <algorithm>
+
 namespace bento::cluster::membership {
 
 const char* to_string(member_state s) noexcept {
@@ -39,6 +41,19 @@ std::optional<member_change> failure_detector::heard(const std::string& id, uint
 }
 
 std::vector<member_change> failure_detector::tick(time_point now) {
+  // A frozen node woke up: it heard nothing because it listened to nothing, and the heartbeats that came
+  // meanwhile still wait in its queues. Judged now, every peer would go down and up again a moment later
+  // (and calls in flight to them would be given up as outcome_unknown): the lost time is forgiven instead,
+  // so a peer that stays silent goes down on the usual schedule, counted from now.
+  // (Past down_after only: a shorter gap can make a member suspect, which decides nothing and ends when the
+  // queued heartbeats are read.)
+  if (last_tick_ && now - *last_tick_ > down_after_) {
+    auto lost = now - *last_tick_;
+    for (auto& [id, m] : members_)
+      m.last_heard = std::min(now, m.last_heard + lost);
+  }
+  if (!last_tick_ || now > *last_tick_)
+    last_tick_ = now;
   std::vector<member_change> out;
   for (auto& [id, m] : members_) {
     auto quiet = now - m.last_heard;

@@ -45,7 +45,9 @@ public:
   /// A sign of life from `id`. Returns the change it makes, if any.
   std::optional<member_change> heard(const std::string& id, uint64_t incarnation, time_point now);
 
-  /// Members not heard for suspect_after become suspect, for down_after down (passing through suspect).
+  /// Members not heard for suspect_after become suspect, for down_after down (passing through suspect). A tick
+  /// more than down_after after the one before means this process did not run in between (SIGSTOP, a stalled
+  /// VM, a starved thread): that time does not count against the members.
   std::vector<member_change> tick(time_point now);
 
   std::optional<member_status> status(const std::string& id) const;
@@ -61,6 +63,7 @@ private:
   std::chrono::milliseconds down_after_;
   std::map<std::string, member_status> members_;
   uint64_t stale_ = 0;
+  std::optional<time_point> last_tick_;
 };
 
 } // namespace bento::cluster::membership

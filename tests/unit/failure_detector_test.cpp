@@ -61,6 +61,36 @@ TEST_CASE("failure detector: a coarse tick passes through suspect on its way dow
   CHECK(changes[1].to == member_state::down);
 }
 
+TEST_CASE("failure detector: time this process did not run does not count against the members",
+          "[unit][membership]") {
+  // The chaos rig's paused nodes: on waking, the first check saw every peer silent for the whole pause and
+  // marked all of them down, then up again milliseconds later when the queued heartbeats were read.
+  failure_detector fd(500ms, 1000ms);
+  fd.heard("b", 1, at(0ms));
+  for (int t = 25; t <= 300; t += 25)
+    CHECK(fd.tick(at(std::chrono::milliseconds(t))).empty());
+  fd.heard("b", 1, at(300ms));
+  CHECK(fd.tick(at(325ms)).empty());
+  // Frozen for five seconds: nothing happens at the first tick after.
+  CHECK(fd.tick(at(5325ms)).empty());
+  CHECK(fd.status("b")->state == member_state::up);
+  // A peer that stays silent goes suspect and down on the usual schedule, counted from the wake-up.
+  // (It was last heard 25 ms before the last tick ahead of the pause: 5300 on the shifted clock.)
+  CHECK(fd.tick(at(5775ms)).empty());
+  auto s = fd.tick(at(5800ms));
+  REQUIRE(s.size() == 1);
+  CHECK(s[0].to == member_state::suspect);
+  CHECK(fd.tick(at(6275ms)).empty());
+  auto d = fd.tick(at(6300ms));
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].to == member_state::down);
+  // Regular ticks judge as before: silence is silence.
+  fd.heard("b", 1, at(6400ms));
+  for (int t = 6425; t <= 6875; t += 25)
+    CHECK(fd.tick(at(std::chrono::milliseconds(t))).empty());
+  CHECK(fd.tick(at(6900ms)).size() == 1);
+}
+
 TEST_CASE("failure detector: incarnations tell a restart from a late frame of the old process", "[unit][membership]") {
   failure_detector fd(500ms, 1000ms);
   fd.heard("b", 4, at(0ms));

@@ -1,5 +1,7 @@
 #include "actors/restaurant/restaurant_actor.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -52,7 +54,13 @@ using self_ptr = restaurant_actor::stateful_pointer<restaurant_actor_state>;
   std::abort();
 }
 
-caf::error persist(self_ptr self, const restaurant_change& change);
+/// An order's record written in the restaurant's batch (set_reservation::order_record): its key and bytes.
+struct order_write {
+  std::string order_id;
+  const std::string* record = nullptr;
+};
+
+caf::error persist(self_ptr self, const restaurant_change& change, const order_write* also = nullptr);
 
 std::string today(const restaurant_actor_state& st) {
   return local_date(st.ctx->now_ms());
@@ -98,6 +106,23 @@ bool load(self_ptr self) {
   return true;
 }
 
+/// An order record to write with a reservation (set_reservation::order_record) must be that order's first
+/// placement, at this restaurant, in this restaurant's shard: its keys then fall in this shard's range, where
+/// the order reads them. Anything else (a peer's mistake or lie) is refused before anything is written.
+std::optional<failure> check_order_record(const restaurant_actor_state& st, const set_reservation& cmd) {
+  auto refuse = [](const char* why) { return fail(errc::invalid_argument, std::string("order record: ") + why); };
+  if (!st.ctx->shards || domain::shard_of(keys::order_entity(cmd.order_id), st.ctx->shards->count()) !=
+                             st.ctx->store->shard())
+    return refuse("the order is not in the restaurant's shard");
+  order o;
+  if (!codec::decode(cmd.order_record, o))
+    return refuse("does not decode");
+  if (o.id != cmd.order_id || o.restaurant_id != st.id || o.committed || !o.intent ||
+      o.intent->kind != intent_kind::place || o.intent->seq != cmd.seq || cmd.seq != 1)
+    return refuse("not this order's first placement here");
+  return std::nullopt;
+}
+
 /// Before a command about an order: its reservation in memory, and the day's bookkeeping done.
 caf::error prepare(self_ptr self, const std::string& order_id) {
   auto& st = self->state;
@@ -139,14 +164,14 @@ caf::error tidy_reservations(self_ptr self, const restaurant_change& change) {
 
 /// Writes what a command changed, with its events, in one batch. On failure the in-memory state is ahead of
 /// the store, so the actor stops and the next activation reloads what was really stored.
-caf::error persist(self_ptr self, const restaurant_change& change) {
+caf::error persist(self_ptr self, const restaurant_change& change, const order_write* also) {
   auto& st = self->state;
   if (change.clock_regressed) {
     st.ctx->probe->clock_regressions.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("restaurant.clock_regressed restaurant={} today={} latest_seen={}", st.id, today(st),
                  st.rules.meta().last_today);
   }
-  if (change.empty())
+  if (change.empty() && !also)
     return {};
   st.menus.clear();
   if (st.pinned) { // before the write: once it is acknowledged, no reader may be answered the old menu
@@ -161,6 +186,11 @@ caf::error persist(self_ptr self, const restaurant_change& change) {
       batch.put(store::column::entities, op.key, *op.value);
     else
       batch.erase(store::column::entities, op.key);
+  }
+  if (also) {
+    // The order's intent and its pending marker, as the order would have written them itself.
+    batch.put(store::column::entities, keys::order_record(also->order_id), *also->record);
+    batch.put(store::column::indexes, keys::pending_order(also->order_id), {});
   }
   auto entity = keys::restaurant_entity(st.id);
   if (change.restaurant_changed)
@@ -274,15 +304,26 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
     [self](set_reservation& cmd) -> caf::result<reservation_result> {
       auto& st = self->state;
       st.idle.touch();
+      if (!cmd.order_record.empty())
+        if (auto f = check_order_record(st, cmd))
+          return make_error(*f);
       if (auto err = prepare(self, cmd.order_id))
         return err;
       auto r = st.rules.reserve(cmd, today(st));
       if (!r)
         return make_error(r.error());
-      if (auto err = persist(self, r->change))
+      // The order's record goes with a reservation written now, never with a replay of one written before
+      // (that write carried it already, and the order may have moved on since).
+      auto& put = r->change.reservations_put;
+      bool fresh = std::any_of(put.begin(), put.end(), [&](const auto& oid) { return oid == cmd.order_id; });
+      order_write also{cmd.order_id, &cmd.order_record};
+      if (auto err = persist(self, r->change, !cmd.order_record.empty() && fresh ? &also : nullptr))
         return err;
-      if (auto err = tidy_reservations(self, r->change))
-        return err;
+      if (tidy_reservations(self, r->change))
+        // Written already: a storage_failure now would tell the order that nothing was (the order takes that
+        // as a refusal when its intent rode with the reservation). Settling finds out what it holds.
+        return make_error(fail(errc::outcome_unknown, "the reservation was written; the bookkeeping after it "
+                                                      "failed"));
       if (st.ctx->at("restaurant.reserved", st.id)) {
         self->quit(caf::exit_reason::kill);
         return make_error(fail(errc::outcome_unknown, "crashed (test)"));

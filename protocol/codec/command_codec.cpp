@@ -351,6 +351,7 @@ std::string encode(const set_reservation& x) {
       m.set_for_meal(static_cast<pb::Meal>(*x.for_meal));
     m.set_date(x.date);
     m.set_seq(x.seq);
+    m.set_order_record(x.order_record);
   });
 }
 bool decode(std::string_view bytes, set_reservation& out) {
@@ -361,6 +362,7 @@ bool decode(std::string_view bytes, set_reservation& out) {
     out.for_meal = m.has_for_meal() ? std::optional<meal>(clamp_enum(m.for_meal(), meal::dinner)) : std::nullopt;
     out.date = m.date();
     out.seq = m.seq();
+    out.order_record = m.order_record();
   });
 }
 

@@ -194,6 +194,10 @@ struct set_reservation {
   std::optional<meal> for_meal; // checked against the items' meals when present
   std::string date;             // the order's day (YYYY-MM-DD); empty: the reservation's own, else today
   uint64_t seq = 0;
+  // A first placement whose order lives in the restaurant's shard (every order without an Idempotency-Key):
+  // the order's record with its intent (codec::encode), written in the reservation's own batch instead of a
+  // write of its own before it. Empty: the order wrote its intent already.
+  std::string order_record;
 };
 
 struct reservation_result {

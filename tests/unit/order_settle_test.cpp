@@ -244,3 +244,112 @@ TEST_CASE("settle: a delivery cut off before the restaurant heard of it is final
   CHECK(r.lines.empty()); // consumed: a tombstone until its day has passed
   CHECK(f.stock() == 3);  // delivered units are sold, not returned
 }
+
+namespace {
+
+/// An order id in the restaurant's shard, as the edges give a placement without an Idempotency-Key.
+place_order in_restaurant_shard(fixture& f, int customer, int qty) {
+  auto cmd = order_for(customer, qty);
+  auto count = f.shards->count();
+  cmd.order_id = id_in_shard("o_s" + std::to_string(customer), "order/", shard_of("restaurant/r1", count), count);
+  REQUIRE_FALSE(cmd.order_id.empty());
+  return cmd;
+}
+
+uint64_t writes(fixture& f) {
+  return static_cast<uint64_t>(f.db->stats().at("writes"));
+}
+
+} // namespace
+
+TEST_CASE("settle: a first placement in its restaurant's shard writes its intent with the reservation, one write "
+          "fewer, and a crash after it still settles",
+          "[unit]") {
+  fixture f;
+  f.restaurant_with_stock(5);
+  auto warm = order_for(5, 1); // the restaurant's first command of the day writes its day's bookkeeping too
+  REQUIRE(f.ask<order>(warm));
+  // Elsewhere (another shard): intent, reservation, outcome.
+  auto far = order_for(1, 1);
+  REQUIRE(shard_of("order/" + far.order_id, f.shards->count()) != shard_of("restaurant/r1", f.shards->count()));
+  auto before = writes(f);
+  REQUIRE(f.ask<order>(far));
+  CHECK(writes(f) - before == 3);
+  // In the restaurant's shard: reservation with the intent, outcome.
+  auto near = in_restaurant_shard(f, 2, 1);
+  before = writes(f);
+  auto placed = f.ask<order>(near);
+  REQUIRE(placed);
+  CHECK(placed->status == order_status::placed);
+  CHECK(writes(f) - before == 2);
+  auto stored = f.stored_order(near.order_id);
+  REQUIRE(stored);
+  CHECK(stored->committed);
+  CHECK_FALSE(stored->intent);
+  CHECK_FALSE(f.shard_of("order/" + near.order_id).get(store::column::indexes,
+                                                        actors::keys::pending_order(near.order_id))->has_value());
+  // Refused outright: nothing at all is written, not even an erase.
+  auto greedy = in_restaurant_shard(f, 3, 3);
+  before = writes(f);
+  auto refused = f.ask<order>(greedy);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == errc::out_of_stock);
+  CHECK(writes(f) == before);
+  CHECK_FALSE(f.stored_order(greedy.order_id));
+  // The order crashes once the restaurant wrote both, before its outcome: the record with its intent and its
+  // pending marker are there, and the restart settles it forward.
+  auto crashed = in_restaurant_shard(f, 4, 2);
+  f.gate->crash("order.outcome", crashed.order_id);
+  REQUIRE_FALSE(f.ask<order>(crashed));
+  f.gate->clear_crash();
+  auto interrupted = f.stored_order(crashed.order_id);
+  REQUIRE(interrupted);
+  CHECK(interrupted->intent);
+  CHECK(f.stock() == 0);
+  f.restart();
+  f.wait_settled();
+  auto settled = f.stored_order(crashed.order_id);
+  REQUIRE(settled);
+  CHECK(settled->committed);
+  CHECK_FALSE(settled->intent);
+  CHECK(f.stock() + held_by_orders(f, {warm.order_id, far.order_id, near.order_id, crashed.order_id}) == 5);
+}
+
+TEST_CASE("restaurant: an order record sent with a reservation must be that order's first placement in its shard",
+          "[unit]") {
+  // A peer's set_reservation carrying an order record is checked before anything is written: a record for an
+  // order of another shard would land where nobody reads it, another order's or a later change would
+  // overwrite what the order holds.
+  fixture f;
+  f.restaurant_with_stock(5);
+  auto count = f.shards->count();
+  auto near = in_restaurant_shard(f, 2, 1);
+  order o;
+  o.id = near.order_id;
+  o.customer_id = near.caller.user_id;
+  o.restaurant_id = "r1";
+  o.intent = order_intent{intent_kind::place, 1, {{"katsu", "", 0, 1}}, std::nullopt};
+  auto ask = [&](set_reservation cmd) { return f.ask<reservation_result>(std::move(cmd)); };
+  set_reservation good{"r1", o.id, {{"katsu", "", 0, 1}}, meal::lunch, "", 1, codec::encode(o)};
+  auto far_order = o;
+  far_order.id = "o_1";
+  REQUIRE(shard_of("order/o_1", count) != shard_of("restaurant/r1", count));
+  auto far = good;
+  far.order_id = "o_1";
+  far.order_record = codec::encode(far_order);
+  CHECK(ask(far).error().code == errc::invalid_argument);
+  auto other = good;
+  other.order_record = codec::encode(far_order); // another order's record under this order's id
+  CHECK(ask(other).error().code == errc::invalid_argument);
+  auto later = good;
+  later.seq = 2;
+  CHECK(ask(later).error().code == errc::invalid_argument);
+  auto garbage = good;
+  garbage.order_record = "not a record";
+  CHECK(ask(garbage).error().code == errc::invalid_argument);
+  CHECK(f.stock() == 5); // none of them reserved anything
+  REQUIRE(ask(good));
+  CHECK(f.stock() == 4);
+  REQUIRE(f.stored_order(o.id));
+  CHECK(f.stored_order(o.id)->intent);
+}

@@ -117,6 +117,29 @@ outcome<unit_t> commit(self_ptr self, order o, const char* event_type) {
   return done;
 }
 
+/// A first placement the restaurant placed itself, in the reservation's batch (set_reservation::order_record):
+/// the order takes that record as its own, with nothing to write. False if `record` is not this order placed.
+bool adopt_placed(self_ptr self, std::string record) {
+  auto& st = self->state;
+  order placed;
+  if (record.empty() || !codec::decode(record, placed) || placed.id != st.id || !placed.committed || placed.intent)
+    return false;
+  spdlog::info("order.adopted order={} status={} version={}", st.id, to_string(placed.status), placed.version);
+  st.intent_unwritten = false;
+  st.last_write = st.ctx->store->mark(st.epoch); // the restaurant's write: what the answer must wait for
+  st.rules.commit(std::move(placed), std::move(record));
+  count_settling(st, false);
+  return true;
+}
+
+/// The same from the store: after an answer that did not carry the record (a replay of the restaurant's own
+/// answer, or a settle after the answer was lost).
+bool adopt_stored_placed(self_ptr self) {
+  auto& st = self->state;
+  auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));
+  return loaded && *loaded && adopt_placed(self, std::move(**loaded));
+}
+
 /// A first placement refused outright whose intent was never written (it rode with the reservation): the order
 /// forgets it, with nothing to erase.
 void forget(self_ptr self) {
@@ -251,6 +274,14 @@ void settle(self_ptr self) {
         st.settle_failures = 0;
         bool forward = st.rules.settle_applies(r);
         auto kind = st.rules.current()->intent->kind;
+        if (forward && kind == intent_kind::place && st.rules.current()->intent->seq == 1 && adopt_stored_placed(self)) {
+          // The restaurant placed it itself, with the reservation (its answer was lost): nothing to write.
+          spdlog::warn("order.settled order={} kind={} seq=1 outcome=placed_by_restaurant", st.id,
+                       static_cast<int>(kind));
+          st.ctx->probe->settled_forward.fetch_add(1, std::memory_order_relaxed);
+          shrink(self);
+          return;
+        }
         spdlog::warn("order.settled order={} kind={} seq={} outcome={}", st.id, static_cast<int>(kind),
                      st.rules.current()->intent->seq, forward ? "applied" : "not_applied");
         (forward ? st.ctx->probe->settled_forward : st.ctx->probe->settled_back)
@@ -325,7 +356,12 @@ void send_intent(self_ptr self, caf::typed_response_promise<order> rp, std::stri
           self->quit(caf::exit_reason::kill);
           return;
         }
-        st.intent_unwritten = false; // the restaurant wrote it, with the reservation it answers for
+        if (st.intent_unwritten && (adopt_placed(self, std::move(held.order_record)) || adopt_stored_placed(self))) {
+          deliver_gated(self, *st.ctx->store, st.replies, rp, *st.rules.current());
+          shrink(self);
+          return;
+        }
+        st.intent_unwritten = false;
         if (!roll_forward(self, held)) {
           rp.deliver(make_error(fail(errc::outcome_unknown, "the order could not be stored")));
           return;

@@ -11,6 +11,8 @@
 #include "actors/common/entity_context.hpp"
 #include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
+#include "actors/order/order_state.hpp"
+#include "actors/order_index/order_index_writes.hpp"
 #include "actors/restaurant/menu_board.hpp"
 #include "actors/restaurant/restaurant_records.hpp"
 #include "actors/restaurant/restaurant_state.hpp"
@@ -54,13 +56,8 @@ using self_ptr = restaurant_actor::stateful_pointer<restaurant_actor_state>;
   std::abort();
 }
 
-/// An order's record written in the restaurant's batch (set_reservation::order_record): its key and bytes.
-struct order_write {
-  std::string order_id;
-  const std::string* record = nullptr;
-};
-
-caf::error persist(self_ptr self, const restaurant_change& change, const order_write* also = nullptr);
+/// `also`: writes of another entity of this shard that go in the same batch (a placed order's, see set_reservation).
+caf::error persist(self_ptr self, const restaurant_change& change, const store::write_batch* also = nullptr);
 
 std::string today(const restaurant_actor_state& st) {
   return local_date(st.ctx->now_ms());
@@ -109,7 +106,7 @@ bool load(self_ptr self) {
 /// An order record to write with a reservation (set_reservation::order_record) must be that order's first
 /// placement, at this restaurant, in this restaurant's shard: its keys then fall in this shard's range, where
 /// the order reads them. Anything else (a peer's mistake or lie) is refused before anything is written.
-std::optional<failure> check_order_record(const restaurant_actor_state& st, const set_reservation& cmd) {
+outcome<order> check_order_record(const restaurant_actor_state& st, const set_reservation& cmd) {
   auto refuse = [](const char* why) { return fail(errc::invalid_argument, std::string("order record: ") + why); };
   if (!st.ctx->shards || domain::shard_of(keys::order_entity(cmd.order_id), st.ctx->shards->count()) !=
                              st.ctx->store->shard())
@@ -120,7 +117,24 @@ std::optional<failure> check_order_record(const restaurant_actor_state& st, cons
   if (o.id != cmd.order_id || o.restaurant_id != st.id || o.committed || !o.intent ||
       o.intent->kind != intent_kind::place || o.intent->seq != cmd.seq || cmd.seq != 1)
     return refuse("not this order's first placement here");
-  return std::nullopt;
+  return o;
+}
+
+/// The placed order's writes, as the order would make them on the restaurant's answer (order_state::applied,
+/// its listing entries, its event): the record goes in the reservation's batch, and comes back in the answer.
+std::string place_order_with(const order& placing, const reservation_result& held, int64_t now_ms,
+                             store::write_batch& out) {
+  order_state rules;
+  rules.load(placing);
+  auto placed = rules.applied(held, now_ms);
+  auto record = codec::encode(placed);
+  out.put(store::column::entities, keys::order_record(placed.id), record);
+  add_index_writes(out, &placing, placed);
+  auto entity = keys::order_entity(placed.id);
+  auto at = placed.updated_at_ms;
+  auto rid = placed.restaurant_id;
+  out.append_event(event{0, "order.placed", std::move(entity), at, std::move(placed), std::move(rid)});
+  return record;
 }
 
 /// Before a command about an order: its reservation in memory, and the day's bookkeeping done.
@@ -164,7 +178,7 @@ caf::error tidy_reservations(self_ptr self, const restaurant_change& change) {
 
 /// Writes what a command changed, with its events, in one batch. On failure the in-memory state is ahead of
 /// the store, so the actor stops and the next activation reloads what was really stored.
-caf::error persist(self_ptr self, const restaurant_change& change, const order_write* also) {
+caf::error persist(self_ptr self, const restaurant_change& change, const store::write_batch* also) {
   auto& st = self->state;
   if (change.clock_regressed) {
     st.ctx->probe->clock_regressions.fetch_add(1, std::memory_order_relaxed);
@@ -187,11 +201,8 @@ caf::error persist(self_ptr self, const restaurant_change& change, const order_w
     else
       batch.erase(store::column::entities, op.key);
   }
-  if (also) {
-    // The order's intent and its pending marker, as the order would have written them itself.
-    batch.put(store::column::entities, keys::order_record(also->order_id), *also->record);
-    batch.put(store::column::indexes, keys::pending_order(also->order_id), {});
-  }
+  if (also)
+    batch.append(*also);
   auto entity = keys::restaurant_entity(st.id);
   if (change.restaurant_changed)
     batch.append_event(event{0, "restaurant.created", entity, now, info, st.id});
@@ -304,20 +315,26 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
     [self](set_reservation& cmd) -> caf::result<reservation_result> {
       auto& st = self->state;
       st.idle.touch();
-      if (!cmd.order_record.empty())
-        if (auto f = check_order_record(st, cmd))
-          return make_error(*f);
+      std::optional<order> placing;
+      if (!cmd.order_record.empty()) {
+        auto checked = check_order_record(st, cmd);
+        if (!checked)
+          return make_error(checked.error());
+        placing = std::move(*checked);
+      }
       if (auto err = prepare(self, cmd.order_id))
         return err;
       auto r = st.rules.reserve(cmd, today(st));
       if (!r)
         return make_error(r.error());
-      // The order's record goes with a reservation written now, never with a replay of one written before
-      // (that write carried it already, and the order may have moved on since).
+      // The order is placed with a reservation written now, never with a replay of one written before (that
+      // write placed it already, and the order may have moved on since).
       auto& put = r->change.reservations_put;
       bool fresh = std::any_of(put.begin(), put.end(), [&](const auto& oid) { return oid == cmd.order_id; });
-      order_write also{cmd.order_id, &cmd.order_record};
-      if (auto err = persist(self, r->change, !cmd.order_record.empty() && fresh ? &also : nullptr))
+      store::write_batch placed;
+      if (placing && fresh)
+        r->value.order_record = place_order_with(*placing, r->value, st.ctx->now_ms(), placed);
+      if (auto err = persist(self, r->change, placing && fresh ? &placed : nullptr))
         return err;
       if (tidy_reservations(self, r->change))
         // Written already: a storage_failure now would tell the order that nothing was (the order takes that

@@ -370,12 +370,14 @@ std::string encode(const reservation_result& x) {
   return encode_with<pb::ReservationResult>([&](pb::ReservationResult& m) {
     to_pb(x.info, *m.mutable_info());
     order_lines_to_pb(x.lines, *m.mutable_lines());
+    m.set_order_record(x.order_record);
   });
 }
 bool decode(std::string_view bytes, reservation_result& out) {
   return decode_with<pb::ReservationResult>(bytes, [&](const pb::ReservationResult& m) {
     from_pb(m.info(), out.info);
     out.lines = lines_from_pb(m.lines());
+    out.order_record = m.order_record();
   });
 }
 

@@ -195,14 +195,18 @@ struct set_reservation {
   std::string date;             // the order's day (YYYY-MM-DD); empty: the reservation's own, else today
   uint64_t seq = 0;
   // A first placement whose order lives in the restaurant's shard (every order without an Idempotency-Key):
-  // the order's record with its intent (codec::encode), written in the reservation's own batch instead of a
-  // write of its own before it. Empty: the order wrote its intent already.
+  // the order's record with its intent (codec::encode). The restaurant writes the order as placed (record,
+  // listing entries, event) in the reservation's own batch, instead of the order's two writes around it.
+  // Empty: the order wrote its intent already and writes its outcome itself.
   std::string order_record;
 };
 
 struct reservation_result {
   restaurant info;
   std::vector<order_line> lines; // with current names and prices
+  // The order's placed record (codec::encode), when the restaurant wrote it with the reservation
+  // (set_reservation::order_record): the order adopts it instead of writing its own.
+  std::string order_record;
 };
 
 /// The order is delivered: the reservation is consumed (its units stay used; nothing is given back).

@@ -262,8 +262,8 @@ uint64_t writes(fixture& f) {
 
 } // namespace
 
-TEST_CASE("settle: a first placement in its restaurant's shard writes its intent with the reservation, one write "
-          "fewer, and a crash after it still settles",
+TEST_CASE("settle: a first placement in its restaurant's shard is placed in the reservation's own write, and a "
+          "crash right after it loses nothing",
           "[unit]") {
   fixture f;
   f.restaurant_with_stock(5);
@@ -275,13 +275,14 @@ TEST_CASE("settle: a first placement in its restaurant's shard writes its intent
   auto before = writes(f);
   REQUIRE(f.ask<order>(far));
   CHECK(writes(f) - before == 3);
-  // In the restaurant's shard: reservation with the intent, outcome.
+  // In the restaurant's shard: the reservation with the placed order, one write.
   auto near = in_restaurant_shard(f, 2, 1);
   before = writes(f);
   auto placed = f.ask<order>(near);
   REQUIRE(placed);
   CHECK(placed->status == order_status::placed);
-  CHECK(writes(f) - before == 2);
+  CHECK(placed->lines.at(0).price_cents == 1200);
+  CHECK(writes(f) - before == 1);
   auto stored = f.stored_order(near.order_id);
   REQUIRE(stored);
   CHECK(stored->committed);
@@ -296,16 +297,20 @@ TEST_CASE("settle: a first placement in its restaurant's shard writes its intent
   CHECK(refused.error().code == errc::out_of_stock);
   CHECK(writes(f) == before);
   CHECK_FALSE(f.stored_order(greedy.order_id));
-  // The order crashes once the restaurant wrote both, before its outcome: the record with its intent and its
-  // pending marker are there, and the restart settles it forward.
+  // The order crashes once the restaurant wrote, before it heard: the order is placed in the store already,
+  // with its listing entry, and nothing is left to settle.
   auto crashed = in_restaurant_shard(f, 4, 2);
   f.gate->crash("order.outcome", crashed.order_id);
   REQUIRE_FALSE(f.ask<order>(crashed));
   f.gate->clear_crash();
   auto interrupted = f.stored_order(crashed.order_id);
   REQUIRE(interrupted);
-  CHECK(interrupted->intent);
+  CHECK(interrupted->committed);
+  CHECK_FALSE(interrupted->intent);
   CHECK(f.stock() == 0);
+  auto read = f.ask<order>(get_order{crashed.caller, crashed.order_id});
+  REQUIRE(read);
+  CHECK(read->version == 1);
   f.restart();
   f.wait_settled();
   auto settled = f.stored_order(crashed.order_id);
@@ -348,8 +353,19 @@ TEST_CASE("restaurant: an order record sent with a reservation must be that orde
   garbage.order_record = "not a record";
   CHECK(ask(garbage).error().code == errc::invalid_argument);
   CHECK(f.stock() == 5); // none of them reserved anything
-  REQUIRE(ask(good));
+  auto held = ask(good);
+  REQUIRE(held);
   CHECK(f.stock() == 4);
   REQUIRE(f.stored_order(o.id));
-  CHECK(f.stored_order(o.id)->intent);
+  CHECK(f.stored_order(o.id)->committed); // placed with the reservation, and handed back
+  order answered;
+  REQUIRE(codec::decode(held->order_record, answered));
+  CHECK(answered.id == o.id);
+  CHECK(answered.total_cents == 1200);
+  // The same change sent again is answered as held, and writes nothing over the order.
+  auto before = static_cast<uint64_t>(f.db->stats().at("writes"));
+  auto again = ask(good);
+  REQUIRE(again);
+  CHECK(again->order_record.empty());
+  CHECK(static_cast<uint64_t>(f.db->stats().at("writes")) == before);
 }

@@ -47,10 +47,25 @@ using self_ptr = router_actor::stateful_pointer<router_state>;
 
 /// An entity that agreed to passivate but has not exited yet: it is still finishing messages routed to it
 /// before it agreed. Messages for its key wait here, so that its next activation loads the state it leaves.
+struct deferred_message {
+  std::function<void(self_ptr)> resume;
+  // A request's answer when it will not be served here after all (its shard left this node, the node stops):
+  // it never reached an entity, so its caller may send it again. Empty for one-way messages.
+  std::function<void(const failure&)> refuse;
+};
+
 struct stopping_entity {
   caf::actor_addr who;
-  std::vector<std::function<void(self_ptr)>> deferred;
+  std::vector<deferred_message> deferred;
 };
+
+/// Answers what waited in `s` with `f` instead of serving it: callers hear at once, not at their deadline.
+void refuse_deferred(stopping_entity& s, const failure& f) {
+  for (auto& d : s.deferred)
+    if (d.refuse)
+      d.refuse(f);
+  s.deferred.clear();
+}
 
 struct router_state {
   entity_context ctx;
@@ -285,9 +300,10 @@ caf::delegated<Reply> forward(self_ptr self, const Ref& ref, Cmd&& cmd) {
       s = &wait_for_writes(self, ref.key(), *mark);
   if (s) {
     auto rp = self->make_response_promise<Reply>();
-    s->deferred.push_back([rp, ref, cmd = std::forward<Cmd>(cmd)](self_ptr self) mutable {
-      rp.delegate(ref(self), std::move(cmd));
-    });
+    s->deferred.push_back(deferred_message{[rp, ref, cmd = std::forward<Cmd>(cmd)](self_ptr self) mutable {
+                                             rp.delegate(ref(self), std::move(cmd));
+                                           },
+                                           [rp](const failure& f) mutable { rp.deliver(make_error(f)); }});
     return {};
   }
   return self->delegate(ref(self), std::forward<Cmd>(cmd));
@@ -303,8 +319,8 @@ void forward_send(self_ptr self, const Ref& ref, Msg&& msg) {
     if (auto mark = unlanded(self, ref.key()))
       s = &wait_for_writes(self, ref.key(), *mark);
   if (s) {
-    s->deferred.push_back(
-      [ref, msg = std::forward<Msg>(msg)](self_ptr self) mutable { self->send(ref(self), std::move(msg)); });
+    s->deferred.push_back(deferred_message{
+      [ref, msg = std::forward<Msg>(msg)](self_ptr self) mutable { self->send(ref(self), std::move(msg)); }, {}});
     return;
   }
   self->send(ref(self), std::forward<Msg>(msg));
@@ -395,7 +411,9 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
     collect(st.restaurants);
     collect(st.orders);
     // What waited for a passivating entity is not served any more (resuming it would activate an entity that
-    // nobody stops); the edges have stopped taking requests by now, and their callers time out.
+    // nobody stops): it never reached an entity, and its callers hear so now rather than at their deadline.
+    for (auto& [key, s] : st.stopping)
+      refuse_deferred(s, node_stopping);
     st.stopping.clear();
     stop_some(self);
   });
@@ -541,8 +559,8 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
         wait_for_writes(self, key, *mark).deferred = std::move(deferred);
         return;
       }
-      for (auto& resume : deferred)
-        resume(self);
+      for (auto& d : deferred)
+        d.resume(self);
     },
     [self](passivate_atom, const std::string& key) -> bool {
       auto sender = self->current_sender();
@@ -576,9 +594,17 @@ router_actor::behavior_type router_behavior(self_ptr self, entity_context ctx) {
       drop(st.users, keys::user_entity);
       drop(st.restaurants, keys::restaurant_entity);
       drop(st.orders, keys::order_entity);
-      // What waited for a stopping entity of this shard is not ours to serve any more.
-      for (auto it = st.stopping.begin(); it != st.stopping.end();)
-        it = domain::shard_of(it->first, count) == shard ? st.stopping.erase(it) : std::next(it);
+      // What waited for a stopping entity of this shard is not ours to serve any more. It never reached an
+      // entity: its callers hear unavailable (retry; the shard's new leader serves it) at once, where dropping it
+      // left them to their deadline and outcome_unknown (a login in a fresh cluster answered 504 so).
+      for (auto it = st.stopping.begin(); it != st.stopping.end();) {
+        if (domain::shard_of(it->first, count) != shard) {
+          ++it;
+          continue;
+        }
+        refuse_deferred(it->second, not_served);
+        it = st.stopping.erase(it);
+      }
       // Their writes may still land (the lease lapsed, the lead stayed): if the shard comes back here in this
       // term, nothing of it activates before they have.
       st.shard_marks[shard] = st.shard_ctx[shard]->store->mark();

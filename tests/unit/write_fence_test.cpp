@@ -212,6 +212,32 @@ TEST_CASE("write fence: a shard dropped with a write in flight activates none of
   CHECK((*read)->username == "ann");
 }
 
+TEST_CASE("write fence: a request held for a write of a shard that then leaves this node is answered unavailable "
+          "at once",
+          "[unit]") {
+  // It never reached an entity, so its caller may send it again: unavailable (503, retry) now, not silence until
+  // the caller's deadline and outcome_unknown (a login in a fresh cluster was answered 504 that way while
+  // leaderships moved home).
+  fixture f;
+  attached held(f.shard_of(actors::keys::user_entity("ann")));
+  caf::scoped_actor self{*f.sys};
+  auto registering = self->request(f.router, 10s, register_user{"ann", "password123", "a@x.io", role::customer, "tp"});
+  REQUIRE(held.writer.wait_proposed(1));
+  held.writer.revoke();
+  auto shard = static_cast<uint16_t>(held.shard.shard());
+  caf::anon_send(f.router, actors::drop_shard_atom::value, shard);
+  auto reading = self->request(f.router, 10s, get_user{"ann"});
+  sync_router(f); // the read waits for the registration's write to land
+  caf::anon_send(f.router, actors::drop_shard_atom::value, shard); // and the shard leaves for good
+  std::optional<failure> refused;
+  reading.receive([&](user_view&) { FAIL("served by a shard that left"); },
+                  [&](caf::error& e) { refused = actors::to_failure(e); });
+  REQUIRE(refused);
+  CHECK(refused->code == errc::unavailable);
+  held.writer.apply();
+  registering.receive([](user_view&) {}, [](caf::error&) {});
+}
+
 TEST_CASE("write fence: an entity of an ended epoch cannot write, and its successor loads what it proposed",
           "[unit]") {
   fixture f;

@@ -593,6 +593,9 @@ void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
     auto after = std::chrono::seconds(cfg_.replace_after_s);
     std::set<std::string> announced;
     std::unique_lock lock(im->replacer_mutex);
+    // Every member's last known address: once a new member answers on a down one's address, the membership
+    // layer may not list the old one's address any more (its link belongs to the new one).
+    std::map<std::string, std::string> address_of;
     while (!im->replacer_stopping) {
       im->replacer_wake.wait_for(lock, std::chrono::seconds(1)); // a periodic check, woken early to stop
       if (im->replacer_stopping || !im->host || !im->host->serves(metadata_shard()))
@@ -601,11 +604,11 @@ void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
       // disk was lost, started again under a new id): no process of its own can come back there, so its seats
       // move at once rather than after BENTO_REPLACE_AFTER_S, with the group one failure from losing its
       // majority all that time.
-      std::map<std::string, std::string> address_of;
       std::set<std::string> addresses_up;
       if (im->membership)
         for (auto& m : im->membership->members()) {
-          address_of[m.id] = m.address;
+          if (!m.address.empty())
+            address_of[m.id] = m.address;
           if (m.state == cluster::membership::member_state::up && !m.address.empty())
             addresses_up.insert(m.address);
         }
@@ -613,23 +616,25 @@ void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
         auto it = address_of.find(node);
         return it != address_of.end() && addresses_up.count(it->second) > 0;
       };
-      std::vector<std::string> due;
+      std::vector<std::pair<std::string, bool>> due; // and whether another member answers on its address
       {
         std::lock_guard states(im->states_mutex);
         auto now = std::chrono::steady_clock::now();
-        for (auto& [node, since] : im->down_since)
-          if ((now - since >= after || superseded(node)) && node != im->self &&
+        for (auto& [node, since] : im->down_since) {
+          bool taken = superseded(node);
+          if ((now - since >= after || taken) && node != im->self &&
               (!im->member_states.count(node) || im->member_states[node] == "up" ||
                im->member_states[node] == "joining"))
-            due.push_back(node);
+            due.emplace_back(node, taken);
+        }
       }
-      for (auto& node : due) {
+      for (auto& [node, taken] : due) {
         // Asked again every second until recorded (the metadata's leader may change, or too few members be
         // left to take its seats); said once in the log.
         if (announced.insert(node).second)
           spdlog::warn("cluster.replacing node={} reason={}", node,
-                       superseded(node) ? "its address answers as another member"
-                                        : "down for " + std::to_string(cfg_.replace_after_s) + " s");
+                       taken ? "its address answers as another member"
+                             : "down for " + std::to_string(cfg_.replace_after_s) + " s");
         caf::anon_send(im->meta, domain::set_member_state{node, "replaced"});
       }
     }

@@ -132,12 +132,17 @@ bool adopt_placed(self_ptr self, std::string record) {
   return true;
 }
 
+enum class stored_placement { adopted, absent, unreadable };
+
 /// The same from the store: after an answer that did not carry the record (a replay of the restaurant's own
-/// answer, or a settle after the answer was lost).
-bool adopt_stored_placed(self_ptr self) {
+/// answer, or a settle after the answer was lost). Unreadable is not absent: writing the order as placed then
+/// would write it a second time (another record, a second order.placed event) if the restaurant had placed it.
+stored_placement adopt_stored_placed(self_ptr self) {
   auto& st = self->state;
   auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));
-  return loaded && *loaded && adopt_placed(self, std::move(**loaded));
+  if (!loaded)
+    return stored_placement::unreadable;
+  return *loaded && adopt_placed(self, std::move(**loaded)) ? stored_placement::adopted : stored_placement::absent;
 }
 
 /// A first placement refused outright whose intent was never written (it rode with the reservation): the order
@@ -274,13 +279,18 @@ void settle(self_ptr self) {
         st.settle_failures = 0;
         bool forward = st.rules.settle_applies(r);
         auto kind = st.rules.current()->intent->kind;
-        if (forward && kind == intent_kind::place && st.rules.current()->intent->seq == 1 && adopt_stored_placed(self)) {
-          // The restaurant placed it itself, with the reservation (its answer was lost): nothing to write.
-          spdlog::warn("order.settled order={} kind={} seq=1 outcome=placed_by_restaurant", st.id,
-                       static_cast<int>(kind));
-          st.ctx->probe->settled_forward.fetch_add(1, std::memory_order_relaxed);
-          shrink(self);
-          return;
+        if (forward && kind == intent_kind::place && st.rules.current()->intent->seq == 1) {
+          auto stored = adopt_stored_placed(self);
+          if (stored == stored_placement::unreadable)
+            return on_settle_failed(self, fail(errc::storage_failure, "the order's record could not be read"));
+          if (stored == stored_placement::adopted) {
+            // The restaurant placed it itself, with the reservation (its answer was lost): nothing to write.
+            spdlog::warn("order.settled order={} kind={} seq=1 outcome=placed_by_restaurant", st.id,
+                         static_cast<int>(kind));
+            st.ctx->probe->settled_forward.fetch_add(1, std::memory_order_relaxed);
+            shrink(self);
+            return;
+          }
         }
         spdlog::warn("order.settled order={} kind={} seq={} outcome={}", st.id, static_cast<int>(kind),
                      st.rules.current()->intent->seq, forward ? "applied" : "not_applied");
@@ -304,8 +314,9 @@ void send_intent(self_ptr self, caf::typed_response_promise<order> rp, std::stri
 /// its restaurant's shard), so one atomic write holds both, and nothing can be reserved for an order that has
 /// no record. One write fewer per order, and in a cluster one consensus round fewer.
 bool intent_rides_with_reservation(const order_actor_state& st, const order& o) {
+  // Only in the epoch this activation loaded in: a stale activation's view of "no order here" proves nothing.
   if (!st.ctx->shards || !o.intent || o.intent->kind != intent_kind::place || o.intent->seq != 1 ||
-      st.rules.exists())
+      st.rules.exists() || st.ctx->store->epoch() != st.epoch)
     return false;
   auto count = st.ctx->shards->count();
   return shard_of(keys::order_entity(o.id), count) == shard_of(keys::restaurant_entity(o.restaurant_id), count) &&
@@ -356,10 +367,22 @@ void send_intent(self_ptr self, caf::typed_response_promise<order> rp, std::stri
           self->quit(caf::exit_reason::kill);
           return;
         }
-        if (st.intent_unwritten && (adopt_placed(self, std::move(held.order_record)) || adopt_stored_placed(self))) {
-          deliver_gated(self, *st.ctx->store, st.replies, rp, *st.rules.current());
-          shrink(self);
-          return;
+        if (st.intent_unwritten) {
+          auto stored = adopt_placed(self, std::move(held.order_record)) ? stored_placement::adopted
+                                                                         : adopt_stored_placed(self);
+          if (stored == stored_placement::adopted) {
+            deliver_gated(self, *st.ctx->store, st.replies, rp, *st.rules.current());
+            shrink(self);
+            return;
+          }
+          if (stored == stored_placement::unreadable) {
+            // Placed by the restaurant or not (a replay of its answer carries no record): settling finds out.
+            st.intent_unwritten = false;
+            rp.deliver(make_error(fail(errc::outcome_unknown, "the order's record could not be read; read the "
+                                                              "order again (or retry with the same Idempotency-Key)")));
+            settle(self);
+            return;
+          }
         }
         st.intent_unwritten = false;
         if (!roll_forward(self, held)) {

@@ -324,6 +324,18 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       }
       if (auto err = prepare(self, cmd.order_id))
         return err;
+      if (placing) {
+        // Only an order with no record yet is placed here. One with a record but no reservation at this
+        // restaurant is not this order's first placement, whatever the command says: a stale activation of it
+        // elsewhere (its shard moved), or a peer's mistake. Placing it would overwrite what the order holds
+        // (a keyed refusal, another restaurant's order). A replay (the record and this reservation, written
+        // together) goes on below and writes nothing.
+        auto stored = st.ctx->store->get(store::column::entities, keys::order_record(cmd.order_id));
+        if (!stored)
+          return make_error(fail(errc::storage_failure, "could not read the order's record"));
+        if (*stored && !st.rules.reservations().count(cmd.order_id))
+          return make_error(fail(errc::unavailable, "the order has a record already; it is not placed here (retry)"));
+      }
       auto r = st.rules.reserve(cmd, today(st));
       if (!r)
         return make_error(r.error());

@@ -47,10 +47,13 @@ std::vector<member_change> failure_detector::tick(time_point now) {
   // so a peer that stays silent goes down on the usual schedule, counted from now.
   // (Past down_after only: a shorter gap can make a member suspect, which decides nothing and ends when the
   // queued heartbeats are read.)
-  if (last_tick_ && now - *last_tick_ > down_after_) {
+  // At most once per four down_after: a checker starved on every tick (a node overloaded for good) must still
+  // find a dead peer, a few seconds late, rather than forgive every gap.
+  if (last_tick_ && now - *last_tick_ > down_after_ && (!last_forgiven_ || now - *last_forgiven_ > 4 * down_after_)) {
     auto lost = now - *last_tick_;
     for (auto& [id, m] : members_)
       m.last_heard = std::min(now, m.last_heard + lost);
+    last_forgiven_ = now;
   }
   if (!last_tick_ || now > *last_tick_)
     last_tick_ = now;

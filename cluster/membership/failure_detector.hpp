@@ -64,6 +64,7 @@ private:
   std::map<std::string, member_status> members_;
   uint64_t stale_ = 0;
   std::optional<time_point> last_tick_;
+  std::optional<time_point> last_forgiven_; // the last stall forgiven (at most one per 4 × down_after)
 };
 
 } // namespace bento::cluster::membership

@@ -91,6 +91,20 @@ TEST_CASE("failure detector: time this process did not run does not count agains
   CHECK(fd.tick(at(6900ms)).size() == 1);
 }
 
+TEST_CASE("failure detector: a checker late on every tick still finds a dead member", "[unit][membership]") {
+  // Forgiving every late tick would hide every failure from a node overloaded for good: one stall is forgiven
+  // per four down_after.
+  failure_detector fd(500ms, 1000ms);
+  fd.heard("b", 1, at(0ms));
+  CHECK(fd.tick(at(25ms)).empty());
+  bool down = false;
+  for (int t = 1225; t <= 12000 && !down; t += 1200) // 1.2 s between ticks, b silent since 0
+    for (auto& c : fd.tick(at(std::chrono::milliseconds(t))))
+      down = down || c.to == member_state::down;
+  CHECK(down);
+  CHECK(fd.status("b")->state == member_state::down);
+}
+
 TEST_CASE("failure detector: incarnations tell a restart from a late frame of the old process", "[unit][membership]") {
   failure_detector fd(500ms, 1000ms);
   fd.heard("b", 4, at(0ms));

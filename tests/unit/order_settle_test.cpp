@@ -362,6 +362,29 @@ TEST_CASE("restaurant: an order record sent with a reservation must be that orde
   REQUIRE(codec::decode(held->order_record, answered));
   CHECK(answered.id == o.id);
   CHECK(answered.total_cents == 1200);
+  // An order that has a record already (a keyed refusal, say) is not placed by a command that says it is its
+  // first placement: a stale activation of it elsewhere, or a lying peer, would overwrite what it holds.
+  auto taken = in_restaurant_shard(f, 7, 1);
+  order kept;
+  kept.id = taken.order_id;
+  kept.customer_id = taken.caller.user_id;
+  kept.restaurant_id = "r1";
+  kept.refused = fail(errc::out_of_stock, "katsu: 0 left", "katsu");
+  {
+    store::write_batch b;
+    b.put(store::column::entities, actors::keys::order_record(kept.id), codec::encode(kept));
+    REQUIRE(f.shard_of("order/" + kept.id).commit(b));
+  }
+  auto intent = o;
+  intent.id = kept.id;
+  intent.customer_id = kept.customer_id;
+  auto over = good;
+  over.order_id = kept.id;
+  over.order_record = codec::encode(intent);
+  CHECK(ask(over).error().code == errc::unavailable);
+  CHECK(f.stock() == 4);
+  REQUIRE(f.stored_order(kept.id));
+  CHECK(f.stored_order(kept.id)->refused);
   // The same change sent again is answered as held, and writes nothing over the order.
   auto before = static_cast<uint64_t>(f.db->stats().at("writes"));
   auto again = ask(good);

@@ -605,12 +605,16 @@ void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
       // move at once rather than after BENTO_REPLACE_AFTER_S, with the group one failure from losing its
       // majority all that time.
       std::set<std::string> addresses_up;
+      std::set<std::string> members_up;
       if (im->membership)
         for (auto& m : im->membership->members()) {
           if (!m.address.empty())
             address_of[m.id] = m.address;
-          if (m.state == cluster::membership::member_state::up && !m.address.empty())
-            addresses_up.insert(m.address);
+          if (m.state == cluster::membership::member_state::up) {
+            members_up.insert(m.id);
+            if (!m.address.empty())
+              addresses_up.insert(m.address);
+          }
         }
       auto superseded = [&](const std::string& node) {
         auto it = address_of.find(node);
@@ -620,6 +624,12 @@ void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
       {
         std::lock_guard states(im->states_mutex);
         auto now = std::chrono::steady_clock::now();
+        // A member of the record this node has never heard (it died before this node joined, and this node
+        // leads the metadata now) gets no "down" event here: it counts as down from the first look, or it would
+        // never be replaced (found by a test whose metadata lead moved to the replacement node itself).
+        for (auto& [node, state] : im->member_states)
+          if (node != im->self && (state == "up" || state == "joining") && !members_up.count(node))
+            im->down_since.emplace(node, now);
         for (auto& [node, since] : im->down_since) {
           bool taken = superseded(node);
           if ((now - since >= after || taken) && node != im->self &&

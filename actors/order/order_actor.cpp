@@ -1,5 +1,6 @@
 #include "actors/order/order_actor.hpp"
 
+#include <map>
 #include <utility>
 
 #include <caf/actor_system.hpp>
@@ -124,6 +125,17 @@ bool adopt_placed(self_ptr self, std::string record) {
   order placed;
   if (record.empty() || !codec::decode(record, placed) || placed.id != st.id || !placed.committed || placed.intent)
     return false;
+  // What this order asked for, placed: a record for another customer, restaurant or other lines (a peer's
+  // mistake) is not adopted; the order then settles with the restaurant as after any unclear answer.
+  if (const auto* asked = st.rules.current(); asked && asked->intent) {
+    std::map<std::string, int64_t> want, got;
+    for (auto& l : asked->intent->lines)
+      want[l.item_id] += l.qty;
+    for (auto& l : placed.lines)
+      got[l.item_id] += l.qty;
+    if (placed.customer_id != asked->customer_id || placed.restaurant_id != asked->restaurant_id || want != got)
+      return false;
+  }
   spdlog::info("order.adopted order={} status={} version={}", st.id, to_string(placed.status), placed.version);
   st.intent_unwritten = false;
   st.last_write = st.ctx->store->mark(st.epoch); // the restaurant's write: what the answer must wait for

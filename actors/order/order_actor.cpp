@@ -1,6 +1,5 @@
 #include "actors/order/order_actor.hpp"
 
-#include <map>
 #include <utility>
 
 #include <caf/actor_system.hpp>
@@ -55,17 +54,8 @@ struct order_actor_state {
 
 using self_ptr = order_actor::stateful_pointer<order_actor_state>;
 
-/// A refusal the restaurant gives before changing anything: the change did not happen.
 bool clean_refusal(const failure& f) {
-  switch (f.code) {
-    case errc::out_of_stock:
-    case errc::invalid_argument:
-    case errc::meal_unavailable:
-    case errc::not_found:
-      return true;
-    default:
-      return false;
-  }
+  return refused_before_any_change(f.code);
 }
 
 int64_t now(const order_actor_state& st) {
@@ -122,20 +112,11 @@ outcome<unit_t> commit(self_ptr self, order o, const char* event_type) {
 /// the order takes that record as its own, with nothing to write. False if `record` is not this order placed.
 bool adopt_placed(self_ptr self, std::string record) {
   auto& st = self->state;
+  // Only what this order asked for, placed: anything else (a peer's mistake) is not adopted, and the order
+  // settles with the restaurant as after any unclear answer.
   order placed;
-  if (record.empty() || !codec::decode(record, placed) || placed.id != st.id || !placed.committed || placed.intent)
+  if (record.empty() || !codec::decode(record, placed) || !st.rules.is_placed_form(placed))
     return false;
-  // What this order asked for, placed: a record for another customer, restaurant or other lines (a peer's
-  // mistake) is not adopted; the order then settles with the restaurant as after any unclear answer.
-  if (const auto* asked = st.rules.current(); asked && asked->intent) {
-    std::map<std::string, int64_t> want, got;
-    for (auto& l : asked->intent->lines)
-      want[l.item_id] += l.qty;
-    for (auto& l : placed.lines)
-      got[l.item_id] += l.qty;
-    if (placed.customer_id != asked->customer_id || placed.restaurant_id != asked->restaurant_id || want != got)
-      return false;
-  }
   spdlog::info("order.adopted order={} status={} version={}", st.id, to_string(placed.status), placed.version);
   st.intent_unwritten = false;
   st.last_write = st.ctx->store->mark(st.epoch); // the restaurant's write: what the answer must wait for
@@ -330,9 +311,8 @@ bool intent_rides_with_reservation(const order_actor_state& st, const order& o) 
   if (!st.ctx->shards || !o.intent || o.intent->kind != intent_kind::place || o.intent->seq != 1 ||
       st.rules.exists() || st.ctx->store->epoch() != st.epoch)
     return false;
-  auto count = st.ctx->shards->count();
-  return shard_of(keys::order_entity(o.id), count) == shard_of(keys::restaurant_entity(o.restaurant_id), count) &&
-         st.ctx->store->shard() == shard_of(keys::order_entity(o.id), count);
+  // This activation's store is the order's shard.
+  return st.ctx->store->shard() == shard_of(keys::restaurant_entity(o.restaurant_id), st.ctx->shards->count());
 }
 
 /// Sends the intent just written to the restaurant and answers `rp` with the outcome. In a replicated shard the

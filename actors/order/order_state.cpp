@@ -353,6 +353,14 @@ order order_state::not_applied(int64_t now_ms) const {
   return next;
 }
 
+bool order_state::is_placed_form(const order& placed) const {
+  if (!order_ || !order_->intent || order_->intent->kind != intent_kind::place)
+    return false;
+  const auto& asked = *order_;
+  return placed.id == asked.id && placed.committed && !placed.intent && placed.customer_id == asked.customer_id &&
+         placed.restaurant_id == asked.restaurant_id && quantities(placed.lines) == quantities(asked.intent->lines);
+}
+
 order order_state::refused_placement(const failure& f, int64_t now_ms) const {
   order next = not_applied(now_ms);
   next.refused = f;

@@ -103,6 +103,9 @@ public:
   /// It did not: the record to write (an unplaced order stays as a record without lines, so its change numbers
   /// go on where they were: a retry with the same key must not reuse a number the restaurant fenced off).
   domain::order not_applied(int64_t now_ms) const;
+  /// Whether `placed` is the current placement intent placed: this order, customer and restaurant, committed,
+  /// the quantities it asked for (what the restaurant hands back when it placed the order itself).
+  bool is_placed_form(const domain::order& placed) const;
   /// not_applied for a keyed placement the restaurant refused outright: the refusal is kept for the key's tries.
   domain::order refused_placement(const domain::failure& f, int64_t now_ms) const;
   /// What settling decided: the record to write.

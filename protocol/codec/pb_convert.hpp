@@ -210,8 +210,7 @@ inline void from_pb(const pb::Order& m, order& x) {
   if (m.has_refused()) {
     // Only a refusal the restaurant gives before changing anything is ever recorded.
     auto code = static_cast<errc>(m.refused().code());
-    if (code == errc::out_of_stock || code == errc::meal_unavailable || code == errc::invalid_argument ||
-        code == errc::not_found)
+    if (refused_before_any_change(code))
       x.refused = failure{code, m.refused().message(), m.refused().item_id()};
   }
   x.intent.reset();

@@ -40,4 +40,11 @@ inline failure fail(errc code, std::string message, std::string item_id = {}) {
   return failure{code, std::move(message), std::move(item_id)};
 }
 
+/// A restaurant's refusal of a reservation change, given before it changes anything: the change did not happen.
+/// The only codes an order keeps as a keyed placement's final answer (order::refused).
+inline bool refused_before_any_change(errc code) noexcept {
+  return code == errc::out_of_stock || code == errc::invalid_argument || code == errc::meal_unavailable ||
+         code == errc::not_found;
+}
+
 } // namespace bento::domain

@@ -626,6 +626,13 @@ std::map<std::string, uint64_t> seats(node_cluster& c, size_t i) {
   return out;
 }
 
+uint64_t total_seats(const std::map<std::string, uint64_t>& seats_by_node) {
+  uint64_t total = 0;
+  for (auto& [node, n] : seats_by_node)
+    total += n;
+  return total;
+}
+
 std::string member_state(node_cluster& c, size_t i, const std::string& node) {
   auto v = c.view(i);
   if (v.is_object())
@@ -719,10 +726,7 @@ TEST_CASE("cluster: a new node joins a running cluster, takes its share of the s
   // Every member lists it; its seats (voting replicas) arrive shard by shard, and the seats stay three per shard.
   REQUIRE(within(60s, [&] {
     auto s = seats(c, 0);
-    uint64_t total = 0;
-    for (auto& [node, n] : s)
-      total += n;
-    return s.count(name) && s[name] > 0 && total == 3 * shards && member_state(c, 0, name) == "up";
+    return s.count(name) && s[name] > 0 && total_seats(s) == 3 * shards && member_state(c, 0, name) == "up";
   }));
   // Another member's view agrees once the last placement change has reached it (it lags by a heartbeat).
   CHECK(within(30s, [&] { return seats(c, 2)[name] == seats(c, 0)[name]; }));
@@ -804,10 +808,7 @@ TEST_CASE("cluster: a node that lost its disk and joined again under a new id at
   auto shards = c.view(0)["shards"].get<uint64_t>();
   REQUIRE(within(90s, [&] {
     auto s = seats(c, 0);
-    uint64_t total = 0;
-    for (auto& [node, n] : s)
-      total += n;
-    return s[old_name] == 0 && s[new_name] > 0 && total == 3 * shards;
+    return s[old_name] == 0 && s[new_name] > 0 && total_seats(s) == 3 * shards;
   }));
   CHECK(member_state(c, 0, old_name) != "up");
   // A second failure: every shard still has two live voters of three, so every shard has a leader.

@@ -31,6 +31,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// A node's store on a fresh directory, with the layout the entities expect.
+std::unique_ptr<store::entity_store> open_store(const std::string& path) {
+  auto s = store::entity_store::open(store::store_options{path, false, 8u << 20, 4});
+  REQUIRE(s);
+  REQUIRE(actors::ensure_store_layout(**s));
+  return std::move(*s);
+}
+
 /// Node "a", joining and not yet replicating anything: every command goes to "b", the one replica the placement
 /// names.
 struct router_of_a {
@@ -43,10 +51,7 @@ struct router_of_a {
   std::atomic<bool> b_reachable{true};
 
   router_of_a() {
-    auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20, 4});
-    REQUIRE(s);
-    db = std::move(*s);
-    REQUIRE(actors::ensure_store_layout(*db));
+    db = open_store(dir / "db");
     shards = std::make_unique<store::shard_set>(*db);
     cluster::shard::host_options o;
     o.self = "a";
@@ -157,10 +162,7 @@ struct replica_node {
   std::unique_ptr<cluster::shard::replica_host> host;
 
   replica_node(const std::string& name, int election_ticks, cluster::shard::replica_host::outbound send) {
-    auto s = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20, 4});
-    REQUIRE(s);
-    db = std::move(*s);
-    REQUIRE(actors::ensure_store_layout(*db));
+    db = open_store(dir / "db");
     shards = std::make_unique<store::shard_set>(*db);
     cluster::shard::host_options o;
     o.self = name;

@@ -198,43 +198,32 @@ TEST_CASE("write fence: a shard dropped with a write in flight activates none of
   // The lease lapses while the registration is in flight (the lead stays): the host ends the epoch, the
   // router stops the shard's entities.
   held.writer.revoke();
-  caf::anon_send(f.router, actors::drop_shard_atom::value, static_cast<uint16_t>(held.shard.shard()));
-  auto reading = self->request(f.router, 10s, get_user{"ann"});
-  sync_router(f); // an activation for the read, if any, has loaded its state by now
-  held.writer.apply();
-  std::optional<outcome<user_view>> read;
-  reading.receive([&](user_view& v) { read.emplace(std::move(v)); },
-                  [&](caf::error& e) { read.emplace(actors::to_failure(e)); });
-  registering.receive([](user_view&) {}, [](caf::error&) {});
-  REQUIRE(read);
-  INFO((bool(*read) ? std::string() : read->error().message));
-  REQUIRE(bool(*read)); // not "user not found": the state before the write
-  CHECK((*read)->username == "ann");
-}
-
-TEST_CASE("write fence: a request held for a write of a shard that then leaves this node is answered unavailable "
-          "at once",
-          "[unit]") {
-  // It never reached an entity, so its caller may send it again: unavailable (503, retry) now, not silence until
-  // the caller's deadline and outcome_unknown (a login in a fresh cluster was answered 504 that way while
-  // leaderships moved home).
-  fixture f;
-  attached held(f.shard_of(actors::keys::user_entity("ann")));
-  caf::scoped_actor self{*f.sys};
-  auto registering = self->request(f.router, 10s, register_user{"ann", "password123", "a@x.io", role::customer, "tp"});
-  REQUIRE(held.writer.wait_proposed(1));
-  held.writer.revoke();
   auto shard = static_cast<uint16_t>(held.shard.shard());
   caf::anon_send(f.router, actors::drop_shard_atom::value, shard);
   auto reading = self->request(f.router, 10s, get_user{"ann"});
-  sync_router(f); // the read waits for the registration's write to land
-  caf::anon_send(f.router, actors::drop_shard_atom::value, shard); // and the shard leaves for good
-  std::optional<failure> refused;
-  reading.receive([&](user_view&) { FAIL("served by a shard that left"); },
-                  [&](caf::error& e) { refused = actors::to_failure(e); });
-  REQUIRE(refused);
-  CHECK(refused->code == errc::unavailable);
-  held.writer.apply();
+  sync_router(f); // an activation for the read, if any, has loaded its state by now; else the read waits
+  SECTION("the write lands: the read sees the state after it") {
+    held.writer.apply();
+    std::optional<outcome<user_view>> read;
+    reading.receive([&](user_view& v) { read.emplace(std::move(v)); },
+                    [&](caf::error& e) { read.emplace(actors::to_failure(e)); });
+    REQUIRE(read);
+    INFO((bool(*read) ? std::string() : read->error().message));
+    REQUIRE(bool(*read)); // not "user not found": the state before the write
+    CHECK((*read)->username == "ann");
+  }
+  SECTION("the shard leaves for good first: the held read is answered unavailable at once") {
+    // It never reached an entity, so its caller may send it again: unavailable (503, retry) now, not silence
+    // until the caller's deadline and outcome_unknown (a login in a fresh cluster was answered 504 that way
+    // while leaderships moved home).
+    caf::anon_send(f.router, actors::drop_shard_atom::value, shard);
+    std::optional<failure> refused;
+    reading.receive([&](user_view&) { FAIL("served by a shard that left"); },
+                    [&](caf::error& e) { refused = actors::to_failure(e); });
+    REQUIRE(refused);
+    CHECK(refused->code == errc::unavailable);
+    held.writer.apply();
+  }
   registering.receive([](user_view&) {}, [](caf::error&) {});
 }
 

@@ -9,6 +9,7 @@
 
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
+#include "actors/common/shared_behavior.hpp"
 #include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/order/order_state.hpp"
@@ -52,7 +53,8 @@ struct order_actor_state {
   static inline const char* name = "order";
 };
 
-using self_ptr = order_actor::stateful_pointer<order_actor_state>;
+using entity = shared_behavior_entity<order_actor, order_actor_state>;
+using self_ptr = entity::pointer;
 
 bool clean_refusal(const failure& f) {
   return refused_before_any_change(f.code);
@@ -426,32 +428,11 @@ void send_intent(self_ptr self, caf::typed_response_promise<order> rp, std::stri
       });
 }
 
-order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx, std::string id) {
-  auto& st = self->state;
-  st.ctx = std::move(ctx);
-  st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
-  st.replies.epoch = st.epoch;
-  st.id = std::move(id);
-  st.gauge.probe = st.ctx->probe;
-  auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));
-  if (!loaded) {
-    // The behavior is still returned; quit() stops the actor before it handles anything.
-    self->quit(make_error(loaded.error()));
-  } else if (*loaded) {
-    order o;
-    if (!codec::decode(**loaded, o)) {
-      spdlog::critical("order.corrupt_record order={}", st.id);
-      std::abort();
-    }
-    st.rules.load(std::move(o), std::move(**loaded));
-    if (st.rules.has_intent())
-      settle(self);
-  }
-  report_exit(self, *st.ctx, keys::order_entity(st.id));
-  if (!st.ctx->router_passivates_idle)
-    schedule_idle_tick(self, *st.ctx); // under the local router: the sweep, and absent_check after commands
-  return {
-    [self](place_order& cmd) -> caf::result<order> {
+/// Every order actor's handlers, built once and shared (shared_behavior.hpp).
+const order_actor::behavior_type& order_handlers() {
+  static const order_actor::behavior_type handlers{
+    [](place_order& cmd) -> caf::result<order> {
+      auto self = entity::running();
       absent_check after{self};
       auto& st = self->state;
       st.idle.touch();
@@ -480,7 +461,8 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       ask_restaurant(self, rp);
       return rp;
     },
-    [self](get_order& cmd) -> caf::result<order> {
+    [](get_order& cmd) -> caf::result<order> {
+      auto self = entity::running();
       absent_check after{self};
       auto& st = self->state;
       st.idle.touch();
@@ -492,7 +474,8 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
         return make_error(o.error());
       return gated(self, *st.ctx->store, st.replies, std::move(*o));
     },
-    [self](transition_order& cmd) -> caf::result<order> {
+    [](transition_order& cmd) -> caf::result<order> {
+      auto self = entity::running();
       absent_check after{self};
       auto& st = self->state;
       st.idle.touch();
@@ -520,7 +503,8 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       ask_restaurant(self, rp);
       return rp;
     },
-    [self](edit_order& cmd) -> caf::result<order> {
+    [](edit_order& cmd) -> caf::result<order> {
+      auto self = entity::running();
       absent_check after{self};
       auto& st = self->state;
       st.idle.touch();
@@ -544,11 +528,13 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       ask_restaurant(self, rp);
       return rp;
     },
-    [self](committed_atom, uint64_t index, bool ok) {
+    [](committed_atom, uint64_t index, bool ok) {
+      auto self = entity::running();
       self->state.replies.release(index, ok);
       shrink(self); // the answers' writes are in: the record can go
     },
-    [self](evict_atom) {
+    [](evict_atom) {
+      auto self = entity::running();
       auto& st = self->state;
       if (!st.replies.empty()) {
         defer_eviction(self, st.idle, *st.ctx); // passivates once the answers have left
@@ -563,11 +549,13 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       }
       request_passivation(self, st.idle, *st.ctx, keys::order_entity(st.id));
     },
-    [self](wake_atom) {
+    [](wake_atom) {
+      auto self = entity::running();
       // Activation already started settling an interrupted change, if there was one.
       absent_check after{self};
     },
-    [self](idle_tick_atom) {
+    [](idle_tick_atom) {
+      auto self = entity::running();
       auto& st = self->state;
       st.absent_tick = false;
       shrink(self);
@@ -584,12 +572,47 @@ order_actor::behavior_type order_behavior(self_ptr self, entity_context_ptr ctx,
       on_idle_tick(self, st.idle, *st.ctx, keys::order_entity(st.id), st.rules.exists());
     },
   };
+  return handlers;
 }
+
+order_actor::behavior_type order_behavior(self_ptr self) {
+  auto& st = self->state;
+  st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
+  st.replies.epoch = st.epoch;
+  st.gauge.probe = st.ctx->probe;
+  auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));
+  if (!loaded) {
+    // The behavior is still returned; quit() stops the actor before it handles anything.
+    self->quit(make_error(loaded.error()));
+  } else if (*loaded) {
+    order o;
+    if (!codec::decode(**loaded, o)) {
+      spdlog::critical("order.corrupt_record order={}", st.id);
+      std::abort();
+    }
+    st.rules.load(std::move(o), std::move(**loaded));
+    if (st.rules.has_intent())
+      settle(self);
+  }
+  report_exit(self, *st.ctx, keys::order_entity(st.id));
+  if (!st.ctx->router_passivates_idle)
+    schedule_idle_tick(self, *st.ctx); // under the local router: the sweep, and absent_check after commands
+  return order_handlers();
+}
+
+class order_entity final : public entity {
+public:
+  order_entity(caf::actor_config& cfg, entity_context_ptr ctx, std::string id) : entity(cfg) {
+    state.ctx = std::move(ctx);
+    state.id = std::move(id);
+  }
+  behavior_type make_behavior() override { return order_behavior(this); }
+};
 
 } // namespace
 
 order_actor spawn_order_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string id) {
-  return sys.spawn(order_behavior, std::move(ctx), std::move(id));
+  return sys.spawn<order_entity>(std::move(ctx), std::move(id));
 }
 
 } // namespace bento::actors

@@ -9,6 +9,7 @@
 
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
+#include "actors/common/shared_behavior.hpp"
 #include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/order/order_state.hpp"
@@ -49,7 +50,8 @@ struct restaurant_actor_state {
   static inline const char* name = "restaurant";
 };
 
-using self_ptr = restaurant_actor::stateful_pointer<restaurant_actor_state>;
+using entity = shared_behavior_entity<restaurant_actor, restaurant_actor_state>;
+using self_ptr = entity::pointer;
 
 [[noreturn]] void corrupt(const std::string& rid, std::string_view key) {
   spdlog::critical("restaurant.corrupt_record restaurant={} key={}", rid, std::string(key));
@@ -236,24 +238,11 @@ caf::error persist(self_ptr self, const restaurant_change& change, const store::
   return {};
 }
 
-restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_context_ptr ctx, std::string id) {
-  auto& st = self->state;
-  st.ctx = std::move(ctx);
-  st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
-  st.replies.epoch = st.epoch;
-  st.id = std::move(id);
-  if (auto& board = st.ctx->menus) {
-    // What an earlier activation pinned goes (this one writes without knowing of it; loading may write an
-    // upgrade of older records), and so does this one's when it stops.
-    board->unpin(st.id);
-    self->attach_functor([board, id = st.id](const caf::error&) { board->unpin(id); });
-  }
-  if (!load(self)) // the behavior is still returned; quit() stops the actor before it handles anything
-    self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));
-  report_exit(self, *st.ctx, keys::restaurant_entity(st.id));
-  start_idle_ticks(self, *st.ctx, st.rules.exists());
-  return {
-    [self](create_restaurant& cmd) -> caf::result<restaurant> {
+/// Every restaurant actor's handlers, built once and shared (shared_behavior.hpp).
+const restaurant_actor::behavior_type& restaurant_handlers() {
+  static const restaurant_actor::behavior_type handlers{
+    [](create_restaurant& cmd) -> caf::result<restaurant> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       auto r = st.rules.create(cmd, st.ctx->now_ms());
@@ -264,7 +253,8 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       spdlog::info("restaurant.created restaurant={} owner={}", st.id, r->value.owner_id);
       return gated(self, *st.ctx->store, st.replies, std::move(r->value));
     },
-    [self](upsert_menu_item& cmd) -> caf::result<upsert_result> {
+    [](upsert_menu_item& cmd) -> caf::result<upsert_result> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       auto r = st.rules.upsert_item(cmd);
@@ -274,7 +264,8 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return err;
       return gated(self, *st.ctx->store, st.replies, std::move(r->value));
     },
-    [self](patch_menu_item& cmd) -> caf::result<upsert_result> {
+    [](patch_menu_item& cmd) -> caf::result<upsert_result> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       auto r = st.rules.patch_item(cmd);
@@ -284,7 +275,8 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return err;
       return gated(self, *st.ctx->store, st.replies, std::move(r->value));
     },
-    [self](delete_menu_item& cmd) -> caf::result<bool> {
+    [](delete_menu_item& cmd) -> caf::result<bool> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       auto r = st.rules.delete_item(cmd);
@@ -294,7 +286,8 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return err;
       return gated(self, *st.ctx->store, st.replies, true);
     },
-    [self](get_menu& cmd) -> caf::result<menu_view> {
+    [](get_menu& cmd) -> caf::result<menu_view> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       if (!st.rules.exists())
@@ -312,7 +305,8 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       }
       return gated(self, *st.ctx->store, st.replies, found->second);
     },
-    [self](set_reservation& cmd) -> caf::result<reservation_result> {
+    [](set_reservation& cmd) -> caf::result<reservation_result> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       std::optional<order> placing;
@@ -359,7 +353,8 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       }
       return gated(self, *st.ctx->store, st.replies, std::move(r->value));
     },
-    [self](settle_reservation& cmd) -> caf::result<settle_result> {
+    [](settle_reservation& cmd) -> caf::result<settle_result> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       if (auto err = prepare(self, cmd.order_id))
@@ -371,7 +366,8 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return err;
       return gated(self, *st.ctx->store, st.replies, std::move(r.value));
     },
-    [self](finalize_reservation& cmd) -> caf::result<bool> {
+    [](finalize_reservation& cmd) -> caf::result<bool> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       if (auto err = prepare(self, cmd.order_id))
@@ -383,7 +379,8 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
         return err;
       return gated(self, *st.ctx->store, st.replies, true);
     },
-    [self](evict_atom) {
+    [](evict_atom) {
+      auto self = entity::running();
       auto& st = self->state;
       if (!st.replies.empty()) {
         defer_eviction(self, st.idle, *st.ctx); // passivates once the answers have left
@@ -391,7 +388,8 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       }
       request_passivation(self, st.idle, *st.ctx, keys::restaurant_entity(st.id));
     },
-    [self](idle_tick_atom) {
+    [](idle_tick_atom) {
+      auto self = entity::running();
       auto& st = self->state;
       if (!st.replies.empty()) {
         schedule_idle_tick(self, *st.ctx);
@@ -399,14 +397,44 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self, entity_contex
       }
       on_idle_tick(self, st.idle, *st.ctx, keys::restaurant_entity(st.id), st.rules.exists());
     },
-    [self](committed_atom, uint64_t index, bool ok) { self->state.replies.release(index, ok); },
+    [](committed_atom, uint64_t index, bool ok) {
+      auto self = entity::running();
+      self->state.replies.release(index, ok);
+    },
   };
+  return handlers;
 }
+
+restaurant_actor::behavior_type restaurant_behavior(self_ptr self) {
+  auto& st = self->state;
+  st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
+  st.replies.epoch = st.epoch;
+  if (auto& board = st.ctx->menus) {
+    // What an earlier activation pinned goes (this one writes without knowing of it; loading may write an
+    // upgrade of older records), and so does this one's when it stops.
+    board->unpin(st.id);
+    self->attach_functor([board, id = st.id](const caf::error&) { board->unpin(id); });
+  }
+  if (!load(self)) // the behavior is still returned; quit() stops the actor before it handles anything
+    self->quit(make_error(fail(errc::storage_failure, "could not load restaurant")));
+  report_exit(self, *st.ctx, keys::restaurant_entity(st.id));
+  start_idle_ticks(self, *st.ctx, st.rules.exists());
+  return restaurant_handlers();
+}
+
+class restaurant_entity final : public entity {
+public:
+  restaurant_entity(caf::actor_config& cfg, entity_context_ptr ctx, std::string id) : entity(cfg) {
+    state.ctx = std::move(ctx);
+    state.id = std::move(id);
+  }
+  behavior_type make_behavior() override { return restaurant_behavior(this); }
+};
 
 } // namespace
 
 restaurant_actor spawn_restaurant_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string id) {
-  return sys.spawn(restaurant_behavior, std::move(ctx), std::move(id));
+  return sys.spawn<restaurant_entity>(std::move(ctx), std::move(id));
 }
 
 } // namespace bento::actors

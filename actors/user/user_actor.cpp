@@ -7,6 +7,7 @@
 
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
+#include "actors/common/shared_behavior.hpp"
 #include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/store/shard_store.hpp"
@@ -37,7 +38,8 @@ struct user_actor_state {
   static inline const char* name = "user";
 };
 
-using self_ptr = user_actor::stateful_pointer<user_actor_state>;
+using entity = shared_behavior_entity<user_actor, user_actor_state>;
+using self_ptr = entity::pointer;
 
 caf::error unauthenticated() {
   return make_error(fail(errc::unauthenticated, "invalid username or password"));
@@ -58,30 +60,11 @@ void login_settled(self_ptr self) {
   evict_if_due(self);
 }
 
-user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, std::string username) {
-  auto& st = self->state;
-  st.ctx = std::move(ctx);
-  st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
-  st.replies.epoch = st.epoch;
-  st.username = std::move(username);
-  auto loaded = st.ctx->store->get(store::column::entities, keys::user_record(st.username));
-  if (!loaded) {
-    // The behavior below is still returned; quit() makes the actor stop before it handles anything.
-    spdlog::error("user.load_failed user={} error={}", st.username, loaded.error().message);
-    self->quit(make_error(loaded.error()));
-  } else if (*loaded) {
-    domain::user u;
-    if (!codec::decode(**loaded, u)) {
-      // Continuing would let a registration overwrite an existing user's record.
-      spdlog::critical("user.corrupt_record user={}", st.username);
-      std::abort();
-    }
-    st.rules.load(std::move(u));
-  }
-  report_exit(self, *st.ctx, keys::user_entity(st.username));
-  start_idle_ticks(self, *st.ctx, st.rules.exists());
-  return {
-    [self](register_user& cmd) -> caf::result<user_view> {
+/// Every user actor's handlers, built once and shared (shared_behavior.hpp).
+const user_actor::behavior_type& user_handlers() {
+  static const user_actor::behavior_type handlers{
+    [](register_user& cmd) -> caf::result<user_view> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       auto ok = st.rules.check_register(cmd);
@@ -122,7 +105,8 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
           });
       return rp;
     },
-    [self](verify_login& cmd) -> caf::result<user_view> {
+    [](verify_login& cmd) -> caf::result<user_view> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       // Failed logins are counted by the node's guard, whatever this actor's lifetime; this node leads the
@@ -166,14 +150,16 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
           });
       return rp;
     },
-    [self](get_user&) -> caf::result<user_view> {
+    [](get_user&) -> caf::result<user_view> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       if (!st.rules.exists())
         return make_error(fail(errc::not_found, "user not found"));
       return gated(self, *st.ctx->store, st.replies, st.rules.view());
     },
-    [self](end_session& cmd) -> caf::result<bool> {
+    [](end_session& cmd) -> caf::result<bool> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       if (!st.rules.exists() || st.rules.user()->id != cmd.session.user_id)
@@ -200,16 +186,19 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
       spdlog::info("user.session_ended user={} token={}", st.username, cmd.session.token_id);
       return gated(self, *st.ctx->store, st.replies, true);
     },
-    [self](committed_atom, uint64_t index, bool ok) {
+    [](committed_atom, uint64_t index, bool ok) {
+      auto self = entity::running();
       self->state.replies.release(index, ok);
       evict_if_due(self);
     },
-    [self](open_restaurant& cmd) -> caf::result<restaurant> {
+    [](open_restaurant& cmd) -> caf::result<restaurant> {
+      auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
       return open_restaurant_for(self, st.ctx, st.username, st.rules.user(), st.slots, std::move(cmd));
     },
-    [self](evict_atom) {
+    [](evict_atom) {
+      auto self = entity::running();
       auto& st = self->state;
       if (st.pending_logins > 0 || !st.replies.empty()) {
         st.evict_when_done = true;
@@ -217,7 +206,8 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
       }
       request_passivation(self, st.idle, *st.ctx, keys::user_entity(st.username));
     },
-    [self](idle_tick_atom) {
+    [](idle_tick_atom) {
+      auto self = entity::running();
       auto& st = self->state;
       if (st.pending_logins > 0 || !st.replies.empty()) {
         schedule_idle_tick(self, *st.ctx);
@@ -226,12 +216,45 @@ user_actor::behavior_type user_behavior(self_ptr self, entity_context_ptr ctx, s
       on_idle_tick(self, st.idle, *st.ctx, keys::user_entity(st.username), st.rules.exists());
     },
   };
+  return handlers;
 }
+
+user_actor::behavior_type user_behavior(self_ptr self) {
+  auto& st = self->state;
+  st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
+  st.replies.epoch = st.epoch;
+  auto loaded = st.ctx->store->get(store::column::entities, keys::user_record(st.username));
+  if (!loaded) {
+    // The behavior below is still returned; quit() makes the actor stop before it handles anything.
+    spdlog::error("user.load_failed user={} error={}", st.username, loaded.error().message);
+    self->quit(make_error(loaded.error()));
+  } else if (*loaded) {
+    domain::user u;
+    if (!codec::decode(**loaded, u)) {
+      // Continuing would let a registration overwrite an existing user's record.
+      spdlog::critical("user.corrupt_record user={}", st.username);
+      std::abort();
+    }
+    st.rules.load(std::move(u));
+  }
+  report_exit(self, *st.ctx, keys::user_entity(st.username));
+  start_idle_ticks(self, *st.ctx, st.rules.exists());
+  return user_handlers();
+}
+
+class user_entity final : public entity {
+public:
+  user_entity(caf::actor_config& cfg, entity_context_ptr ctx, std::string username) : entity(cfg) {
+    state.ctx = std::move(ctx);
+    state.username = std::move(username);
+  }
+  behavior_type make_behavior() override { return user_behavior(this); }
+};
 
 } // namespace
 
 user_actor spawn_user_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string username) {
-  return sys.spawn(user_behavior, std::move(ctx), std::move(username));
+  return sys.spawn<user_entity>(std::move(ctx), std::move(username));
 }
 
 } // namespace bento::actors

@@ -63,6 +63,34 @@ TEST_CASE("actors: customers racing for the last units never oversell", "[unit]"
   CHECK(f.stock() == 0);
 }
 
+TEST_CASE("actors: entities of a kind share one behavior, and each message is handled by the actor it was sent to",
+          "[unit]") {
+  // The handlers find their actor through the one CAF runs on this thread (shared_behavior.hpp). Many orders
+  // at once on two scheduler threads: an answer from the wrong actor would carry another order's id.
+  fixture f;
+  f.restaurant_with_stock(1000);
+  std::vector<place_order> places;
+  std::vector<get_order> reads;
+  for (int i = 0; i < 120; ++i) {
+    places.push_back(order_for(i, 1 + i % 2));
+    reads.push_back(get_order{places.back().caller, places.back().order_id});
+  }
+  auto placed = f.ask_all<order>(places);
+  auto read = f.ask_all<order>(reads);
+  REQUIRE(placed.size() == places.size());
+  REQUIRE(read.size() == reads.size());
+  for (size_t i = 0; i < places.size(); ++i) {
+    INFO("order " << places[i].order_id);
+    REQUIRE(placed[i]);
+    CHECK(placed[i]->id == places[i].order_id);
+    CHECK(placed[i]->customer_id == places[i].caller.user_id);
+    REQUIRE(read[i]);
+    CHECK(read[i]->id == places[i].order_id);
+    CHECK(read[i]->customer_id == places[i].caller.user_id);
+  }
+  CHECK(f.stock() == 1000 - 180);
+}
+
 TEST_CASE("actors: a cancelled order gives its stock back", "[unit]") {
   fixture f;
   f.restaurant_with_stock(5);

@@ -30,6 +30,7 @@
 #include "cluster/shard/replica_host.hpp"
 #include "cluster/transport/transport.hpp"
 #include "node/cluster_setup.hpp"
+#include "node/member_replacement.hpp"
 
 namespace bento::node {
 
@@ -616,27 +617,19 @@ void cluster_runtime::run_metadata(actors::cluster_meta_actor meta) {
               addresses_up.insert(m.address);
           }
         }
-      auto superseded = [&](const std::string& node) {
-        auto it = address_of.find(node);
-        return it != address_of.end() && addresses_up.count(it->second) > 0;
-      };
-      std::vector<std::pair<std::string, bool>> due; // and whether another member answers on its address
+      replacement_look look;
+      look.self = im->self;
+      look.members_up = std::move(members_up);
+      look.now = std::chrono::steady_clock::now();
+      look.replace_after = after;
+      for (auto& [node, address] : address_of)
+        if (!look.members_up.count(node) && addresses_up.count(address))
+          look.superseded.insert(node);
+      std::vector<replacement_due> due;
       {
         std::lock_guard states(im->states_mutex);
-        auto now = std::chrono::steady_clock::now();
-        // A member of the record this node has never heard (it died before this node joined, and this node
-        // leads the metadata now) gets no "down" event here: it counts as down from the first look, or it would
-        // never be replaced (found by a test whose metadata lead moved to the replacement node itself).
-        for (auto& [node, state] : im->member_states)
-          if (node != im->self && (state == "up" || state == "joining") && !members_up.count(node))
-            im->down_since.emplace(node, now);
-        for (auto& [node, since] : im->down_since) {
-          bool taken = superseded(node);
-          if ((now - since >= after || taken) && node != im->self &&
-              (!im->member_states.count(node) || im->member_states[node] == "up" ||
-               im->member_states[node] == "joining"))
-            due.emplace_back(node, taken);
-        }
+        look.member_states = im->member_states;
+        due = members_to_replace(look, im->down_since);
       }
       for (auto& [node, taken] : due) {
         // Asked again every second until recorded (the metadata's leader may change, or too few members be

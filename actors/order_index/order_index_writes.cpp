@@ -34,20 +34,25 @@ void add_index_writes(store::write_batch& batch, const order* before, const orde
     return;
   auto now = keys_of(after);
   if (before && before->committed) {
-    // Date, creation time and parties never change; the status does, and its old entries must go in the
-    // same batch, or a listing by the old status would keep showing the order.
+    // Date, creation time and parties never change, so the plain entries stay as they are; the status does,
+    // and its old entries must go in the same batch, or a listing by the old status would keep showing the
+    // order.
     auto old = keys_of(*before);
-    if (old.customer_status != now.customer_status)
+    if (old.customer_status != now.customer_status) {
       batch.erase(store::column::indexes, old.customer_status);
-    if (old.merchant_status != now.merchant_status)
+      batch.put(store::column::indexes, now.customer_status, {});
+    }
+    if (old.merchant_status != now.merchant_status) {
       batch.erase(store::column::indexes, old.merchant_status);
+      batch.put(store::column::indexes, now.merchant_status, {});
+    }
+    return;
   }
-  auto bytes = codec::encode(after);
-  batch.put(store::column::indexes, now.customer, bytes);
-  batch.put(store::column::indexes, now.merchant, bytes);
-  // The by-status entries are empty: a listing by status reads the order from the plain entry with the same
-  // suffix (query_orders). Two fewer copies of the order in every write that changes it (~20 % of an order's
-  // bytes); entries written before this, with the order in them, are still read as they are.
+  // Every entry is empty: a listing reads each order from its record, in the same shard (query_orders). The
+  // order in the plain entries was two more copies of it in every write that changed it, ~20 % of a placement's
+  // bytes; entries written before this, with the order in them, are read the same way (their copy is unused).
+  batch.put(store::column::indexes, now.customer, {});
+  batch.put(store::column::indexes, now.merchant, {});
   batch.put(store::column::indexes, now.customer_status, {});
   batch.put(store::column::indexes, now.merchant_status, {});
 }

@@ -12,8 +12,9 @@ class write_batch;
 namespace bento::actors {
 
 /// Adds to `batch` the index entries of `after` (a committed order: by customer and by merchant, each plain
-/// and by status), and removes those of `before` that `after` no longer has (its old status). `before` is the
-/// stored record the batch replaces, or null; an uncommitted order (a placement intent) has no entries.
+/// and by status; empty values, the order itself is read from its record), and removes those of `before` that
+/// `after` no longer has (its old status). `before` is the stored record the batch replaces, or null; an
+/// uncommitted order (a placement intent) has no entries.
 void add_index_writes(store::write_batch& batch, const domain::order* before, const domain::order& after);
 
 /// Data dirs written before the status index existed get it once, from the plain index (start-up, before any

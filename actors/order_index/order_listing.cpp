@@ -58,20 +58,21 @@ outcome<order_list> query_orders(const store::entity_store& store, const list_or
       break;
     }
     last_seen.assign(best->key().substr(2));
+    // Every entry names its order (the key's last part) and holds nothing of it (add_index_writes): the order
+    // is read from its record, in the same shard. Read after the cursor's snapshot, it may show a newer
+    // status: the filter below leaves such an order out, as the snapshot's entry for its new status would not
+    // have been in this listing's range either. Entries written before, with a copy of the order in them,
+    // are read the same way: their copy is older than the record whenever the order changed since.
+    auto key = best->key();
+    auto slash = key.rfind('/');
     order o;
     bool decoded = false;
-    if (q.status && best->value().empty()) {
-      // A by-status entry points at the plain one with the same suffix, in the same shard. Read after the
-      // cursor's snapshot, it may show a newer status: the filter below leaves such an order out, as the
-      // snapshot's entry for its new status would not have been in this listing's range either.
-      auto key = best->key();
-      auto plain_key = std::string(key.substr(0, 2)) + plain + std::string(key.substr(2 + index.size()));
-      auto got = store.get(store::column::indexes, plain_key);
+    if (slash != std::string_view::npos) {
+      auto got = store.get(store::column::entities,
+                           std::string(key.substr(0, 2)) + keys::order_record(std::string(key.substr(slash + 1))));
       if (!got)
         return got.error();
-      decoded = *got && codec::decode(**got, o);
-    } else {
-      decoded = codec::decode(best->value(), o);
+      decoded = *got && codec::decode(**got, o) && o.committed;
     }
     if (decoded && (!q.status || o.status == *q.status))
       out.orders.push_back(std::move(o));

@@ -44,14 +44,18 @@ void commit_for(store::entity_store& db, const std::string& oid, store::write_ba
   REQUIRE(store::shard_store(db, shard_of(actors::keys::order_entity(oid), db.shard_count())).commit(b));
 }
 
+/// The order's record and its index entries in one batch, as its order actor writes them.
+void store_order(store::entity_store& db, const order* before, const order& after) {
+  store::write_batch b;
+  b.put(column::entities, actors::keys::order_record(after.id), codec::encode(after));
+  actors::add_index_writes(b, before, after);
+  commit_for(db, after.id, b);
+}
+
 void write_orders(store::entity_store& db, int from, int to, order_status status,
                   const std::string& date = "2025-01-15") {
-  for (int i = from; i < to; ++i) {
-    store::write_batch b;
-    auto o = make_order(i, status, date);
-    actors::add_index_writes(b, nullptr, o);
-    commit_for(db, o.id, b);
-  }
+  for (int i = from; i < to; ++i)
+    store_order(db, nullptr, make_order(i, status, date));
 }
 
 std::vector<std::string> ids_of(const order_list& list) {
@@ -89,14 +93,16 @@ TEST_CASE("order listing: a status change moves the order between status entries
   test::temp_dir dir;
   auto db = open_db(dir / "db");
   auto placed = make_order(1, order_status::placed);
-  store::write_batch first;
-  actors::add_index_writes(first, nullptr, placed);
-  commit_for(*db, placed.id, first);
+  store_order(*db, nullptr, placed);
   auto delivered = placed;
   delivered.status = order_status::delivered;
-  store::write_batch second;
-  actors::add_index_writes(second, &placed, delivered);
-  commit_for(*db, placed.id, second);
+  // Only the status entries move: the plain ones name the order, whose record the batch rewrites.
+  store::write_batch moved;
+  actors::add_index_writes(moved, &placed, delivered);
+  CHECK(moved.ops().size() == 4);
+  for (auto& op : moved.ops())
+    CHECK((op.key.find("/placed/") != std::string::npos || op.key.find("/delivered/") != std::string::npos));
+  store_order(*db, &placed, delivered);
   for (auto who : {carl, mia}) {
     list_orders q;
     q.caller = who;
@@ -183,44 +189,66 @@ TEST_CASE("order listing: cursors are checked; a plain-index cursor continues a 
   CHECK_FALSE(actors::query_orders(*db, month));
 }
 
-TEST_CASE("order listing: by-status entries point at the plain entry; entries holding the order still list",
+TEST_CASE("order listing: entries hold nothing of the order, which is read from its record; entries written "
+          "with a copy of it list the record too",
           "[unit]") {
   test::temp_dir dir;
   auto db = open_db(dir / "db");
   write_orders(*db, 0, 3, order_status::placed);
-  // The by-status entries hold nothing: the order is read from the plain entry.
+  // A placement writes four empty entries and the record; a change of anything but the status none.
   auto o = make_order(1, order_status::placed);
-  auto suffix = actors::keys::order_index_suffix(o.date, o.created_at_ms, o.id);
-  auto sp = shard_prefix(shard_of(actors::keys::order_entity(o.id), db->shard_count()));
-  auto status_entry = db->get(column::indexes, sp + actors::keys::customer_orders_by_status(carl.user_id, "placed") + suffix);
-  REQUIRE(status_entry);
-  REQUIRE(*status_entry);
-  CHECK((*status_entry)->empty());
-  // An entry written the earlier way, with the order in it, is read as it is.
+  store::write_batch placing;
+  actors::add_index_writes(placing, nullptr, o);
+  REQUIRE(placing.ops().size() == 4);
+  for (auto& op : placing.ops())
+    CHECK(op.value.empty());
+  auto noted = o;
+  noted.merchant_note = "extra rice";
+  store::write_batch edit;
+  actors::add_index_writes(edit, &o, noted);
+  CHECK(edit.empty());
+  // Entries written the earlier way, with a copy of the order in them: the record is what lists (here the
+  // copy is stale, as it was after any change made since it was written).
   {
-    store::write_batch old;
     auto legacy = make_order(7, order_status::placed);
+    legacy.merchant_note = "now";
+    auto copy = legacy;
+    copy.merchant_note = "then";
+    store::write_batch old;
     auto lsuffix = actors::keys::order_index_suffix(legacy.date, legacy.created_at_ms, legacy.id);
-    old.put(column::indexes, actors::keys::customer_orders(carl.user_id) + lsuffix, codec::encode(legacy));
+    old.put(column::entities, actors::keys::order_record(legacy.id), codec::encode(legacy));
+    old.put(column::indexes, actors::keys::customer_orders(carl.user_id) + lsuffix, codec::encode(copy));
     old.put(column::indexes, actors::keys::customer_orders_by_status(carl.user_id, "placed") + lsuffix,
-            codec::encode(legacy));
+            codec::encode(copy));
     commit_for(*db, legacy.id, old);
+  }
+  for (bool by_status : {false, true}) {
+    list_orders q;
+    q.caller = carl;
+    if (by_status)
+      q.status = order_status::placed;
+    auto listed = actors::query_orders(*db, q);
+    REQUIRE(listed);
+    CHECK(ids_of(*listed) == std::vector<std::string>{"o100007", "o100002", "o100001", "o100000"});
+    CHECK(listed->orders[0].merchant_note == "now");
+    CHECK(listed->orders[2].created_at_ms == o.created_at_ms);
+  }
+  // An entry whose record is gone, or no longer a committed order, lists nothing.
+  {
+    store::write_batch gone;
+    gone.erase(column::entities, actors::keys::order_record(o.id));
+    commit_for(*db, o.id, gone);
+    auto uncommitted = make_order(2, order_status::placed);
+    uncommitted.committed = false;
+    store::write_batch undone;
+    undone.put(column::entities, actors::keys::order_record(uncommitted.id), codec::encode(uncommitted));
+    commit_for(*db, uncommitted.id, undone);
   }
   list_orders q;
   q.caller = carl;
+  CHECK(ids_of(*actors::query_orders(*db, q)) == std::vector<std::string>{"o100007", "o100000"});
   q.status = order_status::placed;
-  auto listed = actors::query_orders(*db, q);
-  REQUIRE(listed);
-  CHECK(ids_of(*listed) == std::vector<std::string>{"o100007", "o100002", "o100001", "o100000"});
-  CHECK(listed->orders[2].status == order_status::placed);
-  CHECK(listed->orders[2].created_at_ms == o.created_at_ms);
-  // A by-status entry whose plain entry is gone lists nothing for it (it is not an order).
-  {
-    store::write_batch gone;
-    gone.erase(column::indexes, actors::keys::customer_orders(carl.user_id) + suffix);
-    commit_for(*db, o.id, gone);
-  }
-  CHECK(ids_of(*actors::query_orders(*db, q)) == std::vector<std::string>{"o100007", "o100002", "o100000"});
+  CHECK(ids_of(*actors::query_orders(*db, q)) == std::vector<std::string>{"o100007", "o100000"});
 }
 
 TEST_CASE("order listing: data dirs from before the status index get it once at start", "[unit]") {
@@ -230,6 +258,7 @@ TEST_CASE("order listing: data dirs from before the status index get it once at 
     store::write_batch old;
     auto o = make_order(i, i == 0 ? order_status::cancelled : order_status::placed);
     auto suffix = actors::keys::order_index_suffix(o.date, o.created_at_ms, o.id);
+    old.put(column::entities, actors::keys::order_record(o.id), codec::encode(o));
     old.put(column::indexes, actors::keys::customer_orders(o.customer_id) + suffix, codec::encode(o));
     old.put(column::indexes, actors::keys::merchant_orders(o.merchant_id) + suffix, codec::encode(o));
     commit_for(*db, o.id, old);

@@ -334,6 +334,7 @@ TEST_CASE("order index: lists a caller's orders newest first, by status and mont
     o.created_at_ms = 1000 + i;
     o.status = i == 1 ? domain::order_status::cancelled : domain::order_status::placed;
     o.committed = true;
+    b.put(store::column::entities, actors::keys::order_record(o.id), codec::encode(o)); // listings read it
     actors::add_index_writes(b, nullptr, o);
     REQUIRE(store::shard_store(*s, domain::shard_of("order/" + o.id, s->shard_count())).commit(b));
   }

@@ -1,5 +1,10 @@
 #include "actors/user/user_actor.hpp"
 
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <vector>
+
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -23,6 +28,65 @@ namespace {
 
 using namespace bento::domain;
 
+/// Password operations this user asked the hasher for and has not heard back about, each with what answers its
+/// caller if the actor stops first. An eviction waits for them, but a shard that leaves this node (its
+/// leadership handed home, its lease lapsed) stops its entities at once: the hasher's answer then finds no
+/// actor, and the operation's response promise went with the actor's state unanswered (CAF 0.17 promises do
+/// not break on destruction). Its caller heard nothing until its deadline, 504 outcome_unknown (a login sent
+/// to node 1 of a fresh cluster while its shard's leadership moved home), and the hash gate kept the
+/// operation's admission for good (every 8 of them shut an address out of this node's logins: 429).
+/// The destructor runs the abandon callbacks: they answer unavailable (nothing was written: a login writes
+/// nothing here, a registration writes only once its hash is back), and give the admissions back.
+class password_ops {
+public:
+  password_ops() = default;
+  password_ops(const password_ops&) = delete;
+  password_ops& operator=(const password_ops&) = delete;
+  ~password_ops() {
+    for (auto& op : ops_)
+      op.abandon();
+  }
+
+  /// Holds an operation; `abandon` must not touch the actor's state (it runs as the state goes).
+  uint64_t start(std::function<void()> abandon, bool login) {
+    ops_.push_back(op{++last_, login, std::move(abandon)});
+    return last_;
+  }
+  /// The hasher answered (or failed): the handler answers the caller itself.
+  void settle(uint64_t id) {
+    for (auto it = ops_.begin(); it != ops_.end(); ++it)
+      if (it->id == id) {
+        ops_.erase(it);
+        return;
+      }
+  }
+  size_t logins() const {
+    return static_cast<size_t>(std::count_if(ops_.begin(), ops_.end(), [](const op& o) { return o.login; }));
+  }
+
+private:
+  struct op {
+    uint64_t id;
+    bool login;
+    std::function<void()> abandon;
+  };
+  std::vector<op> ops_; // a handful at most (the gate's per-user share)
+  uint64_t last_ = 0;
+};
+
+const domain::failure stopped_while_hashing =
+  fail(errc::unavailable, "this node stopped serving the user's shard before the password was checked; retry");
+
+/// What answers a password operation's caller, and frees its admission, if the actor stops under it.
+template <class Reply>
+std::function<void()> abandon_op(caf::typed_response_promise<Reply> rp, std::shared_ptr<hash_gate> gate,
+                                 std::string address, std::string username) {
+  return [rp, gate = std::move(gate), address = std::move(address), username = std::move(username)]() mutable {
+    gate->leave(address, username);
+    rp.deliver(make_error(stopped_while_hashing));
+  };
+}
+
 struct user_actor_state {
   explicit user_actor_state() = default;
   entity_context_ptr ctx;
@@ -31,8 +95,9 @@ struct user_actor_state {
   user_state rules;
   restaurant_slots slots; // a merchant's restaurants (open_restaurant.hpp), loaded on first use
   idle_state idle;
-  // Logins being verified (then, not await): the actor must not stop under them, or their answers are lost.
-  int pending_logins = 0;
+  // Password operations waiting for the hasher: logins (then, not await: the actor must not passivate under
+  // them, so an eviction waits for them), and a registration's hash (await). Answered if the actor stops first.
+  password_ops hashing;
   bool evict_when_done = false;
   reply_gate replies; // answers waiting for this user's writes to be committed
   static inline const char* name = "user";
@@ -48,15 +113,15 @@ caf::error unauthenticated() {
 /// An eviction that came while logins were verified or answers waited goes ahead once none is left.
 void evict_if_due(self_ptr self) {
   auto& st = self->state;
-  if (st.evict_when_done && st.pending_logins == 0 && st.replies.empty()) {
+  if (st.evict_when_done && st.hashing.logins() == 0 && st.replies.empty()) {
     st.evict_when_done = false;
     request_passivation(self, st.idle, *st.ctx, keys::user_entity(st.username));
   }
 }
 
 /// A login's verification ended.
-void login_settled(self_ptr self) {
-  --self->state.pending_logins;
+void login_settled(self_ptr self, uint64_t op) {
+  self->state.hashing.settle(op);
   evict_if_due(self);
 }
 
@@ -74,11 +139,13 @@ const user_actor::behavior_type& user_handlers() {
           admitted != hash_gate::admission::admitted)
         return make_error(refusal(admitted));
       auto rp = self->make_response_promise<user_view>();
+      auto op = st.hashing.start(abandon_op(rp, st.ctx->gate, cmd.client_address, cmd.username), false);
       // await: the next registration for this username must see the outcome of this one.
       self->request(st.ctx->hasher, caf::infinite, hash_atom::value, cmd.password)
         .await(
-          [self, rp, cmd](std::string& hash) mutable {
+          [self, rp, cmd, op](std::string& hash) mutable {
             auto& st = self->state;
+            st.hashing.settle(op);
             st.ctx->gate->leave(cmd.client_address, cmd.username);
             auto u = st.rules.make_user(cmd, std::move(hash), random_id("u_"), now_ms());
             store::write_batch batch;
@@ -99,7 +166,8 @@ const user_actor::behavior_type& user_handlers() {
             spdlog::info("user.registered user={} id={} role={}", u.username, u.id, to_string(u.role));
             deliver_gated(self, *st.ctx->store, st.replies, rp, view_of(u));
           },
-          [self, rp, address = cmd.client_address, name = cmd.username](caf::error& err) mutable {
+          [self, rp, op, address = cmd.client_address, name = cmd.username](caf::error& err) mutable {
+            self->state.hashing.settle(op);
             self->state.ctx->gate->leave(address, name);
             rp.deliver(make_error(to_failure(err)));
           });
@@ -118,14 +186,14 @@ const user_actor::behavior_type& user_handlers() {
           admitted != hash_gate::admission::admitted)
         return make_error(refusal(admitted));
       auto rp = self->make_response_promise<user_view>();
-      ++st.pending_logins;
+      auto op = st.hashing.start(abandon_op(rp, st.ctx->gate, cmd.client_address, st.username), true);
       bool known = st.rules.exists();
       auto hash = known ? st.rules.user()->password_hash : st.ctx->dummy_hash;
       // then, not await: logins change nothing here, so they need not wait for one another (a crowd on one
       // account is bounded by the gate's per-user share instead of queueing one hash at a time).
       self->request(st.ctx->hasher, caf::infinite, verify_atom::value, std::move(hash), std::move(cmd.password))
         .then(
-          [self, rp, known, address = cmd.client_address](bool match) mutable {
+          [self, rp, known, op, address = cmd.client_address](bool match) mutable {
             auto& st = self->state;
             st.ctx->gate->leave(address, st.username);
             // The answer first, then the count: an eviction waiting for the last login may start passivating,
@@ -141,11 +209,11 @@ const user_actor::behavior_type& user_handlers() {
               spdlog::info("user.login_failed user={}", st.username);
               rp.deliver(unauthenticated());
             }
-            login_settled(self);
+            login_settled(self, op);
           },
-          [self, rp, address = cmd.client_address](caf::error& err) mutable {
+          [self, rp, op, address = cmd.client_address](caf::error& err) mutable {
             self->state.ctx->gate->leave(address, self->state.username);
-            login_settled(self);
+            login_settled(self, op);
             rp.deliver(make_error(to_failure(err)));
           });
       return rp;
@@ -200,7 +268,7 @@ const user_actor::behavior_type& user_handlers() {
     [](evict_atom) {
       auto self = entity::running();
       auto& st = self->state;
-      if (st.pending_logins > 0 || !st.replies.empty()) {
+      if (st.hashing.logins() > 0 || !st.replies.empty()) {
         st.evict_when_done = true;
         return;
       }
@@ -209,7 +277,7 @@ const user_actor::behavior_type& user_handlers() {
     [](idle_tick_atom) {
       auto self = entity::running();
       auto& st = self->state;
-      if (st.pending_logins > 0 || !st.replies.empty()) {
+      if (st.hashing.logins() > 0 || !st.replies.empty()) {
         schedule_idle_tick(self, *st.ctx);
         return;
       }

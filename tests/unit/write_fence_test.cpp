@@ -393,6 +393,53 @@ TEST_CASE("write fence: a login answered while its user waits to be evicted keep
   REQUIRE(registering.get());
 }
 
+TEST_CASE("write fence: a login being verified when its shard leaves this node is answered at once", "[unit]") {
+  // A fresh cluster hands shard leaderships back to their home nodes in its first seconds: the router stops
+  // the shard's entities at once (drop_shard), whatever they wait for. A user stopped while the hasher had its
+  // login left the login's promise unanswered (CAF 0.17 promises do not break when dropped): the caller heard
+  // nothing until its deadline (504 outcome_unknown), and the hash gate kept the login's admission for good.
+  fixture f;
+  caf::actor hasher_handle;
+  f.make_hasher = [&](caf::actor_system& sys) {
+    auto h = sys.spawn(holding_hasher);
+    hasher_handle = caf::actor_cast<caf::actor>(h);
+    return caf::actor_cast<actors::hasher_actor>(h);
+  };
+  f.restart();
+  REQUIRE(f.ask<user_view>(register_user{"alice", "password123", "a@x.io", role::customer, "tp"}));
+  auto shard = static_cast<uint16_t>(f.shard_of(actors::keys::user_entity("alice")).shard());
+  caf::scoped_actor probe{*f.sys};
+  auto held_logins = [&] {
+    uint64_t n = 0;
+    probe->request(caf::actor_cast<holding_hasher_actor>(hasher_handle), caf::infinite, held_count_atom::value)
+      .receive([&](uint64_t c) { n = c; }, [](caf::error&) {});
+    return n;
+  };
+  caf::scoped_actor self{*f.sys};
+  auto login = self->request(f.router, 10s, verify_login{"alice", "password123", "a1"});
+  REQUIRE(fixture::wait_for([&] { return held_logins() == 1; })); // alice waits for the hasher
+  CHECK(f.ctx.gate->in_flight() == 1);
+  caf::anon_send(f.router, actors::drop_shard_atom::value, shard); // the shard's leadership went home
+  // Answered by the stopping actor, not by the request's 10 s timeout (which would say outcome_unknown): the
+  // login changed nothing, so the caller may send it again (503, retry; the shard's new leader serves it).
+  std::optional<failure> refused;
+  login.receive([&](user_view&) { FAIL("answered by a user whose shard left"); },
+                [&](caf::error& e) { refused = actors::to_failure(e); });
+  REQUIRE(refused);
+  INFO(refused->message);
+  CHECK(refused->code == errc::unavailable);
+  CHECK(f.ctx.gate->in_flight() == 0); // its admission given back
+  // The hasher's late answer finds no actor and changes nothing; the next login is served as usual.
+  caf::anon_send(hasher_handle, answer_atom::value, uint64_t{0});
+  auto again = std::async(std::launch::async, [&] { return f.ask<user_view>(verify_login{"alice", "password123", "a1"}); });
+  REQUIRE(fixture::wait_for([&] { return held_logins() == 2; }));
+  caf::anon_send(hasher_handle, answer_atom::value, uint64_t{1});
+  auto answered = again.get();
+  INFO((answered ? std::string() : answered.error().message));
+  REQUIRE(answered);
+  CHECK(answered->username == "alice");
+}
+
 TEST_CASE("write fence: a menu is pinned only once what it shows is committed, and counts only in its epoch",
           "[unit]") {
   fixture f;

@@ -1,9 +1,7 @@
 #include "actors/user/user_actor.hpp"
 
-#include <algorithm>
 #include <functional>
 #include <memory>
-#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -12,6 +10,7 @@
 
 #include "actors/common/domain_error.hpp"
 #include "actors/common/entity_context.hpp"
+#include "actors/common/owed_replies.hpp"
 #include "actors/common/shared_behavior.hpp"
 #include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
@@ -28,51 +27,11 @@ namespace {
 
 using namespace bento::domain;
 
-/// Password operations this user asked the hasher for and has not heard back about, each with what answers its
-/// caller if the actor stops first. An eviction waits for them, but a shard that leaves this node (its
-/// leadership handed home, its lease lapsed) stops its entities at once: the hasher's answer then finds no
-/// actor, and the operation's response promise went with the actor's state unanswered (CAF 0.17 promises do
-/// not break on destruction). Its caller heard nothing until its deadline, 504 outcome_unknown (a login sent
-/// to node 1 of a fresh cluster while its shard's leadership moved home), and the hash gate kept the
-/// operation's admission for good (every 8 of them shut an address out of this node's logins: 429).
-/// The destructor runs the abandon callbacks: they answer unavailable (nothing was written: a login writes
-/// nothing here, a registration writes only once its hash is back), and give the admissions back.
-class password_ops {
-public:
-  password_ops() = default;
-  password_ops(const password_ops&) = delete;
-  password_ops& operator=(const password_ops&) = delete;
-  ~password_ops() {
-    for (auto& op : ops_)
-      op.abandon();
-  }
-
-  /// Holds an operation; `abandon` must not touch the actor's state (it runs as the state goes).
-  uint64_t start(std::function<void()> abandon, bool login) {
-    ops_.push_back(op{++last_, login, std::move(abandon)});
-    return last_;
-  }
-  /// The hasher answered (or failed): the handler answers the caller itself.
-  void settle(uint64_t id) {
-    for (auto it = ops_.begin(); it != ops_.end(); ++it)
-      if (it->id == id) {
-        ops_.erase(it);
-        return;
-      }
-  }
-  size_t logins() const {
-    return static_cast<size_t>(std::count_if(ops_.begin(), ops_.end(), [](const op& o) { return o.login; }));
-  }
-
-private:
-  struct op {
-    uint64_t id;
-    bool login;
-    std::function<void()> abandon;
-  };
-  std::vector<op> ops_; // a handful at most (the gate's per-user share)
-  uint64_t last_ = 0;
-};
+/// What a user owes while the hasher works (owed_replies.hpp): logins (an eviction waits for them) and a
+/// registration's hash. Given up, they answer unavailable (nothing was written: a login writes nothing here, a
+/// registration writes only once its hash is back) and give their hash-gate admission back, or every 8 such
+/// losses shut a client address out of this node's logins (429).
+enum password_op : int { registration = 0, login = 1 };
 
 const domain::failure stopped_while_hashing =
   fail(errc::unavailable, "this node stopped serving the user's shard before the password was checked; retry");
@@ -97,7 +56,7 @@ struct user_actor_state {
   idle_state idle;
   // Password operations waiting for the hasher: logins (then, not await: the actor must not passivate under
   // them, so an eviction waits for them), and a registration's hash (await). Answered if the actor stops first.
-  password_ops hashing;
+  owed_replies hashing;
   bool evict_when_done = false;
   reply_gate replies; // answers waiting for this user's writes to be committed
   static inline const char* name = "user";
@@ -113,7 +72,7 @@ caf::error unauthenticated() {
 /// An eviction that came while logins were verified or answers waited goes ahead once none is left.
 void evict_if_due(self_ptr self) {
   auto& st = self->state;
-  if (st.evict_when_done && st.hashing.logins() == 0 && st.replies.empty()) {
+  if (st.evict_when_done && st.hashing.count(password_op::login) == 0 && st.replies.empty()) {
     st.evict_when_done = false;
     request_passivation(self, st.idle, *st.ctx, keys::user_entity(st.username));
   }
@@ -139,7 +98,8 @@ const user_actor::behavior_type& user_handlers() {
           admitted != hash_gate::admission::admitted)
         return make_error(refusal(admitted));
       auto rp = self->make_response_promise<user_view>();
-      auto op = st.hashing.start(abandon_op(rp, st.ctx->gate, cmd.client_address, cmd.username), false);
+      auto op = st.hashing.owe(abandon_op(rp, st.ctx->gate, cmd.client_address, cmd.username),
+                               password_op::registration);
       // await: the next registration for this username must see the outcome of this one.
       self->request(st.ctx->hasher, caf::infinite, hash_atom::value, cmd.password)
         .await(
@@ -186,7 +146,7 @@ const user_actor::behavior_type& user_handlers() {
           admitted != hash_gate::admission::admitted)
         return make_error(refusal(admitted));
       auto rp = self->make_response_promise<user_view>();
-      auto op = st.hashing.start(abandon_op(rp, st.ctx->gate, cmd.client_address, st.username), true);
+      auto op = st.hashing.owe(abandon_op(rp, st.ctx->gate, cmd.client_address, st.username), password_op::login);
       bool known = st.rules.exists();
       auto hash = known ? st.rules.user()->password_hash : st.ctx->dummy_hash;
       // then, not await: logins change nothing here, so they need not wait for one another (a crowd on one
@@ -268,7 +228,7 @@ const user_actor::behavior_type& user_handlers() {
     [](evict_atom) {
       auto self = entity::running();
       auto& st = self->state;
-      if (st.hashing.logins() > 0 || !st.replies.empty()) {
+      if (st.hashing.count(password_op::login) > 0 || !st.replies.empty()) {
         st.evict_when_done = true;
         return;
       }
@@ -277,7 +237,7 @@ const user_actor::behavior_type& user_handlers() {
     [](idle_tick_atom) {
       auto self = entity::running();
       auto& st = self->state;
-      if (st.hashing.logins() > 0 || !st.replies.empty()) {
+      if (st.hashing.count(password_op::login) > 0 || !st.replies.empty()) {
         schedule_idle_tick(self, *st.ctx);
         return;
       }

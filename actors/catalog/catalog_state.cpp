@@ -215,35 +215,55 @@ outcome<unit_t> catalog_state::stage(const event& ev, const std::string& today, 
   auto* levels = std::get_if<std::vector<stock_level>>(&ev.payload);
   if (!levels)
     return unit;
-  if (ev.type == "stock.promised" || ev.type == "stock.day_used") {
-    for (auto& l : *levels) {
-      if (!is_valid_date(l.stock_date) || l.stock_date < today)
-        continue; // a past day is never shown
-      auto key = ck::used(l.stock_date, ev.restaurant_id, l.item_id);
-      if (l.stock > 0)
-        w.put(key, std::to_string(l.stock));
-      else
-        w.erase(key);
-    }
-    return unit;
-  }
-  if (ev.type != "stock.changed")
-    return unit;
-  for (auto& l : *levels) {
+  // Units of an item used on a day (a daily item shows its daily stock less them).
+  auto used_on_day = [&](const stock_level& l) {
+    if (!is_valid_date(l.stock_date) || l.stock_date < today)
+      return; // a past day is never shown
+    auto key = ck::used(l.stock_date, ev.restaurant_id, l.item_id);
+    if (l.stock > 0)
+      w.put(key, std::to_string(l.stock));
+    else
+      w.erase(key);
+  };
+  // A plain item's free units.
+  auto free_units = [&](const stock_level& l) -> outcome<unit_t> {
     auto key = ck::stock(ev.restaurant_id, l.item_id);
     auto raw = read(key, &w);
     if (!raw)
       return raw.error();
     if (!*raw)
-      continue; // unknown item
+      return unit; // unknown item
     auto s = parse_stock(**raw);
     if (!s)
       s = stock_record{};
     if (s->daily)
-      continue; // a daily item's stock is its daily stock less the day's used count
+      return unit; // a daily item's stock is its daily stock less the day's used count
     s->units = l.stock;
     w.put(key, encode_stock(*s));
+    return unit;
+  };
+  if (ev.type == "stock.levels") {
+    // One event per restaurant change (since 2026-11-27): a level with a day is that day's used units, one
+    // without is free units. Before, the same levels came as two events, handled below.
+    for (auto& l : *levels) {
+      if (!l.stock_date.empty()) {
+        used_on_day(l);
+      } else if (auto done = free_units(l); !done) {
+        return done;
+      }
+    }
+    return unit;
   }
+  if (ev.type == "stock.promised" || ev.type == "stock.day_used") {
+    for (auto& l : *levels)
+      used_on_day(l);
+    return unit;
+  }
+  if (ev.type != "stock.changed")
+    return unit;
+  for (auto& l : *levels)
+    if (auto done = free_units(l); !done)
+      return done;
   return unit;
 }
 

@@ -210,24 +210,23 @@ caf::error persist(self_ptr self, const restaurant_change& change, const store::
     batch.append_event(event{0, "restaurant.created", entity, now, info, st.id});
   for (auto& iid : change.upserted_items)
     batch.append_event(event{0, "menu.item_upserted", entity, now, st.rules.items().at(iid), st.id});
-  std::vector<stock_level> levels;
-  for (auto& iid : change.stock_items) {
-    auto& item = st.rules.items().at(iid);
-    levels.push_back(stock_level{iid, item.stock, {}, item.version});
-  }
-  if (!levels.empty())
-    batch.append_event(event{0, "stock.changed", entity, now, std::move(levels), st.id});
   for (auto& iid : change.deleted_items) {
     menu_item gone;
     gone.restaurant_id = st.id;
     gone.id = iid;
     batch.append_event(event{0, "menu.item_deleted", entity, now, std::move(gone), st.id});
   }
-  std::vector<stock_level> used;
+  // Free units of plain items and units used per day, in one event: an order changes both, and each event is a
+  // key of its own in the write (two events per order before).
+  std::vector<stock_level> levels;
+  for (auto& iid : change.stock_items) {
+    auto& item = st.rules.items().at(iid);
+    levels.push_back(stock_level{iid, item.stock, {}, item.version});
+  }
   for (auto& [day, iid] : change.changed_day_used)
-    used.push_back(stock_level{iid, st.rules.used(day, iid), day, 0});
-  if (!used.empty())
-    batch.append_event(event{0, "stock.day_used", entity, now, std::move(used), st.id});
+    levels.push_back(stock_level{iid, st.rules.used(day, iid), day, 0});
+  if (!levels.empty())
+    batch.append_event(event{0, "stock.levels", entity, now, std::move(levels), st.id});
   auto committed = st.ctx->store->commit(batch, st.epoch);
   if (!committed) {
     spdlog::error("restaurant.persist_failed restaurant={} error={}", st.id, committed.error().message);

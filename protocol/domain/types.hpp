@@ -149,8 +149,9 @@ struct order {
   std::optional<failure> refused;
 };
 
-/// "stock.changed": `stock` free units of a plain item, whose record is now at `version`. "stock.day_used":
-/// `stock` units of an item used (held by live orders or delivered) on day `stock_date`.
+/// In "stock.levels" (one per restaurant change): without `stock_date`, `stock` free units of a plain item, whose
+/// record is now at `version`; with it, `stock` units of an item used (held by live orders or delivered) on day
+/// `stock_date`. Earlier data dirs hold the two kinds as separate events, "stock.changed" and "stock.day_used".
 struct stock_level {
   std::string item_id;
   int64_t stock = 0;

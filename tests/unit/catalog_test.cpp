@@ -198,6 +198,28 @@ TEST_CASE("catalog: a daily item shows its daily stock less the asked day's used
   CHECK(shown_stock(cat, "soup", "2025-01-20", "2025-01-16") == 5);
 }
 
+TEST_CASE("catalog: one stock.levels event carries a plain item's free units and a daily item's used units",
+          "[unit]") {
+  // What a restaurant writes per change since the two kinds share an event (an order changes both).
+  catalog_fixture f;
+  auto& cat = f.cat;
+  REQUIRE(cat.load(restaurant{"r2", "Land", "tainan", "m", 1, 1}));
+  REQUIRE(cat.load(item_of("r2", "soup", 0, 10)));
+  REQUIRE(cat.load(item_of("r2", "rice", 4)));
+  f.emit(levels("stock.levels", "r2", {{"rice", 3, ""}, {"soup", 2, today}, {"soup", 4, "2025-01-16"},
+                                       {"rice", 9, "2025-01-16"}, {"ghost", 1, ""}}));
+  REQUIRE(cat.catch_up(today));
+  CHECK(shown_stock(cat, "rice") == 3);               // free units, whatever the day
+  CHECK(shown_stock(cat, "rice", "2025-01-16") == 3); // a plain item's used count changes nothing it shows
+  CHECK(shown_stock(cat, "soup") == 8);
+  CHECK(shown_stock(cat, "soup", "2025-01-16") == 6);
+  // A level without a day never changes a daily item; a used count of zero drops the day's record.
+  f.emit(levels("stock.levels", "r2", {{"soup", 1, ""}, {"soup", 0, today}}));
+  REQUIRE(cat.catch_up(today));
+  CHECK(shown_stock(cat, "soup") == 10);
+  CHECK(shown_stock(cat, "soup", "2025-01-16") == 6);
+}
+
 TEST_CASE("catalog: a round that changes a key several times stores its last value", "[unit]") {
   // One catch-up round writes each key once (its last value): the earlier steps must not win, whichever way a
   // key went (upserted then deleted, deleted then upserted again, counted up many times).

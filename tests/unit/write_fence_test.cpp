@@ -186,6 +186,26 @@ holding_hasher_actor::behavior_type holding_hasher(
   };
 }
 
+/// Puts a holding_hasher under the fixture's entities (it restarts them) and counts the logins it holds.
+struct held_hashes {
+  caf::actor hasher;
+  explicit held_hashes(fixture& f) {
+    f.make_hasher = [this](caf::actor_system& sys) {
+      auto h = sys.spawn(holding_hasher);
+      hasher = caf::actor_cast<caf::actor>(h);
+      return caf::actor_cast<actors::hasher_actor>(h);
+    };
+    f.restart();
+  }
+  uint64_t held(caf::actor_system& sys) const {
+    caf::scoped_actor probe{sys};
+    uint64_t n = 0;
+    probe->request(caf::actor_cast<holding_hasher_actor>(hasher), caf::infinite, held_count_atom::value)
+      .receive([&](uint64_t c) { n = c; }, [](caf::error&) {});
+    return n;
+  }
+};
+
 } // namespace
 
 TEST_CASE("write fence: a shard dropped with a write in flight activates none of its entities before it lands",
@@ -335,13 +355,8 @@ TEST_CASE("write fence: a login answered while its user waits to be evicted keep
   // or stopping drops it: a good login answered outcome_unknown.
   constexpr size_t cap = 10;
   fixture f(std::chrono::minutes(5), cap);
-  caf::actor hasher_handle;
-  f.make_hasher = [&](caf::actor_system& sys) {
-    auto h = sys.spawn(holding_hasher);
-    hasher_handle = caf::actor_cast<caf::actor>(h);
-    return caf::actor_cast<actors::hasher_actor>(h);
-  };
-  f.restart();
+  held_hashes hashes(f);
+  auto hasher_handle = hashes.hasher;
   REQUIRE(f.ask<user_view>(register_user{"alice", "password123", "a@x.io", role::customer, "tp"}));
   auto shard_of_user = [&](const std::string& name) {
     return f.shard_of(actors::keys::user_entity(name)).shard();
@@ -357,13 +372,7 @@ TEST_CASE("write fence: a login answered while its user waits to be evicted keep
     return f.ask<user_view>(register_user{other, "password123", other + "@x.io", role::customer, "tp"});
   });
   REQUIRE(held.writer.wait_proposed(1));
-  caf::scoped_actor probe{*f.sys};
-  auto held_logins = [&] {
-    uint64_t n = 0;
-    probe->request(caf::actor_cast<holding_hasher_actor>(hasher_handle), caf::infinite, held_count_atom::value)
-      .receive([&](uint64_t c) { n = c; }, [](caf::error&) {});
-    return n;
-  };
+  auto held_logins = [&] { return hashes.held(*f.sys); };
   auto wait_for = [](auto done) { return fixture::wait_for(done); };
   auto good = std::async(std::launch::async, [&] { return f.ask<user_view>(verify_login{"alice", "password123", "a1"}); });
   REQUIRE(wait_for([&] { return held_logins() == 1; }));
@@ -399,22 +408,11 @@ TEST_CASE("write fence: a login being verified when its shard leaves this node i
   // login left the login's promise unanswered (CAF 0.17 promises do not break when dropped): the caller heard
   // nothing until its deadline (504 outcome_unknown), and the hash gate kept the login's admission for good.
   fixture f;
-  caf::actor hasher_handle;
-  f.make_hasher = [&](caf::actor_system& sys) {
-    auto h = sys.spawn(holding_hasher);
-    hasher_handle = caf::actor_cast<caf::actor>(h);
-    return caf::actor_cast<actors::hasher_actor>(h);
-  };
-  f.restart();
+  held_hashes hashes(f);
+  auto hasher_handle = hashes.hasher;
   REQUIRE(f.ask<user_view>(register_user{"alice", "password123", "a@x.io", role::customer, "tp"}));
   auto shard = static_cast<uint16_t>(f.shard_of(actors::keys::user_entity("alice")).shard());
-  caf::scoped_actor probe{*f.sys};
-  auto held_logins = [&] {
-    uint64_t n = 0;
-    probe->request(caf::actor_cast<holding_hasher_actor>(hasher_handle), caf::infinite, held_count_atom::value)
-      .receive([&](uint64_t c) { n = c; }, [](caf::error&) {});
-    return n;
-  };
+  auto held_logins = [&] { return hashes.held(*f.sys); };
   caf::scoped_actor self{*f.sys};
   auto login = self->request(f.router, 10s, verify_login{"alice", "password123", "a1"});
   REQUIRE(fixture::wait_for([&] { return held_logins() == 1; })); // alice waits for the hasher

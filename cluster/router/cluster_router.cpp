@@ -127,9 +127,11 @@ failure expired(const call& c) {
   return unavailable;
 }
 
-/// Runs a command here, as the node that serves its shard, and reports the answer (or "not the leader").
+/// Runs a command here, as the node that serves its shard, and reports the answer (or "not the leader"). It waits
+/// for the entity at most `limit` (the time its caller has left; none or zero: the router's own timeout): past
+/// it nobody waits for the answer, and the entity's promise would hold the call's state here for nothing.
 template <class Cmd>
-void execute_here(self_ptr self, Cmd cmd, std::function<void(forward_reply)> done) {
+void execute_here(self_ptr self, Cmd cmd, std::function<void(forward_reply)> done, std::chrono::milliseconds limit) {
   using reply_t = typename command_traits<Cmd>::reply;
   auto& st = self->state;
   auto shard = shard_of(entity_key_of(cmd), st.shard_count);
@@ -140,7 +142,9 @@ void execute_here(self_ptr self, Cmd cmd, std::function<void(forward_reply)> don
     done(std::move(r));
     return;
   }
-  self->request(st.options.local, st.options.timeout, std::move(cmd))
+  auto timeout = limit.count() > 0 ? std::min<std::chrono::milliseconds>(st.options.timeout, limit)
+                                    : std::chrono::milliseconds(st.options.timeout);
+  self->request(st.options.local, timeout, std::move(cmd))
     .then(
       [done](reply_t& value) {
         forward_reply r;
@@ -156,7 +160,8 @@ void execute_here(self_ptr self, Cmd cmd, std::function<void(forward_reply)> don
 }
 
 /// Decodes a forwarded command of kind `kind` and runs it here; false for a kind or bytes that make no sense.
-bool execute_kind(self_ptr self, uint32_t kind, const std::string& bytes, std::function<void(forward_reply)> done) {
+bool execute_kind(self_ptr self, uint32_t kind, const std::string& bytes, std::function<void(forward_reply)> done,
+                  std::chrono::milliseconds limit) {
   bool known = false;
   auto run = [&](auto tag) {
     using cmd_t = decltype(tag);
@@ -164,7 +169,7 @@ bool execute_kind(self_ptr self, uint32_t kind, const std::string& bytes, std::f
     if (!decode_command(bytes, cmd))
       return;
     known = true;
-    execute_here(self, std::move(cmd), std::move(done));
+    execute_here(self, std::move(cmd), std::move(done), limit);
   };
   switch (kind) {
     case command_traits<register_user>::kind: run(register_user{}); break;
@@ -226,6 +231,7 @@ void attempt(self_ptr self, uint64_t id) {
     auto kind = c.kind;
     auto command = c.command;
     c.running_here = true;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - clock::now());
     execute_kind(self, kind, command, [self, id](forward_reply r) {
       auto found = self->state.calls.find(id);
       if (found == self->state.calls.end())
@@ -239,7 +245,7 @@ void attempt(self_ptr self, uint64_t id) {
       auto done = std::move(found->second);
       self->state.calls.erase(found);
       done.answer(r);
-    });
+    }, std::max(left, std::chrono::milliseconds(1)));
     return;
   }
   std::optional<std::string> target;
@@ -348,10 +354,11 @@ void on_data(self_ptr self, const data_msg& msg) {
     auto id = req->id;
     spdlog::info("router.executing call={} kind={} from={}", id, req->kind, from);
     auto send = st.options.send;
+    // The caller's remaining time (a peer can only shorten the wait: zero means the router's own timeout).
     bool known = execute_kind(self, req->kind, req->command, [send, from, id](forward_reply r) {
       r.id = id;
       send(from, encode_data(r));
-    });
+    }, std::chrono::milliseconds(req->timeout_ms));
     if (!known) {
       forward_reply r;
       r.id = id;

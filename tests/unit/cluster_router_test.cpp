@@ -23,6 +23,8 @@
 #include "actors/store/shard_store.hpp"
 #include "actors/store/store_layout.hpp"
 #include "cluster/router/cluster_router.hpp"
+#include "cluster/router/forward_codec.hpp"
+#include "protocol/codec/command_codec.hpp"
 #include "cluster/shard/replica_host.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -228,4 +230,68 @@ TEST_CASE("cluster router: a command that began running here after its shard cam
   caf::anon_send_exit(local, caf::exit_reason::user_shutdown);
   a->host->stop();
   b->host->stop();
+}
+
+TEST_CASE("cluster router: a forwarded command waits here no longer than its caller has left", "[unit][router]") {
+  // The caller sends the time it has left with the command. The executing node waited its own timeout
+  // whatever that was, holding the call for an answer nobody would read; now it answers (outcome_unknown) once
+  // the caller's time is up.
+  // Node "a" alone replicates every shard, so it serves them all once it has elected itself.
+  bento::test::temp_dir dir;
+  auto db = open_store(dir / "db");
+  store::shard_set shards(*db);
+  cluster::shard::host_options ho;
+  ho.self = "a";
+  ho.tick = 10ms;
+  ho.election_ticks = 10;
+  cluster::shard::replica_host host(shards, ho, [](const std::string&, std::string) {});
+  REQUIRE(host.open(std::vector<std::vector<std::string>>(shards.count(), std::vector<std::string>{"a"}), {"a"},
+                    true, 1));
+  host.start();
+  auto shard = domain::shard_of("user/carl", shards.count());
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!host.serves(shard) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms); // polling interval of a bounded wait
+  REQUIRE(host.serves(shard));
+
+  caf::actor_system sys{config()};
+  std::mutex mutex;
+  std::vector<cluster::router::forward_reply> replies;
+  cluster::router::cluster_router_options o;
+  o.self = "a";
+  o.host = &host;
+  o.timeout = 60s; // the router's own: far past the test's wait
+  o.retry = 20ms;
+  o.send = [&](const std::string&, std::string bytes) {
+    cluster::router::cluster_data d;
+    if (cluster::router::decode_data(bytes, d))
+      if (auto* r = std::get_if<cluster::router::forward_reply>(&d)) {
+        std::lock_guard lock(mutex);
+        replies.push_back(*r);
+      }
+    return true;
+  };
+  auto router = cluster::router::spawn_cluster_router(sys, o);
+  std::atomic<int> taken{0};
+  auto local = sys.spawn(stalled_local, &taken);
+  cluster::router::set_local(router, caf::actor_cast<actors::router_actor>(local));
+  cluster::router::forward_request req{7, cluster::router::command_traits<domain::get_user>::kind,
+                                       codec::encode(domain::get_user{"carl"}), 200};
+  cluster::router::deliver_data(router, "b", cluster::router::encode_data(req));
+  auto answered = [&] {
+    std::lock_guard lock(mutex);
+    return !replies.empty();
+  };
+  deadline = std::chrono::steady_clock::now() + 20s;
+  while (!answered() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms); // polling interval of a bounded wait
+  REQUIRE(answered()); // within the test's wait, not after the router's 60 s
+  std::lock_guard lock(mutex);
+  CHECK(taken.load() == 1); // it ran here
+  CHECK(replies[0].id == 7);
+  CHECK_FALSE(replies[0].ok);
+  CHECK(replies[0].failure.code == domain::errc::outcome_unknown);
+  caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(local, caf::exit_reason::user_shutdown);
+  host.stop();
 }

@@ -242,28 +242,18 @@ outcome<unit_t> catalog_state::stage(const event& ev, const std::string& today, 
     w.put(key, encode_stock(*s));
     return unit;
   };
-  if (ev.type == "stock.levels") {
-    // One event per restaurant change (since 2026-11-27): a level with a day is that day's used units, one
-    // without is free units. Before, the same levels came as two events, handled below.
-    for (auto& l : *levels) {
-      if (!l.stock_date.empty()) {
-        used_on_day(l);
-      } else if (auto done = free_units(l); !done) {
-        return done;
-      }
-    }
+  // "stock.levels" (one per restaurant change since 2026-11-27): a level with a day is that day's used units, one
+  // without free units. Data dirs from before hold the two kinds as separate events.
+  bool mixed = ev.type == "stock.levels";
+  bool used_only = ev.type == "stock.promised" || ev.type == "stock.day_used";
+  if (!mixed && !used_only && ev.type != "stock.changed")
     return unit;
-  }
-  if (ev.type == "stock.promised" || ev.type == "stock.day_used") {
-    for (auto& l : *levels)
+  for (auto& l : *levels) {
+    if (used_only || (mixed && !l.stock_date.empty()))
       used_on_day(l);
-    return unit;
-  }
-  if (ev.type != "stock.changed")
-    return unit;
-  for (auto& l : *levels)
-    if (auto done = free_units(l); !done)
+    else if (auto done = free_units(l); !done)
       return done;
+  }
   return unit;
 }
 

@@ -26,9 +26,9 @@ public:
   }
 
   /// Owes an answer; `abandon` answers the caller (and frees what the wait held) if the entity stops first. It
-  /// must not touch the entity's state, which is being destroyed when it runs. `kind` tags it for count().
-  uint64_t owe(std::function<void()> abandon, int kind = 0) {
-    owed_.push_back(entry{++last_, kind, std::move(abandon)});
+  /// must not touch the entity's state, which is being destroyed when it runs.
+  uint64_t owe(std::function<void()> abandon) {
+    owed_.push_back(entry{++last_, std::move(abandon)});
     return last_;
   }
   /// The awaited answer came (or failed): the handler answers the caller itself.
@@ -37,14 +37,11 @@ public:
     if (it != owed_.end())
       owed_.erase(it);
   }
-  size_t count(int kind) const {
-    return static_cast<size_t>(std::count_if(owed_.begin(), owed_.end(), [kind](const entry& e) { return e.kind == kind; }));
-  }
+  size_t size() const noexcept { return owed_.size(); }
 
 private:
   struct entry {
     uint64_t id;
-    int kind;
     std::function<void()> abandon;
   };
   std::vector<entry> owed_; // a handful at most

@@ -5,6 +5,7 @@
 // immutable, reference-counted objects); they find the actor they run for with running(), set while CAF runs
 // that actor's messages (resume), on the running thread.
 #include <cstdlib>
+#include <string>
 
 #include <caf/actor_config.hpp>
 #include <caf/stateful_actor.hpp>
@@ -44,6 +45,21 @@ public:
 
 private:
   static inline thread_local pointer current_ = nullptr;
+};
+
+/// An entity's actor class: spawned with its context and its key, kept in the state's `ctx` and `*Key`, with
+/// `Make` (activation: load, then return the kind's shared handlers) as its behavior.
+template <class Handle, class State, std::string State::*Key,
+          typename Handle::behavior_type (*Make)(typename shared_behavior_entity<Handle, State>::pointer)>
+class entity_actor final : public shared_behavior_entity<Handle, State> {
+public:
+  using context_ptr = decltype(State::ctx);
+  entity_actor(caf::actor_config& cfg, context_ptr ctx, std::string key)
+    : shared_behavior_entity<Handle, State>(cfg) {
+    this->state.ctx = std::move(ctx);
+    this->state.*Key = std::move(key);
+  }
+  typename Handle::behavior_type make_behavior() override { return Make(this); }
 };
 
 } // namespace bento::actors

@@ -56,10 +56,6 @@ struct order_actor_state {
 using entity = shared_behavior_entity<order_actor, order_actor_state>;
 using self_ptr = entity::pointer;
 
-bool clean_refusal(const failure& f) {
-  return refused_before_any_change(f.code);
-}
-
 int64_t now(const order_actor_state& st) {
   return st.ctx->now_ms();
 }
@@ -390,7 +386,7 @@ void send_intent(self_ptr self, caf::typed_response_promise<order> rp, std::stri
         auto& st = self->state;
         auto f = to_failure(err);
         auto kind = st.rules.current()->intent->kind;
-        if (clean_refusal(f) && (kind == intent_kind::place || kind == intent_kind::edit)) {
+        if (refused_before_any_change(f.code) && (kind == intent_kind::place || kind == intent_kind::edit)) {
           // The restaurant wrote nothing. A keyless placement leaves no trace (its id is never asked again). A
           // keyed one keeps the refusal for every later try of its key: a try still on its way when this answer
           // leaves must not place the order after its client heard "refused". Other tries keep their record, so
@@ -600,14 +596,8 @@ order_actor::behavior_type order_behavior(self_ptr self) {
   return order_handlers();
 }
 
-class order_entity final : public entity {
-public:
-  order_entity(caf::actor_config& cfg, entity_context_ptr ctx, std::string id) : entity(cfg) {
-    state.ctx = std::move(ctx);
-    state.id = std::move(id);
-  }
-  behavior_type make_behavior() override { return order_behavior(this); }
-};
+using order_entity = entity_actor<order_actor, order_actor_state, &order_actor_state::id,
+                                  order_behavior>;
 
 } // namespace
 

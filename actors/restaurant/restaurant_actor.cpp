@@ -421,14 +421,8 @@ restaurant_actor::behavior_type restaurant_behavior(self_ptr self) {
   return restaurant_handlers();
 }
 
-class restaurant_entity final : public entity {
-public:
-  restaurant_entity(caf::actor_config& cfg, entity_context_ptr ctx, std::string id) : entity(cfg) {
-    state.ctx = std::move(ctx);
-    state.id = std::move(id);
-  }
-  behavior_type make_behavior() override { return restaurant_behavior(this); }
-};
+using restaurant_entity =
+  entity_actor<restaurant_actor, restaurant_actor_state, &restaurant_actor_state::id, restaurant_behavior>;
 
 } // namespace
 

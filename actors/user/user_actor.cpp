@@ -27,22 +27,16 @@ namespace {
 
 using namespace bento::domain;
 
-/// What a user owes while the hasher works (owed_replies.hpp): logins (an eviction waits for them) and a
-/// registration's hash. Given up, they answer unavailable (nothing was written: a login writes nothing here, a
-/// registration writes only once its hash is back) and give their hash-gate admission back, or every 8 such
-/// losses shut a client address out of this node's logins (429).
-enum password_op : int { registration = 0, login = 1 };
-
-const domain::failure stopped_while_hashing =
-  fail(errc::unavailable, "this node stopped serving the user's shard before the password was checked; retry");
-
-/// What answers a password operation's caller, and frees its admission, if the actor stops under it.
-template <class Reply>
-std::function<void()> abandon_op(caf::typed_response_promise<Reply> rp, std::shared_ptr<hash_gate> gate,
-                                 std::string address, std::string username) {
+/// A login given up because the user stopped while the hasher checked it (owed_replies.hpp): unavailable (a
+/// login writes nothing, so the caller may send it again), and its hash-gate admission back, or every 8 such
+/// losses shut a client address out of this node's logins (429). A registration awaits its hash, so its user
+/// cannot stop under it.
+std::function<void()> give_up_login(caf::typed_response_promise<user_view> rp, std::shared_ptr<hash_gate> gate,
+                                    std::string address, std::string username) {
   return [rp, gate = std::move(gate), address = std::move(address), username = std::move(username)]() mutable {
     gate->leave(address, username);
-    rp.deliver(make_error(stopped_while_hashing));
+    rp.deliver(make_error(
+      fail(errc::unavailable, "this node stopped serving the user's shard before the password was checked; retry")));
   };
 }
 
@@ -54,9 +48,9 @@ struct user_actor_state {
   user_state rules;
   restaurant_slots slots; // a merchant's restaurants (open_restaurant.hpp), loaded on first use
   idle_state idle;
-  // Password operations waiting for the hasher: logins (then, not await: the actor must not passivate under
-  // them, so an eviction waits for them), and a registration's hash (await). Answered if the actor stops first.
-  owed_replies hashing;
+  // Logins being verified (then, not await): an eviction waits for them, and they are answered if the actor stops
+  // under them anyway (its shard left this node).
+  owed_replies logins;
   bool evict_when_done = false;
   reply_gate replies; // answers waiting for this user's writes to be committed
   static inline const char* name = "user";
@@ -72,7 +66,7 @@ caf::error unauthenticated() {
 /// An eviction that came while logins were verified or answers waited goes ahead once none is left.
 void evict_if_due(self_ptr self) {
   auto& st = self->state;
-  if (st.evict_when_done && st.hashing.count(password_op::login) == 0 && st.replies.empty()) {
+  if (st.evict_when_done && st.logins.size() == 0 && st.replies.empty()) {
     st.evict_when_done = false;
     request_passivation(self, st.idle, *st.ctx, keys::user_entity(st.username));
   }
@@ -80,7 +74,7 @@ void evict_if_due(self_ptr self) {
 
 /// A login's verification ended.
 void login_settled(self_ptr self, uint64_t op) {
-  self->state.hashing.settle(op);
+  self->state.logins.settle(op);
   evict_if_due(self);
 }
 
@@ -98,14 +92,11 @@ const user_actor::behavior_type& user_handlers() {
           admitted != hash_gate::admission::admitted)
         return make_error(refusal(admitted));
       auto rp = self->make_response_promise<user_view>();
-      auto op = st.hashing.owe(abandon_op(rp, st.ctx->gate, cmd.client_address, cmd.username),
-                               password_op::registration);
       // await: the next registration for this username must see the outcome of this one.
       self->request(st.ctx->hasher, caf::infinite, hash_atom::value, cmd.password)
         .await(
-          [self, rp, cmd, op](std::string& hash) mutable {
+          [self, rp, cmd](std::string& hash) mutable {
             auto& st = self->state;
-            st.hashing.settle(op);
             st.ctx->gate->leave(cmd.client_address, cmd.username);
             auto u = st.rules.make_user(cmd, std::move(hash), random_id("u_"), now_ms());
             store::write_batch batch;
@@ -126,8 +117,7 @@ const user_actor::behavior_type& user_handlers() {
             spdlog::info("user.registered user={} id={} role={}", u.username, u.id, to_string(u.role));
             deliver_gated(self, *st.ctx->store, st.replies, rp, view_of(u));
           },
-          [self, rp, op, address = cmd.client_address, name = cmd.username](caf::error& err) mutable {
-            self->state.hashing.settle(op);
+          [self, rp, address = cmd.client_address, name = cmd.username](caf::error& err) mutable {
             self->state.ctx->gate->leave(address, name);
             rp.deliver(make_error(to_failure(err)));
           });
@@ -146,7 +136,7 @@ const user_actor::behavior_type& user_handlers() {
           admitted != hash_gate::admission::admitted)
         return make_error(refusal(admitted));
       auto rp = self->make_response_promise<user_view>();
-      auto op = st.hashing.owe(abandon_op(rp, st.ctx->gate, cmd.client_address, st.username), password_op::login);
+      auto op = st.logins.owe(give_up_login(rp, st.ctx->gate, cmd.client_address, st.username));
       bool known = st.rules.exists();
       auto hash = known ? st.rules.user()->password_hash : st.ctx->dummy_hash;
       // then, not await: logins change nothing here, so they need not wait for one another (a crowd on one
@@ -228,7 +218,7 @@ const user_actor::behavior_type& user_handlers() {
     [](evict_atom) {
       auto self = entity::running();
       auto& st = self->state;
-      if (st.hashing.count(password_op::login) > 0 || !st.replies.empty()) {
+      if (st.logins.size() > 0 || !st.replies.empty()) {
         st.evict_when_done = true;
         return;
       }
@@ -237,7 +227,7 @@ const user_actor::behavior_type& user_handlers() {
     [](idle_tick_atom) {
       auto self = entity::running();
       auto& st = self->state;
-      if (st.hashing.count(password_op::login) > 0 || !st.replies.empty()) {
+      if (st.logins.size() > 0 || !st.replies.empty()) {
         schedule_idle_tick(self, *st.ctx);
         return;
       }
@@ -270,14 +260,8 @@ user_actor::behavior_type user_behavior(self_ptr self) {
   return user_handlers();
 }
 
-class user_entity final : public entity {
-public:
-  user_entity(caf::actor_config& cfg, entity_context_ptr ctx, std::string username) : entity(cfg) {
-    state.ctx = std::move(ctx);
-    state.username = std::move(username);
-  }
-  behavior_type make_behavior() override { return user_behavior(this); }
-};
+using user_entity = entity_actor<user_actor, user_actor_state, &user_actor_state::username,
+                                 user_behavior>;
 
 } // namespace
 

@@ -142,8 +142,7 @@ void execute_here(self_ptr self, Cmd cmd, std::function<void(forward_reply)> don
     done(std::move(r));
     return;
   }
-  auto timeout = limit.count() > 0 ? std::min<std::chrono::milliseconds>(st.options.timeout, limit)
-                                    : std::chrono::milliseconds(st.options.timeout);
+  auto timeout = limit.count() > 0 ? std::min(st.options.timeout, limit) : st.options.timeout;
   self->request(st.options.local, timeout, std::move(cmd))
     .then(
       [done](reply_t& value) {

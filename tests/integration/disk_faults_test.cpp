@@ -79,21 +79,10 @@ std::string wait_writes_back(api_session& customer, const std::string& rid) {
   return {};
 }
 
-/// A read through a cluster member, retried while it answers 503 with Retry-After (the honest "no leader of
-/// this key known here right now", e.g. while its shard's lead moves after a member's disk failed) within a
-/// bounded wait; any other answer is returned as it is.
+/// A read through a cluster member, retried while it answers 503 with Retry-After (while its shard's lead moves
+/// after a member's disk failed).
 bento::client::http_result read_through(api_session& s, const std::string& path) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  bento::client::http_result r;
-  do {
-    r = s.call("GET", path);
-    if (r.status != 503)
-      return r;
-    INFO(r.body);
-    REQUIRE(r.headers.count("retry-after"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(100)); // back-off of a bounded retry
-  } while (std::chrono::steady_clock::now() < deadline);
-  return r;
+  return retrying_unavailable([&] { return s.call("GET", path); });
 }
 
 int64_t stock_of(api_session& s, const std::string& rid) {

@@ -1,7 +1,9 @@
 #pragma once
 // Test helper: a typed walk through the HTTP API on top of client::http_client (register, log in, create, order).
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -28,6 +30,20 @@ inline void check_error(const client::http_result& r, int status, const std::str
   CHECK(j.contains("message"));
 }
 
+/// `once()` again while it answers 503 with Retry-After (a cluster with no leader of the key reachable from that
+/// node right now, e.g. while a shard's lead moves: what a client retries), for at most 20 s. Any other answer,
+/// a 503 without Retry-After included, is returned as it is.
+template <class Once>
+client::http_result retrying_unavailable(Once once) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    auto r = once();
+    if (r.status != 503 || !r.headers.count("retry-after") || std::chrono::steady_clock::now() >= deadline)
+      return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100)); // back-off of a bounded retry
+  }
+}
+
 class api_session {
 public:
   explicit api_session(const std::string& base_url) : http(base_url) {}
@@ -45,8 +61,10 @@ public:
     return body_of(r);
   }
 
+  /// Logs in; a 503 with Retry-After (the user's shard between leaders) is retried as a client would.
   void login(const std::string& username, const std::string& password = "correct horse") {
-    auto r = http.post("/api/v1/sessions", json{{"username", username}, {"password", password}}.dump());
+    auto body = json{{"username", username}, {"password", password}}.dump();
+    auto r = retrying_unavailable([&] { return http.post("/api/v1/sessions", body); });
     INFO(r.body);
     REQUIRE(r.status == 201);
     auto j = body_of(r);

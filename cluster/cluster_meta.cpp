@@ -107,10 +107,13 @@ cluster_meta_actor::behavior_type meta_behavior(self_ptr self, cluster_meta_opti
       batch.append_event(event{0, "cluster.members_changed", keys::cluster_members_entity, now_ms(), {}, {}});
       if (auto done = opt.store->commit(batch); !done)
         return make_error(done.error());
+      st.replies.wrote(*opt.store);
       spdlog::warn("cluster.member_state node={} state={}", cmd.node, cmd.state);
       return gated(self, *opt.store, st.replies, true);
     },
-    [self](committed_atom, uint64_t index, bool ok) { self->state.replies.release(index, ok); },
+    [self](committed_atom, uint64_t index, bool ok) {
+      self->state.replies.release(self, *self->state.options.store, index, ok);
+    },
   };
 }
 

@@ -125,8 +125,7 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
     impl_->host = std::make_unique<cluster::shard::replica_host>(shards, ho, nullptr);
     if (auto opened = impl_->host->open(cluster::place_all(shards.count(), impl_->members, 1)); !opened)
       return opened.error();
-    impl_->host->start();
-    return domain::unit;
+    return domain::unit; // the driver starts once the router is attached (attach)
   }
 
   impl_->transport = std::make_unique<cluster::transport::transport>(sys, impl_->transport_cfg);
@@ -330,8 +329,28 @@ actors::router_actor cluster_runtime::front(caf::actor_system& sys) {
 }
 
 actors::router_actor cluster_runtime::attach(actors::router_actor local) {
-  if (!clustered())
+  if (!clustered()) {
+    // Alone, every shard stays served; a write epoch still ends when a write fails (direct_writes): the
+    // shard's entities are stopped, and the next request loads what the store holds.
+    auto* host = impl_->host.get();
+    host->on_serving([local, host](uint16_t shard, bool serving) {
+      if (!serving) {
+        caf::anon_send(local, actors::drop_shard_atom::value, shard);
+        return;
+      }
+      // Orders a dropped write interrupted finish or undo their stock change now, as after a restart.
+      std::vector<std::string> ids;
+      host->shard_store_of(shard).scan(store::column::indexes, actors::keys::pending_orders_prefix, {},
+                                       [&](std::string_view key, std::string_view) {
+                                         ids.emplace_back(key.substr(actors::keys::pending_orders_prefix.size()));
+                                         return true;
+                                       });
+      for (auto& id : ids)
+        caf::anon_send(local, actors::wake_atom::value, id);
+    });
+    impl_->host->start();
     return local;
+  }
   auto router = impl_->router;
   cluster::router::set_local(router, local);
   auto* host = impl_->host.get();

@@ -33,47 +33,66 @@ public:
         w.abandon();
   }
 
-  /// Answers from the entity's own handler for committed_atom.
-  void release(uint64_t index, bool committed) {
+  /// Answers from the entity's own handler for committed_atom: every answer held for a write up to `index`
+  /// (committed, or each with why it is not), then asks again for those still held.
+  template <class Self>
+  void release(Self* self, store::shard_store& store, uint64_t index, bool committed) {
+    if (index == registered_)
+      registered_ = 0;
+    // Past the index asked about, whatever is known committed since goes too (a lone leader's group commit
+    // writes many at once): each answer waiting for another round trip through the mailbox would add to every
+    // latency.
     size_t n = 0;
-    while (n < waiting_.size() && waiting_[n].index <= index)
+    while (n < waiting_.size() && (waiting_[n].mark.index <= index || store.committed(waiting_[n].mark)))
       ++n;
-    if (n == 0)
-      return;
-    // Taken out before delivering: a delivery may hold a new answer on this gate. Usually all of them are due,
-    // and the whole vector changes hands without a copy.
-    std::vector<waiting> due;
-    if (n == waiting_.size()) {
-      due.swap(waiting_);
-    } else {
-      due.assign(std::make_move_iterator(waiting_.begin()),
-                 std::make_move_iterator(waiting_.begin() + static_cast<std::ptrdiff_t>(n)));
-      waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (n > 0) {
+      // Taken out before delivering: a delivery may hold a new answer on this gate. Usually all of them are
+      // due, and the whole vector changes hands without a copy.
+      std::vector<waiting> due;
+      if (n == waiting_.size()) {
+        due.swap(waiting_);
+      } else {
+        due.assign(std::make_move_iterator(waiting_.begin()),
+                   std::make_move_iterator(waiting_.begin() + static_cast<std::ptrdiff_t>(n)));
+        waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(n));
+      }
+      // A failed index says nothing of earlier writes held with it: each is asked (a lone leader's write
+      // before a failed group was written).
+      for (auto& w : due)
+        w.deliver((committed && w.mark.index <= index) || store.committed(w.mark) ? caf::error{}
+                                                                                  : refusal(store, w.mark));
     }
-    for (auto& w : due)
-      w.deliver(committed);
+    if (!waiting_.empty() && registered_ == 0)
+      listen(self, store, waiting_.back().mark);
   }
 
-  /// Holds `deliver` until the shard's last pending write is committed (or at once when none is).
-  /// `abandon` runs instead if the entity stops first (it must not touch the entity's state).
+  /// Holds `deliver` until the shard's last pending write is committed (or at once when none is): it gets no
+  /// error then, else why the answer cannot say the write happened. `abandon` runs instead if the entity stops
+  /// first (it must not touch the entity's state).
   template <class Self>
-  void hold(Self* self, store::shard_store& store, std::function<void(bool)> deliver,
+  void hold(Self* self, store::shard_store& store, std::function<void(const caf::error&)> deliver,
             std::function<void()> abandon = {}) {
-    auto mark = store.mark(epoch);
+    auto mark = awaited(store);
     if (mark.index == 0) {
-      deliver(true);
+      deliver(caf::error{});
       return;
     }
-    bool first_for_index = waiting_.empty() || waiting_.back().index < mark.index;
-    waiting_.push_back(waiting{mark.index, std::move(deliver), std::move(abandon)});
-    if (first_for_index)
-      store.when_committed(mark, [who = caf::actor_cast<caf::actor>(self), index = mark.index](bool ok) {
-        caf::anon_send(who, committed_atom::value, index, ok);
-      });
+    waiting_.push_back(waiting{mark, std::move(deliver), std::move(abandon)});
+    // One question to the writer at a time, for the newest write held: a lone leader's queued writes each
+    // have a mark, and a busy restaurant holding an answer per write would otherwise get a committed_atom per
+    // write where one per group commit does.
+    if (registered_ == 0)
+      listen(self, store, mark);
   }
 
   /// Whether the owner's writes so far are all applied (a reply may leave at once).
-  bool clear(const store::shard_store& store) const { return store.mark(epoch).index == 0; }
+  bool clear(const store::shard_store& store) const { return awaited(store).index == 0; }
+
+  /// Notes a write the owner just committed through `store`: its answers from now on wait for it. Only the
+  /// owner's own writes: whatever it learned from another entity came in an answer that waited for that
+  /// entity's writes, and what it reads from the store is applied. (Waiting for the whole shard's last write
+  /// instead held every order's answer for the next group of other orders' writes.)
+  void wrote(const store::shard_store& store) { own_ = store.mark(epoch); }
 
   /// The write epoch of the entity owning the gate (shard_store::epoch, taken when it loaded; 0: the current
   /// one). An entity of an ended epoch can vouch for nothing: its held answers say outcome_unknown.
@@ -83,10 +102,34 @@ public:
 
 private:
   struct waiting {
-    uint64_t index;
-    std::function<void(bool)> deliver;
+    store::write_mark mark;
+    std::function<void(const caf::error&)> deliver;
     std::function<void()> abandon;
   };
+
+  template <class Self>
+  void listen(Self* self, store::shard_store& store, const store::write_mark& mark) {
+    registered_ = mark.index;
+    store.when_committed(mark, [who = caf::actor_cast<caf::actor>(self), index = mark.index](bool ok) {
+      caf::anon_send(who, committed_atom::value, index, ok);
+    });
+  }
+
+  static caf::error refusal(const store::shard_store& store, const store::write_mark& mark);
+
+  /// What an answer must wait for: the owner's last write until it is known committed; unknown_mark once the
+  /// owner's epoch has ended (a deposed leader's entity can vouch for nothing, reads included).
+  store::write_mark awaited(const store::shard_store& store) const {
+    if (epoch != 0 && store.epoch() != epoch)
+      return store::unknown_mark;
+    if (own_.index == 0 || store.committed(own_))
+      return {};
+    return own_;
+  }
+
+  store::write_mark own_; // the owner's last write (wrote)
+
+  uint64_t registered_ = 0; // the index asked about (when_committed), until its answer came
   // A vector, not a deque: most entities never hold an answer, and an empty libstdc++ deque already owns
   // ~600 bytes, a seventh of an idle entity.
   std::vector<waiting> waiting_;
@@ -98,17 +141,25 @@ inline caf::error not_known_committed() {
                                  "read it again (or retry with the same Idempotency-Key)"));
 }
 
+/// A write known not to have been made (a lone leader's queued write the disk refused) says so, with the
+/// disk's reason (503, retry); anything else not known to commit is outcome_unknown.
+inline caf::error reply_gate::refusal(const store::shard_store& store, const store::write_mark& mark) {
+  if (auto refused = store.refusal_of(mark); !refused)
+    return make_error(refused.error());
+  return not_known_committed();
+}
+
 /// A promise answered once the entity's writes so far are committed.
 template <class T, class Self>
 void deliver_gated(Self* self, store::shard_store& store, reply_gate& gate, caf::typed_response_promise<T> rp,
                    T value) {
   gate.hold(
     self, store,
-    [rp, value = std::move(value)](bool ok) mutable {
-      if (ok)
+    [rp, value = std::move(value)](const caf::error& err) mutable {
+      if (!err)
         rp.deliver(std::move(value));
       else
-        rp.deliver(not_known_committed());
+        rp.deliver(err);
     },
     [rp]() mutable { rp.deliver(not_known_committed()); });
 }

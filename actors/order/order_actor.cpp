@@ -100,6 +100,7 @@ outcome<unit_t> commit(self_ptr self, order o, const char* event_type) {
                to_string(o.status), o.intent ? static_cast<int>(o.intent->kind) : -1,
                o.intent ? o.intent->seq : o.reservation_seq, o.version, o.committed);
   st.last_write = st.ctx->store->mark(st.epoch);
+  st.replies.wrote(*st.ctx->store);
   st.rules.commit(std::move(o), std::move(bytes));
   if (!st.rules.has_intent())
     count_settling(st, false);
@@ -157,6 +158,7 @@ bool erase(self_ptr self) {
     return false;
   }
   st.last_write = st.ctx->store->mark(st.epoch);
+  st.replies.wrote(*st.ctx->store);
   st.rules.reset();
   count_settling(st, false);
   tick_while_absent(self); // no order any more: it goes after the empty timeout
@@ -168,9 +170,8 @@ bool erase(self_ptr self) {
 /// the write commits (committed_atom); without one, a tick comes back for it.
 void shrink(self_ptr self) {
   auto& st = self->state;
-  // landed() also says yes to writes a later term dropped: only within this activation's write epoch (one
-  // term of this node's lead) does it mean that the store holds them.
-  bool stored = st.ctx->store->epoch() == st.epoch && st.ctx->store->landed(st.last_write);
+  // committed(), not landed(): landed() also says yes to writes a later term (or a failed group) dropped.
+  bool stored = st.ctx->store->committed(st.last_write);
   st.rules.shrink(stored);
   if (!stored && st.replies.empty() && st.rules.exists() && !st.rules.released() && !st.rules.has_intent())
     schedule_idle_tick(self, *st.ctx);
@@ -325,12 +326,13 @@ void ask_restaurant(self_ptr self, caf::typed_response_promise<order> rp) {
   st.intent_in_flight = true;
   st.replies.hold(
     self, *st.ctx->store,
-    [self, rp](bool committed) mutable {
+    [self, rp](const caf::error& not_committed) mutable {
       auto& st = self->state;
       st.intent_in_flight = false;
-      if (!committed) {
-        // The lead moved on before the intent was known to commit: whoever leads next settles it if it did.
-        rp.deliver(not_known_committed());
+      if (not_committed) {
+        // The lead moved on before the intent was known to commit: whoever leads next settles it if it did
+        // (or the disk refused it: then it was not written).
+        rp.deliver(not_committed);
         self->quit(make_error(fail(errc::unavailable, "lost the lead of the order's shard")));
         return;
       }
@@ -526,7 +528,7 @@ const order_actor::behavior_type& order_handlers() {
     },
     [](committed_atom, uint64_t index, bool ok) {
       auto self = entity::running();
-      self->state.replies.release(index, ok);
+      self->state.replies.release(self, *self->state.ctx->store, index, ok);
       shrink(self); // the answers' writes are in: the record can go
     },
     [](evict_atom) {

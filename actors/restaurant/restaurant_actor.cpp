@@ -173,7 +173,7 @@ caf::error tidy_reservations(self_ptr self, const restaurant_change& change) {
   for (auto& oid : change.reservations_put)
     st.cache.touch(oid, mark);
   auto* store = st.ctx->store;
-  st.cache.trim([store](const store::write_mark& m) { return store->landed(m); },
+  st.cache.trim([store](const store::write_mark& m) { return store->committed(m); },
                 [&st](const std::string& oid) { st.rules.forget_reservation(oid); });
   return {};
 }
@@ -234,6 +234,7 @@ caf::error persist(self_ptr self, const restaurant_change& change, const store::
     self->quit(err);
     return err;
   }
+  st.replies.wrote(*st.ctx->store);
   return {};
 }
 
@@ -398,7 +399,7 @@ const restaurant_actor::behavior_type& restaurant_handlers() {
     },
     [](committed_atom, uint64_t index, bool ok) {
       auto self = entity::running();
-      self->state.replies.release(index, ok);
+      self->state.replies.release(self, *self->state.ctx->store, index, ok);
     },
   };
   return handlers;

@@ -172,6 +172,21 @@ void write_batch::append(const write_batch& other) {
     shard_ = other.shard_;
 }
 
+void write_batch::append(write_batch&& other) {
+  if (ops_.empty() && events_.empty()) {
+    ops_ = std::move(other.ops_);
+    events_ = std::move(other.events_);
+  } else {
+    ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()), std::make_move_iterator(other.ops_.end()));
+    events_.insert(events_.end(), std::make_move_iterator(other.events_.begin()),
+                   std::make_move_iterator(other.events_.end()));
+  }
+  if (!shard_)
+    shard_ = other.shard_;
+  other.ops_.clear();
+  other.events_.clear();
+}
+
 void write_batch::append_event(domain::event ev) {
   events_.push_back(std::move(ev));
 }
@@ -371,13 +386,19 @@ domain::outcome<std::optional<std::string>> entity_store::get(column cf, std::st
   return std::optional<std::string>{std::move(value)};
 }
 
-domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
-  if (!batch.events_.empty() && (!batch.shard_ || *batch.shard_ >= shard_count_))
-    return domain::fail(domain::errc::storage_failure, "store: events belong to a shard");
+domain::outcome<domain::unit_t> entity_store::check_writable() {
   if (std::string why; !impl_->writable(why))
     return domain::fail(domain::errc::storage_failure,
                         "this node's disk refuses writes (" + why + "); reads still work, and writes resume once "
                         "it has space again");
+  return domain::unit;
+}
+
+domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
+  if (!batch.events_.empty() && (!batch.shard_ || *batch.shard_ >= shard_count_))
+    return domain::fail(domain::errc::storage_failure, "store: events belong to a shard");
+  if (auto writable = check_writable(); !writable)
+    return writable;
   // The batch's record grows by appending each op: sized once, it is one allocation instead of a doubling per
   // few ops (events are appended after the loop, ~their record sizes more).
   size_t bytes = 64;

@@ -74,6 +74,7 @@ public:
   const std::optional<domain::shard_id>& shard() const noexcept { return shard_; }
   /// Appends another batch's writes and events (a replica applying an entry with its bookkeeping).
   void append(const write_batch& other);
+  void append(write_batch&& other);
 
 private:
   std::vector<op> ops_;
@@ -135,6 +136,9 @@ public:
   /// the disk. Then hands the batch's events to the listener, in commit order per caller. The events are taken
   /// out of the batch (moved into the store's memory of recent events); its writes stay.
   domain::outcome<domain::unit_t> commit(write_batch& batch);
+  /// The refusal commit() would answer now because the disk refuses writes (full, read-only), or unit: lets a
+  /// writer that commits later (a lone leader's queued writes) refuse at once, as commit() would.
+  domain::outcome<domain::unit_t> check_writable();
 
   /// With sync_writes, calls done(true) once everything committed before this call is fsynced (one syncer
   /// thread, shared fsyncs: group commit), done(false) if that fsync failed; without, calls done(true) at once.

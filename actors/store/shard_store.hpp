@@ -15,10 +15,12 @@
 namespace bento::store {
 
 /// The end of the writes proposed to a shard at some moment: the last proposed index, in the term it was proposed
-/// in (index 0: none was pending).
+/// in (index 0: none was pending). `direct`: a lone leader's queued write instead (its own sequence, `term` the
+/// write epoch it was queued in), written by the replica's driver; such a write that fails is never written.
 struct write_mark {
   uint64_t term = 0;
   uint64_t index = 0;
+  bool direct = false;
 };
 /// The mark of an ended write epoch: never known to commit here.
 inline constexpr write_mark unknown_mark{0, ~uint64_t{0}};
@@ -66,11 +68,16 @@ public:
     /// Whether the writes up to the mark are applied here, or void (a later term's leader committed its own
     /// entry first, which commits or drops everything before it).
     virtual bool landed(const write_mark& m) const = 0;
+    /// Whether the write of the mark is known committed here: applied by the leader of its term while this
+    /// member still leads that term (a lone leader's write: written, not dropped). Unlike landed(), never yes
+    /// for a write that was dropped: what lets an answer leave without waiting.
+    virtual bool committed(const write_mark& m) const = 0;
   };
   void set_writer(writer* w) { writer_ = w; }
   uint64_t epoch() const { return writer_ ? writer_->epoch() : 0; }
   write_mark mark(uint64_t epoch = 0) const { return writer_ ? writer_->mark(epoch) : write_mark{}; }
   bool landed(const write_mark& m) const { return m.index == 0 || !writer_ || writer_->landed(m); }
+  bool committed(const write_mark& m) const { return m.index == 0 || !writer_ || writer_->committed(m); }
   void when_committed(const write_mark& m, std::function<void(bool)> done) {
     if (writer_ && m.index != 0)
       writer_->when_committed(m, std::move(done));
@@ -78,6 +85,11 @@ public:
       done(true);
   }
   void after_durable(std::function<void(bool)> done) { db_.after_durable(std::move(done)); }
+  /// Why a write of this shard that was not committed is known not to have been written: the disk refused it
+  /// (a lone leader's queued write, `m.direct`, whose write failed, while the disk still refuses), else unit.
+  domain::outcome<domain::unit_t> refusal_of(const write_mark& m) const {
+    return m.direct ? db_.check_writable() : domain::outcome<domain::unit_t>(domain::unit);
+  }
 
   /// The stored key of `key` in column `cf` (prefixed in the shard's columns).
   std::string stored_key(column cf, std::string_view key) const;

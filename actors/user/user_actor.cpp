@@ -113,6 +113,7 @@ const user_actor::behavior_type& user_handlers() {
               self->quit(make_error(committed.error()));
               return;
             }
+            st.replies.wrote(*st.ctx->store);
             st.rules.commit(u);
             spdlog::info("user.registered user={} id={} role={}", u.username, u.id, to_string(u.role));
             deliver_gated(self, *st.ctx->store, st.replies, rp, view_of(u));
@@ -201,12 +202,13 @@ const user_actor::behavior_type& user_handlers() {
         self->quit(make_error(committed.error()));
         return make_error(committed.error());
       }
+      st.replies.wrote(*st.ctx->store);
       spdlog::info("user.session_ended user={} token={}", st.username, cmd.session.token_id);
       return gated(self, *st.ctx->store, st.replies, true);
     },
     [](committed_atom, uint64_t index, bool ok) {
       auto self = entity::running();
-      self->state.replies.release(index, ok);
+      self->state.replies.release(self, *self->state.ctx->store, index, ok);
       evict_if_due(self);
     },
     [](open_restaurant& cmd) -> caf::result<restaurant> {

@@ -17,7 +17,7 @@ replica_host::replica_host(store::shard_set& shards, host_options options, outbo
   replicas_.resize(shards.count());
   serving_ = std::make_unique<std::atomic<bool>[]>(shards.count());
   serving_until_ = std::make_unique<std::atomic<int64_t>[]>(shards.count());
-  serving_term_.assign(shards.count(), 0);
+  serving_epoch_.assign(shards.count(), 0);
   for (domain::shard_id s = 0; s < shards.count(); ++s) {
     serving_[s] = false;
     serving_until_[s] = 0;
@@ -225,13 +225,16 @@ void replica_host::refresh_serving(std::chrono::steady_clock::time_point last_ti
                    : (last_tick + options_.tick * static_cast<int64_t>(ticks)).time_since_epoch().count();
     serving_until_[s].store(now ? until : 0, std::memory_order_release);
     auto term = replicas_[s] ? replicas_[s]->term() : 0;
+    // The write epoch, not only the term: it also ends when a lone leader's write fails or the group gains or
+    // loses its other members, and the entities of an ended epoch may not write again.
+    auto epoch = replicas_[s] ? replicas_[s]->epoch() : 0;
     if (!now && serving_[s].load(std::memory_order_acquire))
       replicas_[s]->revoke(); // before anyone hears: no entity of the ending epoch writes again
     bool before = serving_[s].exchange(now, std::memory_order_acq_rel);
     // Lost and won again between two looks: the entities in memory belong to the earlier lead.
-    bool relead = now && before && term != serving_term_[s];
+    bool relead = now && before && epoch != serving_epoch_[s];
     if (now)
-      serving_term_[s] = term;
+      serving_epoch_[s] = epoch;
     if (relead && serving_handler_)
       serving_handler_(s, false);
     if (now != before || relead) {

@@ -143,7 +143,7 @@ private:
   std::vector<std::vector<std::string>> placement_;
   std::unique_ptr<std::atomic<bool>[]> serving_;
   std::unique_ptr<std::atomic<int64_t>[]> serving_until_; // steady_clock ticks: when the lease seen last runs out
-  std::vector<uint64_t> serving_term_; // the term each served shard was served in (refresh_serving's thread)
+  std::vector<uint64_t> serving_epoch_; // the write epoch each served shard was served in (refresh_serving's thread)
   std::unordered_map<consensus::node_id, std::string> names_;
 
   std::mutex mutex_; // inbound queue and the collecting buffers

@@ -157,13 +157,13 @@ void shard_replica::track_lead_locked() {
   consensus::term_t now = leads ? node_->term() : 0;
   if (now != led_term_) {
     led_term_ = now;
-    epoch_.fetch_add(1, std::memory_order_acq_rel);
+    direct_.write_and_end_epoch();
   }
 }
 
 void shard_replica::revoke() {
   std::lock_guard lock(mutex_);
-  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  direct_.write_and_end_epoch();
 }
 
 bool shard_replica::stalled() const {
@@ -175,7 +175,17 @@ uint64_t shard_replica::epoch() const {
   return epoch_.load(std::memory_order_acquire);
 }
 
+bool shard_replica::committed(const store::write_mark& m) const {
+  if (m.direct)
+    return direct_.written(m);
+  std::lock_guard lock(mutex_);
+  // Applied here while this member leads the term it was proposed in: at that index is that entry.
+  return node_->role() == role::leader && node_->term() == m.term && storage_->applied() >= m.index;
+}
+
 bool shard_replica::landed(const store::write_mark& m) const {
+  if (m.direct)
+    return direct_.landed(m);
   std::lock_guard lock(mutex_);
   // In a later term, what the mark covers was committed or dropped before that term's leader served.
   return node_->term() != m.term || storage_->applied() >= m.index;
@@ -346,7 +356,7 @@ void shard_replica::notify_locked() {
 
 store::write_mark shard_replica::mark(uint64_t epoch) const {
   if (alone_ && (epoch == 0 || epoch == epoch_.load(std::memory_order_acquire)))
-    return {};
+    return direct_.pending();
   std::lock_guard lock(mutex_);
   if (epoch != 0 && epoch != epoch_.load(std::memory_order_acquire))
     return store::unknown_mark;
@@ -358,6 +368,10 @@ store::write_mark shard_replica::mark(uint64_t epoch) const {
 void shard_replica::when_committed(const store::write_mark& m, std::function<void(bool)> done) {
   if (m.index == store::unknown_mark.index) {
     done(false);
+    return;
+  }
+  if (m.direct) {
+    direct_.when_written(m, std::move(done));
     return;
   }
   std::lock_guard lock(mutex_);
@@ -399,8 +413,16 @@ index_t shard_replica::first_index() const {
 
 void shard_replica::update_alone_locked() {
   const auto& members = node_->membership();
-  alone_ = node_->role() == role::leader && node_->committed_in_term() && members.voters.size() == 1
-           && members.learners.empty() && members.is_voter(options_.raft.id);
+  bool now = node_->role() == role::leader && node_->committed_in_term() && members.voters.size() == 1
+             && members.learners.empty() && members.is_voter(options_.raft.id);
+  if (now == alone_.load(std::memory_order_relaxed))
+    return;
+  // A switch between direct writes and the log: every queued direct write is written first (a new member's
+  // snapshot must hold it), none is under way (the exclusive gate), and the write epoch ends, so that no
+  // entity's answers wait on marks of both kinds (they count apart) — the host reloads the shard's entities.
+  std::unique_lock gate(alone_gate_);
+  direct_.write_and_end_epoch();
+  alone_ = now;
 }
 
 domain::outcome<domain::unit_t> shard_replica::commit(store::write_batch& batch) {
@@ -421,9 +443,24 @@ domain::outcome<domain::unit_t> shard_replica::commit_in(store::write_batch& bat
   {
     std::shared_lock alone(alone_gate_);
     if (alone_) {
+      // The disk's refusal at once, as a write of its own would answer (nothing queued).
+      if (auto writable = shard_.db().check_writable(); !writable)
+        return writable;
       if (epoch && *epoch != epoch_.load(std::memory_order_acquire))
         return fenced();
       shard_.prefix_keys(batch);
+      if (epoch) {
+        // An entity's write: queued for the driver's next group (its answers wait for it, reply_gate).
+        auto queued = direct_.queue(batch, epoch);
+        if (queued == direct_writes::queued::yes)
+          return domain::unit;
+        if (queued == direct_writes::queued::epoch_ended)
+          return fenced();
+      } else {
+        // Other writers (cluster metadata, an index rebuild) expect their write made when this returns; what
+        // entities queued before goes first.
+        direct_.write();
+      }
       return shard_.db().commit(batch);
     }
   }
@@ -456,10 +493,14 @@ domain::outcome<domain::unit_t> shard_replica::commit_in(store::write_batch& bat
 
 void shard_replica::defer_to(std::function<void()> wake) {
   std::lock_guard lock(mutex_);
+  direct_.set_wake(wake);
+  if (!wake)
+    direct_.write(); // after the wake is gone (no write queued from now on): nothing queued stays behind
   wake_ = std::move(wake);
 }
 
 void shard_replica::flush() {
+  direct_.write();
   std::lock_guard lock(mutex_);
   if (!deferred_)
     return;

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "actors/store/shard_store.hpp"
+#include "cluster/shard/direct_writes.hpp"
 #include "cluster/consensus/node.hpp"
 #include "cluster/shard/raft_storage.hpp"
 #include "cluster/shard/shard_snapshot.hpp"
@@ -68,6 +69,7 @@ public:
   store::write_mark mark(uint64_t epoch) const override;
   void when_committed(const store::write_mark& m, std::function<void(bool)> done) override;
   bool landed(const store::write_mark& m) const override;
+  bool committed(const store::write_mark& m) const override;
   /// The disk refused the last write of the group's state here: this member is silent until it takes it.
   bool stalled() const;
   /// Ends the write epoch: the host calls it when this member stops serving (a lapsed lease included), before
@@ -165,6 +167,7 @@ private:
   consensus::term_t proposed_term_ = 0;
   consensus::term_t led_term_ = 0; // the term this member leads (0: it does not)
   std::atomic<uint64_t> epoch_{1};
+  direct_writes direct_{shard_, epoch_}; // a lone leader's writes, when a driver writes them (defer_to)
   // The ready taken from the core and not yet written (the disk refused it), with its staged write.
   struct unwritten_ready {
     consensus::ready rd;

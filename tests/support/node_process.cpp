@@ -167,8 +167,43 @@ node_process::~node_process() {
 }
 
 void node_process::start() {
-  launch();
+  // Ports drawn by this process can still be taken by a parallel test process in the moment before the node
+  // binds them: a first start that exits on a port in use starts again on others (never a restart: a
+  // restarted node keeps its ports, as its clients and peers expect).
+  bool drawn = port_ == 0 && !env_.count("BENTO_CLIENT_PORT") && !env_.count("BENTO_CLUSTER_PORT");
+  for (int attempt = 0; drawn && attempt < 3; ++attempt) {
+    auto logged = output().size(); // the log is appended to: only this attempt's lines count
+    launch();
+    if (!exited_on_port_in_use(logged))
+      break;
+    port_ = 0;
+    client_port_ = 0;
+  }
+  if (pid_ <= 0)
+    launch();
   wait_healthy();
+}
+
+bool node_process::exited_on_port_in_use(size_t logged) {
+  client::http_client probe(base_url(), std::chrono::seconds(2));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    // Exited first, healthy second: a port taken by another test's node would answer /healthz for ours.
+    bool exited = waitpid(pid_, &status, WNOHANG) == pid_;
+    if (!exited && probe.get("/healthz").status == 200)
+      return false;
+    if (exited) {
+      if (output().find("Address already in use", logged) == std::string::npos) {
+        pid_ = -1;
+        FAIL("bento-node exited during start-up:\n" << output());
+      }
+      pid_ = -1;
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling interval of a bounded wait
+  }
+  return false; // wait_healthy reports it
 }
 
 void node_process::launch() {

@@ -31,6 +31,9 @@ public:
   /// start() in two halves, for nodes that only become healthy together (a cluster forming from its seeds).
   void launch();
   void wait_healthy(std::chrono::seconds timeout = std::chrono::seconds(30));
+  /// After a first launch(): true if the node exited because a port it was given was taken meanwhile (found in
+  /// the log after its first `logged` bytes).
+  bool exited_on_port_in_use(size_t logged);
   /// SIGSTOP / SIGCONT: the process is frozen, its sockets stay open (a long GC pause, a stalled VM).
   void pause();
   void resume();

@@ -274,6 +274,11 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   // Small buffers fill fast: four (not two) per column before writes stall behind a flush that a compaction
   // holds up.
   cf_options.max_write_buffer_number = 4;
+  // A bloom filter over each memtable's whole keys: an order's three reads of keys that do not exist yet (its
+  // activation, the restaurant's check of its record, its reservation) skip the skip-list walks of up to four
+  // memtables. Paired one node (3 x 10 s): +4 % orders/s, -5 % CPU per order.
+  cf_options.memtable_prefix_bloom_size_ratio = 0.05;
+  cf_options.memtable_whole_key_filtering = true;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);

@@ -43,6 +43,9 @@ bool direct_writes::dropped_locked(uint64_t index) const {
 bool direct_writes::written(const store::write_mark& m) const {
   if (settled_.load(std::memory_order_acquire) < m.index)
     return false;
+  // Asked for every answer an entity holds: no lock while no group was ever dropped (the usual life).
+  if (!any_dropped_.load(std::memory_order_acquire))
+    return true;
   std::lock_guard lock(mutex_);
   return !dropped_locked(m.index);
 }
@@ -81,6 +84,7 @@ direct_writes::answers direct_writes::settle_locked(bool written, uint64_t upto,
     if (dropped_.size() == 16)
       dropped_.erase(dropped_.begin());
     dropped_.emplace_back(from, upto);
+    any_dropped_.store(true, std::memory_order_release);
     end_epoch = true;
   }
   // The epoch ends before the writes count as settled: whoever sees them settled sees the epoch ended too.

@@ -75,6 +75,7 @@ private:
   std::multimap<uint64_t, std::function<void(bool)>> waiters_;
   std::vector<std::pair<uint64_t, uint64_t>> dropped_; // [from, to] ranges dropped, the latest few
   std::atomic<uint64_t> groups_{0};
+  std::atomic<bool> any_dropped_{false}; // set before settled_ moves past a dropped range
 };
 
 } // namespace bento::cluster::shard

@@ -2,9 +2,9 @@
 // Replies wait for the writes they reflect. In a replicated shard an entity keeps working on its in-memory
 // state while its batches are being committed by the group; an answer that shows that state (a placed order, a
 // reservation another entity relies on, a read) must not leave before the group has committed the entity's
-// last write, or a failover could take back what was answered. A lone leader has nothing pending, so replies
-// leave at once (the single-node path costs nothing). If the write can no longer be known to commit here
-// (leadership lost), the answer is outcome_unknown.
+// last write, or a failover could take back what was answered. A lone leader's writes wait the same way for the
+// driver's next group write (cluster/shard/direct_writes.hpp). If the write can no longer be known to commit
+// here (leadership lost), the answer is outcome_unknown; a lone leader's write the disk refused says so (503).
 #include <cstdint>
 #include <functional>
 #include <iterator>

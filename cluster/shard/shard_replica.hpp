@@ -2,17 +2,18 @@
 // One node's member of one shard's replication group: drives the consensus core (ticks, peer messages,
 // proposals), persists what it must (log, hard state) in the same RocksDB write as the entries it applies to the
 // shard's key range, and sends what the core wants sent. Entities commit through it (shard_store's committer):
-//   - a group of one voter (a single node, today's dev mode) commits on its own write: an entity's batch is
-//     written with its log entry before commit() returns, the cost and the semantics of a plain store commit;
-//   - with several voters, commit() proposes and returns; the entry is applied once a majority holds it
-//     (replies wait for that: the cluster router's job).
+//   - a group of one voter (a single node, today's dev mode) writes an entity's batch itself, with no log entry:
+//     queued and written by the driver's next round with whatever else came in (direct_writes.hpp), or before
+//     commit() returns when no driver runs or the writer gave no epoch;
+//   - with several voters, commit() proposes and returns; the entry is applied once a majority holds it.
+//   Either way the answers that reflect a write wait for it (reply_gate.hpp).
 // Thread-safe: entity actors commit from scheduler threads, a driver ticks and steps from another.
 //
-// A group whose only voter is this leader has no one to replicate to: its entities' batches are written
-// straight to the shard's key range (no log entry is kept, exactly today's single-node write path), under a
-// shared lock; anything that could give the group another member takes that lock exclusively, so from the
-// first multi-member configuration on, every write goes through the log, and a new member's snapshot holds
-// every write made before.
+// A group whose only voter is this leader has no one to replicate to: its entities' batches go straight to the
+// shard's key range (no log entry is kept), queued under a shared lock; the switch to or from that mode takes
+// the lock exclusively, writes what is queued and ends the write epoch, so from the first multi-member
+// configuration on, every write goes through the log, and a new member's snapshot holds every write made
+// before.
 #include <atomic>
 #include <cstdint>
 #include <functional>

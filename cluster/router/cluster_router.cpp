@@ -254,6 +254,9 @@ void attempt(self_ptr self, uint64_t id) {
     target = known; // a replica here hears the leader's heartbeats
   else if (st.options.host->follows(c.shard) && !st.options.host->joining())
     target.reset(); // an election is on: wait for it rather than ask around
+  else if (auto heard = st.options.host->replicates(c.shard) ? st.options.host->leader_of(c.shard) : std::nullopt;
+           heard && *heard != st.options.self)
+    target = heard; // a replica whose disk refuses writes still hears who leads (shard_replica::leader)
   else if (auto known = st.leader_directory.find(c.shard); known != st.leader_directory.end())
     target = known->second;
   else if (auto replicas = st.options.host->placement_of(c.shard); !replicas.empty())

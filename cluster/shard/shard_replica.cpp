@@ -529,8 +529,18 @@ void shard_replica::step(const message& m) {
   std::lock_guard lock(mutex_);
   if (unwritten_) {
     drain_locked();
-    if (unwritten_)
-      return; // dropped, as a lossy link would: the sender retries
+    if (unwritten_) {
+      // Dropped, as a lossy link would: the sender retries. Who leads a later term is still noted: this
+      // node's router forwards the shard's reads and writes there while its own disk refuses (the core, not
+      // stepped, would go on naming the lead this member lost, or none).
+      bool from_leader = m.type == message_type::append || m.type == message_type::heartbeat
+                         || m.type == message_type::install_snapshot;
+      if (from_leader && m.to == options_.raft.id && m.term > node_->term() && m.term >= heard_term_) {
+        heard_leader_ = m.from;
+        heard_term_ = m.term;
+      }
+      return;
+    }
   }
   if (m.type == message_type::install_snapshot) {
     // Only from the leader of a term at least ours (the core checks the rest when the last chunk goes in).
@@ -673,6 +683,8 @@ uint64_t shard_replica::serving_ticks() const {
 
 consensus::node_id shard_replica::leader() const {
   std::lock_guard lock(mutex_);
+  if (unwritten_ && heard_term_ > node_->term())
+    return heard_leader_; // stalled: the leader heard of (step)
   return node_->leader();
 }
 

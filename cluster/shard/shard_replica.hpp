@@ -177,6 +177,9 @@ private:
   };
   std::optional<unwritten_ready> unwritten_;
   bool disk_refused_ = false;
+  // While stalled (unwritten_): the leader of the latest later term heard of (its messages dropped).
+  consensus::node_id heard_leader_ = 0;
+  consensus::term_t heard_term_ = 0;
   struct waiter {
     consensus::term_t term; // the term the awaited entry was proposed in: only that lead can vouch for it
     std::function<void(bool)> done;

@@ -177,7 +177,9 @@ TEST_CASE("disk faults: a cluster member whose disk fails stays up, loses its le
   api_session via_failed(c.url(*leader));
   via_failed.login("carl");
   CHECK(read_through(via_failed, "/api/v1/orders/" + placed.back()).status == 200);
-  CHECK(body_of(read_through(via_failed, "/api/v1/restaurants/" + rid + "/menu"))["items"][0]["stock"] == 990);
+  auto menu = read_through(via_failed, "/api/v1/restaurants/" + rid + "/menu");
+  INFO(menu.status << " " << menu.body);
+  CHECK(body_of(menu)["items"][0]["stock"] == 990);
 
   fs::remove(flags / ("fault-" + node_cluster::id(*leader)));
   REQUIRE(c.wait_settled());

@@ -52,10 +52,12 @@ public:
   std::string token;
   json user;
 
+  /// Registers; a 503 with Retry-After (the user's shard between leaders, as in a cluster's first seconds) ran
+  /// nowhere, and is retried as a client would.
   json register_user(const std::string& username, const std::string& role, const std::string& place = "taipei") {
-    auto r = http.post("/api/v1/users", json{{"username", username}, {"password", "correct horse"},
-                                             {"email", username + "@example.com"}, {"role", role},
-                                             {"place", place}}.dump());
+    auto body = json{{"username", username}, {"password", "correct horse"}, {"email", username + "@example.com"},
+                     {"role", role}, {"place", place}}.dump();
+    auto r = retrying_unavailable([&] { return http.post("/api/v1/users", body); });
     INFO(r.body);
     REQUIRE(r.status == 201);
     return body_of(r);

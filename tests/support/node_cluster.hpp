@@ -58,9 +58,44 @@ public:
     }
     for (auto& node : nodes_)
       node->launch();
-    for (auto& node : nodes_)
-      node->wait_healthy(std::chrono::seconds(60));
+    wait_all_healthy(std::chrono::seconds(60));
     REQUIRE(wait_settled());
+  }
+
+  /// Waits (bounded) for every node to answer /healthz. A node that exits, or the deadline, fails the test
+  /// with the end of every node's log: a cluster that does not form is usually one member's story, and
+  /// waiting on the first node alone showed only the member left waiting for the others.
+  void wait_all_healthy(std::chrono::seconds timeout) {
+    std::vector<bool> up(nodes_.size(), false);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool all = true;
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        if (up[i])
+          continue;
+        if (nodes_[i]->exited())
+          FAIL(id(i) << " exited during start-up\n" << log_tails());
+        up[i] = nodes_[i]->healthy();
+        all = all && up[i];
+      }
+      if (all)
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling interval of a bounded wait
+    }
+    FAIL("the cluster's nodes did not all become healthy within " << timeout.count() << " s\n" << log_tails());
+  }
+
+  /// The last lines of every node's log.
+  std::string log_tails(size_t lines = 30) const {
+    std::string out;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      auto log = nodes_[i]->output();
+      size_t at = log.size();
+      for (size_t n = 0; n <= lines && at > 0; ++n)
+        at = log.rfind('\n', at - 1) == std::string::npos ? 0 : log.rfind('\n', at - 1);
+      out += "--- " + id(i) + " ---\n" + log.substr(at) + "\n";
+    }
+    return out;
   }
 
   ~node_cluster() {

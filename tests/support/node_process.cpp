@@ -226,6 +226,19 @@ void node_process::launch() {
   REQUIRE(pid_ > 0);
 }
 
+bool node_process::healthy() {
+  client::http_client probe(base_url(), std::chrono::seconds(2));
+  return probe.get("/healthz").status == 200;
+}
+
+bool node_process::exited() {
+  int status = 0;
+  if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) != pid_)
+    return false;
+  pid_ = -1;
+  return true;
+}
+
 void node_process::wait_healthy(std::chrono::seconds timeout) {
   REQUIRE(pid_ > 0);
   client::http_client probe(base_url(), std::chrono::seconds(2));

@@ -51,6 +51,10 @@ public:
   const std::string& data_dir() const { return data_dir_; }
 
   bool running() const { return pid_ > 0; }
+  /// One /healthz probe: 200 now.
+  bool healthy();
+  /// Whether the process has exited on its own (reaped then: running() turns false).
+  bool exited();
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   /// The binary client protocol's port (kept across restarts, like the HTTP port).

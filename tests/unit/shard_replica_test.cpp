@@ -670,3 +670,49 @@ TEST_CASE("shard replica: seats never move off a live voter while a voter they w
     step({L, X, D}, 0);
   CHECK(voters() == ids{L, X, D});
 }
+
+TEST_CASE("shard replica: a member whose disk refuses writes still learns who leads later terms, so its node "
+          "forwards the shard's requests there",
+          "[unit]") {
+  // A member that cannot persist drops every message (as a lossy link), its core never stepped: it went on
+  // naming the lead it had lost (or none), and its node's router kept sending the shard's reads to itself or
+  // waiting for an election that had ended — 503 for as long as the disk failed (integration_disk, 2 runs in 20).
+  test::temp_dir dir;
+  trio group(dir);
+  // Member 3's store has one shard: the group's entries with events cannot be applied there, so the first one
+  // stalls it as a full disk would (nothing else differs).
+  auto& three = group.members.at(3);
+  three.replica.reset();
+  three.shard.reset();
+  three.db.reset();
+  auto opened = store::entity_store::open(store::store_options{dir / "n3-small", false, 8u << 20, 1});
+  REQUIRE(opened);
+  REQUIRE(actors::ensure_store_layout(**opened));
+  three.db = std::move(*opened);
+  three.shard = std::make_unique<store::shard_store>(*three.db, 1);
+  consensus::membership founders;
+  founders.voters = {1, 2, 3};
+  auto r = shard::shard_replica::open(*three.shard, 1, test::replica_options_for(3), founders);
+  REQUIRE(r);
+  three.replica = std::move(*r);
+  three.replica->set_sender([&group](const consensus::message& msg) { group.wire.push_back(msg); });
+
+  auto first = group.elect(3);
+  REQUIRE(first);
+  auto b = test::order_batch(1);
+  REQUIRE(group[first].commit(b, group[first].epoch()));
+  for (int t = 0; t < 20 && !group[3].stalled(); ++t)
+    group.tick();
+  REQUIRE(group[3].stalled());
+  CHECK(group[3].leader() == first);
+
+  consensus::node_id other = first == 1 ? 2 : 1;
+  REQUIRE(group[first].transfer_if_caught_up(other));
+  for (int t = 0; t < 300 && !group[other].is_leader(); ++t)
+    group.tick();
+  REQUIRE(group[other].is_leader());
+  for (int t = 0; t < 20 && group[3].leader() != other; ++t)
+    group.tick();
+  CHECK(group[3].leader() == other);
+  CHECK(group[3].stalled()); // still refusing: it learned the lead without stepping anything
+}

@@ -21,6 +21,7 @@
 #include "protocol/domain/shards.hpp"
 #include "actors/common/domain_error.hpp"
 #include "actors/common/keys.hpp"
+#include "actors/order/order_recovery.hpp"
 #include "cluster/cluster_meta.hpp"
 #include "cluster/membership/incarnation.hpp"
 #include "cluster/membership/membership.hpp"
@@ -339,14 +340,9 @@ actors::router_actor cluster_runtime::attach(actors::router_actor local) {
         return;
       }
       // Orders a dropped write interrupted finish or undo their stock change now, as after a restart.
-      std::vector<std::string> ids;
-      host->shard_store_of(shard).scan(store::column::indexes, actors::keys::pending_orders_prefix, {},
-                                       [&](std::string_view key, std::string_view) {
-                                         ids.emplace_back(key.substr(actors::keys::pending_orders_prefix.size()));
-                                         return true;
-                                       });
-      for (auto& id : ids)
-        caf::anon_send(local, actors::wake_atom::value, id);
+      if (auto ids = actors::interrupted_orders(host->shard_store_of(shard)))
+        for (auto& id : *ids)
+          caf::anon_send(local, actors::wake_atom::value, id);
     });
     impl_->host->start();
     return local;

@@ -66,7 +66,7 @@ public:
       listen(self, store, waiting_.back().mark);
   }
 
-  /// Holds `deliver` until the shard's last pending write is committed (or at once when none is): it gets no
+  /// Holds `deliver` until the owner's last write (wrote) is committed (or at once when it is): it gets no
   /// error then, else why the answer cannot say the write happened. `abandon` runs instead if the entity stops
   /// first (it must not touch the entity's state).
   template <class Self>
@@ -93,6 +93,8 @@ public:
   /// entity's writes, and what it reads from the store is applied. (Waiting for the whole shard's last write
   /// instead held every order's answer for the next group of other orders' writes.)
   void wrote(const store::shard_store& store) { own_ = store.mark(epoch); }
+  /// The owner's last write noted (wrote()).
+  const store::write_mark& own() const noexcept { return own_; }
 
   /// The write epoch of the entity owning the gate (shard_store::epoch, taken when it loaded; 0: the current
   /// one). An entity of an ended epoch can vouch for nothing: its held answers say outcome_unknown.

@@ -99,8 +99,8 @@ outcome<unit_t> commit(self_ptr self, order o, const char* event_type) {
   spdlog::info("order.written order={} status={} intent={} seq={} version={} committed={}", st.id,
                to_string(o.status), o.intent ? static_cast<int>(o.intent->kind) : -1,
                o.intent ? o.intent->seq : o.reservation_seq, o.version, o.committed);
-  st.last_write = st.ctx->store->mark(st.epoch);
   st.replies.wrote(*st.ctx->store);
+  st.last_write = st.replies.own();
   st.rules.commit(std::move(o), std::move(bytes));
   if (!st.rules.has_intent())
     count_settling(st, false);
@@ -157,8 +157,8 @@ bool erase(self_ptr self) {
     self->quit(make_error(done.error()));
     return false;
   }
-  st.last_write = st.ctx->store->mark(st.epoch);
   st.replies.wrote(*st.ctx->store);
+  st.last_write = st.replies.own();
   st.rules.reset();
   count_settling(st, false);
   tick_while_absent(self); // no order any more: it goes after the empty timeout

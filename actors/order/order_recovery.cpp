@@ -2,6 +2,7 @@
 
 #include "actors/common/keys.hpp"
 #include "actors/store/entity_store.hpp"
+#include "actors/store/shard_store.hpp"
 
 namespace bento::actors {
 
@@ -16,6 +17,18 @@ domain::outcome<std::vector<std::string>> interrupted_orders(const store::entity
     if (!scanned)
       return scanned.error();
   }
+  return ids;
+}
+
+domain::outcome<std::vector<std::string>> interrupted_orders(const store::shard_store& shard) {
+  std::vector<std::string> ids;
+  auto scanned = shard.scan(store::column::indexes, keys::pending_orders_prefix, {},
+                            [&](std::string_view key, std::string_view) {
+                              ids.emplace_back(key.substr(keys::pending_orders_prefix.size()));
+                              return true;
+                            });
+  if (!scanned)
+    return scanned.error();
   return ids;
 }
 

@@ -10,11 +10,14 @@
 
 namespace bento::store {
 class entity_store;
+class shard_store;
 }
 
 namespace bento::actors {
 
 /// Ids of the orders with an interrupted stock change.
 domain::outcome<std::vector<std::string>> interrupted_orders(const store::entity_store& store);
+/// The same in one shard (a shard this node starts serving, or serves again after its write epoch ended).
+domain::outcome<std::vector<std::string>> interrupted_orders(const store::shard_store& shard);
 
 } // namespace bento::actors

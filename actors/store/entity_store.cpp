@@ -166,10 +166,7 @@ void write_batch::erase_range(column cf, std::string_view from, std::string_view
 }
 
 void write_batch::append(const write_batch& other) {
-  ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
-  events_.insert(events_.end(), other.events_.begin(), other.events_.end());
-  if (!shard_)
-    shard_ = other.shard_;
+  append(write_batch(other));
 }
 
 void write_batch::append(write_batch&& other) {

@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/common/domain_error.hpp"
-#include "actors/common/keys.hpp"
+#include "actors/order/order_recovery.hpp"
 #include "cluster/router/forward_codec.hpp"
 #include "cluster/shard/replica_host.hpp"
 #include "protocol/codec/command_codec.hpp"
@@ -402,13 +402,13 @@ void wake_interrupted(self_ptr self, uint16_t shard) {
   auto* replica = st.options.host->replica(shard);
   if (!replica)
     return;
-  std::vector<std::string> ids;
-  auto& store = st.options.host->shard_store_of(shard);
-  store.scan(store::column::indexes, actors::keys::pending_orders_prefix, {},
-             [&](std::string_view key, std::string_view) {
-               ids.emplace_back(key.substr(actors::keys::pending_orders_prefix.size()));
-               return true;
-             });
+  auto interrupted = actors::interrupted_orders(st.options.host->shard_store_of(shard));
+  if (!interrupted) {
+    // The next start's sweep, or the orders' own next requests, settle them.
+    spdlog::error("router.recovery_sweep_failed shard={} error={}", shard, interrupted.error().message);
+    return;
+  }
+  auto& ids = *interrupted;
   for (auto& id : ids)
     self->send(st.options.local, wake_atom::value, id);
   if (!ids.empty())

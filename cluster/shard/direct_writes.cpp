@@ -68,7 +68,6 @@ bool direct_writes::write_group(store::write_batch& group) {
     return true;
   group.set_shard(shard_.shard());
   auto done = shard_.db().commit(group);
-  groups_.fetch_add(1, std::memory_order_relaxed);
   if (!done)
     spdlog::error("shard.direct_write_failed shard={} error={}", shard_.shard(), done.error().message);
   return bool(done);

@@ -53,8 +53,6 @@ public:
   /// group gains or loses members).
   void write_and_end_epoch();
 
-  uint64_t groups_written() const noexcept { return groups_.load(std::memory_order_relaxed); }
-
 private:
   using answers = std::vector<std::pair<std::function<void(bool)>, bool>>;
   /// Settles the writes up to `upto` after their group was written (or not: then whatever is queued is dropped
@@ -74,7 +72,6 @@ private:
   std::atomic<uint64_t> settled_{0}; // every write up to it written or dropped (written under mutex_)
   std::multimap<uint64_t, std::function<void(bool)>> waiters_;
   std::vector<std::pair<uint64_t, uint64_t>> dropped_; // [from, to] ranges dropped, the latest few
-  std::atomic<uint64_t> groups_{0};
   std::atomic<bool> any_dropped_{false}; // set before settled_ moves past a dropped range
 };
 

@@ -5,25 +5,17 @@
 #include <optional>
 #include <string>
 
-#include "actors/store/entity_store.hpp"
 #include "actors/store/shard_store.hpp"
-#include "actors/store/store_layout.hpp"
 #include "cluster/shard/shard_replica.hpp"
 #include "tests/support/shard_test_support.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_store.hpp"
 
 using namespace bento;
 using namespace bento::cluster;
 using store::column;
 
 namespace {
-
-std::unique_ptr<store::entity_store> open_db(const std::string& path) {
-  auto s = store::entity_store::open(store::store_options{path, false, 8u << 20, 4});
-  REQUIRE(s);
-  REQUIRE(actors::ensure_store_layout(**s));
-  return std::move(*s);
-}
 
 /// A lone leader of `shard`, with a driver that counts its wake-ups (the test runs its rounds).
 struct lone {
@@ -32,7 +24,7 @@ struct lone {
   std::unique_ptr<shard::shard_replica> replica;
   int wakes = 0;
 
-  lone(const test::temp_dir& dir, domain::shard_id id) : db(open_db(dir / "db")) {
+  lone(const test::temp_dir& dir, domain::shard_id id) : db(test::open_test_store(dir / "db")) {
     shard = std::make_unique<store::shard_store>(*db, id);
     consensus::membership alone;
     alone.voters = {7};
@@ -48,6 +40,8 @@ struct lone {
     return v->has_value();
   }
   uint64_t writes() const { return static_cast<uint64_t>(db->stats().at("writes")); }
+  /// An entity's write in `epoch` (queued while a driver writes).
+  domain::outcome<domain::unit_t> write(store::write_batch b, uint64_t epoch) { return replica->commit(b, epoch); }
 };
 
 store::write_batch plain_batch(uint64_t i) {
@@ -65,8 +59,7 @@ TEST_CASE("direct writes: a lone leader's entity writes wait in a queue and go i
   lone l(dir, 2);
   auto epoch = l.replica->epoch();
   for (uint64_t i = 0; i < 50; ++i) {
-    auto b = test::order_batch(i);
-    REQUIRE(l.replica->commit(b, epoch));
+    REQUIRE(l.write(test::order_batch(i), epoch));
   }
   CHECK(l.wakes == 50);
   CHECK_FALSE(l.stored(0)); // queued, not written: nobody may be answered yet
@@ -92,8 +85,7 @@ TEST_CASE("direct writes: a lone leader's entity writes wait in a queue and go i
 
   // A writer without an epoch (cluster metadata) finds its write made when commit returns, after what was
   // queued before it.
-  auto queued = test::order_batch(50);
-  REQUIRE(l.replica->commit(queued, epoch));
+  REQUIRE(l.write(test::order_batch(50), epoch));
   auto meta = plain_batch(51);
   REQUIRE(l.replica->commit(meta));
   CHECK(l.stored(50));
@@ -106,15 +98,13 @@ TEST_CASE("direct writes: the epoch ends only after what was queued in it is wri
   test::temp_dir dir;
   lone l(dir, 2);
   auto epoch = l.replica->epoch();
-  auto b = test::order_batch(1);
-  REQUIRE(l.replica->commit(b, epoch));
+  REQUIRE(l.write(test::order_batch(1), epoch));
   auto mark = l.replica->mark(epoch);
   l.replica->revoke(); // the lease lapsed (or the lead moved): no driver round came in between
   CHECK(l.stored(1));
   CHECK(l.replica->committed(mark));
   CHECK(l.replica->epoch() != epoch);
-  auto late = test::order_batch(2);
-  auto refused = l.replica->commit(late, epoch);
+  auto refused = l.write(test::order_batch(2), epoch);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == domain::errc::unavailable);
   l.replica->flush();
@@ -123,12 +113,10 @@ TEST_CASE("direct writes: the epoch ends only after what was queued in it is wri
 
   // The driver going away (a stop) writes what is queued, and later writes are made when commit returns.
   auto now = l.replica->epoch();
-  auto c = test::order_batch(3);
-  REQUIRE(l.replica->commit(c, now));
+  REQUIRE(l.write(test::order_batch(3), now));
   l.replica->defer_to({});
   CHECK(l.stored(3));
-  auto d = test::order_batch(4);
-  REQUIRE(l.replica->commit(d, now));
+  REQUIRE(l.write(test::order_batch(4), now));
   CHECK(l.stored(4));
 }
 
@@ -140,17 +128,14 @@ TEST_CASE("direct writes: a group the store refuses is dropped with everything q
   // written. A store refusing a group is what a full disk does; this refusal needs no fault injection.
   lone l(dir, 9);
   auto epoch = l.replica->epoch();
-  auto a = plain_batch(1);
-  REQUIRE(l.replica->commit(a, epoch));
+  REQUIRE(l.write(plain_batch(1), epoch));
   auto first = l.replica->mark(epoch);
   l.replica->flush();
   CHECK(l.replica->committed(first));
   CHECK(l.stored(1));
 
-  auto refused = test::order_batch(2); // carries an event: the group holding it fails
-  REQUIRE(l.replica->commit(refused, epoch));
-  auto after = plain_batch(3); // fine alone, but queued after the refused one, so it may depend on it
-  REQUIRE(l.replica->commit(after, epoch));
+  REQUIRE(l.write(test::order_batch(2), epoch)); // carries an event: the group holding it fails
+  REQUIRE(l.write(plain_batch(3), epoch)); // fine alone, but queued after the refused one, so it may depend on it
   auto mark = l.replica->mark(epoch);
   std::optional<bool> told;
   l.replica->when_committed(mark, [&](bool ok) { told = ok; });
@@ -163,16 +148,14 @@ TEST_CASE("direct writes: a group the store refuses is dropped with everything q
   CHECK(l.replica->landed(mark)); // settled: an activation need not wait for it
   CHECK(l.replica->committed(first)); // what was written before stays known written
   CHECK(l.replica->epoch() != epoch); // the entities holding it in memory may not write again
-  auto next = plain_batch(4);
-  CHECK_FALSE(l.replica->commit(next, epoch));
+  CHECK_FALSE(l.write(plain_batch(4), epoch));
   // A mark of the dropped group asked about later is answered the same.
   std::optional<bool> late;
   l.replica->when_committed(mark, [&](bool ok) { late = ok; });
   REQUIRE(late);
   CHECK_FALSE(*late);
   // The new epoch writes again.
-  auto fresh = plain_batch(5);
-  REQUIRE(l.replica->commit(fresh, l.replica->epoch()));
+  REQUIRE(l.write(plain_batch(5), l.replica->epoch()));
   l.replica->flush();
   CHECK(l.stored(5));
 }

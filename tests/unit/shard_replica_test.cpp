@@ -18,6 +18,7 @@
 #include "cluster/shard/shard_snapshot.hpp"
 #include "tests/support/shard_test_support.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_store.hpp"
 
 using namespace bento;
 using namespace bento::cluster;
@@ -25,12 +26,7 @@ using store::column;
 
 namespace {
 
-std::unique_ptr<store::entity_store> open_db(const std::string& path) {
-  auto s = store::entity_store::open(store::store_options{path, false, 8u << 20, 4});
-  REQUIRE(s);
-  REQUIRE(actors::ensure_store_layout(**s));
-  return std::move(*s);
-}
+using test::open_test_store;
 
 template <class Replicas>
 consensus::node_id behind_id_of(const Replicas& replicas, const shard::shard_replica* r) {
@@ -58,7 +54,7 @@ struct trio {
     ids.insert(ids.end(), joiners.begin(), joiners.end());
     for (auto id : ids) {
       auto& m = members[id];
-      m.db = open_db(dir / ("n" + std::to_string(id)));
+      m.db = open_test_store(dir / ("n" + std::to_string(id)));
       m.shard = std::make_unique<store::shard_store>(*m.db, 1);
       auto r = shard::shard_replica::open(*m.shard, 1, test::replica_options_for(id), group.contains(id) ? group
                                                                                    : consensus::membership{});
@@ -101,7 +97,7 @@ TEST_CASE("shard replica: a lone leader writes batches straight to the shard and
   consensus::membership alone;
   alone.voters = {7};
   {
-    auto db = open_db(dir / "db");
+    auto db = open_test_store(dir / "db");
     store::shard_store shard(*db, 2);
     auto replica = shard::shard_replica::open(shard, 2, test::replica_options_for(7, 0), alone);
     REQUIRE(replica);
@@ -123,7 +119,7 @@ TEST_CASE("shard replica: a lone leader writes batches straight to the shard and
     }));
     CHECK(entries < 10);
   }
-  auto db = open_db(dir / "db");
+  auto db = open_test_store(dir / "db");
   store::shard_store shard(*db, 2);
   auto replica = shard::shard_replica::open(shard, 2, test::replica_options_for(7, 0), alone);
   REQUIRE(replica);
@@ -414,7 +410,7 @@ TEST_CASE("shard replica: a replicated log is compacted in steps, so its length 
   std::map<consensus::node_id, std::unique_ptr<shard::shard_replica>> replicas;
   std::deque<consensus::message> wire;
   for (consensus::node_id id : {1, 2, 3}) {
-    dbs[id] = open_db(dir / ("n" + std::to_string(id)));
+    dbs[id] = open_test_store(dir / ("n" + std::to_string(id)));
     shards[id] = std::make_unique<store::shard_store>(*dbs[id], 1);
     auto r = shard::shard_replica::open(*shards[id], 1, test::replica_options_for(id, keep), group);
     REQUIRE(r);
@@ -480,7 +476,7 @@ TEST_CASE("shard replica: a replica behind the compacted log gets the shard's da
   std::map<consensus::node_id, std::unique_ptr<shard::shard_replica>> replicas;
   std::deque<std::pair<consensus::node_id, std::string>> wire; // frames as the transport carries them
   for (consensus::node_id id : {1, 2, 3}) {
-    dbs[id] = open_db(dir / ("n" + std::to_string(id)));
+    dbs[id] = open_test_store(dir / ("n" + std::to_string(id)));
     shards[id] = std::make_unique<store::shard_store>(*dbs[id], 1);
     auto options = test::replica_options_for(id, 20);
     options.snapshot_max_bytes = 4096; // the shard is ~100 KiB: dozens of chunks, each acknowledged
@@ -560,7 +556,7 @@ TEST_CASE("shard replica: a replica behind the compacted log gets the shard's da
   // Nor one with an event key that is not a shard and a sequence number.
   store::write_batch odd_event;
   odd_event.put(column::events, domain::shard_prefix(1) + "not-a-seq", "x");
-  auto odd_db = open_db(dir / "odd");
+  auto odd_db = open_test_store(dir / "odd");
   REQUIRE(odd_db->commit(odd_event));
   bare.snapshot_data = shard::encode_shard_snapshot(*odd_db, domain::shard_prefix(1), 1u << 20).value();
   behind.step(bare);
@@ -685,10 +681,7 @@ TEST_CASE("shard replica: a member whose disk refuses writes still learns who le
   three.replica.reset();
   three.shard.reset();
   three.db.reset();
-  auto opened = store::entity_store::open(store::store_options{dir / "n3-small", false, 8u << 20, 1});
-  REQUIRE(opened);
-  REQUIRE(actors::ensure_store_layout(**opened));
-  three.db = std::move(*opened);
+  three.db = open_test_store(dir / "n3-small", 1);
   three.shard = std::make_unique<store::shard_store>(*three.db, 1);
   consensus::membership founders;
   founders.voters = {1, 2, 3};

@@ -125,7 +125,7 @@ outcome<order> check_order_record(const restaurant_actor_state& st, const set_re
 /// The placed order's writes, as the order would make them on the restaurant's answer (order_state::applied,
 /// its listing entries, its event): the record goes in the reservation's batch, and comes back in the answer.
 std::string place_order_with(const order& placing, const reservation_result& held, int64_t now_ms,
-                             store::write_batch& out) {
+                             store::write_batch& out, order& placed_out) {
   order_state rules;
   rules.load(placing);
   auto placed = rules.applied(held, now_ms);
@@ -135,6 +135,7 @@ std::string place_order_with(const order& placing, const reservation_result& hel
   auto entity = keys::order_entity(placed.id);
   auto at = placed.updated_at_ms;
   auto rid = placed.restaurant_id;
+  placed_out = placed;
   out.append_event(event{0, "order.placed", std::move(entity), at, std::move(placed), std::move(rid)});
   return record;
 }
@@ -238,6 +239,44 @@ caf::error persist(self_ptr self, const restaurant_change& change, const store::
   return {};
 }
 
+/// A reservation's answer, and the order it placed (when it placed one).
+struct reserved {
+  reservation_result held;
+  std::optional<order> placed;
+};
+
+/// Reserves `cmd`'s lines (prepare() done) and writes them with, when `placing` is given and this reservation is
+/// new, the order's first record; the answer waits for the write (gated).
+outcome<reserved> reserve(self_ptr self, const set_reservation& cmd, const order* placing) {
+  auto& st = self->state;
+  auto r = st.rules.reserve(cmd, today(st));
+  if (!r)
+    return r.error();
+  // The order is placed with a reservation written now, never with a replay of one written before (that
+  // write placed it already, and the order may have moved on since).
+  auto& put = r->change.reservations_put;
+  bool fresh = std::any_of(put.begin(), put.end(), [&](const auto& oid) { return oid == cmd.order_id; });
+  reserved out;
+  store::write_batch placed;
+  if (placing && fresh) {
+    order o;
+    r->value.order_record = place_order_with(*placing, r->value, st.ctx->now_ms(), placed, o);
+    out.placed = std::move(o);
+  }
+  if (auto err = persist(self, r->change, placing && fresh ? &placed : nullptr))
+    return to_failure(err);
+  if (tidy_reservations(self, r->change))
+    // Written already: a storage_failure now would tell the order that nothing was (the order takes that
+    // as a refusal when its intent rode with the reservation). Settling finds out what it holds.
+    return fail(errc::outcome_unknown, "the reservation was written; the bookkeeping after it failed");
+  if (st.ctx->at("restaurant.reserved", st.id)) {
+    self->quit(caf::exit_reason::kill);
+    return fail(errc::outcome_unknown, "crashed (test)");
+  }
+  out.held = std::move(r->value);
+  return out;
+}
+
 /// Every restaurant actor's handlers, built once and shared (shared_behavior.hpp).
 const restaurant_actor::behavior_type& restaurant_handlers() {
   static const restaurant_actor::behavior_type handlers{
@@ -330,28 +369,58 @@ const restaurant_actor::behavior_type& restaurant_handlers() {
         if (*stored && !st.rules.reservations().count(cmd.order_id))
           return make_error(fail(errc::unavailable, "the order has a record already; it is not placed here (retry)"));
       }
-      auto r = st.rules.reserve(cmd, today(st));
+      auto r = reserve(self, cmd, placing ? &*placing : nullptr);
       if (!r)
         return make_error(r.error());
-      // The order is placed with a reservation written now, never with a replay of one written before (that
-      // write placed it already, and the order may have moved on since).
-      auto& put = r->change.reservations_put;
-      bool fresh = std::any_of(put.begin(), put.end(), [&](const auto& oid) { return oid == cmd.order_id; });
-      store::write_batch placed;
-      if (placing && fresh)
-        r->value.order_record = place_order_with(*placing, r->value, st.ctx->now_ms(), placed);
-      if (auto err = persist(self, r->change, placing && fresh ? &placed : nullptr))
-        return err;
-      if (tidy_reservations(self, r->change))
-        // Written already: a storage_failure now would tell the order that nothing was (the order takes that
-        // as a refusal when its intent rode with the reservation). Settling finds out what it holds.
-        return make_error(fail(errc::outcome_unknown, "the reservation was written; the bookkeeping after it "
-                                                      "failed"));
-      if (st.ctx->at("restaurant.reserved", st.id)) {
+      return gated(self, *st.ctx->store, st.replies, std::move(r->held));
+    },
+    [](place_order& cmd) -> caf::result<order> {
+      // A placement without an Idempotency-Key, in this restaurant's shard, sent here by the router instead of
+      // to an order actor (local_router: placed_at_restaurant): the order's record, its reservation, listings
+      // and events in one write, and no order actor activated for it. Its id is new (the edge drew it), so a
+      // record under it is this same command again (a forwarded retry): answered from the record.
+      auto self = entity::running();
+      auto& st = self->state;
+      st.idle.touch();
+      if (st.ctx->at("restaurant.placing", st.id)) {
         self->quit(caf::exit_reason::kill);
-        return make_error(fail(errc::outcome_unknown, "crashed (test)"));
+        return make_error(fail(errc::unavailable, "crashed (test)"));
       }
-      return gated(self, *st.ctx->store, st.replies, std::move(r->value));
+      if (!st.ctx->shards || cmd.order_id.empty() || !cmd.idempotency_key.empty() ||
+          shard_of(keys::order_entity(cmd.order_id), st.ctx->shards->count()) != st.ctx->store->shard())
+        return make_error(fail(errc::invalid_argument, "only a keyless order in its restaurant's shard is placed "
+                                                       "by the restaurant"));
+      auto stored = st.ctx->store->get(store::column::entities, keys::order_record(cmd.order_id));
+      if (!stored)
+        return make_error(fail(errc::storage_failure, "could not read the order's record"));
+      order_state rules;
+      if (*stored) {
+        order o;
+        if (!codec::decode(**stored, o))
+          corrupt(st.id, keys::order_record(cmd.order_id));
+        rules.load(std::move(o), std::move(**stored));
+      }
+      auto decision = rules.begin_place(cmd, st.ctx->now_ms());
+      if (!decision)
+        return make_error(decision.error());
+      if (decision->replay)
+        return gated(self, *st.ctx->store, st.replies, std::move(decision->order));
+      if (rules.exists()) // an uncommitted record: an order actor's, never a keyless placement's
+        return make_error(fail(errc::unavailable, "the order has a record already; it is not placed here (retry)"));
+      if (decision->order.restaurant_id != st.id)
+        return make_error(fail(errc::invalid_argument, "the order is for another restaurant"));
+      if (auto err = persist(self, st.rules.advance_day(today(st))))
+        return err;
+      // No record, so no reservation either: a reservation is only ever written with or after its order's record
+      // (and records are never erased), so prepare()'s read of it is skipped.
+      rules.commit(std::move(decision->order));
+      auto request = rules.reservation_request();
+      auto r = reserve(self, request, rules.current());
+      if (!r)
+        return make_error(r.error());
+      if (!r->placed)
+        return make_error(fail(errc::unavailable, "the order was not placed (retry)"));
+      return gated(self, *st.ctx->store, st.replies, std::move(*r->placed));
     },
     [](settle_reservation& cmd) -> caf::result<settle_result> {
       auto self = entity::running();

@@ -1,5 +1,6 @@
 #pragma once
-// restaurant/<id>: the restaurant, its menu and its stock. The single writer of its stock.
+// restaurant/<id>: the restaurant, its menu and its stock. The single writer of its stock, and the writer of a
+// keyless order's first record (placed with its reservation, no order actor activated for it).
 #include <memory>
 
 #include <caf/typed_actor.hpp>
@@ -19,7 +20,8 @@ using restaurant_actor
                      caf::replies_to<domain::get_menu>::with<domain::menu_view>,
                      caf::replies_to<domain::set_reservation>::with<domain::reservation_result>,
                      caf::replies_to<domain::settle_reservation>::with<domain::settle_result>,
-                     caf::replies_to<domain::finalize_reservation>::with<bool>, caf::reacts_to<idle_tick_atom>,
+                     caf::replies_to<domain::finalize_reservation>::with<bool>,
+                     caf::replies_to<domain::place_order>::with<domain::order>, caf::reacts_to<idle_tick_atom>,
                      caf::reacts_to<evict_atom>, caf::reacts_to<committed_atom, uint64_t, bool>>;
 
 restaurant_actor spawn_restaurant_actor(caf::actor_system& sys, entity_context_ptr ctx, std::string id);

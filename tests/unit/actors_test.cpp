@@ -470,8 +470,10 @@ TEST_CASE("actors: past the cap each activation evicts one entity, however slow 
   fixture f(std::chrono::minutes(5), cap);
   f.restaurant_with_stock(1000);
   std::vector<place_order> cmds;
-  for (int i = 0; i < 300; ++i)
+  for (int i = 0; i < 300; ++i) {
     cmds.push_back(order_for(i, 1));
+    cmds.back().idempotency_key = "k" + std::to_string(i); // keyed: every one activates its order actor
+  }
   int placed = 0;
   for (auto& r : f.ask_all<order>(std::move(cmds))) {
     INFO((r ? std::string() : r.error().message));

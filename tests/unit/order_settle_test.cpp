@@ -275,20 +275,41 @@ TEST_CASE("settle: a first placement in its restaurant's shard is placed in the 
   auto before = writes(f);
   REQUIRE(f.ask<order>(far));
   CHECK(writes(f) - before == 3);
-  // In the restaurant's shard: the reservation with the placed order, one write.
+  // In the restaurant's shard: the reservation with the placed order, one write, placed by the restaurant
+  // itself (no order actor activated for it).
   auto near = in_restaurant_shard(f, 2, 1);
   before = writes(f);
+  auto activations = f.counts().activations;
   auto placed = f.ask<order>(near);
   REQUIRE(placed);
   CHECK(placed->status == order_status::placed);
   CHECK(placed->lines.at(0).price_cents == 1200);
+  CHECK(placed->total_cents == 1200);
+  CHECK(placed->merchant_id == "u_m");
+  CHECK(placed->version == 1);
   CHECK(writes(f) - before == 1);
+  CHECK(f.counts().activations == activations);
   auto stored = f.stored_order(near.order_id);
   REQUIRE(stored);
   CHECK(stored->committed);
   CHECK_FALSE(stored->intent);
   CHECK_FALSE(f.shard_of("order/" + near.order_id).get(store::column::indexes,
                                                         actors::keys::pending_order(near.order_id))->has_value());
+  // The same command again (a forwarded retry): the same order, nothing written, nothing more held.
+  before = writes(f);
+  auto replay = f.ask<order>(near);
+  REQUIRE(replay);
+  CHECK(replay->id == placed->id);
+  CHECK(replay->version == 1);
+  CHECK(writes(f) == before);
+  CHECK(f.stock() == 2);
+  // Another customer's command under that id is refused, and changes nothing.
+  auto thief = near;
+  thief.caller = customer(9);
+  auto stolen = f.ask<order>(thief);
+  REQUIRE_FALSE(stolen);
+  CHECK(stolen.error().code == errc::idempotency_mismatch);
+  CHECK(f.stored_order(near.order_id)->customer_id == near.caller.user_id);
   // Refused outright: nothing at all is written, not even an erase.
   auto greedy = in_restaurant_shard(f, 3, 3);
   before = writes(f);
@@ -297,19 +318,19 @@ TEST_CASE("settle: a first placement in its restaurant's shard is placed in the 
   CHECK(refused.error().code == errc::out_of_stock);
   CHECK(writes(f) == before);
   CHECK_FALSE(f.stored_order(greedy.order_id));
-  // The order crashes once the restaurant wrote, before it heard: the order is placed in the store already,
-  // with its listing entry, and nothing is left to settle.
-  auto crashed = in_restaurant_shard(f, 4, 2);
-  f.gate->crash("order.outcome", crashed.order_id);
-  REQUIRE_FALSE(f.ask<order>(crashed));
+  // The restaurant crashes once it wrote, before it answered: the order is placed in the store already, with
+  // its listing entry, and nothing is left to settle.
+  auto crashed = in_restaurant_shard(f, 4, 1);
+  f.gate->crash("restaurant.reserved", "r1");
+  auto lost = f.ask<order>(crashed);
+  REQUIRE_FALSE(lost);
+  CHECK(lost.error().code == errc::outcome_unknown);
   f.gate->clear_crash();
   auto interrupted = f.stored_order(crashed.order_id);
   REQUIRE(interrupted);
   CHECK(interrupted->committed);
   CHECK_FALSE(interrupted->intent);
-  CHECK(f.stock() == 0);
-  // Readable at once through a new activation (bounded wait: the router hears of the crashed actor's exit
-  // asynchronously, and a read routed to it before then is answered outcome_unknown).
+  // Readable at once (bounded wait: the router hears of the crashed restaurant's exit asynchronously).
   std::optional<outcome<order>> read;
   CHECK(fixture::wait_for([&] {
     read = f.ask<order>(get_order{crashed.caller, crashed.order_id});
@@ -318,13 +339,57 @@ TEST_CASE("settle: a first placement in its restaurant's shard is placed in the 
   REQUIRE(read);
   REQUIRE(bool(*read));
   CHECK((*read)->version == 1);
+  CHECK(fixture::wait_for([&] { return f.stock() == 1; }));
+  // An order actor active for an id (a read of it, before) places it itself, with the same single write; a crash
+  // of that order once the restaurant wrote loses nothing either.
+  auto read_first = in_restaurant_shard(f, 6, 1);
+  REQUIRE_FALSE(f.ask<order>(get_order{read_first.caller, read_first.order_id}));
+  f.gate->crash("order.outcome", read_first.order_id);
+  before = writes(f);
+  REQUIRE_FALSE(f.ask<order>(read_first));
+  f.gate->clear_crash();
+  CHECK(writes(f) - before == 1);
+  auto by_actor = f.stored_order(read_first.order_id);
+  REQUIRE(by_actor);
+  CHECK(by_actor->committed);
+  CHECK_FALSE(by_actor->intent);
+  CHECK(f.stock() == 0);
   f.restart();
   f.wait_settled();
   auto settled = f.stored_order(crashed.order_id);
   REQUIRE(settled);
   CHECK(settled->committed);
   CHECK_FALSE(settled->intent);
-  CHECK(f.stock() + held_by_orders(f, {warm.order_id, far.order_id, near.order_id, crashed.order_id}) == 5);
+  CHECK(f.stock() + held_by_orders(f, {warm.order_id, far.order_id, near.order_id, crashed.order_id,
+                                       read_first.order_id}) == 5);
+}
+
+TEST_CASE("settle: an order read while its restaurant places it finds it placed on its next command", "[unit]") {
+  // The router sends a keyless placement to the restaurant when no order actor is active for its id. A read of
+  // the id that arrives before the restaurant wrote activates an order actor that finds nothing: it must not
+  // keep answering "not found" for the order placed a moment later.
+  fixture f;
+  f.restaurant_with_stock(5);
+  REQUIRE(f.ask<order>(order_for(5, 1)));
+  auto cmd = in_restaurant_shard(f, 2, 2);
+  f.gate->park("restaurant.placing");
+  auto placing = std::async(std::launch::async, [&] { return f.ask<order>(cmd); });
+  REQUIRE(f.gate->wait_reached("restaurant.placing"));
+  auto early = f.ask<order>(get_order{cmd.caller, cmd.order_id});
+  REQUIRE_FALSE(early);
+  CHECK(early.error().code == errc::not_found);
+  f.gate->release("restaurant.placing");
+  auto placed = placing.get();
+  REQUIRE(placed);
+  auto later = f.ask<order>(get_order{cmd.caller, cmd.order_id});
+  REQUIRE(later);
+  CHECK(later->version == 1);
+  CHECK(later->lines.at(0).qty == 2);
+  // And a merchant's change goes through that activation too.
+  auto confirmed = f.ask<order>(transition_order{merchant, cmd.order_id, order_action::confirm});
+  REQUIRE(confirmed);
+  CHECK(confirmed->status == order_status::confirmed);
+  CHECK(f.stock() == 2);
 }
 
 TEST_CASE("restaurant: an order record sent with a reservation must be that order's first placement in its shard",

@@ -441,6 +441,7 @@ outcome<with_change<reservation_result>> restaurant_state::reserve(const set_res
     deltas[id] -= qty;
   // Check everything before changing anything. Only growth is checked: giving units back is always granted,
   // whatever happened to the item or the day since.
+  std::optional<bool> too_far; // the day past the last one orders may be for (computed once, when needed)
   for (auto& [id, delta] : deltas) {
     if (delta <= 0)
       continue;
@@ -450,7 +451,9 @@ outcome<with_change<reservation_result>> restaurant_state::reserve(const set_res
     auto& item = found->second;
     if (day < today)
       return fail(errc::invalid_argument, "the order's day has passed; its items cannot be raised", id);
-    if (day > add_days(today, max_days_ahead))
+    if (!too_far)
+      too_far = day > add_days(today, max_days_ahead);
+    if (*too_far)
       return fail(errc::invalid_argument, "date must be within " + std::to_string(max_days_ahead) + " days", id);
     if (cmd.for_meal && !item.meals.empty()
         && std::find(item.meals.begin(), item.meals.end(), *cmd.for_meal) == item.meals.end())

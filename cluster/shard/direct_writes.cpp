@@ -18,7 +18,7 @@ direct_writes::queued direct_writes::queue(store::write_batch& batch, std::optio
     // Under the lock that ending an epoch takes: nothing is queued for an epoch once it has ended.
     if (epoch && *epoch != epoch_.load(std::memory_order_acquire))
       return queued::epoch_ended;
-    queue_.append(std::move(batch));
+    queue_.push_back(std::move(batch));
     queued_.store(queued_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     wake = wake_;
   }
@@ -63,7 +63,13 @@ void direct_writes::when_written(const store::write_mark& m, std::function<void(
   done(ok);
 }
 
-bool direct_writes::write_group(store::write_batch& group) {
+bool direct_writes::write_group(std::vector<store::write_batch>& taken) {
+  if (taken.empty())
+    return true;
+  auto group = std::move(taken.front());
+  for (size_t i = 1; i < taken.size(); ++i)
+    group.append(std::move(taken[i]));
+  taken.clear();
   if (group.empty())
     return true;
   group.set_shard(shard_.shard());
@@ -77,7 +83,7 @@ direct_writes::answers direct_writes::settle_locked(bool written, uint64_t upto,
   if (!written) {
     // What was queued after the failed group may build on it (an order's confirmation on its placement):
     // dropped as well, and the epoch ends, so that no entity holding any of it in memory writes again.
-    queue_ = store::write_batch{};
+    queue_.clear();
     auto from = settled_.load(std::memory_order_relaxed) + 1;
     upto = queued_.load(std::memory_order_relaxed);
     if (dropped_.size() == 16)
@@ -100,15 +106,15 @@ direct_writes::answers direct_writes::settle_locked(bool written, uint64_t upto,
 
 void direct_writes::write() {
   std::lock_guard writing(write_mutex_);
-  store::write_batch group;
+  std::vector<store::write_batch> group;
   uint64_t upto;
   {
     std::lock_guard lock(mutex_);
     upto = queued_.load(std::memory_order_relaxed);
     if (upto == settled_.load(std::memory_order_relaxed))
       return;
-    group = std::move(queue_);
-    queue_ = store::write_batch{};
+    group.swap(queue_);
+    queue_.reserve(group.size()); // about as many next round: no regrowth while entities queue
   }
   // Entities go on queueing while the group is written.
   bool written = write_group(group);
@@ -126,8 +132,8 @@ void direct_writes::write_and_end_epoch() {
   answers due;
   {
     std::lock_guard lock(mutex_);
-    auto group = std::move(queue_);
-    queue_ = store::write_batch{};
+    std::vector<store::write_batch> group;
+    group.swap(queue_);
     bool written = write_group(group);
     due = settle_locked(written, queued_.load(std::memory_order_relaxed), true);
   }

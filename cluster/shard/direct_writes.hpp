@@ -58,8 +58,8 @@ private:
   /// Settles the writes up to `upto` after their group was written (or not: then whatever is queued is dropped
   /// too, and the epoch ends). Caller holds mutex_; returns the answers due.
   answers settle_locked(bool written, uint64_t upto, bool end_epoch);
-  /// Writes a group taken from the queue (its keys in the shard's range already).
-  bool write_group(store::write_batch& group);
+  /// Writes the batches taken from the queue (their keys in the shard's range already) in one write.
+  bool write_group(std::vector<store::write_batch>& taken);
   bool dropped_locked(uint64_t index) const;
 
   store::shard_store& shard_;
@@ -67,7 +67,9 @@ private:
   std::mutex write_mutex_;   // one writer at a time: groups are written in the order they were queued
   mutable std::mutex mutex_; // what follows
   std::function<void()> wake_;
-  store::write_batch queue_;
+  // Batches as queued, merged into one on the driver's thread: appending each to one batch here moved every
+  // op (and grew the vector again each round) on the entity's thread, a busy restaurant's one thread.
+  std::vector<store::write_batch> queue_;
   std::atomic<uint64_t> queued_{0};  // the last sequence number given (written under mutex_)
   std::atomic<uint64_t> settled_{0}; // every write up to it written or dropped (written under mutex_)
   std::multimap<uint64_t, std::function<void(bool)>> waiters_;

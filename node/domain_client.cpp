@@ -187,9 +187,9 @@ void domain_client::call(domain::menu_query cmd, callback<domain::menu_page> don
 std::string domain_client::new_order_id(const std::string& restaurant_id) const {
   auto count = impl_->rt.shard_count;
   if (count <= 1)
-    return domain::random_id("o_");
+    return domain::time_ordered_id("o_");
   auto shard = domain::shard_of(actors::keys::restaurant_entity(restaurant_id), count);
-  return domain::random_id_in_shard("o_", actors::keys::order_entity(""), shard, count);
+  return domain::random_id_in_shard("o_", actors::keys::order_entity(""), shard, count, true);
 }
 
 void domain_client::stats(callback<entity_stats> done) {

@@ -1,5 +1,8 @@
 #include "protocol/domain/ids.hpp"
 
+#include <chrono>
+#include <cstdint>
+
 #include <sodium.h>
 
 namespace bento::domain {
@@ -41,13 +44,26 @@ std::string random_id(const char* prefix) {
   return std::string(prefix) + to_hex(bytes);
 }
 
+std::string time_ordered_id(const char* prefix) {
+  static const char digits[] = "0123456789abcdef";
+  auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
+  std::string id(prefix);
+  for (int shift = 40; shift >= 0; shift -= 4) // 11 hex digits: milliseconds until the year 2527
+    id.push_back(digits[(ms >> shift) & 0xf]);
+  std::string bytes(8, '\0');
+  randombytes_buf(bytes.data(), bytes.size());
+  return id + to_hex(bytes);
+}
+
 std::string random_id_in_shard(const char* prefix, std::string_view entity_prefix, shard_id shard,
-                               shard_id shard_count) {
+                               shard_id shard_count, bool ordered) {
   // One in 4,096 endings falls in a given shard of 4,096: a draw finds none ~37 % of the time there (never in
   // practice with the default 64); 64 draws all miss with odds of 10^-28 (the last is then kept as it is).
   std::string id;
   for (int draw = 0; draw < 64; ++draw) {
-    id = random_id(prefix);
+    id = ordered ? time_ordered_id(prefix) : random_id(prefix);
     if (auto placed = id_in_shard(id, entity_prefix, shard, shard_count); !placed.empty())
       return placed;
   }

@@ -12,6 +12,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
+
+#include "protocol/domain/validation.hpp"
 #include <caf/response_promise.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -142,16 +144,23 @@ TEST_CASE("domain client: a new order id falls in its restaurant's shard", "[uni
     rt.shard_count = count;
     node::domain_client client(rt, 1s, 0);
     std::set<std::string> ids;
+    std::string last_time;
     for (int i = 0; i < 500; ++i) {
       auto rid = "r_" + std::to_string(i * 7919);
       auto id = client.new_order_id(rid);
       INFO(count << " shards, " << rid << ": " << id);
       CHECK(id.rfind("o_", 0) == 0);
       CHECK(id.find_first_not_of("0123456789abcdef", 2) == std::string::npos);
+      CHECK(id.size() == (count > 1 ? 32u : 29u)); // o_, 11 digits of time, 16 random, 3 chosen
+      CHECK(domain::check_id("order id", id) == std::nullopt);
       if (count > 1)
         CHECK(domain::shard_of("order/" + id, count) == domain::shard_of("restaurant/" + rid, count));
+      // Time first: ids made one after another sort one after another (their keys append to the memtable).
+      auto time = id.substr(2, 11);
+      CHECK(time >= last_time);
+      last_time = time;
       ids.insert(id);
     }
-    CHECK(ids.size() == 500); // 80 random bits each
+    CHECK(ids.size() == 500); // 64 random bits each
   }
 }

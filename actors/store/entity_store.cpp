@@ -10,7 +10,6 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/options.h>
@@ -27,43 +26,6 @@ namespace bento::store {
 namespace {
 
 const char* const column_names[] = {"entities", "events", "indexes", "outbox", "meta", "catalog", "raft"};
-
-/// Where in a key the stretch of its neighbours ends, for RocksDB's per-prefix insert hints: the key up to its
-/// last slash, or up to the slash before a numeric component there (the time in an order listing entry). A
-/// shard's order records ("o/"), a restaurant's reservations ("r/<id>/v/") and a customer's or merchant's
-/// listing entries of a day ("oc/<customer>/<date>/") each grow at their end, one after another, but the writes
-/// of a group interleave them: one hint per stretch lets each insert start where the last of its stretch went,
-/// where a single remembered place (RocksDB's default) was lost at every switch and the skip list walked again
-/// from its top. The first two bytes (the shard) are skipped: they may hold a slash.
-class neighbour_prefix final : public rocksdb::SliceTransform {
-public:
-  const char* Name() const override { return "bento.neighbour_prefix"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return rocksdb::Slice(key.data(), end(key)); }
-  bool InDomain(const rocksdb::Slice& key) const override { return end(key) != 0; }
-
-private:
-  static size_t end(const rocksdb::Slice& key) {
-    const char* d = key.data();
-    size_t n = key.size();
-    size_t last = 0, before = 0; // one past the last slash, and one past the slash before it
-    for (size_t i = 2; i < n; ++i)
-      if (d[i] == '/') {
-        before = last;
-        last = i + 1;
-      }
-    if (last == 0)
-      return 0;
-    if (before != 0 && last - before > 1) {
-      bool digits = true;
-      for (size_t i = before; i + 1 < last && digits; ++i)
-        digits = d[i] >= '0' && d[i] <= '9';
-      if (digits)
-        return before;
-    }
-    return last;
-  }
-};
-
 
 domain::failure storage_error(const rocksdb::Status& s) {
   return domain::fail(domain::errc::storage_failure, "store: " + s.ToString());
@@ -317,12 +279,8 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
-  auto hinted = cf_options;
-  hinted.memtable_insert_with_hint_prefix_extractor = std::make_shared<neighbour_prefix>();
-  for (auto* name : column_names) {
-    std::string_view n(name);
-    descriptors.emplace_back(name, n == "entities" || n == "indexes" ? hinted : cf_options);
-  }
+  for (auto* name : column_names)
+    descriptors.emplace_back(name, cf_options);
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

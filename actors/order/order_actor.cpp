@@ -209,7 +209,8 @@ std::optional<caf::error> read_again(self_ptr self) {
 /// Before a command: reads back the record a shrink left to the store.
 std::optional<caf::error> reload(self_ptr self) {
   auto& st = self->state;
-  if (!st.rules.exists() && !st.intent_in_flight && !st.intent_unwritten)
+  // Not while its own last write (an erase) is on its way: the store still shows what that write removes.
+  if (!st.rules.exists() && !st.intent_in_flight && !st.intent_unwritten && st.ctx->store->committed(st.last_write))
     return read_again(self);
   if (!st.rules.released())
     return std::nullopt;

@@ -378,7 +378,7 @@ const restaurant_actor::behavior_type& restaurant_handlers() {
       // A placement without an Idempotency-Key, in this restaurant's shard, sent here by the router instead of
       // to an order actor (local_router: placed_at_restaurant): the order's record, its reservation, listings
       // and events in one write, and no order actor activated for it. Its id is new (the edge drew it), so a
-      // record under it is this same command again (a forwarded retry): answered from the record.
+      // record under it is this same command again (delivered twice): answered from the record.
       auto self = entity::running();
       auto& st = self->state;
       st.idle.touch();
@@ -409,17 +409,19 @@ const restaurant_actor::behavior_type& restaurant_handlers() {
         return make_error(fail(errc::unavailable, "the order has a record already; it is not placed here (retry)"));
       if (decision->order.restaurant_id != st.id)
         return make_error(fail(errc::invalid_argument, "the order is for another restaurant"));
-      if (auto err = persist(self, st.rules.advance_day(today(st))))
+      // Its reservation too, if any: a record can be missing beside one (a settled placement's fence whose
+      // order never wrote its outcome, an erased refusal), and the stock rules assume it is in memory.
+      if (auto err = prepare(self, cmd.order_id))
         return err;
-      // No record, so no reservation either: a reservation is only ever written with or after its order's record
-      // (and records are never erased), so prepare()'s read of it is skipped.
       rules.commit(std::move(decision->order));
       auto request = rules.reservation_request();
       auto r = reserve(self, request, rules.current());
       if (!r)
         return make_error(r.error());
       if (!r->placed)
-        return make_error(fail(errc::unavailable, "the order was not placed (retry)"));
+        // A reservation held already, with no record readable: the same command delivered twice while the first
+        // one's write is on its way. It may well be placed: a retry would take a new id, a second order.
+        return make_error(fail(errc::outcome_unknown, "the order may have been placed: read your orders"));
       return gated(self, *st.ctx->store, st.replies, std::move(*r->placed));
     },
     [](settle_reservation& cmd) -> caf::result<settle_result> {

@@ -392,6 +392,26 @@ TEST_CASE("settle: an order read while its restaurant places it finds it placed 
   CHECK(f.stock() == 2);
 }
 
+TEST_CASE("settle: a keyless placement meets the fence its id's earlier try left, even after a restart", "[unit]") {
+  // An order whose intent rode with its reservation timed out and settled: the restaurant fenced the change (a
+  // reservation with no lines) and the order never wrote its outcome (it crashed). The same command delivered
+  // again goes to the restaurant, which finds no record: it must still see the fence, not place the order.
+  fixture f;
+  f.restaurant_with_stock(5);
+  REQUIRE(f.ask<order>(order_for(5, 1)));
+  auto cmd = in_restaurant_shard(f, 2, 2);
+  auto fenced = f.ask<settle_result>(settle_reservation{"r1", cmd.order_id, 1, {}});
+  REQUIRE(fenced);
+  CHECK_FALSE(fenced->applied);
+  CHECK_FALSE(f.stored_order(cmd.order_id));
+  f.restart(); // the fence is read back from the store, not held in memory
+  auto again = f.ask<order>(cmd);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == errc::superseded);
+  CHECK_FALSE(f.stored_order(cmd.order_id));
+  CHECK(f.stock() == 4);
+}
+
 TEST_CASE("restaurant: an order record sent with a reservation must be that order's first placement in its shard",
           "[unit]") {
   // A peer's set_reservation carrying an order record is checked before anything is written: a record for an

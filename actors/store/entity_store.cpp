@@ -583,8 +583,54 @@ domain::outcome<domain::unit_t> entity_store::scan_reverse(column cf, std::strin
   return domain::unit;
 }
 
+namespace {
+
+/// An encoded event's type (bento.v1.Event field 2), read without decoding the rest; nothing if it has none or
+/// the bytes do not parse that far.
+std::optional<std::string_view> event_type_of(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  const auto* end = p + bytes.size();
+  auto varint = [&](uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && p < end; shift += 7) {
+      uint8_t b = *p++;
+      v |= uint64_t(b & 0x7f) << shift;
+      if (!(b & 0x80))
+        return true;
+    }
+    return false;
+  };
+  while (p < end) {
+    uint64_t tag = 0, v = 0;
+    if (!varint(tag))
+      return std::nullopt;
+    auto wire = tag & 7;
+    if (wire == 0) {
+      if (!varint(v))
+        return std::nullopt;
+    } else if (wire == 2) {
+      if (!varint(v) || v > uint64_t(end - p))
+        return std::nullopt;
+      if ((tag >> 3) == 2)
+        return std::string_view(reinterpret_cast<const char*>(p), v);
+      p += v;
+    } else if (wire == 1 || wire == 5) {
+      auto n = wire == 1 ? 8u : 4u;
+      if (uint64_t(end - p) < n)
+        return std::nullopt;
+      p += n;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
 domain::outcome<domain::unit_t> entity_store::scan_events(domain::shard_id shard, uint64_t after_seq,
-                                                          uint64_t up_to_seq, const event_visitor& fn) const {
+                                                          uint64_t up_to_seq, const event_visitor& fn,
+                                                          const event_type_filter& decode_if) const {
   if (up_to_seq <= after_seq || shard >= shard_count_)
     return domain::unit;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(column::events)));
@@ -594,7 +640,11 @@ domain::outcome<domain::unit_t> entity_store::scan_events(domain::shard_id shard
     if (event_seq(std::string_view(it->key().data(), it->key().size())) > up_to_seq)
       break;
     domain::event ev;
-    if (!codec::decode(std::string_view(it->value().data(), it->value().size()), ev))
+    std::string_view bytes(it->value().data(), it->value().size());
+    std::optional<std::string_view> type;
+    if (decode_if && (type = event_type_of(bytes)) && !decode_if(*type))
+      ev.type = std::string(*type); // declined: its number and type only
+    else if (!codec::decode(bytes, ev))
       continue; // not ours to judge here; a consumer that needs every event checks seq continuity itself
     ev.seq = event_seq(std::string_view(it->key().data(), it->key().size()));
     ev.shard = shard;

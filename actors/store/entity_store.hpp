@@ -163,8 +163,11 @@ public:
   /// Visits a shard's stored events with after_seq < seq <= up_to_seq in sequence order (a read model catching
   /// up). Numbers lost to a failed write are simply absent. Return false from fn to stop.
   using event_visitor = std::function<bool(const domain::event&)>;
+  /// `decode_if`, when given, is asked each event's type first: an event it declines reaches `fn` with its seq,
+  /// shard and type only (no payload decoded), for a reader that needs few of the events but every number.
+  using event_type_filter = std::function<bool(std::string_view type)>;
   domain::outcome<domain::unit_t> scan_events(domain::shard_id shard, uint64_t after_seq, uint64_t up_to_seq,
-                                              const event_visitor& fn) const;
+                                              const event_visitor& fn, const event_type_filter& decode_if = {}) const;
 
   /// The same events from memory, without a read or a decode, when this process committed every one of them
   /// and they are among the shard's last `recent_events_kept` (a read model keeping up with the writes): true

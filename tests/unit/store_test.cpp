@@ -205,6 +205,50 @@ TEST_CASE("store: a batch's writes to one key keep their order, and a range dele
   CHECK(**s->get(column::entities, "r/5") == "after");
 }
 
+TEST_CASE("store: a scan decodes only the events its filter takes, and passes every number", "[unit]") {
+  // The catalog reads few of a rush's events (stock, menus), most are orders'; those reach it with their seq and
+  // type only. The type is read from the encoded event without decoding it.
+  test::temp_dir dir;
+  auto s = open_store(dir / "db");
+  store::shard_store shard(*s, 3);
+  store::write_batch b;
+  domain::order o;
+  o.id = "o_1";
+  o.customer_id = "u_1";
+  o.note = std::string(300, 'n');
+  b.append_event(domain::event{0, "order.placed", "order/o_1", 5, o, "r1"});
+  b.append_event(domain::event{0, "stock.levels", "restaurant/r1", 6,
+                               std::vector<domain::stock_level>{{"katsu", 4, {}, 2}}, "r1"});
+  b.append_event(domain::event{0, "order.confirmed", "order/o_1", 7, o, "r1"});
+  REQUIRE(shard.commit(b));
+  std::vector<domain::event> seen;
+  auto visit = [&](const domain::event& ev) {
+    seen.push_back(ev);
+    return true;
+  };
+  auto stock_only = [](std::string_view type) { return type.substr(0, 6) == "stock."; };
+  REQUIRE(s->scan_events(3, 0, 3, visit, stock_only));
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0].seq == 1);
+  CHECK(seen[0].type == "order.placed");
+  CHECK(std::holds_alternative<std::monostate>(seen[0].payload)); // declined: not decoded
+  CHECK(seen[0].entity.empty());
+  CHECK(seen[1].seq == 2);
+  CHECK(seen[1].type == "stock.levels");
+  REQUIRE(std::holds_alternative<std::vector<domain::stock_level>>(seen[1].payload));
+  CHECK(std::get<std::vector<domain::stock_level>>(seen[1].payload).at(0).item_id == "katsu");
+  CHECK(seen[2].seq == 3);
+  CHECK(seen[2].type == "order.confirmed");
+  CHECK(seen[2].shard == 3);
+  // Without a filter every event is decoded, as before.
+  seen.clear();
+  REQUIRE(s->scan_events(3, 0, 3, visit));
+  REQUIRE(seen.size() == 3);
+  REQUIRE(std::holds_alternative<domain::order>(seen[0].payload));
+  CHECK(std::get<domain::order>(seen[0].payload).note == o.note);
+  CHECK(seen[0].entity == "order/o_1");
+}
+
 TEST_CASE("store: the visible event sequence never runs ahead of what is written", "[unit]") {
   test::temp_dir dir;
   auto s = open_store(dir / "db");

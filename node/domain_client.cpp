@@ -16,6 +16,7 @@
 #include "actors/catalog/page_board.hpp"
 #include "actors/restaurant/menu_board.hpp"
 #include "actors/store/entity_store.hpp"
+#include "cluster/router/forward_codec.hpp"
 #include "node/runtime.hpp"
 #include "protocol/domain/ids.hpp"
 #include "protocol/domain/shards.hpp"
@@ -115,6 +116,12 @@ struct domain_client::impl {
     });
   }
 
+  actors::router_actor router_for(const std::string& entity_key) const {
+    if (rt.local_router && rt.serves && rt.shard_count > 0 && rt.serves(domain::shard_of(entity_key, rt.shard_count)))
+      return rt.local_router;
+    return rt.router;
+  }
+
   template <class Reply, class Handle, class Cmd>
   void dispatch(const Handle& target, Cmd cmd, callback<Reply> done) {
     post([target, cmd = std::move(cmd), done = std::move(done), store = rt.store](bridge_ptr self) mutable {
@@ -150,30 +157,42 @@ void domain_client::stop() {
     impl_->dispatch<Reply>(impl_->rt.target, std::move(cmd), std::move(done));                                  \
   }
 
-BENTO_ROUTE(register_user, domain::user_view, router)
-BENTO_ROUTE(verify_login, domain::user_view, router)
-BENTO_ROUTE(get_user, domain::user_view, router)
-BENTO_ROUTE(end_session, bool, router)
-BENTO_ROUTE(set_member_state, bool, router)
-BENTO_ROUTE(open_restaurant, domain::restaurant, router)
-BENTO_ROUTE(upsert_menu_item, domain::upsert_result, router)
-BENTO_ROUTE(patch_menu_item, domain::upsert_result, router)
-BENTO_ROUTE(delete_menu_item, bool, router)
-BENTO_ROUTE(place_order, domain::order, router)
-BENTO_ROUTE(get_order, domain::order, router)
-BENTO_ROUTE(transition_order, domain::order, router)
-BENTO_ROUTE(edit_order, domain::order, router)
+// A command about an entity: to this node's own router when this node serves the entity's shard (what the
+// cluster router would do with it, one message later), else to the cluster router, which forwards it. The shard
+// may stop being served in between: the local router checks again and answers unavailable (retry), as it does
+// for a command the cluster router delegated just before.
+#define BENTO_ROUTE_ENTITY(Cmd, Reply)                                                                          \
+  void domain_client::call(domain::Cmd cmd, callback<Reply> done) {                                            \
+    auto target = impl_->router_for(cluster::router::entity_key_of(cmd)); /* before cmd is moved from */       \
+    impl_->dispatch<Reply>(target, std::move(cmd), std::move(done));                                            \
+  }
+
+BENTO_ROUTE_ENTITY(register_user, domain::user_view)
+BENTO_ROUTE_ENTITY(verify_login, domain::user_view)
+BENTO_ROUTE_ENTITY(get_user, domain::user_view)
+BENTO_ROUTE_ENTITY(end_session, bool)
+BENTO_ROUTE_ENTITY(set_member_state, bool)
+BENTO_ROUTE_ENTITY(open_restaurant, domain::restaurant)
+BENTO_ROUTE_ENTITY(upsert_menu_item, domain::upsert_result)
+BENTO_ROUTE_ENTITY(patch_menu_item, domain::upsert_result)
+BENTO_ROUTE_ENTITY(delete_menu_item, bool)
+BENTO_ROUTE_ENTITY(place_order, domain::order)
+BENTO_ROUTE_ENTITY(get_order, domain::order)
+BENTO_ROUTE_ENTITY(transition_order, domain::order)
+BENTO_ROUTE_ENTITY(edit_order, domain::order)
 BENTO_ROUTE(list_orders, domain::order_list, order_index)
 BENTO_ROUTE(restaurants_query, domain::restaurant_list, catalog)
 
 #undef BENTO_ROUTE
+#undef BENTO_ROUTE_ENTITY
 
 void domain_client::call(domain::get_menu cmd, callback<domain::menu_view> done) {
   // The restaurant's pinned menu is what it would answer now; the answer leaves from this thread, no hop.
   if (impl_->rt.menus)
     if (auto pinned = impl_->rt.menus->find(cmd.restaurant_id, cmd.date))
       return impl::deliver<domain::menu_view>(impl_->rt.store, std::move(done), std::move(*pinned));
-  impl_->dispatch<domain::menu_view>(impl_->rt.router, std::move(cmd), std::move(done));
+  auto target = impl_->router_for(cluster::router::entity_key_of(cmd)); // before cmd is moved from
+  impl_->dispatch<domain::menu_view>(target, std::move(cmd), std::move(done));
 }
 
 void domain_client::call(domain::menu_query cmd, callback<domain::menu_page> done) {

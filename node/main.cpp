@@ -243,6 +243,8 @@ int run(const node::node_config& cfg, sigset_t signals) {
     cluster_rt.run_metadata(ctx.cluster_meta);
     auto local_router = cluster::spawn_local_router(sys, ctx);
     rt.router = cluster_rt.attach(local_router);
+    rt.local_router = local_router;
+    rt.serves = ctx.serves;
     // A node joining a running cluster serves once the cluster has admitted it.
     bool admitted = true;
     if (auto joined = cluster_rt.join(sys, stop_asked); !joined) {

@@ -138,6 +138,76 @@ TEST_CASE("domain client: an unanswered request fails as outcome_unknown at its 
   caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
 }
 
+namespace {
+
+/// A router that says who answered (in the order's customer id).
+caf::behavior named_router(caf::event_based_actor*, std::string name) {
+  return {[name](domain::get_order& q) -> domain::order {
+    domain::order o;
+    o.id = q.order_id;
+    o.customer_id = name;
+    return o;
+  }};
+}
+
+} // namespace
+
+TEST_CASE("domain client: a command for a shard this node serves goes to its own router, others to the cluster's",
+          "[unit]") {
+  test::temp_dir dir;
+  auto store = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+  REQUIRE(store);
+  caf::actor_system sys{test::quiet_caf_config()};
+  node::node_runtime rt;
+  rt.system = &sys;
+  rt.store = store->get();
+  rt.shard_count = 64;
+  auto cluster_router = sys.spawn(named_router, "cluster");
+  auto local_router = sys.spawn(named_router, "local");
+  rt.router = caf::actor_cast<actors::router_actor>(cluster_router);
+  rt.local_router = caf::actor_cast<actors::router_actor>(local_router);
+  auto ask_all = [&](node::domain_client& client, std::vector<std::string>& via) {
+    answers a;
+    for (int i = 0; i < 64; ++i) {
+      domain::get_order q;
+      q.order_id = "o_" + std::to_string(i);
+      client.call(std::move(q), a.sink());
+    }
+    REQUIRE(a.wait_for(64));
+    std::lock_guard lock(a.mutex);
+    for (auto& o : a.got) {
+      REQUIRE(o);
+      via.push_back(o->id + "=" + o->customer_id);
+    }
+  };
+  {
+    // Without a way to tell what it serves, everything goes through the cluster router.
+    node::domain_client client(rt, 5s, 1);
+    std::vector<std::string> via;
+    ask_all(client, via);
+    for (auto& v : via)
+      CHECK(v.substr(v.find('=') + 1) == "cluster");
+  }
+  {
+    rt.serves = [](domain::shard_id s) { return s % 2 == 0; };
+    node::domain_client client(rt, 5s, 1);
+    std::vector<std::string> via;
+    ask_all(client, via);
+    int local = 0;
+    for (auto& v : via) {
+      auto id = v.substr(0, v.find('='));
+      bool served = domain::shard_of("order/" + id, 64) % 2 == 0;
+      INFO(v);
+      CHECK(v.substr(v.find('=') + 1) == (served ? "local" : "cluster"));
+      local += served ? 1 : 0;
+    }
+    CHECK(local > 0);
+    CHECK(local < 64);
+  }
+  caf::anon_send_exit(cluster_router, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(local_router, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("domain client: a new order id falls in its restaurant's shard", "[unit]") {
   node::node_runtime rt;
   for (domain::shard_id count : {1, 8, 64, 4096}) {

@@ -49,6 +49,7 @@ struct order_actor_state {
   uint32_t settle_failures = 0;
   store::write_mark last_write; // where this actor's last write ends: once applied, the store holds the record
   bool absent_tick = false; // a tick towards the empty timeout waits (absent_check)
+  bool just_activated = true; // its record was read at activation: the first command needs no second read
   reply_gate replies; // answers waiting for this order's writes to be committed
   static inline const char* name = "order";
 };
@@ -183,12 +184,13 @@ struct absent_check {
   ~absent_check() { tick_while_absent(self); }
 };
 
-/// Before a command of an order that did not exist: its record, if one was written since. A keyless placement
-/// is written by its restaurant without this actor (local_router: placed_at_restaurant), so a read of the id
-/// that activated it just before must not leave it answering "not found" for an order that exists.
 void settle(self_ptr self);
 
-std::optional<caf::error> read_again(self_ptr self) {
+/// Reads the order's record into memory, if the store has one: at activation, and before a command of an order
+/// that did not exist then. A keyless placement is written by its restaurant without this actor (local_router:
+/// placed_at_restaurant), so an order activated by a read of the id just before must not go on answering "not
+/// found" for an order that exists.
+std::optional<caf::error> load_record(self_ptr self) {
   auto& st = self->state;
   auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));
   if (!loaded)
@@ -209,9 +211,12 @@ std::optional<caf::error> read_again(self_ptr self) {
 /// Before a command: reads back the record a shrink left to the store.
 std::optional<caf::error> reload(self_ptr self) {
   auto& st = self->state;
-  // Not while its own last write (an erase) is on its way: the store still shows what that write removes.
-  if (!st.rules.exists() && !st.intent_in_flight && !st.intent_unwritten && st.ctx->store->committed(st.last_write))
-    return read_again(self);
+  // Not for the command that activated it (the activation just read the store), nor while its own last write (an
+  // erase) is on its way: the store still shows what that write removes.
+  bool just_read = std::exchange(st.just_activated, false);
+  if (!just_read && !st.rules.exists() && !st.intent_in_flight && !st.intent_unwritten &&
+      st.ctx->store->committed(st.last_write))
+    return load_record(self);
   if (!st.rules.released())
     return std::nullopt;
   auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));
@@ -604,20 +609,8 @@ order_actor::behavior_type order_behavior(self_ptr self) {
   st.epoch = st.ctx->store->epoch(); // before loading: a write that lands after is seen or fenced off
   st.replies.epoch = st.epoch;
   st.gauge.probe = st.ctx->probe;
-  auto loaded = st.ctx->store->get(store::column::entities, keys::order_record(st.id));
-  if (!loaded) {
-    // The behavior is still returned; quit() stops the actor before it handles anything.
-    self->quit(make_error(loaded.error()));
-  } else if (*loaded) {
-    order o;
-    if (!codec::decode(**loaded, o)) {
-      spdlog::critical("order.corrupt_record order={}", st.id);
-      std::abort();
-    }
-    st.rules.load(std::move(o), std::move(**loaded));
-    if (st.rules.has_intent())
-      settle(self);
-  }
+  if (auto err = load_record(self))
+    self->quit(*err); // the behavior is still returned; quit() stops the actor before it handles anything
   report_exit(self, *st.ctx, keys::order_entity(st.id));
   if (!st.ctx->router_passivates_idle)
     schedule_idle_tick(self, *st.ctx); // under the local router: the sweep, and absent_check after commands

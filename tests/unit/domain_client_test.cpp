@@ -82,19 +82,31 @@ struct answers {
   }
 };
 
+/// What a domain client needs to run: a store (its answers wait for the store's durability), an actor system,
+/// and a runtime pointing at both; the routers are the test's.
+struct client_env {
+  test::temp_dir dir;
+  std::unique_ptr<store::entity_store> store;
+  caf::actor_system sys{test::quiet_caf_config()};
+  node::node_runtime rt;
+
+  client_env() {
+    auto opened = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
+    REQUIRE(opened);
+    store = std::move(*opened);
+    rt.system = &sys;
+    rt.store = store.get();
+  }
+};
+
 } // namespace
 
 TEST_CASE("domain client: an unanswered request fails as outcome_unknown at its deadline, once; answered ones "
           "never time out; a late answer is dropped",
           "[unit]") {
-  test::temp_dir dir;
-  auto store = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
-  REQUIRE(store);
-  caf::actor_system sys{test::quiet_caf_config()};
-  node::node_runtime rt;
-  rt.system = &sys;
-  rt.store = store->get();
-  auto router = sys.spawn(holding_router);
+  client_env env;
+  auto& rt = env.rt;
+  auto router = env.sys.spawn(holding_router);
   rt.router = caf::actor_cast<actors::router_actor>(router);
   {
     constexpr auto timeout = 2s; // long enough that a loaded machine answers the fast ones in time
@@ -154,16 +166,11 @@ caf::behavior named_router(caf::event_based_actor*, std::string name) {
 
 TEST_CASE("domain client: a command for a shard this node serves goes to its own router, others to the cluster's",
           "[unit]") {
-  test::temp_dir dir;
-  auto store = store::entity_store::open(store::store_options{dir / "db", false, 8u << 20});
-  REQUIRE(store);
-  caf::actor_system sys{test::quiet_caf_config()};
-  node::node_runtime rt;
-  rt.system = &sys;
-  rt.store = store->get();
+  client_env env;
+  auto& rt = env.rt;
   rt.shard_count = 64;
-  auto cluster_router = sys.spawn(named_router, "cluster");
-  auto local_router = sys.spawn(named_router, "local");
+  auto cluster_router = env.sys.spawn(named_router, "cluster");
+  auto local_router = env.sys.spawn(named_router, "local");
   rt.router = caf::actor_cast<actors::router_actor>(cluster_router);
   rt.local_router = caf::actor_cast<actors::router_actor>(local_router);
   auto ask_all = [&](node::domain_client& client, std::vector<std::string>& via) {

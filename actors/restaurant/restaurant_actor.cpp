@@ -59,7 +59,7 @@ using self_ptr = entity::pointer;
 }
 
 /// `also`: writes of another entity of this shard that go in the same batch (a placed order's, see set_reservation).
-caf::error persist(self_ptr self, const restaurant_change& change, const store::write_batch* also = nullptr);
+caf::error persist(self_ptr self, const restaurant_change& change, store::write_batch* also = nullptr);
 
 std::string today(const restaurant_actor_state& st) {
   return local_date(st.ctx->now_ms());
@@ -179,9 +179,10 @@ caf::error tidy_reservations(self_ptr self, const restaurant_change& change) {
   return {};
 }
 
-/// Writes what a command changed, with its events, in one batch. On failure the in-memory state is ahead of
-/// the store, so the actor stops and the next activation reloads what was really stored.
-caf::error persist(self_ptr self, const restaurant_change& change, const store::write_batch* also) {
+/// Writes what a command changed, with its events, in one batch (with `also`'s writes, taken from it). On failure
+/// the in-memory state is ahead of the store, so the actor stops and the next activation reloads what was really
+/// stored.
+caf::error persist(self_ptr self, const restaurant_change& change, store::write_batch* also) {
   auto& st = self->state;
   if (change.clock_regressed) {
     st.ctx->probe->clock_regressions.fetch_add(1, std::memory_order_relaxed);
@@ -205,7 +206,7 @@ caf::error persist(self_ptr self, const restaurant_change& change, const store::
       batch.erase(store::column::entities, op.key);
   }
   if (also)
-    batch.append(*also);
+    batch.append(std::move(*also)); // taken: the placed order's writes, with its whole order in its event
   auto entity = keys::restaurant_entity(st.id);
   if (change.restaurant_changed)
     batch.append_event(event{0, "restaurant.created", entity, now, info, st.id});

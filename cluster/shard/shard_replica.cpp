@@ -87,7 +87,7 @@ void shard_replica::drain_locked() {
         std::abort();
       }
       shard_.prefix_keys(change);
-      u.batch.append(change);
+      u.batch.append(std::move(change)); // moved: a copy was every op and event of the entry once more
     }
     if (u.applied > 0)
       storage_->stage_applied(u.applied, u.batch);

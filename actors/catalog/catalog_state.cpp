@@ -330,7 +330,7 @@ outcome<unit_t> catalog_state::catch_up_shard(uint16_t shard, const std::string&
   // Usually every event since the last round is still in the store's memory: no read, no decode, and no gap
   // to look for (this process wrote each of them, and a snapshot or a failed write clears that memory).
   std::vector<std::shared_ptr<const event>> recent;
-  bool in_memory = visible > applied && store_->recent_events(shard, applied, visible, recent);
+  bool in_memory = visible > applied && store_->recent_events(shard, applied, visible, recent, catalog_event);
   if (visible < applied || (!in_memory && store_->first_event_seq(shard) > applied + 1)) {
     if (r.w->events > 0 || !r.marks.empty())
       if (auto flushed = flush(r); !flushed)

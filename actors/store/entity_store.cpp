@@ -170,22 +170,32 @@ void write_batch::append(const write_batch& other) {
 }
 
 void write_batch::append(write_batch&& other) {
-  if (ops_.empty() && events_.empty()) {
-    ops_ = std::move(other.ops_);
-    events_ = std::move(other.events_);
-  } else {
-    ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()), std::make_move_iterator(other.ops_.end()));
-    events_.insert(events_.end(), std::make_move_iterator(other.events_.begin()),
-                   std::make_move_iterator(other.events_.end()));
-  }
+  auto take = [](auto& to, auto& from) {
+    if (to.empty())
+      to = std::move(from);
+    else
+      to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+    from.clear();
+  };
+  take(ops_, other.ops_);
+  take(events_, other.events_);
+  take(encoded_, other.encoded_);
   if (!shard_)
     shard_ = other.shard_;
-  other.ops_.clear();
-  other.events_.clear();
 }
 
 void write_batch::append_event(domain::event ev) {
   events_.push_back(std::move(ev));
+  encoded_.emplace_back();
+}
+
+void write_batch::append_encoded_event(domain::event header, std::string encoded) {
+  events_.push_back(std::move(header));
+  encoded_.push_back(std::move(encoded));
+}
+
+bool payload_on_demand(std::string_view type) noexcept {
+  return type.substr(0, 6) == "order.";
 }
 
 namespace {
@@ -345,23 +355,42 @@ void entity_store::forget_recent(shard_sequence& s) {
 }
 
 bool entity_store::recent_events(domain::shard_id shard, uint64_t after_seq, uint64_t up_to_seq,
-                                 std::vector<std::shared_ptr<const domain::event>>& out) const {
+                                 std::vector<std::shared_ptr<const domain::event>>& out,
+                                 const event_type_filter& decode_if) const {
   if (shard >= shard_count_ || up_to_seq <= after_seq)
     return shard < shard_count_;
-  auto& s = sequences_[shard];
-  std::lock_guard lock(s.mutex);
-  if (s.recent.empty() || s.recent.front()->seq > after_seq + 1 || s.recent.back()->seq < up_to_seq)
-    return false;
-  auto from = std::lower_bound(s.recent.begin(), s.recent.end(), after_seq + 1,
-                               [](const auto& ev, uint64_t n) { return ev->seq < n; });
-  // Contiguous numbers only: a batch still being written (or a gap) means some are not here yet.
-  auto count = up_to_seq - after_seq;
-  if (static_cast<uint64_t>(s.recent.end() - from) < count)
-    return false;
-  for (uint64_t i = 0; i < count; ++i)
-    if (from[static_cast<std::ptrdiff_t>(i)]->seq != after_seq + 1 + i)
+  std::vector<shard_sequence::recent_event> held;
+  {
+    auto& s = sequences_[shard];
+    std::lock_guard lock(s.mutex);
+    if (s.recent.empty() || s.recent.front().ev->seq > after_seq + 1 || s.recent.back().ev->seq < up_to_seq)
       return false;
-  out.insert(out.end(), from, from + static_cast<std::ptrdiff_t>(count));
+    auto from = std::lower_bound(s.recent.begin(), s.recent.end(), after_seq + 1,
+                                 [](const auto& r, uint64_t n) { return r.ev->seq < n; });
+    // Contiguous numbers only: a batch still being written (or a gap) means some are not here yet.
+    auto count = up_to_seq - after_seq;
+    if (static_cast<uint64_t>(s.recent.end() - from) < count)
+      return false;
+    for (uint64_t i = 0; i < count; ++i)
+      if (from[static_cast<std::ptrdiff_t>(i)].ev->seq != after_seq + 1 + i)
+        return false;
+    held.assign(from, from + static_cast<std::ptrdiff_t>(count));
+  }
+  // Decoding outside the lock: the committing threads append to the same memory.
+  std::vector<std::shared_ptr<const domain::event>> got;
+  got.reserve(held.size());
+  for (auto& r : held) {
+    if (r.encoded.empty() || (decode_if && !decode_if(r.ev->type))) {
+      got.push_back(std::move(r.ev));
+      continue;
+    }
+    auto ev = std::make_shared<domain::event>();
+    if (!codec::decode(r.encoded, *ev))
+      return false; // as a gap: the reader scans the store, and meets what it makes of these bytes there
+    ev->shard = r.ev->shard;
+    got.push_back(std::move(ev));
+  }
+  out.insert(out.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
   return true;
 }
 
@@ -451,6 +480,9 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   for (auto& ev : batch.events_)
     events.push_back(std::make_shared<domain::event>(std::move(ev)));
   batch.events_.clear();
+  auto encoded = std::move(batch.encoded_); // beside `events`: another node's bytes of each, or empty
+  batch.encoded_.clear();
+  encoded.resize(events.size());
   uint64_t first_seq = 0;
   shard_sequence* seq = batch.shard_ && !events.empty() ? &sequences_[*batch.shard_] : nullptr;
   if (seq) {
@@ -476,9 +508,13 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
       } else {
         // Batches reach here in any order; the deque stays sorted by seq (usually an append).
         auto at = seq->recent.end();
-        while (at != seq->recent.begin() && (*std::prev(at))->seq > first_seq)
+        while (at != seq->recent.begin() && std::prev(at)->ev->seq > first_seq)
           --at;
-        seq->recent.insert(at, events.begin(), events.end());
+        std::vector<shard_sequence::recent_event> held;
+        held.reserve(events.size());
+        for (size_t i = 0; i < events.size(); ++i)
+          held.push_back({events[i], std::move(encoded[i])});
+        seq->recent.insert(at, std::make_move_iterator(held.begin()), std::make_move_iterator(held.end()));
         while (seq->recent.size() > recent_kept_)
           seq->recent.pop_front();
       }
@@ -489,8 +525,13 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
     seq->visible = seq->in_flight.empty() ? seq->assigned : *seq->in_flight.begin() - 1;
   };
   try {
-    for (auto& ev : events) {
-      auto status = wb.Put(impl_->cf(column::events), event_key(ev->shard, ev->seq), codec::encode(*ev));
+    for (size_t i = 0; i < events.size(); ++i) {
+      auto& ev = events[i];
+      // Another node's bytes are stored as they came, numbered here: no decode and encode of a whole order.
+      if (!encoded[i].empty())
+        codec::stamp_seq(encoded[i], ev->seq);
+      auto status = wb.Put(impl_->cf(column::events), event_key(ev->shard, ev->seq),
+                           encoded[i].empty() ? codec::encode(*ev) : encoded[i]);
       if (!status.ok()) {
         settle(false);
         return storage_error(status);
@@ -583,51 +624,6 @@ domain::outcome<domain::unit_t> entity_store::scan_reverse(column cf, std::strin
   return domain::unit;
 }
 
-namespace {
-
-/// An encoded event's type (bento.v1.Event field 2), read without decoding the rest; nothing if it has none or
-/// the bytes do not parse that far.
-std::optional<std::string_view> event_type_of(std::string_view bytes) {
-  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
-  const auto* end = p + bytes.size();
-  auto varint = [&](uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64 && p < end; shift += 7) {
-      uint8_t b = *p++;
-      v |= uint64_t(b & 0x7f) << shift;
-      if (!(b & 0x80))
-        return true;
-    }
-    return false;
-  };
-  while (p < end) {
-    uint64_t tag = 0, v = 0;
-    if (!varint(tag))
-      return std::nullopt;
-    auto wire = tag & 7;
-    if (wire == 0) {
-      if (!varint(v))
-        return std::nullopt;
-    } else if (wire == 2) {
-      if (!varint(v) || v > uint64_t(end - p))
-        return std::nullopt;
-      if ((tag >> 3) == 2)
-        return std::string_view(reinterpret_cast<const char*>(p), v);
-      p += v;
-    } else if (wire == 1 || wire == 5) {
-      auto n = wire == 1 ? 8u : 4u;
-      if (uint64_t(end - p) < n)
-        return std::nullopt;
-      p += n;
-    } else {
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
-}
-
-} // namespace
-
 domain::outcome<domain::unit_t> entity_store::scan_events(domain::shard_id shard, uint64_t after_seq,
                                                           uint64_t up_to_seq, const event_visitor& fn,
                                                           const event_type_filter& decode_if) const {
@@ -642,7 +638,7 @@ domain::outcome<domain::unit_t> entity_store::scan_events(domain::shard_id shard
     domain::event ev;
     std::string_view bytes(it->value().data(), it->value().size());
     std::optional<std::string_view> type;
-    if (decode_if && (type = event_type_of(bytes)) && !decode_if(*type))
+    if (decode_if && (type = codec::event_type_of(bytes)) && !decode_if(*type))
       ev.type = std::string(*type); // declined: its number and type only
     else if (!codec::decode(bytes, ev))
       continue; // not ours to judge here; a consumer that needs every event checks seq continuity itself

@@ -53,6 +53,10 @@ public:
   void erase_range(column cf, std::string_view from, std::string_view to);
   /// Events get their sequence number at commit (per shard) and are published to the listener after the write.
   void append_event(domain::event ev);
+  /// An event as another node encoded it (a replicated entry's): `header` without its payload, `encoded` its
+  /// bytes, stored as they are with their number stamped on (codec::stamp_seq). Only for types whose payload
+  /// no reader in a node's memory looks into (payload_on_demand); recent_events decodes it when asked to.
+  void append_encoded_event(domain::event header, std::string encoded);
   bool empty() const noexcept { return ops_.empty() && events_.empty(); }
   /// The shard whose key range this batch writes (set by shard_store, which also prefixes the keys).
   void set_shard(domain::shard_id shard) { shard_ = shard; }
@@ -71,6 +75,8 @@ public:
   /// What the batch holds (replication encodes it into a log entry).
   const std::vector<op>& ops() const noexcept { return ops_; }
   const std::vector<domain::event>& events() const noexcept { return events_; }
+  /// Each event's bytes as another node encoded them, beside events(): empty for one made here.
+  const std::vector<std::string>& encoded_events() const noexcept { return encoded_; }
   const std::optional<domain::shard_id>& shard() const noexcept { return shard_; }
   /// Appends another batch's writes and events (a replica applying an entry with its bookkeeping).
   void append(const write_batch& other);
@@ -79,8 +85,14 @@ public:
 private:
   std::vector<op> ops_;
   std::vector<domain::event> events_;
+  std::vector<std::string> encoded_; // one per event: its bytes from another node, or empty
   std::optional<domain::shard_id> shard_;
 };
+
+/// The event types whose payload a replica keeps encoded until someone asks for it: orders' (the bulk of a
+/// shard's events, each with its whole order), which no reader in a node's memory looks into — the catalog
+/// takes menus and stock, the event listener sessions; a tailer reads them from the store, decoded there.
+bool payload_on_demand(std::string_view type) noexcept;
 
 /// A position in a reverse scan (newest-first listings merged across shards). Keys are as stored.
 class reverse_cursor {
@@ -133,8 +145,9 @@ public:
   domain::outcome<std::optional<std::string>> get(column cf, std::string_view key) const;
 
   /// Writes the batch to the WAL before returning: durable against process death (kill -9), never waiting for
-  /// the disk. Then hands the batch's events to the listener, in commit order per caller. The events are taken
-  /// out of the batch (moved into the store's memory of recent events); its writes stay.
+  /// the disk. Then hands the batch's events to the listener, in commit order per caller (an event added with
+  /// append_encoded_event without its payload). The events are taken out of the batch (moved into the store's
+  /// memory of recent events); its writes stay.
   domain::outcome<domain::unit_t> commit(write_batch& batch);
   /// The refusal commit() would answer now because the disk refuses writes (full, read-only), or unit: lets a
   /// writer that commits later (a lone leader's queued writes) refuse at once, as commit() would.
@@ -169,11 +182,13 @@ public:
   domain::outcome<domain::unit_t> scan_events(domain::shard_id shard, uint64_t after_seq, uint64_t up_to_seq,
                                               const event_visitor& fn, const event_type_filter& decode_if = {}) const;
 
-  /// The same events from memory, without a read or a decode, when this process committed every one of them
-  /// and they are among the shard's last `recent_events_kept` (a read model keeping up with the writes): true
-  /// with `out` holding them in order; false, `out` untouched, when any is missing (use scan_events then).
+  /// The same events from memory, without a read, when this process committed every one of them and they are
+  /// among the shard's last `recent_events_kept` (a read model keeping up with the writes): true with `out`
+  /// holding them in order; false, `out` untouched, when any is missing (use scan_events then). An event kept
+  /// encoded (append_encoded_event) is decoded here, unless `decode_if` declines its type (as scan_events).
   bool recent_events(domain::shard_id shard, uint64_t after_seq, uint64_t up_to_seq,
-                     std::vector<std::shared_ptr<const domain::event>>& out) const;
+                     std::vector<std::shared_ptr<const domain::event>>& out,
+                     const event_type_filter& decode_if = {}) const;
   /// Events kept per shard: 128, fewer with many shards (8,192 in all at most, ~10 MB with order payloads).
   size_t recent_events_kept() const noexcept { return recent_kept_; }
 
@@ -222,7 +237,12 @@ private:
     std::atomic<uint64_t> visible{0};
     // The last events this process wrote, by seq (see recent_events); guarded by mutex. Cleared whenever the
     // shard's events change by other means (a failed write, a snapshot, a migration).
-    std::deque<std::shared_ptr<const domain::event>> recent;
+    // An event kept encoded (append_encoded_event) is held without its payload, beside its stored bytes.
+    struct recent_event {
+      std::shared_ptr<const domain::event> ev;
+      std::string encoded;
+    };
+    std::deque<recent_event> recent;
   };
   void forget_recent(shard_sequence& s);
   domain::shard_id shard_count_ = domain::default_shard_count;

@@ -27,8 +27,9 @@ std::string encode_batch(const store::write_batch& batch) {
     o->set_value(op.value);
     o->set_range(op.range);
   }
-  for (auto& ev : batch.events())
-    m.add_events(codec::encode(ev));
+  auto& encoded = batch.encoded_events();
+  for (size_t i = 0; i < batch.events().size(); ++i)
+    m.add_events(i < encoded.size() && !encoded[i].empty() ? encoded[i] : codec::encode(batch.events()[i]));
   return m.SerializeAsString();
 }
 
@@ -53,7 +54,17 @@ bool decode_batch(std::string_view bytes, store::write_batch& out) {
       out.put(cf, o.key(), o.value());
   }
   for (auto& bytes_of_event : m.events()) {
+    // An order's event (most of a shard's, each with its whole order) is kept as the leader encoded it: its
+    // fields but the payload are read, and checked to make a whole event; its order is checked by whoever
+    // decodes it, as are the records beside it, which no replica decodes either.
     domain::event ev;
+    auto type = codec::event_type_of(bytes_of_event);
+    if (type && store::payload_on_demand(*type)) {
+      if (!codec::decode_header(bytes_of_event, ev))
+        return false;
+      out.append_encoded_event(std::move(ev), bytes_of_event);
+      continue;
+    }
     if (!codec::decode(bytes_of_event, ev))
       return false;
     out.append_event(std::move(ev));

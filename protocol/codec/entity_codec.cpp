@@ -201,4 +201,68 @@ bool decode(std::string_view bytes, event& out) {
   return true;
 }
 
+/// An encoded event's type (bento.v1.Event field 2), read without decoding the rest; nothing if it has none or
+/// the bytes do not parse that far.
+std::optional<std::string_view> event_type_of(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  const auto* end = p + bytes.size();
+  auto varint = [&](uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && p < end; shift += 7) {
+      uint8_t b = *p++;
+      v |= uint64_t(b & 0x7f) << shift;
+      if (!(b & 0x80))
+        return true;
+    }
+    return false;
+  };
+  while (p < end) {
+    uint64_t tag = 0, v = 0;
+    if (!varint(tag))
+      return std::nullopt;
+    auto wire = tag & 7;
+    if (wire == 0) {
+      if (!varint(v))
+        return std::nullopt;
+    } else if (wire == 2) {
+      if (!varint(v) || v > uint64_t(end - p))
+        return std::nullopt;
+      if ((tag >> 3) == 2)
+        return std::string_view(reinterpret_cast<const char*>(p), v);
+      p += v;
+    } else if (wire == 1 || wire == 5) {
+      auto n = wire == 1 ? 8u : 4u;
+      if (uint64_t(end - p) < n)
+        return std::nullopt;
+      p += n;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+bool decode_header(std::string_view bytes, event& out) {
+  scratch_arena arena;
+  auto& m = arena.make<pb::EventHeader>();
+  if (!parse(bytes, m))
+    return false;
+  out.seq = m.seq();
+  out.type = m.type();
+  out.entity = m.entity();
+  out.at_ms = m.at_ms();
+  out.restaurant_id = m.restaurant_id();
+  out.payload = std::monostate{};
+  return true;
+}
+
+void stamp_seq(std::string& encoded_event, uint64_t seq) {
+  encoded_event.push_back(static_cast<char>(1 << 3)); // field 1 (seq), wire type 0 (varint)
+  do {
+    auto low = static_cast<char>(seq & 0x7f);
+    seq >>= 7;
+    encoded_event.push_back(seq ? static_cast<char>(low | 0x80) : low);
+  } while (seq);
+}
+
 } // namespace bento::codec

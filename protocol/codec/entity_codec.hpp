@@ -1,6 +1,7 @@
 #pragma once
 // Domain structs <-> Protobuf bytes (protocol/proto/bento/v1). Protobuf types never leave this file pair, so
 // nothing else pays for the generated headers. decode() returns false on bytes that do not parse.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,5 +26,15 @@ bool decode(std::string_view bytes, domain::reservation& out);
 bool decode(std::string_view bytes, domain::order& out);
 bool decode(std::string_view bytes, domain::event& out);
 bool decode(std::string_view bytes, domain::restaurant_meta& out);
+
+/// An encoded event's type (bento.v1.Event field 2), read without decoding the rest; nothing if it has none or
+/// the bytes do not parse that far.
+std::optional<std::string_view> event_type_of(std::string_view bytes);
+/// An encoded event's fields but its payload (left as it is: `out.payload` is empty), checked to be a whole
+/// event's bytes: what a reader needs that files an event by its type without looking into it.
+bool decode_header(std::string_view bytes, domain::event& out);
+/// Gives an encoded event its sequence number, without decoding it: a field appended to the bytes (a protobuf
+/// parser takes a scalar field's last value), so what it had before, if anything, no longer counts.
+void stamp_seq(std::string& encoded_event, uint64_t seq);
 
 } // namespace bento::codec

@@ -13,6 +13,7 @@
 #include "actors/store/shard_store.hpp"
 #include "actors/store/store_layout.hpp"
 #include "cluster/shard/entry_codec.hpp"
+#include "protocol/codec/entity_codec.hpp"
 #include "cluster/shard/raft_wire.hpp"
 #include "cluster/shard/shard_replica.hpp"
 #include "cluster/shard/shard_snapshot.hpp"
@@ -206,6 +207,81 @@ TEST_CASE("shard replica: three replicas apply the same entries in the same orde
     }
 }
 
+TEST_CASE("shard replica: an order's event is stored on every replica as the leader encoded it, and decoded only "
+          "for a reader that asks for it", "[unit]") {
+  // A replica applying an entry keeps an order's event as its bytes (numbered on arrival): its payload, the
+  // whole order, is decoded by a reader that wants it (scan_events, recent_events without a filter), not by
+  // the replica. Menu and stock events are decoded as before (the catalog and the listener read them).
+  test::temp_dir dir;
+  trio group(dir);
+  auto first = group.elect();
+  REQUIRE(first);
+  auto& leader = group[first];
+  domain::order o;
+  o.id = "o_9";
+  o.customer_id = "u_1";
+  o.note = std::string(200, 'n');
+  o.lines.push_back(domain::order_line{"katsu", "Katsu", 450, 2});
+  std::vector<std::string> types_heard;
+  for (auto& [id, m] : group.members)
+    if (id != first)
+      m.db->set_event_listener([&](const domain::event& ev) {
+        types_heard.push_back(ev.type);
+        CHECK(std::holds_alternative<std::monostate>(ev.payload) == (ev.type == "order.placed"));
+      });
+  for (int i = 0; i < 3; ++i) {
+    store::write_batch b;
+    b.put(column::entities, "o/o_9", "record");
+    b.append_event(domain::event{0, "order.placed", "order/o_9", 5 + i, o, "r1"});
+    b.append_event(domain::event{0, "stock.levels", "restaurant/r1", 6,
+                                 std::vector<domain::stock_level>{{"katsu", 10 - i, {}, 2}}, "r1"});
+    REQUIRE(leader.commit(b));
+    group.pump();
+  }
+  for (int t = 0; t < 3; ++t) {
+    for (auto& [id, m] : group.members)
+      m.replica->tick();
+    group.pump();
+  }
+  CHECK(types_heard.size() == 12); // both followers, three entries, two events each
+  for (auto& [id, m] : group.members) {
+    INFO("member " << id << (id == first ? " (leader)" : ""));
+    REQUIRE(m.db->last_event_seq(1) == 6);
+    std::vector<domain::event> scanned;
+    REQUIRE(m.db->scan_events(1, 0, 6, [&](const domain::event& ev) {
+      scanned.push_back(ev);
+      return true;
+    }));
+    REQUIRE(scanned.size() == 6);
+    for (uint64_t i = 0; i < 6; ++i)
+      CHECK(scanned[i].seq == i + 1); // the number stamped on the leader's bytes is the one that counts
+    REQUIRE(std::holds_alternative<domain::order>(scanned[4].payload));
+    auto& stored = std::get<domain::order>(scanned[4].payload);
+    CHECK(stored.note == o.note);
+    CHECK(stored.lines.at(0).qty == 2);
+    CHECK(scanned[4].at_ms == 7);
+    CHECK(scanned[4].restaurant_id == "r1");
+    // From memory: declined types come as their number and type, the rest decoded, as from the store.
+    std::vector<std::shared_ptr<const domain::event>> recent;
+    auto stock_only = [](std::string_view type) { return type.substr(0, 6) == "stock."; };
+    REQUIRE(m.db->recent_events(1, 0, 6, recent, stock_only));
+    REQUIRE(recent.size() == 6);
+    CHECK(recent[2]->type == "order.placed");
+    CHECK(recent[2]->seq == 3);
+    REQUIRE(std::holds_alternative<std::vector<domain::stock_level>>(recent[3]->payload));
+    CHECK(std::get<std::vector<domain::stock_level>>(recent[3]->payload).at(0).stock == 9);
+    recent.clear();
+    REQUIRE(m.db->recent_events(1, 0, 6, recent));
+    REQUIRE(std::holds_alternative<domain::order>(recent[4]->payload));
+    CHECK(std::get<domain::order>(recent[4]->payload).note == o.note);
+    CHECK(recent[4]->seq == 5);
+    CHECK(recent[4]->shard == 1);
+    CHECK(recent[4]->entity == "order/o_9");
+  }
+  for (auto& [id, m] : group.members)
+    m.db->set_event_listener(nullptr);
+}
+
 TEST_CASE("shard replica: a write epoch ends with the lead or when revoked; marks say when writes have landed",
           "[unit]") {
   test::temp_dir dir;
@@ -361,6 +437,18 @@ TEST_CASE("raft wire: messages of many groups round trip in one frame; garbage i
   store::write_batch reversed; // a range that ends before it starts: RocksDB would refuse the write
   reversed.erase_range(column::indexes, "s/b", "s/a");
   append.entries[0].data = shard::encode_batch(reversed);
+  CHECK_FALSE(shard::decode_raft_batch(shard::encode_raft_batch({{5, append}}), out));
+  // An order's event, whose payload no replica decodes, must still be a whole event: cut short, it is refused.
+  domain::order o;
+  o.note = std::string(50, 'n');
+  auto event_bytes = codec::encode(domain::event{0, "order.placed", "order/o_1", 5, o, "r1"});
+  domain::event header{0, "order.placed", "order/o_1", 5, {}, "r1"};
+  store::write_batch whole, cut_event;
+  whole.append_encoded_event(header, event_bytes);
+  cut_event.append_encoded_event(header, event_bytes.substr(0, event_bytes.size() - 5));
+  append.entries[0].data = shard::encode_batch(whole);
+  CHECK(shard::decode_raft_batch(shard::encode_raft_batch({{5, append}}), out));
+  append.entries[0].data = shard::encode_batch(cut_event);
   CHECK_FALSE(shard::decode_raft_batch(shard::encode_raft_batch({{5, append}}), out));
 }
 

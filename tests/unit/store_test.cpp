@@ -249,6 +249,56 @@ TEST_CASE("store: a scan decodes only the events its filter takes, and passes ev
   CHECK(seen[0].entity == "order/o_1");
 }
 
+TEST_CASE("store: an event kept as another node's bytes is stored numbered, and decoded from memory only when "
+          "asked", "[unit]") {
+  test::temp_dir dir;
+  auto s = open_store(dir / "db");
+  store::shard_store shard(*s, 3);
+  domain::order o;
+  o.id = "o_1";
+  o.note = std::string(100, 'n');
+  domain::event placed{0, "order.placed", "order/o_1", 5, o, "r1"};
+  auto bytes = codec::encode(placed);
+  domain::event header;
+  REQUIRE(codec::decode_header(bytes, header));
+  CHECK(header.type == "order.placed");
+  CHECK(header.entity == "order/o_1");
+  CHECK(std::holds_alternative<std::monostate>(header.payload));
+  CHECK_FALSE(codec::decode_header(bytes.substr(0, bytes.size() - 10), header)); // cut short: not an event
+  store::write_batch b;
+  b.append_event(domain::event{0, "user.registered", "user/u", 4, {}, {}});
+  b.append_encoded_event(header, bytes);
+  REQUIRE(shard.commit(b));
+  std::vector<domain::event> seen;
+  REQUIRE(s->scan_events(3, 0, 2, [&](const domain::event& ev) {
+    seen.push_back(ev);
+    return true;
+  }));
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1].seq == 2);
+  REQUIRE(std::holds_alternative<domain::order>(seen[1].payload));
+  CHECK(std::get<domain::order>(seen[1].payload).note == o.note);
+  std::vector<std::shared_ptr<const domain::event>> recent;
+  REQUIRE(s->recent_events(3, 0, 2, recent, [](std::string_view type) { return type == "user.registered"; }));
+  REQUIRE(recent.size() == 2);
+  CHECK(recent[1]->seq == 2);
+  CHECK(std::holds_alternative<std::monostate>(recent[1]->payload)); // declined: its bytes stay as they are
+  recent.clear();
+  REQUIRE(s->recent_events(3, 1, 2, recent));
+  REQUIRE(recent.size() == 1);
+  REQUIRE(std::holds_alternative<domain::order>(recent[0]->payload));
+  CHECK(std::get<domain::order>(recent[0]->payload).note == o.note);
+  CHECK(recent[0]->seq == 2);
+  CHECK(recent[0]->shard == 3);
+  // A number stamped on bytes that carry one already replaces it.
+  placed.seq = 7;
+  auto renumbered = codec::encode(placed);
+  codec::stamp_seq(renumbered, 300);
+  domain::event back;
+  REQUIRE(codec::decode(renumbered, back));
+  CHECK(back.seq == 300);
+}
+
 TEST_CASE("store: the visible event sequence never runs ahead of what is written", "[unit]") {
   test::temp_dir dir;
   auto s = open_store(dir / "db");

@@ -12,6 +12,7 @@
 #include "actors/common/shared_behavior.hpp"
 #include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
+#include "actors/order/order_event.hpp"
 #include "actors/order/order_state.hpp"
 #include "actors/order_index/order_index_writes.hpp"
 #include "actors/store/shard_store.hpp"
@@ -89,7 +90,7 @@ outcome<unit_t> commit(self_ptr self, order o, const char* event_type) {
     batch.erase(store::column::indexes, keys::pending_order(st.id));
   add_index_writes(batch, st.rules.exists() ? &*st.rules.current() : nullptr, o);
   if (event_type)
-    batch.append_event(event{0, event_type, keys::order_entity(st.id), o.updated_at_ms, o, o.restaurant_id});
+    append_order_event(batch, event_type, st.id, o, bytes);
   auto done = st.ctx->store->commit(batch, st.epoch);
   if (!done) {
     spdlog::error("order.persist_failed order={} error={}", st.id, done.error().message);

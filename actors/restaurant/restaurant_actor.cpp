@@ -12,6 +12,7 @@
 #include "actors/common/shared_behavior.hpp"
 #include "actors/common/reply_gate.hpp"
 #include "actors/common/keys.hpp"
+#include "actors/order/order_event.hpp"
 #include "actors/order/order_state.hpp"
 #include "actors/order_index/order_index_writes.hpp"
 #include "actors/restaurant/menu_board.hpp"
@@ -132,11 +133,8 @@ std::string place_order_with(const order& placing, const reservation_result& hel
   auto record = codec::encode(placed);
   out.put(store::column::entities, keys::order_record(placed.id), record);
   add_index_writes(out, &placing, placed);
-  auto entity = keys::order_entity(placed.id);
-  auto at = placed.updated_at_ms;
-  auto rid = placed.restaurant_id;
-  placed_out = placed;
-  out.append_event(event{0, "order.placed", std::move(entity), at, std::move(placed), std::move(rid)});
+  append_order_event(out, "order.placed", placed.id, placed, record);
+  placed_out = std::move(placed);
   return record;
 }
 

@@ -53,9 +53,10 @@ public:
   void erase_range(column cf, std::string_view from, std::string_view to);
   /// Events get their sequence number at commit (per shard) and are published to the listener after the write.
   void append_event(domain::event ev);
-  /// An event as another node encoded it (a replicated entry's): `header` without its payload, `encoded` its
-  /// bytes, stored as they are with their number stamped on (codec::stamp_seq). Only for types whose payload
-  /// no reader in a node's memory looks into (payload_on_demand); recent_events decodes it when asked to.
+  /// An event already encoded (another node's, from a replicated entry; an order's, around its record's bytes):
+  /// `header` without its payload, `encoded` its bytes, stored as they are with their number stamped on
+  /// (codec::stamp_seq). Only for types whose payload no reader in a node's memory looks into
+  /// (payload_on_demand); recent_events decodes it when asked to.
   void append_encoded_event(domain::event header, std::string encoded);
   bool empty() const noexcept { return ops_.empty() && events_.empty(); }
   /// The shard whose key range this batch writes (set by shard_store, which also prefixes the keys).
@@ -75,7 +76,7 @@ public:
   /// What the batch holds (replication encodes it into a log entry).
   const std::vector<op>& ops() const noexcept { return ops_; }
   const std::vector<domain::event>& events() const noexcept { return events_; }
-  /// Each event's bytes as another node encoded them, beside events(): empty for one made here.
+  /// Each event's bytes when it came encoded (append_encoded_event), beside events(): else empty.
   const std::vector<std::string>& encoded_events() const noexcept { return encoded_; }
   const std::optional<domain::shard_id>& shard() const noexcept { return shard_; }
   /// Appends another batch's writes and events (a replica applying an entry with its bookkeeping).
@@ -85,7 +86,7 @@ public:
 private:
   std::vector<op> ops_;
   std::vector<domain::event> events_;
-  std::vector<std::string> encoded_; // one per event: its bytes from another node, or empty
+  std::vector<std::string> encoded_; // one per event: its bytes when it came encoded, or empty
   std::optional<domain::shard_id> shard_;
 };
 

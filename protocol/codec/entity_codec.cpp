@@ -256,13 +256,37 @@ bool decode_header(std::string_view bytes, event& out) {
   return true;
 }
 
-void stamp_seq(std::string& encoded_event, uint64_t seq) {
-  encoded_event.push_back(static_cast<char>(1 << 3)); // field 1 (seq), wire type 0 (varint)
+namespace {
+
+void put_varint(std::string& out, uint64_t v) {
   do {
-    auto low = static_cast<char>(seq & 0x7f);
-    seq >>= 7;
-    encoded_event.push_back(seq ? static_cast<char>(low | 0x80) : low);
-  } while (seq);
+    auto low = static_cast<char>(v & 0x7f);
+    v >>= 7;
+    out.push_back(v ? static_cast<char>(low | 0x80) : low);
+  } while (v);
+}
+
+} // namespace
+
+std::string encode_order_event(const event& header, std::string_view encoded_order) {
+  scratch_arena arena;
+  auto& m = arena.make<pb::Event>();
+  m.set_seq(header.seq);
+  m.set_type(header.type);
+  m.set_entity(header.entity);
+  m.set_at_ms(header.at_ms);
+  m.set_restaurant_id(header.restaurant_id);
+  auto out = serialize(m);
+  out.reserve(out.size() + encoded_order.size() + 6);
+  out.push_back(static_cast<char>((pb::Event::kOrderFieldNumber << 3) | 2)); // length-delimited
+  put_varint(out, encoded_order.size());
+  out.append(encoded_order);
+  return out;
+}
+
+void stamp_seq(std::string& encoded_event, uint64_t seq) {
+  encoded_event.push_back(static_cast<char>(pb::Event::kSeqFieldNumber << 3)); // wire type 0 (varint)
+  put_varint(encoded_event, seq);
 }
 
 } // namespace bento::codec

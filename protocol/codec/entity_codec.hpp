@@ -33,6 +33,9 @@ std::optional<std::string_view> event_type_of(std::string_view bytes);
 /// An encoded event's fields but its payload (left as it is: `out.payload` is empty), checked to be a whole
 /// event's bytes: what a reader needs that files an event by its type without looking into it.
 bool decode_header(std::string_view bytes, domain::event& out);
+/// An order's event, its payload the order as already encoded (its record's bytes are an Event's order field
+/// as they are): the same bytes as encode() of the event with the order in it, without encoding the order again.
+std::string encode_order_event(const domain::event& header, std::string_view encoded_order);
 /// Gives an encoded event its sequence number, without decoding it: a field appended to the bytes (a protobuf
 /// parser takes a scalar field's last value), so what it had before, if anything, no longer counts.
 void stamp_seq(std::string& encoded_event, uint64_t seq);

@@ -290,6 +290,11 @@ TEST_CASE("store: an event kept as another node's bytes is stored numbered, and 
   CHECK(std::get<domain::order>(recent[0]->payload).note == o.note);
   CHECK(recent[0]->seq == 2);
   CHECK(recent[0]->shard == 3);
+  // An order's event built around its record's bytes is the event with the order in it, byte for byte.
+  auto record = codec::encode(o);
+  domain::event bare{0, "order.placed", "order/o_1", 5, {}, "r1"};
+  CHECK(codec::encode_order_event(bare, record) == codec::encode(domain::event{0, "order.placed", "order/o_1", 5, o,
+                                                                               "r1"}));
   // A number stamped on bytes that carry one already replaces it.
   placed.seq = 7;
   auto renumbered = codec::encode(placed);
@@ -297,6 +302,38 @@ TEST_CASE("store: an event kept as another node's bytes is stored numbered, and 
   domain::event back;
   REQUIRE(codec::decode(renumbered, back));
   CHECK(back.seq == 300);
+}
+
+TEST_CASE("store: a write the next one to the same key replaces is left out of the batch; the last one stands",
+          "[unit]") {
+  test::temp_dir dir;
+  auto s = open_store(dir / "db");
+  auto entries = [&] { return s->stats().at("memtable_entries_active"); };
+  store::write_batch b;
+  for (int i = 0; i < 5; ++i) // a group of five orders of one item: its record five times
+    b.put(column::entities, "item/katsu", "stock " + std::to_string(100 - i));
+  b.put(column::entities, "order/a", "placed");
+  b.erase(column::entities, "order/b");
+  b.put(column::entities, "order/b", "back");
+  b.put(column::entities, "order/c", "there");
+  b.erase(column::entities, "order/c");
+  b.put(column::indexes, "item/katsu", "another column: not the same key");
+  auto before = entries();
+  REQUIRE(s->commit(b));
+  CHECK(entries() - before == 5); // katsu once, a, b (the put), c (the erase), the index
+  CHECK(**s->get(column::entities, "item/katsu") == "stock 96");
+  CHECK(**s->get(column::entities, "order/b") == "back");
+  CHECK_FALSE(s->get(column::entities, "order/c")->has_value());
+  CHECK(**s->get(column::indexes, "item/katsu") == "another column: not the same key");
+  // With a range deletion the batch keeps its order, and a put before the range is not the one that stands.
+  store::write_batch r;
+  r.put(column::entities, "r/1", "before");
+  r.erase_range(column::entities, "r/0", "r/9");
+  r.put(column::entities, "r/2", "after");
+  r.put(column::entities, "r/2", "after, again");
+  REQUIRE(s->commit(r));
+  CHECK_FALSE(s->get(column::entities, "r/1")->has_value());
+  CHECK(**s->get(column::entities, "r/2") == "after, again");
 }
 
 TEST_CASE("store: the visible event sequence never runs ahead of what is written", "[unit]") {

@@ -376,17 +376,19 @@ bool entity_store::recent_events(domain::shard_id shard, uint64_t after_seq, uin
         return false;
     held.assign(from, from + static_cast<std::ptrdiff_t>(count));
   }
-  // Decoding outside the lock: the committing threads append to the same memory.
+  // Decoding outside the lock (the committing threads append to the same memory); the bytes are shared, not
+  // copied, under it.
   std::vector<std::shared_ptr<const domain::event>> got;
   got.reserve(held.size());
   for (auto& r : held) {
-    if (r.encoded.empty() || (decode_if && !decode_if(r.ev->type))) {
+    if (!r.encoded || (decode_if && !decode_if(r.ev->type))) {
       got.push_back(std::move(r.ev));
       continue;
     }
     auto ev = std::make_shared<domain::event>();
-    if (!codec::decode(r.encoded, *ev))
+    if (!codec::decode(*r.encoded, *ev))
       return false; // as a gap: the reader scans the store, and meets what it makes of these bytes there
+    ev->seq = r.ev->seq;
     ev->shard = r.ev->shard;
     got.push_back(std::move(ev));
   }
@@ -488,9 +490,29 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   for (auto& ev : batch.events_)
     events.push_back(std::make_shared<domain::event>(std::move(ev)));
   batch.events_.clear();
-  auto encoded = std::move(batch.encoded_); // beside `events`: another node's bytes of each, or empty
+  // Beside `events`: each one's bytes when it came encoded, or none; shared with the memory of recent events.
+  std::vector<std::shared_ptr<std::string>> encoded(events.size());
+  for (size_t i = 0; i < batch.encoded_.size() && i < events.size(); ++i)
+    if (!batch.encoded_[i].empty())
+      encoded[i] = std::make_shared<std::string>(std::move(batch.encoded_[i]));
   batch.encoded_.clear();
-  encoded.resize(events.size());
+  std::vector<size_t> unstamped(events.size());
+  for (size_t i = 0; i < events.size(); ++i)
+    unstamped[i] = encoded[i] ? encoded[i]->size() : 0;
+  // A write that fails leaves the batch as it came, events included: its writer may try it again (a replica's
+  // ready is written again until the disk takes it), and its records must not go without their events.
+  auto give_back = [&] {
+    for (size_t i = 0; i < events.size(); ++i) {
+      events[i]->seq = 0;
+      batch.events_.push_back(std::move(*events[i]));
+      if (encoded[i]) {
+        encoded[i]->resize(unstamped[i]);
+        batch.encoded_.push_back(std::move(*encoded[i]));
+      } else {
+        batch.encoded_.emplace_back();
+      }
+    }
+  };
   uint64_t first_seq = 0;
   shard_sequence* seq = batch.shard_ && !events.empty() ? &sequences_[*batch.shard_] : nullptr;
   if (seq) {
@@ -521,7 +543,7 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
         std::vector<shard_sequence::recent_event> held;
         held.reserve(events.size());
         for (size_t i = 0; i < events.size(); ++i)
-          held.push_back({events[i], std::move(encoded[i])});
+          held.push_back({events[i], encoded[i]});
         seq->recent.insert(at, std::make_move_iterator(held.begin()), std::make_move_iterator(held.end()));
         while (seq->recent.size() > recent_kept_)
           seq->recent.pop_front();
@@ -536,12 +558,13 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
     for (size_t i = 0; i < events.size(); ++i) {
       auto& ev = events[i];
       // Another node's bytes are stored as they came, numbered here: no decode and encode of a whole order.
-      if (!encoded[i].empty())
-        codec::stamp_seq(encoded[i], ev->seq);
+      if (encoded[i])
+        codec::stamp_seq(*encoded[i], ev->seq);
       auto status = wb.Put(impl_->cf(column::events), event_key(ev->shard, ev->seq),
-                           encoded[i].empty() ? codec::encode(*ev) : encoded[i]);
+                           encoded[i] ? *encoded[i] : codec::encode(*ev));
       if (!status.ok()) {
         settle(false);
+        give_back();
         return storage_error(status);
       }
     }
@@ -552,6 +575,8 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   auto status = impl_->db->Write(impl_->write_options, &wb);
   writes_.fetch_add(1, std::memory_order_relaxed);
   settle(status.ok());
+  if (!status.ok())
+    give_back();
   if (!status.ok() && !(status.IsIOError() || status.IsNoSpace()))
     return storage_error(status); // the batch itself was refused (e.g. an invalid range): the disk is fine
   if (!status.ok()) {

@@ -148,7 +148,7 @@ public:
   /// Writes the batch to the WAL before returning: durable against process death (kill -9), never waiting for
   /// the disk. Then hands the batch's events to the listener, in commit order per caller (an event added with
   /// append_encoded_event without its payload). The events are taken out of the batch (moved into the store's
-  /// memory of recent events); its writes stay.
+  /// memory of recent events); its writes stay. A write that fails leaves the batch as it came.
   domain::outcome<domain::unit_t> commit(write_batch& batch);
   /// The refusal commit() would answer now because the disk refuses writes (full, read-only), or unit: lets a
   /// writer that commits later (a lone leader's queued writes) refuse at once, as commit() would.
@@ -241,7 +241,7 @@ private:
     // An event kept encoded (append_encoded_event) is held without its payload, beside its stored bytes.
     struct recent_event {
       std::shared_ptr<const domain::event> ev;
-      std::string encoded;
+      std::shared_ptr<const std::string> encoded; // none: `ev` is whole
     };
     std::deque<recent_event> recent;
   };

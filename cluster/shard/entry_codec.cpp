@@ -55,15 +55,17 @@ bool decode_batch(std::string_view bytes, store::write_batch& out) {
   }
   for (auto& bytes_of_event : m.events()) {
     // An order's event (most of a shard's, each with its whole order) is kept as the leader encoded it: its
-    // fields but the payload are read, and checked to make a whole event; its order is checked by whoever
-    // decodes it, as are the records beside it, which no replica decodes either.
+    // fields but the payload are read, the bytes checked to be well framed; the order itself is checked by
+    // whoever decodes it, as are the records beside it, which no replica decodes either.
     domain::event ev;
     auto type = codec::event_type_of(bytes_of_event);
     if (type && store::payload_on_demand(*type)) {
       if (!codec::decode_header(bytes_of_event, ev))
         return false;
-      out.append_encoded_event(std::move(ev), bytes_of_event);
-      continue;
+      if (store::payload_on_demand(ev.type)) { // the parser's view of the type, which memory files it under
+        out.append_encoded_event(std::move(ev), bytes_of_event);
+        continue;
+      }
     }
     if (!codec::decode(bytes_of_event, ev))
       return false;

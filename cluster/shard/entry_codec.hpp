@@ -2,7 +2,8 @@
 // Bytes of what a replication group stores and sends: an entity's write batch as a log entry's data, and the
 // raft bookkeeping records. Protobuf stays in the .cpp. decode_* return false on bytes that do not parse or
 // that name something impossible (unknown columns, a range that ends before it starts): a peer's entry is
-// untrusted input.
+// untrusted input, and nothing in it may stop a replica. What a batch writes is the leader's: record values and
+// an order event's payload are checked for their framing only, and their readers refuse what does not decode.
 #include <string>
 #include <string_view>
 

@@ -204,6 +204,7 @@ bool decode(std::string_view bytes, event& out) {
 /// An encoded event's type (bento.v1.Event field 2), read without decoding the rest; nothing if it has none or
 /// the bytes do not parse that far.
 std::optional<std::string_view> event_type_of(std::string_view bytes) {
+  std::optional<std::string_view> type;
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   const auto* end = p + bytes.size();
   auto varint = [&](uint64_t& v) {
@@ -227,8 +228,8 @@ std::optional<std::string_view> event_type_of(std::string_view bytes) {
     } else if (wire == 2) {
       if (!varint(v) || v > uint64_t(end - p))
         return std::nullopt;
-      if ((tag >> 3) == 2)
-        return std::string_view(reinterpret_cast<const char*>(p), v);
+      if ((tag >> 3) == 2) // the last one counts, as for a parser (a second type field replaces the first)
+        type = std::string_view(reinterpret_cast<const char*>(p), v);
       p += v;
     } else if (wire == 1 || wire == 5) {
       auto n = wire == 1 ? 8u : 4u;
@@ -239,7 +240,7 @@ std::optional<std::string_view> event_type_of(std::string_view bytes) {
       return std::nullopt;
     }
   }
-  return std::nullopt;
+  return type;
 }
 
 bool decode_header(std::string_view bytes, event& out) {
@@ -267,6 +268,9 @@ void put_varint(std::string& out, uint64_t v) {
 }
 
 } // namespace
+
+// Both hand-written tags are one byte: field numbers below 16.
+static_assert(pb::Event::kOrderFieldNumber < 16 && pb::Event::kSeqFieldNumber < 16);
 
 std::string encode_order_event(const event& header, std::string_view encoded_order) {
   scratch_arena arena;

@@ -27,11 +27,11 @@ bool decode(std::string_view bytes, domain::order& out);
 bool decode(std::string_view bytes, domain::event& out);
 bool decode(std::string_view bytes, domain::restaurant_meta& out);
 
-/// An encoded event's type (bento.v1.Event field 2), read without decoding the rest; nothing if it has none or
-/// the bytes do not parse that far.
+/// An encoded event's type (bento.v1.Event field 2; the last one, as a parser takes it), read without decoding
+/// the rest; nothing if it has none or the bytes are not a sequence of well-framed fields.
 std::optional<std::string_view> event_type_of(std::string_view bytes);
-/// An encoded event's fields but its payload (left as it is: `out.payload` is empty), checked to be a whole
-/// event's bytes: what a reader needs that files an event by its type without looking into it.
+/// An encoded event's fields but its payload (left as it is: `out.payload` is empty), the bytes checked to be
+/// well framed: the payload's own contents are not parsed (its reader decodes them, and refuses them then).
 bool decode_header(std::string_view bytes, domain::event& out);
 /// An order's event, its payload the order as already encoded (its record's bytes are an Event's order field
 /// as they are): the same bytes as encode() of the event with the order in it, without encoding the order again.

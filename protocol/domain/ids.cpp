@@ -44,7 +44,9 @@ namespace {
 
 /// Random bytes for ids from a per-thread pool filled by the kernel's CSPRNG 512 bytes at a time: libsodium
 /// here asks the kernel on every call (getrandom), one system call per order placed, ~7 % of the HTTP thread.
-/// The bytes are the same kernel randomness, only fetched in bulk; ids never leave the process before use.
+/// The bytes are the same kernel randomness, fetched in bulk; the pool holds the next ids' bytes in memory
+/// (as the process holds every id it made). A fork without exec would hand parent and child the same pool:
+/// Bento never forks so (its tests exec at once).
 std::string pooled_random_bytes(size_t n) {
   thread_local unsigned char pool[512];
   thread_local size_t used = sizeof pool;
@@ -57,7 +59,7 @@ std::string pooled_random_bytes(size_t n) {
     }
     auto take = std::min(n - filled, sizeof pool - used);
     std::memcpy(out.data() + filled, pool + used, take);
-    sodium_memzero(pool + used, take); // a byte handed out once is never handed out again, nor left behind
+    sodium_memzero(pool + used, take); // a byte handed out is never handed out again
     used += take;
     filled += take;
   }

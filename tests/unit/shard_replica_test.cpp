@@ -268,6 +268,7 @@ TEST_CASE("shard replica: an order's event is stored on every replica as the lea
     REQUIRE(recent.size() == 6);
     CHECK(recent[2]->type == "order.placed");
     CHECK(recent[2]->seq == 3);
+    CHECK(std::holds_alternative<std::monostate>(recent[2]->payload)); // declined: not decoded
     REQUIRE(std::holds_alternative<std::vector<domain::stock_level>>(recent[3]->payload));
     CHECK(std::get<std::vector<domain::stock_level>>(recent[3]->payload).at(0).stock == 9);
     recent.clear();

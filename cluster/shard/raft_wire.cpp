@@ -11,7 +11,9 @@ using namespace bento::cluster::consensus;
 
 std::string encode_raft_batch(const std::vector<group_message>& messages) {
   pb::RaftBatch batch;
-  for (auto& [group, m] : messages) {
+  for (auto& gm : messages) {
+    auto group = gm.group;
+    auto& m = gm.message;
     auto* o = batch.add_messages();
     o->set_group(group);
     o->set_type(static_cast<uint32_t>(m.type));
@@ -69,11 +71,10 @@ bool decode_raft_batch(std::string_view bytes, std::vector<group_message>& out, 
         return false;
       // A normal entry is an entity's write batch that every replica applies once it is committed: one that does
       // not decode would stop each of them there (shard_replica aborts rather than diverge), at every restart.
-      if (at.entry().type() == static_cast<uint32_t>(entry_type::normal) && !at.entry().data().empty()) {
-        store::write_batch batch;
-        if (!decode_batch(at.entry().data(), batch))
+      gm.batches.emplace_back();
+      if (at.entry().type() == static_cast<uint32_t>(entry_type::normal) && !at.entry().data().empty())
+        if (!decode_batch(at.entry().data(), gm.batches.back()))
           return false;
-      }
       m.entries.push_back(entry{at.entry().term(), at.index(), static_cast<entry_type>(at.entry().type()),
                                 at.entry().data()});
     }

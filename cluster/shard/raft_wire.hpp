@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/store/entity_store.hpp"
 #include "cluster/consensus/message.hpp"
 #include "cluster/shard/log_keys.hpp"
 
@@ -13,6 +14,9 @@ namespace bento::cluster::shard {
 struct group_message {
   group_id group = 0;
   consensus::message message;
+  /// Read off the wire only: each normal entry's batch as decoded when the frame was checked (beside
+  /// message.entries; empty for the others), so that the replica applies it without decoding it again.
+  std::vector<store::write_batch> batches;
 };
 
 std::string encode_raft_batch(const std::vector<group_message>& messages);

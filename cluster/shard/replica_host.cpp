@@ -205,13 +205,15 @@ void replica_host::process_inbound(const std::string& from, const std::string& b
     std::lock_guard lock(placement_mutex_);
     names_.emplace(from_id, from);
   }
-  for (auto& [g, m] : messages) {
+  for (auto& gm : messages) {
+    auto g = gm.group;
+    auto& m = gm.message;
     // A peer speaks only for itself: a message claiming another sender is a lie, dropped.
     if (m.from != from_id || g >= replicas_.size() || !replicas_[g]) {
       ++unknown_group_;
       continue;
     }
-    replicas_[g]->step(m);
+    replicas_[g]->step(m, &gm.batches);
   }
 }
 

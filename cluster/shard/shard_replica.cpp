@@ -81,7 +81,7 @@ void shard_replica::drain_locked() {
       if (e.type != entry_type::normal || e.data.empty())
         continue;
       store::write_batch change;
-      if (!decode_batch(e.data, change)) {
+      if (!take_checked_locked(e, change) && !decode_batch(e.data, change)) {
         // A committed entry this node cannot read: continuing would leave the replica silently different.
         spdlog::critical("shard.undecodable_entry group={} index={}", group_, e.index);
         std::abort();
@@ -89,8 +89,10 @@ void shard_replica::drain_locked() {
       shard_.prefix_keys(change);
       u.batch.append(std::move(change)); // moved: a copy was every op and event of the entry once more
     }
-    if (u.applied > 0)
+    if (u.applied > 0) {
       storage_->stage_applied(u.applied, u.batch);
+      checked_.erase(checked_.begin(), checked_.upper_bound(u.applied));
+    }
     u.batch.set_shard(shard_.shard());
     if (!finish_ready_locked())
       return;
@@ -525,8 +527,35 @@ void shard_replica::tick() {
   }
 }
 
-void shard_replica::step(const message& m) {
+bool shard_replica::take_checked_locked(const consensus::entry& e, store::write_batch& out) {
+  auto it = checked_.find(e.index);
+  if (it == checked_.end())
+    return false;
+  bool same = it->second.term == e.term && it->second.data == e.data;
+  if (same) {
+    out = std::move(it->second.batch);
+    ++applied_as_checked_;
+  }
+  checked_.erase(it);
+  return same;
+}
+
+uint64_t shard_replica::applied_as_checked() const {
   std::lock_guard lock(mutex_);
+  return applied_as_checked_;
+}
+
+void shard_replica::step(const message& m, std::vector<store::write_batch>* batches) {
+  std::lock_guard lock(mutex_);
+  if (batches && m.type == message_type::append && batches->size() == m.entries.size())
+    for (size_t i = 0; i < m.entries.size(); ++i) {
+      auto& e = m.entries[i];
+      if (e.type != entry_type::normal || e.data.empty() || e.index <= storage_->applied())
+        continue;
+      if (checked_.size() >= checked_kept)
+        checked_.erase(checked_.begin()); // a member far behind: it decodes what it applies
+      checked_[e.index] = checked_entry{e.term, e.data, std::move((*batches)[i])};
+    }
   if (unwritten_) {
     drain_locked();
     if (unwritten_) {

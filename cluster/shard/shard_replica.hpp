@@ -78,7 +78,11 @@ public:
   void revoke();
 
   void tick();
-  void step(const consensus::message& m);
+  /// `batches`, when given: each entry's batch as the frame's check decoded it (raft_wire's group_message),
+  /// taken to apply the entry once it is committed instead of decoding it again.
+  void step(const consensus::message& m, std::vector<store::write_batch>* batches = nullptr);
+  /// Entries applied from the batch their frame's check decoded (not decoded again).
+  uint64_t applied_as_checked() const;
   void set_sender(sender s);
   /// Hands writing to a driver: from now on a proposal or a peer's message leaves its persist, sends and apply
   /// to the driver's next flush() (one RocksDB write and one frame per peer for all that came in between), and
@@ -176,6 +180,18 @@ private:
     consensus::index_t applied = 0;
   };
   std::optional<unwritten_ready> unwritten_;
+  // Entries received with the batch their frame's check decoded, until applied (a few rounds at most; bounded):
+  // applied only to the entry of the same index, term and bytes.
+  struct checked_entry {
+    consensus::term_t term = 0;
+    std::string data;
+    store::write_batch batch;
+  };
+  std::map<consensus::index_t, checked_entry> checked_;
+  static constexpr size_t checked_kept = 4096;
+  uint64_t applied_as_checked_ = 0;
+  /// The checked batch of `e`, if one is held for it: moved into `out`.
+  bool take_checked_locked(const consensus::entry& e, store::write_batch& out);
   bool disk_refused_ = false;
   // While stalled (unwritten_): the leader of the latest later term heard of (its messages dropped).
   consensus::node_id heard_leader_ = 0;

@@ -225,8 +225,8 @@ struct peer_target {
     // raft_wire writes a snapshot meta for every install_snapshot but reads one only when present: one without
     // (which the core then drops: index 0) does not decode again once re-encoded. Known, harmless: not checked.
     bool meta_less = false;
-    for (auto& [group_id, m] : messages)
-      meta_less |= m.type == message_type::install_snapshot && m.snapshot.members.voters.empty();
+    for (auto& gm : messages)
+      meta_less |= gm.message.type == message_type::install_snapshot && gm.message.snapshot.members.voters.empty();
     if (!meta_less) {
       auto once = shard::encode_raft_batch(messages);
       std::vector<shard::group_message> again;
@@ -237,11 +237,11 @@ struct peer_target {
     }
     auto& g = replica_group(after & 32);
     ++inputs_on_group;
-    for (auto& [group_id, m] : messages) {
-      if (group_id != fuzz_group)
+    for (auto& gm : messages) {
+      if (gm.group != fuzz_group)
         continue; // replica_host: a group this node has no replica of
       ++stepped;
-      g.deliver(m);
+      g.deliver(gm.message);
     }
     if (after & 16) {
       for (int w = 0; w <= (after >> 6); ++w)

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/catalog/catalog_actor.hpp"
+#include "actors/catalog/catalog_state.hpp"
 #include "actors/common/actor_scheduler.hpp"
 #include "actors/common/entity_context.hpp"
 #include "actors/catalog/page_board.hpp"
@@ -226,7 +227,7 @@ int run(const node::node_config& cfg, sigset_t signals) {
     // Ended sessions reach the revocation list as their shard's entries are applied here (leader, follower or
     // learner alike), so a logout through any node holds on this one.
     store->set_event_listener([catalog, announced, &revocations, &cluster_rt, meta_shard](const domain::event& ev) {
-      if (ev.type.rfind("menu.", 0) == 0 || ev.type.rfind("stock.", 0) == 0 || ev.type.rfind("restaurant.", 0) == 0) {
+      if (actors::catalog_event(ev.type)) {
         if (!announced->exchange(true))
           caf::anon_send(catalog, domain::event{ev.seq, ev.type, {}, ev.at_ms, {}, {}, ev.shard});
       } else if (auto* ended = std::get_if<domain::ended_session>(&ev.payload)) {

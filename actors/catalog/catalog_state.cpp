@@ -307,17 +307,12 @@ outcome<unit_t> catalog_state::catch_up(const std::string& today) {
   return unit;
 }
 
-namespace {
-
-/// The events the catalog reads (restaurants, menus, stock); others only move its mark. In a rush most events
-/// are orders' (each with the whole order), more than the store keeps in memory between two rounds: the scan
-/// that reads them from RocksDB then decodes only these.
+// In a rush most events are orders' (each with the whole order), more than the store keeps in memory between
+// two rounds: the scan that reads them from RocksDB then decodes only these.
 bool catalog_event(std::string_view type) {
   auto starts = [&](std::string_view p) { return type.substr(0, p.size()) == p; };
   return starts("restaurant.") || starts("menu.") || starts("stock.");
 }
-
-} // namespace
 
 outcome<unit_t> catalog_state::catch_up_shard(uint16_t shard, const std::string& today, round& r) {
   auto visible = store_->last_event_seq(shard);

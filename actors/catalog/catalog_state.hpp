@@ -11,6 +11,7 @@
 // part rebuilt from its entity records the same way, since the missing events cannot be replayed.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/domain/commands.hpp"
@@ -22,6 +23,9 @@ class write_batch;
 } // namespace bento::store
 
 namespace bento::actors {
+
+/// The events the catalog reads (restaurants, menus, stock); others only move its mark.
+bool catalog_event(std::string_view type);
 
 class catalog_state {
 public:

@@ -553,7 +553,7 @@ void shard_replica::step(const message& m, std::vector<store::write_batch>* batc
       if (e.type != entry_type::normal || e.data.empty() || e.index <= storage_->applied())
         continue;
       if (checked_.size() >= checked_kept)
-        checked_.erase(checked_.begin()); // a member far behind: it decodes what it applies
+        break; // a member far behind (commits lag its appends): it decodes what it applies, as before
       checked_[e.index] = checked_entry{e.term, e.data, std::move((*batches)[i])};
     }
   if (unwritten_) {

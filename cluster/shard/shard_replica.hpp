@@ -188,7 +188,7 @@ private:
     store::write_batch batch;
   };
   std::map<consensus::index_t, checked_entry> checked_;
-  static constexpr size_t checked_kept = 4096;
+  static constexpr size_t checked_kept = 256; // a round's entries, many times over: a member far behind decodes
   uint64_t applied_as_checked_ = 0;
   /// The checked batch of `e`, if one is held for it: moved into `out`.
   bool take_checked_locked(const consensus::entry& e, store::write_batch& out);

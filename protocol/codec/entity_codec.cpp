@@ -1,5 +1,7 @@
 #include "protocol/codec/entity_codec.hpp"
 
+#include <google/protobuf/io/coded_stream.h>
+
 #include "protocol/codec/pb_convert.hpp"
 
 namespace bento::codec {
@@ -90,14 +92,32 @@ bool decode(std::string_view bytes, ended_session& out) {
   return true;
 }
 
-std::string encode(const event& x) {
-  scratch_arena arena;
-  auto& m = arena.make<pb::Event>();
+namespace {
+
+/// An event's fields but its payload, both ways (Event and EventHeader share their numbers).
+void header_to_pb(const event& x, pb::Event& m) {
   m.set_seq(x.seq);
   m.set_type(x.type);
   m.set_entity(x.entity);
   m.set_at_ms(x.at_ms);
   m.set_restaurant_id(x.restaurant_id);
+}
+
+template <class Pb>
+void header_from_pb(const Pb& m, event& out) {
+  out.seq = m.seq();
+  out.type = m.type();
+  out.entity = m.entity();
+  out.at_ms = m.at_ms();
+  out.restaurant_id = m.restaurant_id();
+}
+
+} // namespace
+
+std::string encode(const event& x) {
+  scratch_arena arena;
+  auto& m = arena.make<pb::Event>();
+  header_to_pb(x, m);
   switch (x.payload.index()) {
     case 1: to_pb(std::get<user>(x.payload), *m.mutable_user()); break;
     case 2: to_pb(std::get<restaurant>(x.payload), *m.mutable_restaurant()); break;
@@ -158,11 +178,7 @@ bool decode(std::string_view bytes, event& out) {
   auto& m = arena.make<pb::Event>();
   if (!parse(bytes, m))
     return false;
-  out.seq = m.seq();
-  out.type = m.type();
-  out.entity = m.entity();
-  out.at_ms = m.at_ms();
-  out.restaurant_id = m.restaurant_id();
+  header_from_pb(m, out);
   switch (m.payload_case()) {
     case pb::Event::kUser: {
       user u;
@@ -248,11 +264,7 @@ bool decode_header(std::string_view bytes, event& out) {
   auto& m = arena.make<pb::EventHeader>();
   if (!parse(bytes, m))
     return false;
-  out.seq = m.seq();
-  out.type = m.type();
-  out.entity = m.entity();
-  out.at_ms = m.at_ms();
-  out.restaurant_id = m.restaurant_id();
+  header_from_pb(m, out);
   out.payload = std::monostate{};
   return true;
 }
@@ -260,11 +272,9 @@ bool decode_header(std::string_view bytes, event& out) {
 namespace {
 
 void put_varint(std::string& out, uint64_t v) {
-  do {
-    auto low = static_cast<char>(v & 0x7f);
-    v >>= 7;
-    out.push_back(v ? static_cast<char>(low | 0x80) : low);
-  } while (v);
+  uint8_t buf[10]; // a 64-bit varint takes at most ten bytes
+  auto* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(v, buf);
+  out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
 }
 
 } // namespace
@@ -275,11 +285,7 @@ static_assert(pb::Event::kOrderFieldNumber < 16 && pb::Event::kSeqFieldNumber < 
 std::string encode_order_event(const event& header, std::string_view encoded_order) {
   scratch_arena arena;
   auto& m = arena.make<pb::Event>();
-  m.set_seq(header.seq);
-  m.set_type(header.type);
-  m.set_entity(header.entity);
-  m.set_at_ms(header.at_ms);
-  m.set_restaurant_id(header.restaurant_id);
+  header_to_pb(header, m);
   auto out = serialize(m);
   out.reserve(out.size() + encoded_order.size() + 6);
   out.push_back(static_cast<char>((pb::Event::kOrderFieldNumber << 3) | 2)); // length-delimited

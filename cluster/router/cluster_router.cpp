@@ -1,5 +1,6 @@
 #include "cluster/router/cluster_router.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -46,6 +47,11 @@ struct expire_msg {
 struct local_msg {
   actors::router_actor local;
 };
+struct resend_reply_msg {
+  std::string to;
+  std::string bytes;
+  std::chrono::steady_clock::time_point until;
+};
 
 } // namespace
 } // namespace bento::cluster::router
@@ -58,6 +64,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::peer_back_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::data_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::retry_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::expire_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bento::cluster::router::resend_reply_msg)
 
 namespace bento::cluster::router {
 
@@ -344,6 +351,21 @@ void on_peer_lost(self_ptr self, const std::string& node, bool gone) {
     spdlog::info("router.peer_lost node={} calls_unknown={}", node, lost.size());
 }
 
+/// Sends a forwarded command's answer to its caller, again after a pause while the transport does not take it
+/// (the link to the caller dropped for a moment, or its queue was full) and until the caller stops waiting
+/// (`until`). Lost, the answer of a command that finished here would reach its caller as outcome_unknown at its
+/// deadline; a link that stays down ends the caller's wait sooner (its router's peer_lost).
+void send_reply(self_ptr self, const std::string& to, std::string bytes, clock::time_point until) {
+  auto& st = self->state;
+  if (st.options.send(to, bytes))
+    return;
+  if (clock::now() + st.options.retry >= until) {
+    spdlog::warn("router.reply_unsent to={}", to);
+    return;
+  }
+  self->delayed_send(self, st.options.retry, resend_reply_msg{to, std::move(bytes), until});
+}
+
 void on_data(self_ptr self, const data_msg& msg) {
   auto& st = self->state;
   cluster_data data;
@@ -355,17 +377,18 @@ void on_data(self_ptr self, const data_msg& msg) {
     auto from = msg.from;
     auto id = req->id;
     spdlog::info("router.executing call={} kind={} from={}", id, req->kind, from);
-    auto send = st.options.send;
     // The caller's remaining time (a peer can only shorten the wait: zero means the router's own timeout).
-    bool known = execute_kind(self, req->kind, req->command, [send, from, id](forward_reply r) {
+    std::chrono::milliseconds left(req->timeout_ms);
+    auto until = clock::now() + (left.count() > 0 ? std::min(left, st.options.timeout) : st.options.timeout);
+    bool known = execute_kind(self, req->kind, req->command, [self, from, id, until](forward_reply r) {
       r.id = id;
-      send(from, encode_data(r));
-    }, std::chrono::milliseconds(req->timeout_ms));
+      send_reply(self, from, encode_data(r), until);
+    }, left);
     if (!known) {
       forward_reply r;
       r.id = id;
       r.failure = fail(errc::invalid_argument, "unknown or malformed command");
-      send(from, encode_data(r));
+      send_reply(self, from, encode_data(r), until);
     }
     return;
   }
@@ -459,6 +482,7 @@ caf::behavior router_behavior(self_ptr self, cluster_router_options options) {
     [self](peer_lost_msg& m) { on_peer_lost(self, m.node, m.gone); },
     [self](peer_back_msg& m) { self->state.lost.erase(m.node); },
     [self](retry_msg& m) { attempt(self, m.id); },
+    [self](resend_reply_msg& m) { send_reply(self, m.to, std::move(m.bytes), m.until); },
     [self](expire_msg& m) {
       auto it = self->state.calls.find(m.id);
       if (it == self->state.calls.end())

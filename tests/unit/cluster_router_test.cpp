@@ -176,6 +176,47 @@ struct replica_node {
   }
 };
 
+
+/// Node "a" alone replicates every shard, so it serves them all once it has elected itself (carl's shard
+/// included, when constructed).
+struct lone_node {
+  bento::test::temp_dir dir;
+  std::unique_ptr<store::entity_store> db;
+  std::unique_ptr<store::shard_set> shards;
+  std::unique_ptr<cluster::shard::replica_host> host;
+
+  lone_node() {
+    db = open_store(dir / "db");
+    shards = std::make_unique<store::shard_set>(*db);
+    cluster::shard::host_options ho;
+    ho.self = "a";
+    ho.tick = 10ms;
+    ho.election_ticks = 10;
+    host = std::make_unique<cluster::shard::replica_host>(*shards, ho, [](const std::string&, std::string) {});
+    REQUIRE(host->open(std::vector<std::vector<std::string>>(shards->count(), std::vector<std::string>{"a"}),
+                       {"a"}, true, 1));
+    host->start();
+    auto shard = domain::shard_of("user/carl", shards->count());
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!host->serves(shard) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms); // polling interval of a bounded wait
+    REQUIRE(host->serves(shard));
+  }
+  ~lone_node() { host->stop(); }
+};
+
+/// A local router whose entity answers at once.
+caf::behavior answering_local(caf::event_based_actor*) {
+  return {
+    [](domain::get_user& cmd) {
+      domain::user_view u;
+      u.username = cmd.username;
+      return u;
+    },
+    [](actors::stats_atom) { return actors::entity_counts{}; },
+  };
+}
+
 } // namespace
 
 TEST_CASE("cluster router: a command that began running here after its shard came here is never called unavailable",
@@ -236,23 +277,8 @@ TEST_CASE("cluster router: a forwarded command waits here no longer than its cal
   // The caller sends the time it has left with the command. The executing node waited its own timeout
   // whatever that was, holding the call for an answer nobody would read; now it answers (outcome_unknown) once
   // the caller's time is up.
-  // Node "a" alone replicates every shard, so it serves them all once it has elected itself.
-  bento::test::temp_dir dir;
-  auto db = open_store(dir / "db");
-  store::shard_set shards(*db);
-  cluster::shard::host_options ho;
-  ho.self = "a";
-  ho.tick = 10ms;
-  ho.election_ticks = 10;
-  cluster::shard::replica_host host(shards, ho, [](const std::string&, std::string) {});
-  REQUIRE(host.open(std::vector<std::vector<std::string>>(shards.count(), std::vector<std::string>{"a"}), {"a"},
-                    true, 1));
-  host.start();
-  auto shard = domain::shard_of("user/carl", shards.count());
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (!host.serves(shard) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(10ms); // polling interval of a bounded wait
-  REQUIRE(host.serves(shard));
+  lone_node alone;
+  auto& host = *alone.host;
 
   caf::actor_system sys{config()};
   std::mutex mutex;
@@ -282,7 +308,7 @@ TEST_CASE("cluster router: a forwarded command waits here no longer than its cal
     std::lock_guard lock(mutex);
     return !replies.empty();
   };
-  deadline = std::chrono::steady_clock::now() + 20s;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
   while (!answered() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(10ms); // polling interval of a bounded wait
   REQUIRE(answered()); // within the test's wait, not after the router's 60 s
@@ -293,5 +319,78 @@ TEST_CASE("cluster router: a forwarded command waits here no longer than its cal
   CHECK(replies[0].failure.code == domain::errc::outcome_unknown);
   caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(local, caf::exit_reason::user_shutdown);
-  host.stop();
+}
+
+TEST_CASE("cluster router: a forwarded command's answer that the transport does not take is sent again until its "
+          "caller stops waiting", "[unit][router]") {
+  // The link to the caller dropped for a moment or its queue was full: the answer of a command that ran here
+  // was lost, and its caller heard outcome_unknown at its deadline.
+  lone_node alone;
+  caf::actor_system sys{config()};
+  std::mutex mutex;
+  std::vector<cluster::router::forward_reply> taken; // answers the transport took
+  int refused = 0;
+  int refuse_first = 0; // the transport refuses this many sends
+  cluster::router::cluster_router_options o;
+  o.self = "a";
+  o.host = alone.host.get();
+  o.timeout = 60s;
+  o.retry = 20ms;
+  o.send = [&](const std::string& to, std::string bytes) {
+    std::lock_guard lock(mutex);
+    CHECK(to == "b");
+    if (refused < refuse_first) {
+      ++refused;
+      return false;
+    }
+    cluster::router::cluster_data d;
+    REQUIRE(cluster::router::decode_data(bytes, d));
+    taken.push_back(std::get<cluster::router::forward_reply>(d));
+    return true;
+  };
+  auto counts = [&] {
+    std::lock_guard lock(mutex);
+    return std::make_pair(refused, taken.size());
+  };
+  auto wait_for = [&](auto done, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms); // polling interval of a bounded wait
+    return done();
+  };
+  auto local = sys.spawn(answering_local);
+  auto run = [&](uint32_t caller_ms) {
+    auto router = cluster::router::spawn_cluster_router(sys, o);
+    cluster::router::set_local(router, caf::actor_cast<actors::router_actor>(local));
+    cluster::router::forward_request req{9, cluster::router::command_traits<domain::get_user>::kind,
+                                         codec::encode(domain::get_user{"carl"}), caller_ms};
+    cluster::router::deliver_data(router, "b", cluster::router::encode_data(req));
+    return router;
+  };
+  SECTION("refused three times, then taken: the caller gets the answer") {
+    refuse_first = 3;
+    auto router = run(10000);
+    REQUIRE(wait_for([&] { return counts().second == 1; }, 20s));
+    std::lock_guard lock(mutex);
+    CHECK(refused == 3);
+    CHECK(taken[0].id == 9);
+    CHECK(taken[0].ok);
+    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  }
+  SECTION("refused for good: tried until the caller's time is up, then given up") {
+    refuse_first = 1000000;
+    auto router = run(200);
+    REQUIRE(wait_for([&] { return counts().first >= 2; }, 20s)); // tried again
+    // Its last try comes before the caller's 200 ms are up; a second later nothing has been tried since.
+    auto stable = [&] {
+      auto before = counts().first;
+      std::this_thread::sleep_for(1s);
+      return counts().first == before;
+    };
+    REQUIRE(wait_for(stable, 20s));
+    CHECK(counts().first <= 200 / 20 + 1);
+    CHECK(counts().second == 0);
+    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  }
+  caf::anon_send_exit(local, caf::exit_reason::user_shutdown);
 }

@@ -358,7 +358,7 @@ TEST_CASE("store: a write the store refuses leaves the batch as it came, events 
   b.put(column::entities, "o/1", "record");
   b.append_event(domain::event{0, "stock.levels", "restaurant/r1", 6, {}, "r1"});
   b.append_encoded_event(header, bytes);
-  b.erase_range(column::entities, "z", "a"); // ends before it starts: RocksDB refuses the whole write
+  b.erase_range(column::entities, "z", "a"); // ends before it starts: refused as a write RocksDB refuses
   CHECK_FALSE(shard.commit(b));
   REQUIRE(b.events().size() == 2);
   CHECK(b.events()[0].type == "stock.levels");
@@ -367,8 +367,7 @@ TEST_CASE("store: a write the store refuses leaves the batch as it came, events 
   CHECK(b.encoded_events()[0].empty());
   CHECK(b.encoded_events()[1] == bytes); // as it came: no number stamped on
   CHECK(s->last_event_seq(3) == 2);      // the numbers it took are passed over, never waited on
-  // What a retry would write, less the refused range, into a store that takes it (a reversed range leaves
-  // RocksDB in its background-error state: this one writes nothing more).
+  // What a retry would write, less the refused range, into a store that takes it.
   auto fresh = open_store(dir / "db2");
   store::shard_store fresh_shard(*fresh, 3);
   store::write_batch good;
@@ -385,6 +384,30 @@ TEST_CASE("store: a write the store refuses leaves the batch as it came, events 
   CHECK(seen[1].seq == 2);
   REQUIRE(std::holds_alternative<domain::order>(seen[1].payload));
   CHECK(std::get<domain::order>(seen[1].payload).id == "o_1");
+}
+
+TEST_CASE("store: a range that ends before it starts is refused before RocksDB sees it, and the store goes on "
+          "taking writes", "[unit]") {
+  // RocksDB writes such a range into its WAL, refuses it at the memtable, and stays in its background-error
+  // state: every later write failed until a restart, while the store said the disk was fine.
+  test::temp_dir dir;
+  auto s = open_store(dir / "db");
+  store::shard_store shard(*s, 3);
+  store::write_batch bad;
+  bad.put(column::entities, "o/1", "record");
+  bad.erase_range(column::entities, "z", "a");
+  auto refused = shard.commit(bad);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == domain::errc::invalid_argument);
+  CHECK_FALSE(shard.get(column::entities, "o/1")->has_value()); // nothing of it written
+  store::write_batch good;
+  good.put(column::entities, "o/2", "record");
+  good.append_event(domain::event{0, "stock.levels", "restaurant/r1", 6, {}, "r1"});
+  REQUIRE(shard.commit(good));
+  CHECK(shard.get(column::entities, "o/2")->value_or("") == "record");
+  store::write_batch empty_range; // from == to: an empty range, which RocksDB takes
+  empty_range.erase_range(column::entities, "a", "a");
+  CHECK(shard.commit(empty_range));
 }
 
 TEST_CASE("store: the visible event sequence never runs ahead of what is written", "[unit]") {

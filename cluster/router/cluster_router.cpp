@@ -51,6 +51,7 @@ struct resend_reply_msg {
   std::string to;
   std::string bytes;
   std::chrono::steady_clock::time_point until;
+  uint64_t link = 0; // the caller's link generation it was first sent on (router_state::links)
 };
 
 } // namespace
@@ -116,6 +117,10 @@ struct router_state {
   // Peers found down or disconnected: not sent to (their shards' replicas may still name them leader until
   // their own election timeout), until they are heard again.
   std::unordered_set<std::string> lost;
+  // Per peer, how many times it was lost (its link closed, found down, or restarted): an answer is sent again
+  // only while its caller's link is the one it came on. A restarted caller numbers its calls from 1 again, and
+  // an old answer must not match one of its new calls.
+  std::unordered_map<std::string, uint64_t> links;
   static inline const char* name = "cluster_router";
 };
 
@@ -333,6 +338,7 @@ caf::result<typename command_traits<Cmd>::reply> route(self_ptr self, Cmd& cmd) 
 /// with their Idempotency-Key once the shard has a new leader.
 void on_peer_lost(self_ptr self, const std::string& node, bool gone) {
   auto& st = self->state;
+  ++st.links[node];
   if (gone)
     st.lost.insert(node);
   for (auto it = st.leader_directory.begin(); it != st.leader_directory.end();)
@@ -352,18 +358,20 @@ void on_peer_lost(self_ptr self, const std::string& node, bool gone) {
 }
 
 /// Sends a forwarded command's answer to its caller, again after a pause while the transport does not take it
-/// (the link to the caller dropped for a moment, or its queue was full) and until the caller stops waiting
-/// (`until`). Lost, the answer of a command that finished here would reach its caller as outcome_unknown at its
-/// deadline; a link that stays down ends the caller's wait sooner (its router's peer_lost).
-void send_reply(self_ptr self, const std::string& to, std::string bytes, clock::time_point until) {
+/// (the caller's queue full) until the caller stops waiting (`until`): lost, the answer of a command that
+/// finished here would reach its caller as outcome_unknown at its deadline. Only on the link it came on
+/// (`link`): once the caller is lost (link closed, restarted), its router has ended the call itself.
+void send_reply(self_ptr self, const std::string& to, std::string bytes, clock::time_point until, uint64_t link) {
   auto& st = self->state;
+  if (st.links[to] != link)
+    return;
   if (st.options.send(to, bytes))
     return;
   if (clock::now() + st.options.retry >= until) {
     spdlog::warn("router.reply_unsent to={}", to);
     return;
   }
-  self->delayed_send(self, st.options.retry, resend_reply_msg{to, std::move(bytes), until});
+  self->delayed_send(self, st.options.retry, resend_reply_msg{to, std::move(bytes), until, link});
 }
 
 void on_data(self_ptr self, const data_msg& msg) {
@@ -380,15 +388,16 @@ void on_data(self_ptr self, const data_msg& msg) {
     // The caller's remaining time (a peer can only shorten the wait: zero means the router's own timeout).
     std::chrono::milliseconds left(req->timeout_ms);
     auto until = clock::now() + (left.count() > 0 ? std::min(left, st.options.timeout) : st.options.timeout);
-    bool known = execute_kind(self, req->kind, req->command, [self, from, id, until](forward_reply r) {
+    auto link = st.links[from];
+    bool known = execute_kind(self, req->kind, req->command, [self, from, id, until, link](forward_reply r) {
       r.id = id;
-      send_reply(self, from, encode_data(r), until);
+      send_reply(self, from, encode_data(r), until, link);
     }, left);
     if (!known) {
       forward_reply r;
       r.id = id;
       r.failure = fail(errc::invalid_argument, "unknown or malformed command");
-      send_reply(self, from, encode_data(r), until);
+      send_reply(self, from, encode_data(r), until, link);
     }
     return;
   }
@@ -482,7 +491,7 @@ caf::behavior router_behavior(self_ptr self, cluster_router_options options) {
     [self](peer_lost_msg& m) { on_peer_lost(self, m.node, m.gone); },
     [self](peer_back_msg& m) { self->state.lost.erase(m.node); },
     [self](retry_msg& m) { attempt(self, m.id); },
-    [self](resend_reply_msg& m) { send_reply(self, m.to, std::move(m.bytes), m.until); },
+    [self](resend_reply_msg& m) { send_reply(self, m.to, std::move(m.bytes), m.until, m.link); },
     [self](expire_msg& m) {
       auto it = self->state.calls.find(m.id);
       if (it == self->state.calls.end())

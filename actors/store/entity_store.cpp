@@ -579,12 +579,14 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   }
   // RocksDB takes a range that ends before it starts into its WAL, applies the batch's puts before it to the
   // memtable, refuses the range there and stays in its background-error state: half a batch written and every
-  // later write refused until a restart. No writer of Bento's makes one (a peer's is refused at decode); if one
-  // did, it is refused here as RocksDB would refuse it (numbers passed over, events given back), unwritten.
+  // later write refused until a restart. No writer of Bento's makes one (shard_store refuses it before a
+  // replicated log or a group of writes could take it; a peer's is refused at decode); one that reaches here
+  // anyway is refused as RocksDB would refuse it (numbers passed over, events given back), unwritten.
   if (reversed) {
     settle(false);
     give_back();
-    return domain::fail(domain::errc::invalid_argument, "store: a range deletion ends before it starts");
+    return domain::fail(domain::errc::storage_failure,
+                        "store: a range deletion ends before it starts (a bug; nothing was written)");
   }
   auto status = impl_->db->Write(impl_->write_options, &wb);
   writes_.fetch_add(1, std::memory_order_relaxed);

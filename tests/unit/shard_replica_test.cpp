@@ -295,6 +295,35 @@ TEST_CASE("shard replica: an order's event is stored on every replica as the lea
     m.db->set_event_listener(nullptr);
 }
 
+TEST_CASE("shard replica: a batch with a range that ends before it starts never reaches the log", "[unit]") {
+  // Every replica refuses such an entry at decode and stops (again after each restart): proposed, it would
+  // poison the shard's log. The shard refuses it before its writer, the replica, sees it.
+  test::temp_dir dir;
+  trio group(dir);
+  auto first = group.elect();
+  REQUIRE(first);
+  auto& m = group.members.at(first);
+  m.shard->set_writer(m.replica.get());
+  for (int t = 0; t < 3; ++t)
+    group.tick();
+  auto before = m.replica->commit_index();
+  store::write_batch bad;
+  bad.put(column::entities, "k/1", "v");
+  bad.erase_range(column::indexes, "s/b", "s/a");
+  CHECK_FALSE(m.shard->commit(bad));
+  store::write_batch good;
+  good.put(column::entities, "k/2", "v");
+  REQUIRE(m.shard->commit(good));
+  for (int t = 0; t < 3; ++t)
+    group.tick();
+  CHECK(m.replica->commit_index() == before + 1); // the good batch only
+  for (auto& [id, member] : group.members) {
+    CHECK_FALSE(member.shard->get(column::entities, "k/1")->has_value());
+    CHECK(member.shard->get(column::entities, "k/2")->value_or("") == "v");
+  }
+  m.shard->set_writer(nullptr);
+}
+
 TEST_CASE("shard replica: a write epoch ends with the lead or when revoked; marks say when writes have landed",
           "[unit]") {
   test::temp_dir dir;

@@ -359,7 +359,8 @@ TEST_CASE("store: a write the store refuses leaves the batch as it came, events 
   b.append_event(domain::event{0, "stock.levels", "restaurant/r1", 6, {}, "r1"});
   b.append_encoded_event(header, bytes);
   b.erase_range(column::entities, "z", "a"); // ends before it starts: refused as a write RocksDB refuses
-  CHECK_FALSE(shard.commit(b));
+  shard.prefix_keys(b); // the store's own refusal (shard_store::commit refuses it before any writer does)
+  CHECK_FALSE(s->commit(b));
   REQUIRE(b.events().size() == 2);
   CHECK(b.events()[0].type == "stock.levels");
   CHECK(b.events()[1].seq == 0);
@@ -393,13 +394,22 @@ TEST_CASE("store: a range that ends before it starts is refused before RocksDB s
   test::temp_dir dir;
   auto s = open_store(dir / "db");
   store::shard_store shard(*s, 3);
-  store::write_batch bad;
-  bad.put(column::entities, "o/1", "record");
-  bad.erase_range(column::entities, "z", "a");
-  auto refused = shard.commit(bad);
+  auto bad = [] {
+    store::write_batch b;
+    b.put(column::entities, "o/1", "record");
+    b.erase_range(column::entities, "z", "a");
+    return b;
+  };
+  auto at_shard = bad(); // refused by the shard, before a replicated log or a group of writes could take it
+  auto refused = shard.commit(at_shard);
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().code == domain::errc::invalid_argument);
-  CHECK_FALSE(shard.get(column::entities, "o/1")->has_value()); // nothing of it written
+  CHECK(refused.error().code == domain::errc::storage_failure); // nothing written: a bug, not the caller's fault
+  auto at_store = bad(); // and by the store itself
+  shard.prefix_keys(at_store);
+  refused = s->commit(at_store);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == domain::errc::storage_failure);
+  CHECK_FALSE(shard.get(column::entities, "o/1")->has_value()); // nothing of either written
   store::write_batch good;
   good.put(column::entities, "o/2", "record");
   good.append_event(domain::event{0, "stock.levels", "restaurant/r1", 6, {}, "r1"});

@@ -3,9 +3,10 @@
 minutes, so two single runs at different times say little).
 
 Each run: a fresh node (the lunch rush's set-up: one restaurant, 20 items, 50 customers), 2 s of warm-up, then
-`--seconds` of wrk at 64 connections in `--mode` (order | menu | catalog, as bench/lunch_rush.lua). Runs alternate
-A, B, A, B ... `--pairs` times; printed: each run's req/s, p99 and the node's CPU (utime+stime) per answered
-request, then the medians and B's change against A.
+`--seconds` of wrk at 64 connections in `--mode` (order | menu | catalog, as bench/lunch_rush.lua). Runs come in
+`--pairs` pairs, A then B, then B then A (ABBA), ...; printed: each run's req/s, p99 and the node's CPU
+(utime+stime) per answered request, then the medians and B's change against A, and each pair's own change with
+their median (the steadier figure when the machine changes speed between pairs).
 
 With --nodes 3: a fresh 3-node cluster per run (replication 3), wrk against the restaurant's leader (after the
 settling), CPU summed over the nodes;
@@ -73,7 +74,9 @@ def main():
     a = p.parse_args()
     runs = {"A": [], "B": []}
     for i in range(a.pairs):
-        for name, binary in (("A", a.a), ("B", a.b)):
+        # A then B, then B then A (ABBA): a machine that speeds up or slows down over the run weighs on both.
+        order = (("A", a.a), ("B", a.b)) if i % 2 == 0 else (("B", a.b), ("A", a.a))
+        for name, binary in order:
             r = one_run(binary, a.mode, a.seconds, a.nodes, a.settle)
             runs[name].append(r)
             print("pair %d %s %8.0f/s  p99 %6.1f ms  node CPU %6.1f us/request" % (
@@ -85,6 +88,14 @@ def main():
         print("  %s %-40s %8.0f/s  %6.1f us/request" % (k, binary, med[k][0], med[k][1]))
     print("  B against A: %+.0f%% req/s, %+.0f%% node CPU per request" % (
         100 * (med["B"][0] / med["A"][0] - 1), 100 * (med["B"][1] / med["A"][1] - 1)))
+    # Each pair's own ratio (its two runs back to back, in one phase of the machine), and their median: robust
+    # to a phase change between pairs, which moves both medians above.
+    rps = [b["rps"] / x["rps"] - 1 for x, b in zip(runs["A"], runs["B"]) if x["rps"] > 0]
+    cpu = [b["cpu_us"] / x["cpu_us"] - 1 for x, b in zip(runs["A"], runs["B"]) if x["cpu_us"] > 0]
+    if rps and cpu:
+        print("  per pair: req/s %s (median %+.0f%%), node CPU per request %s (median %+.0f%%)" % (
+            " ".join("%+.0f%%" % (100 * v) for v in rps), 100 * lunch_rush.median(rps),
+            " ".join("%+.0f%%" % (100 * v) for v in cpu), 100 * lunch_rush.median(cpu)))
     return 0
 
 

@@ -1,4 +1,5 @@
 #include "actors/user/user_actor.hpp"
+#include "actors/user/user_records.hpp"
 
 #include <functional>
 #include <memory>
@@ -99,13 +100,7 @@ const user_actor::behavior_type& user_handlers() {
             auto& st = self->state;
             st.ctx->gate->leave(cmd.client_address, cmd.username);
             auto u = st.rules.make_user(cmd, std::move(hash), random_id("u_"), now_ms());
-            store::write_batch batch;
-            batch.put(store::column::entities, keys::user_record(u.username), codec::encode(u));
-            batch.put(store::column::indexes, keys::user_by_id(u.id), u.username);
-            auto public_copy = u;
-            public_copy.password_hash.clear();
-            batch.append_event(event{0, "user.registered", keys::user_entity(u.username), u.created_at_ms,
-                                     std::move(public_copy), {}});
+            auto batch = registration_batch(u);
             auto committed = st.ctx->store->commit(batch, st.epoch);
             if (!committed) {
               // As every entity after a failed write: stop, the next activation loads what is stored.

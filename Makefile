@@ -85,9 +85,10 @@ bench: build
 # One node after many orders (bench/scale.py): RSS and disk per order, order reads, the restaurant's activation
 # after a restart.
 ORDERS ?= 200000
+USERS ?= 0
 bench-scale: build
 	@bash scripts/setup.sh --bench
-	@python3 bench/scale.py --orders $(ORDERS)
+	@python3 bench/scale.py --orders $(ORDERS) --users $(USERS)
 
 clean:
 	rm -rf $(BUILD_DIR)

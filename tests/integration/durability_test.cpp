@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -279,4 +280,33 @@ TEST_CASE("lifecycle: invalid configuration is a clear error and exit code 2", "
   CHECK(out.find("BENTO_TZ") != std::string::npos);
   CHECK(run_node_to_exit({{"BENTO_SECRET", "too-short"}, {"BENTO_DATA_DIR", dir / "d"}}, out) == 2);
   CHECK(out.find("BENTO_SECRET") != std::string::npos);
+}
+
+TEST_CASE("durability: users bulk-loaded into a stopped node's data dir are users like any other",
+          "[integration]") {
+  // bench/scale.py --users writes a million customers with bento-bench-load-users, as registrations write them:
+  // after a restart they log in, their names are taken, and the rest of the node is as it was.
+  temp_dir dir;
+  node_process node(dir / "data");
+  node.start();
+  api_session mia(node.base_url());
+  mia.sign_up("mia", "merchant");
+  REQUIRE(node.stop() == 0);
+  auto command = std::string("BENTO_ARGON2_MEM_KIB=8192 BENTO_ARGON2_OPS=1 ") + BENTO_LOAD_USERS + " " +
+                 node.data_dir() + " 200 > " + std::string(dir / "load.log") + " 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  node.start();
+  api_session bulk(node.base_url());
+  bulk.login("bulk_137", "bulk password 1");
+  auto me = bulk.call("GET", "/api/v1/me");
+  INFO(me.body);
+  REQUIRE(me.status == 200);
+  CHECK(nlohmann::json::parse(me.body).value("username", "") == "bulk_137");
+  auto wrong = bulk.http.post("/api/v1/sessions", R"({"username":"bulk_138","password":"not it at all"})");
+  CHECK(wrong.status == 401);
+  auto taken = bulk.http.post("/api/v1/users", R"({"username":"bulk_7","password":"correct horse battery",)"
+                                               R"("email":"x@example.com","role":"customer","place":"taipei"})");
+  INFO(taken.body);
+  CHECK(taken.status == 409);
+  mia.login("mia"); // the node's own users are there as before
 }

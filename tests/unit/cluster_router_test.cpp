@@ -280,10 +280,11 @@ TEST_CASE("cluster router: a forwarded command waits here no longer than its cal
   // the caller's time is up.
   lone_node alone;
   auto& host = *alone.host;
-
-  caf::actor_system sys{config()};
+  // Before the actor system: what the router's transport stub touches outlives every actor (the system's end
+  // waits for them).
   std::mutex mutex;
   std::vector<cluster::router::forward_reply> replies;
+  caf::actor_system sys{config()};
   cluster::router::cluster_router_options o;
   o.self = "a";
   o.host = &host;
@@ -324,20 +325,22 @@ TEST_CASE("cluster router: a forwarded command waits here no longer than its cal
 
 TEST_CASE("cluster router: a forwarded command's answer that the transport does not take is sent again until its "
           "caller stops waiting", "[unit][router]") {
-  // The link to the caller dropped for a moment or its queue was full: the answer of a command that ran here
-  // was lost, and its caller heard outcome_unknown at its deadline.
+  // The caller's queue was full: the answer of a command that ran here was lost, and its caller heard
+  // outcome_unknown at its deadline.
   lone_node alone;
-  caf::actor_system sys{config()};
+  // Before the actor system: what the router's transport stub touches outlives every actor (the system's end
+  // waits for them), even when a section fails with a resend still pending.
   std::mutex mutex;
   std::vector<cluster::router::forward_reply> taken; // answers the transport took
   int refused = 0;
   int refuse_first = 0; // the transport refuses this many sends
+  std::vector<std::string> sent_to;
+  caf::actor_system sys{config()};
   cluster::router::cluster_router_options o;
   o.self = "a";
   o.host = alone.host.get();
   o.timeout = 60s;
   o.retry = 20ms;
-  std::vector<std::string> sent_to;
   o.send = [&](const std::string& to, std::string bytes) { // on a CAF thread: records, the test asserts
     std::lock_guard lock(mutex);
     sent_to.push_back(to);

@@ -165,6 +165,10 @@ void write_batch::erase_range(column cf, std::string_view from, std::string_view
   ops_.push_back(op{cf, true, std::string(from), std::string(to), true});
 }
 
+bool write_batch::has_reversed_range() const noexcept {
+  return std::any_of(ops_.begin(), ops_.end(), [](const op& o) { return o.range && o.value < o.key; });
+}
+
 void write_batch::append(const write_batch& other) {
   append(write_batch(other));
 }
@@ -462,7 +466,6 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
     bytes += o.key.size() + o.value.size() + 16;
   rocksdb::WriteBatch wb(bytes + batch.events_.size() * 512);
   bool replaces_events = false; // a snapshot writing a shard's events as records: what memory holds may differ
-  bool reversed = false;        // a range that ends before it starts (see below)
   auto order = insert_order(batch.ops_);
   for (size_t k = 0; k < order.size(); ++k) {
     auto& o = batch.ops_[order[k]];
@@ -472,10 +475,6 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
       auto& next = batch.ops_[order[k + 1]];
       if (!o.range && !next.range && next.cf == o.cf && next.key == o.key)
         continue;
-    }
-    if (o.range && o.value < o.key) {
-      reversed = true;
-      continue;
     }
     auto status = o.range   ? wb.DeleteRange(impl_->cf(o.cf), slice(o.key), slice(o.value))
                   : o.erase ? wb.Delete(impl_->cf(o.cf), slice(o.key))
@@ -582,7 +581,7 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   // later write refused until a restart. No writer of Bento's makes one (shard_store refuses it before a
   // replicated log or a group of writes could take it; a peer's is refused at decode); one that reaches here
   // anyway is refused as RocksDB would refuse it (numbers passed over, events given back), unwritten.
-  if (reversed) {
+  if (batch.has_reversed_range()) {
     settle(false);
     give_back();
     return domain::fail(domain::errc::storage_failure,

@@ -79,6 +79,9 @@ public:
   /// Each event's bytes when it came encoded (append_encoded_event), beside events(): else empty.
   const std::vector<std::string>& encoded_events() const noexcept { return encoded_; }
   const std::optional<domain::shard_id>& shard() const noexcept { return shard_; }
+  /// Whether a range deletion in it ends before it starts: no store takes such a batch (RocksDB would write half
+  /// of it and then refuse every write), and no writer of Bento's makes one.
+  bool has_reversed_range() const noexcept;
   /// Appends another batch's writes and events (a replica applying an entry with its bookkeeping).
   void append(const write_batch& other);
   void append(write_batch&& other);

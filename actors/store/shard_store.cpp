@@ -46,10 +46,9 @@ namespace {
 /// each restart) or a lone leader's whole group of writes. None of Bento's writers makes one: a bug, and
 /// nothing is written.
 domain::outcome<domain::unit_t> check_batch(const write_batch& batch) {
-  for (auto& op : batch.ops())
-    if (op.range && op.value < op.key)
-      return domain::fail(domain::errc::storage_failure,
-                          "store: a range deletion ends before it starts (a bug; nothing was written)");
+  if (batch.has_reversed_range())
+    return domain::fail(domain::errc::storage_failure,
+                        "store: a range deletion ends before it starts (a bug; nothing was written)");
   return domain::unit;
 }
 

@@ -54,6 +54,13 @@ int main(int argc, char** argv) {
   auto& db = **opened;
   if (auto layout = actors::ensure_store_layout(db); !layout)
     return fail("store layout: " + layout.error().message);
+  // A cluster member's shards are replicated: users written into one member's store alone would leave it
+  // different from its peers and from its own log. The key is the one node/cluster_runtime.cpp records.
+  auto member = db.get(store::column::meta, "cluster.members");
+  if (!member)
+    return fail("cannot read the store: " + member.error().message);
+  if (*member)
+    return fail("this data dir is a cluster member's: load users into a single node's data dir only");
   store::shard_set shards(db);
 
   actors::hash_settings hs;

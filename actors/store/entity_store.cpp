@@ -1,4 +1,5 @@
 #include "actors/store/entity_store.hpp"
+#include "actors/store/insert_hints.hpp"
 
 #include <algorithm>
 #include <fcntl.h>
@@ -165,8 +166,16 @@ void write_batch::erase_range(column cf, std::string_view from, std::string_view
   ops_.push_back(op{cf, true, std::string(from), std::string(to), true});
 }
 
-bool write_batch::has_reversed_range() const noexcept {
-  return std::any_of(ops_.begin(), ops_.end(), [](const op& o) { return o.range && o.value < o.key; });
+const char* write_batch::refused_range(size_t key_prefix) const noexcept {
+  for (auto& o : ops_) {
+    if (!o.range)
+      continue;
+    if (o.value < o.key)
+      return "a range deletion ends before it starts";
+    if (!range_start_allowed(o.cf, std::string_view(o.key).substr(std::min(key_prefix, o.key.size()))))
+      return "a range deletion starts inside an insert hint's prefix";
+  }
+  return nullptr;
 }
 
 void write_batch::append(const write_batch& other) {
@@ -293,8 +302,12 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
-  for (auto* name : column_names)
-    descriptors.emplace_back(name, cf_options);
+  for (size_t c = 0; c < std::size(column_names); ++c) {
+    auto options = cf_options;
+    if (hinted(static_cast<column>(c)))
+      options.memtable_insert_with_hint_prefix_extractor = insert_hint_prefix();
+    descriptors.emplace_back(column_names[c], options);
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -578,14 +591,14 @@ domain::outcome<domain::unit_t> entity_store::commit(write_batch& batch) {
   }
   // RocksDB takes a range that ends before it starts into its WAL, applies the batch's puts before it to the
   // memtable, refuses the range there and stays in its background-error state: half a batch written and every
-  // later write refused until a restart. No writer of Bento's makes one (shard_store refuses it before a
-  // replicated log or a group of writes could take it; a peer's is refused at decode); one that reaches here
-  // anyway is refused as RocksDB would refuse it (numbers passed over, events given back), unwritten.
-  if (batch.has_reversed_range()) {
+  // later write refused until a restart; one starting inside an insert hint's prefix it takes, and corrupts its
+  // memtable. No writer of Bento's makes either (shard_store refuses them before a replicated log or a group of
+  // writes could take them; a peer's is refused at decode); one that reaches here anyway is refused as a write
+  // RocksDB refuses (numbers passed over, events given back), unwritten. Keys here carry their shard prefix.
+  if (auto why = batch.refused_range(sizeof(domain::shard_id))) {
     settle(false);
     give_back();
-    return domain::fail(domain::errc::storage_failure,
-                        "store: a range deletion ends before it starts (a bug; nothing was written)");
+    return domain::fail(domain::errc::storage_failure, std::string("store: ") + why + " (a bug; nothing was written)");
   }
   auto status = impl_->db->Write(impl_->write_options, &wb);
   writes_.fetch_add(1, std::memory_order_relaxed);

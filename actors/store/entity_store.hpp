@@ -79,9 +79,11 @@ public:
   /// Each event's bytes when it came encoded (append_encoded_event), beside events(): else empty.
   const std::vector<std::string>& encoded_events() const noexcept { return encoded_; }
   const std::optional<domain::shard_id>& shard() const noexcept { return shard_; }
-  /// Whether a range deletion in it ends before it starts: no store takes such a batch (RocksDB would write half
-  /// of it and then refuse every write), and no writer of Bento's makes one.
-  bool has_reversed_range() const noexcept;
+  /// Why no store takes this batch's range deletions, or nullptr: one that ends before it starts (RocksDB would
+  /// write half of the batch and then refuse every write), or one in a hinted column that starts inside an insert
+  /// hint's prefix (RocksDB 7.8 would corrupt its memtable: insert_hints.hpp). No writer of Bento's makes either.
+  /// `key_prefix` is the size of the shard prefix before each key (0 before shard_store adds it).
+  const char* refused_range(size_t key_prefix) const noexcept;
   /// Appends another batch's writes and events (a replica applying an entry with its bookkeeping).
   void append(const write_batch& other);
   void append(write_batch&& other);

@@ -41,14 +41,13 @@ domain::outcome<domain::unit_t> shard_store::scan_reverse(column cf, std::string
 
 namespace {
 
-/// A batch no store can take, refused before its writer sees it: a range deletion that ends before it starts
-/// would poison a replicated log (every replica refuses the committed entry at decode and stops, again after
-/// each restart) or a lone leader's whole group of writes. None of Bento's writers makes one: a bug, and
-/// nothing is written.
+/// A batch no store can take, refused before its writer sees it: a range deletion RocksDB cannot take
+/// (write_batch::refused_range) would poison a replicated log (every replica refuses the committed entry at
+/// decode and stops, again after each restart) or a lone leader's whole group of writes. None of Bento's
+/// writers makes one: a bug, and nothing is written. Keys here come without their shard prefix.
 domain::outcome<domain::unit_t> check_batch(const write_batch& batch) {
-  if (batch.has_reversed_range())
-    return domain::fail(domain::errc::storage_failure,
-                        "store: a range deletion ends before it starts (a bug; nothing was written)");
+  if (auto why = batch.refused_range(0))
+    return domain::fail(domain::errc::storage_failure, std::string("store: ") + why + " (a bug; nothing was written)");
   return domain::unit;
 }
 

@@ -1,5 +1,6 @@
 #include "cluster/shard/entry_codec.hpp"
 
+#include "actors/store/insert_hints.hpp"
 #include "bento/v1/replication.pb.h"
 #include "cluster/consensus/membership_change.hpp"
 #include "protocol/codec/entity_codec.hpp"
@@ -43,8 +44,9 @@ bool decode_batch(std::string_view bytes, store::write_batch& out) {
     auto cf = static_cast<store::column>(o.column());
     if (o.column() > static_cast<uint32_t>(store::column::raft) || !store::sharded(cf) || cf == store::column::events)
       return false;
-    // RocksDB refuses a range that ends before it starts, and a committed entry cannot be skipped.
-    if (o.range() && o.value() < o.key())
+    // RocksDB refuses a range that ends before it starts, corrupts a memtable with one starting inside an insert
+    // hint's prefix (insert_hints.hpp), and a committed entry cannot be skipped.
+    if (o.range() && (o.value() < o.key() || !store::range_start_allowed(cf, o.key())))
       return false;
     if (o.range())
       out.erase_range(cf, o.key(), o.value());

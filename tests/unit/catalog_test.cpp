@@ -418,7 +418,7 @@ void install_r1_snapshot(store::entity_store& db, const std::vector<menu_item>& 
   auto shard = r1_shard(db);
   auto sp = shard_prefix(shard);
   store::write_batch b;
-  b.erase_range(store::column::entities, sp + "r/r1", sp + "r/r1/\xff");
+  b.erase_range(store::column::entities, sp + "r/r1/", sp + "r/r1/\xff"); // its record is put again below
   restaurant r{"r1", "Sea", "taipei", "m", 1, 1};
   b.put(store::column::entities, sp + keys::restaurant_record("r1"), codec::encode(r));
   for (auto& item : items)

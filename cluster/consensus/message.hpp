@@ -57,6 +57,9 @@ struct message {
   std::uint64_t context = 0;
   // vote/prevote sent because of timeout_now: voters ignore leader stickiness for it.
   bool transfer = false;
+  // append: the lowest match among the leader's followers (0: not known). A follower keeps its log from there, for
+  // whoever lags should it lead (log compaction, shard_replica); a wrong value costs a snapshot, never safety.
+  index_t peers_match = 0;
 };
 
 // Heartbeats are what the transport coalesces per node pair across all groups: only these fields matter.

@@ -39,6 +39,7 @@ void node::reset(term_t term) {
     vote_ = no_node;
   }
   leader_ = no_node;
+  leader_peers_match_ = 0;
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
   reset_randomized_timeout();

@@ -91,6 +91,10 @@ public:
   bool heard_within(node_id id, std::uint64_t ticks) const;
   const drop_counters& drops() const { return drops_; }
   // Leader only: what it knows of a follower (nullptr otherwise).
+  // How far every follower is known to hold the log (0: not known): the leader's lowest match over its followers
+  // (every member but itself, learners too), or, on a follower, what its leader last said it was. Entries up to
+  // it are needed by no member (compaction keeps the log from there, up to its cap).
+  index_t peers_match() const;
   const progress* progress_of(node_id id) const {
     auto it = progress_.find(id);
     return it == progress_.end() ? nullptr : &it->second;
@@ -182,6 +186,7 @@ private:
 
   std::map<node_id, bool> votes_;
   std::map<node_id, progress> progress_;  // leader only: every member but us
+  index_t leader_peers_match_ = 0;        // follower: the leader's last peers_match
 
   // (index, membership) of the snapshot and of each conf_change entry after it; back() is in force.
   std::vector<std::pair<index_t, consensus::membership>> configs_;

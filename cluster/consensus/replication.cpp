@@ -59,6 +59,14 @@ void node::start_round() {
   }
 }
 
+index_t node::peers_match() const {
+  if (role_ != role::leader) return leader_peers_match_;
+  if (progress_.empty()) return 0;
+  index_t lowest = log_.last_index();
+  for (auto& [id, pr] : progress_) lowest = std::min(lowest, pr.match);
+  return lowest;
+}
+
 bool node::send_append(node_id to, bool send_if_empty) {
   auto it = progress_.find(to);
   if (it == progress_.end()) return false;
@@ -80,6 +88,7 @@ bool node::send_append(node_id to, bool send_if_empty) {
   if (m.entries.empty() && !send_if_empty) return false;
   m.commit = log_.committed();
   m.context = round_;
+  m.peers_match = peers_match();
   if (!m.entries.empty()) {
     const index_t sent_last = m.entries.back().index;
     if (pr.state == progress_state::replicate) {
@@ -152,6 +161,7 @@ void node::note_ack(const message& m, progress& pr) {
 }
 
 void node::handle_append(const message& m) {
+  leader_peers_match_ = m.peers_match;
   message r = reply(m, message_type::append_resp);
   if (m.index < log_.committed()) {
     // Old news: tell the leader how far we are committed so it skips ahead.

@@ -42,6 +42,7 @@ std::string encode_raft_batch(const std::vector<group_message>& messages) {
     }
     o->set_context(m.context);
     o->set_transfer(m.transfer);
+    o->set_peers_match(m.peers_match);
   }
   return batch.SerializeAsString();
 }
@@ -94,6 +95,7 @@ bool decode_raft_batch(std::string_view bytes, std::vector<group_message>& out, 
     }
     m.context = o.context();
     m.transfer = o.transfer();
+    m.peers_match = o.peers_match();
     out.push_back(std::move(gm));
   }
   return true;

@@ -38,6 +38,9 @@ struct replica_options {
   /// Entries kept past the applied index before the log is compacted (lagging followers need them; a single
   /// voter needs none).
   consensus::index_t keep_entries = 10'000;
+  /// Entries kept past the applied index when every member is known to hold the log that far (a member behind
+  /// keeps up to keep_entries for it): a short log mostly dies in the memtable.
+  consensus::index_t caught_up_keep_entries = 256;
   /// A snapshot for a replica behind the compacted log travels in chunks of about this many bytes (one frame
   /// each), the next one sent when the previous is acknowledged, all read from one view of the store.
   size_t snapshot_max_bytes = 6u << 20;

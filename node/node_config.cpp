@@ -227,8 +227,9 @@ const std::vector<option_doc>& option_docs() {
     {"BENTO_ADMIN_TOKEN", "bearer token for /api/v1/admin calls (at least 16 characters); unset: admin calls refused", ""},
     {"BENTO_TICK_MS", "consensus tick (10-1000): a shard elects a new leader 10-20 ticks after its leader went "
                       "silent", "100"},
-    {"BENTO_RAFT_KEEP_ENTRIES", "log entries a shard keeps behind its applied index (16-100000000); a replica "
-                                "further behind gets a snapshot of the shard", "10000"},
+    {"BENTO_RAFT_KEEP_ENTRIES", "most log entries a shard keeps behind its applied index for a member behind "
+                                "(16-100000000; 256 while every member holds the log); a replica further behind "
+                                "gets a snapshot of the shard", "10000"},
     {"BENTO_MAX_ACTIVE_ENTITIES", "entity actors kept in memory before the least recently used are passivated "
                                   "(100-100000000)", "100000"},
     {"BENTO_LISTING_WORKERS", "threads that run order listings, taken fairly per caller (1-64)", "2"},

@@ -16,14 +16,17 @@ namespace bento::store {
 // An order's keys under one prefix mostly arrive in ascending order (time-ordered ids and listing suffixes), so
 // most inserts find their place in a comparison or two: the walks were ~60 % of a memtable insert, the largest
 // single cost of a replica's write. Paired place-order runs: one node +4 % orders/s (per-pair median +19 %),
-// 3 nodes +10 % (+12 %), -10 % CPU per order.
+// 3 nodes +10 % (+12 %), -12 % CPU per order. RocksDB uses hints only when it inserts one writer's batch alone
+// (not in its concurrent memtable writes): each shard's writes come from its driver thread, so they do.
 //
 // RocksDB 7.8 files a range deletion's start key under the same hints as point keys, though the two live in
 // different skip lists (fixed upstream in 9.2, facebook/rocksdb#12558): a range starting inside a hint prefix
 // would leave a splice of one list to be followed in the other, corrupting the memtable. So no range deletion
 // in a hinted column may start at a key in the hint domain (write_batch::refused_range; a peer's entry is
 // refused at decode). Bento's own ranges start at a bare shard prefix (a snapshot's install) or at a key ending
-// in '/' ("ended/"), which are outside it.
+// in '/' ("ended/"), which are outside it. Being refused at decode makes the rule part of the replication
+// protocol: a future writer of such a range (on a fixed RocksDB) needs every member upgraded first, or older
+// followers stop at the committed entry.
 
 /// Columns whose memtables keep insert hints: their keys are text under a shard prefix.
 constexpr bool hinted(column c) noexcept { return c == column::entities || c == column::indexes; }

@@ -90,11 +90,11 @@ public:
   // member stopped answering.
   bool heard_within(node_id id, std::uint64_t ticks) const;
   const drop_counters& drops() const { return drops_; }
-  // Leader only: what it knows of a follower (nullptr otherwise).
   // How far every follower is known to hold the log (0: not known): the leader's lowest match over its followers
   // (every member but itself, learners too), or, on a follower, what its leader last said it was. Entries up to
   // it are needed by no member (compaction keeps the log from there, up to its cap).
   index_t peers_match() const;
+  // Leader only: what it knows of a follower (nullptr otherwise).
   const progress* progress_of(node_id id) const {
     auto it = progress_.find(id);
     return it == progress_.end() ? nullptr : &it->second;

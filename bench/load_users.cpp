@@ -55,8 +55,8 @@ int main(int argc, char** argv) {
   if (auto layout = actors::ensure_store_layout(db); !layout)
     return fail("store layout: " + layout.error().message);
   // A cluster member's shards are replicated: users written into one member's store alone would leave it
-  // different from its peers and from its own log. The key is the one node/cluster_runtime.cpp records.
-  auto member = db.get(store::column::meta, "cluster.members");
+  // different from its peers and from its own log.
+  auto member = db.get(store::column::meta, actors::cluster_members_meta_key);
   if (!member)
     return fail("cannot read the store: " + member.error().message);
   if (*member)

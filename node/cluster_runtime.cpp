@@ -22,6 +22,7 @@
 #include "actors/common/domain_error.hpp"
 #include "actors/common/keys.hpp"
 #include "actors/order/order_recovery.hpp"
+#include "actors/store/store_layout.hpp"
 #include "cluster/cluster_meta.hpp"
 #include "cluster/membership/incarnation.hpp"
 #include "cluster/membership/membership.hpp"
@@ -37,7 +38,7 @@ namespace bento::node {
 
 namespace {
 
-const std::string members_key = "cluster.members";   // the members the cluster formed with, comma-separated
+const std::string members_key = actors::cluster_members_meta_key;
 const std::string replicas_key = "cluster.replicas";
 const std::string joined_key = "cluster.joined";     // this node joined a running cluster: it bootstraps no group
 

@@ -8,7 +8,7 @@ namespace bento::store {
 
 namespace {
 
-constexpr size_t shard_prefix_size = 2;
+constexpr size_t shard_prefix_size = sizeof(domain::shard_id); // a stored key's first bytes: its shard
 
 size_t stored_hint_prefix_size(const rocksdb::Slice& key) noexcept {
   if (key.size() <= shard_prefix_size)
@@ -38,7 +38,6 @@ size_t hint_prefix_size(std::string_view key) noexcept {
 }
 
 std::shared_ptr<const rocksdb::SliceTransform> insert_hint_prefix() {
-  static_assert(shard_prefix_size == sizeof(domain::shard_id), "stored keys start with the shard's two bytes");
   return std::make_shared<hint_prefix>();
 }
 

@@ -17,8 +17,9 @@ namespace bento::store {
 // most inserts find their place in a comparison or two: the walks were ~60 % of a memtable insert, the largest
 // single cost of a replica's write. Profiled (one node, lunch rush): memtable inserts 10.5 % -> 7.8 % of the
 // node's samples. Paired place-order runs: one node +4 % orders/s, 3 nodes +10 %; sustained runs (1M orders,
-// 3-node windows of 40 s) could not tell it apart from this machine's noise. RocksDB uses hints only when it inserts one writer's batch alone
-// (not in its concurrent memtable writes): each shard's writes come from its driver thread, so they do.
+// 3-node windows of 40 s) could not tell it apart from this machine's noise. RocksDB uses hints only when it
+// inserts one writer's batch alone (not in its concurrent memtable writes): each shard's writes come from its
+// driver thread, so they do.
 //
 // RocksDB 7.8 files a range deletion's start key under the same hints as point keys, though the two live in
 // different skip lists (fixed upstream in 9.2, facebook/rocksdb#12558): a range starting inside a hint prefix

@@ -13,4 +13,8 @@ namespace bento::actors {
 
 domain::outcome<domain::unit_t> ensure_store_layout(store::entity_store& db);
 
+/// Meta column: the members a node's cluster formed with, comma-separated (node/cluster_runtime writes it). A
+/// single node's data dir has none; a cluster member's shards are replicated, so nothing may write them alone.
+inline constexpr const char* cluster_members_meta_key = "cluster.members";
+
 } // namespace bento::actors

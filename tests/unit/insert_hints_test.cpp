@@ -12,17 +12,14 @@
 #include "actors/store/shard_store.hpp"
 #include "protocol/domain/shards.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_store.hpp"
 
 using namespace bento;
 using store::column;
 
 namespace {
 
-std::unique_ptr<store::entity_store> open_store(const std::string& path) {
-  auto s = store::entity_store::open(store::store_options{path, false, 8u << 20});
-  REQUIRE(s);
-  return std::move(*s);
-}
+constexpr domain::shard_id shard_count = 512; // the model test writes shards up to 300
 
 } // namespace
 
@@ -49,7 +46,7 @@ TEST_CASE("insert hints: a range deletion starting inside a hint prefix is refus
           "the store; one starting at a prefix's '/' is taken",
           "[unit]") {
   test::temp_dir dir;
-  auto s = open_store(dir / "db");
+  auto s = test::open_test_store(dir / "db", shard_count);
   store::shard_store shard(*s, 7);
   auto bad = [] {
     store::write_batch b;
@@ -127,7 +124,7 @@ TEST_CASE("insert hints: with hints on, the store reads back exactly what a mode
     }
   };
   {
-    auto s = open_store(dir / "db");
+    auto s = test::open_test_store(dir / "db", shard_count);
     for (int b = 0; b < 8000; ++b) {
       auto sid = shard_ids[pick(shard_ids.size())];
       store::shard_store shard(*s, sid);
@@ -166,6 +163,7 @@ TEST_CASE("insert hints: with hints on, the store reads back exactly what a mode
     }
     check_all(*s);
   }
-  auto reopened = open_store(dir / "db"); // what the WAL replays, into fresh memtables with their own hints
+  // What the WAL replays, into fresh memtables with their own hints.
+  auto reopened = test::open_test_store(dir / "db", shard_count);
   check_all(*reopened);
 }

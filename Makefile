@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= 2
 
-.PHONY: setup configure build dev test unit integration bench bench-scale fuzz chaos clean cluster cluster-stop cluster-status cluster-join cluster-decommission
+.PHONY: setup configure build dev test unit integration bench bench-scale bench-side fuzz chaos clean cluster cluster-stop cluster-status cluster-join cluster-decommission
 
 setup:
 	@bash scripts/setup.sh
@@ -89,6 +89,17 @@ USERS ?= 0
 bench-scale: build
 	@bash scripts/setup.sh --bench
 	@python3 bench/scale.py --orders $(ORDERS) --users $(USERS)
+
+# Two builds side by side, loaded at once (bench/side_by_side.py): the measure of a change on a machine whose
+# speed swings. make bench-side A=/path/to/old/bento-node [B=build/bin/bento-node] [NODES=1|3]
+B ?= $(BUILD_DIR)/bin/bento-node
+NODES ?= 1
+SIDE_ROUNDS ?= 3
+SIDE_SECONDS ?= 30
+bench-side: build
+	@test -n "$(A)" || { echo "usage: make bench-side A=/path/to/old/bento-node [B=...] [NODES=1|3]"; exit 2; }
+	@bash scripts/setup.sh --bench
+	@python3 bench/side_by_side.py --a $(A) --b $(B) --nodes $(NODES) --rounds $(SIDE_ROUNDS) --seconds $(SIDE_SECONDS)
 
 clean:
 	rm -rf $(BUILD_DIR)

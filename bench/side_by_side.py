@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Two builds loaded at the same time, each with its own wrk, so that both live through the same phase of the
+machine: the comparison for changes smaller than this machine's swings.
+
+This 2-core machine's speed changes by up to 1.6x within minutes, with no steal time to show it; runs one
+after the other (bench/paired.py, even in ABBA order) then differ by more than most changes: 3-node pairs of
+one build showed a +-12 % order effect, and two paired runs of one change gave +12 % and -16 %. Side by side,
+both deployments share the cores under one scheduler, so a build that needs less CPU per order places more
+orders in the same time, and a phase of the machine moves both alike. The same build on both sides (A against
+A) measured within +-1 % per round (3 nodes, 3 rounds of 30 s; `--a X --b X`). What it measures is a
+saturated machine: each side has half of it, so each places about half the orders it would alone; a change
+that only helps an idle machine (less latency, not less CPU) shows little here, and one in how many threads a
+node runs is judged for half the cores it would have alone.
+
+Each round: fresh deployments of A and B (one node each, or a 3-node cluster each with replication 3, entered
+at the restaurant's leader after `--settle` idle seconds), each set up as the lunch rush (one restaurant, 20
+items, 50 customers), 2 s of warm-up, then `--seconds` of wrk at `--connections` on both at once. Printed per
+round: each side's req/s, p99 and CPU per answered request (utime+stime of its nodes; in brackets the part of
+it in RocksDB's flush and compaction threads), and B's change; then the medians of B/A over the rounds. The
+order of starting alternates between rounds. Background work that a change saves frees a share of the machine
+that the scheduler hands to both sides, so such a change shows in B's CPU per request more than in its req/s.
+
+Usage: bench/side_by_side.py --a OLD_BINARY --b NEW_BINARY [--nodes 1|3] [--rounds 3] [--seconds 30]
+       [--mode order|menu|catalog] [--settle 25] [--connections 64] [--out FILE]
+       (build the old one from `git worktree add` or `git stash`; needs wrk: scripts/setup.sh --bench)
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from bench_common import Node, free_port, start_cluster  # noqa: E402
+import lunch_rush  # noqa: E402
+
+
+def background_seconds(pids):
+    """CPU seconds of the nodes' RocksDB flush and compaction threads: work that no request waits for, whose
+    share of the machine the scheduler gives to either side."""
+    ticks = 0
+    for pid in pids:
+        for t in os.listdir("/proc/%d/task" % pid):
+            try:
+                comm = open("/proc/%d/task/%s/comm" % (pid, t)).read().strip()
+                stat = open("/proc/%d/task/%s/stat" % (pid, t)).read()
+            except OSError:
+                continue  # the thread ended meanwhile
+            if comm.startswith("rocksdb:"):
+                parts = stat[stat.rindex(")") + 2:].split()
+                ticks += int(parts[11]) + int(parts[12])
+    return ticks / float(os.sysconf("SC_CLK_TCK"))
+
+
+def deploy(binary, top, nodes):
+    env = dict(lunch_rush.FAST_LOGIN, BENTO_LOG_LEVEL="warn")
+    if nodes > 1:
+        return start_cluster(binary, top, nodes, "bench cluster secret 0123456789", dict(env, BENTO_REPLICAS="3"))
+    # Its own client-protocol port: two single nodes would both take the default.
+    node = Node(binary, env=dict(env, BENTO_CLIENT_PORT=str(free_port())), data_dir=os.path.join(top, "n"))
+    os.makedirs(node.dir, exist_ok=True)
+    node.start()
+    node.id = "n1"
+    return [node]
+
+
+def entry_point(started, mode):
+    """The URL and wrk environment of a deployment, set up as the lunch rush; a cluster's at the restaurant's
+    leader (entering at a follower adds a forward per request)."""
+    node = started[0]
+    rid, tokens = lunch_rush.set_up(node.port)
+    return node, rid, lunch_rush.wrk_env(mode, rid, tokens)
+
+
+def one_round(a, binaries, order):
+    top = tempfile.mkdtemp(prefix="bento-bench-side-")
+    deployed = {}
+    try:
+        for name in order:
+            deployed[name] = deploy(binaries[name], os.path.join(top, name), a.nodes)
+        targets = {}
+        for name in order:
+            node, rid, env = entry_point(deployed[name], a.mode)
+            targets[name] = [node, rid, env]
+        time.sleep(a.settle if a.nodes > 1 else 0)  # a new cluster hands leaderships back for its first ~30 s
+        for name in order:
+            node, rid, env = targets[name]
+            if a.nodes > 1:
+                lead = lunch_rush.restaurant_leader(node.port, rid)
+                node = next((n for n in deployed[name] if n.id == lead), node)
+            targets[name] = ("http://127.0.0.1:%d" % node.port, env)
+        results, failures = {}, []
+
+        def load(name, seconds):
+            try:
+                results[name] = lunch_rush.wrk(targets[name][0], seconds, a.connections, targets[name][1])
+            except Exception as e:  # reported below, after both loads have ended
+                failures.append("%s: %s" % (name, e))
+
+        def both(seconds):
+            threads = [threading.Thread(target=load, args=(name, seconds)) for name in order]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if failures:
+                raise RuntimeError("; ".join(failures))
+
+        both(2)
+        pids = {name: [n.proc.pid for n in deployed[name]] for name in order}
+        before = {name: (lunch_rush.cpu_seconds(pids[name]), background_seconds(pids[name])) for name in order}
+        both(a.seconds)
+        for name in order:
+            r = results[name]
+            answered = max(r["2xx"], 1)
+            r["cpu_us"] = (lunch_rush.cpu_seconds(pids[name]) - before[name][0]) * 1e6 / answered
+            r["background_us"] = (background_seconds(pids[name]) - before[name][1]) * 1e6 / answered
+        return results
+    finally:
+        for nodes in deployed.values():
+            for n in nodes:
+                n.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--a", required=True, help="the baseline binary")
+    p.add_argument("--b", default="build/bin/bento-node", help="the binary compared with it")
+    p.add_argument("--nodes", type=int, default=1, choices=[1, 3])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=int, default=30)
+    p.add_argument("--mode", default="order", choices=["order", "menu", "catalog"])
+    p.add_argument("--settle", type=int, default=25, help="idle seconds after a cluster's set-up (3 nodes)")
+    p.add_argument("--connections", type=int, default=64, help="wrk connections on each side")
+    p.add_argument("--out", help="write the rounds and medians as JSON here")
+    a = p.parse_args()
+    binaries = {"A": a.a, "B": a.b}
+    rounds = []
+    for i in range(a.rounds):
+        order = ["A", "B"] if i % 2 == 0 else ["B", "A"]
+        r = one_round(a, binaries, order)
+        rounds.append(r)
+        print("round %d: %s | B against A %+.1f%% req/s, %+.1f%% CPU per request" % (
+            i + 1, "  ".join("%s %6.0f/s p99 %5.1f ms %5.1f us (%4.1f background)" % (
+                k, r[k]["rps"], r[k]["p99_us"] / 1e3, r[k]["cpu_us"], r[k]["background_us"]) for k in ("A", "B")),
+            100 * (r["B"]["rps"] / r["A"]["rps"] - 1), 100 * (r["B"]["cpu_us"] / r["A"]["cpu_us"] - 1)), flush=True)
+    rps = [r["B"]["rps"] / r["A"]["rps"] - 1 for r in rounds]
+    cpu = [r["B"]["cpu_us"] / r["A"]["cpu_us"] - 1 for r in rounds]
+    summary = {"a": a.a, "b": a.b, "nodes": a.nodes, "mode": a.mode, "seconds": a.seconds,
+               "connections": a.connections, "rounds": rounds,
+               "median_rps_change": lunch_rush.median(rps), "median_cpu_change": lunch_rush.median(cpu)}
+    print("\nB against A, side by side (%s, %d node(s), %d rounds of %d s): %+.1f%% req/s (rounds %s), %+.1f%% CPU "
+          "per request (rounds %s)" % (a.mode, a.nodes, a.rounds, a.seconds, 100 * summary["median_rps_change"],
+                                       " ".join("%+.1f%%" % (100 * v) for v in rps), 100 * summary["median_cpu_change"],
+                                       " ".join("%+.1f%%" % (100 * v) for v in cpu)))
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(summary, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

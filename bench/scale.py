@@ -3,7 +3,8 @@
 --orders orders are placed, then:
 
   - the node's RSS and active entity actors, the data dir's size, and both per stored order;
-  - the p50/p99 of reading single orders (GET /api/v1/orders/{id}) of a random sample, one at a time;
+  - the p50/p99 of reading single orders (GET /api/v1/orders/{id}) of a random sample, one at a time, and of
+    listing pages (GET /api/v1/orders?limit=50, a random customer's newest 50);
   - a restart (SIGTERM, start on the same data dir) and the time of the restaurant's first menu read after it:
     its activation, on the path of every failover too;
   - then --activate orders read once each (their owners' listings give the ids): every read activates an order
@@ -54,6 +55,7 @@ def main():
     p.add_argument("--orders", type=int, default=200000)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--reads", type=int, default=2000)
+    p.add_argument("--listings", type=int, default=300, help="listing pages timed, one at a time")
     p.add_argument("--activate", type=int, default=20000)
     p.add_argument("--users", type=int, default=0,
                    help="customers loaded into the data dir first (bento-bench-load-users), beside the 50")
@@ -104,6 +106,17 @@ def main():
             t0 = time.perf_counter()
             status, _ = c.call("GET", "/api/v1/orders/" + oid)
             lat.append(time.perf_counter() - t0)
+            assert status == 200, status
+        # Listing pages, one at a time: a random customer's newest 50 orders, from the index column (an iterator
+        # over its memtables and L0 files, which the column lets pile up to 32 before compacting).
+        listings = []
+        pick = random.Random(4)
+        for _ in range(a.listings):
+            t = pick.choice(tokens)
+            c = clients.setdefault(t, Client(node.port, t))
+            t0 = time.perf_counter()
+            status, page = c.call("GET", "/api/v1/orders?limit=50")
+            listings.append(time.perf_counter() - t0)
             assert status == 200, status
         # Logins of random loaded users, one at a time: each activates a user among all of them from the store
         # (and verifies the password: Argon2 at the bench's light settings, BENTO_ARGON2_*).
@@ -174,6 +187,7 @@ def main():
     summary = {"orders": placed, "load_seconds": load_s, "rss_bytes": rss, "active_entity_actors": actors,
                "data_dir_bytes": data, "rss_bytes_per_order": rss / placed, "disk_bytes_per_order": data / placed,
                "order_read_p50_ms": percentile(lat, 50) * 1e3, "order_read_p99_ms": percentile(lat, 99) * 1e3,
+               "listing_p50_ms": percentile(listings, 50) * 1e3, "listing_p99_ms": percentile(listings, 99) * 1e3,
                "restart_ready_s": ready_s, "restaurant_first_read_s": first_menu_s,
                "restaurant_second_read_s": second_menu_s, "rss_bytes_after_restart": rss_after_restart,
                "reactivated": len(react), "reactivation_p50_ms": percentile(react, 50) * 1e3,
@@ -189,6 +203,8 @@ def main():
         rss / 2**20, rss / placed, actors, data / 2**20, data / placed))
     print("  single-order reads, %d of them one at a time: p50 %.2f ms, p99 %.2f ms" % (
         len(lat), summary["order_read_p50_ms"], summary["order_read_p99_ms"]))
+    print("  listing pages (a customer's newest 50 orders), %d of them one at a time: p50 %.2f ms, p99 %.2f ms" % (
+        len(listings), summary["listing_p50_ms"], summary["listing_p99_ms"]))
     print("  restart: ready in %.2f s; the restaurant's first menu read (its activation) %.3f s, the next %.4f s;"
           " RSS then %.0f MiB" % (ready_s, first_menu_s, second_menu_s, rss_after_restart / 2**20))
     print("  %d orders read once each after the restart (each reactivates its actor): p50 %.2f ms, p99 %.2f ms;"

@@ -289,7 +289,9 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
   // in perf; ~16 % at 16 MB). Paired runs of place-order (bench/paired.py): 16 -> 4 MB +7 % orders/s, 4 -> 2 MB
   // +5 %; over 700k orders in one run (compaction included) 2 MB placed 16 % more than 16 MB in the same time,
   // with less memory. Memtables are also most of a node's memory at rest (up to two per column), and what a
-  // restart replays from the WAL.
+  // restart replays from the WAL. Measured again with the insert hints, side by side (bench/side_by_side.py, 3
+  // nodes, 2 x 60 s): 8 MB for entities, events and indexes cut compaction by 40 % but made the order path's
+  // inserts and reads 4.5 % dearer: -4 % CPU per order, -3.6 % orders/s. Kept at 2 MB.
   cf_options.write_buffer_size = 2u << 20;
   // Small buffers fill fast: four (not two) per column before writes stall behind a flush that a compaction
   // holds up.
@@ -306,6 +308,18 @@ domain::outcome<std::unique_ptr<entity_store>> entity_store::open(const store_op
     auto options = cf_options;
     if (hinted(static_cast<column>(c)))
       options.memtable_insert_with_hint_prefix_extractor = insert_hint_prefix();
+    if (static_cast<column>(c) == column::indexes) {
+      // Every 2 MB flush of listing entries spans every customer's and merchant's keys, so each L0 -> L1
+      // compaction rewrites most of L1; merging 16 L0 files at once (not 8) rewrites it half as often. Nothing
+      // on the order path reads this column, only listings, whose iterators look into up to 8 more small files.
+      // Side by side (bench/side_by_side.py, one node, 2 x 60 s): -6.8 % and -4.4 % CPU per order, orders/s
+      // +1.6 %, +1.2 %; 3 nodes -1.1 %, -0.3 % (noise); a page of 50 orders p50 1.25-1.66 -> 1.77 ms
+      // (bench/scale.py, 300k orders). At 32 files: one node -4.8 %, -7.4 %, 3 nodes -2.8 %, -2.4 %, pages at
+      // 2.0-2.1 ms. The same for entities and events cost the order path's reads: one node's foreground +7-9 %.
+      options.level0_file_num_compaction_trigger = 16;
+      options.level0_slowdown_writes_trigger = 32;
+      options.level0_stop_writes_trigger = 48;
+    }
     descriptors.emplace_back(column_names[c], options);
   }
 

@@ -68,8 +68,9 @@ def deploy(binary, top, nodes):
 
 
 def entry_point(started, mode):
-    """The URL and wrk environment of a deployment, set up as the lunch rush; a cluster's at the restaurant's
-    leader (entering at a follower adds a forward per request)."""
+    """Sets a deployment up as the lunch rush: its first node, the restaurant's id and wrk's environment. A
+    cluster is entered at the restaurant's leader, looked up after the settling (entering at a follower adds a
+    forward per request)."""
     node = started[0]
     rid, tokens = lunch_rush.set_up(node.port)
     return node, rid, lunch_rush.wrk_env(mode, rid, tokens)

@@ -4,7 +4,7 @@
 
   - the node's RSS and active entity actors, the data dir's size, and both per stored order;
   - the p50/p99 of reading single orders (GET /api/v1/orders/{id}) of a random sample, one at a time, and of
-    listing pages (GET /api/v1/orders?limit=50, a random customer's newest 50);
+    listing pages (GET /api/v1/orders?limit=50, a random customer's first page);
   - a restart (SIGTERM, start on the same data dir) and the time of the restaurant's first menu read after it:
     its activation, on the path of every failover too;
   - then --activate orders read once each (their owners' listings give the ids): every read activates an order
@@ -107,8 +107,8 @@ def main():
             status, _ = c.call("GET", "/api/v1/orders/" + oid)
             lat.append(time.perf_counter() - t0)
             assert status == 200, status
-        # Listing pages, one at a time: a random customer's newest 50 orders, from the index column (an iterator
-        # over its memtables and L0 files, which the column lets pile up to 32 before compacting).
+        # Listing pages, one at a time: a random customer's first page of 50 orders, from the index column (an
+        # iterator over its memtables and L0 files, which the column lets pile up to 16 before compacting).
         listings = []
         pick = random.Random(4)
         for _ in range(a.listings):
@@ -203,7 +203,7 @@ def main():
         rss / 2**20, rss / placed, actors, data / 2**20, data / placed))
     print("  single-order reads, %d of them one at a time: p50 %.2f ms, p99 %.2f ms" % (
         len(lat), summary["order_read_p50_ms"], summary["order_read_p99_ms"]))
-    print("  listing pages (a customer's newest 50 orders), %d of them one at a time: p50 %.2f ms, p99 %.2f ms" % (
+    print("  listing pages (a customer's first 50 orders), %d of them one at a time: p50 %.2f ms, p99 %.2f ms" % (
         len(listings), summary["listing_p50_ms"], summary["listing_p99_ms"]))
     print("  restart: ready in %.2f s; the restaurant's first menu read (its activation) %.3f s, the next %.4f s;"
           " RSS then %.0f MiB" % (ready_s, first_menu_s, second_menu_s, rss_after_restart / 2**20))

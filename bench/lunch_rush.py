@@ -83,12 +83,46 @@ def set_up(port):
     return rid, tokens
 
 
-def start_rush_node(binary, data_dir):
+def start_rush_node(binary, data_dir, extra_env=None):
     """One node as every lunch-rush bench runs it (fast logins, warn logs), started in `data_dir`."""
-    node = Node(binary, env=dict(FAST_LOGIN, BENTO_LOG_LEVEL="warn"), data_dir=data_dir)
+    node = Node(binary, env=dict(FAST_LOGIN, BENTO_LOG_LEVEL="warn", **(extra_env or {})), data_dir=data_dir)
     os.makedirs(node.dir, exist_ok=True)
     node.start()
     return node
+
+
+def start_rush(binary, top, nodes):
+    """One rush node, or a cluster of `nodes` (replication 3), under `top`; each node has an `id`. A single node
+    gets a client-protocol port of its own, so that two of them can run side by side."""
+    if nodes > 1:
+        return start_cluster(binary, os.path.join(top, "cluster"), nodes, "bench cluster secret 0123456789",
+                             dict(FAST_LOGIN, BENTO_LOG_LEVEL="warn", BENTO_REPLICAS="3"))
+    node = start_rush_node(binary, os.path.join(top, "n"), {"BENTO_CLIENT_PORT": str(free_port())})
+    node.id = "n1"
+    return [node]
+
+
+def rush_entry(started, rid):
+    """The node to load: in a cluster the restaurant's leader, as the lunch rush's order_3n (entering at a
+    follower pays a forward per request, ~20 % fewer orders, and which node leads depends on the restaurant's
+    id); a single node, or a cluster that cannot say, its first."""
+    if len(started) == 1:
+        return started[0]
+    lead = restaurant_leader(started[0].port, rid)
+    return next((n for n in started if n.id == lead), started[0])
+
+
+def stop_all(started):
+    for n in started:
+        n.stop()
+
+
+def add_comparison_args(p, default_seconds):
+    """The arguments every comparison of two builds takes."""
+    p.add_argument("--a", required=True, help="the baseline binary")
+    p.add_argument("--b", default="build/bin/bento-node", help="the binary compared with it")
+    p.add_argument("--mode", default="order", choices=["order", "menu", "catalog"])
+    p.add_argument("--seconds", type=int, default=default_seconds)
 
 
 def wrk_env(mode, rid, tokens):

@@ -23,51 +23,32 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from bench_common import Node, start_cluster  # noqa: E402
 import lunch_rush  # noqa: E402
 
 
 def one_run(binary, mode, seconds, nodes=1, settle=0):
     top = tempfile.mkdtemp(prefix="bento-bench-paired-")
-    env = dict(lunch_rush.FAST_LOGIN, BENTO_LOG_LEVEL="warn")
     started = []
     try:
-        if nodes > 1:
-            started = start_cluster(binary, os.path.join(top, "cluster"), nodes, "bench cluster secret 0123456789",
-                                    dict(env, BENTO_REPLICAS="3"))
-        else:
-            node = Node(binary, env=env, data_dir=os.path.join(top, "n"))
-            os.makedirs(node.dir, exist_ok=True)
-            started = [node]
-            node.start()
-        node = started[0]
+        started = lunch_rush.start_rush(binary, top, nodes)
         pids = [n.proc.pid for n in started]
-        rid, tokens = lunch_rush.set_up(node.port)
+        rid, tokens = lunch_rush.set_up(started[0].port)
         env = lunch_rush.wrk_env(mode, rid, tokens)
         time.sleep(settle)  # a new cluster hands shard leaderships back to their home nodes for its first ~30 s
-        if nodes > 1:
-            # Entered at the restaurant's leader, as the lunch rush's order_3n: a run entering at a follower pays
-            # a forward per request (~20 % fewer orders), and which node leads depends on the restaurant's id.
-            lead = lunch_rush.restaurant_leader(node.port, rid)
-            node = next((n for n in started if n.id == lead), node)
-        url = "http://127.0.0.1:%d" % node.port
+        url = "http://127.0.0.1:%d" % lunch_rush.rush_entry(started, rid).port
         lunch_rush.wrk(url, 2, 64, env)
         before = lunch_rush.cpu_seconds(pids)
         r = lunch_rush.wrk(url, seconds, 64, env)
         r["cpu_us"] = (lunch_rush.cpu_seconds(pids) - before) * 1e6 / max(r["2xx"], 1)
         return r
     finally:
-        for n in started:
-            n.stop()
+        lunch_rush.stop_all(started)
         shutil.rmtree(top, ignore_errors=True)
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--a", required=True, help="the baseline binary")
-    p.add_argument("--b", default="build/bin/bento-node", help="the binary compared with it")
-    p.add_argument("--mode", default="order", choices=["order", "menu", "catalog"])
-    p.add_argument("--seconds", type=int, default=8)
+    lunch_rush.add_comparison_args(p, default_seconds=8)
     p.add_argument("--pairs", type=int, default=5)
     p.add_argument("--nodes", type=int, default=1, help="1, or a cluster of this many (replication 3)")
     p.add_argument("--settle", type=int, default=0, help="idle seconds after set-up before the load")

@@ -34,46 +34,15 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from bench_common import Node, free_port, start_cluster  # noqa: E402
 import lunch_rush  # noqa: E402
+from thread_cpu import threads  # noqa: E402
 
 
 def background_seconds(pids):
     """CPU seconds of the nodes' RocksDB flush and compaction threads: work that no request waits for, whose
     share of the machine the scheduler gives to either side."""
-    ticks = 0
-    for pid in pids:
-        for t in os.listdir("/proc/%d/task" % pid):
-            try:
-                comm = open("/proc/%d/task/%s/comm" % (pid, t)).read().strip()
-                stat = open("/proc/%d/task/%s/stat" % (pid, t)).read()
-            except OSError:
-                continue  # the thread ended meanwhile
-            if comm.startswith("rocksdb:"):
-                parts = stat[stat.rindex(")") + 2:].split()
-                ticks += int(parts[11]) + int(parts[12])
+    ticks = sum(used for pid in pids for comm, used in threads(pid).values() if comm.startswith("rocksdb:"))
     return ticks / float(os.sysconf("SC_CLK_TCK"))
-
-
-def deploy(binary, top, nodes):
-    env = dict(lunch_rush.FAST_LOGIN, BENTO_LOG_LEVEL="warn")
-    if nodes > 1:
-        return start_cluster(binary, top, nodes, "bench cluster secret 0123456789", dict(env, BENTO_REPLICAS="3"))
-    # Its own client-protocol port: two single nodes would both take the default.
-    node = Node(binary, env=dict(env, BENTO_CLIENT_PORT=str(free_port())), data_dir=os.path.join(top, "n"))
-    os.makedirs(node.dir, exist_ok=True)
-    node.start()
-    node.id = "n1"
-    return [node]
-
-
-def entry_point(started, mode):
-    """Sets a deployment up as the lunch rush: its first node, the restaurant's id and wrk's environment. A
-    cluster is entered at the restaurant's leader, looked up after the settling (entering at a follower adds a
-    forward per request)."""
-    node = started[0]
-    rid, tokens = lunch_rush.set_up(node.port)
-    return node, rid, lunch_rush.wrk_env(mode, rid, tokens)
 
 
 def one_round(a, binaries, order):
@@ -81,18 +50,15 @@ def one_round(a, binaries, order):
     deployed = {}
     try:
         for name in order:
-            deployed[name] = deploy(binaries[name], os.path.join(top, name), a.nodes)
+            deployed[name] = lunch_rush.start_rush(binaries[name], os.path.join(top, name), a.nodes)
         targets = {}
         for name in order:
-            node, rid, env = entry_point(deployed[name], a.mode)
-            targets[name] = [node, rid, env]
+            rid, tokens = lunch_rush.set_up(deployed[name][0].port)
+            targets[name] = (rid, lunch_rush.wrk_env(a.mode, rid, tokens))
         time.sleep(a.settle if a.nodes > 1 else 0)  # a new cluster hands leaderships back for its first ~30 s
         for name in order:
-            node, rid, env = targets[name]
-            if a.nodes > 1:
-                lead = lunch_rush.restaurant_leader(node.port, rid)
-                node = next((n for n in deployed[name] if n.id == lead), node)
-            targets[name] = ("http://127.0.0.1:%d" % node.port, env)
+            rid, env = targets[name]
+            targets[name] = ("http://127.0.0.1:%d" % lunch_rush.rush_entry(deployed[name], rid).port, env)
         results, failures = {}, []
 
         def load(name, seconds):
@@ -122,19 +88,15 @@ def one_round(a, binaries, order):
         return results
     finally:
         for nodes in deployed.values():
-            for n in nodes:
-                n.stop()
+            lunch_rush.stop_all(nodes)
         shutil.rmtree(top, ignore_errors=True)
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--a", required=True, help="the baseline binary")
-    p.add_argument("--b", default="build/bin/bento-node", help="the binary compared with it")
+    lunch_rush.add_comparison_args(p, default_seconds=30)
     p.add_argument("--nodes", type=int, default=1, choices=[1, 3])
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--seconds", type=int, default=30)
-    p.add_argument("--mode", default="order", choices=["order", "menu", "catalog"])
     p.add_argument("--settle", type=int, default=25, help="idle seconds after a cluster's set-up (3 nodes)")
     p.add_argument("--connections", type=int, default=64, help="wrk connections on each side")
     p.add_argument("--out", help="write the rounds and medians as JSON here")

@@ -38,7 +38,6 @@ namespace bento::node {
 
 namespace {
 
-const std::string members_key = actors::cluster_members_meta_key;
 const std::string replicas_key = "cluster.replicas";
 const std::string joined_key = "cluster.joined";     // this node joined a running cluster: it bootstraps no group
 
@@ -182,7 +181,7 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
   impl_->membership->start();
 
   // The member list: as recorded when the cluster formed, or formed now from every seed answering.
-  auto recorded = db.get(store::column::meta, members_key);
+  auto recorded = db.get(store::column::meta, actors::cluster_members_meta_key);
   if (!recorded)
     return recorded.error();
   auto joined = db.get(store::column::meta, joined_key);
@@ -269,7 +268,7 @@ domain::outcome<domain::unit_t> cluster_runtime::start(caf::actor_system& sys, s
     }
     impl_->replicas = std::min<uint32_t>(cfg_.replicas, static_cast<uint32_t>(impl_->members.size()));
     store::write_batch record;
-    record.put(store::column::meta, members_key, join_list(impl_->members));
+    record.put(store::column::meta, actors::cluster_members_meta_key, join_list(impl_->members));
     record.put(store::column::meta, replicas_key, std::to_string(impl_->replicas));
     if (auto done = db.commit(record); !done)
       return done.error();
@@ -588,7 +587,7 @@ domain::outcome<domain::unit_t> cluster_runtime::join(caf::actor_system& sys, st
     std::this_thread::sleep_for(std::chrono::milliseconds(200)); // between attempts to be admitted
   }
   store::write_batch record;
-  record.put(store::column::meta, members_key, join_list(impl_->members));
+  record.put(store::column::meta, actors::cluster_members_meta_key, join_list(impl_->members));
   record.put(store::column::meta, replicas_key, std::to_string(impl_->replicas));
   record.put(store::column::meta, joined_key, "1");
   if (auto done = impl_->shards->db().commit(record); !done)

@@ -280,8 +280,8 @@ TEST_CASE("cluster router: a forwarded command waits here no longer than its cal
   // the caller's time is up.
   lone_node alone;
   auto& host = *alone.host;
-  // Declared before the actor system, so that what the router's transport stub touches outlives every actor:
-  // the system's end waits for them all.
+  // Declared before the actor system, so that what `o.send` below (the router's transport in this test,
+  // recording the answers it takes) touches outlives every actor: the system's end waits for them all.
   std::mutex mutex;
   std::vector<cluster::router::forward_reply> replies;
   caf::actor_system sys{config()};
@@ -328,8 +328,9 @@ TEST_CASE("cluster router: a forwarded command's answer that the transport does 
   // The caller's queue was full: the answer of a command that ran here was lost, and its caller heard
   // outcome_unknown at its deadline.
   lone_node alone;
-  // Declared before the actor system, so that what the router's transport stub touches outlives every actor,
-  // even when a section fails with a resend still pending: the system's end waits for them all.
+  // Declared before the actor system, so that what `o.send` below (the router's transport in this test,
+  // recording and refusing sends) touches outlives every actor, even when a section fails with a resend still
+  // pending: the system's end waits for them all.
   std::mutex mutex;
   std::vector<cluster::router::forward_reply> taken; // answers the transport took
   int refused = 0;

@@ -40,6 +40,39 @@ inline std::string promised_record(const std::string& rid, const std::string& da
 inline std::string day_used_record(const std::string& rid, const std::string& date, const std::string& iid) {
   return promised_record(rid, date, iid);
 }
+// A plain item's free units and its version after the last order that changed them ("<stock>:<version>"):
+// an order rewrites this short record, not the item's whole record with its description, tags and image, so
+// what an order writes does not grow with its items' descriptions. Present only when newer than the item
+// record's own stock: a merchant's write of the item record erases it.
+inline std::string item_stock_records(const std::string& rid) { return "r/" + rid + "/s/"; }
+inline std::string item_stock_record(const std::string& rid, const std::string& iid) {
+  return "r/" + rid + "/s/" + iid;
+}
+inline std::string item_stock_value(int64_t stock, uint64_t version) {
+  return std::to_string(stock) + ":" + std::to_string(version);
+}
+struct item_stock {
+  std::string item_id;
+  int64_t stock = 0;
+  uint64_t version = 0;
+};
+/// Reads an item_stock_record: `child` is what follows "r/<rid>/" ("s/<item>"), `value` its "<stock>:<version>".
+inline std::optional<item_stock> parse_item_stock(std::string_view child, std::string_view value) {
+  if (child.rfind("s/", 0) != 0 || child.size() == 2)
+    return std::nullopt;
+  item_stock s;
+  s.item_id = std::string(child.substr(2));
+  auto colon = value.find(':');
+  if (colon == std::string_view::npos)
+    return std::nullopt;
+  auto end = value.data() + colon;
+  auto stock = std::from_chars(value.data(), end, s.stock);
+  auto version = std::from_chars(end + 1, value.data() + value.size(), s.version);
+  if (stock.ec != std::errc() || stock.ptr != end || version.ec != std::errc() ||
+      version.ptr != value.data() + value.size())
+    return std::nullopt;
+  return s;
+}
 // The restaurant's bookkeeping (latest day seen, last item version).
 inline std::string restaurant_meta_record(const std::string& rid) { return "r/" + rid + "/m"; }
 

@@ -1,5 +1,7 @@
 #include "actors/restaurant/restaurant_records.hpp"
 
+#include <algorithm>
+
 #include "actors/common/keys.hpp"
 #include "protocol/codec/entity_codec.hpp"
 
@@ -15,12 +17,21 @@ std::vector<record_op> records_of(const restaurant_state& st, const restaurant_c
   auto put_item = [&](const std::string& iid) {
     ops.push_back({keys::item_record(rid, iid), codec::encode(st.items().at(iid))});
   };
-  for (auto& iid : change.upserted_items)
+  // The item record holds the stock as of its write: a stock record left from before would override it.
+  for (auto& iid : change.upserted_items) {
     put_item(iid);
-  for (auto& iid : change.stock_items)
-    put_item(iid);
-  for (auto& iid : change.deleted_items)
+    ops.push_back({keys::item_stock_record(rid, iid), std::nullopt});
+  }
+  for (auto& iid : change.stock_items) {
+    if (std::find(change.upserted_items.begin(), change.upserted_items.end(), iid) != change.upserted_items.end())
+      continue; // its record, just written, holds it
+    auto& item = st.items().at(iid);
+    ops.push_back({keys::item_stock_record(rid, iid), keys::item_stock_value(item.stock, item.version)});
+  }
+  for (auto& iid : change.deleted_items) {
     ops.push_back({keys::item_record(rid, iid), std::nullopt});
+    ops.push_back({keys::item_stock_record(rid, iid), std::nullopt});
+  }
   for (auto& oid : change.reservations_put)
     ops.push_back({keys::reservation_record(rid, oid), codec::encode(st.reservations().at(oid))});
   for (auto& oid : change.reservations_erased)
@@ -55,6 +66,11 @@ bool load_record(restaurant_state& st, const std::string& rid, std::string_view 
     if (!codec::decode(value, item))
       return false;
     st.load(std::move(item));
+  } else if (rest.rfind("s/", 0) == 0) {
+    auto stock = keys::parse_item_stock(rest, value);
+    if (!stock)
+      return false;
+    st.load_stock(stock->item_id, stock->stock, stock->version);
   } else if (rest.rfind("v/", 0) == 0) {
     domain::reservation resv;
     if (!codec::decode(value, resv))
@@ -99,7 +115,7 @@ read_result load_restaurant(restaurant_state& st, const std::string& rid, const 
     return bad;
   if (auto meta = one(keys::restaurant_meta_record(rid)); !meta)
     return meta.error();
-  for (auto& prefix : {keys::item_records(rid), keys::day_used_records(rid)}) {
+  for (auto& prefix : {keys::item_records(rid), keys::item_stock_records(rid), keys::day_used_records(rid)}) {
     if (bad)
       return bad;
     if (auto scanned = all(prefix); !scanned)

@@ -112,6 +112,15 @@ void restaurant_state::load(menu_item i) {
   items_[id] = std::move(i);
 }
 
+void restaurant_state::load_stock(const std::string& item_id, int64_t stock, uint64_t version) {
+  auto it = items_.find(item_id);
+  if (it == items_.end())
+    return; // written and erased with its item record: none is left without one
+  it->second.stock = stock;
+  it->second.version = version;
+  version_counter_ = std::max(version_counter_, version);
+}
+
 void restaurant_state::load(reservation r) {
   auto id = r.order_id;
   absent_.erase(id);

@@ -34,7 +34,7 @@ struct restaurant_change {
   bool restaurant_changed = false;
   bool meta_changed = false;
   std::vector<std::string> upserted_items;  // item records changed by the merchant ("menu.item_upserted")
-  std::vector<std::string> stock_items;     // item records whose free stock orders changed ("stock.changed")
+  std::vector<std::string> stock_items;     // items whose free stock orders changed (their stock records)
   std::vector<std::string> deleted_items;
   std::vector<std::string> reservations_put;    // records new or changed (possibly emptied to a tombstone)
   std::vector<std::string> reservations_erased;
@@ -100,6 +100,8 @@ public:
   void load(domain::reservation r);
   void load(domain::restaurant_meta m);
   void load_used(const std::string& day, const std::string& item_id, int64_t units);
+  /// An item's stock record (keys::item_stock_record), newer than its item record: loaded after the items.
+  void load_stock(const std::string& item_id, int64_t stock, uint64_t version);
   /// Derives what is kept in memory only and upgrades records written by earlier versions; the returned
   /// change (empty for current records) must be persisted before the restaurant serves anything.
   restaurant_change finish_load();

@@ -356,3 +356,38 @@ TEST_CASE("stock rules: records of the layout without a tombstone index are inde
   CHECK_FALSE(r.kv.count("r/r1/t/" + today + "/o2"));
   CHECK(r.kv.count("r/r1/v/o1")); // live orders stay
 }
+
+TEST_CASE("stock rules: an order writes its items' short stock records, a menu edit folds them back; all reload",
+          "[unit]") {
+  rules r;
+  r.put("tea", 10, 0);
+  auto item_record = r.kv.at("r/r1/i/tea");
+  REQUIRE(r.hold("o1", "tea", 3, 1, today));
+  CHECK(r.kv.at("r/r1/i/tea") == item_record); // the order did not rewrite the item's description
+  REQUIRE(r.kv.count("r/r1/s/tea") == 1);
+  auto version = r.st.items().at("tea").version;
+  r.restart();
+  CHECK(r.offered("tea", today) == 7);
+  CHECK(r.st.items().at("tea").version == version);
+  // A price change keeps the stock: the item record now holds the 7 left, and the stock record is gone.
+  patch_menu_item price{merchant, "r1", "tea"};
+  price.price_cents = 120;
+  auto patched = r.st.patch_item(price);
+  REQUIRE(patched);
+  CHECK(patched->value.item.version > version); // versions keep rising across the reload
+  r.apply(patched->change);
+  CHECK(r.kv.count("r/r1/s/tea") == 0);
+  REQUIRE(r.hold("o2", "tea", 2, 1, today));
+  r.restart();
+  CHECK(r.offered("tea", today) == 5);
+  CHECK(r.offered("tea", today) + r.st.held_in_pool("tea") == 10);
+  CHECK(r.st.items().at("tea").price_cents == 120);
+  r.remove("tea");
+  CHECK(r.kv.count("r/r1/s/tea") == 0);
+  CHECK(r.kv.count("r/r1/i/tea") == 0);
+  // A stock record that does not parse is reported, like any other record.
+  restaurant_state st;
+  for (auto bad : {"7", "x:1", "7:", ":1", "7:1:2", "7 :1"})
+    CHECK_FALSE(load_record(st, "r1", "r/r1/s/tea", bad));
+  CHECK_FALSE(load_record(st, "r1", "r/r1/s/", "7:1"));
+}

@@ -16,7 +16,11 @@ using store::column;
 namespace {
 
 const std::string layout_key = "store.layout";
-const std::string layout_value = "sharded/1";
+// sharded/2: restaurants may keep an item's stock in a stock record (keys::item_stock_record). A binary of
+// sharded/1 would read the stale stock of the item records and oversell, so it must refuse such a data dir:
+// the value changes, and a sharded/1 data dir (which holds no stock record) becomes sharded/2 unchanged.
+const std::string layout_value = "sharded/2";
+const std::string layout_before_stock_records = "sharded/1";
 const std::string shards_key = "store.shards";
 
 /// Keys written by this layout start with a shard id (< 4096: first byte below 0x10); earlier keys with a
@@ -153,7 +157,7 @@ outcome<unit_t> ensure_store_layout(store::entity_store& db) {
   auto layout = db.get(column::meta, layout_key);
   if (!layout)
     return layout.error();
-  if (*layout && **layout == layout_value) {
+  if (*layout && (**layout == layout_value || **layout == layout_before_stock_records)) {
     auto shards = db.get(column::meta, shards_key);
     if (!shards)
       return shards.error();
@@ -161,7 +165,10 @@ outcome<unit_t> ensure_store_layout(store::entity_store& db) {
     if (formed != std::to_string(db.shard_count()))
       return fail(errc::invalid_argument, "this data dir was formed with " + formed + " shards; BENTO_SHARDS is "
                                             + std::to_string(db.shard_count()) + " (the count cannot change)");
-    return unit;
+    if (**layout == layout_value)
+      return unit;
+    spdlog::warn("store.layout_upgraded from={} to={}", layout_before_stock_records, layout_value);
+    return write_layout(db);
   }
   if (*layout)
     return fail(errc::invalid_argument, "unknown store layout '" + **layout + "' (written by a newer version?)");

@@ -19,8 +19,9 @@
 namespace bento::cluster::transport {
 
 /// The link protocol's version, in Hello and Challenge; a peer of another version is refused (`other_version`).
-/// 2: sealed frames are MACed with keyed BLAKE2b (1: HMAC-SHA-256).
-inline constexpr uint32_t protocol_version = 2;
+/// 2: sealed frames are MACed with keyed BLAKE2b (1: HMAC-SHA-256). 3: restaurants' writes may carry items' stock
+/// records (store layout sharded/2), which a node of 2 would not read: leading, it would sell stale stock.
+inline constexpr uint32_t protocol_version = 3;
 inline constexpr size_t nonce_bytes = 32;
 inline constexpr size_t mac_bytes = 32; // proofs (HMAC-SHA-256) and seals (BLAKE2b-256)
 

@@ -46,6 +46,30 @@ TEST_CASE("store layout: the shard count is fixed when the data dir is formed", 
   CHECK(refused.error().message.find("16 shards") != std::string::npos);
 }
 
+TEST_CASE("store layout: a data dir of the layout before stock records is taken as it is, and marked so that "
+          "a binary of that layout refuses it", "[unit]") {
+  test::temp_dir dir;
+  {
+    auto db = open_db(dir / "db", 16);
+    store::write_batch before;
+    before.put(column::meta, "store.layout", "sharded/1");
+    before.put(column::meta, "store.shards", "16");
+    before.put(column::entities, "\x01/r/r_1/i/tea", "item record");
+    REQUIRE(db->commit(before));
+  }
+  auto db = open_db(dir / "db", 16);
+  REQUIRE(actors::ensure_store_layout(*db));
+  CHECK(db->get(column::meta, "store.layout")->value_or("") == "sharded/2");
+  CHECK(db->get(column::entities, "\x01/r/r_1/i/tea")->value_or("") == "item record");
+  REQUIRE(actors::ensure_store_layout(*db)); // again: nothing to do
+  store::write_batch newer;
+  newer.put(column::meta, "store.layout", "sharded/3");
+  REQUIRE(db->commit(newer));
+  auto refused = actors::ensure_store_layout(*db);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("newer version") != std::string::npos);
+}
+
 TEST_CASE("store layout: records and events of the unsharded layout move behind their shards' prefixes",
           "[unit]") {
   test::temp_dir dir;

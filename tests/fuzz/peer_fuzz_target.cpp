@@ -523,7 +523,7 @@ std::string sealed(pb::Channel ch, const std::string& body) {
   s->set_ack(0);
   s->set_channel(ch);
   s->set_body(body);
-  s->set_mac(std::string(transport::mac_bytes, 'm'));
+  s->set_mac(std::string(transport::seal_bytes, 'm'));
   return m.SerializeAsString();
 }
 

@@ -159,6 +159,20 @@ TEST_CASE("sealed frames: keys per direction and session; the MAC covers every f
   CHECK_FALSE(tp::check_seal_mac(k, 9, 5, 4, 1, "body", mac));
   CHECK_FALSE(tp::check_seal_mac(k, 9, 5, 4, 2, "bodY", mac));
   CHECK_FALSE(tp::check_seal_mac(k, 9, 5, 4, 2, "body", mac.substr(1)));
+  CHECK(mac.size() == tp::seal_bytes);
+  // Every bit of the tag counts, and a frame's number picks its one-time key: the same frame under two numbers
+  // (one seq checked as the other) has unrelated tags.
+  for (size_t bit = 0; bit < 8 * mac.size(); ++bit) {
+    auto flipped = mac;
+    flipped[bit / 8] = static_cast<char>(flipped[bit / 8] ^ (1 << (bit % 8)));
+    CHECK_FALSE(tp::check_seal_mac(k, 9, 5, 4, 2, "body", flipped));
+  }
+  CHECK(tp::seal_mac(k, 9, 6, 4, 2, "body") != mac);
+  CHECK(tp::seal_mac(k, 9, 5, 4, 2, "body") == mac); // deterministic: the receiver computes the same
+  std::string big(100000, 'x');
+  auto big_mac = tp::seal_mac(k, 9, 7, 4, 2, big);
+  big[54321] = 'y';
+  CHECK_FALSE(tp::check_seal_mac(k, 9, 7, 4, 2, big, big_mac));
 }
 
 TEST_CASE("node ids and addresses: only what is documented passes", "[unit][transport]") {
@@ -234,13 +248,17 @@ TEST_CASE("wire codec: garbage is dropped with a reason, never a crash", "[unit]
   x->set_session(1);
   x->set_seq(1);
   x->set_channel(v1::CHANNEL_DATA);
-  x->set_mac(std::string(32, 'm'));
+  x->set_mac(std::string(tp::seal_bytes, 'm'));
   CHECK(verdict(sealed.SerializeAsString()) == tp::wire_verdict::ok);
   x->set_channel(static_cast<v1::Channel>(77));
   CHECK(verdict(sealed.SerializeAsString()) == tp::wire_verdict::bad_field);
   x->set_channel(v1::CHANNEL_DATA);
   x->set_seq(0);
   CHECK(verdict(sealed.SerializeAsString()) == tp::wire_verdict::bad_field);
+  x->set_seq(1);
+  x->set_mac(std::string(32, 'm')); // a version 2 seal's size
+  CHECK(verdict(sealed.SerializeAsString()) == tp::wire_verdict::bad_field);
+  x->set_mac(std::string(tp::seal_bytes, 'm'));
 
   // Seeded random bytes and mutations of a good frame: whatever comes, a verdict and no crash.
   auto seed = std::random_device{}();

@@ -248,7 +248,7 @@ TEST_CASE("transport: garbage from strangers and from an authenticated node is d
     x->set_session(7);
     x->set_seq(1);
     x->set_body(std::string(ca.frame_max_bytes, 'b'));
-    x->set_mac(std::string(32, 'm'));
+    x->set_mac(std::string(tp::seal_bytes, 'm'));
     raw(big.SerializeAsString());
   }
   raw("");                                                      // no kind
@@ -269,7 +269,7 @@ TEST_CASE("transport: garbage from strangers and from an authenticated node is d
   x->set_seq(1);
   x->set_channel(bento::v1::CHANNEL_DATA);
   x->set_body("please deliver me");
-  x->set_mac(std::string(32, 'm'));
+  x->set_mac(std::string(tp::seal_bytes, 'm'));
   raw(m.SerializeAsString());
   m.Clear();
   auto* c = m.mutable_challenge();

@@ -176,7 +176,12 @@ BENTO_ROUTE_ENTITY(open_restaurant, domain::restaurant)
 BENTO_ROUTE_ENTITY(upsert_menu_item, domain::upsert_result)
 BENTO_ROUTE_ENTITY(patch_menu_item, domain::upsert_result)
 BENTO_ROUTE_ENTITY(delete_menu_item, bool)
-BENTO_ROUTE_ENTITY(place_order, domain::order)
+void domain_client::call(domain::place_order cmd, callback<domain::order> done) {
+  auto target = impl_->router_for(cluster::router::entity_key_of(cmd));
+  // Only this node's own router delivers a command once; the cluster router may send it again (place_order).
+  cmd.fresh_id = cmd.fresh_id && target == impl_->rt.local_router;
+  impl_->dispatch<domain::order>(target, std::move(cmd), std::move(done));
+}
 BENTO_ROUTE_ENTITY(get_order, domain::order)
 BENTO_ROUTE_ENTITY(transition_order, domain::order)
 BENTO_ROUTE_ENTITY(edit_order, domain::order)

@@ -441,6 +441,7 @@ entity_store::entity_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 entity_store::~entity_store() = default;
 
 domain::outcome<std::optional<std::string>> entity_store::get(column cf, std::string_view key) const {
+  gets_.fetch_add(1, std::memory_order_relaxed);
   std::string value;
   auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(cf), slice(key), &value);
   if (status.IsNotFound())
@@ -868,6 +869,7 @@ std::map<std::string, double> entity_store::stats() const {
     events += static_cast<double>(sequences_[sh].visible.load());
   out["events_visible"] = events;
   out["writes"] = static_cast<double>(writes_.load(std::memory_order_relaxed));
+  out["gets"] = static_cast<double>(gets_.load(std::memory_order_relaxed));
   if (impl_->syncer)
     out["wal_syncs"] = static_cast<double>(impl_->syncer->syncs());
   return out;

@@ -256,6 +256,7 @@ private:
   std::unique_ptr<shard_sequence[]> sequences_;
   event_listener listener_;
   std::atomic<uint64_t> writes_{0}; // batches written (/metrics: how many writes an operation costs)
+  mutable std::atomic<uint64_t> gets_{0}; // point reads (get): how many reads an operation costs
 };
 
 } // namespace bento::store

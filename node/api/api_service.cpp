@@ -218,7 +218,8 @@ void api_service::place_order(const token_claims& caller, domain::place_order cm
   }
   if (check_id("restaurant_id", cmd.restaurant_id))
     return done(fail(errc::not_found, "restaurant not found"));
-  if (cmd.idempotency_key.empty())
+  cmd.fresh_id = cmd.idempotency_key.empty(); // whatever the caller's command said
+  if (cmd.fresh_id)
     cmd.order_id = deps_.domain->new_order_id(cmd.restaurant_id);
   if (auto f = check_lines(cmd.lines))
     return done(*f);

@@ -249,6 +249,11 @@ struct place_order {
   std::optional<std::string> date;
   std::string note;
   std::string idempotency_key;
+  // Set by the edge that drew `order_id` just now, on a command handed straight to this node's own router
+  // (api_service, domain_client): it was never delivered before, so its restaurant need not read the order's
+  // record and reservation to find an earlier delivery's writes. Never carried to a peer (the forward codec
+  // leaves it out) nor through the cluster router, whose retries resend a command.
+  bool fresh_id = false;
 };
 
 struct get_order {

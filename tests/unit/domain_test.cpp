@@ -258,8 +258,10 @@ TEST_CASE("codec: commands keep their optional fields across the wire", "[unit]"
   cmd.lines = {{"a", 2}, {"b", 1}};
   cmd.for_meal = meal::dinner;
   cmd.idempotency_key = "k";
+  cmd.fresh_id = true;
   place_order back;
   REQUIRE(bento::codec::decode(bento::codec::encode(cmd), back));
+  CHECK_FALSE(back.fresh_id); // only this node's edge vouches that a command was never delivered before
   CHECK(back.caller.username == "carl");
   CHECK(back.lines.size() == 2);
   CHECK(back.for_meal == std::optional<meal>(meal::dinner));

@@ -398,6 +398,41 @@ TEST_CASE("settle: an order read while its restaurant places it finds it placed 
   CHECK(f.stock() == 2);
 }
 
+TEST_CASE("settle: a placement under a fresh id reads neither of its keys; one delivered again reads and replays",
+          "[unit]") {
+  // The edge marks a keyless command whose id it drew just now (place_order::fresh_id): nothing can be stored
+  // under that id, so the restaurant skips the reads of the order's record and reservation. A command that may
+  // have been delivered before (from a peer, or again) never carries the mark, and is checked as before.
+  fixture f;
+  f.restaurant_with_stock(5);
+  REQUIRE(f.ask<order>(order_for(5, 1)));
+  auto gets = [&] { return static_cast<uint64_t>(f.db->stats().at("gets")); };
+  auto cmd = in_restaurant_shard(f, 2, 2);
+  cmd.fresh_id = true;
+  auto before = gets();
+  auto placed = f.ask<order>(cmd);
+  REQUIRE(placed);
+  CHECK(gets() == before);
+  CHECK(f.stock() == 2);
+  cmd.fresh_id = false;
+  before = gets();
+  auto again = f.ask<order>(cmd);
+  REQUIRE(again);
+  CHECK(gets() > before);
+  CHECK(again->id == placed->id);
+  CHECK(again->version == placed->version);
+  CHECK(f.stock() == 2); // not reserved twice
+  auto unmarked = in_restaurant_shard(f, 3, 1);
+  before = gets();
+  REQUIRE(f.ask<order>(unmarked));
+  CHECK(gets() >= before + 2); // its record and its reservation
+  CHECK(f.stock() == 1);
+  f.restart();
+  auto stored = f.stored_order(cmd.order_id);
+  REQUIRE(stored);
+  CHECK(stored->committed);
+}
+
 TEST_CASE("settle: a keyless placement meets the fence its id's earlier try left, even after a restart", "[unit]") {
   // An order whose intent rode with its reservation timed out and settled: the restaurant fenced the change (a
   // reservation with no lines) and the order never wrote its outcome (it crashed). The same command delivered

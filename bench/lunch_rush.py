@@ -31,7 +31,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from bench_common import Client, Node, free_port, start_cluster, write_summary  # noqa: E402
+from bench_common import Client, Node, background_seconds, free_port, start_cluster, write_summary  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "lunch_rush.lua")
@@ -256,15 +256,18 @@ def main():
                 for name in names:
                     # The node(s)' CPU per request too: steadier than req/s on a machine wrk shares.
                     pids = pids_of.get(name, [])
-                    before = cpu_seconds(pids)
+                    before, before_bg = cpu_seconds(pids), background_seconds(pids)
                     s = wrk(targets[name][0], a.seconds, a.connections, env_of[name])
                     if pids and s["2xx"]:  # per answered request, as rps counts them
                         s["node_cpu_us_per_request"] = (cpu_seconds(pids) - before) * 1e6 / s["2xx"]
+                        # The part in RocksDB's flushes and compactions: what grows over the rounds.
+                        s["background_us_per_request"] = (background_seconds(pids) - before_bg) * 1e6 / s["2xx"]
                     samples.setdefault(name, []).append(s)
                     print("round %d %-9s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms  non-2xx %d  errors %d%s" % (
                         r + 1, name, s["rps"], s["p50_us"] / 1e3, s["p99_us"] / 1e3, s["p999_us"] / 1e3,
                         s["4xx"] + s["5xx"] + s["other"], s["errors"],
-                        "  node CPU %.0f us/request" % s["node_cpu_us_per_request"]
+                        "  node CPU %.0f us/request (%.0f background)" % (s["node_cpu_us_per_request"],
+                                                                         s["background_us_per_request"])
                         if "node_cpu_us_per_request" in s else ""), flush=True)
 
         # Phase 1, one node (and nothing else running but nginx); phase 2, the cluster, the one node stopped.
@@ -316,13 +319,17 @@ def main():
         cpu = [s["node_cpu_us_per_request"] for s in xs if "node_cpu_us_per_request" in s]
         if cpu:
             t["node_cpu_us_per_request"] = median(cpu)
+            t["background_us_per_request"] = median([s["background_us_per_request"] for s in xs
+                                                     if "background_us_per_request" in s])
         if not name.startswith("ceiling"):
             t["ratio_to_ceiling"] = ratio(name, "ceiling_3n" if name.startswith("order_3n") else "ceiling")
         summary["targets"][name] = t
         print("  %-9s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms%s%s" % (
             name, t["rps"], t["p50_ms"], t["p99_ms"], t["p999_ms"],
             "  %.1f%% of the ceiling" % (100 * t["ratio_to_ceiling"]) if "ratio_to_ceiling" in t else "",
-            "  node CPU %.0f us/request" % t["node_cpu_us_per_request"] if "node_cpu_us_per_request" in t else ""))
+            "  node CPU %.0f us/request (%.0f background)" % (t["node_cpu_us_per_request"],
+                                                             t["background_us_per_request"])
+            if "node_cpu_us_per_request" in t else ""))
     o = summary["targets"]["order"]
     checks = [
         ("one node: place-order >= 30% of the ceiling", o["ratio_to_ceiling"] >= 0.30,

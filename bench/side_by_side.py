@@ -35,14 +35,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 import lunch_rush  # noqa: E402
-from thread_cpu import threads  # noqa: E402
-
-
-def background_seconds(pids):
-    """CPU seconds of the nodes' RocksDB flush and compaction threads: work that no request waits for, whose
-    share of the machine the scheduler gives to either side."""
-    ticks = sum(used for pid in pids for comm, used in threads(pid).values() if comm.startswith("rocksdb:"))
-    return ticks / float(os.sysconf("SC_CLK_TCK"))
+from bench_common import background_seconds  # noqa: E402
 
 
 def one_round(a, binaries, order):

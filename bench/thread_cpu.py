@@ -14,21 +14,8 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import Node  # noqa: E402
+from bench_common import Node, threads  # noqa: E402
 import lunch_rush  # noqa: E402
-
-
-def threads(pid):
-    out = {}
-    for t in os.listdir("/proc/%d/task" % pid):
-        try:
-            stat = open("/proc/%d/task/%s/stat" % (pid, t)).read()
-            comm = open("/proc/%d/task/%s/comm" % (pid, t)).read().strip()
-        except OSError:
-            continue  # the thread ended meanwhile
-        parts = stat[stat.rindex(")") + 2:].split()
-        out[t] = (comm, int(parts[11]) + int(parts[12]))
-    return out
 
 
 def machine():

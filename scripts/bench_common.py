@@ -229,6 +229,27 @@ def start_cluster(binary, top, count, secret, extra_env=None, proxy_binary=None)
     return nodes
 
 
+def threads(pid):
+    """Each thread of process `pid`: its id -> (name, CPU ticks used so far, user + system)."""
+    out = {}
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            stat = open("/proc/%d/task/%s/stat" % (pid, t)).read()
+            comm = open("/proc/%d/task/%s/comm" % (pid, t)).read().strip()
+        except OSError:
+            continue  # the thread ended meanwhile
+        parts = stat[stat.rindex(")") + 2:].split()
+        out[t] = (comm, int(parts[11]) + int(parts[12]))
+    return out
+
+
+def background_seconds(pids):
+    """CPU seconds the processes' RocksDB flush and compaction threads (named rocksdb:*) have used so far: work
+    that no request waits for, and that grows as a run's data does."""
+    ticks = sum(used for pid in pids for comm, used in threads(pid).values() if comm.startswith("rocksdb:"))
+    return ticks / float(os.sysconf("SC_CLK_TCK"))
+
+
 def write_summary(path, summary):
     """A benchmark's JSON summary at `path` (its directory made), and the line that says where."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -295,9 +295,9 @@ settle_reservation order_state::settle_request() const {
   return settle_reservation{order_->restaurant_id, order_->id, order_->intent->seq, order_->date};
 }
 
-order order_state::applied(const reservation_result& held, int64_t now_ms) const {
-  order next = *order_;
-  auto in = *next.intent;
+order order_state::applied_to(const order& current, const reservation_result& held, int64_t now_ms) {
+  order next = current;
+  auto in = std::move(*next.intent); // next keeps no intent
   next.intent.reset();
   next.updated_at_ms = now_ms;
   switch (in.kind) {
@@ -325,16 +325,16 @@ order order_state::applied(const reservation_result& held, int64_t now_ms) const
       next.total_cents = total_of(next.lines);
       if (in.merchant_note)
         next.merchant_note = *in.merchant_note;
-      next.version = order_->version + 1;
+      next.version = current.version + 1;
       break;
     }
     case intent_kind::cancel:
       // The lines stay as the record of what was ordered; the restaurant holds nothing any more.
       next.status = order_status::cancelled;
-      next.version = order_->version + 1;
+      next.version = current.version + 1;
       break;
     case intent_kind::deliver:
-      next.updated_at_ms = order_->updated_at_ms; // only the bookkeeping changed
+      next.updated_at_ms = current.updated_at_ms; // only the bookkeeping changed
       break;
   }
   return next;

@@ -99,7 +99,12 @@ public:
   domain::settle_reservation settle_request() const;
 
   /// The restaurant applied the current intent and holds `held`: the record to write.
-  domain::order applied(const domain::reservation_result& held, int64_t now_ms) const;
+  domain::order applied(const domain::reservation_result& held, int64_t now_ms) const {
+    return applied_to(*order_, held, now_ms);
+  }
+  /// The same for `current` with its intent, held by no order_state (a restaurant placing an order).
+  static domain::order applied_to(const domain::order& current, const domain::reservation_result& held,
+                                  int64_t now_ms);
   /// It did not: the record to write (an unplaced order stays as a record without lines, so its change numbers
   /// go on where they were: a retry with the same key must not reuse a number the restaurant fenced off).
   domain::order not_applied(int64_t now_ms) const;

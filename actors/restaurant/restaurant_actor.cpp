@@ -127,9 +127,7 @@ outcome<order> check_order_record(const restaurant_actor_state& st, const set_re
 /// its listing entries, its event): the record goes in the reservation's batch, and comes back in the answer.
 std::string place_order_with(const order& placing, const reservation_result& held, int64_t now_ms,
                              store::write_batch& out, order& placed_out) {
-  order_state rules;
-  rules.load(placing);
-  auto placed = rules.applied(held, now_ms);
+  auto placed = order_state::applied_to(placing, held, now_ms); // placing itself is not copied into a state
   auto record = codec::encode(placed);
   out.put(store::column::entities, keys::order_record(placed.id), record);
   add_index_writes(out, &placing, placed);

@@ -31,7 +31,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from bench_common import Client, Node, background_seconds, free_port, start_cluster, write_summary  # noqa: E402
+from bench_common import (Client, Node, background_seconds, cpu_seconds, free_port, start_cluster,  # noqa: E402
+                          write_summary)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "lunch_rush.lua")
@@ -192,16 +193,6 @@ def restaurant_leader(port, rid):
             return json.loads(r.read())["entity"].get("leader")
     except (OSError, ValueError, KeyError):
         return None
-
-
-def cpu_seconds(pids):
-    """CPU time (user + system) the processes have used so far, in seconds."""
-    t = 0
-    for pid in pids:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        t += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-    return t / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_percent(pids, seconds):

@@ -35,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 import lunch_rush  # noqa: E402
-from bench_common import background_seconds  # noqa: E402
+from bench_common import background_seconds, cpu_seconds  # noqa: E402
 
 
 def one_round(a, binaries, order):
@@ -71,12 +71,12 @@ def one_round(a, binaries, order):
 
         both(2)
         pids = {name: [n.proc.pid for n in deployed[name]] for name in order}
-        before = {name: (lunch_rush.cpu_seconds(pids[name]), background_seconds(pids[name])) for name in order}
+        before = {name: (cpu_seconds(pids[name]), background_seconds(pids[name])) for name in order}
         both(a.seconds)
         for name in order:
             r = results[name]
             answered = max(r["2xx"], 1)
-            r["cpu_us"] = (lunch_rush.cpu_seconds(pids[name]) - before[name][0]) * 1e6 / answered
+            r["cpu_us"] = (cpu_seconds(pids[name]) - before[name][0]) * 1e6 / answered
             r["background_us"] = (background_seconds(pids[name]) - before[name][1]) * 1e6 / answered
         return results
     finally:

@@ -229,17 +229,30 @@ def start_cluster(binary, top, count, secret, extra_env=None, proxy_binary=None)
     return nodes
 
 
+def _cpu_ticks(stat_path):
+    """utime + stime, in clock ticks, from a /proc .../stat file (fields after the command's closing paren)."""
+    with open(stat_path) as f:
+        stat = f.read()
+    parts = stat[stat.rindex(")") + 2:].split()
+    return int(parts[11]) + int(parts[12])
+
+
+def cpu_seconds(pids):
+    """CPU time (user + system) the processes have used so far, in seconds."""
+    return sum(_cpu_ticks("/proc/%d/stat" % pid) for pid in pids) / float(os.sysconf("SC_CLK_TCK"))
+
+
 def threads(pid):
     """Each thread of process `pid`: its id -> (name, CPU ticks used so far, user + system)."""
     out = {}
     for t in os.listdir("/proc/%d/task" % pid):
         try:
-            stat = open("/proc/%d/task/%s/stat" % (pid, t)).read()
-            comm = open("/proc/%d/task/%s/comm" % (pid, t)).read().strip()
+            ticks = _cpu_ticks("/proc/%d/task/%s/stat" % (pid, t))
+            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                comm = f.read().strip()
         except OSError:
             continue  # the thread ended meanwhile
-        parts = stat[stat.rindex(")") + 2:].split()
-        out[t] = (comm, int(parts[11]) + int(parts[12]))
+        out[t] = (comm, ticks)
     return out
 
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -29,8 +28,7 @@ std::string lower(std::string s) {
 }
 
 bool parse_int(std::string_view s, int64_t& out) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+  return keys::whole_number(s, out);
 }
 
 /// The stock record of an item (see catalog_keys::stock).

@@ -40,6 +40,12 @@ inline std::string promised_record(const std::string& rid, const std::string& da
 inline std::string day_used_record(const std::string& rid, const std::string& date, const std::string& iid) {
   return promised_record(rid, date, iid);
 }
+/// Whether `text` is exactly one decimal integer in T's range, into `out` (counts and versions in record values).
+template <class T>
+bool whole_number(std::string_view text, T& out) {
+  auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+  return r.ec == std::errc() && r.ptr == text.data() + text.size();
+}
 // A plain item's free units and its version after the last order that changed them ("<stock>:<version>"):
 // an order rewrites this short record, not the item's whole record with its description, tags and image, so
 // what an order writes does not grow with its items' descriptions. Present only when newer than the item
@@ -63,13 +69,8 @@ inline std::optional<item_stock> parse_item_stock(std::string_view child, std::s
   item_stock s;
   s.item_id = std::string(child.substr(2));
   auto colon = value.find(':');
-  if (colon == std::string_view::npos)
-    return std::nullopt;
-  auto end = value.data() + colon;
-  auto stock = std::from_chars(value.data(), end, s.stock);
-  auto version = std::from_chars(end + 1, value.data() + value.size(), s.version);
-  if (stock.ec != std::errc() || stock.ptr != end || version.ec != std::errc() ||
-      version.ptr != value.data() + value.size())
+  if (colon == std::string_view::npos || !whole_number(value.substr(0, colon), s.stock) ||
+      !whole_number(value.substr(colon + 1), s.version))
     return std::nullopt;
   return s;
 }
@@ -88,8 +89,7 @@ inline std::optional<promise_record> parse_promise(std::string_view child, std::
   auto rest = child.substr(2);
   auto slash = rest.find('/');
   promise_record p;
-  auto parsed = std::from_chars(value.data(), value.data() + value.size(), p.units);
-  if (slash == std::string_view::npos || parsed.ec != std::errc() || parsed.ptr != value.data() + value.size())
+  if (slash == std::string_view::npos || !whole_number(value, p.units))
     return std::nullopt;
   p.day = std::string(rest.substr(0, slash));
   p.item_id = std::string(rest.substr(slash + 1));

@@ -1,7 +1,5 @@
 #include "actors/restaurant/restaurant_records.hpp"
 
-#include <algorithm>
-
 #include "actors/common/keys.hpp"
 #include "protocol/codec/entity_codec.hpp"
 
@@ -23,8 +21,7 @@ std::vector<record_op> records_of(const restaurant_state& st, const restaurant_c
     ops.push_back({keys::item_stock_record(rid, iid), std::nullopt});
   }
   for (auto& iid : change.stock_items) {
-    if (std::find(change.upserted_items.begin(), change.upserted_items.end(), iid) != change.upserted_items.end())
-      continue; // its record, just written, holds it
+    // After an upsert's erasure in the same change, the same stock again: the batch keeps its writes' order.
     auto& item = st.items().at(iid);
     ops.push_back({keys::item_stock_record(rid, iid), keys::item_stock_value(item.stock, item.version)});
   }
